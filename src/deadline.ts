@@ -1,0 +1,258 @@
+/**
+ * deadline — owns time. Two mechanisms, used everywhere else:
+ *
+ * - {@link Budget}: one per request, created by the client and passed down to the
+ *   transport, pool, dialer and connection. It holds the overall deadline and the
+ *   caller's AbortSignal, and knows which component currently holds the request
+ *   (its {@link Cancelable} "holder"). When the deadline passes or the signal fires,
+ *   the holder is cancelled with a `TimeoutError` phase `request` or an `AbortError`.
+ *   A budget with neither timeout nor signal arms nothing.
+ *
+ * - {@link PhaseClock}: several named due-times sharing one timer. Arming or
+ *   refreshing a due-time only writes a number; the timer is re-scheduled lazily when
+ *   it fires early or when a due-time moves earlier than the armed one. This is how a
+ *   connection runs write/header/read-idle/throughput clocks without a `setTimeout`
+ *   per chunk.
+ *
+ * Invariants: a timer exists only while a request is in flight (so a pending request
+ * keeps the process alive, and a finished one leaves nothing behind: idle connections
+ * are the only unref'd things, owned by the pool); `Budget.finish()` and
+ * `PhaseClock.clear()` leave no timer or listener; a holder is cancelled at most once.
+ */
+
+import { AbortError, type HourglassError, TimeoutError } from './errors.js';
+
+/** Monotonic milliseconds. */
+export const now: () => number = performance.now.bind(performance);
+
+/** Something that can be told to stop waiting and fail with an error. */
+export interface Cancelable {
+  cancel(err: HourglassError): void;
+}
+
+/** True when a timeout value means "no limit". */
+export function isDisabled(ms: number | undefined): boolean {
+  return ms === undefined || ms === 0 || ms === Number.POSITIVE_INFINITY;
+}
+
+/**
+ * The overall budget of one request: deadline + signal + current holder.
+ * Shared by every redirect and retry of that request and by its body.
+ */
+export class Budget {
+  /** Monotonic ms when the request started. */
+  readonly startedAt: number;
+  /** Epoch ms when the request started (for timings). */
+  readonly startedEpoch: number;
+  /** Monotonic ms of the deadline; Infinity when there is none. */
+  readonly deadlineAt: number;
+  /** The configured overall timeout in ms (Infinity when none). */
+  readonly timeout: number;
+  readonly signal: AbortSignal | undefined;
+  /** Method and URL of the current attempt, for error messages. */
+  method: string;
+  url: string;
+  /** Name of the phase currently running, reported by an overall timeout. */
+  activePhase = 'start';
+  /** Whether any byte of the current attempt's request reached the socket. */
+  requestSent = false;
+  /** Set once the budget failed (timeout or abort). */
+  failure: HourglassError | undefined;
+
+  private holder: Cancelable | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private onAbort: (() => void) | undefined;
+  private finished = false;
+
+  constructor(timeout: number | undefined, signal: AbortSignal | undefined, method: string, url: string) {
+    this.startedAt = now();
+    this.startedEpoch = Date.now();
+    this.method = method;
+    this.url = url;
+    this.signal = signal;
+    this.timeout = isDisabled(timeout) ? Number.POSITIVE_INFINITY : (timeout as number);
+    this.deadlineAt = this.startedAt + this.timeout;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.failure = new AbortError(signal.reason, { method, url });
+      } else {
+        this.onAbort = () => this.fail(new AbortError(signal.reason, { method: this.method, url: this.url }));
+        signal.addEventListener('abort', this.onAbort, { once: true });
+      }
+    }
+    if (this.timeout !== Number.POSITIVE_INFINITY && this.failure === undefined) {
+      this.timer = setTimeout(() => this.expire(), this.timeout);
+    }
+  }
+
+  /** Milliseconds left before the deadline (Infinity when none). */
+  remaining(): number {
+    return this.deadlineAt === Number.POSITIVE_INFINITY ? this.deadlineAt : this.deadlineAt - now();
+  }
+
+  /** Makes `holder` the one to cancel; cancels it at once if the budget already failed. */
+  hold(holder: Cancelable): void {
+    this.holder = holder;
+    if (this.failure !== undefined) holder.cancel(this.failure);
+  }
+
+  /** Stops `holder` from being cancelled (only if it is still the holder). */
+  release(holder: Cancelable): void {
+    if (this.holder === holder) this.holder = undefined;
+  }
+
+  /** Throws the failure if the budget already failed. */
+  check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Builds the overall-timeout error as of now (also used when a wait would overrun). */
+  timeoutError(cause?: unknown): TimeoutError {
+    return new TimeoutError({
+      phase: 'request',
+      timeout: this.timeout,
+      elapsed: now() - this.startedAt,
+      requestSent: this.requestSent,
+      activePhase: this.activePhase,
+      method: this.method,
+      url: this.url,
+      cause,
+    });
+  }
+
+  /** Clears the timer and the signal listener. Idempotent. */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.holder = undefined;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.onAbort !== undefined) {
+      this.signal?.removeEventListener('abort', this.onAbort);
+      this.onAbort = undefined;
+    }
+  }
+
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    if (this.finished) return;
+    this.fail(this.timeoutError());
+  }
+
+  private fail(err: HourglassError): void {
+    if (this.failure !== undefined || this.finished) return;
+    this.failure = err;
+    const holder = this.holder;
+    this.holder = undefined;
+    holder?.cancel(err);
+  }
+}
+
+/**
+ * Several due-times (slots) sharing one lazily re-armed timer. `onExpire(slot)` is
+ * called for the earliest expired slot; that slot is cleared before the call.
+ */
+export class PhaseClock {
+  private readonly due: number[];
+  private timer: NodeJS.Timeout | undefined;
+  /** Monotonic ms at which the armed timer fires (Infinity when none). */
+  private armedFor = Number.POSITIVE_INFINITY;
+  private readonly onTimer: () => void;
+
+  constructor(
+    slots: number,
+    private readonly onExpire: (slot: number) => void,
+  ) {
+    this.due = new Array<number>(slots).fill(Number.POSITIVE_INFINITY);
+    this.onTimer = () => this.fire();
+  }
+
+  /** Sets slot's due time to `at` (monotonic ms); Infinity clears it. */
+  set(slot: number, at: number): void {
+    this.due[slot] = at;
+    if (at < this.armedFor) this.arm(at);
+  }
+
+  /** Sets slot to expire `ms` from now, unless `ms` disables it. */
+  after(slot: number, ms: number | undefined, from: number = now()): void {
+    if (isDisabled(ms)) this.due[slot] = Number.POSITIVE_INFINITY;
+    else this.set(slot, from + (ms as number));
+  }
+
+  /** Clears one slot; when no slot is left the timer is cleared too. */
+  unset(slot: number): void {
+    this.due[slot] = Number.POSITIVE_INFINITY;
+    if (this.timer === undefined) return;
+    for (const d of this.due) if (d !== Number.POSITIVE_INFINITY) return;
+    this.clear();
+  }
+
+  /** Clears every slot and the timer. */
+  clear(): void {
+    this.due.fill(Number.POSITIVE_INFINITY);
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.armedFor = Number.POSITIVE_INFINITY;
+  }
+
+  /** Due time of a slot (Infinity when unset). */
+  dueAt(slot: number): number {
+    return this.due[slot]!;
+  }
+
+  private arm(at: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.armedFor = at;
+    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - now())));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.armedFor = Number.POSITIVE_INFINITY;
+    const t = now();
+    let earliest = Number.POSITIVE_INFINITY;
+    let expired = -1;
+    for (let i = 0; i < this.due.length; i++) {
+      const d = this.due[i]!;
+      // setTimeout may fire up to ~1 ms early relative to performance.now().
+      if (d <= t + 1 && (expired === -1 || d < this.due[expired]!)) expired = i;
+      else if (d < earliest) earliest = d;
+    }
+    if (expired !== -1) {
+      this.due[expired] = Number.POSITIVE_INFINITY;
+      // Re-arm for the rest before calling out: the callback may clear or set slots.
+      let next = Number.POSITIVE_INFINITY;
+      for (const d of this.due) if (d < next) next = d;
+      if (next !== Number.POSITIVE_INFINITY) this.arm(next);
+      this.onExpire(expired);
+      return;
+    }
+    if (earliest !== Number.POSITIVE_INFINITY) this.arm(earliest);
+  }
+}
+
+/** Sleeps `ms`, failing early if the budget fails. Never sleeps past the deadline. */
+export function sleep(ms: number, budget: Budget | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const holder: Cancelable = {
+      cancel(err) {
+        if (timer !== undefined) clearTimeout(timer);
+        reject(err);
+      },
+    };
+    timer = setTimeout(() => {
+      budget?.release(holder);
+      resolve();
+    }, ms);
+    budget?.hold(holder);
+  });
+}

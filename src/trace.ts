@@ -1,0 +1,72 @@
+/**
+ * trace — optional per-request hooks with Go's httptrace names (SPEC §5, §11) and
+ * the `node:diagnostics_channel` channels.
+ *
+ * Owns: the hook types, `emit` (calls a hook if present and swallows anything it
+ * throws: a hook never breaks a request) and the channel objects. Channels cost one
+ * `hasSubscribers` check when nobody listens.
+ */
+
+import diagnostics from 'node:diagnostics_channel';
+
+/** Argument of `dnsDone`. */
+export interface DnsDoneInfo {
+  addresses: { address: string; family: number }[];
+  error: Error | undefined;
+}
+/** Argument of `gotConn`. */
+export interface GotConnInfo {
+  reused: boolean;
+  wasIdle: boolean;
+  /** ms the connection sat idle before this request (0 when fresh). */
+  idleTime: number;
+  localAddress: string | undefined;
+  remoteAddress: string | undefined;
+}
+
+/** Hooks called during one request attempt, in Go's order. Every hook is optional. */
+export interface TraceHooks {
+  getConn?(info: { hostPort: string }): void;
+  dnsStart?(info: { host: string }): void;
+  dnsDone?(info: DnsDoneInfo): void;
+  connectStart?(info: { address: string; port: number; family: number }): void;
+  connectDone?(info: { address: string; port: number; error: Error | undefined }): void;
+  tlsHandshakeStart?(): void;
+  tlsHandshakeDone?(info: { protocol: string | null; alpnProtocol: string | false | null; error: Error | undefined }): void;
+  gotConn?(info: GotConnInfo): void;
+  putIdleConn?(info: { error: Error | undefined }): void;
+  wroteHeaders?(): void;
+  wait100Continue?(): void;
+  got100Continue?(): void;
+  got1xxResponse?(info: { status: number; headers: Record<string, string | string[]> }): void;
+  wroteRequest?(info: { error: Error | undefined }): void;
+  gotFirstResponseByte?(): void;
+}
+
+type HookName = keyof TraceHooks;
+
+/** Calls `hooks[name](arg)` if present; a throwing hook is ignored. */
+export function emit<K extends HookName>(
+  hooks: TraceHooks | undefined,
+  name: K,
+  ...arg: Parameters<NonNullable<TraceHooks[K]>>
+): void {
+  if (hooks === undefined) return;
+  const fn = hooks[name] as ((...a: unknown[]) => void) | undefined;
+  if (fn === undefined) return;
+  try {
+    fn.apply(hooks, arg);
+  } catch {
+    // A hook must never break a request.
+  }
+}
+
+/** diagnostics_channel channels of SPEC §5. */
+export const channels = {
+  requestStart: diagnostics.channel('hourglass:request:start'),
+  requestHeaders: diagnostics.channel('hourglass:request:headers'),
+  requestEnd: diagnostics.channel('hourglass:request:end'),
+  requestError: diagnostics.channel('hourglass:request:error'),
+  connectionOpen: diagnostics.channel('hourglass:connection:open'),
+  connectionClose: diagnostics.channel('hourglass:connection:close'),
+};
