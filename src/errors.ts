@@ -94,7 +94,7 @@ export class HourglassError extends Error {
     return this;
   }
 
-  static [Symbol.hasInstance](value: unknown): boolean {
+  static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null) return false;
     // Walk the prototype chain, comparing by brand + class name so that two copies of the
     // package agree; a subclass check still requires the right name in the chain.

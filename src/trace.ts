@@ -7,7 +7,7 @@
  * `hasSubscribers` check when nobody listens.
  */
 
-import diagnostics from 'node:diagnostics_channel';
+import * as diagnostics from 'node:diagnostics_channel';
 
 /** Argument of `dnsDone`. */
 export interface DnsDoneInfo {
