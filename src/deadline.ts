@@ -120,6 +120,11 @@ export class Budget {
     });
   }
 
+  /** Fails the budget now with `err` (cancelling the holder), as an abort would. */
+  abort(err: HourglassError): void {
+    this.fail(err);
+  }
+
   /** Clears the timer and the signal listener. Idempotent. */
   finish(): void {
     if (this.finished) return;

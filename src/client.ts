@@ -1,0 +1,311 @@
+/**
+ * client — request policy (Go's Client): *what* to send. The transport decides *how*.
+ *
+ * Owns: the overall deadline (one {@link Budget} per request, shared by every redirect,
+ * retry, backoff and the final body), redirects (rules in `redirect`), retries (rules
+ * in `retry`), the cookie jar, default headers, userinfo → Basic auth, and the
+ * diagnostics_channel request events. `send` below is the whole path of a request.
+ *
+ * Invariants: the budget is finished exactly once — when the final response's body
+ * settles, or when the request fails; intermediate responses are drained or closed
+ * before the next hop; an error thrown after the budget failed is the budget's error.
+ */
+
+import { type Budget as BudgetT, Budget, sleep } from './deadline.js';
+import { closedError, HourglassError, RedirectError, redactUrl } from './errors.js';
+import { DEFAULTS, type TransportTimeouts } from './options.js';
+import { nextHop } from './redirect.js';
+import {
+  type BodyOrFactory,
+  checkMethod,
+  type HeadersInit,
+  type PreparedBody,
+  parseRequestUrl,
+  prepareBody,
+  prepareHeaders,
+  takeUserinfo,
+  withHeader,
+  withoutHeaders,
+} from './request-init.js';
+import type { BodyObserver, Response } from './response.js';
+import { RetryPolicy, type RetryOptions } from './retry.js';
+import { channels, type TraceHooks } from './trace.js';
+import { Transport } from './transport.js';
+
+/** A tough-cookie compatible jar (sync or async methods). */
+export interface CookieJarLike {
+  getCookieString(url: string): string | Promise<string>;
+  setCookie(cookie: string, url: string): unknown;
+}
+
+/** The next request of a redirect, as `checkRedirect` sees it. */
+export interface RedirectRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+}
+/** An earlier request of a redirect chain. */
+export interface RedirectVia {
+  url: string;
+  method: string;
+  status: number;
+}
+
+/** Options of a {@link Client}. */
+export interface ClientOptions {
+  transport?: Transport;
+  /** Overall budget per request (ms), from `request()` to the end of the body. Default none. */
+  timeout?: number;
+  /** Redirects followed at most. Default 10. */
+  maxRedirects?: number;
+  /** Follow redirects at all. Default true. */
+  followRedirects?: boolean;
+  /** Throw to fail with that error as cause; return false to return the 3xx as is. */
+  checkRedirect?: (next: RedirectRequest, via: RedirectVia[]) => boolean | undefined | void;
+  jar?: CookieJarLike;
+  retry?: RetryOptions | number;
+  /** Default headers, overridden by a request's own. */
+  headers?: HeadersInit;
+}
+
+/** Options of one request. */
+export interface RequestOptions {
+  method?: string;
+  headers?: HeadersInit;
+  body?: BodyOrFactory;
+  signal?: AbortSignal;
+  /** Overall budget (ms), overriding the client's. */
+  timeout?: number;
+  /** Per-request phase timeouts (SPEC §11). */
+  timeouts?: Partial<TransportTimeouts>;
+  maxRedirects?: number;
+  followRedirects?: boolean;
+  retry?: RetryOptions | number;
+  trace?: TraceHooks;
+  /** @internal — redirect method rules: Go's ('client') or WHATWG fetch's. */
+  redirectMode?: 'client' | 'fetch' | 'error';
+}
+
+/** Sends requests: redirects, retries, cookies and one deadline over all of them. */
+export class Client implements BodyObserver {
+  readonly transport: Transport;
+  private readonly timeout: number | undefined;
+  private readonly maxRedirects: number;
+  private readonly followRedirects: boolean;
+  private readonly checkRedirect: ClientOptions['checkRedirect'];
+  private readonly jar: CookieJarLike | undefined;
+  private readonly retry: RetryPolicy;
+  private readonly headers: HeadersInit | undefined;
+  private isClosed = false;
+
+  constructor(options: ClientOptions = {}) {
+    this.transport = options.transport ?? new Transport();
+    if (options.timeout !== undefined && (typeof options.timeout !== 'number' || !(options.timeout >= 0))) {
+      throw new HourglassError(`timeout must be a non-negative number, got ${String(options.timeout)}`, 'HG_INVALID_ARG');
+    }
+    this.timeout = options.timeout;
+    this.maxRedirects = options.maxRedirects ?? DEFAULTS.maxRedirects;
+    this.followRedirects = options.followRedirects ?? true;
+    this.checkRedirect = options.checkRedirect;
+    this.jar = options.jar;
+    this.retry = new RetryPolicy(options.retry);
+    this.headers = options.headers;
+  }
+
+  /** Sends a request; resolves with the final response (any status) once its head arrived. */
+  async request(input: string | URL, opts: RequestOptions = {}): Promise<Response> {
+    if (this.isClosed) throw closedError('client', { url: typeof input === 'string' ? input : input.href });
+    const url = parseRequestUrl(input);
+    const method = checkMethod(opts.method);
+    const headers = prepareHeaders(this.headers, opts.headers);
+    takeUserinfo(url, headers);
+    const body = prepareBody(opts.body);
+    const timeout = opts.timeout ?? this.timeout;
+    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
+      throw new HourglassError(`timeout must be a non-negative number, got ${String(timeout)}`, 'HG_INVALID_ARG');
+    }
+    const retry = opts.retry === undefined ? this.retry : new RetryPolicy(opts.retry);
+    const budget = new Budget(timeout, opts.signal, method, redactUrl(url)!);
+    const info = channels.requestStart.hasSubscribers || channels.requestError.hasSubscribers ? describe(method, url, headers) : undefined;
+    if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request: info });
+    try {
+      budget.check();
+      const res = await this.send(method, url, headers, body, opts, retry, budget);
+      if (channels.requestHeaders.hasSubscribers) channels.requestHeaders.publish({ request: info, response: res });
+      res.attach(budget, channels.requestEnd.hasSubscribers ? this : undefined);
+      return res;
+    } catch (err) {
+      budget.finish();
+      const e = budget.failure ?? err;
+      if (channels.requestError.hasSubscribers) channels.requestError.publish({ request: info, error: e });
+      throw e;
+    }
+  }
+
+  /** Closes idle connections and rejects new requests with `HG_CLOSED`. */
+  async close(): Promise<void> {
+    this.isClosed = true;
+    this.transport.close();
+  }
+
+  /** @internal BodyObserver: the final body settled. */
+  bodySettled(res: Response, err: Error | undefined): void {
+    if (err === undefined && channels.requestEnd.hasSubscribers) {
+      channels.requestEnd.publish({ request: { method: res.method, url: res.url }, response: res });
+    } else if (err !== undefined && channels.requestError.hasSubscribers) {
+      channels.requestError.publish({ request: { method: res.method, url: res.url }, error: err });
+    }
+  }
+
+  /** The path of one request: hops (redirects) × attempts (retries), one budget. */
+  private async send(
+    method0: string,
+    url0: URL,
+    headers0: string[],
+    body: PreparedBody,
+    opts: RequestOptions,
+    retry: RetryPolicy,
+    budget: BudgetT,
+  ): Promise<Response> {
+    const follow = opts.followRedirects ?? this.followRedirects;
+    const maxRedirects = opts.maxRedirects ?? this.maxRedirects;
+    const mode = opts.redirectMode ?? 'client';
+    let method = method0;
+    let url = url0;
+    let headers = headers0;
+    let hasBody = body.present;
+    const redirects: string[] = [];
+    const via: { url: string; method: string; status: number }[] = [];
+    let attempt = 0;
+    for (;;) {
+      budget.method = method;
+      budget.url = redactUrl(url)!;
+      const hopHeaders = this.jar !== undefined ? await this.withCookies(headers, url) : headers;
+      let res: Response;
+      try {
+        res = await this.transport.roundTrip({
+          method,
+          url,
+          headers: hopHeaders,
+          body: hasBody ? body.next(hopHeaders) : { kind: 'none' },
+          replayable: body.replayable || !hasBody,
+          budget,
+          timeouts: opts.timeouts,
+          trace: opts.trace,
+        });
+      } catch (err) {
+        if (budget.failure !== undefined) throw budget.failure;
+        if (attempt < retry.limit && retry.allows(method, headers, body.replayable || !hasBody) && retry.retriesError(err)) {
+          attempt++;
+          await this.backoff(retry.delay(attempt, undefined).ms, budget, err);
+          continue;
+        }
+        throw err;
+      }
+      if (this.jar !== undefined) await this.storeCookies(res, url);
+
+      if (attempt < retry.limit && retry.retriesStatus(res.status) && retry.allows(method, headers, body.replayable || !hasBody)) {
+        const wait = retry.delay(attempt + 1, res.headers['retry-after']);
+        if (!(wait.fromHeader && wait.ms > retry.maxRetryAfter) && wait.ms < budget.remaining()) {
+          attempt++;
+          await res.dump();
+          await this.backoff(wait.ms, budget, undefined);
+          continue;
+        }
+      }
+
+      const finish = (): Response => {
+        res.url = url.href;
+        res.redirects = redirects;
+        return res;
+      };
+      if (!follow || mode === 'error' && !isRedirect(res.status)) return finish();
+      const hop = { method, url, headers, hasBody };
+      const next = nextHop(res.status, res.headers.location, hop, url0, body.replayable, mode === 'error' ? 'fetch' : mode);
+      if (!next.follow) return finish();
+      if (mode === 'error') {
+        await res.dump();
+        throw new RedirectError('redirect encountered with redirect mode "error"', [next.url.href], { method, url });
+      }
+      if (redirects.length >= maxRedirects) {
+        await res.dump(DEFAULTS.redirectDrainBytes);
+        throw new RedirectError(`stopped after ${maxRedirects} redirects`, [...redirects, next.url.href], { method, url });
+      }
+      via.push({ url: redactUrl(url)!, method, status: res.status });
+      if (this.checkRedirect !== undefined) {
+        let verdict: boolean | undefined | void;
+        try {
+          verdict = this.checkRedirect(
+            { url: next.url.href, method: next.method, headers: headerRecord(next.headers) },
+            via.map((v) => ({ ...v })),
+          );
+        } catch (err) {
+          await res.dump(DEFAULTS.redirectDrainBytes);
+          const e = new HourglassError('checkRedirect refused the redirect', 'HG_REDIRECT_REFUSED', { method, url, cause: err });
+          (e as HourglassError & { response?: Response }).response = res;
+          throw e;
+        }
+        if (verdict === false) return finish();
+      }
+      await res.dump(DEFAULTS.redirectDrainBytes);
+      redirects.push(next.url.href);
+      method = next.method;
+      url = next.url;
+      headers = next.headers;
+      hasBody = hasBody && next.keepBody;
+      attempt = 0;
+    }
+  }
+
+  /** Waits before a retry, or fails at once when the wait would overrun the deadline. */
+  private async backoff(ms: number, budget: BudgetT, lastError: unknown): Promise<void> {
+    if (ms >= budget.remaining()) {
+      throw budget.timeoutError(lastError);
+    }
+    budget.activePhase = 'retry-backoff';
+    await sleep(ms, budget);
+  }
+
+  private async withCookies(headers: string[], url: URL): Promise<string[]> {
+    const fromJar = await this.jar!.getCookieString(url.href);
+    if (fromJar === '' || fromJar === undefined) return headers;
+    let existing = '';
+    for (let i = 0; i < headers.length; i += 2) {
+      if (headers[i]!.toLowerCase() === 'cookie') existing = existing ? `${existing}; ${headers[i + 1]}` : headers[i + 1]!;
+    }
+    const value = existing ? `${existing}; ${fromJar}` : fromJar;
+    return withHeader(withoutHeaders(headers, new Set(['cookie'])), 'cookie', value);
+  }
+
+  private async storeCookies(res: Response, url: URL): Promise<void> {
+    const set = res.headers['set-cookie'];
+    if (set === undefined) return;
+    for (const c of Array.isArray(set) ? set : [set]) {
+      try {
+        await this.jar!.setCookie(c, url.href);
+      } catch {
+        // A cookie the jar refuses (bad domain, ...) is ignored, as browsers and Go do.
+      }
+    }
+  }
+}
+
+function isRedirect(status: number): boolean {
+  return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
+}
+
+function headerRecord(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const n = flat[i]!.toLowerCase();
+    out[n] = out[n] === undefined ? flat[i + 1]! : `${out[n]}, ${flat[i + 1]}`;
+  }
+  return out;
+}
+
+function describe(method: string, url: URL, headers: string[]): { method: string; url: string; headers: Record<string, string> } {
+  const h = headerRecord(headers);
+  if (h.authorization !== undefined) h.authorization = '[redacted]';
+  if (h['proxy-authorization'] !== undefined) h['proxy-authorization'] = '[redacted]';
+  return { method, url: redactUrl(url)!, headers: h };
+}

@@ -1,0 +1,282 @@
+/**
+ * body — the path of one response body from a connection to its consumer.
+ *
+ * Owns: {@link BodyChannel}, the connection-side sink, and {@link BodyReadable}, the
+ * Node `Readable` a caller sees as `res.body`. The channel has three consumer modes,
+ * chosen by the first consumer and never changed afterwards:
+ *   - buffered: nobody consumes yet; chunks are kept until 64 KiB, then the producer
+ *     is told to pause (its read-idle clock pauses with it: SPEC §11);
+ *   - collect: `text()/json()/bytes()` take every chunk directly, no stream machinery;
+ *   - stream: `res.body` was touched; chunks go through a `Readable` with backpressure.
+ *
+ * Invariants: the producer (connection) calls push/end/fail; `onDemand` is called when
+ * a paused producer should resume; `settled` is called exactly once, when the consumer
+ * has seen the end (or the body failed or was abandoned) — the connection releases or
+ * closes itself on that call. The channel never copies a chunk except to assemble a
+ * collected body.
+ */
+
+import { Readable } from 'node:stream';
+import { HourglassError } from '../errors.js';
+
+/** High-water mark of a paused body, in bytes. */
+const HIGH_WATER = 64 * 1024;
+
+/** What the connection learns when its body is finished with. */
+export interface BodyProducer {
+  /** The consumer wants more data: resume reading the socket. */
+  onDemand(): void;
+  /**
+   * The consumer is done with the body. `complete` is true when every byte was
+   * received from the peer (the socket is in sync and may be reused).
+   */
+  onSettled(complete: boolean, err: Error | undefined): void;
+}
+
+type Mode = 'buffered' | 'collect' | 'stream';
+
+/** Connection-side sink of one response body. */
+export class BodyChannel {
+  private mode: Mode = 'buffered';
+  private chunks: Buffer[] = [];
+  private bufferedBytes = 0;
+  /** All body bytes received (before any consumer). */
+  received = 0;
+  /** Set when the producer has delivered the last byte. */
+  ended = false;
+  error: Error | undefined;
+  trailers: Record<string, string> = {};
+  private readable: BodyReadable | undefined;
+  private collectResolve: ((chunks: Buffer[]) => void) | undefined;
+  private collectReject: ((err: Error) => void) | undefined;
+  private isSettled = false;
+  /** Set while `discard()` runs: byte limit, and how to finish. */
+  private discardLimit = -1;
+  private discardDone: ((complete: boolean) => void) | undefined;
+  /** True while the producer has been told to pause. */
+  paused = false;
+  /** Length announced by the head, or -1. */
+  readonly expectedLength: number;
+
+  constructor(
+    private readonly producer: BodyProducer,
+    expectedLength: number,
+  ) {
+    this.expectedLength = expectedLength;
+  }
+
+  // --- producer side -------------------------------------------------------
+
+  /** Delivers a chunk. Returns false when the producer should pause. */
+  push(chunk: Buffer): boolean {
+    this.received += chunk.length;
+    if (this.isSettled) return true;
+    if (this.mode === 'stream') {
+      const more = this.readable!.push(chunk);
+      if (!more) this.paused = true;
+      return more;
+    }
+    if (this.discardDone !== undefined) {
+      if (this.received > this.discardLimit) this.discardDone(false);
+      return true;
+    }
+    this.chunks.push(chunk);
+    this.bufferedBytes += chunk.length;
+    if (this.mode === 'collect') return true;
+    if (this.bufferedBytes >= HIGH_WATER) {
+      this.paused = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** The body is complete. */
+  end(): void {
+    if (this.ended || this.error !== undefined) return;
+    this.ended = true;
+    if (this.isSettled) return;
+    if (this.discardDone !== undefined) this.discardDone(true);
+    else if (this.mode === 'stream') this.readable!.push(null);
+    else if (this.mode === 'collect') this.finishCollect();
+  }
+
+  /** The body failed (timeout, abort, protocol error, socket error). */
+  fail(err: Error): void {
+    if (this.ended || this.error !== undefined) return;
+    this.error = err;
+    if (this.isSettled) return;
+    if (this.discardDone !== undefined) {
+      this.discardDone(false);
+    } else if (this.mode === 'stream') {
+      this.readable!.destroy(err);
+    } else if (this.mode === 'collect') {
+      const reject = this.collectReject!;
+      this.collectReject = this.collectResolve = undefined;
+      this.settle(false, err);
+      reject(err);
+    }
+    // buffered: the error is reported to whichever consumer comes next.
+  }
+
+  // --- consumer side -------------------------------------------------------
+
+  /** Whether a consumer has claimed the body. */
+  get claimed(): boolean {
+    return this.mode !== 'buffered';
+  }
+
+  /** Collects the whole body (collect mode). */
+  collect(): Promise<Buffer[]> {
+    if (this.mode !== 'buffered') return Promise.reject(bodyUsed());
+    this.mode = 'collect';
+    if (this.error !== undefined) {
+      this.settle(false, this.error);
+      return Promise.reject(this.error);
+    }
+    if (this.ended) {
+      const chunks = this.chunks;
+      this.chunks = [];
+      this.settle(true, undefined);
+      return Promise.resolve(chunks);
+    }
+    return new Promise<Buffer[]>((resolve, reject) => {
+      this.collectResolve = resolve;
+      this.collectReject = reject;
+      if (this.paused) {
+        this.paused = false;
+        this.producer.onDemand();
+      }
+    });
+  }
+
+  /** The body as a Readable (stream mode). Idempotent. */
+  stream(): BodyReadable {
+    if (this.readable !== undefined) return this.readable;
+    if (this.mode === 'collect') throw bodyUsed();
+    this.mode = 'stream';
+    const r = new BodyReadable(this);
+    this.readable = r;
+    for (const c of this.chunks) r.push(c);
+    this.chunks = [];
+    this.bufferedBytes = 0;
+    if (this.error !== undefined) r.destroy(this.error);
+    else if (this.ended) r.push(null);
+    return r;
+  }
+
+  /**
+   * Discards the rest of the body. Settles as complete (connection reusable) when the
+   * body ends within `maxBytes` more bytes and `maxMs`; otherwise abandons it (the
+   * connection closes). Resolves once settled either way; never rejects.
+   */
+  discard(maxBytes: number, maxMs: number): Promise<void> {
+    if (this.isSettled) return Promise.resolve();
+    if (this.mode === 'stream') {
+      if (!this.ended) this.readable!.destroy();
+      else this.settle(true, undefined);
+      return Promise.resolve();
+    }
+    if (this.mode === 'collect') return Promise.reject(bodyUsed());
+    this.mode = 'collect';
+    this.chunks = [];
+    this.bufferedBytes = 0;
+    if (this.ended || this.error !== undefined) {
+      this.settle(this.ended, this.error);
+      return Promise.resolve();
+    }
+    if (this.expectedLength >= 0 && this.expectedLength - this.received > maxBytes) {
+      this.settle(false, undefined);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => finish(false), maxMs);
+      const finish = (complete: boolean): void => {
+        clearTimeout(timer);
+        this.discardDone = undefined;
+        this.settle(complete, undefined);
+        resolve();
+      };
+      this.discardLimit = this.received + maxBytes;
+      this.discardDone = finish;
+      this.demand();
+    });
+  }
+
+  /** The consumer gives up on the body. `complete` is judged by the producer state. */
+  abandon(err: Error | undefined): void {
+    this.chunks = [];
+    this.bufferedBytes = 0;
+    this.settle(this.ended, err);
+  }
+
+  /** Called by the Readable when it wants data. */
+  demand(): void {
+    if (this.paused) {
+      this.paused = false;
+      this.producer.onDemand();
+    }
+  }
+
+  /** Called by the Readable when the consumer has read the end. */
+  streamEnded(): void {
+    this.settle(true, undefined);
+  }
+
+  get isDone(): boolean {
+    return this.isSettled;
+  }
+
+  private finishCollect(): void {
+    const resolve = this.collectResolve!;
+    const chunks = this.chunks;
+    this.chunks = [];
+    this.collectResolve = this.collectReject = undefined;
+    this.settle(true, undefined);
+    resolve(chunks);
+  }
+
+  private settle(complete: boolean, err: Error | undefined): void {
+    if (this.isSettled) return;
+    this.isSettled = true;
+    this.producer.onSettled(complete, err);
+  }
+}
+
+/** `res.body`: a Readable fed by a {@link BodyChannel}, with backpressure. */
+export class BodyReadable extends Readable {
+  constructor(private readonly channel: BodyChannel) {
+    super({ highWaterMark: HIGH_WATER });
+    this.once('end', onEnd);
+  }
+
+  override _read(): void {
+    this.channel.demand();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const ch = this.channel;
+    if (!ch.isDone) ch.abandon(err ?? undefined);
+    cb(err);
+  }
+}
+
+function onEnd(this: BodyReadable): void {
+  (this as unknown as { channel: BodyChannel }).channel.streamEnded();
+}
+
+function bodyUsed(): HourglassError {
+  return new HourglassError('The response body was already read', 'HG_BODY_USED');
+}
+
+/** Joins collected chunks into one Buffer, copying at most once. */
+export function joinChunks(chunks: Buffer[], total: number): Buffer {
+  if (chunks.length === 1) return chunks[0]!;
+  if (chunks.length === 0) return Buffer.alloc(0);
+  const out = Buffer.allocUnsafe(total);
+  let off = 0;
+  for (const c of chunks) {
+    c.copy(out, off);
+    off += c.length;
+  }
+  return out;
+}

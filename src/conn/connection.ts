@@ -1,0 +1,530 @@
+/**
+ * conn — one persistent HTTP/1.1 connection (Go's persistConn).
+ *
+ * Owns: one socket, its response parser, its phase clock, and at most one exchange
+ * (request + response) at a time. It writes the request, reads the response into a
+ * {@link Response}, enforces the write, response-header, read-idle and
+ * min-throughput timeouts and the request's budget at every phase, and decides
+ * whether it can be reused. It never dials, never retries, never follows redirects:
+ * it reports to its {@link ConnOwner} (the pool) when it is free again or dead.
+ *
+ * States: 'idle' (no exchange; any byte or EOF from the peer kills it), 'active'
+ * (exchange in flight, from `roundTrip` until the body settles), 'closed'.
+ *
+ * Invariants: per-exchange fields are set only while state is 'active'; every clock
+ * slot is cleared when its phase ends; a socket event handler is attached once per
+ * connection, never per request; a connection whose request body was not fully sent,
+ * whose response had surplus bytes, or whose body was not read to the end is never
+ * reused.
+ */
+
+import type { Socket } from 'node:net';
+import { type Budget, type Cancelable, now, PhaseClock } from '../deadline.js';
+import {
+  HourglassError,
+  ProtocolError,
+  TimeoutError,
+  type TimeoutPhase,
+} from '../errors.js';
+import { headersObject, type ParserEvents, type ResponseHead, ResponseParser } from '../http1/index.js';
+import type { MinThroughput, TransportTimeouts } from '../options.js';
+import { Response } from '../response.js';
+import type { Timings } from '../timings.js';
+import { channels, emit, type TraceHooks } from '../trace.js';
+import { BodyChannel, type BodyProducer } from './body.js';
+import { RequestWriter, type WritableBody } from './writer.js';
+
+/** The pool side of a connection. */
+export interface ConnOwner {
+  /** The exchange finished and the connection may be reused. */
+  connReleased(conn: Connection): void;
+  /** The connection closed (for any reason); it must leave every list. */
+  connClosed(conn: Connection): void;
+}
+
+/** What the transport hands a connection for one exchange. */
+export interface ConnRequest {
+  method: string;
+  /** Request-target: origin-form path, or absolute-form through a proxy. */
+  target: string;
+  /** Final header list, flat `[name, value, ...]` (Host included). */
+  headers: string[];
+  body: WritableBody;
+  /** Whether the headers carry `Expect: 100-continue`. */
+  expectContinue: boolean;
+  /** URL for errors and the response. */
+  url: string;
+  timeouts: TransportTimeouts;
+  budget: Budget;
+  trace: TraceHooks | undefined;
+  timings: Timings;
+  /** Decoded-size cap (Infinity for none); enforced here when the body is not decoded. */
+  maxResponseBytes: number;
+  /** Close the connection after this exchange (we sent `Connection: close`). */
+  closeAfter: boolean;
+}
+
+const WRITE = 0;
+const HEADERS = 1;
+const IDLE = 2;
+const RATE = 3;
+const CONTINUE = 4;
+const SLOT_PHASE: TimeoutPhase[] = ['write', 'response-headers', 'read-idle', 'min-throughput'];
+
+/** Samples per throughput window. */
+const RATE_SAMPLES = 4;
+
+type State = 'idle' | 'active' | 'closed';
+
+/** One persistent HTTP/1.1 connection. */
+export class Connection implements ParserEvents, BodyProducer, Cancelable {
+  readonly key: string;
+  readonly socket: Socket;
+  state: State = 'idle';
+  /** Requests served so far (a request on a connection with served > 0 is on a reused one). */
+  served = 0;
+  /** Monotonic ms when the connection last became idle. */
+  idleSince = 0;
+  /** Monotonic ms after which the idle connection must not be reused (Infinity = no limit). */
+  idleDeadline = Number.POSITIVE_INFINITY;
+  /** Server's `Keep-Alive: timeout=` hint from the last response, in seconds (-1 none). */
+  keepAliveHint = -1;
+  /** Set when the connection must close after the current exchange. */
+  private mustClose = false;
+  private owner: ConnOwner | undefined;
+
+  private readonly parser: ResponseParser;
+  private readonly clock: PhaseClock;
+  private readonly writer: RequestWriter;
+
+  // Per-exchange state: valid only while state === 'active'.
+  private req: ConnRequest | undefined;
+  private res: Response | undefined;
+  private channel: BodyChannel | undefined;
+  private resolveHead: ((res: Response) => void) | undefined;
+  private rejectHead: ((err: Error) => void) | undefined;
+  private phaseStart = 0;
+  /** Any request byte reached the socket (for errors and the retry decision). */
+  requestWritten = false;
+  /** Any response byte arrived for the current exchange (for the retry decision). */
+  responseStarted = false;
+  private responseComplete = false;
+  private bodyBytes = 0;
+  private rateStart = 0;
+  private rateSamples: number[] = [];
+  private waitingContinue = false;
+  private failed: Error | undefined;
+
+  /** Epoch-ms marks of the dial that made this connection, for its first request's timings. */
+  dialMarks: { lookup: number | undefined; connect: number | undefined; secureConnect: number | undefined } | undefined;
+  /** @internal — owned by the pool. */
+  poolState: 'idle' | 'active' | undefined;
+
+  constructor(key: string, socket: Socket, owner: ConnOwner | undefined, maxHeaderBytes?: number) {
+    this.key = key;
+    this.socket = socket;
+    this.owner = owner;
+    this.parser = new ResponseParser(this, { maxHeaderBytes });
+    this.clock = new PhaseClock(5, (slot) => this.onClock(slot));
+    this.writer = new RequestWriter(socket, this);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', (err: Error) => this.onSocketError(err));
+    socket.on('close', () => this.onSocketClose());
+    if (channels.connectionOpen.hasSubscribers) channels.connectionOpen.publish({ connection: this.describe() });
+  }
+
+  /** Whether this idle connection can carry a new request right now. */
+  isUsable(): boolean {
+    const s = this.socket;
+    return this.state === 'idle' && !s.destroyed && s.readable && s.writable && !s.readableEnded;
+  }
+
+  /** Sends one request and resolves with the response head (body streaming). */
+  roundTrip(req: ConnRequest): Promise<Response> {
+    if (this.state !== 'idle') return Promise.reject(new Error(`connection is ${this.state}`));
+    this.state = 'active';
+    this.req = req;
+    this.requestWritten = false;
+    this.responseStarted = false;
+    this.responseComplete = false;
+    this.failed = undefined;
+    this.bodyBytes = 0;
+    if (req.closeAfter) this.mustClose = true;
+    this.socket.ref();
+    this.parser.expect(req.method === 'HEAD');
+    const p = new Promise<Response>((resolve, reject) => {
+      this.resolveHead = resolve;
+      this.rejectHead = reject;
+    });
+    req.budget.activePhase = 'write';
+    req.budget.requestSent = false;
+    req.budget.hold(this);
+    if (this.failed === undefined) this.startWrite(req);
+    return p;
+  }
+
+  /** Budget failure (overall timeout or abort): fail the exchange, close the socket. */
+  cancel(err: HourglassError): void {
+    this.fail(err);
+  }
+
+  /** Closes the connection now. */
+  close(): void {
+    if (this.state === 'closed') return;
+    this.socket.destroy();
+    this.markClosed();
+  }
+
+  /** Pool detaches itself (e.g. the transport closed). */
+  disown(): void {
+    this.owner = undefined;
+  }
+
+  /** Readable description for diagnostics. */
+  describe(): { key: string; localAddress: string | undefined; remoteAddress: string | undefined } {
+    return { key: this.key, localAddress: this.socket.localAddress, remoteAddress: this.socket.remoteAddress };
+  }
+
+  // --- writing -------------------------------------------------------------
+
+  private startWrite(req: ConnRequest): void {
+    this.phaseStart = now();
+    this.clock.after(WRITE, req.timeouts.writeTimeout, this.phaseStart);
+    this.waitingContinue = req.expectContinue && req.body.kind !== 'none';
+    try {
+      this.writer.start(req.method, req.target, req.headers, req.body, this.waitingContinue);
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    emit(req.trace, 'wroteHeaders');
+    if (this.waitingContinue) {
+      emit(req.trace, 'wait100Continue');
+      const t = req.timeouts.expectContinueTimeout;
+      if (t === 0) this.sendContinueBody();
+      else if (t !== Number.POSITIVE_INFINITY) this.clock.after(CONTINUE, t);
+    }
+  }
+
+  /** Writer callback: some request bytes reached the socket. */
+  onBytesWritten(): void {
+    if (this.requestWritten || this.req === undefined) return;
+    this.requestWritten = true;
+    this.req.budget.requestSent = true;
+  }
+
+  /** Writer callback: the whole request was flushed (or failed). */
+  onWriteDone(err: Error | undefined): void {
+    const req = this.req;
+    if (req === undefined || this.state !== 'active') return;
+    this.clock.unset(WRITE);
+    emit(req.trace, 'wroteRequest', { error: err });
+    if (err !== undefined) {
+      // A response may already be here (an early 401 while we uploaded): prefer it.
+      this.mustClose = true;
+      if (this.res !== undefined) return;
+      this.fail(err instanceof HourglassError ? err : this.deathError(err));
+      return;
+    }
+    req.timings.upload = Date.now();
+    if (this.res !== undefined) return; // early response: headers already in
+    req.budget.activePhase = 'response-headers';
+    const t = now();
+    this.phaseStart = t;
+    this.clock.after(HEADERS, req.timeouts.responseHeaderTimeout, t);
+    this.clock.after(IDLE, req.timeouts.readIdleTimeout, t);
+  }
+
+  private sendContinueBody(): void {
+    if (!this.waitingContinue) return;
+    this.waitingContinue = false;
+    this.clock.unset(CONTINUE);
+    this.writer.sendBody();
+  }
+
+  // --- reading -------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    const req = this.req;
+    if (req === undefined || this.state !== 'active' || this.responseComplete) {
+      // Bytes on an idle connection, or after a complete response: never ours to parse.
+      this.mustClose = true;
+      if (this.state === 'idle') this.close();
+      return;
+    }
+    if (!this.responseStarted) {
+      this.responseStarted = true;
+      req.timings.response = Date.now();
+      emit(req.trace, 'gotFirstResponseByte');
+    }
+    const t = now();
+    if (this.clock.dueAt(IDLE) !== Number.POSITIVE_INFINITY) this.clock.set(IDLE, t + req.timeouts.readIdleTimeout);
+    let used: number;
+    try {
+      used = this.parser.execute(chunk);
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    if (used < chunk.length) this.mustClose = true; // surplus after a complete response
+    if (this.responseComplete) this.deliverEnd();
+  }
+
+  onInterim(head: ResponseHead): void {
+    const req = this.req!;
+    if (head.status === 100) emit(req.trace, 'got100Continue');
+    emit(req.trace, 'got1xxResponse', { status: head.status, headers: headersObject(head.rawHeaders) });
+    if (head.status === 100) this.sendContinueBody();
+  }
+
+  onHead(head: ResponseHead): void {
+    const req = this.req!;
+    this.clock.unset(HEADERS);
+    if (this.waitingContinue) {
+      // Final answer before we sent the body: the body is never sent on this socket.
+      this.waitingContinue = false;
+      this.clock.unset(CONTINUE);
+      this.mustClose = true;
+      this.writer.abandonBody();
+    }
+    if (!this.writer.done) this.mustClose = true;
+    if (!head.keepAlive) this.mustClose = true;
+    this.keepAliveHint = head.keepAliveTimeout;
+    const channel = new BodyChannel(this, head.framing === 'length' ? head.contentLength : -1);
+    this.channel = channel;
+    const res = new Response(
+      {
+        status: head.status,
+        statusText: head.statusText,
+        httpVersion: head.httpVersion,
+        headers: headersObject(head.rawHeaders),
+        rawHeaders: head.rawHeaders,
+        url: req.url,
+        method: req.method,
+        reused: this.served > 0,
+        timings: req.timings,
+      },
+      channel,
+    );
+    this.res = res;
+    req.budget.activePhase = 'body';
+    if (head.framing !== 'none') this.startRate(req.timeouts.minThroughput);
+    const resolve = this.resolveHead!;
+    this.resolveHead = this.rejectHead = undefined;
+    resolve(res);
+  }
+
+  onBody(chunk: Buffer): void {
+    const req = this.req!;
+    this.bodyBytes += chunk.length;
+    if (this.bodyBytes > req.maxResponseBytes) {
+      this.fail(
+        new ProtocolError('body-too-large', `response body exceeds maxResponseBytes (${req.maxResponseBytes})`, {
+          method: req.method,
+          url: req.url,
+        }),
+      );
+      return;
+    }
+    if (!this.channel!.push(chunk)) this.pauseReading();
+  }
+
+  onTrailers(raw: string[]): void {
+    const t = this.channel!.trailers;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      t[name] = t[name] === undefined ? raw[i + 1]! : `${t[name]}, ${raw[i + 1]}`;
+    }
+  }
+
+  onComplete(): void {
+    // Only flags here: ending the body may release the connection, which must not happen
+    // while the parser is still inside execute(). `deliverEnd` runs once execute returns.
+    this.responseComplete = true;
+    this.clock.clear();
+  }
+
+  /** Ends the body after the parser completed; an empty unclaimed body settles at once. */
+  private deliverEnd(): void {
+    const ch = this.channel;
+    if (ch === undefined || ch.ended) return;
+    if (this.socket.isPaused()) this.socket.resume();
+    ch.end();
+    if (ch.received === 0 && !ch.claimed) ch.abandon(undefined);
+  }
+
+  // --- body consumer (BodyProducer) -----------------------------------------
+
+  onDemand(): void {
+    if (this.state !== 'active' || this.responseComplete) return;
+    this.socket.resume();
+    const req = this.req!;
+    const t = now();
+    this.clock.after(IDLE, req.timeouts.readIdleTimeout, t);
+    if (req.timeouts.minThroughput !== undefined) this.startRate(req.timeouts.minThroughput);
+  }
+
+  onSettled(complete: boolean, err: Error | undefined): void {
+    const res = this.res;
+    const req = this.req;
+    if (req !== undefined) req.budget.release(this);
+    if (res !== undefined) res.settled(err);
+    if (this.state !== 'active') return;
+    if (complete && this.responseComplete && !this.mustClose && this.failed === undefined) {
+      emit(req?.trace, 'putIdleConn', { error: undefined });
+      this.finishExchange();
+      this.state = 'idle';
+      this.idleSince = now();
+      this.socket.unref();
+      this.owner?.connReleased(this);
+    } else {
+      this.close();
+    }
+  }
+
+  private pauseReading(): void {
+    this.socket.pause();
+    // SPEC §11: read-idle (and throughput) pause while the caller is not consuming.
+    this.clock.unset(IDLE);
+    this.clock.unset(RATE);
+  }
+
+  // --- throughput guard -------------------------------------------------------
+
+  private startRate(mt: MinThroughput | undefined): void {
+    if (mt === undefined) return;
+    this.rateStart = now();
+    this.rateSamples.length = 0;
+    this.rateSamples.push(this.bodyBytes);
+    this.clock.set(RATE, this.rateStart + mt.window / RATE_SAMPLES);
+  }
+
+  /** One throughput tick; returns true when the rate is too low. */
+  private rateTooLow(mt: MinThroughput): boolean {
+    const t = now();
+    const samples = this.rateSamples;
+    samples.push(this.bodyBytes);
+    if (samples.length > RATE_SAMPLES + 1) samples.shift();
+    this.clock.set(RATE, t + mt.window / RATE_SAMPLES);
+    if (t - this.rateStart < mt.window - 1) return false;
+    const windowBytes = samples[samples.length - 1]! - samples[0]!;
+    return (windowBytes * 1000) / mt.window < mt.bytesPerSecond;
+  }
+
+  // --- clocks ------------------------------------------------------------------
+
+  private onClock(slot: number): void {
+    const req = this.req;
+    if (req === undefined || this.state !== 'active') return;
+    if (slot === CONTINUE) {
+      this.sendContinueBody();
+      return;
+    }
+    const t = req.timeouts;
+    let timeout: number;
+    let elapsed: number;
+    if (slot === RATE) {
+      if (!this.rateTooLow(t.minThroughput!)) return;
+      timeout = t.minThroughput!.window;
+      elapsed = now() - this.rateStart;
+    } else if (slot === IDLE) {
+      timeout = t.readIdleTimeout;
+      elapsed = timeout;
+    } else {
+      timeout = slot === WRITE ? t.writeTimeout : t.responseHeaderTimeout;
+      elapsed = now() - this.phaseStart;
+    }
+    this.fail(
+      new TimeoutError({
+        phase: SLOT_PHASE[slot]!,
+        timeout,
+        elapsed,
+        requestSent: this.requestWritten,
+        method: req.method,
+        url: req.url,
+      }),
+    );
+  }
+
+  // --- socket events -------------------------------------------------------------
+
+  private onEnd(): void {
+    if (this.state !== 'active' || this.req === undefined) {
+      this.close();
+      return;
+    }
+    try {
+      this.parser.finish();
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    this.mustClose = true;
+    if (!this.responseComplete) this.fail(this.deathError(undefined));
+    else this.deliverEnd();
+  }
+
+  private onSocketError(err: Error): void {
+    if (this.state === 'active') this.fail(this.deathError(err));
+    else this.close();
+  }
+
+  private onSocketClose(): void {
+    if (this.state === 'active' && !this.responseComplete) this.fail(this.deathError(undefined));
+    this.markClosed();
+  }
+
+  /** The error for a connection that died mid-exchange. */
+  private deathError(cause: Error | undefined): ProtocolError {
+    const req = this.req;
+    const ctx = { method: req?.method, url: req?.url, cause };
+    if (this.res === undefined) {
+      return new ProtocolError('connection-closed', 'connection closed before the response head', ctx);
+    }
+    return new ProtocolError('truncated-body', 'connection closed before the response body ended', ctx);
+  }
+
+  // --- failure and teardown ----------------------------------------------------------
+
+  /** Fails the current exchange with `err` and closes the connection. */
+  private fail(err: Error): void {
+    if (this.failed !== undefined || this.state !== 'active') return;
+    this.failed = err;
+    const req = this.req!;
+    this.clock.clear();
+    this.writer.abandonBody();
+    const reject = this.rejectHead;
+    this.resolveHead = this.rejectHead = undefined;
+    this.socket.destroy();
+    if (reject !== undefined) {
+      req.budget.release(this);
+      reject(err);
+    } else {
+      this.channel?.fail(err);
+    }
+    this.markClosed();
+  }
+
+  private finishExchange(): void {
+    this.served++;
+    this.req = undefined;
+    this.res = undefined;
+    this.channel = undefined;
+    this.clock.clear();
+  }
+
+  private markClosed(): void {
+    if (this.state === 'closed') return;
+    const wasActive = this.state === 'active';
+    this.state = 'closed';
+    this.clock.clear();
+    if (wasActive && this.channel !== undefined && !this.channel.isDone && !this.responseComplete) {
+      this.channel.fail(this.failed ?? this.deathError(undefined));
+    }
+    if (channels.connectionClose.hasSubscribers) channels.connectionClose.publish({ connection: this.describe() });
+    const owner = this.owner;
+    this.owner = undefined;
+    owner?.connClosed(this);
+  }
+}

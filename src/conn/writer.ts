@@ -1,0 +1,163 @@
+/**
+ * writer — puts one request on a socket: the head, then the body (bytes in the same
+ * write as the head; streams chunk by chunk with backpressure, chunked-framed when the
+ * length is unknown). With `Expect: 100-continue` the body is held until the
+ * connection says `sendBody()`.
+ *
+ * Owns: nothing but the write side of the socket during one exchange. Reports to its
+ * {@link WriterOwner}: `onBytesWritten` once the first byte was handed to the socket,
+ * `onWriteDone(err)` once the last byte was flushed (or writing failed).
+ *
+ * Invariants: the head is validated and built before any byte is written (a bad
+ * header throws and writes nothing); a declared length that the stream does not match
+ * fails the request; an abandoned body stream is destroyed (closed exactly once).
+ */
+
+import type { Socket } from 'node:net';
+import { HourglassError, invalidArg } from '../errors.js';
+import { CRLF, chunkHeader, LAST_CHUNK, serializeRequestHead } from '../http1/index.js';
+
+/** A request body ready to be written. */
+export type WritableBody =
+  | { kind: 'none' }
+  | { kind: 'buffer'; data: string | Uint8Array }
+  | { kind: 'stream'; source: AsyncIterable<Uint8Array | string>; length: number };
+
+/** The connection side of a writer. */
+export interface WriterOwner {
+  onBytesWritten(): void;
+  onWriteDone(err: Error | undefined): void;
+}
+
+const NO_BODY: WritableBody = { kind: 'none' };
+
+/** Writes requests on one socket, one at a time. */
+export class RequestWriter {
+  /** True once the whole request was flushed. */
+  done = true;
+  private body: WritableBody = NO_BODY;
+  private abandoned = false;
+  private drainWaiter: (() => void) | undefined;
+  private readonly onFlushed: (err?: Error | null) => void;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly owner: WriterOwner,
+  ) {
+    this.onFlushed = (err) => this.flushed(err ?? undefined);
+    socket.on('drain', () => this.wake());
+    socket.on('close', () => this.wake());
+  }
+
+  /** Validates and writes the head, and the body unless `holdBody`. Throws before writing on invalid input. */
+  start(method: string, target: string, headers: string[], body: WritableBody, holdBody: boolean): void {
+    const head = serializeRequestHead(method, target, headers);
+    this.done = false;
+    this.abandoned = false;
+    this.body = body;
+    const s = this.socket;
+    if (body.kind === 'none') {
+      s.write(head, 'utf8', this.onFlushed);
+    } else if (body.kind === 'buffer' && !holdBody) {
+      if (typeof body.data === 'string') {
+        s.write(head + body.data, 'utf8', this.onFlushed);
+      } else {
+        s.cork();
+        s.write(head, 'utf8');
+        s.write(body.data, this.onFlushed);
+        s.uncork();
+      }
+    } else {
+      s.write(head, 'utf8');
+      if (!holdBody) this.sendBody();
+    }
+    if (!s.destroyed) this.owner.onBytesWritten();
+  }
+
+  /** Sends the held body (after `100 Continue` or its timeout). */
+  sendBody(): void {
+    const body = this.body;
+    if (this.abandoned || this.done) return;
+    if (body.kind === 'buffer') {
+      this.socket.write(body.data, this.onFlushed);
+    } else if (body.kind === 'stream') {
+      void this.pump(body.source, body.length);
+    } else {
+      this.socket.write('', this.onFlushed);
+    }
+  }
+
+  /** Stops writing: the body will not be (fully) sent. Destroys a stream body. */
+  abandonBody(): void {
+    if (this.done || this.abandoned) return;
+    this.abandoned = true;
+    const body = this.body;
+    this.body = NO_BODY;
+    if (body.kind === 'stream') {
+      const src = body.source as { destroy?: (err?: Error) => void };
+      if (typeof src.destroy === 'function') src.destroy();
+    }
+    this.wake();
+  }
+
+  private flushed(err: Error | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    this.body = NO_BODY;
+    if (this.abandoned) return;
+    this.owner.onWriteDone(err);
+  }
+
+  private wake(): void {
+    const w = this.drainWaiter;
+    this.drainWaiter = undefined;
+    w?.();
+  }
+
+  private async pump(source: AsyncIterable<Uint8Array | string>, length: number): Promise<void> {
+    const s = this.socket;
+    const chunked = length < 0;
+    let sent = 0;
+    try {
+      for await (const piece of source) {
+        if (this.abandoned || s.destroyed) return;
+        const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
+        if (chunk.length === 0) continue;
+        sent += chunk.length;
+        if (!chunked && sent > length) {
+          throw invalidArg(`request body is longer than its content-length (${length})`);
+        }
+        let more: boolean;
+        if (chunked) {
+          s.cork();
+          s.write(chunkHeader(chunk.length), 'latin1');
+          s.write(chunk);
+          more = s.write(CRLF);
+          s.uncork();
+        } else {
+          more = s.write(chunk);
+        }
+        if (!more) {
+          await new Promise<void>((resolve) => {
+            this.drainWaiter = resolve;
+          });
+          if (this.abandoned || s.destroyed) return;
+        }
+      }
+      if (this.abandoned || s.destroyed) return;
+      if (!chunked && sent !== length) {
+        throw invalidArg(`request body is shorter (${sent} bytes) than its content-length (${length})`);
+      }
+      s.write(chunked ? LAST_CHUNK : Buffer.alloc(0), this.onFlushed);
+    } catch (err) {
+      if (this.abandoned) return;
+      const e =
+        err instanceof HourglassError
+          ? err
+          : new HourglassError(`request body stream failed: ${(err as Error)?.message ?? String(err)}`, 'HG_REQUEST_BODY', {
+              cause: err,
+            });
+      this.flushed(e);
+    }
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * decompress — transparent decoding of `Content-Encoding: gzip | x-gzip | deflate | br`
+ * (SPEC §6) with `node:zlib` streams.
+ *
+ * Owns: choosing decoders from the header (stacked codings decoded in reverse order;
+ * any unsupported coding → no decoding, headers left as they are), telling a
+ * zlib-wrapped deflate stream from a raw one, mapping decoder failures to
+ * `ProtocolError` `bad-encoding`, and the decoded-size cap (`maxResponseBytes`).
+ *
+ * Invariants: errors of the raw body (e.g. `truncated-body`) pass through unchanged;
+ * destroying the decoded stream destroys the raw body (the connection closes unless
+ * the body was complete); more than 5 codings are refused.
+ */
+
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import * as zlib from 'node:zlib';
+import { ProtocolError } from './errors.js';
+
+const MAX_CODINGS = 5;
+
+/** Parses a Content-Encoding value into decodable codings, or undefined when not decodable. */
+export function parseCodings(value: string | string[] | undefined, ctx: { method: string; url: string }): string[] | undefined {
+  if (value === undefined) return undefined;
+  const list = (Array.isArray(value) ? value.join(',') : value)
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '' && s !== 'identity');
+  if (list.length === 0) return undefined;
+  if (list.length > MAX_CODINGS) {
+    throw new ProtocolError('bad-encoding', `too many content codings (${list.length})`, ctx);
+  }
+  for (const c of list) if (c !== 'gzip' && c !== 'x-gzip' && c !== 'deflate' && c !== 'br') return undefined;
+  return list;
+}
+
+/** Builds the decoding pipeline for `codings` over `raw`; the result is what callers read. */
+export function decodeBody(
+  raw: Readable,
+  codings: string[],
+  maxBytes: number,
+  ctx: { method: string; url: string },
+): Readable {
+  const out = new DecodedBody(maxBytes, ctx);
+  const stages: NodeJS.ReadWriteStream[] = [];
+  for (let i = codings.length - 1; i >= 0; i--) stages.push(makeDecoder(codings[i]!));
+  let src: NodeJS.ReadableStream = raw;
+  const fail = (err: Error): void => {
+    if (out.destroyed) return;
+    out.destroy(err instanceof ProtocolError ? err : badEncoding(err, ctx));
+  };
+  raw.on('error', (err) => {
+    if (!out.destroyed) out.destroy(err);
+  });
+  for (const st of stages) {
+    (st as unknown as Readable).on('error', fail);
+    src = src.pipe(st);
+  }
+  src.pipe(out);
+  out.on('close', () => {
+    if (!raw.destroyed && !raw.readableEnded) raw.destroy();
+    for (const st of stages) {
+      const s = st as unknown as Readable;
+      if (!s.destroyed) s.destroy();
+    }
+  });
+  return out;
+}
+
+function makeDecoder(coding: string): NodeJS.ReadWriteStream {
+  // Default finishFlush: a stream missing its end (e.g. gzip without trailer) errors at end.
+  if (coding === 'br') return zlib.createBrotliDecompress();
+  if (coding === 'deflate') return new InflateAuto();
+  return zlib.createGunzip();
+}
+
+function badEncoding(err: Error, ctx: { method: string; url: string }): ProtocolError {
+  return new ProtocolError('bad-encoding', `could not decode the response body: ${err.message}`, {
+    ...ctx,
+    cause: err,
+  });
+}
+
+/** Inflates either a zlib-wrapped (RFC 1950) or a raw (RFC 1951) deflate stream. */
+class InflateAuto extends Transform {
+  private inner: zlib.Inflate | zlib.InflateRaw | undefined;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.inner === undefined) {
+      const inner = looksZlibWrapped(chunk) ? zlib.createInflate() : zlib.createInflateRaw();
+      inner.on('data', (d: Buffer) => this.push(d));
+      inner.on('error', (e: Error) => this.destroy(e));
+      this.inner = inner;
+    }
+    this.inner.write(chunk, () => cb());
+  }
+
+  override _flush(cb: TransformCallback): void {
+    const inner = this.inner;
+    if (inner === undefined) {
+      cb();
+      return;
+    }
+    inner.once('end', () => cb());
+    inner.end();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.inner?.destroy();
+    cb(err);
+  }
+}
+
+function looksZlibWrapped(chunk: Buffer): boolean {
+  const cmf = chunk[0]!;
+  if ((cmf & 0x0f) !== 8 || cmf >> 4 > 7) return false;
+  if (chunk.length < 2) return true;
+  return (cmf * 256 + chunk[1]!) % 31 === 0;
+}
+
+/** The caller-facing decoded body: counts decoded bytes against the cap. */
+class DecodedBody extends Transform {
+  private count = 0;
+  constructor(
+    private readonly maxBytes: number,
+    private readonly ctx: { method: string; url: string },
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.count += chunk.length;
+    if (this.count > this.maxBytes) {
+      cb(
+        new ProtocolError('body-too-large', `decoded response body exceeds maxResponseBytes (${this.maxBytes})`, this.ctx),
+      );
+      return;
+    }
+    cb(null, chunk);
+  }
+}

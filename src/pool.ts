@@ -1,0 +1,398 @@
+/**
+ * pool — connections per host key: idle lists, the per-host limit with its FIFO wait
+ * queue, hand-off, and idle expiry. Knows nothing of HTTP: it stores things that can
+ * say whether they are usable and close themselves ({@link Pooled}).
+ *
+ * Rules (SPEC §6, Go's wantConn/idleConn):
+ *   - idle connections are handed out most-recently-used first; one found unusable or
+ *     past its idle deadline is closed and the next is tried;
+ *   - a request that finds no idle connection waits in its host's {@link WaitQueue}
+ *     and, while the host is under `maxConnsPerHost`, starts a dial; whichever comes
+ *     first — a released connection or a finished dial — goes to the oldest waiter;
+ *     a dial that finds no waiter left parks its connection idle (never leaked);
+ *   - a waiter queued because the limit was reached runs the `poolTimeout` clock;
+ *   - a closed connection frees its slot, letting a waiter dial;
+ *   - beyond `maxIdleConnsPerHost` a released connection is closed; beyond
+ *     `maxIdleConns` (all hosts) the least recently used idle connection is closed.
+ *
+ * Invariants: a waiter is settled exactly once; `active + idle + dialing` is the
+ * host's connection count; one unref'd sweep timer exists only while some connection
+ * is idle; a host entry with nothing in it is deleted.
+ */
+
+import { type Budget, type Cancelable, now } from './deadline.js';
+import { closedError, type HourglassError, TimeoutError } from './errors.js';
+
+/** What the pool stores. `poolState` and `idleDeadline` are owned by the pool and transport. */
+export interface Pooled {
+  readonly key: string;
+  isUsable(): boolean;
+  close(): void;
+  /** Monotonic ms when it became idle. */
+  idleSince: number;
+  /** Monotonic ms after which an idle connection is closed. */
+  idleDeadline: number;
+  /** @internal — owned by the pool. */
+  poolState?: 'idle' | 'active' | undefined;
+}
+
+/** A connection handed out by {@link Pool.acquire}. */
+export interface Lease<T> {
+  conn: T;
+  /** It came from the idle list. */
+  wasIdle: boolean;
+  /** ms it sat idle (0 when not from the idle list). */
+  idleTime: number;
+}
+
+/** Lets the pool cancel a dial nobody waits for any more. */
+export interface DialHandle {
+  abort(err: HourglassError): void;
+}
+
+/** Starts a connection for `key`; `handle` lets the pool cancel it. */
+export type DialFn<T, D, H extends DialHandle> = (key: string, opts: D, handle: H) => Promise<T>;
+
+/** Limits of a {@link Pool}. */
+export interface PoolLimits {
+  maxIdleConns: number;
+  maxIdleConnsPerHost: number;
+  /** 0 = unlimited. */
+  maxConnsPerHost: number;
+  /** How long (ms) this connection may stay idle from now (its deadline is set on parking). */
+  idleTimeout(conn: unknown): number;
+}
+
+/** Per-host counters of SPEC §11. */
+export interface HostStats {
+  active: number;
+  idle: number;
+  dialing: number;
+  waiting: number;
+}
+
+class Waiter<T, D> implements Cancelable {
+  settled = false;
+  timer: NodeJS.Timeout | undefined;
+  resolve!: (lease: Lease<T>) => void;
+  reject!: (err: Error) => void;
+  readonly promise: Promise<Lease<T>>;
+  constructor(
+    readonly host: HostEntry<T, D>,
+    readonly opts: D,
+    readonly budget: Budget,
+    private readonly onCancel: (w: Waiter<T, D>) => void,
+  ) {
+    this.promise = new Promise<Lease<T>>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+  cancel(err: HourglassError): void {
+    if (this.settled) return;
+    this.settle();
+    this.onCancel(this);
+    this.reject(err);
+  }
+  settle(): void {
+    this.settled = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.budget.release(this);
+  }
+}
+
+/** FIFO of waiters with O(1) push/shift and O(n) removal of a cancelled one. */
+export class WaitQueue<W> {
+  private items: (W | undefined)[] = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(w: W): void {
+    this.items.push(w);
+  }
+  shift(): W | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const w = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return w;
+  }
+  at(i: number): W | undefined {
+    return this.items[this.head + i];
+  }
+  remove(w: W): void {
+    const i = this.items.indexOf(w, this.head);
+    if (i !== -1) this.items.splice(i, 1);
+  }
+  drain(): W[] {
+    const out = this.items.slice(this.head) as W[];
+    this.items = [];
+    this.head = 0;
+    return out;
+  }
+}
+
+class HostEntry<T, D> {
+  idle: T[] = [];
+  active = 0;
+  dialing = 0;
+  readonly waiters = new WaitQueue<Waiter<T, D>>();
+  readonly dials = new Set<DialHandle>();
+  constructor(readonly key: string) {}
+  get total(): number {
+    return this.active + this.idle.length + this.dialing;
+  }
+}
+
+/** Per-host connection pool with a wait queue. */
+export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
+  private readonly hosts = new Map<string, HostEntry<T, D>>();
+  /** Every idle connection, least recently idled first. */
+  private readonly lru = new Map<T, HostEntry<T, D>>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepAt = Number.POSITIVE_INFINITY;
+  private isClosed = false;
+
+  constructor(
+    private readonly limits: PoolLimits,
+    private readonly dialFn: DialFn<T, D, H>,
+    private readonly makeHandle: () => H,
+  ) {}
+
+  /**
+   * Hands out an idle connection or waits for one (dialing while under the limit).
+   * `poolTimeout` (ms, 0 = none) runs while queued behind `maxConnsPerHost`.
+   */
+  acquire(key: string, opts: D, budget: Budget, poolTimeout: number): Promise<Lease<T>> {
+    if (this.isClosed) return Promise.reject(closedError('transport', { method: budget.method, url: budget.url }));
+    let host = this.hosts.get(key);
+    if (host === undefined) {
+      host = new HostEntry<T, D>(key);
+      this.hosts.set(key, host);
+    }
+    const t = now();
+    while (host.idle.length > 0) {
+      const conn = host.idle.pop()!;
+      this.lru.delete(conn);
+      conn.poolState = undefined;
+      if (conn.isUsable() && t < conn.idleDeadline) {
+        conn.poolState = 'active';
+        host.active++;
+        return Promise.resolve({ conn, wasIdle: true, idleTime: t - conn.idleSince });
+      }
+      conn.close();
+    }
+    const w = new Waiter<T, D>(host, opts, budget, (x) => this.waiterLeft(x));
+    host.waiters.push(w);
+    if (this.canDial(host)) {
+      budget.activePhase = 'connect';
+      this.startDial(host, opts);
+    } else {
+      budget.activePhase = 'pool';
+      if (poolTimeout > 0 && poolTimeout !== Number.POSITIVE_INFINITY) {
+        w.timer = setTimeout(() => {
+          w.cancel(
+            new TimeoutError({
+              phase: 'pool',
+              timeout: poolTimeout,
+              elapsed: now() - t,
+              requestSent: false,
+              method: budget.method,
+              url: budget.url,
+            }),
+          );
+        }, poolTimeout);
+      }
+    }
+    budget.hold(w);
+    return w.promise;
+  }
+
+  /** A connection finished its exchange and may be reused. */
+  release(conn: T): void {
+    const host = this.hosts.get(conn.key);
+    if (host === undefined || conn.poolState !== 'active') {
+      conn.close();
+      return;
+    }
+    host.active--;
+    conn.poolState = undefined;
+    if (this.isClosed) {
+      conn.close();
+      return;
+    }
+    this.deliver(host, conn, false);
+  }
+
+  /** A connection closed: it leaves every list and frees its slot. */
+  closed(conn: T): void {
+    const host = this.hosts.get(conn.key);
+    if (host === undefined) return;
+    if (conn.poolState === 'idle') {
+      const i = host.idle.indexOf(conn);
+      if (i !== -1) host.idle.splice(i, 1);
+      this.lru.delete(conn);
+    } else if (conn.poolState === 'active') {
+      host.active--;
+    }
+    conn.poolState = undefined;
+    this.pumpDials(host);
+    this.forgetIfEmpty(host);
+  }
+
+  /** Counters per host key and in total. */
+  stats(): { hosts: Record<string, HostStats>; totals: HostStats } {
+    const hosts: Record<string, HostStats> = {};
+    const totals: HostStats = { active: 0, idle: 0, dialing: 0, waiting: 0 };
+    for (const [key, h] of this.hosts) {
+      const s = { active: h.active, idle: h.idle.length, dialing: h.dialing, waiting: h.waiters.length };
+      hosts[key] = s;
+      totals.active += s.active;
+      totals.idle += s.idle;
+      totals.dialing += s.dialing;
+      totals.waiting += s.waiting;
+    }
+    return { hosts, totals };
+  }
+
+  /** Closes every idle connection. */
+  closeIdle(): void {
+    for (const conn of [...this.lru.keys()]) conn.close();
+  }
+
+  /** Rejects every waiter with `HG_CLOSED`, closes idle connections; active ones finish. */
+  close(): void {
+    this.isClosed = true;
+    for (const host of this.hosts.values()) {
+      for (const w of host.waiters.drain()) {
+        w.cancel(closedError('transport', { method: w.budget.method, url: w.budget.url }));
+      }
+      for (const d of host.dials) d.abort(closedError('transport'));
+    }
+    this.closeIdle();
+    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+  }
+
+  // Private implementation past this point.
+
+  private canDial(host: HostEntry<T, D>): boolean {
+    return this.limits.maxConnsPerHost <= 0 || host.total < this.limits.maxConnsPerHost;
+  }
+
+  private startDial(host: HostEntry<T, D>, opts: D): void {
+    host.dialing++;
+    const dialBudget = this.makeHandle();
+    host.dials.add(dialBudget);
+    this.dialFn(host.key, opts, dialBudget).then(
+      (conn) => {
+        host.dialing--;
+        host.dials.delete(dialBudget);
+        if (this.isClosed) {
+          conn.close();
+          return;
+        }
+        this.deliver(host, conn, true);
+      },
+      (err: Error) => {
+        host.dialing--;
+        host.dials.delete(dialBudget);
+        const w = this.nextWaiter(host);
+        if (w !== undefined) {
+          w.settle();
+          w.reject(err);
+        }
+        this.pumpDials(host);
+        this.forgetIfEmpty(host);
+      },
+    );
+  }
+
+  /** Gives `conn` to the oldest waiter, or parks it idle. */
+  private deliver(host: HostEntry<T, D>, conn: T, fresh: boolean): void {
+    const w = this.nextWaiter(host);
+    if (w !== undefined) {
+      w.settle();
+      conn.poolState = 'active';
+      host.active++;
+      w.resolve({ conn, wasIdle: false, idleTime: 0 });
+      return;
+    }
+    if (!conn.isUsable()) {
+      conn.close();
+      this.forgetIfEmpty(host);
+      return;
+    }
+    if (host.idle.length >= this.limits.maxIdleConnsPerHost) {
+      conn.close();
+      this.forgetIfEmpty(host);
+      return;
+    }
+    void fresh;
+    conn.poolState = 'idle';
+    conn.idleSince = now();
+    conn.idleDeadline = conn.idleSince + this.limits.idleTimeout(conn);
+    host.idle.push(conn);
+    this.lru.set(conn, host);
+    if (this.lru.size > this.limits.maxIdleConns) {
+      const oldest = this.lru.keys().next().value as T;
+      oldest.close();
+    }
+    this.armSweep(conn.idleDeadline);
+  }
+
+  private nextWaiter(host: HostEntry<T, D>): Waiter<T, D> | undefined {
+    let w = host.waiters.shift();
+    while (w !== undefined && w.settled) w = host.waiters.shift();
+    return w;
+  }
+
+  /** Starts dials for waiters that have none while the host is under its limit. */
+  private pumpDials(host: HostEntry<T, D>): void {
+    while (host.waiters.length > host.dialing && this.canDial(host) && !this.isClosed) {
+      const w = host.waiters.at(host.dialing)!;
+      w.budget.activePhase = 'connect';
+      this.startDial(host, w.opts);
+    }
+  }
+
+  private waiterLeft(w: Waiter<T, D>): void {
+    const host = w.host;
+    host.waiters.remove(w);
+    // Nobody is left to use a pending dial: cancel it rather than keep a socket connecting.
+    if (host.waiters.length === 0 && host.dials.size > 0) {
+      for (const d of host.dials) d.abort(closedError('dial (no waiter left)'));
+    }
+  }
+
+  private forgetIfEmpty(host: HostEntry<T, D>): void {
+    if (host.total === 0 && host.waiters.length === 0 && this.hosts.get(host.key) === host) {
+      this.hosts.delete(host.key);
+    }
+  }
+
+  private armSweep(at: number): void {
+    if (at === Number.POSITIVE_INFINITY || at >= this.sweepAt) return;
+    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
+    this.sweepAt = at;
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(1, Math.ceil(at - now())));
+    this.sweepTimer.unref();
+  }
+
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    this.sweepAt = Number.POSITIVE_INFINITY;
+    const t = now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const conn of [...this.lru.keys()]) {
+      if (conn.idleDeadline <= t + 1) conn.close();
+      else if (conn.idleDeadline < next) next = conn.idleDeadline;
+    }
+    this.armSweep(next);
+  }
+}

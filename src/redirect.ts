@@ -1,0 +1,108 @@
+/**
+ * redirect — the redirect rules of SPEC §7 (current Go, with hourglass's stricter
+ * header handling), as pure functions over a hop: given the response and the request
+ * that produced it, what (if anything) to request next.
+ *
+ * Owns: which statuses are followed, method rewriting, body keeping, Location
+ * resolution (relative, protocol-relative, fragment inheritance), refused schemes,
+ * sensitive-header stripping (judged against the *original* host), `Referer`.
+ * Never does I/O; the client drains bodies, counts hops and asks `checkRedirect`.
+ */
+
+import { HourglassError } from './errors.js';
+import { withoutHeaders } from './request-init.js';
+
+/** The request of one hop, as the client keeps it. */
+export interface Hop {
+  method: string;
+  url: URL;
+  headers: string[];
+  /** Whether this hop carries a body. */
+  hasBody: boolean;
+}
+
+/** What to do after a 3xx. */
+export type RedirectDecision =
+  | { follow: false }
+  | { follow: true; method: string; url: URL; headers: string[]; keepBody: boolean };
+
+const SENSITIVE = new Set(['authorization', 'www-authenticate', 'cookie', 'cookie2', 'proxy-authorization']);
+const BODY_HEADERS = new Set(['content-type', 'content-length', 'content-encoding', 'transfer-encoding', 'content-language']);
+
+/**
+ * Decides the next hop. `mode` 'client' follows Go (301/302/303 → GET except HEAD);
+ * 'fetch' follows WHATWG fetch (301/302: only POST → GET; 303: all but HEAD → GET).
+ * `replayable` says whether the body can be sent again.
+ */
+export function nextHop(
+  status: number,
+  location: string | string[] | undefined,
+  hop: Hop,
+  original: URL,
+  replayable: boolean,
+  mode: 'client' | 'fetch' = 'client',
+): RedirectDecision {
+  if (status !== 301 && status !== 302 && status !== 303 && status !== 307 && status !== 308) return { follow: false };
+  const loc = Array.isArray(location) ? location[0] : location;
+  if (loc === undefined || loc === '') return { follow: false };
+  let next: URL;
+  try {
+    next = new URL(loc, hop.url);
+  } catch {
+    throw new HourglassError(`invalid redirect Location ${JSON.stringify(loc.slice(0, 200))}`, 'HG_BAD_REDIRECT', {
+      method: hop.method,
+      url: hop.url,
+    });
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+    throw new HourglassError(`refusing to follow a redirect to the ${next.protocol} scheme`, 'HG_BAD_REDIRECT', {
+      method: hop.method,
+      url: hop.url,
+    });
+  }
+  if (next.hash === '' && hop.url.hash !== '') next.hash = hop.url.hash;
+
+  let method = hop.method;
+  let keepBody = hop.hasBody;
+  if (status === 307 || status === 308) {
+    if (hop.hasBody && !replayable) return { follow: false };
+  } else {
+    const toGet =
+      mode === 'client'
+        ? method !== 'GET' && method !== 'HEAD'
+        : status === 303
+          ? method !== 'GET' && method !== 'HEAD'
+          : method === 'POST';
+    if (toGet) {
+      method = 'GET';
+      keepBody = false;
+    }
+  }
+
+  let headers = hop.headers;
+  if (!keepBody) headers = withoutHeaders(headers, BODY_HEADERS);
+  const downgrade = hop.url.protocol === 'https:' && next.protocol === 'http:';
+  if (downgrade || !sameOrSubdomain(next.hostname, original.hostname)) headers = withoutHeaders(headers, SENSITIVE);
+  // A Host override only makes sense for the host it was written for.
+  if (next.host !== hop.url.host) headers = withoutHeaders(headers, new Set(['host']));
+  headers = withoutHeaders(headers, new Set(['referer']));
+  if (!downgrade) headers.push('referer', refererOf(hop.url));
+  return { follow: true, method, url: next, headers, keepBody };
+}
+
+/** True when `host` is `base` or a subdomain of it (Go's shouldCopyHeaderOnRedirect). */
+export function sameOrSubdomain(host: string, base: string): boolean {
+  const h = host.toLowerCase();
+  const b = base.toLowerCase();
+  if (h === b) return true;
+  if (b.startsWith('[') || h.startsWith('[')) return false;
+  return h.endsWith(`.${b}`) && h.length > b.length + 1;
+}
+
+function refererOf(url: URL): string {
+  const r = new URL(url.href);
+  r.username = '';
+  r.password = '';
+  r.hash = '';
+  return r.href;
+}

@@ -1,0 +1,195 @@
+/**
+ * request-init — turns what a caller passes to `request()` into checked values:
+ * the URL (http/https only, userinfo moved to Basic auth), the flat header list, and
+ * the body as something the connection can write and the client can replay.
+ *
+ * Invariants: every header name and value is validated here, before anything is
+ * sent (`HG_INVALID_ARG`); header values given as arrays become repeated lines; a
+ * body is replayable only when it is absent, a string, bytes, or a factory.
+ */
+
+import { Readable } from 'node:stream';
+import type { WritableBody } from './conn/writer.js';
+import { invalidArg } from './errors.js';
+import { validateHeaderName, validateHeaderValue, validateMethod } from './http1/index.js';
+
+/** Header input accepted by the API. */
+export type HeadersInit =
+  | Record<string, string | string[] | number | undefined>
+  | Headers
+  | [string, string][]
+  | readonly string[];
+
+/** A request body, or a factory producing a fresh one for each attempt (replays). */
+export type BodyInit = string | Uint8Array | Readable | AsyncIterable<Uint8Array> | null | undefined;
+export type BodyOrFactory = BodyInit | (() => BodyInit);
+
+/** A parsed request body. */
+export interface PreparedBody {
+  /** Produces the body for one attempt. */
+  next(headers: string[]): WritableBody;
+  /** Whether the body can be sent again. */
+  readonly replayable: boolean;
+  readonly present: boolean;
+}
+
+/** Parses and checks a request URL. */
+export function parseRequestUrl(input: string | URL): URL {
+  let url: URL;
+  try {
+    url = typeof input === 'string' ? new URL(input) : new URL(input.href);
+  } catch {
+    throw invalidArg(`invalid URL: ${String(input).replace(/\/\/[^/@]*@/, '//')}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalidArg(`unsupported URL scheme ${url.protocol} (only http: and https:)`, { url });
+  }
+  if (url.hostname === '') throw invalidArg('URL has no host', { url });
+  return url;
+}
+
+/** Moves userinfo out of `url` into an `authorization` header (unless one is set). */
+export function takeUserinfo(url: URL, headers: string[]): void {
+  if (url.username === '' && url.password === '') return;
+  const cred = `${safeDecode(url.username)}:${safeDecode(url.password)}`;
+  url.username = '';
+  url.password = '';
+  if (findHeader(headers, 'authorization') === -1) {
+    headers.push('authorization', `Basic ${Buffer.from(cred).toString('base64')}`);
+  }
+}
+
+/** Validates a method token; returns it unchanged (methods are case-sensitive). */
+export function checkMethod(method: string | undefined): string {
+  if (method === undefined) return 'GET';
+  if (typeof method !== 'string') throw invalidArg('method must be a string');
+  validateMethod(method);
+  return method;
+}
+
+/** Flattens and validates headers; `defaults` apply where `given` has no header of that name. */
+export function prepareHeaders(defaults: HeadersInit | undefined, given: HeadersInit | undefined): string[] {
+  const out: string[] = [];
+  if (given !== undefined) appendHeaders(out, given);
+  if (defaults !== undefined) {
+    const d: string[] = [];
+    appendHeaders(d, defaults);
+    for (let i = 0; i < d.length; i += 2) {
+      if (findHeader(out, d[i]!.toLowerCase()) === -1) out.push(d[i]!, d[i + 1]!);
+    }
+  }
+  return out;
+}
+
+function appendHeaders(out: string[], h: HeadersInit): void {
+  if (typeof Headers !== 'undefined' && h instanceof Headers) {
+    h.forEach((value, name) => push(out, name, value));
+    return;
+  }
+  if (Array.isArray(h)) {
+    if (h.length > 0 && Array.isArray(h[0])) {
+      for (const pair of h as [string, string][]) push(out, pair[0], pair[1]);
+    } else {
+      const flat = h as unknown as readonly string[];
+      for (let i = 0; i + 1 < flat.length; i += 2) push(out, flat[i]!, flat[i + 1]!);
+    }
+    return;
+  }
+  for (const name of Object.keys(h)) {
+    const v = (h as Record<string, string | string[] | number | undefined>)[name];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const item of v) push(out, name, item);
+    else push(out, name, v);
+  }
+}
+
+function push(out: string[], name: string, value: unknown): void {
+  if (typeof name !== 'string') throw invalidArg('header names must be strings');
+  const v = typeof value === 'number' ? String(value) : value;
+  if (typeof v !== 'string') throw invalidArg(`header ${name} must be a string`);
+  validateHeaderName(name);
+  validateHeaderValue(name, v);
+  out.push(name, v);
+}
+
+/** Index of the first header named `lower` (lower-case) in a flat list, or -1. */
+export function findHeader(headers: readonly string[], lower: string): number {
+  for (let i = 0; i < headers.length; i += 2) {
+    const n = headers[i]!;
+    if (n.length === lower.length && n.toLowerCase() === lower) return i;
+  }
+  return -1;
+}
+
+/** Removes every header whose lower-cased name is in `names`. Returns a new list. */
+export function withoutHeaders(headers: readonly string[], names: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!names.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+  }
+  return out;
+}
+
+/** Sets (replaces) a header. Returns a new list. */
+export function withHeader(headers: readonly string[], name: string, value: string): string[] {
+  const out = withoutHeaders(headers, new Set([name.toLowerCase()]));
+  out.push(name, value);
+  return out;
+}
+
+/** Classifies a body (or body factory) once per request. */
+export function prepareBody(body: BodyOrFactory): PreparedBody {
+  if (typeof body === 'function') {
+    const factory = body;
+    return {
+      replayable: true,
+      present: true,
+      next: (headers) => toWritable(factory(), headers),
+    };
+  }
+  if (body === null || body === undefined) return NO_BODY;
+  if (typeof body === 'string' || body instanceof Uint8Array) {
+    const w: WritableBody = { kind: 'buffer', data: body };
+    return { replayable: true, present: true, next: () => w };
+  }
+  let used = false;
+  return {
+    replayable: false,
+    present: true,
+    next: (headers) => {
+      if (used) throw invalidArg('a stream request body cannot be sent twice; pass a body factory () => body');
+      used = true;
+      return toWritable(body, headers);
+    },
+  };
+}
+
+const NO_BODY: PreparedBody = { replayable: true, present: false, next: () => ({ kind: 'none' }) };
+
+function toWritable(body: BodyInit, headers: string[]): WritableBody {
+  if (body === null || body === undefined) return { kind: 'none' };
+  if (typeof body === 'string' || body instanceof Uint8Array) return { kind: 'buffer', data: body };
+  if (body instanceof Readable || isAsyncIterable(body)) {
+    const i = findHeader(headers, 'content-length');
+    let length = -1;
+    if (i !== -1) {
+      const v = headers[i + 1]!.trim();
+      if (!/^\d+$/.test(v)) throw invalidArg(`invalid content-length ${JSON.stringify(v)}`);
+      length = Number(v);
+    }
+    return { kind: 'stream', source: body as AsyncIterable<Uint8Array>, length };
+  }
+  throw invalidArg('body must be a string, Uint8Array, Readable, AsyncIterable, null, or a factory');
+}
+
+function isAsyncIterable(v: unknown): v is AsyncIterable<Uint8Array> {
+  return typeof v === 'object' && v !== null && typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

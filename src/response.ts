@@ -1,0 +1,190 @@
+/**
+ * response — the `Response` of SPEC §2 handed to callers.
+ *
+ * Owns: the public shape (status, headers, body, text/json/bytes/arrayBuffer/dump,
+ * trailers, timings, reused, url/redirects) over a connection's {@link BodyChannel},
+ * and the optional decoding stage (decompression) between the two.
+ *
+ * Invariants: the body is consumed once (a second reader gets `HG_BODY_USED`);
+ * `text()` and friends read the channel directly when no decoding is needed, so the
+ * common path builds no stream; the overall budget given to the final response is
+ * finished when its body settles (ends, fails, is dumped or destroyed).
+ */
+
+import type { Readable } from 'node:stream';
+import { type BodyChannel, joinChunks } from './conn/body.js';
+import type { Budget } from './deadline.js';
+import { HourglassError } from './errors.js';
+import type { Timings } from './timings.js';
+
+/** Builds the decoding stage for a compressed body, given the raw body stream. */
+export type BodyDecoder = (raw: Readable) => Readable;
+
+/** Called once when the body settles: `err` is set when it failed. */
+export interface BodyObserver {
+  bodySettled(res: Response, err: Error | undefined): void;
+}
+
+/** One HTTP response. The body streams; read it once. */
+export class Response {
+  /** Status code of the final response. */
+  readonly status: number;
+  readonly statusText: string;
+  /** `'1.1'` or `'1.0'`. */
+  readonly httpVersion: string;
+  /** Lower-cased names; repeated headers joined with `', '`, `set-cookie` always `string[]`. */
+  readonly headers: Record<string, string | string[]>;
+  /** Name/value pairs as received. */
+  readonly rawHeaders: string[];
+  /** Final URL after redirects. */
+  url: string;
+  /** URLs requested because of redirects, in order. */
+  redirects: string[] = [];
+  /** Whether the connection came from the idle pool. */
+  readonly reused: boolean;
+  /** Marks and phases of SPEC §5. */
+  readonly timings: Timings;
+  /** Method of the request that produced this response. */
+  readonly method: string;
+
+  /** @internal */ observer: BodyObserver | undefined;
+  /** @internal */ budget: Budget | undefined;
+  private readonly channel: BodyChannel;
+  private decoder: BodyDecoder | undefined;
+  private decoded: Readable | undefined;
+  private used = false;
+  private isSettled = false;
+  private settleError: Error | undefined;
+
+  /** @internal — responses are made by the connection. */
+  constructor(
+    init: {
+      status: number;
+      statusText: string;
+      httpVersion: string;
+      headers: Record<string, string | string[]>;
+      rawHeaders: string[];
+      url: string;
+      method: string;
+      reused: boolean;
+      timings: Timings;
+    },
+    channel: BodyChannel,
+  ) {
+    this.status = init.status;
+    this.statusText = init.statusText;
+    this.httpVersion = init.httpVersion;
+    this.headers = init.headers;
+    this.rawHeaders = init.rawHeaders;
+    this.url = init.url;
+    this.method = init.method;
+    this.reused = init.reused;
+    this.timings = init.timings;
+    this.channel = channel;
+  }
+
+  /** Whether at least one redirect was followed. */
+  get redirected(): boolean {
+    return this.redirects.length > 0;
+  }
+
+  /** Trailers, filled when the body ends (lower-cased names). */
+  get trailers(): Record<string, string> {
+    return this.channel.trailers;
+  }
+
+  /** The decoded body as a Node `Readable`. */
+  get body(): Readable {
+    if (this.decoded !== undefined) return this.decoded;
+    const raw = this.channel.stream();
+    this.decoded = this.decoder !== undefined ? this.decoder(raw) : raw;
+    return this.decoded;
+  }
+
+  /** Whether the body was already consumed or claimed. */
+  get bodyUsed(): boolean {
+    return this.used || this.channel.claimed;
+  }
+
+  /** Reads the whole body as UTF-8 text. */
+  async text(): Promise<string> {
+    return (await this.bytes()).toString('utf8');
+  }
+
+  /** Reads the whole body and parses it as JSON. */
+  async json<T = unknown>(): Promise<T> {
+    const text = await this.text();
+    return JSON.parse(text) as T;
+  }
+
+  /** Reads the whole body. */
+  async bytes(): Promise<Buffer> {
+    this.claim();
+    if (this.decoder === undefined) {
+      const chunks = await this.channel.collect();
+      let total = 0;
+      for (const c of chunks) total += c.length;
+      return joinChunks(chunks, total);
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const c of this.body) {
+      chunks.push(c as Buffer);
+      total += (c as Buffer).length;
+    }
+    return joinChunks(chunks, total);
+  }
+
+  /** Reads the whole body into an ArrayBuffer. */
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const b = await this.bytes();
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  }
+
+  /**
+   * Discards the rest of the body. A remainder of at most `maxBytes` (64 KiB) that
+   * arrives within `maxMs` (1 s) is drained so the connection can be reused; otherwise
+   * the connection is closed. Settles when the connection was released or closed.
+   */
+  dump(maxBytes = 65_536, maxMs = 1_000): Promise<void> {
+    this.used = true;
+    if (this.decoded !== undefined && this.decoded !== (this.channel.stream() as Readable)) {
+      this.decoded.destroy();
+    }
+    return this.channel.discard(maxBytes, maxMs);
+  }
+
+  /** @internal — installs the decoding stage (called before the caller sees the response). */
+  setDecoder(decoder: BodyDecoder): void {
+    this.decoder = decoder;
+  }
+
+  /**
+   * @internal — the client hands over the request's budget and an observer for the
+   * final response; if the body already settled (no body), they finish at once.
+   */
+  attach(budget: Budget | undefined, observer: BodyObserver | undefined): void {
+    this.budget = budget;
+    this.observer = observer;
+    if (this.isSettled) this.settled(this.settleError);
+  }
+
+  /** @internal — called by the connection when the body settled. */
+  settled(err: Error | undefined): void {
+    this.isSettled = true;
+    this.settleError = err;
+    if (this.timings.end === undefined) this.timings.end = Date.now();
+    this.budget?.finish();
+    this.budget = undefined;
+    const o = this.observer;
+    this.observer = undefined;
+    o?.bodySettled(this, err);
+  }
+
+  private claim(): void {
+    if (this.used || this.channel.claimed) {
+      throw new HourglassError('The response body was already read', 'HG_BODY_USED');
+    }
+    this.used = true;
+  }
+}

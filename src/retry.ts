@@ -1,0 +1,91 @@
+/**
+ * retry — the client's retry policy (SPEC §7, §11): which outcomes are worth another
+ * attempt, and how long to wait first.
+ *
+ * Owns: defaults (limit 0; RFC 9110 idempotent methods plus idempotency-key requests;
+ * statuses 408/429/500/502/503/504; 100 ms × 2^(n−1) ±20 % capped at 10 s),
+ * `Retry-After` parsing (seconds or HTTP-date) and its cap, and the error classes
+ * worth retrying (connect, dns/connect/tls/pool timeouts, connection closed before
+ * the response). Pure: the client sleeps and keeps the deadline.
+ */
+
+import { ConnectError, invalidArg, ProtocolError, TimeoutError } from './errors.js';
+import { findHeader } from './request-init.js';
+
+/** Retry options of a client or a request. */
+export interface RetryOptions {
+  /** Retries after the first attempt. Default 0. */
+  limit?: number;
+  /** Methods retried. Default GET, HEAD, OPTIONS, TRACE, PUT, DELETE. */
+  methods?: string[];
+  /** Statuses retried. Default 408, 429, 500, 502, 503, 504. */
+  statusCodes?: number[];
+  /** Wait before retry number `attempt` (1-based), in ms. */
+  backoff?: (attempt: number) => number;
+  /** Longest `Retry-After` honoured (ms); a longer one returns the response. Default 60 000. */
+  maxRetryAfter?: number;
+}
+
+/** A resolved retry policy. */
+export class RetryPolicy {
+  readonly limit: number;
+  private readonly methods: Set<string>;
+  private readonly statusCodes: Set<number>;
+  private readonly backoffFn: (attempt: number) => number;
+  readonly maxRetryAfter: number;
+
+  constructor(o: RetryOptions | number | undefined) {
+    const opts: RetryOptions = typeof o === 'number' ? { limit: o } : (o ?? {});
+    const limit = opts.limit ?? 0;
+    if (typeof limit !== 'number' || limit < 0 || Number.isNaN(limit)) throw invalidArg('retry.limit must be >= 0');
+    this.limit = limit;
+    this.methods = new Set((opts.methods ?? ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']).map((m) => m.toUpperCase()));
+    this.statusCodes = new Set(opts.statusCodes ?? [408, 429, 500, 502, 503, 504]);
+    this.backoffFn = opts.backoff ?? defaultBackoff;
+    this.maxRetryAfter = opts.maxRetryAfter ?? 60_000;
+  }
+
+  /** Whether a request with this method and headers may be retried at all. */
+  allows(method: string, headers: readonly string[], replayable: boolean): boolean {
+    if (this.limit === 0 || !replayable) return false;
+    if (this.methods.has(method.toUpperCase())) return true;
+    return findHeader(headers, 'idempotency-key') !== -1 || findHeader(headers, 'x-idempotency-key') !== -1;
+  }
+
+  /** Whether this error is worth another attempt. */
+  retriesError(err: unknown): boolean {
+    if (err instanceof ConnectError) return true;
+    if (err instanceof TimeoutError) {
+      return err.phase === 'dns' || err.phase === 'connect' || err.phase === 'tls' || err.phase === 'pool';
+    }
+    return err instanceof ProtocolError && err.reason === 'connection-closed';
+  }
+
+  /** Whether this status is worth another attempt. */
+  retriesStatus(status: number): boolean {
+    return this.statusCodes.has(status);
+  }
+
+  /** Wait (ms) before retry number `attempt` (1-based), from `Retry-After` when given. */
+  delay(attempt: number, retryAfter: string | string[] | undefined): { ms: number; fromHeader: boolean } {
+    const ra = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+    if (ra !== undefined) return { ms: ra, fromHeader: true };
+    return { ms: Math.max(0, this.backoffFn(attempt)), fromHeader: false };
+  }
+}
+
+/** 100 ms × 2^(attempt−1), ±20 % jitter, capped at 10 s. */
+export function defaultBackoff(attempt: number): number {
+  const base = Math.min(10_000, 100 * 2 ** (attempt - 1));
+  return Math.min(10_000, base * (0.8 + Math.random() * 0.4));
+}
+
+/** `Retry-After` as ms: delta-seconds or an HTTP-date; undefined when absent or invalid. */
+export function parseRetryAfter(value: string | undefined, nowMs: number = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) return undefined;
+  return Math.max(0, t - nowMs);
+}

@@ -1,0 +1,442 @@
+/**
+ * transport — how a request reaches a server (Go's Transport / RoundTripper).
+ *
+ * Owns: the per-host pool key (scheme, host, port, proxy, TLS options), the headers a
+ * transport adds (Host, Accept-Encoding, Content-Length / Transfer-Encoding,
+ * Connection: close), proxy routing, opening connections (dialer → proxy tunnel → TLS),
+ * handing them out through the {@link Pool}, transparent decompression, and the one
+ * retry it is allowed: a request that failed on a *reused* connection before any
+ * response byte, when nothing was written or the request is replayable (SPEC §4).
+ *
+ * Never: follows redirects, sets cookies, retries by status, or reads a body for the
+ * caller. `roundTrip` returns a response for any status code.
+ */
+
+import type * as tls from 'node:tls';
+import { Connection, type ConnOwner } from './conn/connection.js';
+import type { WritableBody } from './conn/writer.js';
+import { Budget } from './deadline.js';
+import { decodeBody, parseCodings } from './decompress.js';
+import { Dialer, type DialerOptions } from './dial/index.js';
+import { closedError, ProtocolError } from './errors.js';
+import {
+  checkCount,
+  checkDuration,
+  DEFAULT_TIMEOUTS,
+  DEFAULTS,
+  type MinThroughput,
+  resolveTimeouts,
+  type TransportTimeouts,
+} from './options.js';
+import { Pool } from './pool.js';
+import { connectViaProxy, type ProxyOption, ProxyResolver } from './proxy.js';
+import type { Response } from './response.js';
+import { Timings } from './timings.js';
+import { tlsOptionsKey, upgradeToTls } from './tls.js';
+import { emit, type TraceHooks } from './trace.js';
+
+/** TLS options for every host, or per host. */
+export type TlsOption = tls.ConnectionOptions | ((host: string, port: number) => tls.ConnectionOptions);
+
+/** Options of a {@link Transport}. Durations are in ms; 0 or Infinity disables a timeout. */
+export interface TransportOptions {
+  /** A Dialer, or options for the Transport's own. */
+  dialer?: Dialer | DialerOptions;
+  /** Same as `dialer.timeout`. Default 30 000. */
+  dialTimeout?: number;
+  /** TLS options, or a function `(host, port) => options` (see `certsDir`). */
+  tls?: TlsOption;
+  /** Default 10 000. */
+  tlsHandshakeTimeout?: number;
+  /** Wait for a connection when `maxConnsPerHost` is reached. Default none. */
+  poolTimeout?: number;
+  /** Default none. */
+  writeTimeout?: number;
+  /** Default 1 000; 0 sends the body at once; Infinity waits for the server's answer. */
+  expectContinueTimeout?: number;
+  /** Default 300 000. */
+  responseHeaderTimeout?: number;
+  /** Default 300 000. */
+  readIdleTimeout?: number;
+  /** Minimum body rate; default none. */
+  minThroughput?: MinThroughput;
+  /** Idle connection lifetime. Default 90 000. */
+  idleConnTimeout?: number;
+  /** Idle connections kept across all hosts. Default 100. */
+  maxIdleConns?: number;
+  /** Idle connections kept per host. Default 100. */
+  maxIdleConnsPerHost?: number;
+  /** Connections per host (0 = unlimited); excess requests wait FIFO. */
+  maxConnsPerHost?: number;
+  /** Send `Connection: close` and never reuse a connection. */
+  disableKeepAlives?: boolean;
+  /** Do not send `Accept-Encoding` nor decode bodies. */
+  disableCompression?: boolean;
+  /** Default 65 536. */
+  maxResponseHeaderBytes?: number;
+  /** Decoded body size limit; exceeding it is `ProtocolError` `body-too-large`. Default none. */
+  maxResponseBytes?: number;
+  /** A proxy URL, a function choosing one per request URL, or `'env'`. */
+  proxy?: ProxyOption;
+}
+
+/** One request as the transport sees it. */
+export interface TransportRequest {
+  method: string;
+  url: URL;
+  /** Flat `[name, value, ...]`, validated by the caller. */
+  headers: string[];
+  body: WritableBody;
+  /** Whether the body can be sent again (absent, string, bytes). */
+  replayable: boolean;
+  budget: Budget;
+  timeouts?: Partial<TransportTimeouts> | undefined;
+  trace?: TraceHooks | undefined;
+}
+
+/** What a dial needs; captured from the request that starts it. */
+interface DialOptions {
+  https: boolean;
+  host: string;
+  port: number;
+  proxy: URL | undefined;
+  tls: tls.ConnectionOptions | undefined;
+  timeouts: TransportTimeouts;
+  trace: TraceHooks | undefined;
+  method: string;
+  url: string;
+}
+
+const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/** Carries requests to servers over pooled HTTP/1.1 connections. */
+export class Transport implements ConnOwner {
+  readonly dialer: Dialer;
+  /** Resolved default timeouts. */
+  readonly timeouts: TransportTimeouts;
+  private readonly pool: Pool<Connection, DialOptions, Budget>;
+  private readonly tlsOption: TlsOption | undefined;
+  private readonly idleConnTimeout: number;
+  private readonly disableKeepAlives: boolean;
+  private readonly disableCompression: boolean;
+  private readonly maxResponseHeaderBytes: number;
+  private readonly maxResponseBytes: number;
+  private readonly proxy: ProxyResolver;
+  private isClosed = false;
+
+  constructor(options: TransportOptions = {}) {
+    const dialTimeout = checkDuration('dialTimeout', options.dialTimeout);
+    if (options.dialer instanceof Dialer) {
+      this.dialer = options.dialer;
+    } else {
+      const d: DialerOptions = { ...(options.dialer ?? {}) };
+      if (dialTimeout !== undefined) d.timeout = dialTimeout;
+      this.dialer = new Dialer(d);
+    }
+    this.timeouts = resolveTimeouts(DEFAULT_TIMEOUTS, {
+      dialTimeout: dialTimeout ?? this.dialer.options.timeout,
+      tlsHandshakeTimeout: options.tlsHandshakeTimeout,
+      poolTimeout: options.poolTimeout,
+      writeTimeout: options.writeTimeout,
+      expectContinueTimeout: options.expectContinueTimeout,
+      responseHeaderTimeout: options.responseHeaderTimeout,
+      readIdleTimeout: options.readIdleTimeout,
+      ...('minThroughput' in options ? { minThroughput: options.minThroughput } : {}),
+    } as Partial<TransportTimeouts>);
+    if (options.tls !== undefined && typeof options.tls !== 'object' && typeof options.tls !== 'function') {
+      throw new TypeError('tls must be options or a function');
+    }
+    this.tlsOption = options.tls;
+    const idle = checkDuration('idleConnTimeout', options.idleConnTimeout) ?? DEFAULTS.idleConnTimeout;
+    this.idleConnTimeout = idle === 0 ? Number.POSITIVE_INFINITY : idle;
+    this.disableKeepAlives = options.disableKeepAlives === true;
+    this.disableCompression = options.disableCompression === true;
+    this.maxResponseHeaderBytes =
+      checkCount('maxResponseHeaderBytes', options.maxResponseHeaderBytes) ?? DEFAULTS.maxResponseHeaderBytes;
+    const maxBytes = checkCount('maxResponseBytes', options.maxResponseBytes);
+    this.maxResponseBytes = maxBytes === undefined || maxBytes === 0 ? Number.POSITIVE_INFINITY : maxBytes;
+    this.proxy = new ProxyResolver(options.proxy);
+    this.pool = new Pool<Connection, DialOptions, Budget>(
+      {
+        maxIdleConns: checkCount('maxIdleConns', options.maxIdleConns) ?? DEFAULTS.maxIdleConns,
+        maxIdleConnsPerHost: checkCount('maxIdleConnsPerHost', options.maxIdleConnsPerHost) ?? DEFAULTS.maxIdleConnsPerHost,
+        maxConnsPerHost: checkCount('maxConnsPerHost', options.maxConnsPerHost) ?? DEFAULTS.maxConnsPerHost,
+        idleTimeout: (conn) => this.idleTimeoutOf(conn as Connection),
+      },
+      (key, opts, dialBudget) => this.openConnection(key, opts, dialBudget),
+      () => new Budget(undefined, undefined, 'GET', ''),
+    );
+  }
+
+  /** Sends one request and resolves with its response (any status). */
+  async roundTrip(req: TransportRequest): Promise<Response> {
+    const budget = req.budget;
+    if (this.isClosed) throw closedError('transport', { method: req.method, url: req.url });
+    const timeouts = req.timeouts === undefined ? this.timeouts : resolveTimeouts(this.timeouts, req.timeouts);
+    const url = req.url;
+    const https = url.protocol === 'https:';
+    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const port = url.port === '' ? (https ? 443 : 80) : Number(url.port);
+    const proxy = this.proxy.resolve(url);
+    const tlsOpts = https ? this.tlsFor(host, port) : undefined;
+    const key = poolKey(https, host, port, proxy, tlsOpts);
+    const { headers, compress, closeAfter } = this.finalHeaders(req, url);
+    const target = proxy !== undefined && !https ? absoluteForm(url) : url.pathname + url.search;
+    if (proxy !== undefined && !https) addProxyAuth(headers, proxy);
+    const href = url.href;
+    const dialOpts: DialOptions = {
+      https,
+      host,
+      port,
+      proxy,
+      tls: tlsOpts,
+      timeouts,
+      trace: req.trace,
+      method: req.method,
+      url: href,
+    };
+    for (;;) {
+      budget.check();
+      emit(req.trace, 'getConn', { hostPort: `${host}:${port}` });
+      const timings = new Timings(budget.startedEpoch);
+      const lease = await this.pool.acquire(key, dialOpts, budget, timeouts.poolTimeout);
+      const conn = lease.conn;
+      const reused = conn.served > 0;
+      timings.socket = Date.now();
+      if (!reused && conn.dialMarks !== undefined) {
+        timings.lookup = conn.dialMarks.lookup;
+        timings.connect = conn.dialMarks.connect;
+        timings.secureConnect = conn.dialMarks.secureConnect;
+      }
+      emit(req.trace, 'gotConn', {
+        reused,
+        wasIdle: lease.wasIdle,
+        idleTime: lease.idleTime,
+        localAddress: conn.socket.localAddress,
+        remoteAddress: conn.socket.remoteAddress,
+      });
+      try {
+        const res = await conn.roundTrip({
+          method: req.method,
+          target,
+          headers,
+          body: req.body,
+          expectContinue: hasExpectContinue(headers),
+          url: href,
+          timeouts,
+          budget,
+          trace: req.trace,
+          timings,
+          maxResponseBytes: compress ? Number.POSITIVE_INFINITY : this.maxResponseBytes,
+          closeAfter,
+        });
+        if (compress) this.maybeDecode(res, req.method, href);
+        return res;
+      } catch (err) {
+        if (reused && budget.failure === undefined && this.mayRetryStale(err, conn, req)) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Counters per host key and in total (SPEC §11). */
+  stats(): ReturnType<Pool<Connection, DialOptions, Budget>['stats']> {
+    return this.pool.stats();
+  }
+
+  /** Closes every idle connection. */
+  closeIdleConnections(): void {
+    this.pool.closeIdle();
+  }
+
+  /** Rejects queued and new requests with `HG_CLOSED`, closes idle connections; active ones finish. */
+  close(): void {
+    this.isClosed = true;
+    this.pool.close();
+  }
+
+  /** @internal ConnOwner */
+  connReleased(conn: Connection): void {
+    this.pool.release(conn);
+  }
+
+  /** @internal ConnOwner */
+  connClosed(conn: Connection): void {
+    this.pool.closed(conn);
+  }
+
+  // Private implementation past this point.
+
+  private async openConnection(key: string, o: DialOptions, dialBudget: Budget): Promise<Connection> {
+    const marks = { lookup: undefined, connect: undefined, secureConnect: undefined } as {
+      lookup: number | undefined;
+      connect: number | undefined;
+      secureConnect: number | undefined;
+    };
+    const target = o.proxy ?? undefined;
+    const dialHost = target !== undefined ? target.hostname.replace(/^\[|\]$/g, '') : o.host;
+    const dialPort =
+      target !== undefined ? (target.port === '' ? (target.protocol === 'https:' ? 443 : 80) : Number(target.port)) : o.port;
+    let socket = await this.dialer.dial({
+      host: dialHost,
+      port: dialPort,
+      timeout: o.timeouts.dialTimeout,
+      budget: dialBudget,
+      trace: o.trace,
+      timings: marks,
+      method: o.method,
+      url: o.url,
+    });
+    try {
+      if (target !== undefined && o.https) {
+        socket = await connectViaProxy(socket, target, o.host, o.port, {
+          budget: dialBudget,
+          timeout: o.timeouts.responseHeaderTimeout,
+          method: o.method,
+          url: o.url,
+        });
+      }
+      if (o.https) {
+        socket = await upgradeToTls({
+          socket,
+          servername: o.host,
+          port: o.port,
+          options: o.tls,
+          timeout: o.timeouts.tlsHandshakeTimeout,
+          budget: dialBudget,
+          trace: o.trace,
+          method: o.method,
+          url: o.url,
+        });
+        marks.secureConnect = Date.now();
+      }
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    }
+    const conn = new Connection(key, socket, this, this.maxResponseHeaderBytes);
+    conn.dialMarks = marks;
+    return conn;
+  }
+
+  private tlsFor(host: string, port: number): tls.ConnectionOptions | undefined {
+    const t = this.tlsOption;
+    if (t === undefined) return undefined;
+    return typeof t === 'function' ? t(host, port) : t;
+  }
+
+  private idleTimeoutOf(conn: Connection): number {
+    let ms = this.idleConnTimeout;
+    if (conn.keepAliveHint > 0) {
+      const hint = conn.keepAliveHint * 1000;
+      ms = Math.min(ms, hint - Math.min(DEFAULTS.keepAliveHintMargin, hint / 4));
+    }
+    return ms;
+  }
+
+  /** Adds Host, framing, Accept-Encoding and Connection headers; copies the caller's list. */
+  private finalHeaders(
+    req: TransportRequest,
+    url: URL,
+  ): { headers: string[]; compress: boolean; closeAfter: boolean } {
+    const given = req.headers;
+    let hasHost = false;
+    let hasAE = false;
+    let hasRange = false;
+    let hasLength = false;
+    let hasTE = false;
+    let closeAfter = this.disableKeepAlives;
+    let hasConnection = false;
+    for (let i = 0; i < given.length; i += 2) {
+      const n = given[i]!.toLowerCase();
+      if (n === 'host') hasHost = true;
+      else if (n === 'accept-encoding') hasAE = true;
+      else if (n === 'range') hasRange = true;
+      else if (n === 'content-length') hasLength = true;
+      else if (n === 'transfer-encoding') hasTE = true;
+      else if (n === 'connection') {
+        hasConnection = true;
+        if (/(^|,)\s*close\s*(,|$)/i.test(given[i + 1]!)) closeAfter = true;
+      }
+    }
+    const headers: string[] = hasHost ? given.slice() : ['host', url.host, ...given];
+    const body = req.body;
+    if (!hasLength && !hasTE) {
+      if (body.kind === 'buffer') {
+        const len = typeof body.data === 'string' ? Buffer.byteLength(body.data) : body.data.byteLength;
+        headers.push('content-length', String(len));
+      } else if (body.kind === 'stream') {
+        if (body.length >= 0) headers.push('content-length', String(body.length));
+        else headers.push('transfer-encoding', 'chunked');
+      } else if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') {
+        headers.push('content-length', '0');
+      }
+    }
+    const compress = !this.disableCompression && !hasAE && !hasRange && req.method !== 'HEAD';
+    if (compress) headers.push('accept-encoding', 'gzip, deflate, br');
+    if (this.disableKeepAlives && !hasConnection) headers.push('connection', 'close');
+    return { headers, compress, closeAfter };
+  }
+
+  private maybeDecode(res: Response, method: string, url: string): void {
+    if (res.status === 204 || res.status === 304 || method === 'HEAD') return;
+    const ce = res.headers['content-encoding'];
+    if (ce === undefined) return;
+    const ctx = { method, url };
+    const codings = parseCodings(ce, ctx);
+    if (codings === undefined) return;
+    delete res.headers['content-encoding'];
+    delete res.headers['content-length'];
+    const max = this.maxResponseBytes;
+    res.setDecoder((raw) => decodeBody(raw, codings, max, ctx));
+  }
+
+  private mayRetryStale(err: unknown, conn: Connection, req: TransportRequest): boolean {
+    if (!(err instanceof ProtocolError) || err.reason !== 'connection-closed') return false;
+    if (conn.responseStarted) return false;
+    if (!conn.requestWritten) return true;
+    return req.replayable && (REPLAYABLE_METHODS.has(req.method) || hasIdempotencyKey(req.headers));
+  }
+}
+
+/** Go-style readable pool key: `https://host:port` plus proxy and TLS identity. */
+export function poolKey(
+  https: boolean,
+  host: string,
+  port: number,
+  proxy: URL | undefined,
+  tlsOpts: tls.ConnectionOptions | undefined,
+): string {
+  let key = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (proxy !== undefined) key += `|proxy=${proxy.protocol}//${proxy.host}`;
+  if (tlsOpts !== undefined) key += `|tls=${tlsOptionsKey(tlsOpts)}`;
+  return key;
+}
+
+function absoluteForm(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}${url.search}`;
+}
+
+function addProxyAuth(headers: string[], proxy: URL): void {
+  if (proxy.username === '' && proxy.password === '') return;
+  const cred = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+  headers.push('proxy-authorization', `Basic ${Buffer.from(cred).toString('base64')}`);
+}
+
+function hasExpectContinue(headers: string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.length === 6 && headers[i]!.toLowerCase() === 'expect') {
+      return headers[i + 1]!.trim().toLowerCase() === '100-continue';
+    }
+  }
+  return false;
+}
+
+function hasIdempotencyKey(headers: string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    const n = headers[i]!.toLowerCase();
+    if (n === 'idempotency-key' || n === 'x-idempotency-key') return true;
+  }
+  return false;
+}
+
