@@ -94,7 +94,10 @@ export class HourglassError extends Error {
     return this;
   }
 
-  static override [Symbol.hasInstance](value: unknown): boolean {
+  static override [Symbol.hasInstance]<C extends abstract new (...args: never[]) => unknown>(
+    this: C,
+    value: unknown,
+  ): value is InstanceType<C> {
     if (typeof value !== 'object' || value === null) return false;
     // Walk the prototype chain, comparing by brand + class name so that two copies of the
     // package agree; a subclass check still requires the right name in the chain.
