@@ -20,6 +20,8 @@ export type { TlsOption, TransportOptions } from './transport.js';
 export { Dialer } from './dial/index.js';
 export type { DialerOptions } from './dial/index.js';
 export { certsDir } from './tls.js';
+export { fetch } from './fetch.js';
+export type { FetchInit } from './fetch.js';
 export { Response } from './response.js';
 export type { Timings, TimingPhases } from './timings.js';
 export type { TraceHooks, GotConnInfo, DnsDoneInfo } from './trace.js';
