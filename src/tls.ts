@@ -1,0 +1,338 @@
+/**
+ * tls — turns a connected TCP socket into a verified TLS socket speaking `http/1.1`
+ * (SPEC §3 `tlsHandshakeTimeout`, §6 `tls`), plus the pool-key form of TLS options and
+ * Docker's `certs.d` layout (`certsDir`).
+ *
+ * Owns: the handshake, its timeout (phase `tls`), the tlsHandshake trace hooks, and the
+ * translation of OpenSSL failures into `ConnectError`s whose `code` is the OpenSSL code
+ * and whose message names the host and the address. Never dials (see `dial/`), never
+ * pools; the transport calls `upgradeToTls` right after `Dialer.dial`.
+ *
+ * Invariants: verification is on unless the caller passes `rejectUnauthorized: false`;
+ * ALPN offers only `http/1.1`; on every failure path the socket is destroyed, the timer
+ * cleared and the budget released. TLS option objects are treated as immutable once used
+ * (like Go's `tls.Config`): their key and secure context are cached by identity.
+ */
+
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { type Budget, type Cancelable, isDisabled, now } from './deadline.js';
+import { ConnectError, type HourglassError, invalidArg, redactUrl, TimeoutError } from './errors.js';
+import { checkDuration, DEFAULTS } from './options.js';
+import { emit, type TraceHooks } from './trace.js';
+
+/** One TLS upgrade. */
+export interface TlsUpgradeRequest {
+  /** A connected TCP socket (from `Dialer.dial`). */
+  socket: net.Socket;
+  /** The URL's host: verified against the certificate; sent as SNI unless an IP literal. */
+  servername: string;
+  port: number;
+  /** User TLS options (ca, cert, key, rejectUnauthorized, ...). */
+  options?: tls.ConnectionOptions | undefined;
+  /** Handshake budget in ms. Default 10 000; 0 or Infinity: none. */
+  timeout?: number | undefined;
+  /** Overall request budget, held during the handshake. */
+  budget?: Budget | undefined;
+  trace?: TraceHooks | undefined;
+  /** Filled with the epoch ms of the handshake's end (`Timings` has this field). */
+  timings?: { secureConnect: number | undefined } | undefined;
+  method?: string | undefined;
+  url?: string | undefined;
+}
+
+/** Error codes that mean "the certificate was not accepted" (curl exit 60), not "TLS failed" (35). */
+export const CERT_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+]);
+
+/** OpenSSL errors seen when the peer answers a ClientHello with plaintext. */
+const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG']);
+const NOT_TLS_MESSAGE = /wrong version number|packet length too long|unknown protocol/i;
+
+/** Runs the TLS handshake on `req.socket`. Resolves the TLS socket; rejects with a
+ * `ConnectError` (OpenSSL code), a `TimeoutError` phase `tls` or the budget's error. */
+export function upgradeToTls(req: TlsUpgradeRequest): Promise<tls.TLSSocket> {
+  return new Promise<tls.TLSSocket>((resolve, reject) => {
+    const timeout = checkDuration('tlsHandshakeTimeout', req.timeout) ?? DEFAULTS.tlsHandshakeTimeout;
+    new Handshake(req, timeout, resolve, reject).begin();
+  });
+}
+
+/** A stable short string identifying TLS options, for pool keys ('' for none). */
+export function tlsOptionsKey(opts: tls.ConnectionOptions | undefined): string {
+  if (opts === undefined) return '';
+  const cached = keyCache.get(opts);
+  if (cached !== undefined) return cached;
+  const entries = Object.keys(opts)
+    .filter((k) => k !== 'socket' && (opts as Record<string, unknown>)[k] !== undefined)
+    .sort()
+    .map((k) => `${k}=${canonical((opts as Record<string, unknown>)[k])}`);
+  const key =
+    entries.length === 0 ? '' : createHash('sha1').update(entries.join('\n')).digest('hex').slice(0, 16);
+  keyCache.set(opts, key);
+  return key;
+}
+
+/**
+ * Docker's `certs.d` layout: `<dir>/<host:port>/` or else `<dir>/<host>/` holding `*.crt`
+ * (extra CAs, added to Node's root store), and `client.cert` + `client.key` (a client
+ * certificate). Each directory is read once. Returns `{}` when no directory matches.
+ */
+export function certsDir(dir: string): (host: string, port: number) => tls.ConnectionOptions {
+  const cache = new Map<string, tls.ConnectionOptions | null>();
+  const load = (name: string): tls.ConnectionOptions | null => {
+    let found = cache.get(name);
+    if (found === undefined) {
+      found = readCertsEntry(path.join(dir, name));
+      cache.set(name, found);
+    }
+    return found;
+  };
+  return (host, port) => {
+    const h = host.startsWith('[') ? host.slice(1, -1) : host;
+    const bare = net.isIPv6(h) ? `[${h}]` : h;
+    return load(`${bare}:${port}`) ?? load(bare) ?? (net.isIPv6(h) ? load(h) : null) ?? NO_OPTIONS;
+  };
+}
+
+// Private implementation past this point.
+
+/** What `certsDir` returns when no directory matches (shared, so its context is cached). */
+const NO_OPTIONS: tls.ConnectionOptions = Object.freeze({});
+const keyCache = new WeakMap<object, string>();
+const contextCache = new WeakMap<tls.ConnectionOptions, tls.SecureContext>();
+const objectIds = new WeakMap<object, number>();
+let nextObjectId = 1;
+
+/** Canonical text of an option value; PEMs are hashed, opaque objects get an identity. */
+function canonical(v: unknown): string {
+  if (typeof v === 'string') return v.length > 64 ? `sha1:${sha1(v)}` : JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (Buffer.isBuffer(v) || v instanceof Uint8Array) return `sha1:${sha1(v)}`;
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype) {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o).sort();
+    return `{${keys.map((k) => `${k}:${canonical(o[k])}`).join(',')}}`;
+  }
+  if ((typeof v === 'object' && v !== null) || typeof v === 'function') {
+    let id = objectIds.get(v);
+    if (id === undefined) objectIds.set(v, (id = nextObjectId++));
+    return `#${id}`;
+  }
+  return typeof v;
+}
+
+function sha1(v: string | Uint8Array): string {
+  return createHash('sha1').update(v).digest('hex');
+}
+
+function readCertsEntry(entry: string): tls.ConnectionOptions | null {
+  let names: string[];
+  try {
+    names = fs.readdirSync(entry).sort();
+  } catch {
+    return null;
+  }
+  const out: tls.ConnectionOptions = {};
+  const cas = names
+    .filter((n) => n.endsWith('.crt'))
+    .map((n) => fs.readFileSync(path.join(entry, n), 'utf8'));
+  if (cas.length > 0) out.ca = [...tls.rootCertificates, ...cas];
+  const hasCert = names.includes('client.cert');
+  const hasKey = names.includes('client.key');
+  if (hasCert !== hasKey) {
+    throw invalidArg(
+      `certsDir: ${entry} has ${hasCert ? 'client.cert without client.key' : 'client.key without client.cert'}`,
+    );
+  }
+  if (hasCert) {
+    out.cert = fs.readFileSync(path.join(entry, 'client.cert'), 'utf8');
+    out.key = fs.readFileSync(path.join(entry, 'client.key'), 'utf8');
+  }
+  return out;
+}
+
+/** A secure context per user options object, so a CA bundle is parsed once, not per connection. */
+function secureContextFor(opts: tls.ConnectionOptions | undefined): tls.SecureContext | undefined {
+  if (opts === undefined || opts.secureContext !== undefined) return opts?.secureContext;
+  let ctx = contextCache.get(opts);
+  if (ctx === undefined) {
+    ctx = tls.createSecureContext(opts);
+    contextCache.set(opts, ctx);
+  }
+  return ctx;
+}
+
+/** The state of one handshake; ends exactly once, in `done` or `fail`. */
+class Handshake implements Cancelable {
+  private readonly startedAt = now();
+  private tlsSocket: tls.TLSSocket | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private settled = false;
+  private readonly hostPort: string;
+  /** The peer, captured up front: a destroyed socket forgets it. */
+  private readonly remote: { address: string | undefined; port: number | undefined };
+  private readonly onError = (err: NodeJS.ErrnoException): void => this.fail(this.handshakeError(err));
+  private readonly onClose = (): void => this.fail(this.handshakeError(closedError()));
+
+  constructor(
+    private readonly req: TlsUpgradeRequest,
+    private readonly timeout: number,
+    private readonly resolve: (s: tls.TLSSocket) => void,
+    private readonly reject: (e: Error) => void,
+  ) {
+    const host = req.servername.startsWith('[') ? req.servername.slice(1, -1) : req.servername;
+    this.hostPort = net.isIPv6(host) ? `[${host}]:${req.port}` : `${host}:${req.port}`;
+    this.remote = { address: req.socket.remoteAddress, port: req.socket.remotePort };
+  }
+
+  begin(): void {
+    const { req } = this;
+    emit(req.trace, 'tlsHandshakeStart');
+    if (req.budget !== undefined) {
+      req.budget.hold(this); // cancels at once if the budget already failed
+      if (this.settled) return;
+      req.budget.activePhase = 'tls';
+    }
+    if (!isDisabled(this.timeout)) this.timer = setTimeout(() => this.expire(), this.timeout);
+    const host = req.servername.startsWith('[') ? req.servername.slice(1, -1) : req.servername;
+    const user = req.options ?? {};
+    let socket: tls.TLSSocket;
+    try {
+      socket = tls.connect({
+        ...user,
+        secureContext: secureContextFor(req.options),
+        socket: req.socket,
+        host,
+        port: req.port,
+        servername: user.servername ?? (net.isIP(host) === 0 ? host : undefined),
+        ALPNProtocols: ['http/1.1'],
+      });
+    } catch (err) {
+      this.fail(this.handshakeError(err as NodeJS.ErrnoException));
+      return;
+    }
+    this.tlsSocket = socket;
+    socket.once('secureConnect', () => this.done());
+    socket.once('error', this.onError);
+    socket.once('close', this.onClose);
+  }
+
+  cancel(err: HourglassError): void {
+    this.fail(err);
+  }
+
+  private done(): void {
+    if (this.settled) return;
+    const socket = this.tlsSocket!;
+    this.cleanup();
+    socket.removeListener('error', this.onError);
+    socket.removeListener('close', this.onClose);
+    if (this.req.timings !== undefined) this.req.timings.secureConnect = Date.now();
+    emit(this.req.trace, 'tlsHandshakeDone', {
+      protocol: socket.getProtocol(),
+      alpnProtocol: socket.alpnProtocol,
+      error: undefined,
+    });
+    this.resolve(socket);
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    if (this.settled) return;
+    const elapsed = now() - this.startedAt;
+    const url =
+      this.req.url === undefined ? '' : ` for ${this.req.method ?? 'GET'} ${redactUrl(this.req.url)}`;
+    const message =
+      `tls timeout: ${Math.round(elapsed)} ms elapsed, limit ${this.timeout} ms, handshake with ` +
+      `${this.hostPort} (${this.peer()}) (request not sent)${url}`;
+    this.fail(
+      new TimeoutError(
+        {
+          phase: 'tls',
+          timeout: this.timeout,
+          elapsed,
+          requestSent: false,
+          method: this.req.method,
+          url: this.req.url,
+        },
+        message,
+      ),
+    );
+  }
+
+  private handshakeError(err: NodeJS.ErrnoException): ConnectError {
+    const code = err.code ?? 'ECONNRESET';
+    let why: string;
+    if (NOT_TLS_CODES.has(code) || NOT_TLS_MESSAGE.test(err.message)) {
+      why = 'server gave HTTP response to HTTPS client (the port does not speak TLS)';
+    } else if (CERT_ERROR_CODES.has(code)) {
+      why = `certificate verification failed: ${err.message}`;
+    } else {
+      why = err.message;
+    }
+    const url =
+      this.req.url === undefined ? '' : ` for ${this.req.method ?? 'GET'} ${redactUrl(this.req.url)}`;
+    const message = `TLS handshake with ${this.hostPort} (address ${this.peer()}) failed: ${why} [${code}]${url}`;
+    return new ConnectError(message, code, {
+      method: this.req.method,
+      url: this.req.url,
+      address: this.remote.address,
+      port: this.remote.port ?? this.req.port,
+      cause: err,
+    });
+  }
+
+  private fail(err: Error): void {
+    if (this.settled) return;
+    this.cleanup();
+    this.tlsSocket?.destroy();
+    this.req.socket.destroy();
+    emit(this.req.trace, 'tlsHandshakeDone', { protocol: null, alpnProtocol: null, error: err });
+    this.reject(err);
+  }
+
+  private peer(): string {
+    const { address, port } = this.remote;
+    if (address === undefined) return 'unknown address';
+    return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+  }
+
+  private cleanup(): void {
+    this.settled = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.req.budget?.release(this);
+  }
+}
+
+function closedError(): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error('socket closed before the TLS handshake completed');
+  err.code = 'ECONNRESET';
+  return err;
+}
