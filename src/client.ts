@@ -86,8 +86,20 @@ export interface RequestOptions {
   redirectMode?: 'client' | 'fetch' | 'error';
 }
 
+/** Publishes `request:end` / `request:error` when a final body settles (only while subscribed). */
+class DiagnosticsObserver implements BodyObserver {
+  constructor(private readonly request: RequestInfo) {}
+  bodySettled(res: Response, err: Error | undefined): void {
+    if (err === undefined) {
+      if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish({ request: this.request, response: res });
+    } else if (channels.requestError.hasSubscribers) {
+      channels.requestError.publish({ request: this.request, error: err });
+    }
+  }
+}
+
 /** Sends requests: redirects, retries, cookies and one deadline over all of them. */
-export class Client implements BodyObserver {
+export class Client {
   readonly transport: Transport;
   private readonly timeout: number | undefined;
   private readonly maxRedirects: number;
@@ -126,13 +138,20 @@ export class Client implements BodyObserver {
     }
     const retry = opts.retry === undefined ? this.retry : new RetryPolicy(opts.retry);
     const budget = new Budget(timeout, opts.signal, method, redactUrl(url)!);
-    const info = channels.requestStart.hasSubscribers || channels.requestError.hasSubscribers ? describe(method, url, headers) : undefined;
+    const info =
+      channels.requestStart.hasSubscribers ||
+      channels.requestHeaders.hasSubscribers ||
+      channels.requestError.hasSubscribers ||
+      channels.requestEnd.hasSubscribers
+        ? describe(method, url, headers)
+        : undefined;
     if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request: info });
     try {
       budget.check();
       const res = await this.send(method, url, headers, body, opts, retry, budget);
       if (channels.requestHeaders.hasSubscribers) channels.requestHeaders.publish({ request: info, response: res });
-      res.attach(budget, channels.requestEnd.hasSubscribers ? this : undefined);
+      const watch = channels.requestEnd.hasSubscribers || channels.requestError.hasSubscribers;
+      res.attach(budget, watch ? new DiagnosticsObserver(info ?? describe(method, url, headers)) : undefined);
       return res;
     } catch (err) {
       budget.finish();
@@ -146,15 +165,6 @@ export class Client implements BodyObserver {
   async close(): Promise<void> {
     this.isClosed = true;
     this.transport.close();
-  }
-
-  /** @internal BodyObserver: the final body settled. */
-  bodySettled(res: Response, err: Error | undefined): void {
-    if (err === undefined && channels.requestEnd.hasSubscribers) {
-      channels.requestEnd.publish({ request: { method: res.method, url: res.url }, response: res });
-    } else if (err !== undefined && channels.requestError.hasSubscribers) {
-      channels.requestError.publish({ request: { method: res.method, url: res.url }, error: err });
-    }
   }
 
   /** The path of one request: hops (redirects) × attempts (retries), one budget. */
@@ -303,7 +313,14 @@ function headerRecord(flat: string[]): Record<string, string> {
   return out;
 }
 
-function describe(method: string, url: URL, headers: string[]): { method: string; url: string; headers: Record<string, string> } {
+/** What diagnostics_channel messages carry as `request` (credentials redacted). */
+export interface RequestInfo {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+}
+
+function describe(method: string, url: URL, headers: string[]): RequestInfo {
   const h = headerRecord(headers);
   if (h.authorization !== undefined) h.authorization = '[redacted]';
   if (h['proxy-authorization'] !== undefined) h['proxy-authorization'] = '[redacted]';

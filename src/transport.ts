@@ -204,6 +204,8 @@ export class Transport implements ConnOwner {
       const reused = conn.served > 0;
       timings.socket = Date.now();
       if (!reused && conn.dialMarks !== undefined) {
+        // got's meaning: the socket was assigned when its dial started (before DNS).
+        timings.socket = Math.max(timings.start, conn.dialMarks.start);
         timings.lookup = conn.dialMarks.lookup;
         timings.connect = conn.dialMarks.connect;
         timings.secureConnect = conn.dialMarks.secureConnect;
@@ -268,7 +270,8 @@ export class Transport implements ConnOwner {
   // Private implementation past this point.
 
   private async openConnection(key: string, o: DialOptions, dialBudget: Budget): Promise<Connection> {
-    const marks = { lookup: undefined, connect: undefined, secureConnect: undefined } as {
+    const marks = { start: Date.now(), lookup: undefined, connect: undefined, secureConnect: undefined } as {
+      start: number;
       lookup: number | undefined;
       connect: number | undefined;
       secureConnect: number | undefined;

@@ -116,7 +116,9 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
   private failed: Error | undefined;
 
   /** Epoch-ms marks of the dial that made this connection, for its first request's timings. */
-  dialMarks: { lookup: number | undefined; connect: number | undefined; secureConnect: number | undefined } | undefined;
+  dialMarks:
+    | { start: number; lookup: number | undefined; connect: number | undefined; secureConnect: number | undefined }
+    | undefined;
   /** @internal — owned by the pool. */
   poolState: 'idle' | 'active' | undefined;
 
