@@ -116,7 +116,7 @@ export class Client {
       throw new HourglassError(`timeout must be a non-negative number, got ${String(options.timeout)}`, 'HG_INVALID_ARG');
     }
     this.timeout = options.timeout;
-    this.maxRedirects = options.maxRedirects ?? DEFAULTS.maxRedirects;
+    this.maxRedirects = options.maxRedirects === undefined ? DEFAULTS.maxRedirects : checkMaxRedirects(options.maxRedirects);
     this.followRedirects = options.followRedirects ?? true;
     this.checkRedirect = options.checkRedirect;
     this.jar = options.jar;
@@ -178,7 +178,7 @@ export class Client {
     budget: BudgetT,
   ): Promise<Response> {
     const follow = opts.followRedirects ?? this.followRedirects;
-    const maxRedirects = opts.maxRedirects ?? this.maxRedirects;
+    const maxRedirects = opts.maxRedirects === undefined ? this.maxRedirects : checkMaxRedirects(opts.maxRedirects);
     const mode = opts.redirectMode ?? 'client';
     let method = method0;
     let url = url0;
@@ -231,15 +231,23 @@ export class Client {
       };
       if (!follow || mode === 'error' && !isRedirect(res.status)) return finish();
       const hop = { method, url, headers, hasBody };
-      const next = nextHop(res.status, res.headers.location, hop, url0, body.replayable, mode === 'error' ? 'fetch' : mode);
+      let next: ReturnType<typeof nextHop>;
+      try {
+        next = nextHop(res.status, res.headers.location, hop, url0, body.replayable, mode === 'error' ? 'fetch' : mode);
+      } catch (err) {
+        await res.dump(DEFAULTS.redirectDrainBytes);
+        throw err;
+      }
       if (!next.follow) return finish();
+      // Credentials in a Location become Basic auth, never part of a URL we report (Go).
+      takeUserinfo(next.url, next.headers);
       if (mode === 'error') {
         await res.dump();
         throw new RedirectError('redirect encountered with redirect mode "error"', [next.url.href], { method, url });
       }
       if (redirects.length >= maxRedirects) {
         await res.dump(DEFAULTS.redirectDrainBytes);
-        throw new RedirectError(`stopped after ${maxRedirects} redirects`, [...redirects, next.url.href], { method, url });
+        throw new RedirectError(`stopped after ${maxRedirects} redirects`, redirects, { method, url });
       }
       via.push({ url: redactUrl(url)!, method, status: res.status });
       if (this.checkRedirect !== undefined) {
@@ -298,6 +306,13 @@ export class Client {
       }
     }
   }
+}
+
+function checkMaxRedirects(n: unknown): number {
+  if (typeof n !== 'number' || Number.isNaN(n) || n < 0) {
+    throw new HourglassError(`maxRedirects must be a non-negative number, got ${String(n)}`, 'HG_INVALID_ARG');
+  }
+  return n;
 }
 
 function isRedirect(status: number): boolean {

@@ -64,20 +64,15 @@ export function nextHop(
 
   let method = hop.method;
   let keepBody = hop.hasBody;
-  if (status === 307 || status === 308) {
-    if (hop.hasBody && !replayable) return { follow: false };
-  } else {
+  if (status !== 307 && status !== 308) {
+    // Go: 301/302/303 never carry the body, whatever the method. fetch: 303 always drops
+    // it (but HEAD), 301/302 only turn POST into GET.
     const toGet =
-      mode === 'client'
-        ? method !== 'GET' && method !== 'HEAD'
-        : status === 303
-          ? method !== 'GET' && method !== 'HEAD'
-          : method === 'POST';
-    if (toGet) {
-      method = 'GET';
-      keepBody = false;
-    }
+      mode === 'client' || status === 303 ? method !== 'GET' && method !== 'HEAD' : method === 'POST';
+    if (toGet) method = 'GET';
+    if (mode === 'client' || toGet) keepBody = false;
   }
+  if (keepBody && !replayable) return { follow: false };
 
   let headers = hop.headers;
   if (!keepBody) headers = withoutHeaders(headers, BODY_HEADERS);
