@@ -1,0 +1,80 @@
+/**
+ * cli/get-download — `hourglass get -o FILE` with `--resume`, `--mirror` or `--sha256`:
+ * the transfer is handed to the library's `download()` (SPEC §8), which writes
+ * `FILE.part`, resumes with `Range`/`If-Range`, falls back to mirrors and verifies the
+ * digest before renaming into place.
+ *
+ * Owns: the mapping of flags onto `download()` options, discarding a stale `.part`
+ * when `--resume` was not asked for (curl without `-C` starts over), and filling the
+ * `--json` result from the last response the client produced (observed through the
+ * `hourglass:request:headers` diagnostics channel, since `download()` makes the
+ * requests itself).
+ */
+
+import * as diagnostics from 'node:diagnostics_channel';
+import { rm } from 'node:fs/promises';
+import type { Client } from '../client.js';
+import { type DownloadOptions, download } from '../download.js';
+import { redactUrl } from '../errors.js';
+import type { Response } from '../response.js';
+import type { GetResult } from './get.js';
+import type { GetOptions } from './get-args.js';
+import type { ProgressBar } from './progress.js';
+
+/** Runs the download and fills `result`; throws what `download()` throws. */
+export async function runDownload(
+  o: GetOptions,
+  client: Client,
+  result: GetResult,
+  ui: { log: ((line: string) => void) | undefined; bar: ProgressBar | undefined },
+): Promise<void> {
+  const dest = o.output!;
+  if (!o.resume) {
+    await rm(`${dest}.part`, { force: true });
+    await rm(`${dest}.part.json`, { force: true });
+  }
+  let last: Response | undefined;
+  const onHeaders = (msg: unknown): void => {
+    const m = msg as { request?: { method?: string; url?: string }; response?: Response };
+    if (m.response === undefined) return;
+    last = m.response;
+    ui.log?.(`* ${m.request?.method ?? 'GET'} ${redactUrl(m.request?.url) ?? ''} -> ${m.response.status}`);
+    if (ui.log !== undefined) {
+      for (let i = 0; i < m.response.rawHeaders.length; i += 2) {
+        ui.log(`< ${m.response.rawHeaders[i]}: ${m.response.rawHeaders[i + 1]}`);
+      }
+    }
+  };
+  const onError = (msg: unknown): void => {
+    const m = msg as { error?: { message?: string } };
+    ui.log?.(`* attempt failed: ${m.error?.message ?? String(m.error)}`);
+  };
+  const headersChannel = diagnostics.channel('hourglass:request:headers');
+  const errorChannel = diagnostics.channel('hourglass:request:error');
+  headersChannel.subscribe(onHeaders);
+  errorChannel.subscribe(onError);
+  try {
+    const opts: DownloadOptions = {
+      client,
+      onProgress: (p) => ui.bar?.update(p.received, p.total),
+    };
+    if (o.sha256 !== undefined) opts.sha256 = o.sha256;
+    if (o.retry > 0) opts.retry = { limit: o.retry };
+    if (o.timeout !== undefined) opts.timeout = o.timeout;
+    const r = await download([o.url, ...o.mirrors], dest, opts);
+    result.bytes = r.bytes;
+    result.download = { path: r.path, sha256: r.sha256, resumed: r.resumed, attempts: r.attempts };
+    ui.log?.(
+      `* saved ${r.bytes} bytes to ${r.path} (sha256 ${r.sha256}, resumed ${r.resumed}, ${r.attempts} attempts)`,
+    );
+  } finally {
+    headersChannel.unsubscribe(onHeaders);
+    errorChannel.unsubscribe(onError);
+    if (last !== undefined) {
+      result.status = last.status;
+      result.url = redactUrl(last.url) ?? last.url;
+      result.headers = last.headers;
+      result.timings = last.timings.toJSON();
+    }
+  }
+}
