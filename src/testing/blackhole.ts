@@ -87,6 +87,8 @@ export async function startBlackhole(options: BlackholeOptions = {}): Promise<Bl
   const flag = new Int32Array(shared);
   const worker = new Worker(WORKER_CODE, {
     eval: true,
+    // The parent's flags (e.g. --input-type=module) would change how the inline code loads.
+    execArgv: [],
     workerData: { shared, host, port: options.port ?? 0 },
   });
   worker.unref();

@@ -1,0 +1,407 @@
+/**
+ * fault-server — a loopback HTTP/1.1 server that misbehaves on purpose, for the
+ * tests of hourglass and of its users (SPEC §9). Built on `node:net`/`node:tls` only
+ * (never `node:http`), so every byte it writes is the byte a script asked for.
+ *
+ * Owns: the listener (plain or TLS), the accept counter, the per-connection request
+ * loop (keep-alive: requests on one connection are answered in order), route
+ * dispatch (custom routes first, then the built-ins of ./routes.ts), the request
+ * log, per-path hit counters, the idle-close timers, the side listeners
+ * (`blackhole()`, `tlsHang()`), and teardown.
+ *
+ * Invariants: `close()` destroys every socket, closes every listener and clears
+ * every timer, so a process that called it exits at once; a script that throws
+ * never crashes the server (its error lands in `errors` and its connection is
+ * destroyed); the server never judges a request (see ./request-reader.ts).
+ */
+
+import { EventEmitter } from 'node:events';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { startBlackhole } from './blackhole.js';
+import { CA_CERT, SERVER_CERTS, type ServerCertName } from './certs.js';
+import { Conn, type ConnectionInfo, type ExchangeHost } from './conn.js';
+import { type Exchange, openExchange, type RecordedRequest } from './exchange.js';
+import { EDGE_CASES, MALFORMED, MALFORMED_CASES } from './malformed.js';
+import { type RequestHead, RequestReader } from './request-reader.js';
+import { BUILTIN_ROUTES, matchRoute, ROUTE_TABLE, type RouteHandler, type RouteOptions } from './routes.js';
+import { COMPRESSED_TEXT, rangeContent } from './routes-content.js';
+
+/** TLS settings of a fault server. */
+export interface FaultServerTlsOptions {
+  /** Certificate presented (default `'localhost'`: localhost, 127.0.0.1, ::1). */
+  cert?: ServerCertName;
+  /** `'request'` asks for a client certificate, `'require'` also rejects clients without a valid one. */
+  clientAuth?: 'none' | 'request' | 'require';
+}
+
+export interface FaultServerOptions {
+  /** Serve over TLS with the shipped test CA (`fs.ca`). */
+  tls?: boolean | FaultServerTlsOptions;
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Default 0 (any free port). */
+  port?: number;
+}
+
+/**
+ * Events: `'connection'` (ConnectionInfo) on accept, `'request'` (RecordedRequest)
+ * when a head was parsed, `'connectionClosed'` (ConnectionInfo).
+ */
+export class FaultServer extends EventEmitter implements ExchangeHost {
+  /** Every built-in route, for documentation and the CLI. */
+  static readonly routes: readonly { path: string; description: string }[] = ROUTE_TABLE;
+  /** Malformed responses of SCENARIOS.md §3 by name: the exact bytes `/malformed/:name` writes. */
+  static readonly malformed = MALFORMED;
+  /** The same, with how each ends (FIN or left open) and what a strict client should do. */
+  static readonly malformedCases = MALFORMED_CASES;
+  /** Well-formed but unusual responses (`/edge/:name`) a strict client must accept. */
+  static readonly edgeCases = EDGE_CASES;
+  /** The decoded body of `/gzip`, `/deflate`, `/deflate-raw` and `/br`. */
+  static readonly compressedText = COMPRESSED_TEXT;
+  /** The deterministic content `/range?size=N` and `/bytes?n=N` serve. */
+  static rangeContent(size: number): Buffer {
+    return rangeContent(size);
+  }
+
+  /** Starts a server on loopback. */
+  static async start(opts: FaultServerOptions = {}): Promise<FaultServer> {
+    const server = new FaultServer(opts);
+    await server.listen(opts.host ?? '127.0.0.1', opts.port ?? 0);
+    return server;
+  }
+
+  /** PEM of the CA that signed the server certificate (`{ ca: fs.ca }`). */
+  readonly ca = CA_CERT;
+  /** TCP connections accepted so far (the reuse counter). */
+  connections = 0;
+  /** Every request received, in arrival order. */
+  readonly requests: RecordedRequest[] = [];
+  /** One entry per accepted connection, by id (= index + 1). */
+  readonly connectionLog: ConnectionInfo[] = [];
+  /** Errors thrown by route scripts or request-parsing failures. */
+  readonly errors: Error[] = [];
+  readonly tls: boolean;
+  host = '';
+  port = 0;
+
+  private readonly listener: net.Server;
+  private readonly raws = new Set<net.Socket>();
+  private readonly extras = new Set<net.Socket>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly custom = new Map<string, { handler: RouteHandler; options: RouteOptions }>();
+  private readonly hitCounts = new Map<string, number>();
+  private readonly pending = new Map<string, { info: ConnectionInfo; raw: net.Socket }>();
+  private readonly sideClosers: (() => Promise<void>)[] = [];
+  private idleCloseMs: number | null = null;
+  private closing = false;
+
+  private constructor(opts: FaultServerOptions) {
+    super();
+    this.tls = opts.tls !== undefined && opts.tls !== false;
+    if (this.tls) {
+      const t: FaultServerTlsOptions = typeof opts.tls === 'object' ? opts.tls : {};
+      const pair = SERVER_CERTS[t.cert ?? 'localhost'];
+      const auth = t.clientAuth ?? 'none';
+      const server = tls.createServer({
+        ...pair,
+        ca: CA_CERT,
+        allowHalfOpen: true,
+        requestCert: auth !== 'none',
+        rejectUnauthorized: auth === 'require',
+        ALPNProtocols: ['http/1.1'],
+      });
+      server.on('connection', (raw: net.Socket) => this.accept(raw));
+      server.on('secureConnection', (s: tls.TLSSocket) => this.secured(s));
+      server.on('tlsClientError', (err: Error, s: tls.TLSSocket) => {
+        const conn = this.pending.get(peerKey(s));
+        if (conn) conn.info.tlsError = err.message;
+      });
+      this.listener = server;
+    } else {
+      this.listener = net.createServer({ allowHalfOpen: true }, (raw) =>
+        this.startConn(this.accept(raw), raw),
+      );
+    }
+  }
+
+  /** `http(s)://host:port` (IPv6 hosts bracketed). */
+  get origin(): string {
+    const host = net.isIPv6(this.host) ? `[${this.host}]` : this.host;
+    return `${this.tls ? 'https' : 'http'}://${host}:${this.port}`;
+  }
+
+  /** Sockets currently open (TCP connections, tunnels and side listeners' sockets included). */
+  get openSockets(): number {
+    return this.raws.size + this.extras.size;
+  }
+
+  /** Absolute URL of `path` on this server. */
+  url(path: string): string {
+    return this.origin + (path.startsWith('/') ? path : `/${path}`);
+  }
+
+  /**
+   * Scripts `path` (exact match on the path, before the built-ins). `'CONNECT'`
+   * scripts CONNECT requests (default: a real tunnel). The body is read before
+   * `handler` runs unless `options.readBody` is false.
+   */
+  route(path: string, handler: RouteHandler, options: RouteOptions = {}): void {
+    this.custom.set(path, { handler, options });
+  }
+
+  /** Requests this server has received for exactly `pathAndQuery` (e.g. `/range?size=6&resetAt=3`). */
+  hits(pathAndQuery: string): number {
+    return this.hitCounts.get(pathAndQuery) ?? 0;
+  }
+
+  /** Closes every connection (FIN) idle for `ms` after a response; `null` disables. */
+  closeIdleAfter(ms: number | null): void {
+    this.idleCloseMs = ms;
+  }
+
+  /** Resolves once `n` requests were received (rejects after `timeoutMs`). */
+  waitForRequests(n: number, timeoutMs = 5000): Promise<RecordedRequest[]> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (this.requests.length < n) return;
+        this.off('request', check);
+        cancel();
+        resolve(this.requests.slice(0, n));
+      };
+      const cancel = this.timer(timeoutMs, () => {
+        this.off('request', check);
+        reject(new Error(`fault server: ${this.requests.length} of ${n} requests after ${timeoutMs} ms`));
+      });
+      this.on('request', check);
+      check();
+    });
+  }
+
+  /** Resolves when connection `id` has closed (rejects after `timeoutMs`). */
+  waitForClose(id: number, timeoutMs = 5000): Promise<ConnectionInfo> {
+    return new Promise((resolve, reject) => {
+      const info = this.connectionLog[id - 1];
+      if (!info) return reject(new Error(`fault server: no connection ${id}`));
+      if (info.closedAt !== null) return resolve(info);
+      const onClose = (c: ConnectionInfo): void => {
+        if (c !== info) return;
+        this.off('connectionClosed', onClose);
+        cancel();
+        resolve(info);
+      };
+      const cancel = this.timer(timeoutMs, () => {
+        this.off('connectionClosed', onClose);
+        reject(new Error(`fault server: connection ${id} still open after ${timeoutMs} ms`));
+      });
+      this.on('connectionClosed', onClose);
+    });
+  }
+
+  /** A loopback address where TCP connect hangs (closed by `close()`). */
+  async blackhole(): Promise<{ host: string; port: number }> {
+    const bh = await startBlackhole();
+    this.sideClosers.push(bh.close);
+    return { host: bh.host, port: bh.port };
+  }
+
+  /** A listener that accepts TCP and never writes a byte (a TLS handshake that never completes). */
+  async tlsHang(): Promise<{ host: string; port: number }> {
+    const server = net.createServer((s) => {
+      this.extras.add(s);
+      s.on('error', () => {});
+      s.on('close', () => this.extras.delete(s));
+      s.resume(); // read and discard the ClientHello
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, this.host, () => resolve());
+    });
+    this.sideClosers.push(() => new Promise((resolve) => server.close(() => resolve())));
+    return { host: this.host, port: (server.address() as net.AddressInfo).port };
+  }
+
+  /** Destroys every socket, closes every listener, clears every timer. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const s of [...this.raws, ...this.extras]) {
+      s.destroy();
+    }
+    for (const info of this.connectionLog) if (info.closedAt === null) info.serverEnded ??= 'destroy';
+    await Promise.all([closed, ...this.sideClosers.map((c) => c())]);
+    for (const t of this.timers) clearTimeout(t);
+  }
+
+  // ExchangeHost: used by connections and exchanges, not meant for tests.
+
+  /** @internal A tracked timer (cleared by `close()`); returns its cancel function. */
+  timer(ms: number, fn: () => void): () => void {
+    if (this.closing) return () => {};
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+    return () => {
+      clearTimeout(t);
+      this.timers.delete(t);
+    };
+  }
+
+  /** @internal An extra socket (a tunnel's upstream) destroyed by `close()`. */
+  track(socket: net.Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    this.extras.add(socket);
+    socket.on('error', () => {});
+    socket.once('close', () => this.extras.delete(socket));
+  }
+
+  /** @internal Records a script error in `errors`. */
+  fail(err: unknown): void {
+    this.errors.push(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  // Private implementation past this point.
+
+  private async listen(host: string, port: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.listener.once('error', reject);
+      this.listener.listen(port, host, () => resolve());
+    });
+    const addr = this.listener.address() as net.AddressInfo;
+    this.host = addr.address;
+    this.port = addr.port;
+  }
+
+  /** Counts and logs a TCP connection; returns its info. */
+  private accept(raw: net.Socket): ConnectionInfo {
+    const info: ConnectionInfo = {
+      id: ++this.connections,
+      remoteAddress: raw.remoteAddress ?? '',
+      remotePort: raw.remotePort ?? 0,
+      acceptedAt: Date.now(),
+      requests: 0,
+      clientEnded: null,
+      serverEnded: null,
+      closedAt: null,
+      tlsError: null,
+    };
+    this.connectionLog.push(info);
+    this.raws.add(raw);
+    this.watch(raw, info);
+    raw.once('close', () => {
+      this.raws.delete(raw);
+      this.pending.delete(peerKey(raw));
+    });
+    // In TLS mode the TLSSocket arrives on 'secureConnection'; keep the TCP side for RST.
+    if (this.tls) this.pending.set(peerKey(raw), { info, raw });
+    this.emit('connection', info);
+    return info;
+  }
+
+  private secured(socket: tls.TLSSocket): void {
+    const accepted = this.pending.get(peerKey(socket));
+    if (!accepted) {
+      socket.destroy();
+      return;
+    }
+    this.pending.delete(peerKey(socket));
+    this.watch(socket, accepted.info);
+    this.startConn(accepted.info, accepted.raw, socket);
+  }
+
+  /** Observes how a socket of this connection ends (TCP and, in TLS mode, the TLS socket). */
+  private watch(socket: net.Socket, info: ConnectionInfo): void {
+    socket.on('end', () => (info.clientEnded ??= 'fin'));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET' && info.serverEnded === null) info.clientEnded ??= 'reset';
+    });
+    socket.once('close', () => {
+      if (info.closedAt !== null) return;
+      info.closedAt = Date.now();
+      this.emit('connectionClosed', info);
+    });
+  }
+
+  private startConn(info: ConnectionInfo, raw: net.Socket, socket: net.Socket = raw): void {
+    const conn = new Conn(this, info, socket, raw, new RequestReader(socket));
+    void this.serve(conn);
+  }
+
+  /** The keep-alive loop of one connection: read a head, run its route, repeat. */
+  private async serve(conn: Conn): Promise<void> {
+    try {
+      for (;;) {
+        const disarm = this.armIdleClose(conn);
+        const head = await conn.reader.readHead();
+        disarm();
+        if (head === null || this.closing || conn.closed) break;
+        const ex = this.exchange(conn, head);
+        const { handler, options } = this.dispatch(ex);
+        if (options.readBody !== false) await ex.readBody();
+        await handler(ex);
+        if (conn.hijacked || conn.closed) return;
+        await ex.readBody(); // the rest of an upload the route did not read
+        const close = /\bclose\b/i.test(head.headers.connection ?? '') || head.httpVersion === '1.0';
+        if (close && !/keep-alive/i.test(head.headers.connection ?? '')) break;
+      }
+      if (!conn.closed && !conn.hijacked) await conn.finish();
+    } catch (err) {
+      this.fail(err);
+      conn.socket.destroy();
+      conn.raw.destroy();
+    }
+  }
+
+  /** While the connection waits for a request, closes it after the idle delay if one is set. */
+  private armIdleClose(conn: Conn): () => void {
+    const ms = conn.closeIdleMs ?? this.idleCloseMs;
+    if (ms === null || conn.reader.buffered > 0) return () => {};
+    const onData = (): void => cancel();
+    const cancel0 = this.timer(ms, () => {
+      conn.socket.off('data', onData);
+      void conn.finish();
+    });
+    const cancel = (): void => {
+      cancel0();
+      conn.socket.off('data', onData);
+    };
+    conn.socket.once('data', onData);
+    return cancel;
+  }
+
+  private exchange(conn: Conn, head: RequestHead): Exchange {
+    const ex = openExchange(conn, head, (key) => {
+      const hit = (this.hitCounts.get(key) ?? 0) + 1;
+      this.hitCounts.set(key, hit);
+      return hit;
+    });
+    conn.info.requests++;
+    this.requests.push(ex.request);
+    this.emit('request', ex.request);
+    return ex;
+  }
+
+  private dispatch(ex: Exchange): { handler: RouteHandler; options: RouteOptions } {
+    const key = ex.request.method === 'CONNECT' ? 'CONNECT' : ex.request.path;
+    const custom = this.custom.get(key);
+    if (custom) return custom;
+    const found = matchRoute(BUILTIN_ROUTES, ex.request.method === 'CONNECT' ? 'CONNECT' : ex.request.path);
+    if (found) {
+      ex.params = found.params;
+      return { handler: found.route.handler, options: found.route };
+    }
+    return { handler: (e) => e.respond(404, { 'Content-Type': 'text/plain' }, 'not found'), options: {} };
+  }
+}
+
+function peerKey(s: net.Socket): string {
+  return `${s.remoteAddress}|${s.remotePort}`;
+}

@@ -1,0 +1,32 @@
+/**
+ * hourglass/testing — the fault server and the test PKI, shipped to users (SPEC §9).
+ *
+ * Exports values and types separately. Left unexported on purpose: the request
+ * reader, the connection state (`Conn`) and the route-table internals; the route
+ * catalogue is reachable as `FaultServer.routes`, the malformed bytes as
+ * `FaultServer.malformed` / `.malformedCases` / `.edgeCases`.
+ */
+
+export type { ServerCertName } from './certs.js';
+export {
+  CA_CERT,
+  CLIENT_CERT,
+  CLIENT_KEY,
+  EXPIRED_CERT,
+  EXPIRED_KEY,
+  SERVER_CERT,
+  SERVER_CERTS,
+  SERVER_KEY,
+  WRONG_NAME_CERT,
+  WRONG_NAME_KEY,
+  writeCertsDir,
+} from './certs.js';
+export type { ConnectionInfo } from './conn.js';
+export type { Bytes, HeaderInit, RecordedRequest } from './exchange.js';
+export { Exchange, formatHead } from './exchange.js';
+
+export type { FaultServerOptions, FaultServerTlsOptions } from './fault-server.js';
+export { FaultServer } from './fault-server.js';
+export type { MalformedCase, MalformedExpectation } from './malformed.js';
+export type { RouteHandler, RouteOptions } from './route-kit.js';
+export { POISON } from './routes.js';
