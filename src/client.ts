@@ -199,6 +199,7 @@ export class Client {
           headers: hopHeaders,
           body: hasBody ? body.next(hopHeaders) : { kind: 'none' },
           replayable: body.replayable || !hasBody,
+          rebody: hasBody && body.replayable ? () => body.next(hopHeaders) : undefined,
           budget,
           timeouts: opts.timeouts,
           trace: opts.trace,

@@ -18,6 +18,15 @@ import { ProtocolError } from './errors.js';
 
 const MAX_CODINGS = 5;
 
+/** Whether a Content-Encoding value will be decoded (so size caps apply to decoded bytes). */
+export function isDecodable(value: string | string[] | undefined): boolean {
+  try {
+    return parseCodings(value, { method: '', url: '' }) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /** Parses a Content-Encoding value into decodable codings, or undefined when not decodable. */
 export function parseCodings(value: string | string[] | undefined, ctx: { method: string; url: string }): string[] | undefined {
   if (value === undefined) return undefined;

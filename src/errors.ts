@@ -200,9 +200,12 @@ export class ConnectError extends HourglassError {
 /** The peer broke HTTP/1.1 framing or the connection died mid-exchange. `code` is `HG_PROTOCOL`. */
 export class ProtocolError extends HourglassError {
   reason: ProtocolReason;
-  constructor(reason: ProtocolReason, message: string, ctx: ErrorContext = {}) {
+  /** For a connection that died: whether any request byte reached the socket (unknown: undefined). */
+  requestSent: boolean | undefined;
+  constructor(reason: ProtocolReason, message: string, ctx: ErrorContext & { requestSent?: boolean } = {}) {
     super(`${message} (${reason})`, 'HG_PROTOCOL', ctx);
     this.reason = reason;
+    this.requestSent = ctx.requestSent;
   }
 }
 

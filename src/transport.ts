@@ -87,8 +87,10 @@ export interface TransportRequest {
   /** Flat `[name, value, ...]`, validated by the caller. */
   headers: string[];
   body: WritableBody;
-  /** Whether the body can be sent again (absent, string, bytes). */
+  /** Whether the body can be sent again (absent, string, bytes, factory). */
   replayable: boolean;
+  /** A fresh body for a replay (stream bodies made by a factory); absent: `body` is reused. */
+  rebody?: (() => WritableBody) | undefined;
   budget: Budget;
   timeouts?: Partial<TransportTimeouts> | undefined;
   trace?: TraceHooks | undefined;
@@ -195,8 +197,10 @@ export class Transport implements ConnOwner {
       method: req.method,
       url: href,
     };
-    for (;;) {
+    let body = req.body;
+    for (let attempt = 0; ; attempt++) {
       budget.check();
+      if (attempt > 0 && req.rebody !== undefined) body = req.rebody();
       emit(req.trace, 'getConn', { hostPort: `${host}:${port}` });
       const timings = new Timings(budget.startedEpoch);
       const lease = await this.pool.acquire(key, dialOpts, budget, timeouts.poolTimeout);
@@ -222,17 +226,25 @@ export class Transport implements ConnOwner {
           method: req.method,
           target,
           headers,
-          body: req.body,
+          body,
           expectContinue: hasExpectContinue(headers),
           url: href,
           timeouts,
           budget,
           trace: req.trace,
           timings,
-          maxResponseBytes: compress ? Number.POSITIVE_INFINITY : this.maxResponseBytes,
+          maxResponseBytes: this.maxResponseBytes,
+          decodes: compress,
           closeAfter,
         });
-        if (compress) this.maybeDecode(res, req.method, href);
+        if (compress) {
+          try {
+            this.maybeDecode(res, req.method, href);
+          } catch (err) {
+            void res.dump(0, 0); // an undecodable body is never read: close its connection
+            throw err;
+          }
+        }
         return res;
       } catch (err) {
         if (reused && budget.failure === undefined && this.mayRetryStale(err, conn, req)) continue;
@@ -397,6 +409,8 @@ export class Transport implements ConnOwner {
   private mayRetryStale(err: unknown, conn: Connection, req: TransportRequest): boolean {
     if (!(err instanceof ProtocolError) || err.reason !== 'connection-closed') return false;
     if (conn.responseStarted) return false;
+    // A stream was handed to the failed attempt (and destroyed): only a factory can replay it.
+    if (req.body.kind === 'stream' && req.rebody === undefined) return false;
     if (!conn.requestWritten) return true;
     return req.replayable && (REPLAYABLE_METHODS.has(req.method) || hasIdempotencyKey(req.headers));
   }

@@ -31,6 +31,7 @@ import type { MinThroughput, TransportTimeouts } from '../options.js';
 import { Response } from '../response.js';
 import type { Timings } from '../timings.js';
 import { channels, emit, type TraceHooks } from '../trace.js';
+import { isDecodable } from '../decompress.js';
 import { BodyChannel, type BodyProducer } from './body.js';
 import { RequestWriter, type WritableBody } from './writer.js';
 
@@ -58,8 +59,10 @@ export interface ConnRequest {
   budget: Budget;
   trace: TraceHooks | undefined;
   timings: Timings;
-  /** Decoded-size cap (Infinity for none); enforced here when the body is not decoded. */
+  /** Body size cap (Infinity for none); enforced here unless the body will be decoded. */
   maxResponseBytes: number;
+  /** The transport decodes supported Content-Encodings (then the cap applies to decoded bytes there). */
+  decodes: boolean;
   /** Close the connection after this exchange (we sent `Connection: close`). */
   closeAfter: boolean;
 }
@@ -110,6 +113,8 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
   responseStarted = false;
   private responseComplete = false;
   private bodyBytes = 0;
+  /** Cap on raw body bytes for the current response. */
+  private rawLimit = Number.POSITIVE_INFINITY;
   private rateStart = 0;
   private rateSamples: number[] = [];
   private waitingContinue = false;
@@ -293,6 +298,9 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
     if (!this.writer.done) this.mustClose = true;
     if (!head.keepAlive) this.mustClose = true;
     this.keepAliveHint = head.keepAliveTimeout;
+    const headers = headersObject(head.rawHeaders);
+    this.rawLimit =
+      req.decodes && isDecodable(headers['content-encoding']) ? Number.POSITIVE_INFINITY : req.maxResponseBytes;
     const channel = new BodyChannel(this, head.framing === 'length' ? head.contentLength : -1);
     this.channel = channel;
     const res = new Response(
@@ -300,7 +308,7 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
         status: head.status,
         statusText: head.statusText,
         httpVersion: head.httpVersion,
-        headers: headersObject(head.rawHeaders),
+        headers,
         rawHeaders: head.rawHeaders,
         url: req.url,
         method: req.method,
@@ -320,9 +328,9 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
   onBody(chunk: Buffer): void {
     const req = this.req!;
     this.bodyBytes += chunk.length;
-    if (this.bodyBytes > req.maxResponseBytes) {
+    if (this.bodyBytes > this.rawLimit) {
       this.fail(
-        new ProtocolError('body-too-large', `response body exceeds maxResponseBytes (${req.maxResponseBytes})`, {
+        new ProtocolError('body-too-large', `response body exceeds maxResponseBytes (${this.rawLimit})`, {
           method: req.method,
           url: req.url,
         }),
@@ -480,7 +488,7 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
   /** The error for a connection that died mid-exchange. */
   private deathError(cause: Error | undefined): ProtocolError {
     const req = this.req;
-    const ctx = { method: req?.method, url: req?.url, cause };
+    const ctx = { method: req?.method, url: req?.url, cause, requestSent: this.requestWritten };
     if (this.res === undefined) {
       return new ProtocolError('connection-closed', 'connection closed before the response head', ctx);
     }
