@@ -1,0 +1,389 @@
+/**
+ * download — resumable downloads to a file (SPEC §8, §11 "Download").
+ *
+ * Owns: the attempt loop over mirrors (retry limit per mirror, backoff, one overall
+ * deadline across every attempt and wait), the choice between continuing with
+ * `Range` + `If-Range` and restarting from zero, judging each answer (200, 206, 416,
+ * retryable and final statuses), de-duplicating concurrent calls for one destination,
+ * and progress. Options are checked in `download/options`, the on-disk state lives
+ * in `download/part-file`, the header grammar in `download/range`; requests go
+ * through an ordinary {@link Client} with its own retries disabled, so every request
+ * is counted here.
+ *
+ * Invariants: bytes reach the `.part` only from a 200, or from a 206 whose
+ * `Content-Range` starts exactly at the `.part`'s end and agrees with the known size
+ * and `Content-Length`; a 206 that turns out longer than announced is rolled back
+ * (nothing of it is kept); `If-Range` never carries a weak ETag; a ranged request
+ * never sends `Accept-Encoding`, an unranged one sends `identity`, so offsets always
+ * address the identity representation; the body is streamed with backpressure (one
+ * chunk in flight), never buffered whole; `received` in `onProgress` never decreases;
+ * `dest` is only ever written by the final atomic rename, after the checksum passed.
+ * Errors: the last attempt's error once every mirror is exhausted (`HttpStatusError`
+ * `HG_HTTP_STATUS` for a status, `ProtocolError` `bad-range` for a bad 206/416), an
+ * overall `TimeoutError` phase `request`, `AbortError`, `HG_CHECKSUM`, and `HG_WRITE`
+ * (with the system error as `cause`) when the `.part`, its sidecar or `dest` fails.
+ */
+
+import type { Client } from './client.js';
+import { Budget, sleep } from './deadline.js';
+import {
+  type DownloadOptions,
+  type DownloadResult,
+  type ResolvedDownload,
+  resolveDownload,
+} from './download/options.js';
+import { PartFile } from './download/part-file.js';
+import {
+  contentLength,
+  ifRangeValue,
+  parseContentRange,
+  parseUnsatisfiedRange,
+  single,
+  validatorChanged,
+  validatorOf,
+} from './download/range.js';
+import { AbortError, HourglassError, ProtocolError, redactUrl, TimeoutError } from './errors.js';
+import { defaultClient } from './index.js';
+import type { Response } from './response.js';
+import { parseRetryAfter } from './retry.js';
+
+export type { DownloadOptions, DownloadResult } from './download/options.js';
+
+/** A response status that ended a mirror (final 4xx, or retryable ones out of retries). `code` is `HG_HTTP_STATUS`. */
+export class HttpStatusError extends HourglassError {
+  readonly status: number;
+  constructor(status: number, ctx: { method: string; url: string }) {
+    super(`unexpected HTTP status ${status} for ${ctx.method} ${redactUrl(ctx.url)}`, 'HG_HTTP_STATUS', ctx);
+    this.status = status;
+  }
+}
+
+/**
+ * Downloads `urls` (mirrors of one file, tried in order) to `dest` through
+ * `dest.part`, resuming where an earlier attempt or process stopped. Concurrent calls
+ * for the same resolved `dest` share the first call's transfer and options.
+ */
+export function download(
+  urls: string | string[],
+  dest: string,
+  opts: DownloadOptions = {},
+): Promise<DownloadResult> {
+  let transfer: Transfer;
+  try {
+    transfer = new Transfer(urls, dest, opts);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const running = inflight.get(transfer.dest);
+  if (running !== undefined) return running;
+  const p = transfer.run();
+  inflight.set(transfer.dest, p);
+  const forget = (): void => {
+    if (inflight.get(transfer.dest) === p) inflight.delete(transfer.dest);
+  };
+  p.then(forget, forget);
+  return p;
+}
+
+// Private implementation past this point.
+
+/** Transfers in progress, by resolved destination. */
+const inflight = new Map<string, Promise<DownloadResult>>();
+
+/** A `Retry-After` longer than this moves on to the next mirror instead of waiting. */
+const MAX_RETRY_AFTER = 60_000;
+/** Error codes that end the download at once, whatever mirror is left. */
+const FATAL_CODES: ReadonlySet<string> = new Set(['HG_INVALID_ARG', 'HG_CLOSED', 'HG_BODY_USED']);
+
+/** How one request ended, as the attempt loop sees it. */
+type Outcome =
+  | { kind: 'complete' }
+  /** A 206 covered part of the rest: ask for the remainder at once. */
+  | { kind: 'continue' }
+  | { kind: 'retry'; error: Error; wait?: number | undefined }
+  | { kind: 'next-mirror'; error: Error };
+
+/** One download: its options resolved, and the counters of its result. */
+class Transfer {
+  readonly dest: string;
+  private readonly cfg: ResolvedDownload;
+  private readonly opts: DownloadOptions;
+  private readonly client: Client;
+  private attempts = 0;
+  private resumed = false;
+  private reported = -1;
+  private lastError: Error | undefined;
+
+  constructor(urls: string | string[], dest: string, opts: DownloadOptions) {
+    this.cfg = resolveDownload(urls, dest, opts);
+    this.dest = this.cfg.dest;
+    this.opts = opts;
+    this.client = opts.client ?? defaultClient();
+  }
+
+  async run(): Promise<DownloadResult> {
+    const budget = new Budget(this.opts.timeout, this.opts.signal, 'GET', this.cfg.urls[0]!);
+    budget.activePhase = 'download';
+    try {
+      budget.check();
+      const part = await PartFile.open(this.dest);
+      try {
+        if (part.size > 0) this.progress(part);
+        return await this.loop(part, budget);
+      } finally {
+        await part.close();
+      }
+    } catch (err) {
+      throw fileError(err, this.dest);
+    } finally {
+      budget.finish();
+    }
+  }
+
+  /** Mirrors in order; on each, attempts until success, a final answer, or the retry limit. */
+  private async loop(part: PartFile, budget: Budget): Promise<DownloadResult> {
+    for (const url of this.cfg.urls) {
+      let failures = 0;
+      for (;;) {
+        const outcome = await this.attempt(url, part, budget);
+        if (outcome.kind === 'complete') return this.finish(part);
+        if (outcome.kind === 'continue') continue;
+        this.lastError = outcome.error;
+        if (outcome.kind === 'next-mirror' || ++failures > this.cfg.limit) break;
+        const wait = outcome.wait ?? Math.max(0, this.cfg.backoff(failures));
+        if (wait >= budget.remaining()) throw budget.timeoutError(outcome.error);
+        if (wait > 0) {
+          budget.activePhase = 'retry-backoff';
+          await sleep(wait, budget);
+        }
+      }
+    }
+    throw this.lastError ?? new HourglassError('download failed', 'HG_DOWNLOAD');
+  }
+
+  /** One request: continue (Range + If-Range) when the `.part` can be trusted, else from zero. */
+  private async attempt(url: string, part: PartFile, budget: Budget): Promise<Outcome> {
+    budget.check();
+    const remaining = budget.remaining();
+    if (remaining <= 0) throw budget.timeoutError(this.lastError);
+    const offset = part.size;
+    const ifRange = offset > 0 ? ifRangeValue(part.meta?.validator) : undefined;
+    if (offset > 0 && ifRange === undefined) await this.restart(part);
+    const headers =
+      ifRange !== undefined
+        ? [...this.cfg.headers, 'range', `bytes=${offset}-`, 'if-range', ifRange]
+        : [...this.cfg.headers, 'accept-encoding', 'identity'];
+    budget.url = url;
+    budget.activePhase = 'download';
+    this.attempts++;
+    let res: Response;
+    try {
+      res = await this.client.request(url, {
+        headers,
+        signal: this.opts.signal,
+        timeouts: this.opts.timeouts,
+        retry: 0,
+        ...(remaining === Number.POSITIVE_INFINITY ? {} : { timeout: Math.max(1, Math.ceil(remaining)) }),
+      });
+    } catch (err) {
+      return this.failed(err, budget);
+    }
+    try {
+      return await this.judge(res, url, part, ifRange !== undefined);
+    } catch (err) {
+      abandon(res);
+      return this.failed(err, budget);
+    }
+  }
+
+  /** Decides what a response means for the `.part`. */
+  private async judge(res: Response, url: string, part: PartFile, ranged: boolean): Promise<Outcome> {
+    const offset = part.size;
+    const ctx = { method: 'GET', url };
+    if (res.status === 200) {
+      // Unranged, or the range was ignored / If-Range failed: the full body, from zero.
+      if (offset > 0) await this.restart(part);
+      const len = contentLength(res.headers);
+      await part.saveMeta({
+        url,
+        validator: validatorOf(res.headers),
+        ...(len !== undefined && !Number.isNaN(len) ? { size: len } : {}),
+      });
+      await this.stream(res, part, undefined);
+      return { kind: 'complete' };
+    }
+    if (res.status === 206) return this.partial(res, url, part, ranged);
+    await res.dump();
+    if (res.status === 416 && ranged) {
+      const held = parseUnsatisfiedRange(res.headers['content-range']);
+      const size = part.meta?.size;
+      if (held === offset && (size === undefined || size === held)) {
+        if (size === undefined) await part.saveMeta({ ...part.meta!, size: held });
+        this.resumed = true;
+        return { kind: 'complete' };
+      }
+      await this.restart(part);
+      const got = single(res.headers['content-range']) ?? 'none';
+      return {
+        kind: 'retry',
+        wait: 0,
+        error: new ProtocolError(
+          'bad-range',
+          `416 Content-Range ${got} does not match the ${offset} bytes held; restarting`,
+          ctx,
+        ),
+      };
+    }
+    const error = new HttpStatusError(res.status, ctx);
+    if (res.status === 408 || res.status === 429 || (res.status >= 500 && res.status <= 599)) {
+      const ra = parseRetryAfter(single(res.headers['retry-after']));
+      if (ra !== undefined && ra > MAX_RETRY_AFTER) return { kind: 'next-mirror', error };
+      return { kind: 'retry', error, wait: ra };
+    }
+    return { kind: 'next-mirror', error };
+  }
+
+  /** A 206: appended only when its Content-Range continues the `.part` exactly. */
+  private async partial(res: Response, url: string, part: PartFile, ranged: boolean): Promise<Outcome> {
+    const offset = part.size;
+    const ctx = { method: 'GET', url };
+    const raw = single(res.headers['content-range']) ?? 'none';
+    const cr = parseContentRange(res.headers['content-range']);
+    const known = part.meta?.size;
+    const len = cr === undefined ? 0 : cr.end - cr.start + 1;
+    const cl = contentLength(res.headers);
+    let problem: string | undefined;
+    if (cr === undefined) problem = `206 with an invalid Content-Range (${raw})`;
+    else if (cr.start !== offset)
+      problem = `206 Content-Range ${raw} does not start at the requested offset ${offset}`;
+    else if (ranged && cr.total !== undefined && known !== undefined && cr.total !== known) {
+      problem = `206 Content-Range ${raw} disagrees with the known size ${known}`;
+    } else if (cl !== undefined && cl !== len)
+      problem = `206 Content-Length ${cl} disagrees with Content-Range ${raw}`;
+    if (problem !== undefined) {
+      abandon(res);
+      return { kind: 'next-mirror', error: new ProtocolError('bad-range', problem, ctx) };
+    }
+    if (ranged && validatorChanged(part.meta?.validator, res.headers)) {
+      // The server sent a different representation's bytes despite If-Range: start over.
+      abandon(res);
+      await this.restart(part);
+      return {
+        kind: 'retry',
+        wait: 0,
+        error: new ProtocolError('bad-range', '206 for a changed representation', ctx),
+      };
+    }
+    const total = cr!.total;
+    if (!ranged) {
+      await part.saveMeta({
+        url,
+        validator: validatorOf(res.headers),
+        ...(total !== undefined ? { size: total } : {}),
+      });
+    } else if (known === undefined && total !== undefined) {
+      await part.saveMeta({ ...part.meta!, size: total });
+    }
+    const mark = await part.mark();
+    if (offset > 0) this.resumed = true;
+    try {
+      await this.stream(res, part, len);
+    } catch (err) {
+      if (err instanceof ProtocolError && err.reason === 'bad-range') await part.rollback(mark);
+      throw err;
+    }
+    if (part.size < offset + len) {
+      return {
+        kind: 'retry',
+        error: new ProtocolError(
+          'truncated-body',
+          `206 body ended after ${part.size - offset} of ${len} bytes`,
+          ctx,
+        ),
+      };
+    }
+    const size = part.meta?.size;
+    return size !== undefined && part.size < size ? { kind: 'continue' } : { kind: 'complete' };
+  }
+
+  /** Streams the body into the `.part`, one chunk in flight; `limit` caps a 206. */
+  private async stream(res: Response, part: PartFile, limit: number | undefined): Promise<void> {
+    let got = 0;
+    for await (const chunk of res.body) {
+      const buf = chunk as Buffer;
+      if (limit !== undefined && got + buf.length > limit) {
+        throw new ProtocolError('bad-range', `206 body longer than its Content-Range (${limit} bytes)`, {
+          method: 'GET',
+          url: res.url,
+        });
+      }
+      got += buf.length;
+      await part.append(buf);
+      this.progress(part);
+    }
+  }
+
+  /** Classifies a failed request: fatal errors are thrown, the rest retried or moved past. */
+  private failed(err: unknown, budget: Budget): Outcome {
+    if (budget.failure !== undefined) {
+      throw budget.failure instanceof TimeoutError ? budget.timeoutError(err) : budget.failure;
+    }
+    if (!(err instanceof HourglassError) || err instanceof AbortError || FATAL_CODES.has(err.code)) throw err;
+    if (err instanceof TimeoutError && err.phase === 'request' && budget.remaining() <= 15) {
+      throw budget.timeoutError(err);
+    }
+    if (err instanceof ProtocolError && err.reason === 'bad-range')
+      return { kind: 'next-mirror', error: err };
+    return { kind: 'retry', error: err };
+  }
+
+  private async restart(part: PartFile): Promise<void> {
+    await part.reset();
+    this.resumed = false;
+  }
+
+  private progress(part: PartFile): void {
+    if (part.size <= this.reported) return;
+    this.reported = part.size;
+    this.opts.onProgress?.({ received: part.size, total: part.meta?.size });
+  }
+
+  /** Verifies, then fsync + rename; a mismatch deletes the `.part` and its sidecar. */
+  private async finish(part: PartFile): Promise<DownloadResult> {
+    const sha256 = await part.digest();
+    if (this.cfg.sha256 !== undefined && sha256 !== this.cfg.sha256) {
+      await part.discard();
+      throw new HourglassError(`sha256 mismatch: expected ${this.cfg.sha256}, got ${sha256}`, 'HG_CHECKSUM', {
+        method: 'GET',
+        url: part.meta?.url,
+      });
+    }
+    const bytes = part.size;
+    this.progress(part);
+    await part.commit(this.dest);
+    return { path: this.dest, bytes, sha256, resumed: this.resumed, attempts: this.attempts };
+  }
+}
+
+/**
+ * A failed file operation (it carries a `syscall`) as an `HourglassError` with code
+ * `HG_WRITE` and the system error as `cause`; every other error passes unchanged.
+ */
+function fileError(err: unknown, dest: string): unknown {
+  if (err instanceof HourglassError || typeof (err as { syscall?: unknown } | null)?.syscall !== 'string')
+    return err;
+  const e = err as NodeJS.ErrnoException;
+  return new HourglassError(`download to ${dest} failed: ${e.message}`, 'HG_WRITE', {
+    method: 'GET',
+    cause: err,
+  });
+}
+
+/** Closes an unread or partly read body (its connection is closed, not reused). */
+function abandon(res: Response): void {
+  try {
+    res.body.destroy();
+  } catch {
+    // Already consumed by dump() or fully read: nothing left to close.
+  }
+}

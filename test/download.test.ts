@@ -1,0 +1,627 @@
+/**
+ * download.test — `download()` against the fault server (SPEC §8, §11 "Download";
+ * SCENARIOS HG-06..HG-10): resume with Range + If-Range after a reset or a stall,
+ * restart when the range is ignored or the representation changed, weak ETags,
+ * strict Content-Range checks (nothing appended on a bad 206), 416, mirrors, sha256,
+ * resume across a killed process, shared concurrent transfers, the overall deadline,
+ * monotonic progress, and bounded memory on a 64 MiB body.
+ *
+ * Every test runs its own FaultServer, Client and temp directory, all torn down.
+ */
+
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { access, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { Client } from '../src/client.js';
+import { type DownloadOptions, download, HttpStatusError } from '../src/download.js';
+import { AbortError, HourglassError, ProtocolError, TimeoutError } from '../src/errors.js';
+import { type Exchange, FaultServer, type RecordedRequest } from '../src/testing/index.js';
+
+interface Env {
+  fs: FaultServer;
+  client: Client;
+  dir: string;
+  dest: string;
+}
+
+async function setup(t: TestContext): Promise<Env> {
+  const fs = await FaultServer.start();
+  const client = new Client();
+  const dir = await mkdtemp(join(tmpdir(), 'hg-download-'));
+  t.after(async () => {
+    await client.close();
+    await fs.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { fs, client, dir, dest: join(dir, 'out.bin') };
+}
+
+/** Fast retries: no backoff unless a test says otherwise. */
+function fast(env: Env, more: DownloadOptions = {}): DownloadOptions {
+  return { client: env.client, retry: { backoff: () => 0 }, ...more };
+}
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function hitsTo(fs: FaultServer, path: string): RecordedRequest[] {
+  return fs.requests.filter((r) => r.path === path);
+}
+
+/** Serves `content` with `etag`: 206 for a matching `bytes=N-` + If-Range, else 200 (optionally cut). */
+async function serveRange(
+  ex: Exchange,
+  content: Buffer,
+  etag: string,
+  cut?: { at: number; how: 'reset' | 'stall' },
+): Promise<void> {
+  const m = /^bytes=(\d+)-$/.exec(ex.request.headers.range ?? '');
+  if (m !== null && ex.request.headers['if-range'] === etag) {
+    const start = Number(m[1]);
+    await ex.respond(
+      206,
+      { ETag: etag, 'Content-Range': `bytes ${start}-${content.length - 1}/${content.length}` },
+      content.subarray(start),
+    );
+    return;
+  }
+  if (cut === undefined) {
+    await ex.respond(200, { ETag: etag }, content);
+    return;
+  }
+  await ex.writeHead(200, { ETag: etag, 'Content-Length': content.length });
+  await ex.write(content.subarray(0, cut.at));
+  if (cut.how === 'stall') {
+    await ex.stall();
+    return;
+  }
+  await ex.sleep(50);
+  ex.reset();
+}
+
+describe('download: resume (HG-06, HG-10)', () => {
+  it('resumes with Range + If-Range after a reset at 30 %', async (t) => {
+    const env = await setup(t);
+    const content = FaultServer.rangeContent(1000);
+    const res = await download(env.fs.url('/range?size=1000&resetAt=300'), env.dest, fast(env));
+    assert.deepEqual(await readFile(env.dest), content);
+    assert.equal(res.resumed, true);
+    assert.equal(res.attempts, 2);
+    assert.equal(res.bytes, 1000);
+    assert.equal(res.sha256, sha(content));
+    const [first, second] = hitsTo(env.fs, '/range');
+    assert.equal(first!.headers.range, undefined);
+    assert.equal(first!.headers['accept-encoding'], 'identity');
+    assert.equal(second!.headers.range, 'bytes=300-');
+    assert.equal(second!.headers['if-range'], '"hg-1000"');
+    assert.equal(second!.headers['accept-encoding'], undefined, 'a range request carries no Accept-Encoding');
+    assert.equal(await exists(`${env.dest}.part`), false);
+    assert.equal(await exists(`${env.dest}.part.json`), false);
+  });
+
+  it('HG-06: 200 "abc" + RST, then 206 bytes 3-5/6 "def"', async (t) => {
+    const env = await setup(t);
+    env.fs.route('/hg06', (ex) => serveRange(ex, Buffer.from('abcdef'), '"asd"', { at: 3, how: 'reset' }));
+    const res = await download(env.fs.url('/hg06'), env.dest, fast(env));
+    assert.equal((await readFile(env.dest)).toString(), 'abcdef');
+    assert.deepEqual([res.resumed, res.attempts], [true, 2]);
+    const second = hitsTo(env.fs, '/hg06')[1]!;
+    assert.equal(second.headers.range, 'bytes=3-');
+    assert.equal(second.headers['if-range'], '"asd"');
+  });
+
+  it('HG-10: a stall ends the attempt by read-idle; the next resumes at byte 3; progress is monotonic', async (t) => {
+    const env = await setup(t);
+    const seen: number[] = [];
+    const started = performance.now();
+    const res = await download(
+      env.fs.url('/range?size=6&stallAt=3'),
+      env.dest,
+      fast(env, {
+        timeouts: { readIdleTimeout: 150 },
+        onProgress: (p) => {
+          seen.push(p.received);
+          assert.equal(p.total, 6);
+        },
+      }),
+    );
+    const elapsed = performance.now() - started;
+    assert.deepEqual(await readFile(env.dest), FaultServer.rangeContent(6));
+    assert.deepEqual([res.resumed, res.attempts], [true, 2]);
+    assert.equal(hitsTo(env.fs, '/range')[1]!.headers.range, 'bytes=3-');
+    assert.ok(elapsed >= 140 && elapsed < 1000, `took ${elapsed} ms`);
+    for (let i = 1; i < seen.length; i++)
+      assert.ok(seen[i]! > seen[i - 1]!, `progress went ${seen[i - 1]} → ${seen[i]}`);
+    assert.ok(seen.includes(3) && seen.at(-1) === 6, `progress ${seen.join(', ')}`);
+  });
+});
+
+describe('download: restart from zero (HG-07, HG-09a)', () => {
+  it('a server ignoring Range gets the full body exactly once, progress stays monotonic', async (t) => {
+    const env = await setup(t);
+    const seen: number[] = [];
+    const res = await download(
+      env.fs.url('/range?size=100000&resetAt=30000&ignoreRange=1'),
+      env.dest,
+      fast(env, { onProgress: (p) => seen.push(p.received) }),
+    );
+    assert.deepEqual(await readFile(env.dest), FaultServer.rangeContent(100000));
+    assert.deepEqual([res.resumed, res.attempts, res.bytes], [false, 2, 100000]);
+    for (let i = 1; i < seen.length; i++)
+      assert.ok(seen[i]! > seen[i - 1]!, `progress went ${seen[i - 1]} → ${seen[i]}`);
+    assert.equal(seen.at(-1), 100000);
+  });
+
+  it('an ETag change mid-way (If-Range fails → 200) restarts', async (t) => {
+    const env = await setup(t);
+    const res = await download(env.fs.url('/range?size=1000&resetAt=300&changeEtag=v2'), env.dest, fast(env));
+    assert.deepEqual(await readFile(env.dest), FaultServer.rangeContent(1000));
+    assert.deepEqual([res.resumed, res.attempts], [false, 2]);
+    const second = hitsTo(env.fs, '/range')[1]!;
+    assert.equal(second.headers['if-range'], '"hg-1000"');
+  });
+
+  it('a 206 carrying a different ETag is never spliced: restart without a range', async (t) => {
+    const env = await setup(t);
+    const v1 = Buffer.from('aaaaaaaaaa');
+    const v2 = Buffer.from('bbbbbbbbbb');
+    env.fs.route('/swap', async (ex) => {
+      if (ex.hit === 1) return serveRange(ex, v1, '"v1"', { at: 4, how: 'reset' });
+      if (ex.hit === 2) {
+        return ex.respond(206, { ETag: '"v2"', 'Content-Range': 'bytes 4-9/10' }, v2.subarray(4));
+      }
+      return ex.respond(200, { ETag: '"v2"' }, v2);
+    });
+    const res = await download(env.fs.url('/swap'), env.dest, fast(env));
+    assert.deepEqual(await readFile(env.dest), v2);
+    assert.deepEqual([res.resumed, res.attempts], [false, 3]);
+    assert.equal(hitsTo(env.fs, '/swap')[2]!.headers.range, undefined);
+  });
+
+  it('a weak ETag is never sent in If-Range: Last-Modified is used instead', async (t) => {
+    const env = await setup(t);
+    const res = await download(env.fs.url('/range?size=1000&resetAt=300&weak=1'), env.dest, fast(env));
+    assert.deepEqual(await readFile(env.dest), FaultServer.rangeContent(1000));
+    assert.equal(res.resumed, true);
+    const second = hitsTo(env.fs, '/range')[1]!;
+    assert.equal(second.headers.range, 'bytes=300-');
+    assert.equal(second.headers['if-range'], 'Sat, 01 Jan 2000 00:00:00 GMT');
+  });
+
+  it('a weak ETag and no Last-Modified: restart from zero without a range', async (t) => {
+    const env = await setup(t);
+    const res = await download(
+      env.fs.url('/range?size=1000&resetAt=300&weak=1&noLastModified=1'),
+      env.dest,
+      fast(env),
+    );
+    assert.deepEqual(await readFile(env.dest), FaultServer.rangeContent(1000));
+    assert.deepEqual([res.resumed, res.attempts], [false, 2]);
+    for (const r of hitsTo(env.fs, '/range')) {
+      assert.equal(r.headers.range, undefined);
+      assert.equal(r.headers['if-range'], undefined);
+    }
+  });
+
+  it('a .part without its sidecar is not trusted: restart from zero', async (t) => {
+    const env = await setup(t);
+    await writeFile(`${env.dest}.part`, 'garbage');
+    const res = await download(env.fs.url('/range?size=500'), env.dest, fast(env));
+    assert.deepEqual(await readFile(env.dest), FaultServer.rangeContent(500));
+    assert.equal(res.resumed, false);
+    assert.equal(hitsTo(env.fs, '/range')[0]!.headers.range, undefined);
+  });
+});
+
+describe('download: strict 206 and 416 (HG-08, HG-09b)', () => {
+  const content = Buffer.from('0123456789');
+  /** First request: 200 with 4 bytes then RST; the ranged one answers `partial`. */
+  function twoStep(env: Env, partial: (ex: Exchange) => Promise<void>): void {
+    env.fs.route('/f', async (ex) => {
+      if (ex.request.headers.range === undefined)
+        return serveRange(ex, content, '"e1"', { at: 4, how: 'reset' });
+      return partial(ex);
+    });
+  }
+
+  for (const [name, contentRange] of [
+    ['unparsable', 'bytes bad'],
+    ['start ≠ requested offset', 'bytes 5-9/10'],
+    ['total ≠ known size', 'bytes 4-9/11'],
+  ] as const) {
+    it(`rejects a 206 with Content-Range ${name}; the .part is kept, nothing appended`, async (t) => {
+      const env = await setup(t);
+      twoStep(env, (ex) =>
+        ex.respond(206, { ETag: '"e1"', 'Content-Range': contentRange }, content.subarray(4)),
+      );
+      await assert.rejects(download(env.fs.url('/f'), env.dest, fast(env)), (err: unknown) => {
+        assert.ok(err instanceof ProtocolError, String(err));
+        assert.equal(err.reason, 'bad-range');
+        return true;
+      });
+      assert.equal(hitsTo(env.fs, '/f').length, 2, 'a bad 206 moves on at once');
+      assert.deepEqual(await readFile(`${env.dest}.part`), content.subarray(0, 4));
+      assert.equal(await exists(`${env.dest}.part.json`), true);
+      assert.equal(await exists(env.dest), false);
+      // A later call resumes from the kept .part.
+      env.fs.route('/f', (ex) => serveRange(ex, content, '"e1"'));
+      const res = await download(env.fs.url('/f'), env.dest, fast(env));
+      assert.deepEqual(await readFile(env.dest), content);
+      assert.deepEqual([res.resumed, res.attempts], [true, 1]);
+      assert.equal(hitsTo(env.fs, '/f').at(-1)!.headers.range, 'bytes=4-');
+    });
+  }
+
+  it('accepts a 206 with an unknown total (bytes 4-9/*)', async (t) => {
+    const env = await setup(t);
+    twoStep(env, (ex) =>
+      ex.respond(206, { ETag: '"e1"', 'Content-Range': 'bytes 4-9/*' }, content.subarray(4)),
+    );
+    const res = await download(env.fs.url('/f'), env.dest, fast(env));
+    assert.deepEqual(await readFile(env.dest), content);
+    assert.equal(res.resumed, true);
+  });
+
+  it('a 206 body longer than its Content-Range is an error, never spliced nor parsed as a response', async (t) => {
+    const env = await setup(t);
+    const smuggled = 'r1HTTP/1.1 302 Found\r\nLocation: http://evil.invalid/\r\nContent-Length: 0\r\n\r\n';
+    twoStep(env, async (ex) => {
+      await ex.writeHead(206, { ETag: '"e1"', 'Content-Range': 'bytes 4-5/10' });
+      await ex.write(smuggled.slice(0, 2));
+      await ex.sleep(30);
+      await ex.end(smuggled.slice(2));
+    });
+    const seen: number[] = [];
+    const opts = fast(env, { onProgress: (p) => seen.push(p.received) });
+    await assert.rejects(download(env.fs.url('/f'), env.dest, opts), (err: unknown) => {
+      assert.ok(err instanceof ProtocolError, String(err));
+      assert.equal(err.reason, 'bad-range');
+      return true;
+    });
+    assert.equal(seen.at(-1), 6, '"r1" was appended before the surplus arrived');
+    assert.deepEqual(
+      await readFile(`${env.dest}.part`),
+      content.subarray(0, 4),
+      'the long 206 was rolled back',
+    );
+    assert.equal(env.fs.requests.length, 2);
+  });
+
+  it('rejects an initial 206 whose Content-Length disagrees with its Content-Range', async (t) => {
+    const env = await setup(t);
+    env.fs.route('/f', (ex) =>
+      ex.respond(206, { ETag: '"e1"', 'Content-Range': 'bytes 0-99/300' }, Buffer.alloc(300, 120)),
+    );
+    await assert.rejects(
+      download(env.fs.url('/f'), env.dest, fast(env)),
+      (err: unknown) => err instanceof ProtocolError && err.reason === 'bad-range',
+    );
+    assert.equal((await stat(`${env.dest}.part`)).size, 0);
+  });
+
+  it('416 with bytes */N where N is what the .part holds → complete, sha256 checked', async (t) => {
+    const env = await setup(t);
+    const content100 = FaultServer.rangeContent(100);
+    const url = env.fs.url('/range?size=100');
+    await writeFile(`${env.dest}.part`, content100);
+    await writeFile(`${env.dest}.part.json`, JSON.stringify({ url, validator: { etag: '"hg-100"' } }));
+    const res = await download(url, env.dest, fast(env, { sha256: sha(content100) }));
+    assert.deepEqual(await readFile(env.dest), content100);
+    assert.deepEqual([res.resumed, res.attempts, res.bytes], [true, 1, 100]);
+    const req = hitsTo(env.fs, '/range')[0]!;
+    assert.equal(req.headers.range, 'bytes=100-');
+    assert.equal(req.headers['if-range'], '"hg-100"');
+    assert.equal(await exists(`${env.dest}.part.json`), false);
+  });
+
+  it('416 with another total restarts from zero', async (t) => {
+    const env = await setup(t);
+    env.fs.route('/f', (ex) =>
+      ex.request.headers.range !== undefined
+        ? ex.respond(416, { 'Content-Range': 'bytes */10' })
+        : ex.respond(200, { ETag: '"e2"' }, content),
+    );
+    await writeFile(`${env.dest}.part`, 'x'.repeat(12));
+    await writeFile(
+      `${env.dest}.part.json`,
+      JSON.stringify({ url: env.fs.url('/f'), validator: { etag: '"e1"' } }),
+    );
+    const res = await download(env.fs.url('/f'), env.dest, fast(env));
+    assert.deepEqual(await readFile(env.dest), content);
+    assert.deepEqual([res.resumed, res.attempts], [false, 2]);
+  });
+});
+
+describe('download: mirrors and statuses', () => {
+  it('falls back to the next mirror after the first one keeps stalling, keeping the resume state', async (t) => {
+    const env = await setup(t);
+    const content = FaultServer.rangeContent(1000);
+    env.fs.route('/stuck', async (ex) => {
+      const m = /^bytes=(\d+)-$/.exec(ex.request.headers.range ?? '');
+      if (m === null) {
+        await ex.writeHead(200, { ETag: '"hg-1000"', 'Content-Length': 1000 });
+        await ex.write(content.subarray(0, 300));
+      } else {
+        await ex.writeHead(206, { ETag: '"hg-1000"', 'Content-Range': `bytes ${m[1]}-999/1000` });
+      }
+      await ex.stall();
+    });
+    const res = await download(
+      [env.fs.url('/stuck'), env.fs.url('/range?size=1000')],
+      env.dest,
+      fast(env, { retry: { limit: 1, backoff: () => 0 }, timeouts: { readIdleTimeout: 100 } }),
+    );
+    assert.deepEqual(await readFile(env.dest), content);
+    assert.deepEqual([res.resumed, res.attempts], [true, 3]);
+    assert.equal(hitsTo(env.fs, '/stuck').length, 2, 'retry limit 1 → 2 attempts on the first mirror');
+    assert.equal(hitsTo(env.fs, '/range')[0]!.headers.range, 'bytes=300-');
+  });
+
+  it('a 404 moves to the next mirror at once (no backoff); 503 is retried with backoff', async (t) => {
+    const env = await setup(t);
+    const waits: number[] = [];
+    const res = await download(
+      [env.fs.url('/status/404'), env.fs.url('/flaky?fail=2&status=503')],
+      env.dest,
+      {
+        client: env.client,
+        retry: {
+          backoff: (n) => {
+            waits.push(n);
+            return 1;
+          },
+        },
+      },
+    );
+    assert.equal((await readFile(env.dest)).toString(), 'ok');
+    assert.equal(res.attempts, 4);
+    assert.deepEqual(waits, [1, 2]);
+  });
+
+  it('fails with the last error once every mirror is exhausted; attempts include refused connections', async (t) => {
+    const env = await setup(t);
+    await assert.rejects(
+      download(
+        ['http://127.0.0.1:1/x', env.fs.url('/status/403')],
+        env.dest,
+        fast(env, { retry: { limit: 1 } }),
+      ),
+      (err: unknown) => err instanceof HttpStatusError && err.status === 403 && err.code === 'HG_HTTP_STATUS',
+    );
+  });
+});
+
+describe('download: sha256', () => {
+  it('resolves with the verified digest', async (t) => {
+    const env = await setup(t);
+    const content = FaultServer.rangeContent(4096);
+    const res = await download(
+      env.fs.url('/range?size=4096&resetAt=1000'),
+      env.dest,
+      fast(env, { sha256: sha(content).toUpperCase() }),
+    );
+    assert.equal(res.sha256, sha(content));
+    assert.deepEqual(await readFile(env.dest), content);
+  });
+
+  it('a mismatch is HG_CHECKSUM: no dest, no .part, no sidecar', async (t) => {
+    const env = await setup(t);
+    await assert.rejects(
+      download(env.fs.url('/range?size=4096'), env.dest, fast(env, { sha256: '0'.repeat(64) })),
+      (err: unknown) => err instanceof HourglassError && err.code === 'HG_CHECKSUM',
+    );
+    for (const p of [env.dest, `${env.dest}.part`, `${env.dest}.part.json`])
+      assert.equal(await exists(p), false, p);
+  });
+
+  it('a destination that cannot be written is HG_WRITE with the system error as cause', async (t) => {
+    const env = await setup(t);
+    await assert.rejects(
+      download(env.fs.url('/range?size=10'), join(env.dir, 'missing', 'out.bin'), fast(env)),
+      (err: unknown) =>
+        err instanceof HourglassError &&
+        err.code === 'HG_WRITE' &&
+        (err.cause as NodeJS.ErrnoException).code === 'ENOENT',
+    );
+    assert.equal(env.fs.requests.length, 0);
+  });
+
+  it('rejects invalid arguments with HG_INVALID_ARG before sending anything', async (t) => {
+    const env = await setup(t);
+    for (const call of [
+      () => download('ftp://x/y', env.dest),
+      () => download([], env.dest),
+      () => download(env.fs.url('/ok'), env.dest, { sha256: 'abc' }),
+      () => download(env.fs.url('/ok'), env.dest, { timeout: -1 }),
+    ]) {
+      await assert.rejects(
+        call(),
+        (err: unknown) => err instanceof HourglassError && err.code === 'HG_INVALID_ARG',
+      );
+    }
+    assert.equal(env.fs.requests.length, 0);
+  });
+});
+
+describe('download: across processes, concurrency, deadline, abort', () => {
+  it('a killed process leaves a .part that the next call resumes with If-Range', async (t) => {
+    const env = await setup(t);
+    const content = FaultServer.rangeContent(8000);
+    env.fs.route('/drip-file', async (ex) => {
+      const m = /^bytes=(\d+)-$/.exec(ex.request.headers.range ?? '');
+      if (m !== null && ex.request.headers['if-range'] === '"drip"') {
+        const start = Number(m[1]);
+        await ex.respond(
+          206,
+          { ETag: '"drip"', 'Content-Range': `bytes ${start}-7999/8000` },
+          content.subarray(start),
+        );
+        return;
+      }
+      await ex.writeHead(200, { ETag: '"drip"', 'Content-Length': 8000 });
+      for (let off = 0; off < 8000 && !ex.closed; off += 100) {
+        await ex.write(content.subarray(off, off + 100));
+        await ex.sleep(20);
+      }
+    });
+    const script = join(env.dir, 'child.mjs');
+    const moduleUrl = new URL('../src/download.js', import.meta.url).href;
+    await writeFile(
+      script,
+      `import { download } from ${JSON.stringify(moduleUrl)};\n` +
+        `const [url, dest] = process.argv.slice(2);\n` +
+        `await download(url, dest, { onProgress: (p) => process.stdout.write(p.received + '\\n') });\n`,
+    );
+    const child = spawn(process.execPath, [script, env.fs.url('/drip-file'), env.dest], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once('exit', (_code, signal) => resolve(signal)),
+    );
+    let buffered = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      const last = Number(buffered.trim().split('\n').at(-1));
+      if (last >= 1000) child.kill('SIGKILL');
+    });
+    assert.equal(await exited, 'SIGKILL', 'the child was killed mid-transfer');
+    const held = (await stat(`${env.dest}.part`)).size;
+    assert.ok(held >= 1000 && held < 8000, `.part holds ${held} bytes`);
+    const res = await download(env.fs.url('/drip-file'), env.dest, fast(env, { sha256: sha(content) }));
+    assert.deepEqual(await readFile(env.dest), content);
+    assert.deepEqual([res.resumed, res.attempts], [true, 1]);
+    const last = hitsTo(env.fs, '/drip-file').at(-1)!;
+    assert.equal(last.headers.range, `bytes=${held}-`);
+    assert.equal(last.headers['if-range'], '"drip"');
+  });
+
+  it('5 concurrent calls for the same dest share one transfer', async (t) => {
+    const env = await setup(t);
+    const url = env.fs.url('/range?size=200000');
+    const calls = [0, 1, 2, 3, 4].map((i) =>
+      download(url, i % 2 === 0 ? env.dest : join(env.dir, 'sub', '..', 'out.bin'), fast(env)),
+    );
+    const results = await Promise.all(calls);
+    assert.equal(env.fs.hits('/range?size=200000'), 1);
+    for (const r of results) assert.deepEqual(r, results[0]);
+    assert.deepEqual(await readFile(env.dest), FaultServer.rangeContent(200000));
+    // Once settled, a new call starts a new transfer.
+    await download(url, env.dest, fast(env));
+    assert.equal(env.fs.hits('/range?size=200000'), 2);
+  });
+
+  it('the overall timeout spans every attempt and ends with TimeoutError phase request', async (t) => {
+    const env = await setup(t);
+    env.fs.route('/slow', async (ex) => {
+      const m = /^bytes=(\d+)-$/.exec(ex.request.headers.range ?? '');
+      if (m === null) await ex.writeHead(200, { ETag: '"s"', 'Content-Length': 100 });
+      else await ex.writeHead(206, { ETag: '"s"', 'Content-Range': `bytes ${m[1]}-99/100` });
+      if (m === null || Number(m[1]) < 50) await ex.write(Buffer.alloc(10, 1));
+      await ex.stall();
+    });
+    const started = performance.now();
+    await assert.rejects(
+      download(
+        env.fs.url('/slow'),
+        env.dest,
+        fast(env, { timeout: 350, timeouts: { readIdleTimeout: 100 } }),
+      ),
+      (err: unknown) => {
+        assert.ok(err instanceof TimeoutError, String(err));
+        assert.equal(err.phase, 'request');
+        assert.equal(err.timeout, 350);
+        return true;
+      },
+    );
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= 340 && elapsed < 600, `took ${elapsed} ms`);
+    assert.ok(hitsTo(env.fs, '/slow').length >= 3, 'several attempts ran inside one budget');
+  });
+
+  it('never sleeps a backoff that would overrun the overall timeout', async (t) => {
+    const env = await setup(t);
+    const started = performance.now();
+    await assert.rejects(
+      download(env.fs.url('/status/503'), env.dest, {
+        client: env.client,
+        timeout: 2000,
+        retry: { backoff: () => 5000 },
+      }),
+      (err: unknown) =>
+        err instanceof TimeoutError && err.phase === 'request' && err.cause instanceof HttpStatusError,
+    );
+    assert.ok(performance.now() - started < 1000);
+  });
+
+  it('an abort stops the transfer and keeps the .part for a later resume', async (t) => {
+    const env = await setup(t);
+    const ac = new AbortController();
+    const p = download(
+      env.fs.url('/range?size=5000&stallAt=2000'),
+      env.dest,
+      fast(env, { signal: ac.signal, onProgress: (x) => x.received >= 2000 && ac.abort(new Error('stop')) }),
+    );
+    await assert.rejects(p, (err: unknown) => err instanceof AbortError);
+    assert.equal((await stat(`${env.dest}.part`)).size, 2000);
+    const res = await download(env.fs.url('/range?size=5000&stallAt=2000'), env.dest, fast(env));
+    assert.equal(res.resumed, true);
+    assert.deepEqual(await readFile(env.dest), FaultServer.rangeContent(5000));
+  });
+});
+
+describe('download: memory', () => {
+  it('a 64 MiB download streams to disk with bounded RSS growth', async (t) => {
+    const env = await setup(t);
+    const SIZE = 64 * 1024 * 1024;
+    const CHUNK = 64 * 1024;
+    // 16 distinct chunks made up front and written to the socket as they are (Exchange.write
+    // copies): the server allocates nothing per chunk, so RSS growth is the client's.
+    const patterns = Array.from({ length: 16 }, (_, i) => Buffer.alloc(CHUNK, 7 + i * 13));
+    const chunkAt = (i: number): Buffer => patterns[i % patterns.length]!;
+    env.fs.route('/big', async (ex) => {
+      await ex.writeHead(200, { ETag: '"big"', 'Content-Length': SIZE });
+      const sock = ex.socket;
+      for (let i = 0; i < SIZE / CHUNK && !ex.closed; i++) {
+        await new Promise<void>((resolve) => sock.write(chunkAt(i), () => resolve()));
+      }
+    });
+    const h = createHash('sha256');
+    for (let i = 0; i < SIZE / CHUNK; i++) h.update(chunkAt(i));
+    const expected = h.digest('hex');
+    const before = process.memoryUsage.rss();
+    let peak = before;
+    let lastSample = 0;
+    const res = await download(
+      env.fs.url('/big'),
+      env.dest,
+      fast(env, {
+        sha256: expected,
+        onProgress: (p) => {
+          if (p.received - lastSample < 1 << 20) return;
+          lastSample = p.received;
+          peak = Math.max(peak, process.memoryUsage.rss());
+        },
+      }),
+    );
+    peak = Math.max(peak, process.memoryUsage.rss());
+    const growth = (peak - before) / 2 ** 20;
+    t.diagnostic(
+      `RSS before ${(before / 2 ** 20).toFixed(1)} MiB, peak ${(peak / 2 ** 20).toFixed(1)} MiB, growth ${growth.toFixed(1)} MiB`,
+    );
+    assert.equal(res.bytes, SIZE);
+    assert.equal(res.sha256, expected);
+    assert.ok(growth < 48, `RSS grew by ${growth.toFixed(1)} MiB`);
+  });
+});
