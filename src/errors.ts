@@ -101,7 +101,6 @@ export class HourglassError extends Error {
     if (typeof value !== 'object' || value === null) return false;
     // Walk the prototype chain, comparing by brand + class name so that two copies of the
     // package agree; a subclass check still requires the right name in the chain.
-    // biome-ignore lint/complexity/noThisInStatic: the check must know which class it is asked about.
     const wanted = this.name;
     if (!(BRAND in value)) return false;
     let proto: object | null = Object.getPrototypeOf(value);

@@ -37,7 +37,7 @@ interface PendingDial {
 function harness(limits: Partial<{ maxIdleConns: number; maxIdleConnsPerHost: number; maxConnsPerHost: number; idle: number }> = {}) {
   let nextId = 1;
   const dials: PendingDial[] = [];
-  // biome-ignore lint/style/useConst: assigned after the pool exists
+  // assigned after the pool exists (the close callback needs it)
   let pool: Pool<Dummy, string>;
   const closed: number[] = [];
   const onClose = (c: Dummy): void => {

@@ -60,7 +60,7 @@ function extensionFlood(): string {
   return `${CHUNKED}${piece.repeat(Math.ceil((1 << 20) / piece.length))}0\r\n\r\n`;
 }
 
-// biome-ignore format: one scenario per line reads as a table
+// one scenario per line reads as a table
 const MALFORMED_ROWS: Row[] = [
   // Content-Length (MF-01..03)
   ['duplicate-cl', `${OK}Content-Length: 10\r\nContent-Length: 7\r\n\r\nGopher hey\r\n`, 'fin', 'MF-01', err('bad-content-length')],
@@ -151,7 +151,7 @@ const MALFORMED_ROWS: Row[] = [
   ['204-close-with-extra', 'HTTP/1.1 204 No content\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\n', 'fin', 'MF-26', ok(204, '', false)],
 ];
 
-// biome-ignore format: one scenario per line reads as a table
+// one scenario per line reads as a table
 const EDGE_ROWS: Row[] = [
   ['cl-tab', `${OK}Content-Length:\t42\t\r\n\r\n${'x'.repeat(42)}`, 'open', 'MF-27', ok(200, 'x'.repeat(42), true)],
   ['content-length-x', `${OK}Content-Length-X: 0\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nOK\r\n0\r\n\r\n`, 'open', 'MF-27', ok(200, 'OK', true)],
