@@ -66,7 +66,7 @@ export function redactUrl(url: string | URL | undefined): string | undefined {
   try {
     return redactUrl(new URL(url));
   } catch {
-    return url.replace(/\/\/[^/@]*@/, '//');
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@]*@/i, '$1');
   }
 }
 

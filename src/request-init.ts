@@ -35,11 +35,16 @@ export interface PreparedBody {
 
 /** Parses and checks a request URL. */
 export function parseRequestUrl(input: string | URL): URL {
+  // WHATWG URL parsing silently drops TAB/CR/LF and encodes NUL: a request would go to a
+  // target the caller did not write. Refuse control characters outright (Go does too).
+  if (typeof input === 'string' && /[\x00-\x1f\x7f]/.test(input)) {
+    throw invalidArg('URL contains a control character');
+  }
   let url: URL;
   try {
     url = typeof input === 'string' ? new URL(input) : new URL(input.href);
   } catch {
-    throw invalidArg(`invalid URL: ${String(input).replace(/\/\/[^/@]*@/, '//')}`);
+    throw invalidArg(`invalid URL: ${stripUserinfo(String(input))}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw invalidArg(`unsupported URL scheme ${url.protocol} (only http: and https:)`, { url });
@@ -184,6 +189,11 @@ function toWritable(body: BodyInit, headers: string[]): WritableBody {
 
 function isAsyncIterable(v: unknown): v is AsyncIterable<Uint8Array> {
   return typeof v === 'object' && v !== null && typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+}
+
+/** Removes everything between `scheme://` and the last `@` of an unparsable URL. */
+function stripUserinfo(s: string): string {
+  return s.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@]*@/i, '$1');
 }
 
 function safeDecode(s: string): string {

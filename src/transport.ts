@@ -185,6 +185,7 @@ export class Transport implements ConnOwner {
     const { headers, compress, closeAfter } = this.finalHeaders(req, url);
     const target = proxy !== undefined && !https ? absoluteForm(url) : url.pathname + url.search;
     if (proxy !== undefined && !https) addProxyAuth(headers, proxy);
+    else dropProxyAuth(headers); // never let proxy credentials reach an origin (tunnel or direct)
     const href = url.href;
     const dialOpts: DialOptions = {
       https,
@@ -438,6 +439,12 @@ function addProxyAuth(headers: string[], proxy: URL): void {
   if (proxy.username === '' && proxy.password === '') return;
   const cred = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
   headers.push('proxy-authorization', `Basic ${Buffer.from(cred).toString('base64')}`);
+}
+
+function dropProxyAuth(headers: string[]): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if (headers[i]!.length === 19 && headers[i]!.toLowerCase() === 'proxy-authorization') headers.splice(i, 2);
+  }
 }
 
 function hasExpectContinue(headers: string[]): boolean {

@@ -169,7 +169,7 @@ const EDGE_ROWS: Row[] = [
   ['connection-keepalive-close', `${OK}Connection: keep-alive, close\r\nContent-Length: 2\r\n\r\nok`, 'open', 'MF-20', ok(200, 'ok', false)],
   ['connection-two-lines', `${OK}Connection: keep-alive\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok`, 'open', 'MF-20', ok(200, 'ok', false)],
   ['100-then-404', 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 14\r\n\r\n404: Not Found', 'open', 'MF-21', ok(404, '404: Not Found', true)],
-  ['103-then-200', 'HTTP/1.1 103 Early Hints\r\nLink: </styles.css>; rel=preload; as=style\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\nresponse content', 'open', 'MF-21', ok(200, 'response content', true)],
+  ['103-then-200', 'HTTP/1.1 103 Early Hints\r\nLink: </styles.css>; rel=preload; as=style\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\nresponse content', 'open', 'MF-21', ok(200, 'response content', true)],
   ['123-then-200', 'HTTP/1.1 123 OneTwoThree\r\nFoo: bar\r\n\r\nHTTP/1.1 200 OK\r\nBar: baz\r\nContent-Length: 5\r\n\r\nHello', 'open', 'GO-40', ok(200, 'Hello', true)],
   ['304-with-cl', 'HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n', 'open', 'MF-23', ok(304, '', true)],
   ['underscore-header', `${OK}DCLK_imp: v7;x\r\nContent-Length: 2\r\n\r\nok`, 'open', 'MF-15', ok(200, 'ok', true)],
