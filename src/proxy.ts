@@ -73,23 +73,28 @@ export function proxyFromEnv(url: URL, env: NodeJS.ProcessEnv): URL | undefined 
 
 /** NO_PROXY matching: `*`; `host`, `host:port`; `example.com` also matches subdomains; `.example.com` only subdomains. */
 export function noProxyMatches(noProxy: string, host: string, port: string): boolean {
-  for (let entry of noProxy.split(/[\s,]+/)) {
-    entry = entry.trim().toLowerCase();
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  for (const raw of noProxy.split(/[\s,]+/)) {
+    let entry = raw.trim().toLowerCase();
     if (entry === '') continue;
     if (entry === '*') return true;
     let entryPort = '';
-    const m = /^(.*?)(?::(\d+))?$/.exec(entry.startsWith('[') ? entry.replace(/^\[(.*)\](.*)$/, '$1$2') : entry);
-    if (m !== null && m[2] !== undefined && !entry.includes('::')) {
-      entry = m[1]!;
-      entryPort = m[2];
+    const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
+    if (bracketed !== null) {
+      entry = bracketed[1]!;
+      entryPort = bracketed[2] ?? '';
+    } else if ((entry.match(/:/g) ?? []).length === 1) {
+      const [hostPart, portPart] = entry.split(':') as [string, string];
+      entry = hostPart;
+      entryPort = portPart;
     }
     if (entryPort !== '' && entryPort !== port) continue;
+    if (entry.startsWith('*.')) entry = entry.slice(1);
     if (entry.startsWith('.')) {
-      if (host.endsWith(entry)) return true;
+      if (h.endsWith(entry)) return true;
       continue;
     }
-    if (entry.startsWith('*.')) entry = entry.slice(1);
-    if (host === entry || host.endsWith(`.${entry}`)) return true;
+    if (h === entry || h.endsWith(`.${entry}`)) return true;
   }
   return false;
 }

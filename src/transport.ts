@@ -18,7 +18,7 @@ import type { WritableBody } from './conn/writer.js';
 import { Budget } from './deadline.js';
 import { decodeBody, parseCodings } from './decompress.js';
 import { Dialer, type DialerOptions } from './dial/index.js';
-import { closedError, ProtocolError } from './errors.js';
+import { closedError, invalidArg, ProtocolError } from './errors.js';
 import {
   checkCount,
   checkDuration,
@@ -182,7 +182,7 @@ export class Transport implements ConnOwner {
     const proxy = this.proxy.resolve(url);
     const tlsOpts = https ? this.tlsFor(host, port) : undefined;
     const key = poolKey(https, host, port, proxy, tlsOpts);
-    const { headers, compress, closeAfter } = this.finalHeaders(req, url);
+    const { headers, compress, closeAfter, body: firstBody } = this.finalHeaders(req, url);
     const target = proxy !== undefined && !https ? absoluteForm(url) : url.pathname + url.search;
     if (proxy !== undefined && !https) addProxyAuth(headers, proxy);
     else dropProxyAuth(headers); // never let proxy credentials reach an origin (tunnel or direct)
@@ -198,7 +198,7 @@ export class Transport implements ConnOwner {
       method: req.method,
       url: href,
     };
-    let body = req.body;
+    let body = firstBody;
     for (let attempt = 0; ; attempt++) {
       budget.check();
       if (attempt > 0 && req.rebody !== undefined) body = req.rebody();
@@ -304,10 +304,27 @@ export class Transport implements ConnOwner {
       url: o.url,
     });
     try {
+      if (target !== undefined && target.protocol === 'https:') {
+        // An https:// proxy is spoken to over TLS before anything else is sent.
+        socket = await upgradeToTls({
+          socket,
+          servername: dialHost,
+          port: dialPort,
+          options: this.tlsFor(dialHost, dialPort),
+          timeout: o.timeouts.tlsHandshakeTimeout,
+          budget: dialBudget,
+          trace: o.trace,
+          method: o.method,
+          url: o.url,
+        });
+      }
       if (target !== undefined && o.https) {
+        // The tunnel is part of connecting: bounded by what is left of the dial budget.
+        const dial = o.timeouts.dialTimeout;
+        const left = dial === 0 || dial === Number.POSITIVE_INFINITY ? dial : Math.max(1, dial - (Date.now() - marks.start));
         socket = await connectViaProxy(socket, target, o.host, o.port, {
           budget: dialBudget,
-          timeout: o.timeouts.responseHeaderTimeout,
+          timeout: left,
           method: o.method,
           url: o.url,
         });
@@ -354,7 +371,7 @@ export class Transport implements ConnOwner {
   private finalHeaders(
     req: TransportRequest,
     url: URL,
-  ): { headers: string[]; compress: boolean; closeAfter: boolean } {
+  ): { headers: string[]; compress: boolean; closeAfter: boolean; body: WritableBody } {
     const given = req.headers;
     let hasHost = false;
     let hasAE = false;
@@ -376,7 +393,9 @@ export class Transport implements ConnOwner {
       }
     }
     const headers: string[] = hasHost ? given.slice() : ['host', url.host, ...given];
-    const body = req.body;
+    let body = req.body;
+    if (hasLength && hasTE) throw invalidArg('content-length and transfer-encoding must not both be set');
+    if (body.kind === 'buffer' && (hasLength || hasTE)) body = checkCallerFraming(given, body);
     if (!hasLength && !hasTE) {
       if (body.kind === 'buffer') {
         const len = typeof body.data === 'string' ? Buffer.byteLength(body.data) : body.data.byteLength;
@@ -391,7 +410,7 @@ export class Transport implements ConnOwner {
     const compress = !this.disableCompression && !hasAE && !hasRange && req.method !== 'HEAD';
     if (compress) headers.push('accept-encoding', 'gzip, deflate, br');
     if (this.disableKeepAlives && !hasConnection) headers.push('connection', 'close');
-    return { headers, compress, closeAfter };
+    return { headers, compress, closeAfter, body };
   }
 
   private maybeDecode(res: Response, method: string, url: string): void {
@@ -439,6 +458,27 @@ function addProxyAuth(headers: string[], proxy: URL): void {
   if (proxy.username === '' && proxy.password === '') return;
   const cred = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
   headers.push('proxy-authorization', `Basic ${Buffer.from(cred).toString('base64')}`);
+}
+
+/**
+ * A caller-set Content-Length must match a string/bytes body exactly (a mismatch would
+ * hang the server or smuggle the surplus as a next request); a caller-set
+ * `Transfer-Encoding: chunked` makes the bytes chunk-framed. Anything else is refused.
+ */
+function checkCallerFraming(headers: string[], body: { kind: 'buffer'; data: string | Uint8Array }): WritableBody {
+  const len = typeof body.data === 'string' ? Buffer.byteLength(body.data) : body.data.byteLength;
+  for (let i = 0; i < headers.length; i += 2) {
+    const n = headers[i]!.toLowerCase();
+    const v = headers[i + 1]!.trim();
+    if (n === 'content-length' && v !== String(len)) {
+      throw invalidArg(`content-length ${JSON.stringify(v)} does not match the body's ${len} bytes`);
+    }
+    if (n === 'transfer-encoding') {
+      if (v.toLowerCase() !== 'chunked') throw invalidArg(`unsupported transfer-encoding ${JSON.stringify(v)}`);
+      return { kind: 'stream', source: [typeof body.data === 'string' ? Buffer.from(body.data) : body.data], length: -1 };
+    }
+  }
+  return body;
 }
 
 function dropProxyAuth(headers: string[]): void {

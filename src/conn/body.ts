@@ -55,6 +55,8 @@ export class BodyChannel {
   private discardDone: ((complete: boolean) => void) | undefined;
   /** True while the producer has been told to pause. */
   paused = false;
+  /** Stream mode: the Readable asked for data and nothing was pushed since. */
+  private reading = false;
   /** Length announced by the head, or -1. */
   readonly expectedLength: number;
 
@@ -72,6 +74,7 @@ export class BodyChannel {
     this.received += chunk.length;
     if (this.isSettled) return true;
     if (this.mode === 'stream') {
+      this.reading = false;
       const more = this.readable!.push(chunk);
       if (!more) this.paused = true;
       return more;
@@ -142,10 +145,8 @@ export class BodyChannel {
     return new Promise<Buffer[]>((resolve, reject) => {
       this.collectResolve = resolve;
       this.collectReject = reject;
-      if (this.paused) {
-        this.paused = false;
-        this.producer.onDemand();
-      }
+      this.paused = false;
+      this.producer.onDemand();
     });
   }
 
@@ -159,8 +160,12 @@ export class BodyChannel {
     for (const c of this.chunks) r.push(c);
     this.chunks = [];
     this.bufferedBytes = 0;
-    if (this.error !== undefined) r.destroy(this.error);
-    else if (this.ended) r.push(null);
+    if (this.error !== undefined) {
+      // Deferred: the caller gets the stream first and can listen (or destroy it) before
+      // the error is emitted; an iterator still sees it.
+      const err = this.error;
+      process.nextTick(() => r.destroy(err));
+    } else if (this.ended) r.push(null);
     return r;
   }
 
@@ -209,12 +214,27 @@ export class BodyChannel {
     this.settle(this.ended, err);
   }
 
-  /** Called by the Readable when it wants data. */
+  /** Called by the Readable (or a drain) when it wants data. */
   demand(): void {
-    if (this.paused) {
-      this.paused = false;
-      this.producer.onDemand();
-    }
+    this.reading = true;
+    this.paused = false;
+    this.producer.onDemand();
+  }
+
+  /**
+   * Whether the consumer is waiting for bytes that have not arrived: the only time a
+   * read-idle clock may run during the body (SPEC §11; received but unread bytes are the
+   * consumer's delay, not the server's).
+   */
+  get starving(): boolean {
+    if (this.mode === 'collect') return true;
+    if (this.mode === 'stream') return this.reading && this.readable!.readableLength === 0;
+    return false;
+  }
+
+  /** Called by the Readable when a read emptied its buffer while it waits for a push. */
+  drained(): void {
+    if (this.reading && !this.ended && this.error === undefined) this.producer.onDemand();
   }
 
   /** Called by the Readable when the consumer has read the end. */
@@ -251,6 +271,14 @@ export class BodyReadable extends Readable {
 
   override _read(): void {
     this.channel.demand();
+  }
+
+  // Node asks for data (`_read`) only once per push; a consumer that drains what was
+  // buffered must restart the read-idle clock itself, or a stall after it goes unseen.
+  override read(size?: number): Buffer | null {
+    const chunk = super.read(size) as Buffer | null;
+    if (this.readableLength === 0) this.channel.drained();
+    return chunk;
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {

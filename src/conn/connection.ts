@@ -179,6 +179,7 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
   /** Closes the connection now. */
   close(): void {
     if (this.state === 'closed') return;
+    this.writer.abandonBody();
     this.socket.destroy();
     this.markClosed();
   }
@@ -231,7 +232,7 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
       // A response may already be here (an early 401 while we uploaded): prefer it.
       this.mustClose = true;
       if (this.res !== undefined) return;
-      this.fail(err instanceof HourglassError ? err : this.deathError(err));
+      this.fail(err instanceof HourglassError ? err.withRequest(req.method, req.url) : this.deathError(err));
       return;
     }
     req.timings.upload = Date.now();
@@ -368,11 +369,14 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
 
   onDemand(): void {
     if (this.state !== 'active' || this.responseComplete) return;
-    this.socket.resume();
     const req = this.req!;
-    const t = now();
-    this.clock.after(IDLE, req.timeouts.readIdleTimeout, t);
-    if (req.timeouts.minThroughput !== undefined) this.startRate(req.timeouts.minThroughput);
+    // The consumer waits for bytes from now on: the read-idle clock restarts (a number
+    // write unless the timer is not armed). The throughput window restarts after a pause.
+    this.clock.after(IDLE, req.timeouts.readIdleTimeout);
+    if (this.socket.isPaused()) {
+      this.socket.resume();
+      if (req.timeouts.minThroughput !== undefined) this.startRate(req.timeouts.minThroughput);
+    }
   }
 
   onSettled(complete: boolean, err: Error | undefined): void {
@@ -394,9 +398,9 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
   }
 
   private pauseReading(): void {
+    // SPEC §11: read-idle (and throughput) pause while the caller is not consuming; the
+    // idle clock is left to expire harmlessly (onClock checks `starving`).
     this.socket.pause();
-    // SPEC §11: read-idle (and throughput) pause while the caller is not consuming.
-    this.clock.unset(IDLE);
     this.clock.unset(RATE);
   }
 
@@ -439,6 +443,9 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
       timeout = t.minThroughput!.window;
       elapsed = now() - this.rateStart;
     } else if (slot === IDLE) {
+      // During the body, silence counts only while the consumer waits for bytes; it
+      // restarts the clock when it asks again (onDemand).
+      if (this.channel !== undefined && !this.channel.starving) return;
       timeout = t.readIdleTimeout;
       elapsed = timeout;
     } else {
@@ -500,8 +507,9 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
   /** Fails the current exchange with `err` and closes the connection. */
   private fail(err: Error): void {
     if (this.failed !== undefined || this.state !== 'active') return;
-    this.failed = err;
     const req = this.req!;
+    if (err instanceof HourglassError) err.withRequest(req.method, req.url);
+    this.failed = err;
     this.clock.clear();
     this.writer.abandonBody();
     const reject = this.rejectHead;

@@ -21,7 +21,7 @@ import { CRLF, chunkHeader, LAST_CHUNK, serializeRequestHead } from '../http1/in
 export type WritableBody =
   | { kind: 'none' }
   | { kind: 'buffer'; data: string | Uint8Array }
-  | { kind: 'stream'; source: AsyncIterable<Uint8Array | string>; length: number };
+  | { kind: 'stream'; source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>; length: number };
 
 /** The connection side of a writer. */
 export interface WriterOwner {
@@ -114,7 +114,10 @@ export class RequestWriter {
     w?.();
   }
 
-  private async pump(source: AsyncIterable<Uint8Array | string>, length: number): Promise<void> {
+  private async pump(
+    source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+    length: number,
+  ): Promise<void> {
     const s = this.socket;
     const chunked = length < 0;
     let sent = 0;
