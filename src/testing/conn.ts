@@ -67,6 +67,18 @@ export class Conn {
       socket.once('close', () => resolve());
       raw.once('close', () => resolve());
     });
+    this.clientGoneP = new Promise((resolve) => {
+      socket.once('end', () => resolve());
+      raw.once('end', () => resolve());
+      void this.closedP.then(() => resolve());
+    });
+  }
+
+  private readonly clientGoneP: Promise<void>;
+
+  /** Settles once the client sent FIN or either socket closed (a stalled script unwinds then). */
+  whenClientGone(): Promise<void> {
+    return this.clientGoneP;
   }
 
   /** The server can no longer write a response on it. */

@@ -146,9 +146,13 @@ export class Exchange {
     this.conn.reset();
   }
 
-  /** Keeps the connection open and silent; resolves when it closes (client or `close()`). */
-  stall(): Promise<void> {
-    return this.conn.whenClosed();
+  /**
+   * Keeps the connection open and silent; resolves when the client ends or closes it (or
+   * `close()`), after which the server finishes its side too — never left half-open.
+   */
+  async stall(): Promise<void> {
+    await this.conn.whenClientGone();
+    if (!this.conn.closed) void this.conn.finish();
   }
 
   /** Resolves after `ms`, or earlier when the connection closes. */
