@@ -12,12 +12,12 @@
  *   refreshing a due-time only writes a number; the timer is re-scheduled lazily when
  *   it fires early or when a due-time moves earlier than the armed one. This is how a
  *   connection runs write/header/read-idle/throughput clocks without a `setTimeout`
- *   per chunk.
+ *   per request or per chunk.
  *
- * Invariants: a timer exists only while a request is in flight (so a pending request
- * keeps the process alive, and a finished one leaves nothing behind: idle connections
- * are the only unref'd things, owned by the pool); `Budget.finish()` and
- * `PhaseClock.clear()` leave no timer or listener; a holder is cancelled at most once.
+ * Invariants: a Budget's timer exists only while its request is in flight (a pending
+ * request keeps the process alive; a finished one leaves nothing behind); a PhaseClock's
+ * timer is unref'd and disposed with its connection; `Budget.finish()` leaves no timer
+ * or listener; a holder is cancelled at most once.
  */
 
 import { AbortError, type HourglassError, TimeoutError } from './errors.js';
@@ -162,6 +162,13 @@ export class Budget {
 /**
  * Several due-times (slots) sharing one lazily re-armed timer. `onExpire(slot)` is
  * called for the earliest expired slot; that slot is cleared before the call.
+ *
+ * Setting, clearing or moving a due-time later only writes a number; the timer is
+ * re-armed only when a due-time moves *earlier* than the armed one, and otherwise fires
+ * at its old time, finds nothing due and re-arms for what is left. So a keep-alive
+ * connection serving request after request with the same timeouts re-arms about once
+ * per timeout period, not per request or per chunk. The timer is unref'd: its owner (a
+ * connection) holds a ref'd socket while a request is in flight, and nothing when idle.
  */
 export class PhaseClock {
   private readonly due: number[];
@@ -185,26 +192,26 @@ export class PhaseClock {
   }
 
   /** Sets slot to expire `ms` from now, unless `ms` disables it. */
-  after(slot: number, ms: number | undefined, from: number = now()): void {
+  after(slot: number, ms: number | undefined, from?: number): void {
     if (isDisabled(ms)) this.due[slot] = Number.POSITIVE_INFINITY;
-    else this.set(slot, from + (ms as number));
+    else this.set(slot, (from ?? now()) + (ms as number));
   }
 
-  /** Clears one slot; when no slot is left the timer is cleared too. */
+  /** Clears one slot (lazily: the timer, if armed, finds nothing due). */
   unset(slot: number): void {
     this.due[slot] = Number.POSITIVE_INFINITY;
-    if (this.timer === undefined) return;
-    for (const d of this.due) if (d !== Number.POSITIVE_INFINITY) return;
-    this.clear();
   }
 
-  /** Clears every slot and the timer. */
+  /** Clears every slot (lazily, as `unset`). */
   clear(): void {
     this.due.fill(Number.POSITIVE_INFINITY);
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+  }
+
+  /** Clears every slot and the timer itself (the owner is going away). */
+  dispose(): void {
+    this.clear();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
   }
 
@@ -217,30 +224,25 @@ export class PhaseClock {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.armedFor = at;
     this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - now())));
+    this.timer.unref();
   }
 
   private fire(): void {
     this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
     const t = now();
-    let earliest = Number.POSITIVE_INFINITY;
     let expired = -1;
+    let next = Number.POSITIVE_INFINITY;
     for (let i = 0; i < this.due.length; i++) {
       const d = this.due[i]!;
       // setTimeout may fire up to ~1 ms early relative to performance.now().
       if (d <= t + 1 && (expired === -1 || d < this.due[expired]!)) expired = i;
-      else if (d < earliest) earliest = d;
     }
-    if (expired !== -1) {
-      this.due[expired] = Number.POSITIVE_INFINITY;
-      // Re-arm for the rest before calling out: the callback may clear or set slots.
-      let next = Number.POSITIVE_INFINITY;
-      for (const d of this.due) if (d < next) next = d;
-      if (next !== Number.POSITIVE_INFINITY) this.arm(next);
-      this.onExpire(expired);
-      return;
-    }
-    if (earliest !== Number.POSITIVE_INFINITY) this.arm(earliest);
+    if (expired !== -1) this.due[expired] = Number.POSITIVE_INFINITY;
+    // Re-arm for the rest before calling out: the callback may set or clear slots.
+    for (const d of this.due) if (d < next) next = d;
+    if (next !== Number.POSITIVE_INFINITY) this.arm(next);
+    if (expired !== -1) this.onExpire(expired);
   }
 }
 

@@ -185,7 +185,8 @@ export class Transport implements ConnOwner {
     const { headers, compress, closeAfter, body: firstBody } = this.finalHeaders(req, url);
     const target = proxy !== undefined && !https ? absoluteForm(url) : url.pathname + url.search;
     if (proxy !== undefined && !https) addProxyAuth(headers, proxy);
-    else dropProxyAuth(headers); // never let proxy credentials reach an origin (tunnel or direct)
+    // Proxy credentials are for the proxy: never send them through a CONNECT tunnel to the origin.
+    else if (proxy !== undefined) dropProxyAuth(headers);
     const href = url.href;
     const dialOpts: DialOptions = {
       https,

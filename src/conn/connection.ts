@@ -117,6 +117,8 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
   private rawLimit = Number.POSITIVE_INFINITY;
   private rateStart = 0;
   private rateSamples: number[] = [];
+  /** The head was parsed; the throughput clock starts once this chunk has been. */
+  private ratePending = false;
   private waitingContinue = false;
   private failed: Error | undefined;
 
@@ -277,6 +279,10 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
     }
     if (used < chunk.length) this.mustClose = true; // surplus after a complete response
     if (this.responseComplete) this.deliverEnd();
+    else if (this.ratePending) {
+      this.ratePending = false;
+      this.startRate(req.timeouts.minThroughput);
+    }
   }
 
   onInterim(head: ResponseHead): void {
@@ -320,7 +326,9 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
     );
     this.res = res;
     req.budget.activePhase = 'body';
-    if (head.framing !== 'none') this.startRate(req.timeouts.minThroughput);
+    // The throughput clock starts after this chunk is parsed, and only if the body did
+    // not end within it (most small responses never arm it).
+    this.ratePending = head.framing !== 'none' && req.timeouts.minThroughput !== undefined;
     const resolve = this.resolveHead!;
     this.resolveHead = this.rejectHead = undefined;
     resolve(res);
@@ -536,7 +544,7 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
     if (this.state === 'closed') return;
     const wasActive = this.state === 'active';
     this.state = 'closed';
-    this.clock.clear();
+    this.clock.dispose();
     if (wasActive && this.channel !== undefined && !this.channel.isDone && !this.responseComplete) {
       this.channel.fail(this.failed ?? this.deathError(undefined));
     }

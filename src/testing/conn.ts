@@ -18,7 +18,7 @@ import type { RequestReader } from './request-reader.js';
 export interface ExchangeHost {
   readonly origin: string;
   /** A tracked timer, cleared by `close()`; returns its cancel function. */
-  timer(ms: number, fn: () => void): () => void;
+  timer(ms: number, fn: () => void, opts?: { unref?: boolean }): () => void;
   /** An extra socket (a tunnel's upstream) destroyed by `close()`. */
   track(socket: net.Socket): void;
   /** Records an error thrown by a route script. */
@@ -97,7 +97,8 @@ export class Conn {
       this.socket.end();
       this.reader.detach();
       this.socket.resume();
-      const cancel = this.host.timer(LINGER_MS, () => this.socket.destroy());
+      // Cleanup only: nobody waits for it, so it must not keep a process alive.
+      const cancel = this.host.timer(LINGER_MS, () => this.socket.destroy(), { unref: true });
       this.socket.once('close', cancel);
     }
     return this.closedP;

@@ -239,12 +239,13 @@ export class FaultServer extends EventEmitter implements ExchangeHost {
   // ExchangeHost: used by connections and exchanges, not meant for tests.
 
   /** @internal A tracked timer (cleared by `close()`); returns its cancel function. */
-  timer(ms: number, fn: () => void): () => void {
+  timer(ms: number, fn: () => void, opts: { unref?: boolean } = {}): () => void {
     if (this.closing) return () => {};
     const t = setTimeout(() => {
       this.timers.delete(t);
       fn();
     }, ms);
+    if (opts.unref === true) t.unref();
     this.timers.add(t);
     return () => {
       clearTimeout(t);
