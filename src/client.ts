@@ -27,6 +27,7 @@ import {
   withHeader,
   withoutHeaders,
 } from './request-init.js';
+import type { WritableBody } from './conn/writer.js';
 import type { BodyObserver, Response } from './response.js';
 import { RetryPolicy, type RetryOptions } from './retry.js';
 import { channels, type TraceHooks } from './trace.js';
@@ -125,40 +126,30 @@ export class Client {
   }
 
   /** Sends a request; resolves with the final response (any status) once its head arrived. */
-  async request(input: string | URL, opts: RequestOptions = {}): Promise<Response> {
-    if (this.isClosed) throw closedError('client', { url: typeof input === 'string' ? input : input.href });
-    const url = parseRequestUrl(input);
-    const method = checkMethod(opts.method);
-    const headers = prepareHeaders(this.headers, opts.headers);
-    takeUserinfo(url, headers);
-    const body = prepareBody(opts.body);
-    const timeout = opts.timeout ?? this.timeout;
-    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
-      throw new HourglassError(`timeout must be a non-negative number, got ${String(timeout)}`, 'HG_INVALID_ARG');
-    }
-    const retry = opts.retry === undefined ? this.retry : new RetryPolicy(opts.retry);
-    const budget = new Budget(timeout, opts.signal, method, redactUrl(url)!);
-    const info =
-      channels.requestStart.hasSubscribers ||
-      channels.requestHeaders.hasSubscribers ||
-      channels.requestError.hasSubscribers ||
-      channels.requestEnd.hasSubscribers
-        ? describe(method, url, headers)
-        : undefined;
-    if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request: info });
+  request(input: string | URL, opts: RequestOptions = {}): Promise<Response> {
+    let url: URL;
+    let method: string;
+    let headers: string[];
+    let body: PreparedBody;
+    let retry: RetryPolicy;
+    let budget: BudgetT;
     try {
-      budget.check();
-      const res = await this.send(method, url, headers, body, opts, retry, budget);
-      if (channels.requestHeaders.hasSubscribers) channels.requestHeaders.publish({ request: info, response: res });
-      const watch = channels.requestEnd.hasSubscribers || channels.requestError.hasSubscribers;
-      res.attach(budget, watch ? new DiagnosticsObserver(info ?? describe(method, url, headers)) : undefined);
-      return res;
+      if (this.isClosed) throw closedError('client', { url: typeof input === 'string' ? input : input.href });
+      url = parseRequestUrl(input);
+      method = checkMethod(opts.method);
+      headers = prepareHeaders(this.headers, opts.headers);
+      takeUserinfo(url, headers);
+      body = prepareBody(opts.body);
+      const timeout = opts.timeout ?? this.timeout;
+      if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
+        throw new HourglassError(`timeout must be a non-negative number, got ${String(timeout)}`, 'HG_INVALID_ARG');
+      }
+      retry = opts.retry === undefined ? this.retry : new RetryPolicy(opts.retry);
+      budget = new Budget(timeout, opts.signal, method, redactUrl(url)!);
     } catch (err) {
-      budget.finish();
-      const e = budget.failure ?? err;
-      if (channels.requestError.hasSubscribers) channels.requestError.publish({ request: info, error: e });
-      throw e;
+      return Promise.reject(err);
     }
+    return this.send(method, url, headers, body, opts, retry, budget);
   }
 
   /** Closes idle connections and rejects new requests with `HG_CLOSED`. */
@@ -167,7 +158,10 @@ export class Client {
     this.transport.close();
   }
 
-  /** The path of one request: hops (redirects) × attempts (retries), one budget. */
+  /**
+   * The path of one request: hops (redirects) × attempts (retries), one budget — in one
+   * async frame, so a request queued for a connection costs little memory.
+   */
   private async send(
     method0: string,
     url0: URL,
@@ -177,102 +171,121 @@ export class Client {
     retry: RetryPolicy,
     budget: BudgetT,
   ): Promise<Response> {
-    const follow = opts.followRedirects ?? this.followRedirects;
-    const maxRedirects = opts.maxRedirects === undefined ? this.maxRedirects : checkMaxRedirects(opts.maxRedirects);
-    const mode = opts.redirectMode ?? 'client';
-    let method = method0;
-    let url = url0;
-    let headers = headers0;
-    let hasBody = body.present;
-    const redirects: string[] = [];
-    const via: { url: string; method: string; status: number }[] = [];
-    let attempt = 0;
-    for (;;) {
-      budget.method = method;
-      budget.url = redactUrl(url)!;
-      const hopHeaders = this.jar !== undefined ? await this.withCookies(headers, url) : headers;
+    const info =
+      channels.requestStart.hasSubscribers ||
+      channels.requestHeaders.hasSubscribers ||
+      channels.requestError.hasSubscribers ||
+      channels.requestEnd.hasSubscribers
+        ? describe(method0, url0, headers0)
+        : undefined;
+    if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request: info });
+    try {
+      budget.check();
+      const follow = opts.followRedirects ?? this.followRedirects;
+      const maxRedirects = opts.maxRedirects === undefined ? this.maxRedirects : checkMaxRedirects(opts.maxRedirects);
+      const mode = opts.redirectMode ?? 'client';
+      let method = method0;
+      let url = url0;
+      let headers = headers0;
+      let hasBody = body.present;
+      let redirects: string[] | undefined;
+      let via: { url: string; method: string; status: number }[] | undefined;
+      let attempt = 0;
       let res: Response;
-      try {
-        res = await this.transport.roundTrip({
-          method,
-          url,
-          headers: hopHeaders,
-          body: hasBody ? body.next(hopHeaders) : { kind: 'none' },
-          replayable: body.replayable || !hasBody,
-          rebody: hasBody && body.replayable ? () => body.next(hopHeaders) : undefined,
-          budget,
-          timeouts: opts.timeouts,
-          trace: opts.trace,
-        });
-      } catch (err) {
-        if (budget.failure !== undefined) throw budget.failure;
-        if (attempt < retry.limit && retry.allows(method, headers, body.replayable || !hasBody) && retry.retriesError(err)) {
-          attempt++;
-          await this.backoff(retry.delay(attempt, undefined).ms, budget, err);
-          continue;
-        }
-        throw err;
-      }
-      if (this.jar !== undefined) await this.storeCookies(res, url);
-
-      if (attempt < retry.limit && retry.retriesStatus(res.status) && retry.allows(method, headers, body.replayable || !hasBody)) {
-        const wait = retry.delay(attempt + 1, res.headers['retry-after']);
-        if (!(wait.fromHeader && wait.ms > retry.maxRetryAfter) && wait.ms < budget.remaining()) {
-          attempt++;
-          await res.dump();
-          await this.backoff(wait.ms, budget, undefined);
-          continue;
-        }
-      }
-
-      const finish = (): Response => {
-        res.url = url.href;
-        res.redirects = redirects;
-        return res;
-      };
-      if (!follow || mode === 'error' && !isRedirect(res.status)) return finish();
-      const hop = { method, url, headers, hasBody };
-      let next: ReturnType<typeof nextHop>;
-      try {
-        next = nextHop(res.status, res.headers.location, hop, url0, body.replayable, mode === 'error' ? 'fetch' : mode);
-      } catch (err) {
-        await res.dump(DEFAULTS.redirectDrainBytes);
-        throw err;
-      }
-      if (!next.follow) return finish();
-      // Credentials in a Location become Basic auth, never part of a URL we report (Go).
-      takeUserinfo(next.url, next.headers);
-      if (mode === 'error') {
-        await res.dump();
-        throw new RedirectError('redirect encountered with redirect mode "error"', [next.url.href], { method, url });
-      }
-      if (redirects.length >= maxRedirects) {
-        await res.dump(DEFAULTS.redirectDrainBytes);
-        throw new RedirectError(`stopped after ${maxRedirects} redirects`, redirects, { method, url });
-      }
-      via.push({ url: redactUrl(url)!, method, status: res.status });
-      if (this.checkRedirect !== undefined) {
-        let verdict: boolean | undefined | void;
+      for (;;) {
+        budget.method = method;
+        budget.url = redactUrl(url)!;
+        const hopHeaders = this.jar !== undefined ? await this.withCookies(headers, url) : headers;
         try {
-          verdict = this.checkRedirect(
-            { url: next.url.href, method: next.method, headers: headerRecord(next.headers) },
-            via.map((v) => ({ ...v })),
-          );
+          res = await this.transport.roundTrip({
+            method,
+            url,
+            headers: hopHeaders,
+            body: hasBody ? body.next(hopHeaders) : NO_BODY,
+            replayable: body.replayable || !hasBody,
+            rebody: hasBody && body.replayable ? () => body.next(hopHeaders) : undefined,
+            budget,
+            timeouts: opts.timeouts,
+            trace: opts.trace,
+          });
+        } catch (err) {
+          if (budget.failure !== undefined) throw budget.failure;
+          if (attempt < retry.limit && retry.allows(method, headers, body.replayable || !hasBody) && retry.retriesError(err)) {
+            attempt++;
+            await this.backoff(retry.delay(attempt, undefined).ms, budget, err);
+            continue;
+          }
+          throw err;
+        }
+        if (this.jar !== undefined) await this.storeCookies(res, url);
+
+        if (attempt < retry.limit && retry.retriesStatus(res.status) && retry.allows(method, headers, body.replayable || !hasBody)) {
+          const wait = retry.delay(attempt + 1, res.headers['retry-after']);
+          if (!(wait.fromHeader && wait.ms > retry.maxRetryAfter) && wait.ms < budget.remaining()) {
+            attempt++;
+            await res.dump();
+            await this.backoff(wait.ms, budget, undefined);
+            continue;
+          }
+        }
+
+        if (!follow || (mode === 'error' && !isRedirect(res.status))) break;
+        const hop = { method, url, headers, hasBody };
+        let next: ReturnType<typeof nextHop>;
+        try {
+          next = nextHop(res.status, res.headers.location, hop, url0, body.replayable, mode === 'error' ? 'fetch' : mode);
         } catch (err) {
           await res.dump(DEFAULTS.redirectDrainBytes);
-          const e = new HourglassError('checkRedirect refused the redirect', 'HG_REDIRECT_REFUSED', { method, url, cause: err });
-          (e as HourglassError & { response?: Response }).response = res;
-          throw e;
+          throw err;
         }
-        if (verdict === false) return finish();
+        if (!next.follow) break;
+        // Credentials in a Location become Basic auth, never part of a URL we report (Go).
+        takeUserinfo(next.url, next.headers);
+        if (mode === 'error') {
+          await res.dump();
+          throw new RedirectError('redirect encountered with redirect mode "error"', [next.url.href], { method, url });
+        }
+        redirects ??= [];
+        if (redirects.length >= maxRedirects) {
+          await res.dump(DEFAULTS.redirectDrainBytes);
+          throw new RedirectError(`stopped after ${maxRedirects} redirects`, redirects, { method, url });
+        }
+        via ??= [];
+        via.push({ url: redactUrl(url)!, method, status: res.status });
+        if (this.checkRedirect !== undefined) {
+          let verdict: boolean | undefined | void;
+          try {
+            verdict = this.checkRedirect(
+              { url: next.url.href, method: next.method, headers: headerRecord(next.headers) },
+              via.map((v) => ({ ...v })),
+            );
+          } catch (err) {
+            await res.dump(DEFAULTS.redirectDrainBytes);
+            const e = new HourglassError('checkRedirect refused the redirect', 'HG_REDIRECT_REFUSED', { method, url, cause: err });
+            (e as HourglassError & { response?: Response }).response = res;
+            throw e;
+          }
+          if (verdict === false) break;
+        }
+        await res.dump(DEFAULTS.redirectDrainBytes);
+        redirects.push(next.url.href);
+        method = next.method;
+        url = next.url;
+        headers = next.headers;
+        hasBody = hasBody && next.keepBody;
+        attempt = 0;
       }
-      await res.dump(DEFAULTS.redirectDrainBytes);
-      redirects.push(next.url.href);
-      method = next.method;
-      url = next.url;
-      headers = next.headers;
-      hasBody = hasBody && next.keepBody;
-      attempt = 0;
+      res.url = url.href;
+      if (redirects !== undefined) res.redirects = redirects;
+      if (channels.requestHeaders.hasSubscribers) channels.requestHeaders.publish({ request: info, response: res });
+      const watch = channels.requestEnd.hasSubscribers || channels.requestError.hasSubscribers;
+      res.attach(budget, watch ? new DiagnosticsObserver(info ?? describe(method0, url0, headers0)) : undefined);
+      return res;
+    } catch (err) {
+      budget.finish();
+      const e = budget.failure ?? err;
+      if (channels.requestError.hasSubscribers) channels.requestError.publish({ request: info, error: e });
+      throw e;
     }
   }
 
@@ -315,6 +328,8 @@ function checkMaxRedirects(n: unknown): number {
   }
   return n;
 }
+
+const NO_BODY: WritableBody = Object.freeze({ kind: 'none' });
 
 function isRedirect(status: number): boolean {
   return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;

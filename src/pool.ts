@@ -81,7 +81,7 @@ class Waiter<T, D> implements Cancelable {
     readonly host: HostEntry<T, D>,
     readonly opts: D,
     readonly budget: Budget,
-    private readonly onCancel: (w: Waiter<T, D>) => void,
+    private readonly pool: { waiterLeft(w: Waiter<T, D>): void },
   ) {
     this.promise = new Promise<Lease<T>>((resolve, reject) => {
       this.resolve = resolve;
@@ -91,7 +91,7 @@ class Waiter<T, D> implements Cancelable {
   cancel(err: HourglassError): void {
     if (this.settled) return;
     this.settle();
-    this.onCancel(this);
+    this.pool.waiterLeft(this);
     this.reject(err);
   }
   settle(): void {
@@ -187,7 +187,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       }
       conn.close();
     }
-    const w = new Waiter<T, D>(host, opts, budget, (x) => this.waiterLeft(x));
+    const w = new Waiter<T, D>(host, opts, budget, this);
     host.waiters.push(w);
     if (this.canDial(host)) {
       budget.activePhase = 'connect';
@@ -361,7 +361,8 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     }
   }
 
-  private waiterLeft(w: Waiter<T, D>): void {
+  /** @internal — a waiter cancelled itself. */
+  waiterLeft(w: Waiter<T, D>): void {
     const host = w.host;
     host.waiters.remove(w);
     // Nobody is left to use a pending dial: cancel it rather than keep a socket connecting.

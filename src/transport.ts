@@ -28,7 +28,7 @@ import {
   resolveTimeouts,
   type TransportTimeouts,
 } from './options.js';
-import { Pool } from './pool.js';
+import { type Lease, Pool } from './pool.js';
 import { connectViaProxy, type ProxyOption, ProxyResolver } from './proxy.js';
 import type { Response } from './response.js';
 import { Timings } from './timings.js';
@@ -171,88 +171,14 @@ export class Transport implements ConnOwner {
   }
 
   /** Sends one request and resolves with its response (any status). */
-  async roundTrip(req: TransportRequest): Promise<Response> {
-    const budget = req.budget;
-    if (this.isClosed) throw closedError('transport', { method: req.method, url: req.url });
-    const timeouts = req.timeouts === undefined ? this.timeouts : resolveTimeouts(this.timeouts, req.timeouts);
-    const url = req.url;
-    const https = url.protocol === 'https:';
-    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    const port = url.port === '' ? (https ? 443 : 80) : Number(url.port);
-    const proxy = this.proxy.resolve(url);
-    const tlsOpts = https ? this.tlsFor(host, port) : undefined;
-    const key = poolKey(https, host, port, proxy, tlsOpts);
-    const { headers, compress, closeAfter, body: firstBody } = this.finalHeaders(req, url);
-    const target = proxy !== undefined && !https ? absoluteForm(url) : url.pathname + url.search;
-    if (proxy !== undefined && !https) addProxyAuth(headers, proxy);
-    // Proxy credentials are for the proxy: never send them through a CONNECT tunnel to the origin.
-    else if (proxy !== undefined) dropProxyAuth(headers);
-    const href = url.href;
-    const dialOpts: DialOptions = {
-      https,
-      host,
-      port,
-      proxy,
-      tls: tlsOpts,
-      timeouts,
-      trace: req.trace,
-      method: req.method,
-      url: href,
-    };
-    let body = firstBody;
-    for (let attempt = 0; ; attempt++) {
-      budget.check();
-      if (attempt > 0 && req.rebody !== undefined) body = req.rebody();
-      emit(req.trace, 'getConn', { hostPort: `${host}:${port}` });
-      const timings = new Timings(budget.startedEpoch);
-      const lease = await this.pool.acquire(key, dialOpts, budget, timeouts.poolTimeout);
-      const conn = lease.conn;
-      const reused = conn.served > 0;
-      timings.socket = Date.now();
-      if (!reused && conn.dialMarks !== undefined) {
-        // got's meaning: the socket was assigned when its dial started (before DNS).
-        timings.socket = Math.max(timings.start, conn.dialMarks.start);
-        timings.lookup = conn.dialMarks.lookup;
-        timings.connect = conn.dialMarks.connect;
-        timings.secureConnect = conn.dialMarks.secureConnect;
-      }
-      emit(req.trace, 'gotConn', {
-        reused,
-        wasIdle: lease.wasIdle,
-        idleTime: lease.idleTime,
-        localAddress: conn.socket.localAddress,
-        remoteAddress: conn.socket.remoteAddress,
-      });
-      try {
-        const res = await conn.roundTrip({
-          method: req.method,
-          target,
-          headers,
-          body,
-          expectContinue: hasExpectContinue(headers),
-          url: href,
-          timeouts,
-          budget,
-          trace: req.trace,
-          timings,
-          maxResponseBytes: this.maxResponseBytes,
-          decodes: compress,
-          closeAfter,
-        });
-        if (compress) {
-          try {
-            this.maybeDecode(res, req.method, href);
-          } catch (err) {
-            void res.dump(0, 0); // an undecodable body is never read: close its connection
-            throw err;
-          }
-        }
-        return res;
-      } catch (err) {
-        if (reused && budget.failure === undefined && this.mayRetryStale(err, conn, req)) continue;
-        throw err;
-      }
+  roundTrip(req: TransportRequest): Promise<Response> {
+    let at: Attempt;
+    try {
+      at = this.prepare(req);
+    } catch (err) {
+      return Promise.reject(err);
     }
+    return this.attempt(at);
   }
 
   /** Counters per host key and in total (SPEC §11). */
@@ -282,6 +208,114 @@ export class Transport implements ConnOwner {
   }
 
   // Private implementation past this point.
+
+  /** Everything about a request that does not change between its attempts. */
+  private prepare(req: TransportRequest): Attempt {
+    if (this.isClosed) throw closedError('transport', { method: req.method, url: req.url });
+    const timeouts = req.timeouts === undefined ? this.timeouts : resolveTimeouts(this.timeouts, req.timeouts);
+    const url = req.url;
+    const https = url.protocol === 'https:';
+    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const port = url.port === '' ? (https ? 443 : 80) : Number(url.port);
+    const proxy = this.proxy.resolve(url);
+    const tlsOpts = https ? this.tlsFor(host, port) : undefined;
+    const { headers, compress, closeAfter, body } = this.finalHeaders(req, url);
+    if (proxy !== undefined && !https) addProxyAuth(headers, proxy);
+    // Proxy credentials are for the proxy: never send them through a CONNECT tunnel to the origin.
+    else if (proxy !== undefined) dropProxyAuth(headers);
+    return new Attempt(
+      req.method,
+      url.href,
+      req.budget,
+      https,
+      host,
+      port,
+      proxy,
+      tlsOpts,
+      timeouts,
+      req.trace,
+      poolKey(https, host, port, proxy, tlsOpts),
+      proxy !== undefined && !https ? absoluteForm(url) : url.pathname + url.search,
+      headers,
+      body,
+      req.replayable,
+      req.rebody,
+      compress,
+      closeAfter,
+    );
+  }
+
+  /**
+   * One attempt: wait for a connection (a plain promise: a queued request holds no
+   * suspended frame), then exchange on it. A stale reused connection leads to another
+   * attempt (SPEC §4), so a fresh connection is tried at most once.
+   */
+  private attempt(at: Attempt): Promise<Response> {
+    const budget = at.budget;
+    if (budget.failure !== undefined) return Promise.reject(budget.failure);
+    if (at.n > 0 && at.rebody !== undefined) at.body = at.rebody();
+    if (at.trace !== undefined) emit(at.trace, 'getConn', { hostPort: `${at.host}:${at.port}` });
+    at.start = Date.now();
+    return this.pool.acquire(at.key, at, budget, at.timeouts.poolTimeout).then((lease) => this.exchange(at, lease));
+  }
+
+  private async exchange(at: Attempt, lease: Lease<Connection>): Promise<Response> {
+    const budget = at.budget;
+    const o = at;
+    const conn = lease.conn;
+    const reused = conn.served > 0;
+    const timings = new Timings(budget.startedEpoch, at.start);
+    timings.socket = Date.now();
+    if (!reused && conn.dialMarks !== undefined) {
+      // got's meaning: the socket was assigned when its dial started (before DNS).
+      timings.socket = Math.max(timings.start, conn.dialMarks.start);
+      timings.lookup = conn.dialMarks.lookup;
+      timings.connect = conn.dialMarks.connect;
+      timings.secureConnect = conn.dialMarks.secureConnect;
+    }
+    if (o.trace !== undefined) {
+      emit(o.trace, 'gotConn', {
+        reused,
+        wasIdle: lease.wasIdle,
+        idleTime: lease.idleTime,
+        localAddress: conn.socket.localAddress,
+        remoteAddress: conn.socket.remoteAddress,
+      });
+    }
+    let res: Response;
+    try {
+      res = await conn.roundTrip({
+        method: at.method,
+        target: at.target,
+        headers: at.headers,
+        body: at.body,
+        expectContinue: hasExpectContinue(at.headers),
+        url: o.url,
+        timeouts: o.timeouts,
+        budget,
+        trace: o.trace,
+        timings,
+        maxResponseBytes: this.maxResponseBytes,
+        decodes: at.compress,
+        closeAfter: at.closeAfter,
+      });
+    } catch (err) {
+      if (reused && budget.failure === undefined && this.mayRetryStale(err, conn, at)) {
+        at.n++;
+        return this.attempt(at);
+      }
+      throw err;
+    }
+    if (at.compress) {
+      try {
+        this.maybeDecode(res, at.method, o.url);
+      } catch (err) {
+        void res.dump(0, 0); // an undecodable body is never read: close its connection
+        throw err;
+      }
+    }
+    return res;
+  }
 
   private async openConnection(key: string, o: DialOptions, dialBudget: Budget): Promise<Connection> {
     const marks = { start: Date.now(), lookup: undefined, connect: undefined, secureConnect: undefined } as {
@@ -427,14 +461,45 @@ export class Transport implements ConnOwner {
     res.setDecoder((raw) => decodeBody(raw, codings, max, ctx));
   }
 
-  private mayRetryStale(err: unknown, conn: Connection, req: TransportRequest): boolean {
+  private mayRetryStale(err: unknown, conn: Connection, at: Attempt): boolean {
     if (!(err instanceof ProtocolError) || err.reason !== 'connection-closed') return false;
     if (conn.responseStarted) return false;
     // A stream was handed to the failed attempt (and destroyed): only a factory can replay it.
-    if (req.body.kind === 'stream' && req.rebody === undefined) return false;
+    if (at.body.kind === 'stream' && at.rebody === undefined) return false;
     if (!conn.requestWritten) return true;
-    return req.replayable && (REPLAYABLE_METHODS.has(req.method) || hasIdempotencyKey(req.headers));
+    return at.replayable && (REPLAYABLE_METHODS.has(at.method) || hasIdempotencyKey(at.headers));
   }
+}
+
+/**
+ * The state of one request across its attempts on the transport. It is also what a dial
+ * started for this request needs (its DialOptions), so a queued request is one object.
+ */
+class Attempt implements DialOptions {
+  /** Attempts made so far after the first. */
+  n = 0;
+  /** Epoch ms the current attempt began waiting for a connection. */
+  start = 0;
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    readonly budget: Budget,
+    readonly https: boolean,
+    readonly host: string,
+    readonly port: number,
+    readonly proxy: URL | undefined,
+    readonly tls: tls.ConnectionOptions | undefined,
+    readonly timeouts: TransportTimeouts,
+    readonly trace: TraceHooks | undefined,
+    readonly key: string,
+    readonly target: string,
+    readonly headers: string[],
+    public body: WritableBody,
+    readonly replayable: boolean,
+    readonly rebody: (() => WritableBody) | undefined,
+    readonly compress: boolean,
+    readonly closeAfter: boolean,
+  ) {}
 }
 
 /** Go-style readable pool key: `https://host:port` plus proxy and TLS identity. */
