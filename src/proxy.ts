@@ -106,8 +106,11 @@ function isLoopback(host: string): boolean {
 /** Options of {@link connectViaProxy}. */
 export interface TunnelOptions {
   budget: Budget;
-  /** Bound of the CONNECT exchange (ms; 0/Infinity: none). */
+  /** Bound of the CONNECT exchange (ms; 0/Infinity: none): what is left of the dial budget. */
   timeout: number;
+  /** The configured dial timeout and when the dial started (epoch ms), for the error. */
+  dialTimeout?: number;
+  dialStart?: number;
   method: string;
   url: string;
 }
@@ -184,8 +187,14 @@ export function connectViaProxy(
         () =>
           done(
             new TimeoutError(
-              { phase: 'connect', timeout: o.timeout, elapsed: now() - started, requestSent: false, ...ctx },
-              `connect timeout: proxy did not answer CONNECT ${authority} within ${o.timeout} ms`,
+              {
+                phase: 'connect',
+                timeout: o.dialTimeout ?? o.timeout,
+                elapsed: o.dialStart !== undefined ? Date.now() - o.dialStart : now() - started,
+                requestSent: false,
+                ...ctx,
+              },
+              `connect timeout: proxy did not answer CONNECT ${authority} within the ${o.dialTimeout ?? o.timeout} ms dial budget`,
             ),
           ),
         o.timeout,

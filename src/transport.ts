@@ -18,7 +18,7 @@ import type { WritableBody } from './conn/writer.js';
 import { Budget } from './deadline.js';
 import { decodeBody, parseCodings } from './decompress.js';
 import { Dialer, type DialerOptions } from './dial/index.js';
-import { closedError, invalidArg, ProtocolError } from './errors.js';
+import { closedError, ProtocolError } from './errors.js';
 import {
   checkCount,
   checkDuration,
@@ -29,10 +29,19 @@ import {
   type TransportTimeouts,
 } from './options.js';
 import { type Lease, Pool } from './pool.js';
-import { connectViaProxy, type ProxyOption, ProxyResolver } from './proxy.js';
+import {
+  absoluteForm,
+  addProxyAuth,
+  dropProxyAuth,
+  hasExpectContinue,
+  hasIdempotencyKey,
+  requestHead,
+} from './transport-head.js';
+import { type ConnectOptions as DialOptions, connectSocket, type DialMarks } from './connector.js';
+import { type ProxyOption, ProxyResolver } from './proxy.js';
 import type { Response } from './response.js';
 import { Timings } from './timings.js';
-import { tlsOptionsKey, upgradeToTls } from './tls.js';
+import { tlsOptionsKey } from './tls.js';
 import { emit, type TraceHooks } from './trace.js';
 
 /** TLS options for every host, or per host. */
@@ -96,19 +105,6 @@ export interface TransportRequest {
   trace?: TraceHooks | undefined;
 }
 
-/** What a dial needs; captured from the request that starts it. */
-interface DialOptions {
-  https: boolean;
-  host: string;
-  port: number;
-  proxy: URL | undefined;
-  tls: tls.ConnectionOptions | undefined;
-  timeouts: TransportTimeouts;
-  trace: TraceHooks | undefined;
-  method: string;
-  url: string;
-}
-
 const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /** Carries requests to servers over pooled HTTP/1.1 connections. */
@@ -119,8 +115,8 @@ export class Transport implements ConnOwner {
   private readonly pool: Pool<Connection, DialOptions, Budget>;
   private readonly tlsOption: TlsOption | undefined;
   private readonly idleConnTimeout: number;
-  private readonly disableKeepAlives: boolean;
-  private readonly disableCompression: boolean;
+  /** @internal */ readonly disableKeepAlives: boolean;
+  /** @internal */ readonly disableCompression: boolean;
   private readonly maxResponseHeaderBytes: number;
   private readonly maxResponseBytes: number;
   private readonly proxy: ProxyResolver;
@@ -219,7 +215,7 @@ export class Transport implements ConnOwner {
     const port = url.port === '' ? (https ? 443 : 80) : Number(url.port);
     const proxy = this.proxy.resolve(url);
     const tlsOpts = https ? this.tlsFor(host, port) : undefined;
-    const { headers, compress, closeAfter, body } = this.finalHeaders(req, url);
+    const { headers, compress, closeAfter, body } = requestHead(req.method, url, req.headers, req.body, this);
     if (proxy !== undefined && !https) addProxyAuth(headers, proxy);
     // Proxy credentials are for the proxy: never send them through a CONNECT tunnel to the origin.
     else if (proxy !== undefined) dropProxyAuth(headers);
@@ -318,74 +314,13 @@ export class Transport implements ConnOwner {
   }
 
   private async openConnection(key: string, o: DialOptions, dialBudget: Budget): Promise<Connection> {
-    const marks = { start: Date.now(), lookup: undefined, connect: undefined, secureConnect: undefined } as {
-      start: number;
-      lookup: number | undefined;
-      connect: number | undefined;
-      secureConnect: number | undefined;
-    };
-    const target = o.proxy ?? undefined;
-    const dialHost = target !== undefined ? target.hostname.replace(/^\[|\]$/g, '') : o.host;
-    const dialPort =
-      target !== undefined ? (target.port === '' ? (target.protocol === 'https:' ? 443 : 80) : Number(target.port)) : o.port;
-    let socket = await this.dialer.dial({
-      host: dialHost,
-      port: dialPort,
-      timeout: o.timeouts.dialTimeout,
-      budget: dialBudget,
-      trace: o.trace,
-      timings: marks,
-      method: o.method,
-      url: o.url,
-    });
-    try {
-      if (target !== undefined && target.protocol === 'https:') {
-        // An https:// proxy is spoken to over TLS before anything else is sent.
-        socket = await upgradeToTls({
-          socket,
-          servername: dialHost,
-          port: dialPort,
-          options: this.tlsFor(dialHost, dialPort),
-          timeout: o.timeouts.tlsHandshakeTimeout,
-          budget: dialBudget,
-          trace: o.trace,
-          method: o.method,
-          url: o.url,
-        });
-      }
-      if (target !== undefined && o.https) {
-        // The tunnel is part of connecting: bounded by what is left of the dial budget.
-        const dial = o.timeouts.dialTimeout;
-        const left = dial === 0 || dial === Number.POSITIVE_INFINITY ? dial : Math.max(1, dial - (Date.now() - marks.start));
-        socket = await connectViaProxy(socket, target, o.host, o.port, {
-          budget: dialBudget,
-          timeout: left,
-          method: o.method,
-          url: o.url,
-        });
-      }
-      if (o.https) {
-        socket = await upgradeToTls({
-          socket,
-          servername: o.host,
-          port: o.port,
-          options: o.tls,
-          timeout: o.timeouts.tlsHandshakeTimeout,
-          budget: dialBudget,
-          trace: o.trace,
-          method: o.method,
-          url: o.url,
-        });
-        marks.secureConnect = Date.now();
-      }
-    } catch (err) {
-      socket.destroy();
-      throw err;
-    }
+    const marks: DialMarks = { start: Date.now(), lookup: undefined, connect: undefined, secureConnect: undefined };
+    const socket = await connectSocket(this.dialer, o, dialBudget, marks, (h, p) => this.tlsFor(h, p));
     const conn = new Connection(key, socket, this, this.maxResponseHeaderBytes);
     conn.dialMarks = marks;
     return conn;
   }
+
 
   private tlsFor(host: string, port: number): tls.ConnectionOptions | undefined {
     const t = this.tlsOption;
@@ -400,52 +335,6 @@ export class Transport implements ConnOwner {
       ms = Math.min(ms, hint - Math.min(DEFAULTS.keepAliveHintMargin, hint / 4));
     }
     return ms;
-  }
-
-  /** Adds Host, framing, Accept-Encoding and Connection headers; copies the caller's list. */
-  private finalHeaders(
-    req: TransportRequest,
-    url: URL,
-  ): { headers: string[]; compress: boolean; closeAfter: boolean; body: WritableBody } {
-    const given = req.headers;
-    let hasHost = false;
-    let hasAE = false;
-    let hasRange = false;
-    let hasLength = false;
-    let hasTE = false;
-    let closeAfter = this.disableKeepAlives;
-    let hasConnection = false;
-    for (let i = 0; i < given.length; i += 2) {
-      const n = given[i]!.toLowerCase();
-      if (n === 'host') hasHost = true;
-      else if (n === 'accept-encoding') hasAE = true;
-      else if (n === 'range') hasRange = true;
-      else if (n === 'content-length') hasLength = true;
-      else if (n === 'transfer-encoding') hasTE = true;
-      else if (n === 'connection') {
-        hasConnection = true;
-        if (/(^|,)\s*close\s*(,|$)/i.test(given[i + 1]!)) closeAfter = true;
-      }
-    }
-    const headers: string[] = hasHost ? given.slice() : ['host', url.host, ...given];
-    let body = req.body;
-    if (hasLength && hasTE) throw invalidArg('content-length and transfer-encoding must not both be set');
-    if (body.kind === 'buffer' && (hasLength || hasTE)) body = checkCallerFraming(given, body);
-    if (!hasLength && !hasTE) {
-      if (body.kind === 'buffer') {
-        const len = typeof body.data === 'string' ? Buffer.byteLength(body.data) : body.data.byteLength;
-        headers.push('content-length', String(len));
-      } else if (body.kind === 'stream') {
-        if (body.length >= 0) headers.push('content-length', String(body.length));
-        else headers.push('transfer-encoding', 'chunked');
-      } else if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') {
-        headers.push('content-length', '0');
-      }
-    }
-    const compress = !this.disableCompression && !hasAE && !hasRange && req.method !== 'HEAD';
-    if (compress) headers.push('accept-encoding', 'gzip, deflate, br');
-    if (this.disableKeepAlives && !hasConnection) headers.push('connection', 'close');
-    return { headers, compress, closeAfter, body };
   }
 
   private maybeDecode(res: Response, method: string, url: string): void {
@@ -514,59 +403,5 @@ export function poolKey(
   if (proxy !== undefined) key += `|proxy=${proxy.protocol}//${proxy.host}`;
   if (tlsOpts !== undefined) key += `|tls=${tlsOptionsKey(tlsOpts)}`;
   return key;
-}
-
-function absoluteForm(url: URL): string {
-  return `${url.protocol}//${url.host}${url.pathname}${url.search}`;
-}
-
-function addProxyAuth(headers: string[], proxy: URL): void {
-  if (proxy.username === '' && proxy.password === '') return;
-  const cred = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
-  headers.push('proxy-authorization', `Basic ${Buffer.from(cred).toString('base64')}`);
-}
-
-/**
- * A caller-set Content-Length must match a string/bytes body exactly (a mismatch would
- * hang the server or smuggle the surplus as a next request); a caller-set
- * `Transfer-Encoding: chunked` makes the bytes chunk-framed. Anything else is refused.
- */
-function checkCallerFraming(headers: string[], body: { kind: 'buffer'; data: string | Uint8Array }): WritableBody {
-  const len = typeof body.data === 'string' ? Buffer.byteLength(body.data) : body.data.byteLength;
-  for (let i = 0; i < headers.length; i += 2) {
-    const n = headers[i]!.toLowerCase();
-    const v = headers[i + 1]!.trim();
-    if (n === 'content-length' && v !== String(len)) {
-      throw invalidArg(`content-length ${JSON.stringify(v)} does not match the body's ${len} bytes`);
-    }
-    if (n === 'transfer-encoding') {
-      if (v.toLowerCase() !== 'chunked') throw invalidArg(`unsupported transfer-encoding ${JSON.stringify(v)}`);
-      return { kind: 'stream', source: [typeof body.data === 'string' ? Buffer.from(body.data) : body.data], length: -1 };
-    }
-  }
-  return body;
-}
-
-function dropProxyAuth(headers: string[]): void {
-  for (let i = headers.length - 2; i >= 0; i -= 2) {
-    if (headers[i]!.length === 19 && headers[i]!.toLowerCase() === 'proxy-authorization') headers.splice(i, 2);
-  }
-}
-
-function hasExpectContinue(headers: string[]): boolean {
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i]!.length === 6 && headers[i]!.toLowerCase() === 'expect') {
-      return headers[i + 1]!.trim().toLowerCase() === '100-continue';
-    }
-  }
-  return false;
-}
-
-function hasIdempotencyKey(headers: string[]): boolean {
-  for (let i = 0; i < headers.length; i += 2) {
-    const n = headers[i]!.toLowerCase();
-    if (n === 'idempotency-key' || n === 'x-idempotency-key') return true;
-  }
-  return false;
 }
 

@@ -33,6 +33,7 @@ import type { Timings } from '../timings.js';
 import { channels, emit, type TraceHooks } from '../trace.js';
 import { isDecodable } from '../decompress.js';
 import { BodyChannel, type BodyProducer } from './body.js';
+import { ThroughputMeter } from './throughput.js';
 import { RequestWriter, type WritableBody } from './writer.js';
 
 /** The pool side of a connection. */
@@ -74,8 +75,6 @@ const RATE = 3;
 const CONTINUE = 4;
 const SLOT_PHASE: TimeoutPhase[] = ['write', 'response-headers', 'read-idle', 'min-throughput'];
 
-/** Samples per throughput window. */
-const RATE_SAMPLES = 4;
 
 type State = 'idle' | 'active' | 'closed';
 
@@ -115,8 +114,7 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
   private bodyBytes = 0;
   /** Cap on raw body bytes for the current response. */
   private rawLimit = Number.POSITIVE_INFINITY;
-  private rateStart = 0;
-  private rateSamples: number[] = [];
+  private readonly meter = new ThroughputMeter();
   /** The head was parsed; the throughput clock starts once this chunk has been. */
   private ratePending = false;
   private waitingContinue = false;
@@ -416,22 +414,7 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
 
   private startRate(mt: MinThroughput | undefined): void {
     if (mt === undefined) return;
-    this.rateStart = now();
-    this.rateSamples.length = 0;
-    this.rateSamples.push(this.bodyBytes);
-    this.clock.set(RATE, this.rateStart + mt.window / RATE_SAMPLES);
-  }
-
-  /** One throughput tick; returns true when the rate is too low. */
-  private rateTooLow(mt: MinThroughput): boolean {
-    const t = now();
-    const samples = this.rateSamples;
-    samples.push(this.bodyBytes);
-    if (samples.length > RATE_SAMPLES + 1) samples.shift();
-    this.clock.set(RATE, t + mt.window / RATE_SAMPLES);
-    if (t - this.rateStart < mt.window - 1) return false;
-    const windowBytes = samples[samples.length - 1]! - samples[0]!;
-    return (windowBytes * 1000) / mt.window < mt.bytesPerSecond;
+    this.clock.set(RATE, this.meter.begin(this.bodyBytes, mt));
   }
 
   // --- clocks ------------------------------------------------------------------
@@ -447,9 +430,13 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
     let timeout: number;
     let elapsed: number;
     if (slot === RATE) {
-      if (!this.rateTooLow(t.minThroughput!)) return;
+      const next = this.meter.tick(this.bodyBytes, t.minThroughput!);
+      if (next !== -1) {
+        this.clock.set(RATE, next);
+        return;
+      }
       timeout = t.minThroughput!.window;
-      elapsed = now() - this.rateStart;
+      elapsed = now() - this.meter.startedAt;
     } else if (slot === IDLE) {
       // During the body, silence counts only while the consumer waits for bytes; it
       // restarts the clock when it asks again (onDemand).

@@ -1,0 +1,111 @@
+/**
+ * connector — how a new connection comes to be (Go's dialConn): dial the origin or the
+ * proxy, speak TLS to an https:// proxy, open a CONNECT tunnel for https through a
+ * proxy, then the TLS handshake with the origin. Returns the ready socket; the transport
+ * wraps it in a Connection.
+ *
+ * Invariants: every step holds the dial's budget (so the pool can cancel it); the
+ * CONNECT wait is bounded by what is left of the dial budget; on any failure the socket
+ * is destroyed; the marks of SPEC §5 (lookup, connect, secureConnect) are filled in.
+ */
+
+import type { Socket } from 'node:net';
+import type * as tls from 'node:tls';
+import type { Budget } from './deadline.js';
+import type { Dialer } from './dial/index.js';
+import type { TransportTimeouts } from './options.js';
+import { connectViaProxy } from './proxy.js';
+import { upgradeToTls } from './tls.js';
+import type { TraceHooks } from './trace.js';
+
+/** What a dial needs; captured from the request that starts it. */
+export interface ConnectOptions {
+  https: boolean;
+  host: string;
+  port: number;
+  proxy: URL | undefined;
+  tls: tls.ConnectionOptions | undefined;
+  timeouts: TransportTimeouts;
+  trace: TraceHooks | undefined;
+  method: string;
+  url: string;
+}
+
+/** Epoch-ms marks of one dial. */
+export interface DialMarks {
+  start: number;
+  lookup: number | undefined;
+  connect: number | undefined;
+  secureConnect: number | undefined;
+}
+
+/** Opens a socket ready for HTTP/1.1 to `o.host:o.port` (directly, or through `o.proxy`). */
+export async function connectSocket(
+  dialer: Dialer,
+  o: ConnectOptions,
+  dialBudget: Budget,
+  marks: DialMarks,
+  tlsFor: (host: string, port: number) => tls.ConnectionOptions | undefined,
+): Promise<Socket> {
+    const target = o.proxy ?? undefined;
+    const dialHost = target !== undefined ? target.hostname.replace(/^\[|\]$/g, '') : o.host;
+    const dialPort =
+      target !== undefined ? (target.port === '' ? (target.protocol === 'https:' ? 443 : 80) : Number(target.port)) : o.port;
+    let socket: Socket = await dialer.dial({
+      host: dialHost,
+      port: dialPort,
+      timeout: o.timeouts.dialTimeout,
+      budget: dialBudget,
+      trace: o.trace,
+      timings: marks,
+      method: o.method,
+      url: o.url,
+    });
+    try {
+      if (target !== undefined && target.protocol === 'https:') {
+        // An https:// proxy is spoken to over TLS before anything else is sent.
+        socket = await upgradeToTls({
+          socket,
+          servername: dialHost,
+          port: dialPort,
+          options: tlsFor(dialHost, dialPort),
+          timeout: o.timeouts.tlsHandshakeTimeout,
+          budget: dialBudget,
+          trace: o.trace,
+          method: o.method,
+          url: o.url,
+        });
+      }
+      if (target !== undefined && o.https) {
+        // The tunnel is part of connecting: bounded by what is left of the dial budget.
+        const dial = o.timeouts.dialTimeout;
+        const left = dial === 0 || dial === Number.POSITIVE_INFINITY ? dial : Math.max(1, dial - (Date.now() - marks.start));
+        socket = await connectViaProxy(socket, target, o.host, o.port, {
+          budget: dialBudget,
+          timeout: left,
+          dialTimeout: dial,
+          dialStart: marks.start,
+          method: o.method,
+          url: o.url,
+        });
+      }
+      if (o.https) {
+        socket = await upgradeToTls({
+          socket,
+          servername: o.host,
+          port: o.port,
+          options: o.tls,
+          timeout: o.timeouts.tlsHandshakeTimeout,
+          budget: dialBudget,
+          trace: o.trace,
+          method: o.method,
+          url: o.url,
+        });
+        marks.secureConnect = Date.now();
+      }
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    }
+    return socket;
+  }

@@ -1,0 +1,126 @@
+/**
+ * transport-head — what the transport adds to, or checks in, a request head before it is
+ * written: Host, Content-Length / Transfer-Encoding, Accept-Encoding, Connection: close,
+ * proxy credentials; the request-target form. Pure functions over flat header lists.
+ *
+ * Invariants: the caller's list is never mutated (a copy is returned); a caller-set
+ * Content-Length must match a string/bytes body exactly; no Accept-Encoding is added to
+ * HEAD or Range requests or when the caller set one.
+ */
+
+import type { WritableBody } from './conn/writer.js';
+import { invalidArg } from './errors.js';
+
+/** What the transport decided about one request's head. */
+export interface RequestHead {
+headers: string[];
+/** Accept-Encoding was added: supported codings will be decoded. */
+compress: boolean;
+/** The connection closes after this exchange. */
+closeAfter: boolean;
+/** The body to write (a caller's `Transfer-Encoding: chunked` turns bytes into a chunked stream). */
+body: WritableBody;
+}
+
+/** Adds Host, framing, Accept-Encoding and Connection headers; copies the caller's list. */
+export function requestHead(
+method: string,
+url: URL,
+given: string[],
+givenBody: WritableBody,
+policy: { disableKeepAlives: boolean; disableCompression: boolean },
+): RequestHead {
+  let hasHost = false;
+  let hasAE = false;
+  let hasRange = false;
+  let hasLength = false;
+  let hasTE = false;
+  let closeAfter = policy.disableKeepAlives;
+  let hasConnection = false;
+  for (let i = 0; i < given.length; i += 2) {
+    const n = given[i]!.toLowerCase();
+    if (n === 'host') hasHost = true;
+    else if (n === 'accept-encoding') hasAE = true;
+    else if (n === 'range') hasRange = true;
+    else if (n === 'content-length') hasLength = true;
+    else if (n === 'transfer-encoding') hasTE = true;
+    else if (n === 'connection') {
+      hasConnection = true;
+      if (/(^|,)\s*close\s*(,|$)/i.test(given[i + 1]!)) closeAfter = true;
+    }
+  }
+  const headers: string[] = hasHost ? given.slice() : ['host', url.host, ...given];
+  let body = givenBody;
+  if (hasLength && hasTE) throw invalidArg('content-length and transfer-encoding must not both be set');
+  if (body.kind === 'buffer' && (hasLength || hasTE)) body = checkCallerFraming(given, body);
+  if (!hasLength && !hasTE) {
+    if (body.kind === 'buffer') {
+      const len = typeof body.data === 'string' ? Buffer.byteLength(body.data) : body.data.byteLength;
+      headers.push('content-length', String(len));
+    } else if (body.kind === 'stream') {
+      if (body.length >= 0) headers.push('content-length', String(body.length));
+      else headers.push('transfer-encoding', 'chunked');
+    } else if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
+      headers.push('content-length', '0');
+    }
+  }
+  const compress = !policy.disableCompression && !hasAE && !hasRange && method !== 'HEAD';
+  if (compress) headers.push('accept-encoding', 'gzip, deflate, br');
+  if (policy.disableKeepAlives && !hasConnection) headers.push('connection', 'close');
+  return { headers, compress, closeAfter, body };
+}
+
+export function absoluteForm(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}${url.search}`;
+}
+
+export function addProxyAuth(headers: string[], proxy: URL): void {
+  if (proxy.username === '' && proxy.password === '') return;
+  const cred = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+  headers.push('proxy-authorization', `Basic ${Buffer.from(cred).toString('base64')}`);
+}
+
+/**
+ * A caller-set Content-Length must match a string/bytes body exactly (a mismatch would
+ * hang the server or smuggle the surplus as a next request); a caller-set
+ * `Transfer-Encoding: chunked` makes the bytes chunk-framed. Anything else is refused.
+ */
+export function checkCallerFraming(headers: string[], body: { kind: 'buffer'; data: string | Uint8Array }): WritableBody {
+  const len = typeof body.data === 'string' ? Buffer.byteLength(body.data) : body.data.byteLength;
+  for (let i = 0; i < headers.length; i += 2) {
+    const n = headers[i]!.toLowerCase();
+    const v = headers[i + 1]!.trim();
+    if (n === 'content-length' && v !== String(len)) {
+      throw invalidArg(`content-length ${JSON.stringify(v)} does not match the body's ${len} bytes`);
+    }
+    if (n === 'transfer-encoding') {
+      if (v.toLowerCase() !== 'chunked') throw invalidArg(`unsupported transfer-encoding ${JSON.stringify(v)}`);
+      return { kind: 'stream', source: [typeof body.data === 'string' ? Buffer.from(body.data) : body.data], length: -1 };
+    }
+  }
+  return body;
+}
+
+export function dropProxyAuth(headers: string[]): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if (headers[i]!.length === 19 && headers[i]!.toLowerCase() === 'proxy-authorization') headers.splice(i, 2);
+  }
+}
+
+export function hasExpectContinue(headers: string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.length === 6 && headers[i]!.toLowerCase() === 'expect') {
+      return headers[i + 1]!.trim().toLowerCase() === '100-continue';
+    }
+  }
+  return false;
+}
+
+export function hasIdempotencyKey(headers: string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    const n = headers[i]!.toLowerCase();
+    if (n === 'idempotency-key' || n === 'x-idempotency-key') return true;
+  }
+  return false;
+}
+
