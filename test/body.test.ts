@@ -6,69 +6,10 @@
 // GO-17, GO-19, GO-21, GO-23..GO-26, UN-15, UN-18, PF-06, PF-07, HG-02..HG-05.
 import * as assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
-import { describe, it, type TestContext } from 'node:test';
-import {
-  Client,
-  HourglassError,
-  ProtocolError,
-  TimeoutError,
-  Transport,
-  type TransportOptions,
-} from '../src/index.js';
-import { FaultServer, type FaultServerOptions } from '../src/testing/index.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `pred` every 5 ms for at most `ms`; returns whether it became true. */
-async function waitFor(pred: () => boolean, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) return false;
-    await sleep(5);
-  }
-  return true;
-}
-
-async function setup(
-  t: TestContext,
-  opts: TransportOptions = {},
-  fsOpts: FaultServerOptions = {},
-): Promise<{ fs: FaultServer; transport: Transport; client: Client }> {
-  const fs = await FaultServer.start(fsOpts);
-  const transport = new Transport(opts);
-  const client = new Client({ transport });
-  t.after(async () => {
-    await client.close();
-    await fs.close();
-  });
-  return { fs, transport, client };
-}
-
-/** Every request settled: nothing active, dialing or waiting (SPEC §11 stats()). */
-async function assertQuiet(transport: Transport): Promise<void> {
-  await waitFor(() => {
-    const s = transport.stats().totals;
-    return s.active === 0 && s.dialing === 0 && s.waiting === 0;
-  }, 2000);
-  const { active, dialing, waiting } = transport.stats().totals;
-  assert.deepEqual({ active, dialing, waiting }, { active: 0, dialing: 0, waiting: 0 });
-}
-
-function reasonIs(reason: string): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof ProtocolError, `expected ProtocolError ${reason}, got ${String(e)}`);
-    assert.equal(e.reason, reason, String(e));
-    return true;
-  };
-}
-
-/** Whether the client ended connection `id` (FIN or RST seen by the server) within `ms`. */
-function clientClosed(fs: FaultServer, id: number, ms = 3000): Promise<boolean> {
-  return waitFor(() => {
-    const c = fs.connectionLog[id - 1];
-    return c !== undefined && (c.clientEnded !== null || (c.closedAt !== null && c.serverEnded === null));
-  }, ms);
-}
+import { describe, it } from 'node:test';
+import { HourglassError, TimeoutError } from '../src/index.js';
+import { FaultServer } from '../src/testing/index.js';
+import { assertQuiet, clientClosed, reasonIs, setup, sleep, timeoutIn, waitFor } from './helpers/setup.js';
 
 const T = { timeout: 20_000 };
 
@@ -79,14 +20,6 @@ interface Echo {
   bodyLength: number;
   trailers: Record<string, string>;
   connectionId: number;
-}
-
-function timeoutIn(phase: string): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof TimeoutError, `expected TimeoutError ${phase}, got ${String(e)}`);
-    assert.equal(e.phase, phase, String(e));
-    return true;
-  };
 }
 
 /** Reads a body stream, pausing `pauseMs` before each read; returns the bytes and how it ended. */

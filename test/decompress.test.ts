@@ -7,63 +7,11 @@
 // UN-20, PF-12.
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import * as zlib from 'node:zlib';
-import { Client, ProtocolError, Transport, type TransportOptions } from '../src/index.js';
-import { FaultServer, type FaultServerOptions } from '../src/testing/index.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `pred` every 5 ms for at most `ms`; returns whether it became true. */
-async function waitFor(pred: () => boolean, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) return false;
-    await sleep(5);
-  }
-  return true;
-}
-
-async function setup(
-  t: TestContext,
-  opts: TransportOptions = {},
-  fsOpts: FaultServerOptions = {},
-): Promise<{ fs: FaultServer; transport: Transport; client: Client }> {
-  const fs = await FaultServer.start(fsOpts);
-  const transport = new Transport(opts);
-  const client = new Client({ transport });
-  t.after(async () => {
-    await client.close();
-    await fs.close();
-  });
-  return { fs, transport, client };
-}
-
-/** Every request settled: nothing active, dialing or waiting (SPEC §11 stats()). */
-async function assertQuiet(transport: Transport): Promise<void> {
-  await waitFor(() => {
-    const s = transport.stats().totals;
-    return s.active === 0 && s.dialing === 0 && s.waiting === 0;
-  }, 2000);
-  const { active, dialing, waiting } = transport.stats().totals;
-  assert.deepEqual({ active, dialing, waiting }, { active: 0, dialing: 0, waiting: 0 });
-}
-
-/** Whether the client endedconnection `id` (FIN or RST seen by the server) within `ms`. */
-function clientClosed(fs: FaultServer, id: number, ms = 3000): Promise<boolean> {
-  return waitFor(() => {
-    const c = fs.connectionLog[id - 1];
-    return c !== undefined && (c.clientEnded !== null || (c.closedAt !== null && c.serverEnded === null));
-  }, ms);
-}
-
-function reasonIs(reason: string): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof ProtocolError, `expected ProtocolError ${reason}, got ${String(e)}`);
-    assert.equal(e.reason, reason, String(e));
-    return true;
-  };
-}
+import { Client } from '../src/index.js';
+import { FaultServer } from '../src/testing/index.js';
+import { assertQuiet, clientClosed, reasonIs, setup } from './helpers/setup.js';
 
 const T = { timeout: 20_000 };
 const TEXT = FaultServer.compressedText;

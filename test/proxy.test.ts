@@ -21,28 +21,7 @@ import {
 } from '../src/index.js';
 import { noProxyMatches, proxyFromEnv } from '../src/proxy.js';
 import { FaultServer, type FaultServerOptions, CA_CERT as fsCa } from '../src/testing/index.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `pred` every 5 ms for at most `ms`; returns whether it became true. */
-async function waitFor(pred: () => boolean, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) return false;
-    await sleep(5);
-  }
-  return true;
-}
-
-/** Every request settled: nothing active, dialing or waiting (SPEC §11 stats()). */
-async function assertQuiet(transport: Transport): Promise<void> {
-  await waitFor(() => {
-    const s = transport.stats().totals;
-    return s.active === 0 && s.dialing === 0 && s.waiting === 0;
-  }, 2000);
-  const { active, dialing, waiting } = transport.stats().totals;
-  assert.deepEqual({ active, dialing, waiting }, { active: 0, dialing: 0, waiting: 0 });
-}
+import { assertQuiet, clientFor, gatedLookup, waitFor } from './helpers/setup.js';
 
 const T = { timeout: 20_000 };
 
@@ -178,13 +157,7 @@ async function withProxy(
 ): Promise<{ fs: FaultServer; proxy: TestProxy; transport: Transport; client: Client }> {
   const fs = await FaultServer.start(fsOpts);
   const proxy = await TestProxy.start();
-  const transport = new Transport(opts(proxy));
-  const client = new Client({ transport });
-  t.after(async () => {
-    await client.close();
-    await proxy.close();
-    await fs.close();
-  });
+  const { transport, client } = clientFor(t, opts(proxy), proxy, fs);
   return { fs, proxy, transport, client };
 }
 
@@ -277,15 +250,9 @@ describe('proxy: plain http through a forward proxy (absolute-form)', () => {
     'proxied and direct requests to one origin never share a connection (pool key includes the proxy)',
     T,
     async (t) => {
-      const fs = await FaultServer.start();
-      const proxy = await TestProxy.start();
-      const transport = new Transport({ proxy: (u) => (u.searchParams.has('p') ? proxy.url() : null) });
-      const client = new Client({ transport });
-      t.after(async () => {
-        await client.close();
-        await proxy.close();
-        await fs.close();
-      });
+      const { fs, proxy, transport, client } = await withProxy(t, (p) => ({
+        proxy: (u) => (u.searchParams.has('p') ? p.url() : null),
+      }));
       await (await client.request(fs.url('/ok?p=1'))).text();
       await (await client.request(fs.url('/ok'))).text();
       await (await client.request(fs.url('/ok?p=1'))).text();
@@ -303,11 +270,7 @@ describe('proxy: plain http through a forward proxy (absolute-form)', () => {
       const closed = await TestProxy.start();
       const port = closed.port;
       await closed.close();
-      const client = new Client({ transport: new Transport({ proxy: `http://127.0.0.1:${port}` }) });
-      t.after(async () => {
-        await client.close();
-        await fs.close();
-      });
+      const { client } = clientFor(t, { proxy: `http://127.0.0.1:${port}` }, fs);
       const err = await client.request(fs.url('/ok')).then(
         () => assert.fail('expected a connect error'),
         (e: unknown) => e,
@@ -322,17 +285,16 @@ describe('proxy: plain http through a forward proxy (absolute-form)', () => {
 });
 
 describe('proxy: https through CONNECT', () => {
+  /** `withProxy` in front of the TLS FaultServer: https through CONNECT, trusting its CA. */
+  function viaConnect(t: TestContext, opts: TransportOptions = {}): ReturnType<typeof withProxy> {
+    return withProxy(t, (p) => ({ proxy: p.url(), tls: { ca: fsCa }, ...opts }), { tls: true });
+  }
+
   it(
     'GO-36: https goes through CONNECT host:port, then HEAD / inside the tunnel at the TLS origin',
     T,
     async (t) => {
-      const { fs, proxy, transport, client } = await withProxy(
-        t,
-        (p) => ({ proxy: p.url(), tls: { ca: fsCa } }),
-        {
-          tls: true,
-        },
-      );
+      const { fs, proxy, transport, client } = await viaConnect(t);
       const res = await client.request(`https://localhost:${fs.port}/ok`, { method: 'HEAD' });
       assert.equal(res.status, 200);
       await res.dump();
@@ -370,9 +332,7 @@ describe('proxy: https through CONNECT', () => {
     'UN-21: a caller-supplied Proxy-Authorization is never forwarded to the origin through a tunnel',
     T,
     async (t) => {
-      const { fs, transport, client } = await withProxy(t, (p) => ({ proxy: p.url(), tls: { ca: fsCa } }), {
-        tls: true,
-      });
+      const { fs, transport, client } = await viaConnect(t);
       try {
         const res = await client.request(`https://localhost:${fs.port}/ok`, {
           headers: { 'Proxy-Authorization': 'Basic c2VjcmV0OnNlY3JldA==' },
@@ -396,13 +356,7 @@ describe('proxy: https through CONNECT', () => {
       `GO-37c: a CONNECT answered ${status} is a ConnectError carrying status ${status}; the origin is never contacted`,
       T,
       async (t) => {
-        const { fs, proxy, transport, client } = await withProxy(
-          t,
-          (p) => ({ proxy: p.url(), tls: { ca: fsCa } }),
-          {
-            tls: true,
-          },
-        );
+        const { fs, proxy, transport, client } = await viaConnect(t);
         proxy.connectMode = mode;
         const err = await client.request(`https://localhost:${fs.port}/ok`).then(
           () => assert.fail('expected a ConnectError'),
@@ -422,11 +376,7 @@ describe('proxy: https through CONNECT', () => {
     'PF-11: a proxy that never answers CONNECT is bounded by the dial timeout (phase connect); the proxy sees the socket closed',
     T,
     async (t) => {
-      const { fs, proxy, transport, client } = await withProxy(
-        t,
-        (p) => ({ proxy: p.url(), tls: { ca: fsCa }, dialTimeout: 300 }),
-        { tls: true },
-      );
+      const { fs, proxy, transport, client } = await viaConnect(t, { dialTimeout: 300 });
       proxy.connectMode = 'silent';
       const started = performance.now();
       const err = await client.request(`https://localhost:${fs.port}/ok`, { timeout: 2000 }).then(
@@ -448,13 +398,7 @@ describe('proxy: https through CONNECT', () => {
     'PF-11: a silent CONNECT is also bounded by the client timeout (phase request); the proxy socket is closed',
     T,
     async (t) => {
-      const { fs, proxy, transport, client } = await withProxy(
-        t,
-        (p) => ({ proxy: p.url(), tls: { ca: fsCa } }),
-        {
-          tls: true,
-        },
-      );
+      const { fs, proxy, transport, client } = await viaConnect(t);
       proxy.connectMode = 'silent';
       await assert.rejects(
         client.request(`https://localhost:${fs.port}/ok`, { timeout: 300 }),
@@ -470,13 +414,7 @@ describe('proxy: https through CONNECT', () => {
   );
 
   it('GO-38: aborting a request stuck in CONNECT closes the proxy socket', T, async (t) => {
-    const { fs, proxy, transport, client } = await withProxy(
-      t,
-      (p) => ({ proxy: p.url(), tls: { ca: fsCa } }),
-      {
-        tls: true,
-      },
-    );
+    const { fs, proxy, transport, client } = await viaConnect(t);
     proxy.connectMode = 'silent';
     const ac = new AbortController();
     const p = client.request(`https://localhost:${fs.port}/ok`, { signal: ac.signal });
@@ -542,22 +480,21 @@ describe("proxy: 'env'", () => {
     });
   }
 
-  it("'env' proxies a non-loopback name through HTTP_PROXY and never proxies loopback", T, async (t) => {
-    const fs = await FaultServer.start();
-    const proxy = await TestProxy.start();
-    withEnv(t, { HTTP_PROXY: proxy.url() });
-    const lookup = ((
-      _h: string,
-      _o: unknown,
-      cb: (e: Error | null, a: { address: string; family: number }[]) => void,
-    ) => cb(null, [{ address: '127.0.0.1', family: 4 }])) as unknown as net.LookupFunction;
-    const transport = new Transport({ proxy: 'env', dialer: { lookup } });
-    const client = new Client({ transport });
-    t.after(async () => {
-      await client.close();
-      await proxy.close();
-      await fs.close();
+  /** `withProxy` with `proxy: 'env'`: HTTP_PROXY (plus `env`) names the TestProxy, and every
+   * host name resolves to 127.0.0.1 so that a non-loopback name reaches the FaultServer. */
+  function withEnvProxy(
+    t: TestContext,
+    env: Record<string, string> = {},
+  ): ReturnType<typeof withProxy> {
+    const { lookup } = gatedLookup(Infinity);
+    return withProxy(t, (proxy) => {
+      withEnv(t, { HTTP_PROXY: proxy.url(), ...env });
+      return { proxy: 'env', dialer: { lookup } };
     });
+  }
+
+  it("'env' proxies a non-loopback name through HTTP_PROXY and never proxies loopback", T, async (t) => {
+    const { fs, proxy, transport, client } = await withEnvProxy(t);
     await (await client.request(`http://origin.test:${fs.port}/ok`)).text();
     assert.equal(proxy.requests.length, 1);
     assert.equal(proxy.requests[0]!.url, `http://origin.test:${fs.port}/ok`);
@@ -570,21 +507,7 @@ describe("proxy: 'env'", () => {
   });
 
   it("'env' honours NO_PROXY for a matching name", T, async (t) => {
-    const fs = await FaultServer.start();
-    const proxy = await TestProxy.start();
-    withEnv(t, { HTTP_PROXY: proxy.url(), NO_PROXY: 'example.test' });
-    const lookup = ((
-      _h: string,
-      _o: unknown,
-      cb: (e: Error | null, a: { address: string; family: number }[]) => void,
-    ) => cb(null, [{ address: '127.0.0.1', family: 4 }])) as unknown as net.LookupFunction;
-    const transport = new Transport({ proxy: 'env', dialer: { lookup } });
-    const client = new Client({ transport });
-    t.after(async () => {
-      await client.close();
-      await proxy.close();
-      await fs.close();
-    });
+    const { fs, proxy, transport, client } = await withEnvProxy(t, { NO_PROXY: 'example.test' });
     await (await client.request(`http://api.example.test:${fs.port}/ok`)).text();
     assert.equal(proxy.requests.length, 0, 'NO_PROXY=example.test covers api.example.test');
     await (await client.request(`http://other.test:${fs.port}/ok`)).text();

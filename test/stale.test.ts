@@ -5,319 +5,13 @@
 // a fresh connection is tried at most once; a POST whose bytes reached the server is
 // never silently replayed. Scenarios GO-04, GO-07b, GO-22, PF-01..PF-03, UN-11.
 import * as assert from 'node:assert/strict';
-import { STATUS_CODES } from 'node:http';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
-import * as tls from 'node:tls';
-import {
-  Client,
-  Dialer,
-  HourglassError,
-  ProtocolError,
-  Transport,
-  type TransportOptions,
-} from '../src/index.js';
+import { Client, Dialer, HourglassError, ProtocolError, Transport } from '../src/index.js';
 import { CA_CERT, SERVER_CERT, SERVER_KEY } from '../src/testing/certs.js';
-
-// ---------------------------------------------------------------------------------
-// Loopback test server: raw node:net, byte-exact scripted responses, server-side
-// connection accounting (accepts, currently open, max open, close observation).
-// ---------------------------------------------------------------------------------
-
-interface Head {
-  method: string;
-  target: string;
-  version: string;
-  headers: Record<string, string>;
-  rawHeaders: string[];
-}
-
-class Reader {
-  buf: Buffer = Buffer.alloc(0);
-  ended = false;
-  private wake: (() => void) | undefined;
-  constructor(readonly socket: net.Socket) {
-    socket.on('data', (c: Buffer) => {
-      this.buf = this.buf.length === 0 ? c : Buffer.concat([this.buf, c]);
-      this.notify();
-    });
-    const end = (): void => {
-      this.ended = true;
-      this.notify();
-    };
-    socket.on('end', end);
-    socket.on('close', end);
-    socket.on('error', () => {});
-  }
-  private notify(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-  /** Waits until `find()` returns >= 0 (its value) or input ends (-1). */
-  async until(find: () => number): Promise<number> {
-    for (;;) {
-      const i = find();
-      if (i >= 0) return i;
-      if (this.ended) return -1;
-      await new Promise<void>((r) => {
-        this.wake = r;
-      });
-    }
-  }
-  take(n: number): Buffer {
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
-    return out;
-  }
-  async line(): Promise<string | null> {
-    const i = await this.until(() => this.buf.indexOf('\r\n'));
-    if (i < 0) return null;
-    const l = this.take(i).toString('latin1');
-    this.take(2);
-    return l;
-  }
-  async exactly(n: number): Promise<Buffer | null> {
-    const ok = await this.until(() => (this.buf.length >= n ? 0 : -1));
-    return ok < 0 ? null : this.take(n);
-  }
-  async head(): Promise<Head | null> {
-    const i = await this.until(() => this.buf.indexOf('\r\n\r\n'));
-    if (i < 0) return null;
-    const lines = this.take(i + 4)
-      .toString('latin1')
-      .split('\r\n')
-      .slice(0, -2);
-    const [method = '', target = '', proto = ''] = lines[0]!.split(' ');
-    const headers: Record<string, string> = {};
-    const rawHeaders: string[] = [];
-    for (const l of lines.slice(1)) {
-      const c = l.indexOf(':');
-      const name = l.slice(0, c);
-      const value = l.slice(c + 1).trim();
-      rawHeaders.push(name, value);
-      const n = name.toLowerCase();
-      headers[n] = headers[n] === undefined ? value : `${headers[n]}, ${value}`;
-    }
-    return { method, target, version: proto.replace('HTTP/', ''), headers, rawHeaders };
-  }
-  async body(h: Head): Promise<Buffer> {
-    if (/chunked/i.test(h.headers['transfer-encoding'] ?? '')) {
-      const parts: Buffer[] = [];
-      for (;;) {
-        const size = await this.line();
-        if (size === null) throw new Error('eof in chunk size');
-        const n = Number.parseInt(size.split(';')[0]!, 16);
-        if (n === 0) {
-          for (;;) {
-            const t = await this.line();
-            if (t === null || t === '') return Buffer.concat(parts);
-          }
-        }
-        const d = await this.exactly(n + 2);
-        if (d === null) throw new Error('eof in chunk');
-        parts.push(d.subarray(0, n));
-      }
-    }
-    const cl = h.headers['content-length'];
-    if (cl === undefined) return Buffer.alloc(0);
-    const d = await this.exactly(Number(cl));
-    if (d === null) throw new Error('eof in body');
-    return d;
-  }
-}
-
-interface ConnInfo {
-  id: number;
-  socket: net.Socket;
-  /** Client port, captured at accept (a destroyed socket forgets it). */
-  remotePort: number | undefined;
-  reader: Reader;
-  closed: Promise<void>;
-  isClosed: boolean;
-  idleTimer: NodeJS.Timeout | undefined;
-}
-
-interface Exchange extends Head {
-  path: string;
-  query: URLSearchParams;
-  conn: ConnInfo;
-  /** 0-based index of this request on its connection. */
-  index: number;
-  socket: net.Socket;
-  body(): Promise<Buffer>;
-  write(data: string | Buffer): void;
-  respond(status: number, headers?: Record<string, string | number>, body?: string | Buffer): void;
-  /** Resolves when the client closes the connection. */
-  stall(): Promise<void>;
-}
-
-type Handler = (ex: Exchange) => void | Promise<void>;
-
-class TestServer {
-  readonly server: net.Server;
-  port = 0;
-  connections = 0;
-  open = 0;
-  maxOpen = 0;
-  closedCount = 0;
-  conns: ConnInfo[] = [];
-  requests: Exchange[] = [];
-  /** When > 0, the server closes a connection that stays idle this long after a response. */
-  closeIdleAfter = 0;
-  private routes = new Map<string, Handler>();
-
-  private constructor(tlsOptions: tls.TlsOptions | undefined) {
-    this.server =
-      tlsOptions !== undefined
-        ? tls.createServer(tlsOptions, (s) => this.accept(s))
-        : net.createServer((s) => this.accept(s));
-  }
-
-  static async start(tlsOptions?: tls.TlsOptions): Promise<TestServer> {
-    const s = new TestServer(tlsOptions);
-    await new Promise<void>((r) => s.server.listen(0, '127.0.0.1', r));
-    s.port = (s.server.address() as net.AddressInfo).port;
-    return s;
-  }
-
-  url(path: string, host = '127.0.0.1'): string {
-    return `${(this.server as unknown) instanceof tls.Server ? 'https' : 'http'}://${host}:${this.port}${path}`;
-  }
-
-  route(path: string, h: Handler): void {
-    this.routes.set(path, h);
-  }
-
-  async close(): Promise<void> {
-    for (const c of this.conns) c.socket.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-
-  private accept(socket: net.Socket): void {
-    const id = ++this.connections;
-    this.open++;
-    this.maxOpen = Math.max(this.maxOpen, this.open);
-    const info: ConnInfo = {
-      id,
-      socket,
-      remotePort: socket.remotePort,
-      reader: new Reader(socket),
-      closed: new Promise<void>((r) => socket.once('close', () => r())),
-      isClosed: false,
-      idleTimer: undefined,
-    };
-    socket.once('close', () => {
-      info.isClosed = true;
-      this.open--;
-      this.closedCount++;
-      if (info.idleTimer !== undefined) clearTimeout(info.idleTimer);
-    });
-    socket.on('data', () => {
-      if (info.idleTimer !== undefined) clearTimeout(info.idleTimer);
-      info.idleTimer = undefined;
-    });
-    this.conns.push(info);
-    void this.serve(info);
-  }
-
-  private async serve(info: ConnInfo): Promise<void> {
-    const { socket, reader } = info;
-    for (let index = 0; ; index++) {
-      const head = await reader.head();
-      if (head === null) return;
-      const u = new URL(head.target, 'http://x');
-      let bodyP: Promise<Buffer> | undefined;
-      const ex: Exchange = {
-        ...head,
-        path: u.pathname,
-        query: u.searchParams,
-        conn: info,
-        index,
-        socket,
-        body: () => {
-          bodyP ??= reader.body(head);
-          return bodyP;
-        },
-        write: (d) => {
-          if (!socket.destroyed) socket.write(d);
-        },
-        respond: (status, headers = {}, body = '') => {
-          const b = Buffer.from(body);
-          let h = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Whatever'}\r\n`;
-          const names = Object.keys(headers).map((k) => k.toLowerCase());
-          if (!names.includes('content-length') && !names.includes('transfer-encoding')) {
-            h += `Content-Length: ${b.length}\r\n`;
-          }
-          for (const [k, v] of Object.entries(headers)) h += `${k}: ${v}\r\n`;
-          if (!socket.destroyed) socket.write(Buffer.concat([Buffer.from(`${h}\r\n`, 'latin1'), b]));
-        },
-        stall: () => info.closed,
-      };
-      this.requests.push(ex);
-      const h = this.routes.get(u.pathname) ?? defaultRoute;
-      try {
-        await h(ex);
-        if (bodyP !== undefined) await bodyP;
-      } catch {
-        socket.destroy();
-        return;
-      }
-      if (socket.destroyed || socket.writableEnded) return;
-      const framed =
-        head.headers['content-length'] !== undefined || head.headers['transfer-encoding'] !== undefined;
-      if (bodyP === undefined && framed && head.headers['content-length'] !== '0') return; // cannot resync
-      if (this.closeIdleAfter > 0) {
-        info.idleTimer = setTimeout(() => socket.destroy(), this.closeIdleAfter);
-      }
-    }
-  }
-}
-
-async function defaultRoute(ex: Exchange): Promise<void> {
-  await ex.body();
-  ex.respond(200, {}, 'ok');
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `pred` every 5 ms for at most `ms`; returns its last value. */
-async function waitFor(pred: () => boolean, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) return false;
-    await sleep(5);
-  }
-  return true;
-}
-
-async function setup(
-  t: TestContext,
-  opts: TransportOptions = {},
-  tlsOptions?: tls.TlsOptions,
-): Promise<{ srv: TestServer; transport: Transport; client: Client }> {
-  const srv = await TestServer.start(tlsOptions);
-  const transport = new Transport(opts);
-  const client = new Client({ transport });
-  t.after(async () => {
-    await client.close();
-    await srv.close();
-  });
-  return { srv, transport, client };
-}
-
-/** Every request settled: nothing active, dialing or waiting (SPEC §11 stats()). */
-async function assertQuiet(transport: Transport): Promise<void> {
-  await waitFor(() => {
-    const s = transport.stats().totals;
-    return s.active === 0 && s.dialing === 0 && s.waiting === 0;
-  }, 2000);
-  const { active, dialing, waiting } = transport.stats().totals;
-  assert.deepEqual({ active, dialing, waiting }, { active: 0, dialing: 0, waiting: 0 });
-}
-
-// ---------------------------------------------------------------------------------
+import { setup, TestServer } from './helpers/raw-server.js';
+import { assertQuiet, sleep } from './helpers/setup.js';
 
 const T = { timeout: 30_000 };
 
@@ -456,18 +150,24 @@ describe('stale connections: the server closes right after a response (no Connec
 });
 
 describe('stale connections: the server closes idle sockets K ms after the last response (PF-02)', () => {
+  /** A TestServer that closes a socket idle `K` ms after a response, and ten clients (a Transport each). */
+  async function tenClients(t: TestContext, K: number): Promise<{ srv: TestServer; clients: Client[] }> {
+    const srv = await TestServer.start();
+    srv.closeIdleAfter = K;
+    const clients = Array.from({ length: 10 }, () => new Client({ transport: new Transport() }));
+    t.after(async () => {
+      for (const c of clients) await c.close();
+      await srv.close();
+    });
+    return { srv, clients };
+  }
+
   it(
     'PF-02: GETs sent at K-δ .. K+δ after the previous response never fail (10 loops x 30 requests)',
     T,
     async (t) => {
       const K = 100;
-      const srv = await TestServer.start();
-      srv.closeIdleAfter = K;
-      const clients = Array.from({ length: 10 }, () => new Client({ transport: new Transport() }));
-      t.after(async () => {
-        for (const c of clients) await c.close();
-        await srv.close();
-      });
+      const { srv, clients } = await tenClients(t, K);
       const deltas = [-20, -10, -5, -2, -1, 0, 1, 2, 5, 10];
       const errors: string[] = [];
       await Promise.all(
@@ -497,13 +197,7 @@ describe('stale connections: the server closes idle sockets K ms after the last 
     T,
     async (t) => {
       const K = 100;
-      const srv = await TestServer.start();
-      srv.closeIdleAfter = K;
-      const clients = Array.from({ length: 10 }, () => new Client({ transport: new Transport() }));
-      t.after(async () => {
-        for (const c of clients) await c.close();
-        await srv.close();
-      });
+      const { srv, clients } = await tenClients(t, K);
       const deltas = [-10, -5, -2, -1, 0, 1, 2, 5];
       const unexpected: string[] = [];
       let id = 0;
@@ -720,18 +414,12 @@ describe('stale connections: reset of a reused socket after the request head (PF
 });
 
 describe('stale connections: nothing written (write hook)', () => {
-  function hooked(
+  /** `setup` with a DropWriteDialer. */
+  async function hooked(
     t: TestContext,
-    srv: TestServer,
-  ): { client: Client; transport: Transport; dialer: DropWriteDialer } {
+  ): Promise<{ srv: TestServer; client: Client; transport: Transport; dialer: DropWriteDialer }> {
     const dialer = new DropWriteDialer();
-    const transport = new Transport({ dialer });
-    const client = new Client({ transport });
-    t.after(async () => {
-      await client.close();
-      await srv.close();
-    });
-    return { client, transport, dialer };
+    return { ...(await setup(t, { dialer })), dialer };
   }
 
   for (const [method, body] of [
@@ -744,8 +432,7 @@ describe('stale connections: nothing written (write hook)', () => {
       `GO-22c/d: ${method}${body ? ' with a string body' : ''} that wrote nothing on a reused socket is retried`,
       T,
       async (t) => {
-        const srv = await TestServer.start();
-        const { client, transport, dialer } = hooked(t, srv);
+        const { srv, client, transport, dialer } = await hooked(t);
         srv.route('/x', async (ex) => ex.respond(200, {}, `got:${(await ex.body()).toString()}`));
         await (await client.request(srv.url('/warm'))).text();
         dialer.failOnRequest = 2;
@@ -767,8 +454,7 @@ describe('stale connections: nothing written (write hook)', () => {
     'nothing written with a stream body: retried with the complete body, or the original connection-closed error',
     T,
     async (t) => {
-      const srv = await TestServer.start();
-      const { client, transport, dialer } = hooked(t, srv);
+      const { srv, client, transport, dialer } = await hooked(t);
       srv.route('/x', async (ex) => ex.respond(200, {}, `got:${(await ex.body()).toString()}`));
       await (await client.request(srv.url('/warm'))).text();
       dialer.failOnRequest = 2;

@@ -7,86 +7,34 @@
 import * as assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import type * as tls from 'node:tls';
 import {
   AbortError,
   Client,
   certsDir,
   HourglassError,
-  ProtocolError,
   TimeoutError,
   Transport,
   type TransportOptions,
 } from '../src/index.js';
-import { CA_CERT, FaultServer, type FaultServerOptions, writeCertsDir } from '../src/testing/index.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `pred` every 5 ms for at most `ms`; returns whether it became true. */
-async function waitFor(pred: () => boolean, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) return false;
-    await sleep(5);
-  }
-  return true;
-}
-
-async function setup(
-  t: TestContext,
-  opts: TransportOptions = {},
-  fsOpts: FaultServerOptions = {},
-): Promise<{ fs: FaultServer; transport: Transport; client: Client }> {
-  const fs = await FaultServer.start(fsOpts);
-  const transport = new Transport(opts);
-  const client = new Client({ transport });
-  t.after(async () => {
-    await client.close();
-    await fs.close();
-  });
-  return { fs, transport, client };
-}
-
-/** Every request settled: nothing active, dialing or waiting (SPEC §11 stats()). */
-async function assertQuiet(transport: Transport): Promise<void> {
-  await waitFor(() => {
-    const s = transport.stats().totals;
-    return s.active === 0 && s.dialing === 0 && s.waiting === 0;
-  }, 2000);
-  const { active, dialing, waiting } = transport.stats().totals;
-  assert.deepEqual({ active, dialing, waiting }, { active: 0, dialing: 0, waiting: 0 });
-}
-
-function reasonIs(reason: string): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof ProtocolError, `expected ProtocolError ${reason}, got ${String(e)}`);
-    assert.equal(e.reason, reason, String(e));
-    return true;
-  };
-}
-
-/** Whether the client ended connection `id` (FIN or RST seen by the server) within `ms`. */
-function clientClosed(fs: FaultServer, id: number, ms = 3000): Promise<boolean> {
-  return waitFor(() => {
-    const c = fs.connectionLog[id - 1];
-    return c !== undefined && (c.clientEnded !== null || (c.closedAt !== null && c.serverEnded === null));
-  }, ms);
-}
+import { CA_CERT, FaultServer, writeCertsDir } from '../src/testing/index.js';
+import {
+  assertQuiet,
+  clientClosed,
+  clientFor,
+  gatedLookup,
+  reasonIs,
+  setup,
+  sleep,
+  timeoutIn,
+  waitFor,
+} from './helpers/setup.js';
 
 const T = { timeout: 30_000 };
-
-function timeoutIn(phase: string): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof TimeoutError, `expected TimeoutError ${phase}, got ${String(e)}`);
-    assert.equal(e.phase, phase, String(e));
-    return true;
-  };
-}
 
 function isAbort(reason?: unknown): (e: unknown) => boolean {
   return (e: unknown) => {
@@ -129,26 +77,6 @@ function trackOpen(fs: FaultServer): { max: () => number } {
       return max;
     },
   };
-}
-
-/** A `lookup` that answers 127.0.0.1 for any name, holding every answer after the first `free` ones. */
-function gatedLookup(free: number): {
-  lookup: net.LookupFunction;
-  gates: (() => void)[];
-  calls: () => number;
-} {
-  const gates: (() => void)[] = [];
-  let calls = 0;
-  const lookup = ((
-    _h: string,
-    _o: unknown,
-    cb: (e: Error | null, a: { address: string; family: number }[]) => void,
-  ) => {
-    const go = (): void => cb(null, [{ address: '127.0.0.1', family: 4 }]);
-    if (calls++ < free) go();
-    else gates.push(go);
-  }) as unknown as net.LookupFunction;
-  return { lookup, gates, calls: () => calls };
 }
 
 describe('pool: the per-host limit and its wait queue', () => {
@@ -288,17 +216,11 @@ describe('pool: the per-host limit and its wait queue', () => {
   });
 
   it('GO-09a: a queued request starts no dial while another dial is in progress', T, async (t) => {
-    const fs = await FaultServer.start();
     const g = gatedLookup(0);
-    const transport = new Transport({
+    const { fs, transport, client } = await setup(t, {
       maxConnsPerHost: 1,
       disableKeepAlives: true,
       dialer: { lookup: g.lookup },
-    });
-    const client = new Client({ transport });
-    t.after(async () => {
-      await client.close();
-      await fs.close();
     });
     const url = `http://dial.test:${fs.port}/ok`;
     const p1 = client.request(url).then((r) => r.text());
@@ -323,14 +245,8 @@ describe('pool: the per-host limit and its wait queue', () => {
     'GO-09b: aborting the request whose dial holds the only slot frees it for the next one',
     T,
     async (t) => {
-      const fs = await FaultServer.start();
       const g = gatedLookup(0);
-      const transport = new Transport({ maxConnsPerHost: 1, dialer: { lookup: g.lookup } });
-      const client = new Client({ transport });
-      t.after(async () => {
-        await client.close();
-        await fs.close();
-      });
+      const { fs, transport, client } = await setup(t, { maxConnsPerHost: 1, dialer: { lookup: g.lookup } });
       const url = `http://dial.test:${fs.port}/ok`;
       const ac = new AbortController();
       const p1 = client.request(url, { signal: ac.signal });
@@ -418,13 +334,7 @@ describe('pool: the per-host limit and its wait queue', () => {
     T,
     async (t) => {
       const run = async (opts: TransportOptions): Promise<number> => {
-        const fs = await FaultServer.start();
-        const transport = new Transport(opts);
-        const client = new Client({ transport });
-        t.after(async () => {
-          await client.close();
-          await fs.close();
-        });
+        const { fs, transport, client } = await setup(t, opts);
         fs.route('/burst', async (ex) => {
           await ex.sleep(20); // all 8 are in flight together and finish together
           await ex.respond(200, {}, 'ok');
@@ -699,14 +609,8 @@ describe('aborts and timeouts kill the exchange', () => {
   );
 
   it('UN-17: an abort while dialing fails with AbortError and cancels the dial', T, async (t) => {
-    const fs = await FaultServer.start();
     const g = gatedLookup(0);
-    const transport = new Transport({ dialer: { lookup: g.lookup } });
-    const client = new Client({ transport });
-    t.after(async () => {
-      await client.close();
-      await fs.close();
-    });
+    const { fs, transport, client } = await setup(t, { dialer: { lookup: g.lookup } });
     const ac = new AbortController();
     const p = client.request(`http://dial.test:${fs.port}/ok`, { signal: ac.signal });
     assert.ok(await waitFor(() => g.gates.length === 1));
@@ -921,17 +825,16 @@ describe('per-host TLS', () => {
     const fs = await FaultServer.start({ tls: true });
     const calls: [string, number][] = [];
     const opts: tls.ConnectionOptions = { ca: fs.ca };
-    const transport = new Transport({
-      tls: (host, port) => {
-        calls.push([host, port]);
-        return opts;
+    const { transport, client } = clientFor(
+      t,
+      {
+        tls: (host, port) => {
+          calls.push([host, port]);
+          return opts;
+        },
       },
-    });
-    const client = new Client({ transport });
-    t.after(async () => {
-      await client.close();
-      await fs.close();
-    });
+      fs,
+    );
     const res = await client.request(`https://localhost:${fs.port}/ok`);
     assert.equal(await res.text(), 'ok');
     assert.deepEqual(calls[0], ['localhost', fs.port]);
@@ -944,12 +847,11 @@ describe('per-host TLS', () => {
 
   it('a tls function choosing a CA per host: the right host verifies, another is rejected', T, async (t) => {
     const fs = await FaultServer.start({ tls: true });
-    const transport = new Transport({ tls: (host) => (host === 'localhost' ? { ca: fs.ca } : {}) });
-    const client = new Client({ transport });
-    t.after(async () => {
-      await client.close();
-      await fs.close();
-    });
+    const { transport, client } = clientFor(
+      t,
+      { tls: (host) => (host === 'localhost' ? { ca: fs.ca } : {}) },
+      fs,
+    );
     assert.equal(await (await client.request(`https://localhost:${fs.port}/ok`)).text(), 'ok');
     await assert.rejects(client.request(`https://127.0.0.1:${fs.port}/ok`), (e: unknown) => {
       assert.ok(e instanceof HourglassError, String(e));
@@ -963,13 +865,8 @@ describe('per-host TLS', () => {
     const fs = await FaultServer.start({ tls: { clientAuth: 'require' } });
     const dir = await mkdtemp(join(tmpdir(), 'hg-certs-'));
     await writeCertsDir(dir, `localhost:${fs.port}`);
-    const transport = new Transport({ tls: certsDir(dir) });
-    const client = new Client({ transport });
-    t.after(async () => {
-      await client.close();
-      await fs.close();
-      await rm(dir, { recursive: true, force: true });
-    });
+    const { transport, client } = clientFor(t, { tls: certsDir(dir) }, fs);
+    t.after(() => rm(dir, { recursive: true, force: true }));
     const res = await client.request(`https://localhost:${fs.port}/ok`);
     assert.equal(await res.text(), 'ok');
     assert.deepEqual(fs.requests[0]!.clientCert, { subjectCN: 'hourglass test client', authorized: true });
@@ -978,12 +875,7 @@ describe('per-host TLS', () => {
 
   it('without a client certificate the mTLS server refuses the request', T, async (t) => {
     const fs = await FaultServer.start({ tls: { clientAuth: 'require' } });
-    const transport = new Transport({ tls: { ca: fs.ca } });
-    const client = new Client({ transport });
-    t.after(async () => {
-      await client.close();
-      await fs.close();
-    });
+    const { transport, client } = clientFor(t, { tls: { ca: fs.ca } }, fs);
     await assert.rejects(
       (async () => {
         const res = await client.request(`https://localhost:${fs.port}/ok`);
@@ -1002,13 +894,8 @@ describe('per-host TLS', () => {
       const fs = await FaultServer.start({ tls: { clientAuth: 'require' } });
       const dir = await mkdtemp(join(tmpdir(), 'hg-certs-'));
       await writeCertsDir(dir, `localhost:${fs.port + 1}`); // another port: no match
-      const transport = new Transport({ tls: certsDir(dir) });
-      const client = new Client({ transport });
-      t.after(async () => {
-        await client.close();
-        await fs.close();
-        await rm(dir, { recursive: true, force: true });
-      });
+      const { transport, client } = clientFor(t, { tls: certsDir(dir) }, fs);
+      t.after(() => rm(dir, { recursive: true, force: true }));
       await assert.rejects(
         client.request(`https://localhost:${fs.port}/ok`),
         (e: unknown) => e instanceof HourglassError,
@@ -1029,14 +916,11 @@ describe('per-host TLS', () => {
     async (t) => {
       const fs = await FaultServer.start({ tls: true });
       let n = 0;
-      const transport = new Transport({
-        tls: () => ({ ca: fs.ca, ciphers: n++ % 2 === 0 ? 'DEFAULT' : 'HIGH' }),
-      });
-      const client = new Client({ transport });
-      t.after(async () => {
-        await client.close();
-        await fs.close();
-      });
+      const { transport, client } = clientFor(
+        t,
+        { tls: () => ({ ca: fs.ca, ciphers: n++ % 2 === 0 ? 'DEFAULT' : 'HIGH' }) },
+        fs,
+      );
       for (let i = 0; i < 4; i++) await (await client.request(`https://localhost:${fs.port}/ok`)).text();
       assert.equal(fs.connections, 2);
       assert.equal(Object.keys(transport.stats().hosts).length, 2);
