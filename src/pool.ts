@@ -226,7 +226,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       conn.close();
       return;
     }
-    this.deliver(host, conn, false);
+    this.deliver(host, conn);
   }
 
   /** A connection closed: it leaves every list and frees its slot. */
@@ -297,7 +297,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
           conn.close();
           return;
         }
-        this.deliver(host, conn, true);
+        this.deliver(host, conn);
       },
       (err: Error) => {
         host.dialing--;
@@ -314,7 +314,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
   }
 
   /** Gives `conn` to the oldest waiter, or parks it idle. */
-  private deliver(host: HostEntry<T, D>, conn: T, fresh: boolean): void {
+  private deliver(host: HostEntry<T, D>, conn: T): void {
     const w = this.nextWaiter(host);
     if (w !== undefined) {
       w.settle();
@@ -333,7 +333,6 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       this.forgetIfEmpty(host);
       return;
     }
-    void fresh;
     conn.poolState = 'idle';
     conn.idleSince = now();
     conn.idleDeadline = conn.idleSince + this.limits.idleTimeout(conn);

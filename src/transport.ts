@@ -274,8 +274,8 @@ export class Transport implements ConnOwner {
         reused,
         wasIdle: lease.wasIdle,
         idleTime: lease.idleTime,
-        localAddress: conn.socket.localAddress,
-        remoteAddress: conn.socket.remoteAddress,
+        localAddress: conn.localAddress,
+        remoteAddress: conn.remoteAddress,
       });
     }
     let res: Response;

@@ -189,6 +189,16 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
     this.owner = undefined;
   }
 
+  /** Local address of the socket (for trace hooks; nothing above conn touches the socket). */
+  get localAddress(): string | undefined {
+    return this.socket.localAddress;
+  }
+
+  /** Remote address of the socket. */
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
   /** Readable description for diagnostics. */
   describe(): { key: string; localAddress: string | undefined; remoteAddress: string | undefined } {
     return { key: this.key, localAddress: this.socket.localAddress, remoteAddress: this.socket.remoteAddress };
