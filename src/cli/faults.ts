@@ -60,6 +60,11 @@ export async function runFaults(argv: readonly string[]): Promise<number> {
   const fs = await FaultServer.start({ tls: o.tls, host: o.host, port: o.port });
   let caDir: string | undefined;
   const out = (line = ''): void => void process.stdout.write(`${line}\n`);
+  // Handlers first: a reader that stops us as soon as it sees the prompt must find them in place (before any output).
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
   out(`hourglass fault server listening on ${fs.origin}`);
   if (o.tls) {
     caDir = await mkdtemp(join(tmpdir(), 'hourglass-faults-'));
@@ -73,10 +78,7 @@ export async function runFaults(argv: readonly string[]): Promise<number> {
   for (const r of FaultServer.routes) out(`  ${r.path.padEnd(width)}${r.description}`);
   out();
   out('Press Ctrl-C to stop.');
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopped;
   await fs.close();
   if (caDir !== undefined) await rm(caDir, { recursive: true, force: true });
   return 0;
