@@ -71,28 +71,27 @@ export interface HostStats {
   waiting: number;
 }
 
+/** Receives the outcome of one wait for a connection (Go's wantConn): exactly one call. */
+export interface Wanter<T> {
+  leased(lease: Lease<T>): void;
+  failed(err: Error): void;
+}
+
 class Waiter<T, D> implements Cancelable {
   settled = false;
   timer: NodeJS.Timeout | undefined;
-  resolve!: (lease: Lease<T>) => void;
-  reject!: (err: Error) => void;
-  readonly promise: Promise<Lease<T>>;
   constructor(
     readonly host: HostEntry<T, D>,
     readonly opts: D,
     readonly budget: Budget,
     private readonly pool: { waiterLeft(w: Waiter<T, D>): void },
-  ) {
-    this.promise = new Promise<Lease<T>>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-  }
+    readonly wanter: Wanter<T>,
+  ) {}
   cancel(err: HourglassError): void {
     if (this.settled) return;
     this.settle();
     this.pool.waiterLeft(this);
-    this.reject(err);
+    this.wanter.failed(err);
   }
   settle(): void {
     this.settled = true;
@@ -169,7 +168,20 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
    * `poolTimeout` (ms, 0 = none) runs while queued behind `maxConnsPerHost`.
    */
   acquire(key: string, opts: D, budget: Budget, poolTimeout: number): Promise<Lease<T>> {
-    if (this.isClosed) return Promise.reject(closedError('transport', { method: budget.method, url: budget.url }));
+    return new Promise<Lease<T>>((resolve, reject) => {
+      this.want(key, opts, budget, poolTimeout, { leased: resolve, failed: reject });
+    });
+  }
+
+  /**
+   * As `acquire`, but the outcome goes to `wanter` (called synchronously for an idle
+   * connection): a queued request then costs one Waiter, no promise chain of its own.
+   */
+  want(key: string, opts: D, budget: Budget, poolTimeout: number, wanter: Wanter<T>): void {
+    if (this.isClosed) {
+      wanter.failed(closedError('transport', { method: budget.method, url: budget.url }));
+      return;
+    }
     let host = this.hosts.get(key);
     if (host === undefined) {
       host = new HostEntry<T, D>(key);
@@ -183,11 +195,12 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       if (conn.isUsable() && t < conn.idleDeadline) {
         conn.poolState = 'active';
         host.active++;
-        return Promise.resolve({ conn, wasIdle: true, idleTime: t - conn.idleSince });
+        wanter.leased({ conn, wasIdle: true, idleTime: t - conn.idleSince });
+        return;
       }
       conn.close();
     }
-    const w = new Waiter<T, D>(host, opts, budget, this);
+    const w = new Waiter<T, D>(host, opts, budget, this, wanter);
     host.waiters.push(w);
     if (this.canDial(host)) {
       budget.activePhase = 'connect';
@@ -210,7 +223,6 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       }
     }
     budget.hold(w);
-    return w.promise;
   }
 
   /** A connection finished its exchange and may be reused. */
@@ -305,7 +317,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
         const w = this.nextWaiter(host);
         if (w !== undefined) {
           w.settle();
-          w.reject(err);
+          w.wanter.failed(err);
         }
         this.pumpDials(host);
         this.forgetIfEmpty(host);
@@ -320,7 +332,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       w.settle();
       conn.poolState = 'active';
       host.active++;
-      w.resolve({ conn, wasIdle: false, idleTime: 0 });
+      w.wanter.leased({ conn, wasIdle: false, idleTime: 0 });
       return;
     }
     if (!conn.isUsable()) {

@@ -28,7 +28,7 @@ import {
   resolveTimeouts,
   type TransportTimeouts,
 } from './options.js';
-import { type Lease, Pool } from './pool.js';
+import { type Lease, Pool, type Wanter } from './pool.js';
 import {
   absoluteForm,
   addProxyAuth,
@@ -219,7 +219,7 @@ export class Transport implements ConnOwner {
     if (proxy !== undefined && !https) addProxyAuth(headers, proxy);
     // Proxy credentials are for the proxy: never send them through a CONNECT tunnel to the origin.
     else if (proxy !== undefined) dropProxyAuth(headers);
-    return new Attempt(
+    const at = new Attempt(
       req.method,
       url.href,
       req.budget,
@@ -230,8 +230,8 @@ export class Transport implements ConnOwner {
       tlsOpts,
       timeouts,
       req.trace,
-      poolKey(https, host, port, proxy, tlsOpts),
-      proxy !== undefined && !https ? absoluteForm(url) : url.pathname + url.search,
+      proxy === undefined && tlsOpts === undefined ? this.plainKey(https, host, port) : poolKey(https, host, port, proxy, tlsOpts),
+      proxy !== undefined && !https ? absoluteForm(url) : url.search === '' ? url.pathname : url.pathname + url.search,
       headers,
       body,
       req.replayable,
@@ -239,6 +239,8 @@ export class Transport implements ConnOwner {
       compress,
       closeAfter,
     );
+    at.transport = this;
+    return at;
   }
 
   /**
@@ -252,7 +254,16 @@ export class Transport implements ConnOwner {
     if (at.n > 0 && at.rebody !== undefined) at.body = at.rebody();
     if (at.trace !== undefined) emit(at.trace, 'getConn', { hostPort: `${at.host}:${at.port}` });
     at.start = Date.now();
-    return this.pool.acquire(at.key, at, budget, at.timeouts.poolTimeout).then((lease) => this.exchange(at, lease));
+    return new Promise<Response>((resolve, reject) => {
+      at.resolve = resolve;
+      at.reject = reject;
+      this.pool.want(at.key, at, budget, at.timeouts.poolTimeout, at);
+    });
+  }
+
+  /** @internal — the pool handed `at` a connection (Attempt.leased). */
+  exchangeOn(at: Attempt, lease: Lease<Connection>): void {
+    this.exchange(at, lease).then(at.resolve, at.reject);
   }
 
   private async exchange(at: Attempt, lease: Lease<Connection>): Promise<Response> {
@@ -322,6 +333,19 @@ export class Transport implements ConnOwner {
   }
 
 
+  /** Pool keys of direct connections without TLS options, made once per origin. */
+  private readonly plainKeys = new Map<string, string>();
+
+  private plainKey(https: boolean, host: string, port: number): string {
+    const origin = `${https ? 's' : ''}${host}:${port}`;
+    let key = this.plainKeys.get(origin);
+    if (key === undefined) {
+      key = poolKey(https, host, port, undefined, undefined);
+      if (this.plainKeys.size < 1024) this.plainKeys.set(origin, key);
+    }
+    return key;
+  }
+
   private tlsFor(host: string, port: number): tls.ConnectionOptions | undefined {
     const t = this.tlsOption;
     if (t === undefined) return undefined;
@@ -362,13 +386,28 @@ export class Transport implements ConnOwner {
 
 /**
  * The state of one request across its attempts on the transport. It is also what a dial
- * started for this request needs (its DialOptions), so a queued request is one object.
+ * started for this request needs (its DialOptions) and what the pool reports to (its
+ * Wanter), so a queued request is this object, a Waiter and one promise.
  */
-class Attempt implements DialOptions {
+class Attempt implements DialOptions, Wanter<Connection> {
   /** Attempts made so far after the first. */
   n = 0;
   /** Epoch ms the current attempt began waiting for a connection. */
   start = 0;
+  /** Settle the current attempt's promise. */
+  resolve!: (res: Response | PromiseLike<Response>) => void;
+  reject!: (err: unknown) => void;
+  transport!: Transport;
+
+  leased(lease: Lease<Connection>): void {
+    // Off the pool's call stack (a release from inside another exchange's settle path).
+    queueMicrotask(() => this.transport.exchangeOn(this, lease));
+  }
+
+  failed(err: Error): void {
+    this.reject(err);
+  }
+
   constructor(
     readonly method: string,
     readonly url: string,
