@@ -145,6 +145,7 @@ export class Client {
         throw new HourglassError(`timeout must be a non-negative number, got ${String(timeout)}`, 'HG_INVALID_ARG');
       }
       retry = opts.retry === undefined ? this.retry : new RetryPolicy(opts.retry);
+      if (opts.maxRedirects !== undefined) checkMaxRedirects(opts.maxRedirects);
       budget = new Budget(timeout, opts.signal, method, redactUrl(url)!);
     } catch (err) {
       return Promise.reject(err);
@@ -162,7 +163,7 @@ export class Client {
    * The path of one request: hops (redirects) × attempts (retries), one budget — in one
    * async frame, so a request queued for a connection costs little memory.
    */
-  private async send(
+  private send(
     method0: string,
     url0: URL,
     headers0: string[],
@@ -179,6 +180,72 @@ export class Client {
         ? describe(method0, url0, headers0)
         : undefined;
     if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request: info });
+    if (this.jar !== undefined || budget.failure !== undefined) {
+      return this.loop(method0, url0, headers0, body, opts, retry, budget, info, undefined);
+    }
+    // The first attempt runs as a plain promise continuation: a request waiting for a
+    // connection holds no suspended frame. Only a redirect or a retry needs the loop.
+    let first: Promise<Response>;
+    try {
+      first = this.transport.roundTrip({
+        method: method0,
+        url: url0,
+        headers: headers0,
+        body: body.present ? body.next(headers0) : NO_BODY,
+        replayable: body.replayable || !body.present,
+        rebody: body.present && body.replayable ? () => body.next(headers0) : undefined,
+        budget,
+        timeouts: opts.timeouts,
+        trace: opts.trace,
+      });
+    } catch (err) {
+      return this.loop(method0, url0, headers0, body, opts, retry, budget, info, { err });
+    }
+    return first.then(
+      (res) => {
+        const follow = opts.followRedirects ?? this.followRedirects;
+        const retryStatus =
+          retry.limit > 0 && retry.retriesStatus(res.status) && retry.allows(method0, headers0, body.replayable || !body.present);
+        if ((follow && isRedirect(res.status)) || retryStatus) {
+          return this.loop(method0, url0, headers0, body, opts, retry, budget, info, { res });
+        }
+        res.url = url0.href;
+        return this.deliver(res, budget, info, method0, url0, headers0);
+      },
+      (err: unknown) => this.loop(method0, url0, headers0, body, opts, retry, budget, info, { err }),
+    );
+  }
+
+  /** Hands the final response over: publishes `request:headers`, gives it the budget. */
+  private deliver(
+    res: Response,
+    budget: BudgetT,
+    info: RequestInfo | undefined,
+    method0: string,
+    url0: URL,
+    headers0: string[],
+  ): Response {
+    if (channels.requestHeaders.hasSubscribers) channels.requestHeaders.publish({ request: info, response: res });
+    const watch = channels.requestEnd.hasSubscribers || channels.requestError.hasSubscribers;
+    res.attach(budget, watch ? new DiagnosticsObserver(info ?? describe(method0, url0, headers0)) : undefined);
+    return res;
+  }
+
+  /**
+   * Redirects × retries under one budget. `first` is the outcome of an attempt already
+   * made (the fast path's), consumed by the first iteration.
+   */
+  private async loop(
+    method0: string,
+    url0: URL,
+    headers0: string[],
+    body: PreparedBody,
+    opts: RequestOptions,
+    retry: RetryPolicy,
+    budget: BudgetT,
+    info: RequestInfo | undefined,
+    first: { res?: Response; err?: unknown } | undefined,
+  ): Promise<Response> {
     try {
       budget.check();
       const follow = opts.followRedirects ?? this.followRedirects;
@@ -197,17 +264,24 @@ export class Client {
         budget.url = redactUrl(url)!;
         const hopHeaders = this.jar !== undefined ? await this.withCookies(headers, url) : headers;
         try {
-          res = await this.transport.roundTrip({
-            method,
-            url,
-            headers: hopHeaders,
-            body: hasBody ? body.next(hopHeaders) : NO_BODY,
-            replayable: body.replayable || !hasBody,
-            rebody: hasBody && body.replayable ? () => body.next(hopHeaders) : undefined,
-            budget,
-            timeouts: opts.timeouts,
-            trace: opts.trace,
-          });
+          const done = first;
+          first = undefined;
+          if (done !== undefined) {
+            if (done.res === undefined) throw done.err;
+            res = done.res;
+          } else {
+            res = await this.transport.roundTrip({
+              method,
+              url,
+              headers: hopHeaders,
+              body: hasBody ? body.next(hopHeaders) : NO_BODY,
+              replayable: body.replayable || !hasBody,
+              rebody: hasBody && body.replayable ? () => body.next(hopHeaders) : undefined,
+              budget,
+              timeouts: opts.timeouts,
+              trace: opts.trace,
+            });
+          }
         } catch (err) {
           if (budget.failure !== undefined) throw budget.failure;
           if (attempt < retry.limit && retry.allows(method, headers, body.replayable || !hasBody) && retry.retriesError(err)) {
@@ -277,10 +351,7 @@ export class Client {
       }
       res.url = url.href;
       if (redirects !== undefined) res.redirects = redirects;
-      if (channels.requestHeaders.hasSubscribers) channels.requestHeaders.publish({ request: info, response: res });
-      const watch = channels.requestEnd.hasSubscribers || channels.requestError.hasSubscribers;
-      res.attach(budget, watch ? new DiagnosticsObserver(info ?? describe(method0, url0, headers0)) : undefined);
-      return res;
+      return this.deliver(res, budget, info, method0, url0, headers0);
     } catch (err) {
       budget.finish();
       const e = budget.failure ?? err;

@@ -81,7 +81,7 @@ export class Budget {
       }
     }
     if (this.timeout !== Number.POSITIVE_INFINITY && this.failure === undefined) {
-      this.timer = setTimeout(() => this.expire(), this.timeout);
+      this.timer = setTimeout(expireBudget, this.timeout, this);
     }
   }
 
@@ -144,7 +144,8 @@ export class Budget {
     return this.finished;
   }
 
-  private expire(): void {
+  /** @internal — the budget's timer fired. */
+  expire(): void {
     this.timer = undefined;
     if (this.finished) return;
     this.fail(this.timeoutError());
@@ -157,6 +158,10 @@ export class Budget {
     this.holder = undefined;
     holder?.cancel(err);
   }
+}
+
+function expireBudget(budget: Budget): void {
+  budget.expire();
 }
 
 /**
