@@ -160,8 +160,9 @@ export class Client {
   }
 
   /**
-   * The path of one request: hops (redirects) × attempts (retries), one budget — in one
-   * async frame, so a request queued for a connection costs little memory.
+   * The path of one request: hops (redirects) × attempts (retries), one budget. The first
+   * attempt runs as a plain promise continuation (a request queued for a connection holds
+   * no suspended frame); `loop` takes over only for a redirect, a retry or a cookie jar.
    */
   private send(
     method0: string,
@@ -187,17 +188,7 @@ export class Client {
     // connection holds no suspended frame. Only a redirect or a retry needs the loop.
     let first: Promise<Response>;
     try {
-      first = this.transport.roundTrip({
-        method: method0,
-        url: url0,
-        headers: headers0,
-        body: body.present ? body.next(headers0) : NO_BODY,
-        replayable: body.replayable || !body.present,
-        rebody: body.present && body.replayable ? () => body.next(headers0) : undefined,
-        budget,
-        timeouts: opts.timeouts,
-        trace: opts.trace,
-      });
+      first = this.attempt(method0, url0, headers0, body, body.present, budget, opts);
     } catch (err) {
       return this.loop(method0, url0, headers0, body, opts, retry, budget, info, { err });
     }
@@ -214,6 +205,29 @@ export class Client {
       },
       (err: unknown) => this.loop(method0, url0, headers0, body, opts, retry, budget, info, { err }),
     );
+  }
+
+  /** One attempt of one hop on the transport. */
+  private attempt(
+    method: string,
+    url: URL,
+    headers: string[],
+    body: PreparedBody,
+    hasBody: boolean,
+    budget: BudgetT,
+    opts: RequestOptions,
+  ): Promise<Response> {
+    return this.transport.roundTrip({
+      method,
+      url,
+      headers,
+      body: hasBody ? body.next(headers) : NO_BODY,
+      replayable: body.replayable || !hasBody,
+      rebody: hasBody && body.replayable ? () => body.next(headers) : undefined,
+      budget,
+      timeouts: opts.timeouts,
+      trace: opts.trace,
+    });
   }
 
   /** Hands the final response over: publishes `request:headers`, gives it the budget. */
@@ -270,17 +284,7 @@ export class Client {
             if (done.res === undefined) throw done.err;
             res = done.res;
           } else {
-            res = await this.transport.roundTrip({
-              method,
-              url,
-              headers: hopHeaders,
-              body: hasBody ? body.next(hopHeaders) : NO_BODY,
-              replayable: body.replayable || !hasBody,
-              rebody: hasBody && body.replayable ? () => body.next(hopHeaders) : undefined,
-              budget,
-              timeouts: opts.timeouts,
-              trace: opts.trace,
-            });
+            res = await this.attempt(method, url, hopHeaders, body, hasBody, budget, opts);
           }
         } catch (err) {
           if (budget.failure !== undefined) throw budget.failure;
