@@ -9,7 +9,7 @@
  * is destroyed; the marks of SPEC §5 (lookup, connect, secureConnect) are filled in.
  */
 
-import type { Socket } from 'node:net';
+import type { OnReadOpts, Socket } from 'node:net';
 import type * as tls from 'node:tls';
 import type { Budget } from './deadline.js';
 import type { Dialer } from './dial/index.js';
@@ -39,6 +39,14 @@ export interface DialMarks {
   secureConnect: number | undefined;
 }
 
+/**
+ * Whether the socket `connectSocket` returns for `o` is the dialed TCP socket itself (no
+ * TLS anywhere): only then can its reads use an `onread` buffer (TLS sockets cannot).
+ */
+export function readsPlain(o: ConnectOptions): boolean {
+  return !o.https && o.proxy?.protocol !== 'https:';
+}
+
 /** Opens a socket ready for HTTP/1.1 to `o.host:o.port` (directly, or through `o.proxy`). */
 export async function connectSocket(
   dialer: Dialer,
@@ -46,6 +54,7 @@ export async function connectSocket(
   dialBudget: Budget,
   marks: DialMarks,
   tlsFor: (host: string, port: number) => tls.ConnectionOptions | undefined,
+  onread?: OnReadOpts,
 ): Promise<Socket> {
     const target = o.proxy ?? undefined;
     const dialHost = target !== undefined ? target.hostname.replace(/^\[|\]$/g, '') : o.host;
@@ -60,6 +69,7 @@ export async function connectSocket(
       timings: marks,
       method: o.method,
       url: o.url,
+      onread: readsPlain(o) ? onread : undefined,
     });
     try {
       if (target !== undefined && target.protocol === 'https:') {

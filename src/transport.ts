@@ -14,6 +14,7 @@
 
 import type * as tls from 'node:tls';
 import { Connection, type ConnOwner } from './conn/connection.js';
+import { SocketReader } from './conn/read-buffer.js';
 import type { WritableBody } from './conn/writer.js';
 import { Budget } from './deadline.js';
 import { decodeBody, parseCodings } from './decompress.js';
@@ -37,7 +38,7 @@ import {
   hasIdempotencyKey,
   requestHead,
 } from './transport-head.js';
-import { type ConnectOptions as DialOptions, connectSocket, type DialMarks } from './connector.js';
+import { type ConnectOptions as DialOptions, connectSocket, type DialMarks, readsPlain } from './connector.js';
 import { type ProxyOption, ProxyResolver } from './proxy.js';
 import type { Response } from './response.js';
 import { Timings } from './timings.js';
@@ -326,8 +327,9 @@ export class Transport implements ConnOwner {
 
   private async openConnection(key: string, o: DialOptions, dialBudget: Budget): Promise<Connection> {
     const marks: DialMarks = { start: Date.now(), lookup: undefined, connect: undefined, secureConnect: undefined };
-    const socket = await connectSocket(this.dialer, o, dialBudget, marks, (h, p) => this.tlsFor(h, p));
-    const conn = new Connection(key, socket, this, this.maxResponseHeaderBytes);
+    const reader = readsPlain(o) ? new SocketReader() : undefined;
+    const socket = await connectSocket(this.dialer, o, dialBudget, marks, (h, p) => this.tlsFor(h, p), reader?.onread);
+    const conn = new Connection(key, socket, this, this.maxResponseHeaderBytes, reader);
     conn.dialMarks = marks;
     return conn;
   }

@@ -7,20 +7,25 @@
  *   - buffered: nobody consumes yet; chunks are kept until 64 KiB, then the producer
  *     is told to pause (its read-idle clock pauses with it: SPEC §11);
  *   - collect: `text()/json()/bytes()` take every chunk directly, no stream machinery;
- *   - stream: `res.body` was touched; chunks go through a `Readable` with backpressure.
+ *   - stream: `res.body` was touched; chunks go through a `Readable` with backpressure;
+ *   - reader: `res.readInto(buf)` copies bytes into the caller's memory (Go's `Read`);
+ *     what does not fit waits in one carry buffer while the producer pauses.
  *
  * Invariants: the producer (connection) calls push/end/fail; `onDemand` is called when
  * a paused producer should resume; `settled` is called exactly once, when the consumer
  * has seen the end (or the body failed or was abandoned) — the connection releases or
- * closes itself on that call. The channel never copies a chunk except to assemble a
- * collected body.
+ * closes itself on that call. A chunk pushed with `owned === false` is a view of a reused
+ * read buffer: the channel copies whatever it keeps past the call (read-buffer.ts).
  */
 
 import { Readable } from 'node:stream';
 import { HourglassError } from '../errors.js';
+import { ownedCopy } from './read-buffer.js';
 
 /** High-water mark of a paused body, in bytes. */
 const HIGH_WATER = 64 * 1024;
+/** A body with at least this much left is read into memory the consumer may keep. */
+const OWNED_MIN = 64 * 1024;
 
 /** What the connection learns when its body is finished with. */
 export interface BodyProducer {
@@ -33,7 +38,7 @@ export interface BodyProducer {
   onSettled(complete: boolean, err: Error | undefined): void;
 }
 
-type Mode = 'buffered' | 'collect' | 'stream';
+type Mode = 'buffered' | 'collect' | 'stream' | 'reader';
 
 /** Connection-side sink of one response body. */
 export class BodyChannel {
@@ -59,6 +64,14 @@ export class BodyChannel {
   private reading = false;
   /** Length announced by the head, or -1. */
   readonly expectedLength: number;
+  /** Reader mode: the caller's pending read. */
+  private target: Uint8Array | undefined;
+  private targetResolve: ((n: number) => void) | undefined;
+  private targetReject: ((err: Error) => void) | undefined;
+  /** Reader mode: received bytes that did not fit the caller's buffer, at [carryStart, carryEnd). */
+  private carry: Buffer | undefined;
+  private carryStart = 0;
+  private carryEnd = 0;
 
   constructor(
     private readonly producer: BodyProducer,
@@ -69,13 +82,16 @@ export class BodyChannel {
 
   // --- producer side -------------------------------------------------------
 
-  /** Delivers a chunk. Returns false when the producer should pause. */
-  push(chunk: Buffer): boolean {
+  /**
+   * Delivers a chunk; `owned` false means it is valid only during this call. Returns
+   * false when the producer should pause.
+   */
+  push(chunk: Buffer, owned: boolean): boolean {
     this.received += chunk.length;
     if (this.isSettled) return true;
     if (this.mode === 'stream') {
       this.reading = false;
-      const more = this.readable!.push(chunk);
+      const more = this.readable!.push(owned ? chunk : ownedCopy(chunk));
       if (!more) this.paused = true;
       return more;
     }
@@ -83,7 +99,8 @@ export class BodyChannel {
       if (this.received > this.discardLimit) this.discardDone(false);
       return true;
     }
-    this.chunks.push(chunk);
+    if (this.mode === 'reader') return this.feedReader(chunk);
+    this.chunks.push(owned ? chunk : ownedCopy(chunk));
     this.bufferedBytes += chunk.length;
     if (this.mode === 'collect') return true;
     if (this.bufferedBytes >= HIGH_WATER) {
@@ -91,6 +108,15 @@ export class BodyChannel {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Whether the rest of the body should be read into memory this consumer may keep:
+   * a large body that a stream, a collector or nobody-yet will hold on to.
+   */
+  get wantsOwnedChunks(): boolean {
+    if (this.isSettled || this.mode === 'reader' || this.discardDone !== undefined) return false;
+    return this.expectedLength < 0 || this.expectedLength - this.received >= OWNED_MIN;
   }
 
   /** The body is complete. */
@@ -101,6 +127,7 @@ export class BodyChannel {
     if (this.discardDone !== undefined) this.discardDone(true);
     else if (this.mode === 'stream') this.readable!.push(null);
     else if (this.mode === 'collect') this.finishCollect();
+    else if (this.mode === 'reader' && this.target !== undefined) this.answerRead(0);
   }
 
   /** The body failed (timeout, abort, protocol error, socket error). */
@@ -117,8 +144,10 @@ export class BodyChannel {
       this.collectReject = this.collectResolve = undefined;
       this.settle(false, err);
       reject(err);
+    } else if (this.mode === 'reader' && this.target !== undefined) {
+      this.failRead(err);
     }
-    // buffered: the error is reported to whichever consumer comes next.
+    // buffered (or reader between reads): the error goes to the next read.
   }
 
   // --- consumer side -------------------------------------------------------
@@ -153,7 +182,7 @@ export class BodyChannel {
   /** The body as a Readable (stream mode). Idempotent. */
   stream(): BodyReadable {
     if (this.readable !== undefined) return this.readable;
-    if (this.mode === 'collect') throw bodyUsed();
+    if (this.mode === 'collect' || this.mode === 'reader') throw bodyUsed();
     this.mode = 'stream';
     const r = new BodyReadable(this);
     this.readable = r;
@@ -170,6 +199,108 @@ export class BodyChannel {
   }
 
   /**
+   * Reader mode: copies up to `into.length` body bytes into `into`; resolves with the
+   * count, 0 once the body has ended (and `into` is not empty). One read at a time.
+   */
+  readInto(into: Uint8Array): Promise<number> {
+    if (this.mode === 'buffered') this.mode = 'reader';
+    else if (this.mode !== 'reader') return Promise.reject(bodyUsed());
+    if (this.target !== undefined) {
+      return Promise.reject(new HourglassError('readInto: another read is still pending', 'HG_BODY_USED'));
+    }
+    if (into.length === 0) return Promise.resolve(0);
+    const n = this.takeHeld(into);
+    if (n > 0) return Promise.resolve(n);
+    if (this.error !== undefined) {
+      const err = this.error;
+      this.settle(false, err);
+      return Promise.reject(err);
+    }
+    if (this.ended || this.isSettled) {
+      this.settle(this.ended, undefined);
+      return Promise.resolve(0);
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.target = into;
+      this.targetResolve = resolve;
+      this.targetReject = reject;
+      this.demand();
+    });
+  }
+
+  /** Copies bytes already held (buffered chunks, then the carry) into `into`. */
+  private takeHeld(into: Uint8Array): number {
+    let n = 0;
+    while (this.chunks.length > 0 && n < into.length) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, into.length - n);
+      c.copy(into, n, 0, k);
+      n += k;
+      this.bufferedBytes -= k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    const carry = this.carry;
+    if (carry !== undefined && n < into.length && this.carryEnd > this.carryStart) {
+      const k = Math.min(this.carryEnd - this.carryStart, into.length - n);
+      carry.copy(into, n, this.carryStart, this.carryStart + k);
+      n += k;
+      this.carryStart += k;
+      if (this.carryStart === this.carryEnd) this.carryStart = this.carryEnd = 0;
+    }
+    if (n > 0 && this.paused && this.held() === 0 && !this.ended) {
+      // Everything held was handed over: the producer may read again.
+      this.paused = false;
+      this.producer.onDemand();
+    }
+    return n;
+  }
+
+  private held(): number {
+    return this.bufferedBytes + this.carryEnd - this.carryStart;
+  }
+
+  /** Reader mode: fills the pending read from `chunk`, keeps the rest. */
+  private feedReader(chunk: Buffer): boolean {
+    let from = 0;
+    const into = this.target;
+    if (into !== undefined) {
+      from = Math.min(chunk.length, into.length);
+      chunk.copy(into, 0, 0, from);
+      this.answerRead(from);
+    }
+    if (from === chunk.length) return true;
+    const rest = chunk.length - from;
+    let carry = this.carry;
+    if (carry === undefined || carry.length - this.carryEnd < rest) {
+      const size = Math.max(HIGH_WATER, this.carryEnd - this.carryStart + rest);
+      const grown = Buffer.allocUnsafeSlow(size);
+      if (carry !== undefined) carry.copy(grown, 0, this.carryStart, this.carryEnd);
+      this.carryEnd -= this.carryStart;
+      this.carryStart = 0;
+      this.carry = carry = grown;
+    }
+    chunk.copy(carry, this.carryEnd, from, chunk.length);
+    this.carryEnd += rest;
+    this.paused = true;
+    return false;
+  }
+
+  private answerRead(n: number): void {
+    const resolve = this.targetResolve!;
+    this.target = this.targetResolve = this.targetReject = undefined;
+    if (n === 0) this.settle(true, undefined);
+    resolve(n);
+  }
+
+  private failRead(err: Error): void {
+    const reject = this.targetReject!;
+    this.target = this.targetResolve = this.targetReject = undefined;
+    this.settle(false, err);
+    reject(err);
+  }
+
+  /**
    * Discards the rest of the body. Settles as complete (connection reusable) when the
    * body ends within `maxBytes` more bytes and `maxMs`; otherwise abandons it (the
    * connection closes). Resolves once settled either way; never rejects.
@@ -181,8 +312,10 @@ export class BodyChannel {
       else this.settle(true, undefined);
       return Promise.resolve();
     }
-    if (this.mode === 'collect') return Promise.reject(bodyUsed());
+    if (this.mode === 'collect' || this.target !== undefined) return Promise.reject(bodyUsed());
     this.mode = 'collect';
+    this.carry = undefined;
+    this.carryStart = this.carryEnd = 0;
     this.chunks = [];
     this.bufferedBytes = 0;
     if (this.ended || this.error !== undefined) {
@@ -211,6 +344,11 @@ export class BodyChannel {
   abandon(err: Error | undefined): void {
     this.chunks = [];
     this.bufferedBytes = 0;
+    this.carry = undefined;
+    this.carryStart = this.carryEnd = 0;
+    if (this.target !== undefined) {
+      this.failRead(err ?? new HourglassError('The response body was abandoned', 'HG_BODY_USED'));
+    }
     this.settle(this.ended, err);
   }
 
@@ -229,6 +367,7 @@ export class BodyChannel {
   get starving(): boolean {
     if (this.mode === 'collect') return true;
     if (this.mode === 'stream') return this.reading && this.readable!.readableLength === 0;
+    if (this.mode === 'reader') return this.target !== undefined;
     return false;
   }
 

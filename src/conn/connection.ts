@@ -33,6 +33,7 @@ import type { Timings } from '../timings.js';
 import { channels, emit, type TraceHooks } from '../trace.js';
 import { isDecodable } from '../decompress.js';
 import { BodyChannel, type BodyProducer } from './body.js';
+import type { ReadSink, SocketReader } from './read-buffer.js';
 import { ThroughputMeter } from './throughput.js';
 import { RequestWriter, type WritableBody } from './writer.js';
 
@@ -79,7 +80,7 @@ const SLOT_PHASE: TimeoutPhase[] = ['write', 'response-headers', 'read-idle', 'm
 type State = 'idle' | 'active' | 'closed';
 
 /** One persistent HTTP/1.1 connection. */
-export class Connection implements ParserEvents, BodyProducer, Cancelable {
+export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancelable {
   readonly key: string;
   readonly socket: Socket;
   state: State = 'idle';
@@ -119,6 +120,8 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
   private ratePending = false;
   private waitingContinue = false;
   private failed: Error | undefined;
+  /** Whether the chunk being parsed may be kept (false: a view of a reused read buffer). */
+  private chunkOwned = true;
 
   /** Epoch-ms marks of the dial that made this connection, for its first request's timings. */
   dialMarks:
@@ -127,14 +130,29 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
   /** @internal — owned by the pool. */
   poolState: 'idle' | 'active' | undefined;
 
-  constructor(key: string, socket: Socket, owner: ConnOwner | undefined, maxHeaderBytes?: number) {
+  /**
+   * `reader` is the socket's `onread` policy when it was dialed with one (plain TCP);
+   * otherwise bytes come from 'data' events (TLS), every chunk owned.
+   */
+  constructor(
+    key: string,
+    socket: Socket,
+    owner: ConnOwner | undefined,
+    maxHeaderBytes?: number,
+    reader?: SocketReader,
+  ) {
     this.key = key;
     this.socket = socket;
     this.owner = owner;
     this.parser = new ResponseParser(this, { maxHeaderBytes });
     this.clock = new PhaseClock(5, (slot) => this.onClock(slot));
     this.writer = new RequestWriter(socket, this);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (reader === undefined) socket.on('data', (chunk: Buffer) => this.onSocketData(chunk, true));
+    else {
+      reader.bind(this);
+      // The server spoke before we asked: those bytes are lost, so the connection is unusable.
+      if (reader.early) socket.destroy();
+    }
     socket.on('end', () => this.onEnd());
     socket.on('error', (err: Error) => this.onSocketError(err));
     socket.on('close', () => this.onSocketClose());
@@ -263,13 +281,19 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
 
   // --- reading -------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
+  /** Whether the next reads should land in memory a body consumer may keep (a large body). */
+  get wantsOwnedChunks(): boolean {
+    return this.channel !== undefined && !this.responseComplete && this.channel.wantsOwnedChunks;
+  }
+
+  /** Bytes from the socket; `owned` false: a view valid only during this call. */
+  onSocketData(chunk: Buffer, owned: boolean): boolean {
     const req = this.req;
     if (req === undefined || this.state !== 'active' || this.responseComplete) {
       // Bytes on an idle connection, or after a complete response: never ours to parse.
       this.mustClose = true;
       if (this.state === 'idle') this.close();
-      return;
+      return true;
     }
     if (!this.responseStarted) {
       this.responseStarted = true;
@@ -279,11 +303,12 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
     const t = now();
     if (this.clock.dueAt(IDLE) !== Number.POSITIVE_INFINITY) this.clock.set(IDLE, t + req.timeouts.readIdleTimeout);
     let used: number;
+    this.chunkOwned = owned;
     try {
       used = this.parser.execute(chunk);
     } catch (err) {
       this.fail(err as Error);
-      return;
+      return true;
     }
     if (used < chunk.length) this.mustClose = true; // surplus after a complete response
     if (this.responseComplete) this.deliverEnd();
@@ -291,6 +316,7 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
       this.ratePending = false;
       this.startRate(req.timeouts.minThroughput);
     }
+    return true;
   }
 
   onInterim(head: ResponseHead): void {
@@ -354,7 +380,7 @@ export class Connection implements ParserEvents, BodyProducer, Cancelable {
       );
       return;
     }
-    if (!this.channel!.push(chunk)) this.pauseReading();
+    if (!this.channel!.push(chunk, this.chunkOwned)) this.pauseReading();
   }
 
   onTrailers(raw: string[]): void {

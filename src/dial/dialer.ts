@@ -72,6 +72,8 @@ export interface DialRequest {
   /** For error messages. */
   method?: string | undefined;
   url?: string | undefined;
+  /** Node's `onread` for every attempt's socket (plain TCP only: where reads land). */
+  onread?: net.OnReadOpts | undefined;
 }
 
 /** Dials TCP connections; one instance is shared by a transport. */
@@ -287,7 +289,8 @@ class DialRun implements Cancelable {
     const localAddress = this.dialer.options.localAddress;
     let socket: net.Socket;
     try {
-      socket = net.connect({ host: target.address, port, family: target.family, localAddress });
+      const onread = this.req.onread;
+      socket = net.connect({ host: target.address, port, family: target.family, localAddress, ...(onread ? { onread } : {}) });
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       const msg = `cannot dial ${hostPort(target.address, port)}: ${e.message}${forUrl(this.req)}`;
