@@ -92,6 +92,8 @@ const inflight = new Map<string, Promise<DownloadResult>>();
 
 /** A `Retry-After` longer than this moves on to the next mirror instead of waiting. */
 const MAX_RETRY_AFTER = 60_000;
+/** Bytes per read of a body into the `.part` file (one buffer per download, reused). */
+const COPY_BUFFER = 64 * 1024;
 /** Error codes that end the download at once, whatever mirror is left. */
 const FATAL_CODES: ReadonlySet<string> = new Set(['HG_INVALID_ARG', 'HG_CLOSED', 'HG_BODY_USED']);
 
@@ -112,6 +114,8 @@ class Transfer {
   private attempts = 0;
   private resumed = false;
   private reported = -1;
+  /** The one buffer bodies are read into (allocated on the first body). */
+  private buffer: Buffer | undefined;
   private lastError: Error | undefined;
 
   constructor(urls: string | string[], dest: string, opts: DownloadOptions) {
@@ -306,19 +310,22 @@ class Transfer {
     return size !== undefined && part.size < size ? { kind: 'continue' } : { kind: 'complete' };
   }
 
-  /** Streams the body into the `.part`, one chunk in flight; `limit` caps a 206. */
+  /**
+   * Streams the body into the `.part` through one reused buffer (`res.readInto`), one
+   * write in flight: a download of any size allocates nothing per chunk. `limit` caps a 206.
+   */
   private async stream(res: Response, part: PartFile, limit: number | undefined): Promise<void> {
     let got = 0;
-    for await (const chunk of res.body) {
-      const buf = chunk as Buffer;
-      if (limit !== undefined && got + buf.length > limit) {
+    const buf = (this.buffer ??= Buffer.allocUnsafeSlow(COPY_BUFFER));
+    for (let n = await res.readInto(buf); n > 0; n = await res.readInto(buf)) {
+      if (limit !== undefined && got + n > limit) {
         throw new ProtocolError('bad-range', `206 body longer than its Content-Range (${limit} bytes)`, {
           method: 'GET',
           url: res.url,
         });
       }
-      got += buf.length;
-      await part.append(buf);
+      got += n;
+      await part.append(buf.subarray(0, n));
       this.progress(part);
     }
   }
@@ -381,9 +388,6 @@ function fileError(err: unknown, dest: string): unknown {
 
 /** Closes an unread or partly read body (its connection is closed, not reused). */
 function abandon(res: Response): void {
-  try {
-    res.body.destroy();
-  } catch {
-    // Already consumed by dump() or fully read: nothing left to close.
-  }
+  // dump(0, 0) closes whatever is left, whoever was reading; a body already settled is a no-op.
+  res.dump(0, 0).catch(() => {});
 }
