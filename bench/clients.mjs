@@ -6,6 +6,7 @@
 //   'text'   GET, whole body read as text (what an API call does); resolves with its length
 //   'post'   POST `body` (a Buffer), whole response body read as bytes
 //   'stream' GET, body consumed as a stream and discarded; resolves with the byte count
+//            ('hourglass-readinto' reads it with res.readInto into one reused buffer)
 // `lane` is the index of the calling loop (0 .. inflight-1): only the raw floor client
 // uses it, to give every loop its own socket.
 //
@@ -31,6 +32,7 @@ export const CLIENT_LABELS = {
   hourglass: 'hourglass',
   'hourglass-on': 'hourglass (all timeouts on)',
   'hourglass-off': 'hourglass (all timeouts off)',
+  'hourglass-readinto': 'hourglass, res.readInto(64 KiB buffer)',
   'undici-request': 'undici request (Pool)',
   'undici-fetch': 'undici fetch (Agent)',
   'node-http': 'node:http (keep-alive Agent)',
@@ -228,6 +230,16 @@ export async function makeClient(name, { origin, port, inflight, churn = false, 
         if (kind === 'post') {
           const opts = { method: 'POST', body, headers: octet };
           return async () => (await (await client.request(u, opts)).bytes()).length;
+        }
+        if (name === 'hourglass-readinto') {
+          // Go's io.Copy shape: one caller-owned buffer for the whole body.
+          const buf = new Uint8Array(64 * 1024);
+          return async () => {
+            const res = await client.request(u);
+            let total = 0;
+            for (let n; (n = await res.readInto(buf)) > 0; ) total += n;
+            return total;
+          };
         }
         return async () => countStream((await client.request(u)).body);
       },
