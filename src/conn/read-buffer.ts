@@ -17,13 +17,15 @@
  * Node's default path (every chunk owned).
  */
 
-/** Size of every read buffer: what libuv asks for per read on a TCP socket. */
-export const READ_SIZE = 64 * 1024;
+/** Size of the shared scratch buffer: what libuv asks for per read on a TCP socket. */
+const SCRATCH_SIZE = 64 * 1024;
+/** Size of a private read buffer (large bodies): bigger reads, fewer chunks to pass along. */
+const OWN_SIZE = 256 * 1024;
 /** A private read that filled less than this is copied out instead of given away. */
-const GIVE_AWAY_MIN = 16 * 1024;
+const GIVE_AWAY_MIN = 64 * 1024;
 
 /** One process-wide buffer for reads whose bytes nobody keeps (JS runs one read at a time). */
-const SCRATCH = Buffer.allocUnsafeSlow(READ_SIZE);
+const SCRATCH = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
 
 /** What a socket's bytes go to. */
 export interface ReadSink {
@@ -61,7 +63,7 @@ export class SocketReader {
   /** Called by Node after every read: the buffer the next read lands in. */
   private nextBuffer(): Buffer {
     if (this.sink?.wantsOwnedChunks === true) {
-      if (this.own === undefined) this.own = Buffer.allocUnsafeSlow(READ_SIZE);
+      if (this.own === undefined) this.own = Buffer.allocUnsafeSlow(OWN_SIZE);
       return this.own;
     }
     this.own = undefined;
