@@ -3,6 +3,7 @@
 //
 //   npm run -s build && node bench/profile.mjs [seconds] [--top=25] [--keep] [--download]
 //
+// --inflight=N sets the small GET's requests in flight (default 10).
 // --download profiles GET /64m (1 in flight, body streamed) instead; --timeouts-on runs with
 // every timeout of SPEC §3 set (as the bench's timeouts scenario does).
 //
@@ -24,9 +25,11 @@ const top = Number(argv.find((a) => a.startsWith('--top='))?.slice(6) ?? 25);
 const keep = argv.includes('--keep');
 const download = argv.includes('--download');
 const timeoutsOn = argv.includes('--timeouts-on');
+const inflightArg = argv.find((a) => a.startsWith('--inflight='));
 const what = download
   ? { kind: 'stream', path: '/64m', inflight: 1, expect: 64 * 1024 * 1024 }
-  : { kind: 'text', path: '/small', inflight: 10, expect: 13 };
+  : { kind: 'text', path: '/small', inflight: Number(inflightArg?.slice(11) ?? 10), expect: 13 };
+if (!(what.inflight >= 1 && what.inflight <= 1000)) throw new Error('--inflight must be 1..1000');
 if (!(seconds > 0 && seconds <= 60)) throw new Error('profile duration must be 0..60 s');
 
 const ROOT = path.dirname(BENCH_DIR);
