@@ -8,6 +8,8 @@
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { Carry } from '../src/conn/carry.js';
 import { type Client, HourglassError, ProtocolError, type Response, TimeoutError } from '../src/index.js';
 import { FaultServer } from '../src/testing/index.js';
 import { assertQuiet, setup, sleep } from './helpers/setup.js';
@@ -271,5 +273,39 @@ describe('res.readInto', () => {
     assert.equal(text, FaultServer.compressedText);
     const again = await client.request(fs.url('/gzip?chunked=1'));
     assert.equal((await readAll(again, 1 << 16)).toString('utf8'), FaultServer.compressedText);
+  });
+});
+
+describe('Carry (the bytes readInto had no room for)', () => {
+  it('is a FIFO of bytes under any interleaving of appends and takes', () => {
+    const op = fc.oneof(
+      // Lengths drawn directly (fast-check's arrays stay small by default); distinct bytes per op.
+      fc.record({ append: fc.integer({ min: 0, max: 50_000 }).chain((n) => fc.nat().map((seed) => seeded(seed, n))), from: fc.nat(100) }),
+      fc.record({ take: fc.integer({ min: 1, max: 40_000 }), at: fc.nat(10) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 30 }), (ops) => {
+        const carry = new Carry();
+        let model: number[] = [];
+        for (const o of ops) {
+          if ('append' in o) {
+            const chunk = Buffer.from(o.append);
+            const from = Math.min(o.from, chunk.length);
+            carry.append(chunk, from);
+            chunk.fill(0); // the caller's chunk is reused: the carry must have copied
+            model = model.concat(Array.from(o.append.subarray(from)));
+          } else {
+            const into = new Uint8Array(o.take);
+            const at = Math.min(o.at, into.length);
+            const n = carry.takeInto(into, at);
+            assert.equal(n, Math.min(model.length, into.length - at));
+            assert.deepEqual(Array.from(into.subarray(at, at + n)), model.slice(0, n));
+            model = model.slice(n);
+          }
+          assert.equal(carry.length, model.length);
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });

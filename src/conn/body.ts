@@ -20,6 +20,7 @@
 
 import { Readable } from 'node:stream';
 import { HourglassError } from '../errors.js';
+import { Carry } from './carry.js';
 import { ownedCopy } from './read-buffer.js';
 
 /** High-water mark of a paused body, in bytes. */
@@ -68,10 +69,8 @@ export class BodyChannel {
   private target: Uint8Array | undefined;
   private targetResolve: ((n: number) => void) | undefined;
   private targetReject: ((err: Error) => void) | undefined;
-  /** Reader mode: received bytes that did not fit the caller's buffer, at [carryStart, carryEnd). */
-  private carry: Buffer | undefined;
-  private carryStart = 0;
-  private carryEnd = 0;
+  /** Reader mode: received bytes that did not fit the caller's buffer yet. */
+  private carry: Carry | undefined;
 
   constructor(
     private readonly producer: BodyProducer,
@@ -240,14 +239,7 @@ export class BodyChannel {
       if (k === c.length) this.chunks.shift();
       else this.chunks[0] = c.subarray(k);
     }
-    const carry = this.carry;
-    if (carry !== undefined && n < into.length && this.carryEnd > this.carryStart) {
-      const k = Math.min(this.carryEnd - this.carryStart, into.length - n);
-      carry.copy(into, n, this.carryStart, this.carryStart + k);
-      n += k;
-      this.carryStart += k;
-      if (this.carryStart === this.carryEnd) this.carryStart = this.carryEnd = 0;
-    }
+    if (this.carry !== undefined) n += this.carry.takeInto(into, n);
     if (n > 0 && this.paused && this.held() === 0 && !this.ended) {
       // Everything held was handed over: the producer may read again.
       this.paused = false;
@@ -257,7 +249,7 @@ export class BodyChannel {
   }
 
   private held(): number {
-    return this.bufferedBytes + this.carryEnd - this.carryStart;
+    return this.bufferedBytes + (this.carry?.length ?? 0);
   }
 
   /** Reader mode: fills the pending read from `chunk`, keeps the rest. */
@@ -270,18 +262,7 @@ export class BodyChannel {
       this.answerRead(from);
     }
     if (from === chunk.length) return true;
-    const rest = chunk.length - from;
-    let carry = this.carry;
-    if (carry === undefined || carry.length - this.carryEnd < rest) {
-      const size = Math.max(HIGH_WATER, this.carryEnd - this.carryStart + rest);
-      const grown = Buffer.allocUnsafeSlow(size);
-      if (carry !== undefined) carry.copy(grown, 0, this.carryStart, this.carryEnd);
-      this.carryEnd -= this.carryStart;
-      this.carryStart = 0;
-      this.carry = carry = grown;
-    }
-    chunk.copy(carry, this.carryEnd, from, chunk.length);
-    this.carryEnd += rest;
+    (this.carry ??= new Carry()).append(chunk, from);
     this.paused = true;
     return false;
   }
@@ -315,7 +296,6 @@ export class BodyChannel {
     if (this.mode === 'collect' || this.target !== undefined) return Promise.reject(bodyUsed());
     this.mode = 'collect';
     this.carry = undefined;
-    this.carryStart = this.carryEnd = 0;
     this.chunks = [];
     this.bufferedBytes = 0;
     if (this.ended || this.error !== undefined) {
@@ -345,7 +325,6 @@ export class BodyChannel {
     this.chunks = [];
     this.bufferedBytes = 0;
     this.carry = undefined;
-    this.carryStart = this.carryEnd = 0;
     if (this.target !== undefined) {
       this.failRead(err ?? new HourglassError('The response body was abandoned', 'HG_BODY_USED'));
     }
