@@ -14,10 +14,12 @@
  *   connection runs write/header/read-idle/throughput clocks without a `setTimeout`
  *   per request or per chunk.
  *
- * Invariants: a Budget's timer exists only while its request is in flight (a pending
- * request keeps the process alive; a finished one leaves nothing behind); a PhaseClock's
- * timer is unref'd and disposed with its connection; `Budget.finish()` leaves no timer
- * or listener; a holder is cancelled at most once.
+ * Budget deadlines share one timer ({@link DeadlineQueue}): a request costs no timer call.
+ *
+ * Invariants: a Budget's deadline is queued only while its request is in flight (a
+ * pending request keeps the process alive; a finished one leaves nothing ref'd); a
+ * PhaseClock's timer is unref'd and disposed with its connection; `Budget.finish()`
+ * leaves no queued deadline or listener; a holder is cancelled at most once.
  */
 
 import { AbortError, type HourglassError, TimeoutError } from './errors.js';
@@ -60,7 +62,10 @@ export class Budget {
   failure: HourglassError | undefined;
 
   private holder: Cancelable | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  /** @internal — links in the {@link DeadlineQueue} while the deadline is pending. */
+  queued: DeadlineList | undefined;
+  /** @internal */ prevQueued: Budget | undefined;
+  /** @internal */ nextQueued: Budget | undefined;
   private onAbort: (() => void) | undefined;
   private finished = false;
 
@@ -80,9 +85,7 @@ export class Budget {
         signal.addEventListener('abort', this.onAbort, { once: true });
       }
     }
-    if (this.timeout !== Number.POSITIVE_INFINITY && this.failure === undefined) {
-      this.timer = setTimeout(expireBudget, this.timeout, this);
-    }
+    if (this.timeout !== Number.POSITIVE_INFINITY && this.failure === undefined) PENDING.add(this);
   }
 
   /** Milliseconds left before the deadline (Infinity when none). */
@@ -130,10 +133,7 @@ export class Budget {
     if (this.finished) return;
     this.finished = true;
     this.holder = undefined;
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    if (this.queued !== undefined) PENDING.remove(this);
     if (this.onAbort !== undefined) {
       this.signal?.removeEventListener('abort', this.onAbort);
       this.onAbort = undefined;
@@ -144,9 +144,8 @@ export class Budget {
     return this.finished;
   }
 
-  /** @internal — the budget's timer fired. */
+  /** @internal — the deadline passed (called by the queue, after unlinking). */
   expire(): void {
-    this.timer = undefined;
     if (this.finished) return;
     this.fail(this.timeoutError());
   }
@@ -160,9 +159,87 @@ export class Budget {
   }
 }
 
-function expireBudget(budget: Budget): void {
-  budget.expire();
+/** Budgets of one timeout length, oldest (earliest deadline) first. */
+interface DeadlineList {
+  head: Budget | undefined;
+  tail: Budget | undefined;
 }
+
+/**
+ * Every pending budget deadline, behind one shared timer. Budgets of the same timeout
+ * length arrive in deadline order, so one FIFO list per length is sorted and its head is
+ * its earliest; the timer is armed for the earliest head. A budget that finishes is only
+ * unlinked — the timer stays armed, fires at its old time, finds nothing due and re-arms
+ * for the earliest head left — so a request costs no timer call, and with one timeout
+ * length the timer is re-armed about once per timeout period. The timer is ref'd while
+ * any budget is pending (an in-flight request keeps the process alive) and unref'd when
+ * none is. Expiry is never early: a budget is due when now() has reached its deadline.
+ */
+class DeadlineQueue {
+  private readonly lists = new Map<number, DeadlineList>();
+  private timer: NodeJS.Timeout | undefined;
+  private armedAt = Number.POSITIVE_INFINITY;
+  private pending = 0;
+  private readonly onTimer = (): void => this.fire();
+
+  add(b: Budget): void {
+    let list = this.lists.get(b.timeout);
+    if (list === undefined) {
+      list = { head: undefined, tail: undefined };
+      this.lists.set(b.timeout, list);
+    }
+    b.queued = list;
+    b.prevQueued = list.tail;
+    b.nextQueued = undefined;
+    if (list.tail === undefined) list.head = b;
+    else list.tail.nextQueued = b;
+    list.tail = b;
+    if (this.pending++ === 0) this.timer?.ref();
+    if (b.deadlineAt < this.armedAt) this.arm(b.deadlineAt);
+  }
+
+  remove(b: Budget): void {
+    const list = b.queued;
+    if (list === undefined) return;
+    if (b.prevQueued === undefined) list.head = b.nextQueued;
+    else b.prevQueued.nextQueued = b.nextQueued;
+    if (b.nextQueued === undefined) list.tail = b.prevQueued;
+    else b.nextQueued.prevQueued = b.prevQueued;
+    b.queued = b.prevQueued = b.nextQueued = undefined;
+    // Lists of lengths no longer in use go, once there are many (computed timeouts).
+    if (list.head === undefined && this.lists.size > 16) this.lists.delete(b.timeout);
+    if (--this.pending === 0) this.timer?.unref();
+  }
+
+  private arm(at: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.armedAt = at;
+    this.timer = setTimeout(this.onTimer, Math.max(1, Math.ceil(at - now())));
+    if (this.pending === 0) this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.armedAt = Number.POSITIVE_INFINITY;
+    const t = now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const list of this.lists.values()) {
+      // Expiring a budget may finish or add others: re-read the head every time.
+      for (let b = list.head; b !== undefined; b = list.head) {
+        if (b.deadlineAt > t) {
+          if (b.deadlineAt < next) next = b.deadlineAt;
+          break;
+        }
+        this.remove(b);
+        b.expire();
+      }
+    }
+    if (next < this.armedAt) this.arm(next);
+  }
+}
+
+/** The one queue of every pending budget deadline in the process. */
+const PENDING = new DeadlineQueue();
 
 /**
  * Several due-times (slots) sharing one lazily re-armed timer. `onExpire(slot)` is
