@@ -24,6 +24,9 @@
 
 import { AbortError, type HourglassError, TimeoutError } from './errors.js';
 
+/** Longest delay Node's timers take (2^31 - 1 ms); a later due-time is reached in steps. */
+const MAX_DELAY = 2_147_483_647;
+
 /** Monotonic milliseconds. */
 export const now: () => number = performance.now.bind(performance);
 
@@ -214,7 +217,7 @@ class DeadlineQueue {
   private arm(at: number): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.armedAt = at;
-    this.timer = setTimeout(this.onTimer, Math.max(1, Math.ceil(at - now())));
+    this.timer = setTimeout(this.onTimer, Math.min(MAX_DELAY, Math.max(1, Math.ceil(at - now()))));
     if (this.pending === 0) this.timer.unref();
   }
 
@@ -305,7 +308,7 @@ export class PhaseClock {
   private arm(at: number): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.armedFor = at;
-    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - now())));
+    this.timer = setTimeout(this.onTimer, Math.min(MAX_DELAY, Math.max(0, Math.ceil(at - now()))));
     this.timer.unref();
   }
 

@@ -55,6 +55,8 @@ export class Response {
   private used = false;
   /** readInto claimed the body (further readInto calls are the same consumer). */
   private reading = false;
+  /** A readInto over the decoded body is in progress. */
+  private decodedReadPending = false;
   /** Decoded bytes a readInto did not have room for. */
   private spill: Buffer | undefined;
   private isSettled = false;
@@ -214,7 +216,19 @@ export class Response {
       this.claim();
       this.reading = true;
     }
+    if (this.decodedReadPending) {
+      throw new HourglassError('readInto: another read is still pending', 'HG_BODY_USED');
+    }
     if (into.length === 0) return 0;
+    this.decodedReadPending = true;
+    try {
+      return await this.copyDecoded(into);
+    } finally {
+      this.decodedReadPending = false;
+    }
+  }
+
+  private async copyDecoded(into: Uint8Array): Promise<number> {
     const r = this.body;
     for (;;) {
       const spill = this.spill;

@@ -107,6 +107,25 @@ describe('Budget deadlines share one queue', () => {
     );
   });
 
+  it('a timeout beyond the longest timer delay (2^31-1 ms) neither fires early nor spins', T, async () => {
+    const log: Fired[] = [];
+    const huge = watched(3e9, 'huge', log);
+    let calls = 0;
+    const orig = globalThis.setTimeout;
+    globalThis.setTimeout = ((...a: Parameters<typeof setTimeout>) => {
+      calls++;
+      return orig(...a);
+    }) as typeof setTimeout;
+    try {
+      await settle(200);
+    } finally {
+      globalThis.setTimeout = orig;
+    }
+    assert.deepEqual(log, []);
+    assert.ok(calls < 10, `${calls} timers armed in 200 ms`);
+    huge.finish();
+  });
+
   it('a pending deadline keeps the process alive; a finished one does not', T, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hg-deadline-'));
     try {

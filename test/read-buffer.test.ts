@@ -10,9 +10,17 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Carry } from '../src/conn/carry.js';
-import { type Client, HourglassError, ProtocolError, type Response, TimeoutError } from '../src/index.js';
+import * as net from 'node:net';
+import {
+  type Client,
+  Dialer,
+  HourglassError,
+  ProtocolError,
+  type Response,
+  TimeoutError,
+} from '../src/index.js';
 import { FaultServer } from '../src/testing/index.js';
-import { assertQuiet, setup, sleep } from './helpers/setup.js';
+import { assertQuiet, clientFor, setup, sleep } from './helpers/setup.js';
 
 const T = { timeout: 30_000 };
 
@@ -153,6 +161,67 @@ describe('read buffers: no chunk is overwritten while someone holds it', () => {
   });
 });
 
+describe('read buffers: what a connection holds', () => {
+  it('a custom Dialer that ignores onread still works (bytes come as data events)', T, async (t) => {
+    class OwnSocketDialer extends Dialer {
+      override dial(req: Parameters<Dialer['dial']>[0]): Promise<net.Socket> {
+        return super.dial({ ...req, onread: undefined });
+      }
+    }
+    const fs = await FaultServer.start();
+    addSeededRoute(fs);
+    const { client } = clientFor(t, { dialer: new OwnSocketDialer(), responseHeaderTimeout: 5_000 }, fs);
+    assert.equal(await (await client.request(fs.url('/ok'))).text(), 'ok');
+    const big = await (await client.request(fs.url('/seeded?seed=3&n=200000'))).bytes();
+    assert.equal(sha(big), sha(seeded(3, 200_000)));
+    assert.equal((await readAll(await client.request(fs.url('/bytes?n=5000')), 999)).length, 5000);
+  });
+
+  it('idle event streams (chunked, small events) hold no private read buffer', T, async (t) => {
+    const { fs, client } = await setup(t, { maxConnsPerHost: 64 });
+    fs.route('/events', async (ex) => {
+      await ex.writeHead(200, { 'Transfer-Encoding': 'chunked', 'Content-Type': 'text/event-stream' });
+      await ex.write('d\r\ndata: hello\n\n\r\n');
+      await ex.stall();
+    });
+    const before = process.memoryUsage().arrayBuffers;
+    const streams = await Promise.all(Array.from({ length: 40 }, () => client.request(fs.url('/events'))));
+    const firsts = await Promise.all(
+      streams.map(async (res) => {
+        const it = res.body[Symbol.asyncIterator]();
+        return ((await it.next()).value as Buffer).toString();
+      }),
+    );
+    assert.ok(firsts.every((f) => f === 'data: hello\n\n'));
+    const grown = process.memoryUsage().arrayBuffers - before;
+    // 40 streams with a private 64 KiB buffer each would be 2.5 MiB.
+    assert.ok(grown < 1.5 * 1024 * 1024, `array buffers grew ${(grown / 1048576).toFixed(2)} MiB`);
+    for (const res of streams) res.body.destroy();
+  });
+
+  it('a kept chunk never holds much more memory than its bytes', T, async (t) => {
+    const { fs, client } = await setup(t);
+    const piece = 40 * 1024; // reads of ~40 KiB into 64 KiB buffers
+    const count = 60;
+    fs.route('/pieces', async (ex) => {
+      await ex.writeHead(200, { 'Content-Length': String(piece * count) });
+      for (let i = 0; i < count; i++) {
+        await ex.write(Buffer.alloc(piece, i));
+        await ex.sleep(2);
+      }
+    });
+    const res = await client.request(fs.url('/pieces'));
+    const kept: Buffer[] = [];
+    for await (const c of res.body) kept.push(c as Buffer);
+    const bytes = kept.reduce((a, c) => a + c.length, 0);
+    const backing = new Set(kept.map((c) => c.buffer));
+    let held = 0;
+    for (const ab of backing) held += ab.byteLength;
+    assert.equal(bytes, piece * count);
+    assert.ok(held <= 2 * bytes + 64 * 1024, `${held} bytes held behind ${bytes}`);
+  });
+});
+
 describe('res.readInto', () => {
   it('resolves 0 at the end, every time after, and the connection is reused', T, async (t) => {
     const { fs, transport, client } = await setup(t);
@@ -167,6 +236,36 @@ describe('res.readInto', () => {
     assert.equal(again.reused, true);
     assert.equal(await again.text(), 'ok');
     await assertQuiet(transport);
+  });
+
+  it('a caller that reads exactly Content-Length bytes and stops still frees the connection', T, async (t) => {
+    const { fs, transport, client } = await setup(t);
+    const res = await client.request(fs.url('/bytes?n=1000'), { timeout: 60_000 });
+    const buf = new Uint8Array(1000);
+    let got = 0;
+    while (got < 1000) got += await res.readInto(buf.subarray(got));
+    await assertQuiet(transport); // released without a read that returns 0
+    assert.equal((await client.request(fs.url('/ok'))).reused, true);
+  });
+
+  it('dump() during a pending read fails the read and closes the body', T, async (t) => {
+    const { fs, transport, client } = await setup(t);
+    const res = await client.request(fs.url('/stall-body?after=3&length=10'));
+    const buf = new Uint8Array(10);
+    assert.equal(await res.readInto(buf), 3);
+    const pending = res.readInto(buf);
+    await res.dump();
+    await assert.rejects(pending, (e: unknown) => e instanceof HourglassError && e.code === 'HG_BODY_USED');
+    await assertQuiet(transport);
+  });
+
+  it('a decoded body allows one read at a time too', T, async (t) => {
+    const { fs, client } = await setup(t);
+    const res = await client.request(fs.url('/gzip'));
+    const a = res.readInto(new Uint8Array(8));
+    await assert.rejects(res.readInto(new Uint8Array(8)), (e: unknown) => e instanceof HourglassError && e.code === 'HG_BODY_USED');
+    assert.ok((await a) > 0);
+    await res.dump();
   });
 
   it('a chunked body with trailers: bytes, then trailers once 0 was returned', T, async (t) => {

@@ -25,8 +25,10 @@ import { ownedCopy } from './read-buffer.js';
 
 /** High-water mark of a paused body, in bytes. */
 const HIGH_WATER = 64 * 1024;
-/** A body with at least this much left is read into memory the consumer may keep. */
+/** A body with at least this much left is read into memory the consumer may keep... */
 const OWNED_MIN = 64 * 1024;
+/** ...once a chunk this large shows it arrives in large reads. */
+const LARGE_CHUNK = 32 * 1024;
 
 /** What the connection learns when its body is finished with. */
 export interface BodyProducer {
@@ -65,6 +67,8 @@ export class BodyChannel {
   private reading = false;
   /** Length announced by the head, or -1. */
   readonly expectedLength: number;
+  /** The last chunk pushed was large (the body arrives in large reads). */
+  private lastChunkLarge = false;
   /** Reader mode: the caller's pending read. */
   private target: Uint8Array | undefined;
   private targetResolve: ((n: number) => void) | undefined;
@@ -87,6 +91,7 @@ export class BodyChannel {
    */
   push(chunk: Buffer, owned: boolean): boolean {
     this.received += chunk.length;
+    this.lastChunkLarge = chunk.length >= LARGE_CHUNK;
     if (this.isSettled) return true;
     if (this.mode === 'stream') {
       this.reading = false;
@@ -110,11 +115,15 @@ export class BodyChannel {
   }
 
   /**
-   * Whether the rest of the body should be read into memory this consumer may keep:
-   * a large body that a stream, a collector or nobody-yet will hold on to.
+   * Whether the rest of the body should be read into memory this consumer may keep: a
+   * large body, arriving in large reads, that a stream, a collector or nobody-yet will
+   * hold on to. (A trickle — server-sent events, a slow drip — stays in the shared
+   * scratch buffer and is copied, so an idle stream holds no read buffer.)
    */
   get wantsOwnedChunks(): boolean {
-    if (this.isSettled || this.mode === 'reader' || this.discardDone !== undefined) return false;
+    if (!this.lastChunkLarge || this.isSettled || this.mode === 'reader' || this.discardDone !== undefined) {
+      return false;
+    }
     return this.expectedLength < 0 || this.expectedLength - this.received >= OWNED_MIN;
   }
 
@@ -126,7 +135,10 @@ export class BodyChannel {
     if (this.discardDone !== undefined) this.discardDone(true);
     else if (this.mode === 'stream') this.readable!.push(null);
     else if (this.mode === 'collect') this.finishCollect();
-    else if (this.mode === 'reader' && this.target !== undefined) this.answerRead(0);
+    else if (this.mode === 'reader') {
+      if (this.target !== undefined) this.answerRead(0);
+      else if (this.held() === 0) this.settle(true, undefined); // all bytes handed over
+    }
   }
 
   /** The body failed (timeout, abort, protocol error, socket error). */
@@ -240,7 +252,10 @@ export class BodyChannel {
       else this.chunks[0] = c.subarray(k);
     }
     if (this.carry !== undefined) n += this.carry.takeInto(into, n);
-    if (n > 0 && this.paused && this.held() === 0 && !this.ended) {
+    if (n > 0 && this.ended && this.held() === 0) {
+      // The caller has every byte: release the connection now, not on the read that gets 0.
+      this.settle(true, undefined);
+    } else if (n > 0 && this.paused && this.held() === 0 && !this.ended) {
       // Everything held was handed over: the producer may read again.
       this.paused = false;
       this.producer.onDemand();
@@ -293,7 +308,12 @@ export class BodyChannel {
       else this.settle(true, undefined);
       return Promise.resolve();
     }
-    if (this.mode === 'collect' || this.target !== undefined) return Promise.reject(bodyUsed());
+    if (this.mode === 'collect') return Promise.reject(bodyUsed());
+    if (this.target !== undefined) {
+      // A read is waiting: it fails, and the rest of the body is not drained.
+      this.failRead(new HourglassError('The response body was discarded during a read', 'HG_BODY_USED'));
+      return Promise.resolve();
+    }
     this.mode = 'collect';
     this.carry = undefined;
     this.chunks = [];

@@ -147,8 +147,10 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     this.parser = new ResponseParser(this, { maxHeaderBytes });
     this.clock = new PhaseClock(5, (slot) => this.onClock(slot));
     this.writer = new RequestWriter(socket, this);
-    if (reader === undefined) socket.on('data', (chunk: Buffer) => this.onSocketData(chunk, true));
-    else {
+    // A socket dialed with `onread` never emits 'data'; one from a custom Dialer that did
+    // not honour `onread` only does: listening to both covers either.
+    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk, true));
+    if (reader !== undefined) {
       reader.bind(this);
       // The server spoke before we asked: those bytes are lost, so the connection is unusable.
       if (reader.early) socket.destroy();

@@ -8,8 +8,9 @@
  *   - reads into one process-wide scratch buffer by default; the bytes are consumed
  *     (parsed, copied or discarded) synchronously inside the read callback;
  *   - reads into a private buffer of its own while its sink asks for owned chunks (a
- *     large body a caller will keep, e.g. a `Readable`), and gives that buffer away when
- *     a read filled enough of it to be worth it, so big bodies stay zero-copy.
+ *     large body a caller will keep, e.g. a `Readable`, that is arriving in large reads),
+ *     and gives that buffer away when a read filled at least half of it, so big bodies
+ *     stay zero-copy and a kept chunk holds at most twice its size.
  *
  * Invariants: a chunk passed with `owned === false` is valid only until the callback
  * returns — whoever keeps it copies it; the scratch buffer is never given away, and a
@@ -17,15 +18,16 @@
  * Node's default path (every chunk owned).
  */
 
-/** Size of the shared scratch buffer: what libuv asks for per read on a TCP socket. */
-const SCRATCH_SIZE = 64 * 1024;
-/** Size of a private read buffer (large bodies): bigger reads, fewer chunks to pass along. */
-const OWN_SIZE = 256 * 1024;
-/** A private read that filled less than this is copied out instead of given away. */
-const GIVE_AWAY_MIN = 64 * 1024;
+/** Size of every read buffer: what libuv asks for per read on a TCP socket. */
+const READ_SIZE = 64 * 1024;
+/**
+ * A private read that filled less than this is copied out instead of given away, so a
+ * kept chunk never holds more than twice its size.
+ */
+const GIVE_AWAY_MIN = READ_SIZE / 2;
 
 /** One process-wide buffer for reads whose bytes nobody keeps (JS runs one read at a time). */
-const SCRATCH = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
+const SCRATCH = Buffer.allocUnsafeSlow(READ_SIZE);
 
 /** What a socket's bytes go to. */
 export interface ReadSink {
@@ -63,7 +65,7 @@ export class SocketReader {
   /** Called by Node after every read: the buffer the next read lands in. */
   private nextBuffer(): Buffer {
     if (this.sink?.wantsOwnedChunks === true) {
-      if (this.own === undefined) this.own = Buffer.allocUnsafeSlow(OWN_SIZE);
+      if (this.own === undefined) this.own = Buffer.allocUnsafeSlow(READ_SIZE);
       return this.own;
     }
     this.own = undefined;
