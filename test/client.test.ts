@@ -18,11 +18,12 @@ import * as assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep, setImmediate as tick } from 'node:timers/promises';
 import { inspect } from 'node:util';
-import { Client, type ClientOptions } from '../src/client.js';
+import { Client } from '../src/client.js';
 import { AbortError, ConnectError, HourglassError, isTimeout, TimeoutError } from '../src/errors.js';
 import type { Response } from '../src/response.js';
 import { FaultServer } from '../src/testing/index.js';
 import { Transport } from '../src/transport.js';
+import { newClient, rejection } from './helpers/setup.js';
 
 // ---------------------------------------------------------------------------------
 // Harness
@@ -52,26 +53,6 @@ async function startServer(t: TestContext): Promise<FaultServer> {
     ),
   );
   return fs;
-}
-
-/** A Client closed when the test ends. */
-function newClient(t: TestContext, opts: ClientOptions = {}): Client {
-  const c = new Client(opts);
-  t.after(() => c.close());
-  return c;
-}
-
-/** Awaits a promise that must reject; returns the rejection and the time it took (ms). */
-async function rejection(
-  p: Promise<unknown>,
-  start = performance.now(),
-): Promise<{ err: unknown; ms: number }> {
-  try {
-    await p;
-  } catch (err) {
-    return { err, ms: performance.now() - start };
-  }
-  assert.fail('expected a rejection');
 }
 
 function assertRequestTimeout(

@@ -15,8 +15,9 @@
 import * as assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { CookieJar } from 'tough-cookie';
-import { Client, type ClientOptions, type CookieJarLike } from '../src/client.js';
+import type { CookieJarLike } from '../src/client.js';
 import { FaultServer } from '../src/testing/index.js';
+import { newClient } from './helpers/setup.js';
 
 /**
  * A FaultServer closed when the test ends, scripting the chain
@@ -40,12 +41,6 @@ async function startServer(t: TestContext): Promise<FaultServer> {
   fs.route('/c/cross', (ex) => ex.respond(302, { Location: `${ip}/c/final`, 'Set-Cookie': 'l=3; Path=/' }));
   fs.route('/c/final', (ex) => ex.respond(200, { 'Set-Cookie': 'f=4; Path=/' }, 'done'));
   return fs;
-}
-
-function newClient(t: TestContext, opts: ClientOptions = {}): Client {
-  const c = new Client(opts);
-  t.after(() => c.close());
-  return c;
 }
 
 /** Cookie names (sorted) a recorded request carried. */

@@ -17,6 +17,7 @@ import { Dialer, interleave } from '../src/dial/index.js';
 import { AbortError, ConnectError, isTimeout, TimeoutError } from '../src/errors.js';
 import { type Blackhole, startBlackhole } from '../src/testing/blackhole.js';
 import type { TraceHooks } from '../src/trace.js';
+import { rejectedWith } from './helpers/setup.js';
 
 type Addr = { address: string; family: number };
 
@@ -93,16 +94,6 @@ function recorder(): { events: string[]; trace: TraceHooks } {
   return { events, trace };
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    const s = await p;
-    (s as net.Socket).destroy();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
-
 function within(ms: number, lo: number, hi: number, what: string): void {
   assert.ok(ms >= lo && ms <= hi, `${what}: ${Math.round(ms)} ms not in [${lo}, ${hi}]`);
 }
@@ -163,7 +154,7 @@ describe('Dialer', () => {
 
   it('refused: ConnectError ECONNREFUSED with address, port and attempts', async () => {
     const port = await closedPort();
-    const err = await rejection(
+    const err = await rejectedWith(
       new Dialer().dial({ host: '127.0.0.1', port, method: 'GET', url: 'http://u:p@x/' }),
     );
     assert.ok(err instanceof ConnectError);
@@ -180,7 +171,7 @@ describe('Dialer', () => {
     const port = await closedPort();
     const lookup = scripted([v4('127.0.0.2'), v4('127.0.0.3'), v4('127.0.0.4')]);
     const t0 = now();
-    const err = await rejection(
+    const err = await rejectedWith(
       new Dialer({ lookup, fallbackDelay: 1_000 }).dial({ host: 'multi.test', port }),
     );
     within(now() - t0, 0, 300, 'all refused');
@@ -196,7 +187,7 @@ describe('Dialer', () => {
   it('DNS failure: ConnectError with the resolver code, naming the host (UN-05b)', async () => {
     const { events, trace } = recorder();
     const dialer = new Dialer({ lookup: scripted([], { err: 'ENOTFOUND' }), timeout: 1_000 });
-    const err = await rejection(dialer.dial({ host: 'nope.invalid', port: 80, trace }));
+    const err = await rejectedWith(dialer.dial({ host: 'nope.invalid', port: 80, trace }));
     assert.ok(err instanceof ConnectError);
     assert.equal(err.code, 'ENOTFOUND');
     assert.match(err.message, /nope\.invalid/);
@@ -204,7 +195,7 @@ describe('Dialer', () => {
   });
 
   it('a lookup returning no address is ENOTFOUND', async () => {
-    const err = await rejection(new Dialer({ lookup: scripted([]) }).dial({ host: 'empty.test', port: 80 }));
+    const err = await rejectedWith(new Dialer({ lookup: scripted([]) }).dial({ host: 'empty.test', port: 80 }));
     assert.ok(err instanceof ConnectError);
     assert.equal(err.code, 'ENOTFOUND');
   });
@@ -212,7 +203,7 @@ describe('Dialer', () => {
   it('a lookup that never answers ends with TimeoutError phase dns at the timeout', async () => {
     const { events, trace } = recorder();
     const t0 = now();
-    const err = await rejection(
+    const err = await rejectedWith(
       new Dialer({ lookup: scripted('never'), timeout: 200 }).dial({ host: 'x.test', port: 1, trace }),
     );
     assert.deepEqual(events, ['dnsStart x.test', 'dnsDone 0 err']);
@@ -229,7 +220,7 @@ describe('Dialer', () => {
     const bh = await hole();
     const { events, trace } = recorder();
     const t0 = now();
-    const err = await rejection(new Dialer({ timeout: 250 }).dial({ host: bh.host, port: bh.port, trace }));
+    const err = await rejectedWith(new Dialer({ timeout: 250 }).dial({ host: bh.host, port: bh.port, trace }));
     within(now() - t0, 230, 450, 'connect timeout');
     assert.ok(err instanceof TimeoutError && isTimeout(err));
     assert.equal(err.phase, 'connect');
@@ -290,7 +281,7 @@ describe('Dialer', () => {
     assert.equal(socket.remoteAddress, '127.0.0.1');
     socket.destroy();
     const only6 = scripted([{ address: '::1', family: 6 }]);
-    const err = await rejection(new Dialer({ lookup: only6 }).dial({ host: 'example.org', port: srv.port }));
+    const err = await rejectedWith(new Dialer({ lookup: only6 }).dial({ host: 'example.org', port: srv.port }));
     assert.ok(err instanceof ConnectError);
     assert.equal(err.code, 'ECONNREFUSED');
     await srv.close();
@@ -308,7 +299,7 @@ describe('Dialer', () => {
     const port = await closedPort();
     const refused = scripted(Array.from({ length: 200 }, () => v4('127.0.0.1')));
     const t1 = now();
-    const err = await rejection(new Dialer({ lookup: refused }).dial({ host: 'many.test', port }));
+    const err = await rejectedWith(new Dialer({ lookup: refused }).dial({ host: 'many.test', port }));
     within(now() - t1, 0, 1_000, '200 refused copies');
     assert.equal((err as ConnectError).attempts.length, 200);
     await srv.close();
@@ -340,7 +331,7 @@ describe('Dialer', () => {
     const a = await hole('127.0.0.2');
     await hole('127.0.0.3', a.port);
     const lookup = scripted([v4('127.0.0.2'), v4('127.0.0.3')]);
-    const err = await rejection(
+    const err = await rejectedWith(
       new Dialer({ lookup, fallbackDelay: 100, timeout: 300 }).dial({ host: 'h', port: a.port }),
     );
     assert.ok(err instanceof TimeoutError);
@@ -355,7 +346,7 @@ describe('Dialer', () => {
     await hole('127.0.0.4', a.port);
     const lookup = scripted([v4('127.0.0.2'), v4('127.0.0.3'), v4('127.0.0.4')], { delay: 20 });
     const t0 = now();
-    const err = await rejection(
+    const err = await rejectedWith(
       new Dialer({ lookup, fallbackDelay: 100, timeout: 300 }).dial({ host: 'h', port: a.port }),
     );
     within(now() - t0, 280, 500, 'shared budget');
@@ -374,7 +365,7 @@ describe('Dialer', () => {
     const reason = new Error('stop');
     const t0 = now();
     ac.abort(reason);
-    const err = await rejection(p);
+    const err = await rejectedWith(p);
     within(now() - t0, 0, 100, 'abort latency');
     assert.ok(err instanceof AbortError);
     assert.equal(err.cause, reason);
@@ -390,7 +381,7 @@ describe('Dialer', () => {
     await tick(50);
     assert.equal(budget.activePhase, 'connect');
     ac.abort('why');
-    const err = await rejection(p);
+    const err = await rejectedWith(p);
     assert.ok(err instanceof AbortError);
     assert.equal(err.cause, 'why');
     assert.deepEqual(events, ['connectStart 127.0.0.1', 'connectDone 127.0.0.1 ABORT_ERR']);
@@ -405,7 +396,7 @@ describe('Dialer', () => {
     const lookup: net.LookupFunction = () => {
       looked = true;
     };
-    const err = await rejection(new Dialer({ lookup }).dial({ host: 'h', port: 1, budget }));
+    const err = await rejectedWith(new Dialer({ lookup }).dial({ host: 'h', port: 1, budget }));
     assert.ok(err instanceof AbortError);
     assert.equal(looked, false);
   });
@@ -414,7 +405,7 @@ describe('Dialer', () => {
     const bh = await hole();
     const budget = new Budget(200, undefined, 'GET', 'http://h/');
     const t0 = now();
-    const err = await rejection(
+    const err = await rejectedWith(
       new Dialer({ timeout: 5_000 }).dial({ host: bh.host, port: bh.port, budget }),
     );
     within(now() - t0, 180, 400, 'overall timeout');
@@ -429,9 +420,9 @@ describe('Dialer', () => {
     const srv = await listen('127.0.0.1');
     const dialer = new Dialer({ maxConcurrentDials: 1, timeout: 300 });
     const t0 = now();
-    const first = rejection(dialer.dial({ host: bh.host, port: bh.port }));
+    const first = rejectedWith(dialer.dial({ host: bh.host, port: bh.port }));
     const second = dialer.dial({ host: '127.0.0.1', port: srv.port, timeout: 1_000 });
-    const third = rejection(dialer.dial({ host: '127.0.0.1', port: srv.port, timeout: 100 }));
+    const third = rejectedWith(dialer.dial({ host: '127.0.0.1', port: srv.port, timeout: 100 }));
     await tick(20);
     assert.deepEqual(dialer.stats(), { running: 1, waiting: 2 });
     const e3 = await third;
@@ -466,9 +457,9 @@ describe('Dialer', () => {
     const before = countResources();
     const dialer = new Dialer({ timeout: 150 });
     const lookup = scripted('never');
-    await rejection(dialer.dial({ host: bh.host, port: bh.port }));
-    await rejection(dialer.dial({ host: '127.0.0.1', port }));
-    await rejection(new Dialer({ lookup, timeout: 100 }).dial({ host: 'h', port }));
+    await rejectedWith(dialer.dial({ host: bh.host, port: bh.port }));
+    await rejectedWith(dialer.dial({ host: '127.0.0.1', port }));
+    await rejectedWith(new Dialer({ lookup, timeout: 100 }).dial({ host: 'h', port }));
     const s = await dialer.dial({ host: '127.0.0.1', port: srv.port });
     s.destroy();
     await tick(50);

@@ -18,12 +18,13 @@ import * as assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import { inspect } from 'node:util';
-import { Client, type ClientOptions, type RedirectRequest, type RedirectVia } from '../src/client.js';
+import type { RedirectRequest, RedirectVia } from '../src/client.js';
 import { AbortError, HourglassError, RedirectError } from '../src/errors.js';
 import { type Hop, nextHop, sameOrSubdomain } from '../src/redirect.js';
 import type { BodyOrFactory } from '../src/request-init.js';
 import { FaultServer } from '../src/testing/index.js';
 import { Transport } from '../src/transport.js';
+import { newClient, rejectedWith } from './helpers/setup.js';
 
 /** Header list → lower-cased record (repeated names joined), for assertions. */
 function rec(flat: readonly string[]): Record<string, string> {
@@ -398,21 +399,6 @@ async function startServer(t: TestContext): Promise<FaultServer> {
   return fs;
 }
 
-function newClient(t: TestContext, opts: ClientOptions = {}): Client {
-  const c = new Client(opts);
-  t.after(() => c.close());
-  return c;
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  assert.fail('expected a rejection');
-}
-
 /** `/r` URL on `fs` redirecting with `status` to `to`. */
 const r = (fs: FaultServer, status: number, to: string, extra = '') =>
   fs.url(`/r?status=${status}&to=${encodeURIComponent(to)}${extra}`);
@@ -630,7 +616,7 @@ describe('redirects end to end: Location handling', () => {
 
   it('refuses an ftp: Location with HourglassError HG_BAD_REDIRECT', async (t) => {
     const fs = await startServer(t);
-    const err = await rejection(newClient(t).request(r(fs, 302, 'ftp://127.0.0.1/file')));
+    const err = await rejectedWith(newClient(t).request(r(fs, 302, 'ftp://127.0.0.1/file')));
     assert.ok(err instanceof HourglassError, inspect(err));
     assert.equal(err.code, 'HG_BAD_REDIRECT');
     assert.equal(fs.requests.length, 1);
@@ -639,7 +625,7 @@ describe('redirects end to end: Location handling', () => {
   it('a refused Location releases the 3xx connection (maxConnsPerHost 1: the next request proceeds)', async (t) => {
     const fs = await startServer(t);
     const c = newClient(t, { transport: new Transport({ maxConnsPerHost: 1, poolTimeout: 1000 }) });
-    await rejection(c.request(r(fs, 302, 'ftp://127.0.0.1/file')));
+    await rejectedWith(c.request(r(fs, 302, 'ftp://127.0.0.1/file')));
     const res = await c.request(fs.url('/echo'));
     await res.dump();
     assert.equal(res.status, 200);
@@ -726,7 +712,7 @@ describe('redirects end to end: limits, policy and results (GO-31, GO-34)', () =
 
   it('an eleventh redirect fails with RedirectError after ten were followed', async (t) => {
     const fs = await startServer(t);
-    const err = await rejection(newClient(t).request(fs.url('/chain?n=11')));
+    const err = await rejectedWith(newClient(t).request(fs.url('/chain?n=11')));
     assert.ok(err instanceof RedirectError, inspect(err));
     assert.equal(err.name, 'RedirectError');
     assert.equal(err.code, 'HG_TOO_MANY_REDIRECTS');
@@ -770,7 +756,7 @@ describe('redirects end to end: limits, policy and results (GO-31, GO-34)', () =
   it('maxRedirects 0 makes the first followable 3xx a RedirectError; a non-followable 3xx is returned', async (t) => {
     const fs = await startServer(t);
     const c = newClient(t, { maxRedirects: 0 });
-    const err = await rejection(c.request(fs.url('/chain?n=1')));
+    const err = await rejectedWith(c.request(fs.url('/chain?n=1')));
     assert.ok(err instanceof RedirectError);
     assert.deepEqual(err.redirects, [], 'nothing was requested because of a redirect');
     assert.equal(fs.requests.length, 1);
@@ -788,7 +774,7 @@ describe('redirects end to end: limits, policy and results (GO-31, GO-34)', () =
       let err: unknown;
       try {
         const c = newClient(t, { maxRedirects: bad, timeout: 1000 });
-        err = await rejection(c.request(fs.url('/loop')));
+        err = await rejectedWith(c.request(fs.url('/loop')));
       } catch (e) {
         err = e;
       }
@@ -796,7 +782,7 @@ describe('redirects end to end: limits, policy and results (GO-31, GO-34)', () =
         err instanceof HourglassError && err.code === 'HG_INVALID_ARG',
         `client maxRedirects ${bad}: ${inspect(err)}`,
       );
-      const perRequest = await rejection(
+      const perRequest = await rejectedWith(
         newClient(t, { timeout: 1000 }).request(fs.url('/loop'), { maxRedirects: bad }),
       );
       assert.ok(
@@ -812,7 +798,7 @@ describe('redirects end to end: limits, policy and results (GO-31, GO-34)', () =
     const c = newClient(t, { maxRedirects: 0 });
     const res = await c.request(fs.url('/chain?n=3'), { maxRedirects: 3 });
     assert.equal(await res.text(), 'end');
-    const err = await rejection(newClient(t).request(fs.url('/chain?n=3'), { maxRedirects: 2 }));
+    const err = await rejectedWith(newClient(t).request(fs.url('/chain?n=3'), { maxRedirects: 2 }));
     assert.ok(err instanceof RedirectError);
   });
 
@@ -872,7 +858,7 @@ describe('redirects end to end: limits, policy and results (GO-31, GO-34)', () =
   it('checkRedirect throwing fails with an error whose cause is the thrown one; the 3xx is inspectable', async (t) => {
     const fs = await startServer(t);
     const boom = new Error('no redirects please');
-    const err = await rejection(
+    const err = await rejectedWith(
       newClient(t, {
         checkRedirect: () => {
           throw boom;
@@ -897,7 +883,7 @@ describe('redirects end to end: limits, policy and results (GO-31, GO-34)', () =
         return true;
       },
     });
-    const err = await rejection(c.request(fs.url('/chain?n=2'), { signal: ac.signal }));
+    const err = await rejectedWith(c.request(fs.url('/chain?n=2'), { signal: ac.signal }));
     assert.ok(err instanceof AbortError, inspect(err));
     assert.equal(fs.requests.length, 1);
   });

@@ -18,10 +18,10 @@ import * as net from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import { inspect } from 'node:util';
-import { Client, type ClientOptions } from '../src/client.js';
 import { AbortError, ConnectError, HourglassError, ProtocolError, TimeoutError } from '../src/errors.js';
 import { defaultBackoff, parseRetryAfter, RetryPolicy } from '../src/retry.js';
 import { FaultServer } from '../src/testing/index.js';
+import { newClient, rejection } from './helpers/setup.js';
 
 const flat = (h: Record<string, string>): string[] => Object.entries(h).flat();
 
@@ -205,24 +205,6 @@ async function startServer(t: TestContext): Promise<FaultServer> {
   });
   fs.route('/echo', (ex) => ex.respond(200, {}, ex.request.body));
   return fs;
-}
-
-function newClient(t: TestContext, opts: ClientOptions = {}): Client {
-  const c = new Client(opts);
-  t.after(() => c.close());
-  return c;
-}
-
-async function rejection(
-  p: Promise<unknown>,
-  start = performance.now(),
-): Promise<{ err: unknown; ms: number }> {
-  try {
-    await p;
-  } catch (err) {
-    return { err, ms: performance.now() - start };
-  }
-  assert.fail('expected a rejection');
 }
 
 /** A loopback port nobody listens on (connect → ECONNREFUSED). */

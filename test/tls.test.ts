@@ -26,6 +26,7 @@ import {
 } from '../src/testing/certs.js';
 import { certsDir, tlsOptionsKey, upgradeToTls } from '../src/tls.js';
 import type { TraceHooks } from '../src/trace.js';
+import { rejectedWith } from './helpers/setup.js';
 
 /** The shipped test PKI; `chain` serves the localhost leaf followed by the (self-signed) CA. */
 const certs = {
@@ -89,16 +90,6 @@ async function finishListen(server: net.Server, state: Server, sockets: Set<net.
       server.close(() => resolve());
     });
   return state;
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    const s = await p;
-    (s as net.Socket).destroy();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** Waits (at most 2 s) until `cond()` holds. */
@@ -174,7 +165,7 @@ describe('upgradeToTls', () => {
     const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const before = timers();
     const t0 = now();
-    const err = await rejection(handshake(srv.port, { ca: certs.ca }, { timeout: 250 }));
+    const err = await rejectedWith(handshake(srv.port, { ca: certs.ca }, { timeout: 250 }));
     within(now() - t0, 230, 450, 'tls timeout');
     assert.equal(timers(), before, 'no timer left');
     assert.ok(err instanceof TimeoutError);
@@ -187,7 +178,7 @@ describe('upgradeToTls', () => {
 
   it('an expired certificate → ConnectError CERT_HAS_EXPIRED', async () => {
     const srv = await serve(certs.expired);
-    const err = await rejection(handshake(srv.port, { ca: certs.ca }));
+    const err = await rejectedWith(handshake(srv.port, { ca: certs.ca }));
     assert.ok(err instanceof ConnectError);
     assert.equal(err.code, 'CERT_HAS_EXPIRED');
     assert.equal(err.address, '127.0.0.1');
@@ -195,7 +186,7 @@ describe('upgradeToTls', () => {
 
   it('GO-43c: a certificate for another name → ERR_TLS_CERT_ALTNAME_INVALID naming host and address', async () => {
     const srv = await serve(certs.wrongName);
-    const err = await rejection(handshake(srv.port, { ca: certs.ca }));
+    const err = await rejectedWith(handshake(srv.port, { ca: certs.ca }));
     assert.ok(err instanceof ConnectError);
     assert.equal(err.code, 'ERR_TLS_CERT_ALTNAME_INVALID');
     assert.ok(err.message.includes(`localhost:${srv.port}`), err.message);
@@ -204,7 +195,7 @@ describe('upgradeToTls', () => {
 
   it('a self-signed certificate in the chain is rejected without its CA, accepted with rejectUnauthorized:false', async () => {
     const srv = await serve(certs.chain);
-    const err = await rejection(handshake(srv.port, undefined));
+    const err = await rejectedWith(handshake(srv.port, undefined));
     assert.ok(err instanceof ConnectError);
     assert.equal(err.code, 'SELF_SIGNED_CERT_IN_CHAIN');
     assert.match(err.message, /certificate verification failed/);
@@ -216,7 +207,7 @@ describe('upgradeToTls', () => {
 
   it('a leaf from an unknown CA → UNABLE_TO_VERIFY_LEAF_SIGNATURE', async () => {
     const srv = await serve(certs.localhost);
-    const err = await rejection(handshake(srv.port, undefined));
+    const err = await rejectedWith(handshake(srv.port, undefined));
     assert.ok(err instanceof ConnectError);
     assert.equal(err.code, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
   });
@@ -228,7 +219,7 @@ describe('upgradeToTls', () => {
       );
     });
     servers.push(srv);
-    const err = await rejection(handshake(srv.port, { ca: certs.ca }));
+    const err = await rejectedWith(handshake(srv.port, { ca: certs.ca }));
     assert.ok(err instanceof ConnectError);
     assert.match(err.message, /server gave HTTP response to HTTPS client/);
     assert.ok(err.message.includes(`localhost:${srv.port}`), err.message);
@@ -241,14 +232,14 @@ describe('upgradeToTls', () => {
     const budget = new Budget(undefined, ac.signal, 'GET', 'https://localhost/');
     const p = handshake(srv.port, { ca: certs.ca }, { budget });
     setTimeout(() => ac.abort('bye'), 50);
-    const err = await rejection(p);
+    const err = await rejectedWith(p);
     assert.ok(err instanceof AbortError);
     assert.equal(err.cause, 'bye');
     budget.finish();
 
     const budget2 = new Budget(200, undefined, 'GET', 'https://localhost/');
     const t0 = now();
-    const err2 = await rejection(handshake(srv.port, { ca: certs.ca }, { budget: budget2 }));
+    const err2 = await rejectedWith(handshake(srv.port, { ca: certs.ca }, { budget: budget2 }));
     within(now() - t0, 180, 400, 'overall');
     assert.ok(err2 instanceof TimeoutError);
     assert.equal(err2.phase, 'request');

@@ -4,11 +4,20 @@
 // itself), `assertQuiet(transport)`, the polling helpers `sleep`/`waitFor`,
 // `clientClosed(fs, id)`, `gatedLookup(free)` (a DNS stand-in that can hold answers), and
 // the `assert.rejects` predicates `reasonIs` (ProtocolError reason) and `timeoutIn`
-// (TimeoutError phase). The raw-socket counterpart of `setup` is in ./raw-server.ts.
+// (TimeoutError phase), `newClient(t, opts)`, and `rejection(p)` / `rejectedWith(p)` (a
+// promise that must reject: its error, with or without the time it took). The raw-socket
+// counterpart of `setup` is in ./raw-server.ts.
 import * as assert from 'node:assert/strict';
 import type * as net from 'node:net';
 import type { TestContext } from 'node:test';
-import { Client, ProtocolError, TimeoutError, Transport, type TransportOptions } from '../../src/index.js';
+import {
+  Client,
+  type ClientOptions,
+  ProtocolError,
+  TimeoutError,
+  Transport,
+  type TransportOptions,
+} from '../../src/index.js';
 import { FaultServer, type FaultServerOptions } from '../../src/testing/index.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -102,4 +111,35 @@ export function clientClosed(fs: FaultServer, id: number, ms = 3000): Promise<bo
     const c = fs.connectionLog[id - 1];
     return c !== undefined && (c.clientEnded !== null || (c.closedAt !== null && c.serverEnded === null));
   }, ms);
+}
+
+/** A Client closed when the test ends. */
+export function newClient(t: TestContext, opts: ClientOptions = {}): Client {
+  const c = new Client(opts);
+  t.after(() => c.close());
+  return c;
+}
+
+/** Awaits a promise that must reject; returns the rejection and the time it took (ms). */
+export async function rejection(
+  p: Promise<unknown>,
+  start = performance.now(),
+): Promise<{ err: unknown; ms: number }> {
+  try {
+    await p;
+  } catch (err) {
+    return { err, ms: performance.now() - start };
+  }
+  assert.fail('expected a rejection');
+}
+
+/** Awaits a promise that must reject and returns its error (a socket it resolved with is destroyed). */
+export async function rejectedWith(p: Promise<unknown>): Promise<Error> {
+  try {
+    const value = await p;
+    (value as { destroy?: () => void } | null)?.destroy?.();
+  } catch (err) {
+    return err as Error;
+  }
+  assert.fail('expected a rejection');
 }
