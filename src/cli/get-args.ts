@@ -91,7 +91,7 @@ const FLAGS: FlagSpec<GetOptions>[] = [
     names: ['-H', '--header'],
     arg: "'NAME: VALUE'",
     def: 'none',
-    help: "add a request header (repeatable); 'NAME:' removes a default one, 'NAME;' sends it empty",
+    help: "add a header (repeatable; 'NAME:' drops a default one, 'NAME;' sends it empty)",
     apply: (o, v, f) => {
       const [name, value] = header(v, f);
       if (value !== null) {
