@@ -326,7 +326,7 @@ export class Client {
         redirects ??= [];
         if (redirects.length >= maxRedirects) {
           await res.dump(DEFAULTS.redirectDrainBytes);
-          throw new RedirectError(`stopped after ${maxRedirects} redirects`, redirects, { method, url });
+          throw new RedirectError(`stopped after ${maxRedirects} redirect${maxRedirects === 1 ? '' : 's'}`, redirects, { method, url });
         }
         via ??= [];
         via.push({ url: redactUrl(url)!, method, status: res.status });

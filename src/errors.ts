@@ -127,6 +127,23 @@ export interface TimeoutInfo extends ErrorContext {
   activePhase?: string | undefined;
 }
 
+/**
+ * The option that sets each timeout phase (SPEC §3), named in every {@link TimeoutError}
+ * message so a user knows which knob to turn: "read-idle timeout (readIdleTimeout): …".
+ */
+export const TIMEOUT_OPTIONS: Readonly<Record<string, string>> = Object.freeze({
+  dns: 'dialTimeout',
+  connect: 'dialTimeout',
+  tls: 'tlsHandshakeTimeout',
+  pool: 'poolTimeout',
+  write: 'writeTimeout',
+  'write-idle': 'writeIdleTimeout',
+  'response-headers': 'responseHeaderTimeout',
+  'read-idle': 'readIdleTimeout',
+  'min-throughput': 'minThroughput',
+  request: 'timeout',
+});
+
 /** A named wait expired. `code` is `ETIMEDOUT`. */
 export class TimeoutError extends HourglassError {
   phase: TimeoutPhase;
@@ -138,11 +155,17 @@ export class TimeoutError extends HourglassError {
 
   constructor(info: TimeoutInfo, message?: string) {
     const during = info.activePhase ? ` during ${info.activePhase}` : '';
+    const prefix = `${info.phase} timeout`;
+    const knob = TIMEOUT_OPTIONS[info.phase];
+    const named = knob === undefined ? prefix : `${prefix} (${knob})`;
     super(
-      message ??
-        `${info.phase} timeout: ${Math.round(info.elapsed)} ms elapsed, limit ${info.timeout} ms${during}` +
-          `${info.requestSent ? ' (request sent)' : ' (request not sent)'}` +
-          (info.url ? ` for ${info.method ?? 'GET'} ${redactUrl(info.url)}` : ''),
+      message !== undefined
+        ? message.startsWith(prefix) && knob !== undefined && !message.startsWith(`${prefix} (`)
+          ? named + message.slice(prefix.length)
+          : message
+        : `${named}: ${Math.round(info.elapsed)} ms elapsed, limit ${info.timeout} ms${during}` +
+            `${info.requestSent ? ' (request sent)' : ' (request not sent)'}` +
+            (info.url ? ` for ${info.method ?? 'GET'} ${redactUrl(info.url)}` : ''),
       'ETIMEDOUT',
       info,
     );

@@ -26,7 +26,7 @@ export type { DownloadOptions, DownloadResult } from './download.js';
 export type { FetchInit } from './fetch.js';
 export { Response } from './response.js';
 export type { Timings, TimingPhases } from './timings.js';
-export type { TraceHooks, GotConnInfo, DnsDoneInfo } from './trace.js';
+export type { TraceHooks, GotConnInfo, DnsDoneInfo, WroteHeadersInfo } from './trace.js';
 export type { TransportTimeouts, MinThroughput } from './options.js';
 export { DEFAULTS } from './options.js';
 export type { RetryOptions } from './retry.js';

@@ -24,6 +24,12 @@ export interface GotConnInfo {
   remoteAddress: string | undefined;
 }
 
+/** Argument of `wroteHeaders`. */
+export interface WroteHeadersInfo {
+  /** Request line and header fields through the blank line, as written (latin1/utf8 text). */
+  head: string;
+}
+
 /** Hooks called during one request attempt, in Go's order. Every hook is optional. */
 export interface TraceHooks {
   getConn?(info: { hostPort: string }): void;
@@ -35,7 +41,8 @@ export interface TraceHooks {
   tlsHandshakeDone?(info: { protocol: string | null; alpnProtocol: string | false | null; error: Error | undefined }): void;
   gotConn?(info: GotConnInfo): void;
   putIdleConn?(info: { error: Error | undefined }): void;
-  wroteHeaders?(): void;
+  /** The request head was handed to the socket; `head` is its bytes exactly as serialized (HTTP/1.1). */
+  wroteHeaders?(info: WroteHeadersInfo): void;
   wait100Continue?(): void;
   got100Continue?(): void;
   got1xxResponse?(info: { status: number; headers: Record<string, string | string[]> }): void;

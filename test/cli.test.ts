@@ -326,12 +326,20 @@ describe('hourglass get: output and requests', () => {
       '--json',
       '--fail',
       '--silent',
+      '-S',
+      '--show-error',
+      '-I',
+      '--head',
+      '-i',
+      '--include',
       '--help',
     ]) {
       assert.ok(r.stdout.includes(flag), `help lacks ${flag}`);
     }
     assert.match(r.stdout, /--max-redirects.*default: 10/);
     assert.match(r.stdout, /--connect-timeout.*default: 30s/);
+    for (const code of [1, 3, 18, 23, 56, 77]) assert.match(r.stdout, new RegExp(`^\\s+${code}\\s`, 'm'));
+    assert.match(r.stdout, /--sha256 mismatch/);
     const top = await hg(['--help']);
     assert.match(top.stdout, /get URL/);
     assert.match(top.stdout, /demo/);

@@ -9,9 +9,17 @@
  * {@link UsageError} (exit 2), thrown before anything is sent.
  */
 
-/** A command line that cannot be acted on (curl's exit 2). */
+/**
+ * A command line that cannot be acted on: curl's exit 2, or the more precise code curl
+ * uses for a URL it refuses (3 malformed, 1 unsupported scheme).
+ */
 export class UsageError extends Error {
   override name = 'UsageError';
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 2) {
+    super(message);
+    this.exitCode = exitCode;
+  }
 }
 
 /** One flag of a command: its spellings, its argument (if any), its help and its effect on `T`. */
@@ -166,13 +174,28 @@ export function method(v: string): string | undefined {
   return v;
 }
 
-export function header(v: string, flag: string): [string, string] {
+/**
+ * A `-H` argument, as curl reads it: `Name: value` adds a header, `Name:` (nothing after
+ * the colon) removes the header the command would send by default, and `Name;` sends the
+ * header with an empty value. `value` is null for a removal.
+ */
+export function header(v: string, flag: string): [string, string | null] {
   const colon = v.indexOf(':');
-  if (colon <= 0) throw new UsageError(`${flag}: expected 'Name: value', got ${JSON.stringify(v)}`);
-  const name = v.slice(0, colon).trim();
+  let name: string;
+  let value: string | null;
+  if (colon === -1 && /;\s*$/.test(v)) {
+    name = v.slice(0, v.lastIndexOf(';')).trim();
+    value = '';
+  } else if (colon > 0) {
+    name = v.slice(0, colon).trim();
+    const rest = v.slice(colon + 1).trim();
+    value = rest === '' ? null : rest;
+  } else {
+    throw new UsageError(`${flag}: expected 'Name: value', 'Name:' or 'Name;', got ${JSON.stringify(v)}`);
+  }
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
     throw new UsageError(`${flag}: invalid header name ${JSON.stringify(name)}`);
-  return [name, v.slice(colon + 1).trim()];
+  return [name, value];
 }
 
 export function sha256(v: string, flag: string): string {
@@ -180,17 +203,31 @@ export function sha256(v: string, flag: string): string {
   return v.toLowerCase();
 }
 
+/** curl's exit code for a URL it cannot parse. */
+const EXIT_MALFORMED_URL = 3;
+/** curl's exit code for a scheme it does not speak. */
+const EXIT_UNSUPPORTED_PROTOCOL = 1;
+
+/**
+ * Checks a URL from the command line. Like curl: a URL without a scheme is http; a URL
+ * that does not parse, or holds a space or a control character (which a browser would
+ * quietly percent-encode), is exit 3; a scheme other than http/https is exit 1.
+ */
 export function httpUrl(given: string, what: string): string {
-  // Like curl, a URL without a scheme is http.
   const v = /^[a-z][a-z0-9+.-]*:\/\//i.test(given) ? given : `http://${given}`;
+  const shown = JSON.stringify(v.replace(/\/\/[^/@]*@/, '//'));
   let url: URL;
   try {
+    if (/[\s\x00-\x1f\x7f]/.test(v)) throw new Error('whitespace or a control character');
     url = new URL(v);
   } catch {
-    throw new UsageError(`${what}: invalid URL ${JSON.stringify(v.replace(/\/\/[^/@]*@/, '//'))}`);
+    throw new UsageError(`${what}: malformed URL ${shown}`, EXIT_MALFORMED_URL);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`${what}: unsupported scheme ${url.protocol} (only http: and https:)`);
+    throw new UsageError(
+      `${what}: unsupported scheme ${url.protocol} (only http: and https:)`,
+      EXIT_UNSUPPORTED_PROTOCOL,
+    );
   }
   return v;
 }

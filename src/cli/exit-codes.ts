@@ -2,11 +2,20 @@
  * cli/exit-codes — which process exit code an error means, following curl's numbers
  * where one applies (SPEC §10, §11), and the error summary `--json` prints.
  *
- * Owns: the error → exit code table and the CLI's own error classes (a file that
- * cannot be written, an HTTP status refused by `--fail`). Never prints anything.
+ * Owns: the error → exit code table, the CLI's own error classes (a file that
+ * cannot be written, an HTTP status refused by `--fail`, a body cut short) and the
+ * wording the CLI adds to a library error (the flag that sets a timeout, the system
+ * error that ended a transfer). Never prints anything.
  */
 
-import { ConnectError, HourglassError, ProtocolError, RedirectError, TimeoutError } from '../errors.js';
+import {
+  ConnectError,
+  HourglassError,
+  ProtocolError,
+  RedirectError,
+  TIMEOUT_OPTIONS,
+  TimeoutError,
+} from '../errors.js';
 import { CERT_ERROR_CODES } from '../tls.js';
 import { UsageError } from './args.js';
 
@@ -56,6 +65,20 @@ export class ReadError extends Error {
   }
 }
 
+/**
+ * The connection ended before the body did (curl's 18 for a clean close, 56 for a reset).
+ * `--json` reports the library error it wraps (name, code, reason); the message says how
+ * many bytes were missing or which system error ended it.
+ */
+export class BodyCutError extends Error {
+  override name = 'BodyCutError';
+  readonly exitCode: number;
+  constructor(message: string, cause: ProtocolError, exitCode: number) {
+    super(message, { cause });
+    this.exitCode = exitCode;
+  }
+}
+
 /** `--fail` saw a status >= 400: curl's exit 22. */
 export class HttpStatusError extends Error {
   override name = 'HttpStatusError';
@@ -89,7 +112,8 @@ const PROTOCOL_EXIT: Record<string, number> = {
 
 /** The exit code for an error thrown while running `hourglass get`. */
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof UsageError) return EXIT.usage;
+  if (err instanceof UsageError) return err.exitCode;
+  if (err instanceof BodyCutError) return err.exitCode;
   if (err instanceof WriteError) return EXIT.write;
   if (err instanceof ReadError) return err.exitCode;
   if (err instanceof HttpStatusError) return EXIT.http;
@@ -97,12 +121,18 @@ export function exitCodeFor(err: unknown): number {
   // curl reports every timeout, resolve and connect included, as 28.
   if (err instanceof TimeoutError) return EXIT.timeout;
   if (err instanceof RedirectError) return EXIT.tooManyRedirects;
-  if (err instanceof ProtocolError) return PROTOCOL_EXIT[err.reason] ?? EXIT.malformed;
+  if (err instanceof ProtocolError) {
+    // A body cut by a reset (a system error) is curl's 56; by a clean close, 18.
+    if (err.reason === 'truncated-body' && systemCode(err) !== undefined) return EXIT.recv;
+    return PROTOCOL_EXIT[err.reason] ?? EXIT.malformed;
+  }
   if (err instanceof ConnectError) return connectExit(err);
   if (err instanceof HourglassError) {
     if (err.code === 'HG_INVALID_ARG') return EXIT.usage;
     // download() gives up on a mirror's 4xx/5xx like curl --fail does.
     if (err.code === 'HG_HTTP_STATUS') return EXIT.http;
+    // curl has no digest check; documented in --help as 1.
+    if (err.code === 'HG_CHECKSUM') return EXIT.other;
     const cause = (err as { cause?: unknown }).cause;
     if (cause !== undefined && cause !== err) {
       const inner = exitCodeFor(cause);
@@ -114,6 +144,64 @@ export function exitCodeFor(err: unknown): number {
   if (code === 'EPIPE') return EXIT.write;
   return EXIT.other;
 }
+
+/** The CLI flag that sets each timeout phase (the library names the option). */
+export const TIMEOUT_FLAGS: Readonly<Record<string, string>> = Object.freeze({
+  dns: '--connect-timeout',
+  connect: '--connect-timeout',
+  tls: '--tls-timeout',
+  'response-headers': '--header-timeout',
+  'read-idle': '--read-timeout',
+  'min-throughput': '--min-speed/--min-speed-window',
+  request: '--timeout',
+});
+
+/**
+ * The message the CLI prints for an error: the library's, with the CLI flag beside the
+ * option a timeout names ("read-idle timeout (readIdleTimeout / --read-timeout): …") and
+ * the system error that ended a connection.
+ */
+export function cliMessage(err: unknown): string {
+  const message = (err as { message?: unknown } | null)?.message;
+  let text = typeof message === 'string' ? message : String(err);
+  if (err instanceof TimeoutError) {
+    const option = TIMEOUT_OPTIONS[err.phase];
+    const flag = TIMEOUT_FLAGS[err.phase];
+    const named = `${err.phase} timeout (${option})`;
+    if (option !== undefined && flag !== undefined && text.startsWith(named))
+      text = `${err.phase} timeout (${option} / ${flag})${text.slice(named.length)}`;
+  } else if (err instanceof ProtocolError) {
+    const sys = systemCode(err);
+    if (sys !== undefined) text += `: ${describeSystemError(sys)}`;
+  }
+  return text;
+}
+
+/** `ECONNRESET` → `connection reset by peer (ECONNRESET)`. */
+export function describeSystemError(code: string): string {
+  const words = SYSTEM_ERRORS[code];
+  return words === undefined ? code : `${words} (${code})`;
+}
+
+/** The system error code (`ECONNRESET`, ...) under a library error, if any. */
+export function systemCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e !== undefined && e !== null; depth++) {
+    const c = (e as { code?: unknown }).code;
+    if (typeof c === 'string' && /^E[A-Z]+$/.test(c) && c !== 'ETIMEDOUT') return c;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+const SYSTEM_ERRORS: Record<string, string> = {
+  ECONNRESET: 'connection reset by peer',
+  EPIPE: 'broken pipe',
+  ECONNABORTED: 'connection aborted',
+  ENETUNREACH: 'network unreachable',
+  EHOSTUNREACH: 'host unreachable',
+  ENETDOWN: 'network down',
+};
 
 /** What `--json` reports for an error: `{ name, code, phase, reason, message }`. */
 export function errorSummary(err: unknown): {
@@ -131,12 +219,13 @@ export function errorSummary(err: unknown): {
     message?: unknown;
   } | null;
   const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  const src = err instanceof BodyCutError ? (err.cause as typeof e) : e;
   return {
-    name: str(e?.name) ?? 'Error',
-    code: str(e?.code),
-    phase: str(e?.phase),
-    reason: str(e?.reason),
-    message: str(e?.message) ?? String(err),
+    name: str(src?.name) ?? 'Error',
+    code: str(src?.code),
+    phase: str(src?.phase),
+    reason: str(src?.reason),
+    message: cliMessage(err),
   };
 }
 

@@ -29,8 +29,10 @@ export interface GetOptions {
   url: string;
   output: string | undefined;
   method: string | undefined;
-  /** `[name, value]` pairs in the order given. */
+  /** `[name, value]` pairs in the order given (`-H 'Name;'` gives an empty value). */
   headers: [string, string][];
+  /** Lower-case names of default headers removed with `-H 'Name:'`. */
+  removeHeaders: string[];
   /** `-d` arguments as given (`@file` is read by `get.ts`). */
   data: string[];
   /** `--data-binary` arguments as given (sent without newline stripping). */
@@ -57,6 +59,12 @@ export interface GetOptions {
   json: boolean;
   fail: boolean;
   silent: boolean;
+  /** `-S`: print the error message even with `-s`. */
+  showError: boolean;
+  /** `-I`: send HEAD and print the response head. */
+  head: boolean;
+  /** `-i`: print the response head before the body. */
+  include: boolean;
   help: boolean;
 }
 
@@ -83,8 +91,24 @@ const FLAGS: FlagSpec<GetOptions>[] = [
     names: ['-H', '--header'],
     arg: "'NAME: VALUE'",
     def: 'none',
-    help: 'add a request header (repeatable)',
-    apply: (o, v, f) => void o.headers.push(header(v, f)),
+    help: "add a header (repeatable; 'NAME:' drops a default one, 'NAME;' sends it empty)",
+    apply: (o, v, f) => {
+      const [name, value] = header(v, f);
+      if (value !== null) {
+        o.headers.push([name, value]);
+        return;
+      }
+      const lower = name.toLowerCase();
+      o.headers = o.headers.filter(([k]) => k.toLowerCase() !== lower);
+      if (!o.removeHeaders.includes(lower)) o.removeHeaders.push(lower);
+    },
+  },
+  { names: ['-I', '--head'], def: 'off', help: 'send HEAD and print the response head', apply: on('head') },
+  {
+    names: ['-i', '--include'],
+    def: 'off',
+    help: 'print the response head (every hop with -L) before the body',
+    apply: on('include'),
   },
   {
     names: ['-d', '--data'],
@@ -228,6 +252,12 @@ const FLAGS: FlagSpec<GetOptions>[] = [
     help: 'no progress bar and no error message',
     apply: on('silent'),
   },
+  {
+    names: ['-S', '--show-error'],
+    def: 'off',
+    help: 'with -s, still print the error message',
+    apply: on('showError'),
+  },
   { names: ['-h', '--help'], help: 'show this help', apply: on('help') },
 ];
 
@@ -238,6 +268,7 @@ export function parseGetArgs(argv: readonly string[]): GetOptions {
     output: undefined,
     method: undefined,
     headers: [],
+    removeHeaders: [],
     data: [],
     dataBinary: [],
     location: false,
@@ -260,6 +291,9 @@ export function parseGetArgs(argv: readonly string[]): GetOptions {
     json: false,
     fail: false,
     silent: false,
+    showError: false,
+    head: false,
+    include: false,
     help: false,
   };
   const positional = parseFlags(argv, FLAGS, o);
@@ -293,9 +327,25 @@ export function getHelp(): string {
     'Options:',
     ...formatFlags(FLAGS),
     '',
-    'Exit codes (as curl): 0 ok, 2 usage, 6 DNS, 7 connect, 8 malformed response,',
-    '18 truncated body, 22 HTTP >= 400 with --fail, 23 write error, 28 timeout,',
-    '35 TLS handshake, 47 too many redirects, 56 connection closed while receiving,',
-    '60 certificate verification.',
+    "Exit codes (curl's numbers):",
+    '   0  ok',
+    '   1  unsupported URL scheme; --sha256 mismatch (the file is not kept)',
+    '   2  usage error',
+    '   3  malformed URL',
+    '   6  DNS lookup failed',
+    '   7  connect failed',
+    '   8  malformed response',
+    '  18  body cut short by a clean close',
+    '  22  HTTP status >= 400 with --fail',
+    '  23  write error; binary body refused on a terminal (use -o - or -o FILE)',
+    '  26  -d @FILE cannot be read',
+    '  28  timeout (the message names the flag that sets it)',
+    '  33  range request refused on --resume',
+    '  35  TLS handshake failed',
+    '  47  too many redirects',
+    '  56  connection reset while receiving',
+    '  60  certificate verification failed',
+    '  61  bad content encoding',
+    '  77  --cacert FILE cannot be read or holds no certificate',
   ].join('\n');
 }

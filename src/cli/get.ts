@@ -2,27 +2,31 @@
  * cli/get — `hourglass get URL`: one curl-like transfer (SPEC §10, §11).
  *
  * Owns: turning {@link GetOptions} into a Client/Transport, the request body (`-d`),
- * where the response body goes (`-o`, stdout, or nowhere with `--json`), `--fail`,
- * the `-v` transcript, the `--json` line, and the exit code. Ranged, verified or
+ * default headers (`-H 'Name:'` removes one), where the response body goes (`-o`,
+ * stdout, or nowhere with `--json`; the copy itself is `sink.ts`), `-i`/`-I`, `--fail`,
+ * the `-v` transcript (hops in `hops.ts`), the `--json` line, and the exit code. Ranged, verified or
  * mirrored downloads (`--resume`, `--mirror`, `--sha256`) are handed to `download()`
  * (see `get-download.ts`). Never prints userinfo: every URL shown goes through
  * `redactUrl`, and credentials headers are masked in `-v`.
  */
 
+import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream, readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type * as tls from 'node:tls';
 import { Client } from '../client.js';
 import { redactUrl } from '../errors.js';
-import type { Response } from '../response.js';
 import { Timings } from '../timings.js';
 import { Transport, type TransportOptions } from '../transport.js';
 import { UsageError } from './args.js';
 import { EXIT, errorSummary, exitCodeFor, HttpStatusError, ReadError, WriteError } from './exit-codes.js';
+import { HopLog, HopTransport } from './hops.js';
 import { type GetOptions, getHelp, parseGetArgs } from './get-args.js';
 import { runDownload } from './get-download.js';
 import { ProgressBar, progressAllowed } from './progress.js';
+import { copyBody } from './sink.js';
 import { type Marks, renderWaterfall, TraceRecorder } from './waterfall.js';
 
 /** What the command learned; `--json` prints it. */
@@ -37,15 +41,24 @@ export interface GetResult {
   download?: Record<string, unknown>;
 }
 
+/** What the command may learn about its terminal; tests inject it. */
+export interface GetEnv {
+  /** Whether stdout is a terminal (a binary body is then refused unless `-o -`). */
+  stdoutIsTTY: boolean;
+}
+
 /** Runs `hourglass get` with the arguments after `get`; resolves the exit code. */
-export async function runGet(argv: readonly string[]): Promise<number> {
+export async function runGet(
+  argv: readonly string[],
+  env: GetEnv = { stdoutIsTTY: process.stdout.isTTY === true },
+): Promise<number> {
   let o: GetOptions;
   try {
     o = parseGetArgs(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`hourglass: ${err.message}\nTry 'hourglass get --help'.\n`);
-    return EXIT.usage;
+    process.stderr.write(`hourglass: (${err.exitCode}) ${err.message}\nTry 'hourglass get --help'.\n`);
+    return err.exitCode;
   }
   if (o.help) {
     process.stdout.write(`${getHelp()}\n`);
@@ -62,21 +75,26 @@ export async function runGet(argv: readonly string[]): Promise<number> {
     error: null,
   };
   const bar = progressAllowed(o) ? new ProgressBar(process.stderr) : undefined;
+  const downloading = o.resume || o.mirrors.length > 0 || o.sha256 !== undefined;
+  // download() makes its own requests and reports them (get-download.ts); a plain
+  // transfer reports each hop through the transport.
+  const hops = downloading ? undefined : new HopLog(o.verbose ? log : undefined, o.include || o.head);
   let client: Client | undefined;
   let code: number = EXIT.ok;
   try {
-    client = new Client(clientOptions(o));
-    if (o.resume || o.mirrors.length > 0 || o.sha256 !== undefined) {
+    client = new Client(clientOptions(o, hops));
+    if (downloading) {
+      if (o.resume) bar?.setBase(await partSize(o.output!));
       await runDownload(o, client, result, { log: o.verbose ? log : undefined, bar });
     } else {
-      await transfer(o, client, rec, result, o.verbose ? log : undefined, bar);
+      await transfer(o, client, rec, hops!, result, o.verbose ? log : undefined, bar, env);
     }
     bar?.done();
   } catch (err) {
     bar?.clear();
     code = exitCodeFor(err);
     result.error = errorSummary(err);
-    if (!o.silent) process.stderr.write(`hourglass: (${code}) ${result.error.message}\n`);
+    if (!o.silent || o.showError) process.stderr.write(`hourglass: (${code}) ${result.error.message}\n`);
   } finally {
     rec.finish();
     if (result.timings === null && rec.marks.attempt !== undefined)
@@ -95,25 +113,33 @@ async function transfer(
   o: GetOptions,
   client: Client,
   rec: TraceRecorder,
+  hops: HopLog,
   result: GetResult,
   log: ((line: string) => void) | undefined,
   bar: ProgressBar | undefined,
+  env: GetEnv,
 ): Promise<void> {
   const body = requestBody(o);
   const headers: [string, string][] = [...o.headers];
   const has = (n: string): boolean => headers.some(([k]) => k.toLowerCase() === n);
-  if (body !== undefined && !has('content-type'))
+  // Defaults of the command; `-H 'Name:'` removes one (the transport's own Accept-Encoding
+  // is removed through disableCompression, see clientOptions).
+  const keep = (n: string): boolean => !has(n) && !o.removeHeaders.includes(n);
+  if (body !== undefined && keep('content-type'))
     headers.push(['Content-Type', 'application/x-www-form-urlencoded']);
-  if (!has('user-agent')) headers.push(['User-Agent', `hourglass/${version()}`]);
-  const method = o.method ?? (body !== undefined ? 'POST' : 'GET');
-  if (log !== undefined) logRequest(log, method, o.url, headers, o.proxy);
+  if (keep('user-agent')) headers.push(['User-Agent', `hourglass/${version()}`]);
+  const method = o.method ?? (o.head ? 'HEAD' : body !== undefined ? 'POST' : 'GET');
+  if (log !== undefined) {
+    if (o.proxy !== undefined && o.proxy !== '') log(`* via proxy ${redactUrl(o.proxy)}`);
+    const u = new URL(o.url);
+    if (u.username !== '' || u.password !== '') log('* credentials from the URL are sent as Basic authorization');
+  }
 
   rec.begin();
   const res = await client.request(o.url, { method, headers, body, trace: rec.hooks });
   result.status = res.status;
   result.url = redactUrl(res.url) ?? res.url;
   result.headers = res.headers;
-  if (log !== undefined) logResponse(log, res);
   if (o.fail && res.status >= 400) {
     await res.dump();
     throw new HttpStatusError(res.status, res.statusText);
@@ -128,52 +154,31 @@ async function transfer(
       throw err;
     }
   }
+  // -i / -I: the response heads (each hop's with -L) go before the body, as curl writes them.
+  for (const head of hops.takeHeads()) sink?.write(head);
   const length = Number(res.headers['content-length']);
   const total = Number.isFinite(length) ? length : undefined;
+  const encoded = res.headers['content-encoding'] !== undefined;
   try {
-    result.bytes = await copyBody(res, sink, (n) => bar?.update(n, total));
+    result.bytes = await copyBody(res.body, sink, {
+      // curl refuses to write binary to a terminal unless told `-o -`.
+      refuseBinary: sink === process.stdout && o.output !== '-' && env.stdoutIsTTY,
+      expected: encoded ? undefined : total,
+      progress: (n) => bar?.update(n, total),
+    });
   } finally {
     rec.finish();
-    result.timings = res.timings.toJSON();
+    result.timings = timingsJson(res.timings);
   }
 }
 
-/** Streams the body into `sink` (or counts and drops it); a sink failure is a {@link WriteError}. */
-async function copyBody(
-  res: Response,
-  sink: Writable | undefined,
-  progress: (received: number) => void,
-): Promise<number> {
-  let bytes = 0;
-  let sinkError: Error | undefined;
-  const onError = (err: Error): void => {
-    sinkError ??= err;
-    res.body.destroy();
-  };
-  sink?.on('error', onError);
-  const failed = (): WriteError =>
-    new WriteError(`failed writing the body: ${sinkError?.message}`, sinkError);
+/** Bytes already in `FILE.part` (what `--resume` will not transfer again). */
+async function partSize(dest: string): Promise<number> {
   try {
-    for await (const chunk of res.body) {
-      const buf = chunk as Buffer;
-      bytes += buf.length;
-      progress(bytes);
-      if (sink !== undefined && !sink.write(buf)) {
-        await Promise.race([once(sink, 'drain'), once(sink, 'close')]);
-      }
-      if (sinkError !== undefined) throw failed();
-    }
-  } catch (err) {
-    if (sinkError !== undefined) throw failed();
-    throw err;
+    return (await stat(`${dest}.part`)).size;
+  } catch {
+    return 0;
   }
-  if (sink !== undefined && sink !== process.stdout) {
-    sink.end();
-    await Promise.race([once(sink, 'finish'), once(sink, 'close')]).catch(() => undefined);
-  }
-  if (sinkError !== undefined) throw failed();
-  sink?.off('error', onError);
-  return bytes;
 }
 
 /** Opens `-o FILE` for writing; failure is a {@link WriteError} (exit 23). */
@@ -213,8 +218,8 @@ function requestBody(o: GetOptions): Buffer | undefined {
   return Buffer.concat(joined);
 }
 
-/** Client and Transport options of the command line. */
-function clientOptions(o: GetOptions): ConstructorParameters<typeof Client>[0] {
+/** Client and Transport options of the command line; with `hops`, every round trip is reported to it. */
+function clientOptions(o: GetOptions, hops: HopLog | undefined): ConstructorParameters<typeof Client>[0] {
   const t: TransportOptions = {
     proxy: o.proxy === undefined ? 'env' : o.proxy === '' ? undefined : o.proxy,
   };
@@ -223,18 +228,14 @@ function clientOptions(o: GetOptions): ConstructorParameters<typeof Client>[0] {
   if (o.headerTimeout !== undefined) t.responseHeaderTimeout = o.headerTimeout;
   if (o.readTimeout !== undefined) t.readIdleTimeout = o.readTimeout;
   if (o.minSpeed !== undefined) t.minThroughput = { bytesPerSecond: o.minSpeed, window: o.minSpeedWindow };
+  // `-H 'Accept-Encoding:'` removes the transport's default, as curl's `-H` removes its own.
+  if (o.removeHeaders.includes('accept-encoding')) t.disableCompression = true;
   const tlsOpts: tls.ConnectionOptions = {};
-  if (o.cacert !== undefined) {
-    try {
-      tlsOpts.ca = readFileSync(o.cacert);
-    } catch (err) {
-      throw new ReadError(`cannot read CA file ${o.cacert}: ${(err as Error).message}`, err, EXIT.cacert);
-    }
-  }
+  if (o.cacert !== undefined) tlsOpts.ca = readCaFile(o.cacert);
   if (o.insecure) tlsOpts.rejectUnauthorized = false;
   if (Object.keys(tlsOpts).length > 0) t.tls = tlsOpts;
   return {
-    transport: new Transport(t),
+    transport: hops === undefined ? new Transport(t) : new HopTransport(t, hops),
     ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
     maxRedirects: o.maxRedirects,
     followRedirects: o.location,
@@ -242,31 +243,33 @@ function clientOptions(o: GetOptions): ConstructorParameters<typeof Client>[0] {
   };
 }
 
-const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
-
-function logRequest(
-  log: (l: string) => void,
-  method: string,
-  url: string,
-  headers: [string, string][],
-  proxy: string | undefined,
-): void {
-  const u = new URL(url);
-  log(`* ${method} ${redactUrl(u)}`);
-  if (proxy !== undefined && proxy !== '') log(`* via proxy ${redactUrl(proxy)}`);
-  if (u.username !== '' || u.password !== '')
-    log('* credentials from the URL are sent as Basic authorization');
-  log(`> ${method} ${u.pathname}${u.search} HTTP/1.1`);
-  log(`> Host: ${u.host}`);
-  for (const [k, v] of headers) log(`> ${k}: ${SECRET_HEADERS.has(k.toLowerCase()) ? '[redacted]' : v}`);
-  log('>');
+/** The PEM certificates of `--cacert FILE`; unreadable or none at all is curl's exit 77. */
+function readCaFile(file: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (err) {
+    throw new ReadError(`cannot read CA file ${file}: ${(err as Error).message}`, err, EXIT.cacert);
+  }
+  let certs = 0;
+  for (const m of pem.toString('latin1').matchAll(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)) {
+    try {
+      new X509Certificate(m[0]);
+      certs++;
+    } catch {
+      // not a certificate after all; curl skips such blocks too
+    }
+  }
+  if (certs === 0) {
+    const err = Object.assign(new Error('no PEM certificate in it'), { code: 'ENOCERT' });
+    throw new ReadError(`CA file ${file} holds no certificate`, err, EXIT.cacert);
+  }
+  return pem;
 }
 
-function logResponse(log: (l: string) => void, res: Response): void {
-  for (const r of res.redirects) log(`* followed redirect to ${redactUrl(r)}`);
-  log(`< HTTP/${res.httpVersion} ${res.status} ${res.statusText}`.trimEnd());
-  for (let i = 0; i < res.rawHeaders.length; i += 2) log(`< ${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
-  log('<');
+/** `res.timings` as `--json` prints it: with `requestStart`, so `phases.total = end - requestStart`. */
+function timingsJson(t: Timings): Record<string, unknown> {
+  return { requestStart: t.requestStart, ...t.toJSON() };
 }
 
 /** `Timings`-shaped JSON built from trace marks, for a request that failed without a response. */
@@ -281,7 +284,7 @@ function timingsFromMarks(m: Marks): Record<string, unknown> {
   t.upload = epoch(m.wroteRequest);
   t.response = epoch(m.firstByte);
   t.end = epoch(m.end);
-  return t.toJSON();
+  return timingsJson(t);
 }
 
 let cachedVersion: string | undefined;

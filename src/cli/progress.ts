@@ -46,9 +46,16 @@ export class ProgressBar {
   private received = 0;
   private total: number | undefined;
   private drawn = false;
+  /** Bytes that were on disk before this run (`--resume`): not counted in the speed. */
+  private base = 0;
 
   constructor(sink: ProgressSink) {
     this.sink = sink;
+  }
+
+  /** Bytes already there before this run started (a resumed `.part`); the speed leaves them out. */
+  setBase(bytes: number): void {
+    this.base = Math.max(0, bytes);
   }
 
   /** Reports progress; redraws when the last redraw is old enough. */
@@ -77,7 +84,9 @@ export class ProgressBar {
   private draw(t: number, final = false): void {
     this.lastDraw = t;
     this.drawn = true;
-    const rate = final ? (this.received * 1000) / Math.max(1, t - this.started) : this.rate();
+    // Only bytes moved in this run count towards the speed (not a resumed file's head).
+    const moved = Math.max(0, this.received - this.base);
+    const rate = final ? (moved * 1000) / Math.max(1, t - this.started) : this.rate();
     const size = `${fmtBytes(this.received)}${this.total !== undefined ? `/${fmtBytes(this.total)}` : ''}`;
     const speed = `${fmtBytes(rate)}/s`;
     let eta = '';

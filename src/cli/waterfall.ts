@@ -4,13 +4,15 @@
  * attempt (queue, dns, connect, tls, send, wait, download) drawn as bars.
  *
  * Owns: a {@link TraceRecorder} that implements the library's `TraceHooks` and keeps
- * monotonic marks of the latest attempt, and the bar rendering. The marks come from
+ * monotonic marks of the latest attempt (printing each request head as written), and
+ * the bar rendering. The marks come from
  * the trace hooks rather than `res.timings`, so the waterfall can also be drawn for a
  * request that failed before it had a response.
  */
 
 import { performance } from 'node:perf_hooks';
 import type { TraceHooks } from '../trace.js';
+import { requestHeadLines } from './hops.js';
 
 /** Monotonic marks (ms, `performance.now()`) of the latest attempt; unset = did not happen. */
 export interface Marks {
@@ -89,7 +91,11 @@ export class TraceRecorder {
           `reused=${i.reused} wasIdle=${i.wasIdle} idleTime=${Math.round(i.idleTime)}ms local=${i.localAddress ?? '?'} remote=${i.remoteAddress ?? '?'}`,
         )),
       putIdleConn: (i) => void this.event('putIdleConn', i.error ? `error=${i.error.message}` : ''),
-      wroteHeaders: () => void this.event('wroteHeaders', ''),
+      wroteHeaders: (i) => {
+        this.event('wroteHeaders', '');
+        // The head exactly as the transport wrote it (every header, the request-target form).
+        if (this.log !== undefined && i !== undefined) for (const line of requestHeadLines(i.head)) this.log(line);
+      },
       wait100Continue: () => void this.event('wait100Continue', ''),
       got100Continue: () => void this.event('got100Continue', ''),
       got1xxResponse: (i) => void this.event('got1xxResponse', String(i.status)),

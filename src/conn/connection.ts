@@ -230,13 +230,14 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     this.phaseStart = now();
     this.clock.after(WRITE, req.timeouts.writeTimeout, this.phaseStart);
     this.waitingContinue = req.expectContinue && req.body.kind !== 'none';
+    let head: string;
     try {
-      this.writer.start(req.method, req.target, req.headers, req.body, this.waitingContinue);
+      head = this.writer.start(req.method, req.target, req.headers, req.body, this.waitingContinue);
     } catch (err) {
       this.fail(err as Error);
       return;
     }
-    emit(req.trace, 'wroteHeaders');
+    if (req.trace !== undefined) emit(req.trace, 'wroteHeaders', { head });
     if (this.waitingContinue) {
       emit(req.trace, 'wait100Continue');
       const t = req.timeouts.expectContinueTimeout;

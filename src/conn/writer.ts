@@ -49,8 +49,11 @@ export class RequestWriter {
     socket.on('close', () => this.wake());
   }
 
-  /** Validates and writes the head, and the body unless `holdBody`. Throws before writing on invalid input. */
-  start(method: string, target: string, headers: string[], body: WritableBody, holdBody: boolean): void {
+  /**
+   * Validates and writes the head, and the body unless `holdBody`. Throws before writing on
+   * invalid input. Returns the head as written (for the `wroteHeaders` trace hook).
+   */
+  start(method: string, target: string, headers: string[], body: WritableBody, holdBody: boolean): string {
     const head = serializeRequestHead(method, target, headers);
     this.done = false;
     this.abandoned = false;
@@ -72,6 +75,7 @@ export class RequestWriter {
       if (!holdBody) this.sendBody();
     }
     if (!s.destroyed) this.owner.onBytesWritten();
+    return head;
   }
 
   /** Sends the held body (after `100 Continue` or its timeout). */
