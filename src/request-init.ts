@@ -125,7 +125,7 @@ function appendHeaders(out: string[], h: HeadersInit): void {
     throw invalidArg(`headers must be a plain object, a Headers, a Map or an iterable of [name, value] pairs, got ${typeName(h)}`);
   }
   const items = Array.from(h as Iterable<unknown>);
-  if (items.length > 0 && items.every((x) => typeof x === 'string')) {
+  if (Array.isArray(h) && items.length > 0 && items.every((x) => typeof x === 'string')) {
     // The flat [name, value, name, value, ...] form (what the client itself passes along).
     if (items.length % 2 !== 0) throw invalidArg('a flat header list must hold [name, value, ...] pairs');
     for (let i = 0; i < items.length; i += 2) push(out, items[i] as string, items[i + 1]);

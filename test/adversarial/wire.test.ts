@@ -266,6 +266,7 @@ describe('adversarial: the forms `headers` may take', () => {
     ['an array of pairs', () => [['x-a', '1'], ['x-b', '2']]],
     ['an iterable of pairs (generator)', () => pairs()],
     ['a Set of pairs', () => new Set([['x-a', '1'], ['x-b', '2']])],
+    ['a flat [name, value, ...] array', () => ['x-a', '1', 'x-b', '2']],
   ];
   for (const [what, make] of accepted) {
     it(`${what} reaches the server`, T, async (t) => {
@@ -285,6 +286,12 @@ describe('adversarial: the forms `headers` may take', () => {
     ['a boolean', true],
     ['null', null],
     ['a Set of names (non-pair iterable)', new Set(['x-a'])],
+    ['a Set of strings of even count (not the flat array form)', new Set(['x-a', '1'])],
+    ['a generator of strings', (function* () {
+      yield 'x-a';
+      yield '1';
+    })()],
+    ['an odd-length flat list', ['x-a', '1', 'x-b']],
     ['an array of one-element arrays', [['x-a']]],
     ['an array of three-element arrays', [['x-a', '1', '2']]],
     ['a non-iterable class instance', new Date(0)],
