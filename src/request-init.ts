@@ -4,8 +4,11 @@
  * the body as something the connection can write and the client can replay.
  *
  * Invariants: every header name and value is validated here, before anything is
- * sent (`HG_INVALID_ARG`); header values given as arrays become repeated lines; a
- * body is replayable only when it is absent, a string, bytes, or a factory.
+ * sent (`HG_INVALID_ARG`); `headers` is a plain object, `Headers`, `Map` or iterable
+ * of pairs, anything else is refused; header values given as arrays become repeated
+ * lines; any ArrayBufferView or ArrayBuffer body is viewed as its bytes; a body is
+ * replayable only when it is absent, a string, bytes, or a factory; no message
+ * echoes URL userinfo.
  */
 
 import { Readable } from 'node:stream';
