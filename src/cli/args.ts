@@ -9,6 +9,8 @@
  * {@link UsageError} (exit 2), thrown before anything is sent.
  */
 
+import { redactUrl } from '../errors.js';
+
 /** A command line that cannot be acted on (curl's exit 2). */
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -187,7 +189,7 @@ export function httpUrl(given: string, what: string): string {
   try {
     url = new URL(v);
   } catch {
-    throw new UsageError(`${what}: invalid URL ${JSON.stringify(v.replace(/\/\/[^/@]*@/, '//'))}`);
+    throw new UsageError(`${what}: invalid URL ${JSON.stringify(redactUrl(v))}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(`${what}: unsupported scheme ${url.protocol} (only http: and https:)`);

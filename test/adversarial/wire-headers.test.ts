@@ -10,6 +10,7 @@ import * as diagnostics from 'node:diagnostics_channel';
 import * as net from 'node:net';
 import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
+import { httpUrl } from '../../src/cli/args.js';
 import { Client, fetch } from '../../src/index.js';
 import { errorOf, hasCode, rawServer } from './recorder.js';
 
@@ -166,6 +167,22 @@ describe('adversarial: URL userinfo never appears in messages or error fields', 
       assertNoSecret(f, ['admin', 's3cr', 't-pass']);
     });
   }
+
+  it('the CLI refuses an unparsable URL without echoing its userinfo', T, () => {
+    // (The CLI reads `http:\\...` as a host-less string and prefixes http://, which parses.)
+    for (const url of UNPARSABLE.filter((u) => u.includes('://'))) {
+      const e = (() => {
+        try {
+          httpUrl(url, 'URL');
+        } catch (err) {
+          return err;
+        }
+        return undefined;
+      })();
+      assert.ok(e instanceof Error && e.name === 'UsageError', String(e));
+      assertNoSecret(e, ['admin', 's3cr', 't-pass']);
+    }
+  });
 
   for (const loc of ['http://evil:sup3r@s3cret@ho st/', 'http://evil:sup3r@s3cret@[::1/', '//evil:sup3r@s3cret@host:99999/']) {
     it(`a bad Location ${JSON.stringify(loc)} is HG_BAD_REDIRECT and is not echoed with its userinfo`, T, async (t) => {
