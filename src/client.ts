@@ -14,6 +14,7 @@
 import { type Budget as BudgetT, Budget, sleep } from './deadline.js';
 import { closedError, HourglassError, RedirectError, redactUrl } from './errors.js';
 import { DEFAULTS, type TransportTimeouts } from './options.js';
+import { joinedFields } from './http1/index.js';
 import { nextHop } from './redirect.js';
 import {
   type BodyOrFactory,
@@ -410,13 +411,9 @@ function isRedirect(status: number): boolean {
   return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
 }
 
+/** Lower-cased names, repeats joined; a null prototype (`__proto__` is an ordinary name). */
 function headerRecord(flat: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) {
-    const n = flat[i]!.toLowerCase();
-    out[n] = out[n] === undefined ? flat[i + 1]! : `${out[n]}, ${flat[i + 1]}`;
-  }
-  return out;
+  return joinedFields(flat);
 }
 
 /** What diagnostics_channel messages carry as `request` (credentials redacted). */

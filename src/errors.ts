@@ -61,12 +61,15 @@ export function redactUrl(url: string | URL | undefined): string | undefined {
     copy.password = '';
     return copy.href;
   }
-  const at = url.indexOf('@');
+  const at = url.lastIndexOf('@');
   if (at === -1) return url;
   try {
     return redactUrl(new URL(url));
   } catch {
-    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@]*@/i, '$1');
+    // Unparsable: nobody can tell where userinfo ends (a password may hold '@', '/' or
+    // ':'), so everything between the scheme and the last '@' goes.
+    const scheme = /^[a-z][a-z0-9+.-]*:[/\\]*/i.exec(url);
+    return (scheme === null ? '' : scheme[0]) + url.slice(at + 1);
   }
 }
 

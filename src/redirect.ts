@@ -9,7 +9,7 @@
  * Never does I/O; the client drains bodies, counts hops and asks `checkRedirect`.
  */
 
-import { HourglassError } from './errors.js';
+import { HourglassError, redactUrl } from './errors.js';
 import { withoutHeaders } from './request-init.js';
 
 /** The request of one hop, as the client keeps it. */
@@ -49,13 +49,21 @@ export function nextHop(
   try {
     next = new URL(loc, hop.url);
   } catch {
-    throw new HourglassError(`invalid redirect Location ${JSON.stringify(loc.slice(0, 200))}`, 'HG_BAD_REDIRECT', {
+    // Echo the Location without its userinfo (redactUrl cuts up to the last '@').
+    throw new HourglassError(`invalid redirect Location ${JSON.stringify(redactUrl(loc)!.slice(0, 200))}`, 'HG_BAD_REDIRECT', {
       method: hop.method,
       url: hop.url,
     });
   }
   if (next.protocol !== 'http:' && next.protocol !== 'https:') {
     throw new HourglassError(`refusing to follow a redirect to the ${next.protocol} scheme`, 'HG_BAD_REDIRECT', {
+      method: hop.method,
+      url: hop.url,
+    });
+  }
+  if (next.port === '0') {
+    // Port 0 is not a place to connect to: the server's Location is bad, not the caller's input.
+    throw new HourglassError('refusing to follow a redirect to port 0', 'HG_BAD_REDIRECT', {
       method: hop.method,
       url: hop.url,
     });

@@ -4,24 +4,43 @@
  * the body as something the connection can write and the client can replay.
  *
  * Invariants: every header name and value is validated here, before anything is
- * sent (`HG_INVALID_ARG`); header values given as arrays become repeated lines; a
- * body is replayable only when it is absent, a string, bytes, or a factory.
+ * sent (`HG_INVALID_ARG`); `headers` is a plain object, `Headers`, `Map` or iterable
+ * of pairs, anything else is refused; header values given as arrays become repeated
+ * lines; any ArrayBufferView or ArrayBuffer body is viewed as its bytes; a body is
+ * replayable only when it is absent, a string, bytes, or a factory; no message
+ * echoes URL userinfo.
  */
 
 import { Readable } from 'node:stream';
 import type { WritableBody } from './conn/writer.js';
-import { invalidArg } from './errors.js';
+import { invalidArg, redactUrl } from './errors.js';
 import { validateHeaderName, validateHeaderValue, validateMethod } from './http1/index.js';
 
-/** Header input accepted by the API. */
+/**
+ * Header input accepted by the API: a plain object, a `Headers`, a `Map`, or an
+ * iterable of `[name, value]` pairs (a flat `[name, value, ...]` string list is
+ * accepted too). Anything else is `HG_INVALID_ARG`.
+ */
 export type HeadersInit =
   | Record<string, string | string[] | number | undefined>
   | Headers
-  | [string, string][]
+  | ReadonlyMap<string, string | string[] | number | undefined>
+  | Iterable<readonly [string, string | number]>
   | readonly string[];
 
-/** A request body, or a factory producing a fresh one for each attempt (replays). */
-export type BodyInit = string | Uint8Array | Readable | AsyncIterable<Uint8Array> | null | undefined;
+/**
+ * A request body, or a factory producing a fresh one for each attempt (replays). Any
+ * `ArrayBufferView` (or an `ArrayBuffer`) is sent as its bytes.
+ */
+export type BodyInit =
+  | string
+  | Uint8Array
+  | ArrayBufferView
+  | ArrayBuffer
+  | Readable
+  | AsyncIterable<Uint8Array>
+  | null
+  | undefined;
 export type BodyOrFactory = BodyInit | (() => BodyInit);
 
 /** A parsed request body. */
@@ -44,7 +63,7 @@ export function parseRequestUrl(input: string | URL): URL {
   try {
     url = typeof input === 'string' ? new URL(input) : new URL(input.href);
   } catch {
-    throw invalidArg(`invalid URL: ${stripUserinfo(String(input))}`);
+    throw invalidArg(`invalid URL: ${redactUrl(String(input))}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw invalidArg(`unsupported URL scheme ${url.protocol} (only http: and https:)`, { url });
@@ -87,34 +106,62 @@ export function prepareHeaders(defaults: HeadersInit | undefined, given: Headers
 }
 
 function appendHeaders(out: string[], h: HeadersInit): void {
+  if (typeof h !== 'object' || h === null) {
+    // A string is iterable too: 'x-a: 1' must not become `0: x`, `1: -`, ...
+    throw invalidArg(`headers must be a plain object, a Headers, a Map or an iterable of [name, value] pairs, got ${typeName(h)}`);
+  }
   if (typeof Headers !== 'undefined' && h instanceof Headers) {
     h.forEach((value, name) => push(out, name, value));
     return;
   }
-  if (Array.isArray(h)) {
-    if (h.length > 0 && Array.isArray(h[0])) {
-      for (const pair of h as [string, string][]) push(out, pair[0], pair[1]);
-    } else {
-      const flat = h as unknown as readonly string[];
-      for (let i = 0; i + 1 < flat.length; i += 2) push(out, flat[i]!, flat[i + 1]!);
-    }
+  if (h instanceof Map) {
+    for (const [name, v] of h as Map<unknown, unknown>) pushValue(out, name, v);
     return;
   }
-  for (const name of Object.keys(h)) {
-    const v = (h as Record<string, string | string[] | number | undefined>)[name];
-    if (v === undefined) continue;
-    if (Array.isArray(v)) for (const item of v) push(out, name, item);
-    else push(out, name, v);
+  const proto: unknown = Object.getPrototypeOf(h);
+  if (proto === Object.prototype || proto === null) {
+    const rec = h as Record<string, unknown>;
+    for (const name of Object.keys(rec)) pushValue(out, name, rec[name]);
+    return;
+  }
+  if (typeof (h as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function') {
+    throw invalidArg(`headers must be a plain object, a Headers, a Map or an iterable of [name, value] pairs, got ${typeName(h)}`);
+  }
+  const items = Array.from(h as Iterable<unknown>);
+  if (Array.isArray(h) && items.length > 0 && items.every((x) => typeof x === 'string')) {
+    // The flat [name, value, name, value, ...] form (what the client itself passes along).
+    if (items.length % 2 !== 0) throw invalidArg('a flat header list must hold [name, value, ...] pairs');
+    for (let i = 0; i < items.length; i += 2) push(out, items[i] as string, items[i + 1]);
+    return;
+  }
+  for (const pair of items) {
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      throw invalidArg(`headers given as an iterable must hold [name, value] pairs, got ${typeName(pair)}`);
+    }
+    push(out, pair[0] as string, pair[1]);
   }
 }
 
-function push(out: string[], name: string, value: unknown): void {
+function pushValue(out: string[], name: unknown, v: unknown): void {
+  if (v === undefined) return;
+  if (Array.isArray(v)) for (const item of v) push(out, name, item);
+  else push(out, name, v);
+}
+
+function push(out: string[], name: unknown, value: unknown): void {
   if (typeof name !== 'string') throw invalidArg('header names must be strings');
   const v = typeof value === 'number' ? String(value) : value;
-  if (typeof v !== 'string') throw invalidArg(`header ${name} must be a string`);
+  if (typeof v !== 'string') throw invalidArg(`header ${JSON.stringify(name)} must be a string`);
   validateHeaderName(name);
   validateHeaderValue(name, v);
   out.push(name, v);
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
+  return typeof v;
 }
 
 /** Index of the first header named `lower` (lower-case) in a flat list, or -1. */
@@ -153,8 +200,9 @@ export function prepareBody(body: BodyOrFactory): PreparedBody {
     };
   }
   if (body === null || body === undefined) return NO_BODY;
-  if (typeof body === 'string' || body instanceof Uint8Array) {
-    const w: WritableBody = { kind: 'buffer', data: body };
+  const bytes = typeof body === 'string' ? body : asBytes(body);
+  if (bytes !== undefined) {
+    const w: WritableBody = { kind: 'buffer', data: bytes };
     return { replayable: true, present: true, next: () => w };
   }
   let used = false;
@@ -173,27 +221,39 @@ const NO_BODY: PreparedBody = { replayable: true, present: false, next: () => ({
 
 function toWritable(body: BodyInit, headers: string[]): WritableBody {
   if (body === null || body === undefined) return { kind: 'none' };
-  if (typeof body === 'string' || body instanceof Uint8Array) return { kind: 'buffer', data: body };
+  if (typeof body === 'string') return { kind: 'buffer', data: body };
+  const bytes = asBytes(body);
+  if (bytes !== undefined) return { kind: 'buffer', data: bytes };
   if (body instanceof Readable || isAsyncIterable(body)) {
     const i = findHeader(headers, 'content-length');
-    let length = -1;
-    if (i !== -1) {
-      const v = headers[i + 1]!.trim();
-      if (!/^\d+$/.test(v)) throw invalidArg(`invalid content-length ${JSON.stringify(v)}`);
-      length = Number(v);
-    }
-    return { kind: 'stream', source: body as AsyncIterable<Uint8Array>, length };
+    return { kind: 'stream', source: body as AsyncIterable<Uint8Array>, length: i === -1 ? -1 : parseContentLength(headers[i + 1]!) };
   }
-  throw invalidArg('body must be a string, Uint8Array, Readable, AsyncIterable, null, or a factory');
+  throw invalidArg('body must be a string, ArrayBufferView, ArrayBuffer, Readable, AsyncIterable, null, or a factory');
+}
+
+/**
+ * The bytes of an `ArrayBufferView` of any type (DataView, Float64Array, ...) or an
+ * `ArrayBuffer`, as a Uint8Array over the same memory; undefined for anything else.
+ * Framing is computed from these bytes, never from an element count.
+ */
+export function asBytes(v: unknown): Uint8Array | undefined {
+  if (v instanceof Uint8Array) return v;
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  return undefined;
+}
+
+/** A caller's content-length value: 1*DIGIT, a safe integer; else HG_INVALID_ARG. */
+export function parseContentLength(value: string): number {
+  const v = value.trim();
+  if (!/^\d{1,16}$/.test(v) || !Number.isSafeInteger(Number(v))) {
+    throw invalidArg(`invalid content-length ${JSON.stringify(v.slice(0, 40))}`);
+  }
+  return Number(v);
 }
 
 function isAsyncIterable(v: unknown): v is AsyncIterable<Uint8Array> {
   return typeof v === 'object' && v !== null && typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
-}
-
-/** Removes everything between `scheme://` and the last `@` of an unparsable URL. */
-function stripUserinfo(s: string): string {
-  return s.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@]*@/i, '$1');
 }
 
 function safeDecode(s: string): string {

@@ -3,13 +3,17 @@
  * written: Host, Content-Length / Transfer-Encoding, Accept-Encoding, Connection: close,
  * proxy credentials; the request-target form. Pure functions over flat header lists.
  *
- * Invariants: the caller's list is never mutated (a copy is returned); a caller-set
- * Content-Length must match a string/bytes body exactly; no Accept-Encoding is added to
- * HEAD or Range requests or when the caller set one.
+ * Invariants: the caller's list is never mutated (a copy is returned); framing belongs
+ * to hourglass (SPEC §11): a caller-set Content-Length must match the body's bytes
+ * (a stream's is enforced by the writer), Content-Length or Transfer-Encoding without a
+ * body, a Transfer-Encoding other than `chunked`, a repeated framing header and
+ * `Upgrade` are HG_INVALID_ARG; no Accept-Encoding is added to HEAD or Range requests
+ * or when the caller set one.
  */
 
 import type { WritableBody } from './conn/writer.js';
 import { invalidArg } from './errors.js';
+import { parseContentLength } from './request-init.js';
 
 /** What the transport decided about one request's head. */
 export interface RequestHead {
@@ -34,6 +38,7 @@ policy: { disableKeepAlives: boolean; disableCompression: boolean },
   let hasAE = false;
   let hasRange = false;
   let hasLength = false;
+  let lengthAt = -1;
   let hasTE = false;
   let closeAfter = policy.disableKeepAlives;
   let hasConnection = false;
@@ -42,9 +47,18 @@ policy: { disableKeepAlives: boolean; disableCompression: boolean },
     if (n === 'host') hasHost = true;
     else if (n === 'accept-encoding') hasAE = true;
     else if (n === 'range') hasRange = true;
-    else if (n === 'content-length') hasLength = true;
-    else if (n === 'transfer-encoding') hasTE = true;
-    else if (n === 'connection') {
+    else if (n === 'content-length') {
+      if (hasLength) throw invalidArg('more than one content-length header');
+      hasLength = true;
+      lengthAt = i;
+    } else if (n === 'transfer-encoding') {
+      if (hasTE) throw invalidArg('more than one transfer-encoding header');
+      hasTE = true;
+      const te = given[i + 1]!.trim().toLowerCase();
+      if (te !== 'chunked') throw invalidArg(`unsupported transfer-encoding ${JSON.stringify(te.slice(0, 40))} (only chunked)`);
+    } else if (n === 'upgrade') {
+      throw invalidArg('the upgrade header is not supported: hourglass does not switch protocols');
+    } else if (n === 'connection') {
       hasConnection = true;
       if (/(^|,)\s*close\s*(,|$)/i.test(given[i + 1]!)) closeAfter = true;
     }
@@ -52,7 +66,15 @@ policy: { disableKeepAlives: boolean; disableCompression: boolean },
   const headers: string[] = hasHost ? given.slice() : ['host', url.host, ...given];
   let body = givenBody;
   if (hasLength && hasTE) throw invalidArg('content-length and transfer-encoding must not both be set');
+  if (body.kind === 'none' && (hasLength || hasTE)) {
+    throw invalidArg(`${hasLength ? 'content-length' : 'transfer-encoding'} set on a request without a body`);
+  }
   if (body.kind === 'buffer' && (hasLength || hasTE)) body = checkCallerFraming(given, body);
+  else if (body.kind === 'stream' && (hasLength || hasTE)) {
+    // The writer frames by `length`: make it agree with the header that goes out.
+    const length = hasLength ? parseContentLength(given[lengthAt + 1]!) : -1;
+    if (body.length !== length) body = { kind: 'stream', source: body.source, length };
+  }
   if (!hasLength && !hasTE) {
     if (body.kind === 'buffer') {
       const len = typeof body.data === 'string' ? Buffer.byteLength(body.data) : body.data.byteLength;

@@ -832,7 +832,8 @@ describe('redirects end to end: limits, policy and results (GO-31, GO-34)', () =
     const [a, b] = calls as [(typeof calls)[0], (typeof calls)[0]];
     assert.equal(a.next.url, r(fs, 303, '/echo'));
     assert.equal(a.next.method, 'POST');
-    assert.equal(Object.getPrototypeOf(a.next.headers), Object.prototype);
+    // SPEC §11: a plain object with a null prototype (`__proto__` is an ordinary name).
+    assert.equal(Object.getPrototypeOf(a.next.headers), null);
     assert.equal(a.next.headers['x-mixed-case'], 'v');
     for (const name of Object.keys(a.next.headers)) assert.equal(name, name.toLowerCase());
     assert.deepEqual(a.via, [{ url: first, method: 'POST', status: 307 }]);

@@ -9,6 +9,8 @@
  * {@link UsageError} (exit 2), thrown before anything is sent.
  */
 
+import { redactUrl } from '../errors.js';
+
 /**
  * A command line that cannot be acted on: curl's exit 2, or the more precise code curl
  * uses for a URL it refuses (3 malformed, 1 unsupported scheme).
@@ -215,13 +217,12 @@ const EXIT_UNSUPPORTED_PROTOCOL = 1;
  */
 export function httpUrl(given: string, what: string): string {
   const v = /^[a-z][a-z0-9+.-]*:\/\//i.test(given) ? given : `http://${given}`;
-  const shown = JSON.stringify(v.replace(/\/\/[^/@]*@/, '//'));
   let url: URL;
   try {
     if (/[\s\x00-\x1f\x7f]/.test(v)) throw new Error('whitespace or a control character');
     url = new URL(v);
   } catch {
-    throw new UsageError(`${what}: malformed URL ${shown}`, EXIT_MALFORMED_URL);
+    throw new UsageError(`${what}: malformed URL ${JSON.stringify(redactUrl(v))}`, EXIT_MALFORMED_URL);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(

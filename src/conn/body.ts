@@ -53,7 +53,8 @@ export class BodyChannel {
   /** Set when the producer has delivered the last byte. */
   ended = false;
   error: Error | undefined;
-  trailers: Record<string, string> = {};
+  /** Null prototype: a trailer may be named `__proto__` or `constructor`. */
+  trailers: Record<string, string> = Object.create(null) as Record<string, string>;
   private readable: BodyReadable | undefined;
   private collectResolve: ((chunks: Buffer[]) => void) | undefined;
   private collectReject: ((err: Error) => void) | undefined;

@@ -26,7 +26,7 @@ import {
   TimeoutError,
   type TimeoutPhase,
 } from '../errors.js';
-import { headersObject, type ParserEvents, type ResponseHead, ResponseParser } from '../http1/index.js';
+import { headersObject, joinedFields, type ParserEvents, type ResponseHead, ResponseParser } from '../http1/index.js';
 import type { MinThroughput, TransportTimeouts } from '../options.js';
 import { Response } from '../response.js';
 import type { Timings } from '../timings.js';
@@ -387,11 +387,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   }
 
   onTrailers(raw: string[]): void {
-    const t = this.channel!.trailers;
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      const name = raw[i]!.toLowerCase();
-      t[name] = t[name] === undefined ? raw[i + 1]! : `${t[name]}, ${raw[i + 1]}`;
-    }
+    joinedFields(raw, this.channel!.trailers);
   }
 
   onComplete(): void {

@@ -21,7 +21,10 @@ import { CRLF, chunkHeader, LAST_CHUNK, serializeRequestHead } from '../http1/in
 export type WritableBody =
   | { kind: 'none' }
   | { kind: 'buffer'; data: string | Uint8Array }
-  | { kind: 'stream'; source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>; length: number };
+  | { kind: 'stream'; source: AsyncIterable<BodyChunk> | Iterable<BodyChunk>; length: number };
+
+/** One piece of a stream body: any `ArrayBufferView` or `ArrayBuffer` is sent as its bytes. */
+export type BodyChunk = Uint8Array | ArrayBufferView | ArrayBuffer | string;
 
 /** The connection side of a writer. */
 export interface WriterOwner {
@@ -67,7 +70,7 @@ export class RequestWriter {
       } else {
         s.cork();
         s.write(head, 'utf8');
-        s.write(body.data, this.onFlushed);
+        s.write(bodyBytes(body.data), this.onFlushed);
         s.uncork();
       }
     } else {
@@ -83,7 +86,7 @@ export class RequestWriter {
     const body = this.body;
     if (this.abandoned || this.done) return;
     if (body.kind === 'buffer') {
-      this.socket.write(body.data, this.onFlushed);
+      this.socket.write(typeof body.data === 'string' ? body.data : bodyBytes(body.data), this.onFlushed);
     } else if (body.kind === 'stream') {
       void this.pump(body.source, body.length);
     } else {
@@ -119,7 +122,7 @@ export class RequestWriter {
   }
 
   private async pump(
-    source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+    source: AsyncIterable<BodyChunk> | Iterable<BodyChunk>,
     length: number,
   ): Promise<void> {
     const s = this.socket;
@@ -128,16 +131,17 @@ export class RequestWriter {
     try {
       for await (const piece of source) {
         if (this.abandoned || s.destroyed) return;
-        const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
-        if (chunk.length === 0) continue;
-        sent += chunk.length;
+        const chunk = bodyBytes(piece);
+        // Framing counts bytes: a Uint16Array's `length` is not its size on the wire.
+        if (chunk.byteLength === 0) continue;
+        sent += chunk.byteLength;
         if (!chunked && sent > length) {
           throw invalidArg(`request body is longer than its content-length (${length})`);
         }
         let more: boolean;
         if (chunked) {
           s.cork();
-          s.write(chunkHeader(chunk.length), 'latin1');
+          s.write(chunkHeader(chunk.byteLength), 'latin1');
           s.write(chunk);
           more = s.write(CRLF);
           s.uncork();
@@ -167,4 +171,13 @@ export class RequestWriter {
       this.flushed(e);
     }
   }
+}
+
+/** The bytes of a body piece, as a Uint8Array over the same memory (no copy for views). */
+function bodyBytes(piece: unknown): Uint8Array {
+  if (piece instanceof Uint8Array) return piece;
+  if (typeof piece === 'string') return Buffer.from(piece);
+  if (ArrayBuffer.isView(piece)) return new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength);
+  if (piece instanceof ArrayBuffer) return new Uint8Array(piece);
+  throw new TypeError(`a request body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${typeof piece}`);
 }

@@ -52,20 +52,36 @@ export function isToken(s: string): boolean {
 /**
  * Builds the user-facing headers object from a flat `[name, value, ...]` list: names
  * lower-cased, repeated fields joined with `', '`, except `set-cookie`, which is
- * always a `string[]` (its values may contain commas).
+ * always a `string[]` (its values may contain commas). The object has a null
+ * prototype: `__proto__`, `constructor` or `toString` are ordinary header names.
  */
 export function headersObject(rawHeaders: readonly string[]): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+  const out = Object.create(null) as Record<string, string | string[]>;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
     const value = rawHeaders[i + 1]!;
-    const prev = Object.hasOwn(out, name) ? out[name] : undefined;
+    const prev = out[name];
     if (name === 'set-cookie') {
-      if (prev === undefined) define(out, name, [value]);
+      if (prev === undefined) out[name] = [value];
       else (prev as string[]).push(value);
     } else {
-      define(out, name, prev === undefined ? value : `${prev as string}, ${value}`);
+      out[name] = prev === undefined ? value : `${prev as string}, ${value}`;
     }
+  }
+  return out;
+}
+
+/**
+ * Adds a flat `[name, value, ...]` list to `into` (a null-prototype object, made when
+ * not given): names lower-cased, every repeated field joined with `', '`. For
+ * trailers and the request-side header records (checkRedirect, diagnostics).
+ */
+export function joinedFields(raw: readonly string[], into?: Record<string, string>): Record<string, string> {
+  const out = into ?? (Object.create(null) as Record<string, string>);
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const prev = out[name];
+    out[name] = prev === undefined ? raw[i + 1]! : `${prev}, ${raw[i + 1]!}`;
   }
   return out;
 }
@@ -369,13 +385,4 @@ function table(member: (c: number) => boolean): Uint8Array {
   const t = new Uint8Array(256);
   for (let c = 0; c < 256; c++) t[c] = member(c) ? 1 : 0;
   return t;
-}
-
-/** Assigns without ever touching a prototype (a header may be named `__proto__`). */
-function define(obj: Record<string, string | string[]>, name: string, value: string | string[]): void {
-  if (name === '__proto__') {
-    Object.defineProperty(obj, name, { value, writable: true, enumerable: true, configurable: true });
-  } else {
-    obj[name] = value;
-  }
 }
