@@ -51,6 +51,8 @@ export interface GetOptions {
   sha256: string | undefined;
   /** A proxy URL, `''` for none, or undefined for the environment's. */
   proxy: string | undefined;
+  /** `--unix-socket`: a Unix domain socket path dialed instead of TCP. */
+  unixSocket: string | undefined;
   cacert: string | undefined;
   insecure: boolean;
   verbose: boolean;
@@ -192,6 +194,16 @@ const FLAGS: FlagSpec<GetOptions>[] = [
     apply: set('proxy', text),
   },
   {
+    names: ['--unix-socket'],
+    arg: 'PATH',
+    def: 'none',
+    help: "connect through the Unix domain socket PATH; the URL's host still names the server",
+    apply: set('unixSocket', (v, f) => {
+      if (v === '') throw new UsageError(`${f} needs a path`);
+      return v;
+    }),
+  },
+  {
     names: ['--cacert'],
     arg: 'FILE',
     def: 'system CAs',
@@ -254,6 +266,7 @@ export function parseGetArgs(argv: readonly string[]): GetOptions {
     mirrors: [],
     sha256: undefined,
     proxy: undefined,
+    unixSocket: undefined,
     cacert: undefined,
     insecure: false,
     verbose: false,
