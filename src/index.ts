@@ -27,7 +27,7 @@ export type { FetchInit } from './fetch.js';
 export { Response } from './response.js';
 export type { Timings, TimingPhases } from './timings.js';
 export type { TraceHooks, GotConnInfo, DnsDoneInfo } from './trace.js';
-export type { TransportTimeouts, MinThroughput } from './options.js';
+export type { TransportTimeouts, MinThroughput, SocketPathOption } from './options.js';
 export { DEFAULTS } from './options.js';
 export type { RetryOptions } from './retry.js';
 export type { HeadersInit, BodyInit, BodyOrFactory } from './request-init.js';
