@@ -86,7 +86,7 @@ export interface DialRequest {
   path?: string | undefined;
 }
 
-/** Dials TCP connections; one instance is shared by a transport. */
+/** Dials TCP connections (or Unix socket paths); one instance is shared by a transport. */
 export class Dialer {
   readonly options: ResolvedDialerOptions;
   /** Dials holding a slot (only counted when `maxConcurrentDials > 0`). */
