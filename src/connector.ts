@@ -24,6 +24,8 @@ export interface ConnectOptions {
   host: string;
   port: number;
   proxy: URL | undefined;
+  /** A Unix socket path dialed instead of `host:port` (never with a proxy). */
+  socketPath: string | undefined;
   tls: tls.ConnectionOptions | undefined;
   timeouts: TransportTimeouts;
   trace: TraceHooks | undefined;
@@ -47,7 +49,7 @@ export function readsPlain(o: ConnectOptions): boolean {
   return !o.https && o.proxy?.protocol !== 'https:';
 }
 
-/** Opens a socket ready for HTTP/1.1 to `o.host:o.port` (directly, or through `o.proxy`). */
+/** Opens a socket ready for HTTP/1.1 to `o.host:o.port` (directly, over `o.socketPath`, or through `o.proxy`). */
 export async function connectSocket(
   dialer: Dialer,
   o: ConnectOptions,
@@ -70,6 +72,7 @@ export async function connectSocket(
       method: o.method,
       url: o.url,
       onread: readsPlain(o) ? onread : undefined,
+      path: target === undefined ? o.socketPath : undefined,
     });
     try {
       if (target !== undefined && target.protocol === 'https:') {

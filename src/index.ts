@@ -29,6 +29,7 @@ export type { Timings, TimingPhases } from './timings.js';
 export type { TraceHooks, GotConnInfo, DnsDoneInfo, WroteHeadersInfo } from './trace.js';
 export type { TransportTimeouts, MinThroughput } from './options.js';
 export { DEFAULTS } from './options.js';
+export type { SocketPathOption } from './options.js';
 export type { RetryOptions } from './retry.js';
 export type { HeadersInit, BodyInit, BodyOrFactory } from './request-init.js';
 export type { ProxyOption } from './proxy.js';

@@ -84,6 +84,24 @@ export function checkCount(name: string, value: unknown): number | undefined {
   return value;
 }
 
+/** The `socketPath` option of a Transport: one path for every request, or a choice per URL. */
+export type SocketPathOption = string | ((url: URL) => string | undefined);
+
+/** Validates a Unix socket path (a non-empty string without NUL), from the option or from its function. */
+export function checkSocketPath(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '' || value.includes('\0')) {
+    throw invalidArg(`${name} must be a non-empty path without NUL bytes, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  }
+  return value;
+}
+
+/** Validates a `socketPath` option: a path, a function `(url) => path | undefined`, or undefined. */
+export function checkSocketPathOption(value: unknown): SocketPathOption | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'function') return value as (url: URL) => string | undefined;
+  return checkSocketPath('socketPath', value);
+}
+
 /** Validates a `minThroughput` option. */
 export function checkMinThroughput(value: unknown): MinThroughput | undefined {
   if (value === undefined || value === null) return undefined;

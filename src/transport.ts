@@ -1,9 +1,10 @@
 /**
  * transport — how a request reaches a server (Go's Transport / RoundTripper).
  *
- * Owns: the per-host pool key (scheme, host, port, proxy, TLS options), the headers a
- * transport adds (Host, Accept-Encoding, Content-Length / Transfer-Encoding,
- * Connection: close), proxy routing, opening connections (dialer → proxy tunnel → TLS),
+ * Owns: the per-host pool key (scheme, host, port, proxy, TLS options, socket path), the
+ * headers a transport adds (Host, Accept-Encoding, Content-Length / Transfer-Encoding,
+ * Connection: close), proxy routing, the choice of a Unix socket path (which bypasses
+ * any proxy), opening connections (dialer → proxy tunnel → TLS),
  * handing them out through the {@link Pool}, transparent decompression, and the one
  * retry it is allowed: a request that failed on a *reused* connection before any
  * response byte, when nothing was written or the request is replayable (SPEC §4).
@@ -23,10 +24,13 @@ import { closedError, ProtocolError } from './errors.js';
 import {
   checkCount,
   checkDuration,
+  checkSocketPath,
+  checkSocketPathOption,
   DEFAULT_TIMEOUTS,
   DEFAULTS,
   type MinThroughput,
   resolveTimeouts,
+  type SocketPathOption,
   type TransportTimeouts,
 } from './options.js';
 import { type Lease, Pool, type Wanter } from './pool.js';
@@ -88,6 +92,14 @@ export interface TransportOptions {
   maxResponseBytes?: number;
   /** A proxy URL, a function choosing one per request URL, or `'env'`. */
   proxy?: ProxyOption;
+  /**
+   * Dial this Unix domain socket path instead of TCP (curl's `--unix-socket`), or a
+   * function choosing a path per request URL (`undefined`: TCP as usual). The URL's host
+   * still fills `Host` and, for https, SNI and certificate verification. There is no
+   * DNS phase; `dialTimeout` and the `connect` phase apply; the pool keeps separate
+   * connections per path; a proxy is never used for such a request. Default none.
+   */
+  socketPath?: SocketPathOption;
 }
 
 /** One request as the transport sees it. */
@@ -121,6 +133,7 @@ export class Transport implements ConnOwner {
   private readonly maxResponseHeaderBytes: number;
   private readonly maxResponseBytes: number;
   private readonly proxy: ProxyResolver;
+  private readonly socketPath: SocketPathOption | undefined;
   private isClosed = false;
 
   constructor(options: TransportOptions = {}) {
@@ -155,6 +168,7 @@ export class Transport implements ConnOwner {
     const maxBytes = checkCount('maxResponseBytes', options.maxResponseBytes);
     this.maxResponseBytes = maxBytes === undefined || maxBytes === 0 ? Number.POSITIVE_INFINITY : maxBytes;
     this.proxy = new ProxyResolver(options.proxy);
+    this.socketPath = checkSocketPathOption(options.socketPath);
     this.pool = new Pool<Connection, DialOptions, Budget>(
       {
         maxIdleConns: checkCount('maxIdleConns', options.maxIdleConns) ?? DEFAULTS.maxIdleConns,
@@ -214,7 +228,8 @@ export class Transport implements ConnOwner {
     const https = url.protocol === 'https:';
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const port = url.port === '' ? (https ? 443 : 80) : Number(url.port);
-    const proxy = this.proxy.resolve(url);
+    const socketPath = this.socketPathFor(url);
+    const proxy = socketPath === undefined ? this.proxy.resolve(url) : undefined;
     const tlsOpts = https ? this.tlsFor(host, port) : undefined;
     const { headers, compress, closeAfter, body } = requestHead(req.method, url, req.headers, req.body, this);
     if (proxy !== undefined && !https) addProxyAuth(headers, proxy);
@@ -231,7 +246,9 @@ export class Transport implements ConnOwner {
       tlsOpts,
       timeouts,
       req.trace,
-      proxy === undefined && tlsOpts === undefined ? this.plainKey(https, host, port) : poolKey(https, host, port, proxy, tlsOpts),
+      proxy === undefined && tlsOpts === undefined && socketPath === undefined
+        ? this.plainKey(https, host, port)
+        : poolKey(https, host, port, proxy, tlsOpts, socketPath),
       proxy !== undefined && !https ? absoluteForm(url) : url.search === '' ? url.pathname : url.pathname + url.search,
       headers,
       body,
@@ -239,6 +256,7 @@ export class Transport implements ConnOwner {
       req.rebody,
       compress,
       closeAfter,
+      socketPath,
     );
     at.transport = this;
     return at;
@@ -287,7 +305,7 @@ export class Transport implements ConnOwner {
         wasIdle: lease.wasIdle,
         idleTime: lease.idleTime,
         localAddress: conn.localAddress,
-        remoteAddress: conn.remoteAddress,
+        remoteAddress: conn.remoteAddress ?? at.socketPath,
       });
     }
     let res: Response;
@@ -346,6 +364,14 @@ export class Transport implements ConnOwner {
       if (this.plainKeys.size < 1024) this.plainKeys.set(origin, key);
     }
     return key;
+  }
+
+  /** The Unix socket path for `url`, if any (the function form is asked per request). */
+  private socketPathFor(url: URL): string | undefined {
+    const option = this.socketPath;
+    if (option === undefined || typeof option === 'string') return option;
+    const path = option(url);
+    return path === undefined || path === null ? undefined : checkSocketPath('socketPath(url)', path);
   }
 
   private tlsFor(host: string, port: number): tls.ConnectionOptions | undefined {
@@ -429,18 +455,21 @@ class Attempt implements DialOptions, Wanter<Connection> {
     readonly rebody: (() => WritableBody) | undefined,
     readonly compress: boolean,
     readonly closeAfter: boolean,
+    readonly socketPath: string | undefined,
   ) {}
 }
 
-/** Go-style readable pool key: `https://host:port` plus proxy and TLS identity. */
+/** Go-style readable pool key: `https://host:port` plus proxy, TLS identity and socket path. */
 export function poolKey(
   https: boolean,
   host: string,
   port: number,
   proxy: URL | undefined,
   tlsOpts: tls.ConnectionOptions | undefined,
+  socketPath?: string,
 ): string {
   let key = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (socketPath !== undefined) key += `|unix=${socketPath}`;
   if (proxy !== undefined) key += `|proxy=${proxy.protocol}//${proxy.host}`;
   if (tlsOpts !== undefined) key += `|tls=${tlsOptionsKey(tlsOpts)}`;
   return key;

@@ -53,6 +53,8 @@ export interface GetOptions {
   sha256: string | undefined;
   /** A proxy URL, `''` for none, or undefined for the environment's. */
   proxy: string | undefined;
+  /** `--unix-socket`: a Unix domain socket path dialed instead of TCP. */
+  unixSocket: string | undefined;
   cacert: string | undefined;
   insecure: boolean;
   verbose: boolean;
@@ -216,6 +218,16 @@ const FLAGS: FlagSpec<GetOptions>[] = [
     apply: set('proxy', text),
   },
   {
+    names: ['--unix-socket'],
+    arg: 'PATH',
+    def: 'none',
+    help: "connect through the Unix domain socket PATH; the URL's host still names the server",
+    apply: set('unixSocket', (v, f) => {
+      if (v === '') throw new UsageError(`${f} needs a path`);
+      return v;
+    }),
+  },
+  {
     names: ['--cacert'],
     arg: 'FILE',
     def: 'system CAs',
@@ -285,6 +297,7 @@ export function parseGetArgs(argv: readonly string[]): GetOptions {
     mirrors: [],
     sha256: undefined,
     proxy: undefined,
+    unixSocket: undefined,
     cacert: undefined,
     insecure: false,
     verbose: false,

@@ -223,6 +223,7 @@ function clientOptions(o: GetOptions, hops: HopLog | undefined): ConstructorPara
   const t: TransportOptions = {
     proxy: o.proxy === undefined ? 'env' : o.proxy === '' ? undefined : o.proxy,
   };
+  if (o.unixSocket !== undefined) t.socketPath = o.unixSocket;
   if (o.connectTimeout !== undefined) t.dialTimeout = o.connectTimeout;
   if (o.tlsTimeout !== undefined) t.tlsHandshakeTimeout = o.tlsTimeout;
   if (o.headerTimeout !== undefined) t.responseHeaderTimeout = o.headerTimeout;

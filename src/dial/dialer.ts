@@ -4,6 +4,8 @@
  *
  * Owns: DNS resolution (skipped for IP literals), the RFC 8305 race between addresses,
  * the dial budget, `maxConcurrentDials` queueing, and the dns/connect trace hooks.
+ * A Unix socket path (`DialRequest.path`, see unix.ts) is dialed as one attempt under
+ * the same budget, timeout and abort.
  * Never does: TLS (see `tls.ts`), pooling, or anything HTTP. Its caller is the transport.
  *
  * Invariants:
@@ -31,6 +33,7 @@ import {
 } from '../errors.js';
 import { checkCount, checkDuration, DEFAULTS } from '../options.js';
 import { emit, type TraceHooks } from '../trace.js';
+import { connectPath, PATH_FAMILY, PATH_PORT, pathName } from './unix.js';
 
 /** Options of a {@link Dialer}. Durations are milliseconds. */
 export interface DialerOptions {
@@ -74,9 +77,16 @@ export interface DialRequest {
   url?: string | undefined;
   /** Node's `onread` for every attempt's socket (plain TCP only: where reads land). */
   onread?: net.OnReadOpts | undefined;
+  /**
+   * A Unix domain socket path to dial instead of `host:port` (SPEC §12): no DNS, one
+   * attempt, no `localAddress`; the budget, timeout and abort are the same. `host` and
+   * `port` then only name the request in messages. Trace hooks and errors report the
+   * path as the address, with port 0 and family 0.
+   */
+  path?: string | undefined;
 }
 
-/** Dials TCP connections; one instance is shared by a transport. */
+/** Dials TCP connections (or Unix socket paths); one instance is shared by a transport. */
 export class Dialer {
   readonly options: ResolvedDialerOptions;
   /** Dials holding a slot (only counted when `maxConcurrentDials > 0`). */
@@ -203,6 +213,12 @@ class DialRun implements Cancelable {
       return;
     }
     this.hasSlot = true;
+    if (this.req.path !== undefined) {
+      // Like an IP literal: no DNS phase, straight to connect.
+      if (this.req.timings !== undefined) this.req.timings.lookup = Date.now();
+      this.connect([{ address: this.req.path, family: PATH_FAMILY }]);
+      return;
+    }
     const host = unbracket(this.req.host);
     const family = net.isIP(host);
     if (family !== 0) {
@@ -285,12 +301,15 @@ class DialRun implements Cancelable {
     this.fallbackTimer = undefined;
     const target = this.pending.shift();
     if (target === undefined) return;
-    const { port } = this.req;
+    const isPath = this.req.path !== undefined;
+    const port = isPath ? PATH_PORT : this.req.port;
     const localAddress = this.dialer.options.localAddress;
     let socket: net.Socket;
     try {
       const onread = this.req.onread;
-      socket = net.connect({ host: target.address, port, family: target.family, localAddress, ...(onread ? { onread } : {}) });
+      socket = isPath
+        ? connectPath(target.address, onread)
+        : net.connect({ host: target.address, port, family: target.family, localAddress, ...(onread ? { onread } : {}) });
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       const msg = `cannot dial ${hostPort(target.address, port)}: ${e.message}${forUrl(this.req)}`;
@@ -441,6 +460,7 @@ function unbracket(host: string): string {
 }
 
 function hostPort(host: string, port: number): string {
+  if (port === PATH_PORT) return pathName(host);
   const h = unbracket(host);
   return net.isIPv6(h) ? `[${h}]:${port}` : `${h}:${port}`;
 }

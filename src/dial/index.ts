@@ -1,5 +1,5 @@
 /**
- * dial — the bottom of the stack: from `host:port` to a connected TCP socket.
+ * dial — the bottom of the stack: from `host:port` (or a Unix socket path) to a connected socket.
  * The transport uses `Dialer`; `tls.ts` upgrades what it returns.
  */
 

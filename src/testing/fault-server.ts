@@ -3,7 +3,7 @@
  * tests of hourglass and of its users (SPEC §9). Built on `node:net`/`node:tls` only
  * (never `node:http`), so every byte it writes is the byte a script asked for.
  *
- * Owns: the listener (plain or TLS), the accept counter, the per-connection request
+ * Owns: the listener (plain or TLS, on TCP or a Unix socket path), the accept counter, the per-connection request
  * loop (keep-alive: requests on one connection are answered in order), route
  * dispatch (custom routes first, then the built-ins of ./routes.ts), the request
  * log, per-path hit counters, the idle-close timers, the side listeners
@@ -26,6 +26,7 @@ import { EDGE_CASES, MALFORMED, MALFORMED_CASES } from './malformed.js';
 import { type RequestHead, RequestReader } from './request-reader.js';
 import { BUILTIN_ROUTES, matchRoute, ROUTE_TABLE, type RouteHandler, type RouteOptions } from './routes.js';
 import { COMPRESSED_TEXT, rangeContent } from './routes-content.js';
+import { unixTlsServer } from './unix-tls.js';
 
 /** TLS settings of a fault server. */
 export interface FaultServerTlsOptions {
@@ -42,6 +43,12 @@ export interface FaultServerOptions {
   host?: string;
   /** Default 0 (any free port). */
   port?: number;
+  /**
+   * Listen on this Unix domain socket path instead of TCP (`host`/`port` are ignored;
+   * the file must not exist; `close()` removes it). `origin` is then `http(s)://localhost`:
+   * pair it with the client's `socketPath`. With TLS, client certificates are not supported.
+   */
+  socketPath?: string;
 }
 
 /**
@@ -67,7 +74,7 @@ export class FaultServer extends EventEmitter implements ExchangeHost {
   /** Starts a server on loopback. */
   static async start(opts: FaultServerOptions = {}): Promise<FaultServer> {
     const server = new FaultServer(opts);
-    await server.listen(opts.host ?? '127.0.0.1', opts.port ?? 0);
+    await server.listen(opts.host ?? '127.0.0.1', opts.port ?? 0, opts.socketPath);
     return server;
   }
 
@@ -82,6 +89,8 @@ export class FaultServer extends EventEmitter implements ExchangeHost {
   /** Errors thrown by route scripts or request-parsing failures. */
   readonly errors: Error[] = [];
   readonly tls: boolean;
+  /** The Unix socket path listened on, or undefined on TCP. */
+  readonly socketPath: string | undefined;
   host = '';
   port = 0;
 
@@ -99,10 +108,20 @@ export class FaultServer extends EventEmitter implements ExchangeHost {
   private constructor(opts: FaultServerOptions) {
     super();
     this.tls = opts.tls !== undefined && opts.tls !== false;
+    this.socketPath = opts.socketPath;
     if (this.tls) {
       const t: FaultServerTlsOptions = typeof opts.tls === 'object' ? opts.tls : {};
       const pair = SERVER_CERTS[t.cert ?? 'localhost'];
       const auth = t.clientAuth ?? 'none';
+      if (opts.socketPath !== undefined) {
+        if (auth !== 'none') throw new Error('fault server: clientAuth is not supported on a Unix socket');
+        const onSecure = (info: ConnectionInfo, raw: net.Socket, s: tls.TLSSocket): void => {
+          this.watch(s, info);
+          this.startConn(info, raw, s);
+        };
+        this.listener = unixTlsServer({ ...pair, ALPNProtocols: ['http/1.1'] }, (raw) => this.accept(raw), onSecure);
+        return;
+      }
       const server = tls.createServer({
         ...pair,
         ca: CA_CERT,
@@ -125,8 +144,9 @@ export class FaultServer extends EventEmitter implements ExchangeHost {
     }
   }
 
-  /** `http(s)://host:port` (IPv6 hosts bracketed). */
+  /** `http(s)://host:port` (IPv6 hosts bracketed); `http(s)://localhost` on a Unix socket. */
   get origin(): string {
+    if (this.socketPath !== undefined) return `${this.tls ? 'https' : 'http'}://localhost`;
     const host = net.isIPv6(this.host) ? `[${this.host}]` : this.host;
     return `${this.tls ? 'https' : 'http'}://${host}:${this.port}`;
   }
@@ -271,11 +291,16 @@ export class FaultServer extends EventEmitter implements ExchangeHost {
 
   // Private implementation past this point.
 
-  private async listen(host: string, port: number): Promise<void> {
+  private async listen(host: string, port: number, socketPath: string | undefined): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.listener.once('error', reject);
-      this.listener.listen(port, host, () => resolve());
+      if (socketPath !== undefined) this.listener.listen(socketPath, () => resolve());
+      else this.listener.listen(port, host, () => resolve());
     });
+    if (socketPath !== undefined) {
+      this.host = 'localhost';
+      return;
+    }
     const addr = this.listener.address() as net.AddressInfo;
     this.host = addr.address;
     this.port = addr.port;
@@ -302,7 +327,7 @@ export class FaultServer extends EventEmitter implements ExchangeHost {
       this.pending.delete(peerKey(raw));
     });
     // In TLS mode the TLSSocket arrives on 'secureConnection'; keep the TCP side for RST.
-    if (this.tls) this.pending.set(peerKey(raw), { info, raw });
+    if (this.tls && this.socketPath === undefined) this.pending.set(peerKey(raw), { info, raw });
     this.emit('connection', info);
     return info;
   }
