@@ -319,7 +319,8 @@ class Handshake implements Cancelable {
 
   private peer(): string {
     const { address, port } = this.remote;
-    if (address === undefined) return 'unknown address';
+    // A Unix domain socket has no remote address (the dialer reports its path).
+    if (address === undefined) return 'a Unix socket';
     return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
   }
 

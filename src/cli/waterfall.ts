@@ -177,5 +177,7 @@ export function fmtMs(ms: number): string {
 }
 
 function hostPort(address: string, port: number): string {
+  // A Unix socket path is reported as the address with port 0.
+  if (port === 0 && address.startsWith('/')) return `unix:${address}`;
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
