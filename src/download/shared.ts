@@ -93,7 +93,14 @@ export function attach<T extends { path: string }>(
     (key) => {
       let shared = table.get(key);
       if (shared === undefined || shared.closing) {
-        shared = new Shared<T>(key, make(), shared?.done);
+        let transfer: Runnable<T>;
+        try {
+          transfer = make();
+        } catch (err) {
+          budget.finish();
+          throw err;
+        }
+        shared = new Shared<T>(key, transfer, shared?.done);
         table.set(key, shared);
       }
       return (shared as Shared<T>).join(budget, init);
