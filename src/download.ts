@@ -1,27 +1,32 @@
 /**
  * download — resumable downloads to a file (SPEC §8, §11 "Download").
  *
- * Owns: the attempt loop over mirrors (retry limit per mirror, backoff, one overall
- * deadline across every attempt and wait), the choice between continuing with
- * `Range` + `If-Range` and restarting from zero, judging each answer (200, 206, 416,
- * retryable and final statuses), de-duplicating concurrent calls for one destination,
- * and progress. Options are checked in `download/options`, the on-disk state lives
- * in `download/part-file`, the header grammar in `download/range`; requests go
+ * Owns: the attempt loop over mirrors (every request counts against the retry limit
+ * per mirror, whatever its outcome; backoff; no wait that would overrun every caller's
+ * deadline), the choice between continuing with `Range` + `If-Range`, with `Range`
+ * alone (a `.part` without a usable sidecar, as curl `-C -`) and restarting from zero,
+ * judging each answer (200, 206, 416, retryable and final statuses), and progress.
+ * Options are checked in `download/options`, the on-disk state lives in
+ * `download/part-file`, the header grammar in `download/range`, callers sharing one
+ * transfer (each with its own deadline and signal) in `download/shared`; requests go
  * through an ordinary {@link Client} with its own retries disabled, so every request
  * is counted here.
  *
  * Invariants: bytes reach the `.part` only from a 200, or from a 206 whose
  * `Content-Range` starts exactly at the `.part`'s end and agrees with the known size
  * and `Content-Length`; a 206 that turns out longer than announced is rolled back
- * (nothing of it is kept); `If-Range` never carries a weak ETag; a ranged request
- * never sends `Accept-Encoding`, an unranged one sends `identity`, so offsets always
- * address the identity representation; the body is streamed with backpressure (one
- * chunk in flight), never buffered whole; `received` in `onProgress` never decreases;
+ * (nothing of it is kept); `If-Range` never carries a weak ETag nor anything but
+ * visible characters; a ranged request never sends `Accept-Encoding`, an unranged one
+ * sends `identity`, so offsets always address the identity representation; at most
+ * `limit + 1` requests per mirror; the body is streamed with backpressure (one chunk
+ * in flight), never buffered whole; `received` in `onProgress` never decreases;
  * `dest` is only ever written by the final atomic rename, after the checksum passed.
  * Errors: the last attempt's error once every mirror is exhausted (`HttpStatusError`
- * `HG_HTTP_STATUS` for a status, `ProtocolError` `bad-range` for a bad 206/416), an
- * overall `TimeoutError` phase `request`, `AbortError`, `HG_CHECKSUM`, and `HG_WRITE`
- * (with the system error as `cause`) when the `.part`, its sidecar or `dest` fails.
+ * `HG_HTTP_STATUS` for a status, `ProtocolError` `bad-range` for a bad 206/416 or a
+ * 206 short of the end when no request is left), each caller's own overall
+ * `TimeoutError` phase `request` (`requestSent` as of the current attempt) or
+ * `AbortError`, `HG_CHECKSUM`, and `HG_WRITE` (with the system error as `cause`) when
+ * the `.part`, its sidecar or `dest` fails.
  */
 
 import type { Client } from './client.js';
@@ -34,6 +39,13 @@ import {
 } from './download/options.js';
 import { PartFile } from './download/part-file.js';
 import {
+  attach,
+  DeadlineOverrun,
+  type Runnable,
+  type TransferHost,
+  type TransferState,
+} from './download/shared.js';
+import {
   contentLength,
   ifRangeValue,
   parseContentRange,
@@ -45,6 +57,7 @@ import {
 import { AbortError, HourglassError, ProtocolError, redactUrl, TimeoutError } from './errors.js';
 import { defaultClient } from './index.js';
 import type { Response } from './response.js';
+import type { TraceHooks } from './trace.js';
 import { parseRetryAfter } from './retry.js';
 
 export type { DownloadOptions, DownloadResult } from './download/options.js';
@@ -60,35 +73,29 @@ export class HttpStatusError extends HourglassError {
 
 /**
  * Downloads `urls` (mirrors of one file, tried in order) to `dest` through
- * `dest.part`, resuming where an earlier attempt or process stopped. Concurrent calls
- * for the same resolved `dest` share the first call's transfer and options.
+ * `dest.part`, resuming where an earlier attempt or process stopped (a `.part` with no
+ * usable sidecar is continued from its size with `Range` alone, as curl `-C -`).
+ * Concurrent calls for the same destination (same real directory and name) share the
+ * first call's transfer, mirrors and checksum; each keeps its own `timeout`, `signal`
+ * and `onProgress`: a caller whose deadline or signal fires rejects alone, and the
+ * transfer is aborted when no caller is left.
  */
 export function download(
   urls: string | string[],
   dest: string,
   opts: DownloadOptions = {},
 ): Promise<DownloadResult> {
-  let transfer: Transfer;
+  let cfg: ResolvedDownload;
   try {
-    transfer = new Transfer(urls, dest, opts);
+    cfg = resolveDownload(urls, dest, opts);
   } catch (err) {
     return Promise.reject(err);
   }
-  const running = inflight.get(transfer.dest);
-  if (running !== undefined) return running;
-  const p = transfer.run();
-  inflight.set(transfer.dest, p);
-  const forget = (): void => {
-    if (inflight.get(transfer.dest) === p) inflight.delete(transfer.dest);
-  };
-  p.then(forget, forget);
-  return p;
+  const init = { timeout: opts.timeout, signal: opts.signal, onProgress: opts.onProgress, path: cfg.dest };
+  return attach(cfg.dest, { ...init, url: cfg.urls[0]! }, () => new Transfer(cfg, opts));
 }
 
 // Private implementation past this point.
-
-/** Transfers in progress, by resolved destination. */
-const inflight = new Map<string, Promise<DownloadResult>>();
 
 /** A `Retry-After` longer than this moves on to the next mirror instead of waiting. */
 const MAX_RETRY_AFTER = 60_000;
@@ -100,37 +107,46 @@ const FATAL_CODES: ReadonlySet<string> = new Set(['HG_INVALID_ARG', 'HG_CLOSED',
 /** How one request ended, as the attempt loop sees it. */
 type Outcome =
   | { kind: 'complete' }
-  /** A 206 covered part of the rest: ask for the remainder at once. */
-  | { kind: 'continue' }
+  /** A 206 covered part of the rest: ask for the remainder at once (`error` if no request is left). */
+  | { kind: 'continue'; error: Error }
   | { kind: 'retry'; error: Error; wait?: number | undefined }
   | { kind: 'next-mirror'; error: Error };
 
 /** One download: its options resolved, and the counters of its result. */
-class Transfer {
-  readonly dest: string;
+class Transfer implements Runnable<DownloadResult> {
+  readonly state: TransferState;
   private readonly cfg: ResolvedDownload;
   private readonly opts: DownloadOptions;
   private readonly client: Client;
+  /** Marks the current attempt's request as sent (one hook object per transfer). */
+  private readonly trace: TraceHooks;
+  private host: TransferHost | undefined;
   private attempts = 0;
   private resumed = false;
   private reported = -1;
   /** The one buffer bodies are read into (allocated on the first body). */
   private buffer: Buffer | undefined;
-  private lastError: Error | undefined;
 
-  constructor(urls: string | string[], dest: string, opts: DownloadOptions) {
-    this.cfg = resolveDownload(urls, dest, opts);
-    this.dest = this.cfg.dest;
+  constructor(cfg: ResolvedDownload, opts: DownloadOptions) {
+    this.cfg = cfg;
     this.opts = opts;
     this.client = opts.client ?? defaultClient();
+    this.state = { activePhase: 'download', requestSent: false, url: cfg.urls[0]!, lastError: undefined };
+    this.trace = {
+      wroteHeaders: () => {
+        this.state.requestSent = true;
+      },
+    };
   }
 
-  async run(): Promise<DownloadResult> {
-    const budget = new Budget(this.opts.timeout, this.opts.signal, 'GET', this.cfg.urls[0]!);
-    budget.activePhase = 'download';
+  /** Runs until done, failed, or aborted through `host.signal` (no caller left). */
+  async run(host: TransferHost): Promise<DownloadResult> {
+    this.host = host;
+    // Deadlines belong to the callers; this budget only carries the abort.
+    const budget = new Budget(undefined, host.signal, 'GET', this.cfg.urls[0]!);
     try {
       budget.check();
-      const part = await PartFile.open(this.dest);
+      const part = await PartFile.open(this.cfg.dest);
       try {
         if (part.size > 0) this.progress(part);
         return await this.loop(part, budget);
@@ -138,66 +154,83 @@ class Transfer {
         await part.close();
       }
     } catch (err) {
-      throw fileError(err, this.dest);
+      throw fileError(err, this.cfg.dest);
     } finally {
       budget.finish();
     }
   }
 
-  /** Mirrors in order; on each, attempts until success, a final answer, or the retry limit. */
+  /**
+   * Mirrors in order; on each, requests until success, a final answer, or the retry
+   * limit. Every request counts against the limit whatever its outcome (a 206 that
+   * covers only part of the rest, a restart from zero): `limit + 1` requests per mirror.
+   */
   private async loop(part: PartFile, budget: Budget): Promise<DownloadResult> {
     for (const url of this.cfg.urls) {
-      let failures = 0;
-      for (;;) {
+      for (let tries = 1; ; tries++) {
         const outcome = await this.attempt(url, part, budget);
         if (outcome.kind === 'complete') return this.finish(part);
+        this.state.lastError = outcome.error;
+        if (outcome.kind === 'next-mirror' || tries > this.cfg.limit) break;
         if (outcome.kind === 'continue') continue;
-        this.lastError = outcome.error;
-        if (outcome.kind === 'next-mirror' || ++failures > this.cfg.limit) break;
-        const wait = outcome.wait ?? Math.max(0, this.cfg.backoff(failures));
-        if (wait >= budget.remaining()) throw budget.timeoutError(outcome.error);
+        const wait = outcome.wait ?? Math.max(0, this.cfg.backoff(tries));
+        if (wait >= this.remaining()) throw new DeadlineOverrun(outcome.error);
         if (wait > 0) {
-          budget.activePhase = 'retry-backoff';
+          this.state.activePhase = 'retry-backoff';
           await sleep(wait, budget);
         }
       }
     }
-    throw this.lastError ?? new HourglassError('download failed', 'HG_DOWNLOAD');
+    throw this.state.lastError ?? new HourglassError('download failed', 'HG_DOWNLOAD');
   }
 
-  /** One request: continue (Range + If-Range) when the `.part` can be trusted, else from zero. */
+  /**
+   * One request: continue with Range + If-Range when the sidecar names a validator,
+   * with Range alone when the `.part` has no sidecar (curl `-C -`), else from zero.
+   */
   private async attempt(url: string, part: PartFile, budget: Budget): Promise<Outcome> {
     budget.check();
-    const remaining = budget.remaining();
-    if (remaining <= 0) throw budget.timeoutError(this.lastError);
+    const remaining = this.remaining();
+    if (remaining <= 0) throw new DeadlineOverrun(this.state.lastError);
     const offset = part.size;
     const ifRange = offset > 0 ? ifRangeValue(part.meta?.validator) : undefined;
-    if (offset > 0 && ifRange === undefined) await this.restart(part);
-    const headers =
-      ifRange !== undefined
-        ? [...this.cfg.headers, 'range', `bytes=${offset}-`, 'if-range', ifRange]
-        : [...this.cfg.headers, 'accept-encoding', 'identity'];
-    budget.url = url;
-    budget.activePhase = 'download';
+    const ranged = offset > 0 && (ifRange !== undefined || part.meta === undefined);
+    if (offset > 0 && !ranged) await this.restart(part);
+    const headers = !ranged
+      ? [...this.cfg.headers, 'accept-encoding', 'identity']
+      : ifRange === undefined
+        ? [...this.cfg.headers, 'range', `bytes=${offset}-`]
+        : [...this.cfg.headers, 'range', `bytes=${offset}-`, 'if-range', ifRange];
+    this.state.url = url;
+    this.state.activePhase = 'download';
+    this.state.requestSent = false;
     this.attempts++;
     let res: Response;
     try {
+      // The callers' deadlines bound the request (the last to leave aborts it): with
+      // any deadline set, the client's own overall timeout must not cut it shorter.
       res = await this.client.request(url, {
         headers,
-        signal: this.opts.signal,
+        signal: this.host!.signal,
         timeouts: this.opts.timeouts,
         retry: 0,
-        ...(remaining === Number.POSITIVE_INFINITY ? {} : { timeout: Math.max(1, Math.ceil(remaining)) }),
+        trace: this.trace,
+        ...(remaining === Number.POSITIVE_INFINITY ? {} : { timeout: 0 }),
       });
     } catch (err) {
       return this.failed(err, budget);
     }
     try {
-      return await this.judge(res, url, part, ifRange !== undefined);
+      return await this.judge(res, url, part, ranged);
     } catch (err) {
       abandon(res);
       return this.failed(err, budget);
     }
+  }
+
+  /** Milliseconds until the latest caller's deadline. */
+  private remaining(): number {
+    return this.host!.remaining();
   }
 
   /** Decides what a response means for the `.part`. */
@@ -222,7 +255,7 @@ class Transfer {
       const held = parseUnsatisfiedRange(res.headers['content-range']);
       const size = part.meta?.size;
       if (held === offset && (size === undefined || size === held)) {
-        if (size === undefined) await part.saveMeta({ ...part.meta!, size: held });
+        if (size === undefined && part.meta !== undefined) await part.saveMeta({ ...part.meta, size: held });
         this.resumed = true;
         return { kind: 'complete' };
       }
@@ -279,14 +312,13 @@ class Transfer {
       };
     }
     const total = cr!.total;
-    if (!ranged) {
-      await part.saveMeta({
-        url,
-        validator: validatorOf(res.headers),
-        ...(total !== undefined ? { size: total } : {}),
-      });
-    } else if (known === undefined && total !== undefined) {
-      await part.saveMeta({ ...part.meta!, size: total });
+    const validator = validatorOf(res.headers);
+    if (!ranged || (part.meta === undefined && ifRangeValue(validator) !== undefined)) {
+      // From zero, or a foreign `.part` continued with Range alone whose server now
+      // names a validator: from here on it is resumed with If-Range.
+      await part.saveMeta({ url, validator, ...(total !== undefined ? { size: total } : {}) });
+    } else if (part.meta !== undefined && known === undefined && total !== undefined) {
+      await part.saveMeta({ ...part.meta, size: total });
     }
     const mark = await part.mark();
     if (offset > 0) this.resumed = true;
@@ -306,8 +338,12 @@ class Transfer {
         ),
       };
     }
-    const size = part.meta?.size;
-    return size !== undefined && part.size < size ? { kind: 'continue' } : { kind: 'complete' };
+    const size = part.meta?.size ?? total;
+    if (size === undefined || part.size >= size) return { kind: 'complete' };
+    return {
+      kind: 'continue',
+      error: new ProtocolError('bad-range', `206 Content-Range ${raw} stops short of the ${size} bytes`, ctx),
+    };
   }
 
   /**
@@ -332,12 +368,10 @@ class Transfer {
 
   /** Classifies a failed request: fatal errors are thrown, the rest retried or moved past. */
   private failed(err: unknown, budget: Budget): Outcome {
-    if (budget.failure !== undefined) {
-      throw budget.failure instanceof TimeoutError ? budget.timeoutError(err) : budget.failure;
-    }
+    if (budget.failure !== undefined) throw budget.failure;
     if (!(err instanceof HourglassError) || err instanceof AbortError || FATAL_CODES.has(err.code)) throw err;
-    if (err instanceof TimeoutError && err.phase === 'request' && budget.remaining() <= 15) {
-      throw budget.timeoutError(err);
+    if (err instanceof TimeoutError && err.phase === 'request' && this.remaining() <= 15) {
+      throw new DeadlineOverrun(err);
     }
     if (err instanceof ProtocolError && err.reason === 'bad-range')
       return { kind: 'next-mirror', error: err };
@@ -352,7 +386,7 @@ class Transfer {
   private progress(part: PartFile): void {
     if (part.size <= this.reported) return;
     this.reported = part.size;
-    this.opts.onProgress?.({ received: part.size, total: part.meta?.size });
+    this.host!.progress({ received: part.size, total: part.meta?.size });
   }
 
   /** Verifies, then fsync + rename; a mismatch deletes the `.part` and its sidecar. */
@@ -367,8 +401,8 @@ class Transfer {
     }
     const bytes = part.size;
     this.progress(part);
-    await part.commit(this.dest);
-    return { path: this.dest, bytes, sha256, resumed: this.resumed, attempts: this.attempts };
+    await part.commit(this.cfg.dest);
+    return { path: this.cfg.dest, bytes, sha256, resumed: this.resumed, attempts: this.attempts };
   }
 }
 

@@ -12,7 +12,7 @@
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { access, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -20,12 +20,39 @@ import { Client } from '../src/client.js';
 import { type DownloadOptions, download, HttpStatusError } from '../src/download.js';
 import { AbortError, HourglassError, ProtocolError, TimeoutError } from '../src/errors.js';
 import { type Exchange, FaultServer, type RecordedRequest } from '../src/testing/index.js';
+import { clientClosed, rejection, sleep } from './helpers/setup.js';
 
 interface Env {
   fs: FaultServer;
   client: Client;
   dir: string;
   dest: string;
+}
+
+const T = { timeout: 10_000 };
+const MAIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+
+/** Runs the built CLI (as test/cli.test.ts does), killed after 8 s. */
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: '', NO_PROXY: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`hourglass ${args.join(' ')} did not exit within 8 s\n${stderr}`));
+    }, 8000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 async function setup(t: TestContext): Promise<Env> {
@@ -43,6 +70,28 @@ async function setup(t: TestContext): Promise<Env> {
 /** Fast retries: no backoff unless a test says otherwise. */
 function fast(env: Env, more: DownloadOptions = {}): DownloadOptions {
   return { client: env.client, retry: { backoff: () => 0 }, ...more };
+}
+
+/** What `drip()` serves: 4000 bytes, 100 at a time. */
+const DRIP = FaultServer.rangeContent(4000);
+
+/** A route serving DRIP (200, strong ETag) 100 bytes every `everyMs`, honouring Range + If-Range. */
+function drip(env: Env, path: string, everyMs: number): string {
+  env.fs.route(path, async (ex) => {
+    const m = /^bytes=(\d+)-$/.exec(ex.request.headers.range ?? '');
+    const start = m !== null && ex.request.headers['if-range'] === '"drip"' ? Number(m[1]) : 0;
+    if (start > 0) {
+      const range = `bytes ${start}-${DRIP.length - 1}/${DRIP.length}`;
+      await ex.writeHead(206, { ETag: '"drip"', 'Content-Range': range });
+    } else {
+      await ex.writeHead(200, { ETag: '"drip"', 'Content-Length': DRIP.length });
+    }
+    for (let off = start; off < DRIP.length && !ex.closed; off += 100) {
+      await ex.write(DRIP.subarray(off, off + 100));
+      await ex.sleep(everyMs);
+    }
+  });
+  return env.fs.url(path);
 }
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -215,14 +264,82 @@ describe('download: restart from zero (HG-07, HG-09a)', () => {
     }
   });
 
-  it('a .part without its sidecar is not trusted: restart from zero', async (t) => {
+});
+
+describe('download: a .part without a sidecar (left by curl or a copy) is continued as curl -C - (14.7)', () => {
+  it('from its size, with Range and no If-Range; the 206 is appended', T, async (t) => {
     const env = await setup(t);
-    await writeFile(`${env.dest}.part`, 'garbage');
-    const res = await download(env.fs.url('/range?size=500'), env.dest, fast(env));
-    assert.deepEqual(await readFile(env.dest), FaultServer.rangeContent(500));
-    assert.equal(res.resumed, false);
-    assert.equal(hitsTo(env.fs, '/range')[0]!.headers.range, undefined);
+    const content = FaultServer.rangeContent(1000);
+    await writeFile(`${env.dest}.part`, content.subarray(0, 300));
+    const res = await download(env.fs.url('/range?size=1000'), env.dest, fast(env, { sha256: sha(content) }));
+    assert.deepEqual(await readFile(env.dest), content);
+    assert.deepEqual([res.resumed, res.attempts, res.bytes], [true, 1, 1000]);
+    const [req] = hitsTo(env.fs, '/range');
+    assert.equal(req!.headers.range, 'bytes=300-');
+    assert.equal(req!.headers['if-range'], undefined);
+    assert.equal(req!.headers['accept-encoding'], undefined);
   });
+
+  it('a 200 instead of 206 restarts from zero (the foreign bytes are dropped)', T, async (t) => {
+    const env = await setup(t);
+    const content = FaultServer.rangeContent(500);
+    await writeFile(`${env.dest}.part`, 'garbage');
+    const res = await download(env.fs.url('/range?size=500&ignoreRange=1'), env.dest, fast(env));
+    assert.deepEqual(await readFile(env.dest), content);
+    assert.deepEqual([res.resumed, res.attempts], [false, 1]);
+    assert.equal(hitsTo(env.fs, '/range')[0]!.headers.range, 'bytes=7-');
+  });
+
+  it('after a foreign resume is cut, the next attempt uses the ETag the 206 named (If-Range)', T, async (t) => {
+    const env = await setup(t);
+    const content = FaultServer.rangeContent(1000);
+    await writeFile(`${env.dest}.part`, content.subarray(0, 100));
+    const res = await download(env.fs.url('/range?size=1000&resetAt=400'), env.dest, fast(env));
+    assert.deepEqual(await readFile(env.dest), content);
+    const [first, second] = hitsTo(env.fs, '/range');
+    assert.deepEqual([first!.headers.range, first!.headers['if-range']], ['bytes=100-', undefined]);
+    assert.deepEqual([second!.headers.range, second!.headers['if-range']], ['bytes=400-', '"hg-1000"']);
+    assert.deepEqual([res.resumed, res.attempts], [true, 2]);
+  });
+
+  it('hourglass get --resume -o FILE continues a sidecar-less FILE.part the same way', T, async (t) => {
+    const env = await setup(t);
+    const content = FaultServer.rangeContent(1000);
+    await writeFile(`${env.dest}.part`, content.subarray(0, 250));
+    const run = await cli(['get', '--json', '--resume', '-o', env.dest, env.fs.url('/range?size=1000')]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(await readFile(env.dest), content);
+    const [req] = hitsTo(env.fs, '/range');
+    assert.equal(req!.headers.range, 'bytes=250-');
+    assert.equal(req!.headers['if-range'], undefined);
+    const line = JSON.parse(run.stdout) as { status: number; download: { resumed: boolean } };
+    assert.deepEqual([line.status, line.download.resumed], [206, true]);
+  });
+});
+
+describe('download: an unusable sidecar counts as none (15c)', () => {
+  const lastModified = 'Sat, 01 Jan 2000 00:00:00 GMT\r\nX-Injected: 1';
+  for (const [name, sidecar] of [
+    ['an ETag holding CR/LF', (url: string) => JSON.stringify({ url, validator: { etag: '"x\r\nX-Injected: 1"' } })],
+    ['a Last-Modified holding CR/LF', (url: string) => JSON.stringify({ url, validator: { lastModified } })],
+    ['corrupt JSON', () => '{"url": "http://x/", "validator": {"et'],
+  ] as const) {
+    it(`${name}: the download continues with Range alone, never sends CR/LF, never wedges`, T, async (t) => {
+      const env = await setup(t);
+      const content = FaultServer.rangeContent(1000);
+      const url = env.fs.url('/range?size=1000');
+      await writeFile(`${env.dest}.part`, content.subarray(0, 300));
+      await writeFile(`${env.dest}.part.json`, sidecar(url));
+      const res = await download(url, env.dest, fast(env));
+      assert.deepEqual(await readFile(env.dest), content);
+      assert.deepEqual([res.resumed, res.attempts], [true, 1]);
+      const [req] = hitsTo(env.fs, '/range');
+      assert.equal(req!.headers.range, 'bytes=300-');
+      assert.equal(req!.headers['if-range'], undefined);
+      assert.equal(req!.headers['x-injected'], undefined);
+      assert.equal(await exists(`${env.dest}.part.json`), false);
+    });
+  }
 });
 
 describe('download: strict 206 and 416 (HG-08, HG-09b)', () => {
@@ -520,6 +637,112 @@ describe('download: across processes, concurrency, deadline, abort', () => {
     // Once settled, a new call starts a new transfer.
     await download(url, env.dest, fast(env));
     assert.equal(env.fs.hits('/range?size=200000'), 2);
+  });
+
+  it('a joiner keeps its own timeout: it rejects on time while the first call completes', T, async (t) => {
+    const env = await setup(t);
+    const url = drip(env, '/drip', 20);
+    const first = download(url, env.dest, fast(env));
+    await env.fs.waitForRequests(1);
+    const started = performance.now();
+    const { err, ms } = await rejection(download(url, env.dest, fast(env, { timeout: 150 })), started);
+    assert.ok(err instanceof TimeoutError, String(err));
+    assert.deepEqual([err.phase, err.timeout, err.requestSent], ['request', 150, true]);
+    assert.ok(ms >= 140 && ms < 400, `the joiner left after ${ms} ms`);
+    const res = await first;
+    assert.deepEqual(await readFile(env.dest), DRIP);
+    assert.deepEqual([res.attempts, env.fs.hits('/drip')], [1, 1]);
+    assert.ok(performance.now() - started > 300, 'the transfer went on after the joiner left');
+  });
+
+  it("the first caller's signal fires: it alone rejects (AbortError), the joiner gets the file", T, async (t) => {
+    const env = await setup(t);
+    const url = drip(env, '/drip', 10);
+    const ac = new AbortController();
+    const first = download(url, env.dest, fast(env, { signal: ac.signal }));
+    await env.fs.waitForRequests(1);
+    const seen: number[] = [];
+    const joiner = download(url, env.dest, fast(env, { onProgress: (p) => seen.push(p.received) }));
+    await sleep(50);
+    ac.abort(new Error('first leaves'));
+    const { err } = await rejection(first);
+    assert.ok(err instanceof AbortError, String(err));
+    assert.equal((err.cause as Error).message, 'first leaves');
+    const res = await joiner;
+    assert.deepEqual(await readFile(env.dest), DRIP);
+    assert.deepEqual([res.attempts, env.fs.hits('/drip')], [1, 1]);
+    assert.equal(seen.at(-1), DRIP.length, "the joiner's own onProgress saw the end");
+  });
+
+  it('when every caller has left, the transfer is aborted: the connection closes, a new call resumes', T, async (t) => {
+    const env = await setup(t);
+    env.fs.route('/stuck', async (ex) => {
+      await ex.writeHead(200, { ETag: '"d"', 'Content-Length': DRIP.length });
+      await ex.write(DRIP.subarray(0, 1000));
+      await ex.stall();
+    });
+    const a = new AbortController();
+    const b = new AbortController();
+    const url = env.fs.url('/stuck');
+    const calls = [a, b].map((ac) => rejection(download(url, env.dest, fast(env, { signal: ac.signal }))));
+    await env.fs.waitForRequests(1);
+    await sleep(50);
+    a.abort();
+    assert.ok(!(await clientClosed(env.fs, 1, 150)), 'one caller left: the transfer goes on');
+    b.abort();
+    for (const p of calls) assert.ok((await p).err instanceof AbortError);
+    assert.ok(await clientClosed(env.fs, 1, 2000), 'the server saw the connection close');
+    // Nothing of the aborted transfer is left holding the .part: a new call resumes it.
+    env.fs.route('/stuck', (ex) => serveRange(ex, DRIP, '"d"'));
+    const res = await download(url, env.dest, fast(env, { timeout: 2000 }));
+    assert.deepEqual(await readFile(env.dest), DRIP);
+    assert.deepEqual([res.resumed, res.attempts], [true, 1]);
+    assert.equal(hitsTo(env.fs, '/stuck').at(-1)!.headers.range, 'bytes=1000-');
+  });
+
+  it('every caller timing out aborts the transfer too', T, async (t) => {
+    const env = await setup(t);
+    const url = drip(env, '/drip', 50);
+    const calls = [100, 200].map((timeout) => download(url, env.dest, fast(env, { timeout })));
+    const errs = await Promise.all(calls.map((p) => rejection(p)));
+    assert.deepEqual(
+      errs.map(({ err }) => (err as TimeoutError).timeout),
+      [100, 200],
+    );
+    assert.ok(await clientClosed(env.fs, 1, 2000), 'the server saw the connection close');
+  });
+
+  it('the same file reached through a symlinked directory is one transfer', T, async (t) => {
+    const env = await setup(t);
+    const link = join(env.dir, 'link');
+    await symlink(env.dir, link, 'dir');
+    const url = env.fs.url('/range?size=200000');
+    const viaLink = join(link, 'out.bin');
+    const [a, b] = await Promise.all([download(url, env.dest, fast(env)), download(url, viaLink, fast(env))]);
+    assert.equal(env.fs.hits('/range?size=200000'), 1);
+    assert.deepEqual([a.path, b.path], [env.dest, viaLink]);
+    assert.equal(a.sha256, b.sha256);
+    assert.deepEqual(await readFile(env.dest), FaultServer.rangeContent(200000));
+  });
+
+  it('an overall timeout during the body says the request was sent; before connecting, not sent', T, async (t) => {
+    const env = await setup(t);
+    env.fs.route('/body-stall', async (ex) => {
+      await ex.writeHead(200, { ETag: '"b"', 'Content-Length': 100 });
+      await ex.write(Buffer.alloc(10, 1));
+      await ex.stall();
+    });
+    const sent = await rejection(download(env.fs.url('/body-stall'), env.dest, fast(env, { timeout: 200 })));
+    assert.ok(sent.err instanceof TimeoutError, String(sent.err));
+    assert.equal(sent.err.requestSent, true);
+    assert.match(sent.err.message, /\(request sent\)/);
+    const hole = await env.fs.blackhole();
+    const unsent = await rejection(
+      download(`http://${hole.host}:${hole.port}/x`, join(env.dir, 'other.bin'), fast(env, { timeout: 200 })),
+    );
+    assert.ok(unsent.err instanceof TimeoutError, String(unsent.err));
+    assert.equal(unsent.err.requestSent, false);
+    assert.match(unsent.err.message, /\(request not sent\)/);
   });
 
   it('the overall timeout spans every attempt and ends with TimeoutError phase request', async (t) => {

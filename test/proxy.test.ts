@@ -437,18 +437,29 @@ describe('proxy: https through CONNECT', () => {
     await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
     const port = (sink.address() as net.AddressInfo).port;
     t.after(() => new Promise<void>((r) => sink.close(() => r())));
+    const refusedUpFront = (e: unknown): boolean => e instanceof HourglassError && e.code === 'HG_INVALID_ARG';
     let client: Client | undefined;
+    // Each request either is refused up front (HG_INVALID_ARG) or reaches the proxy.
+    let reachedProxy = 0;
     try {
       client = new Client({
         transport: new Transport({ proxy: `https://user:pw@127.0.0.1:${port}`, dialTimeout: 1000 }),
       });
-      await client.request('http://origin.invalid/', { timeout: 1000 }).catch(() => undefined);
-      await client.request('https://origin.invalid/', { timeout: 1000 }).catch(() => undefined);
+      for (const url of ['http://origin.invalid/', 'https://origin.invalid/']) {
+        // The sink drops the connection after its first bytes: the request must fail.
+        const err = await client.request(url, { timeout: 1000 }).then(
+          () => assert.fail(`${url} succeeded through a sink`),
+          (e: unknown) => e,
+        );
+        if (!refusedUpFront(err)) reachedProxy++;
+      }
     } catch (e) {
-      assert.ok(e instanceof HourglassError && e.code === 'HG_INVALID_ARG', String(e));
+      assert.ok(refusedUpFront(e), String(e));
     } finally {
       await client?.close();
     }
+    await waitFor(() => firstBytes.length === reachedProxy, 1000);
+    assert.equal(firstBytes.length, reachedProxy, 'every request not refused up front spoke to the proxy');
     for (const b of firstBytes)
       assert.equal(
         b[0],

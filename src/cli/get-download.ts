@@ -5,7 +5,9 @@
  * digest before renaming into place.
  *
  * Owns: the mapping of flags onto `download()` options, discarding a stale `.part`
- * when `--resume` was not asked for (curl without `-C` starts over), and filling the
+ * when `--resume` was not asked for (curl without `-C` starts over; with `--resume` a
+ * `FILE.part` without a sidecar is continued from its size with `Range` alone, as curl
+ * `-C -` — `download()` does that), and filling the
  * `--json` result from the last response the client produced (observed through the
  * `hourglass:request:headers` diagnostics channel, since `download()` makes the
  * requests itself).

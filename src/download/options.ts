@@ -21,17 +21,28 @@ export interface DownloadOptions {
   client?: Client;
   /** Expected SHA-256 (hex) of the whole file, checked before the rename. */
   sha256?: string;
-  /** Called as bytes land in the `.part`; `received` never decreases (a restart reports nothing until it passes the earlier mark). */
+  /**
+   * Called as bytes land in the `.part`; `received` never decreases (a restart reports
+   * nothing until it passes the earlier mark). Every caller sharing a transfer gets its
+   * own calls; one that throws makes that caller reject with the error.
+   */
   onProgress?: (p: { received: number; total: number | undefined }) => void;
-  /** Overall budget over every attempt and backoff. Default none (0 or Infinity: none). */
+  /**
+   * This caller's overall budget over every attempt and backoff, from the call (0 or
+   * Infinity: none, the default). A call joining a running transfer keeps its own: when
+   * it fires, that caller rejects (`TimeoutError` phase `request`) and the transfer
+   * goes on for the others.
+   */
   timeout?: number;
   /**
    * `limit`: retries per mirror after its first attempt (default 4, i.e. 5 attempts);
+   * every request counts, whatever its outcome (a 206 covering only part, a restart);
    * `backoff(n)`: wait (ms) before retry n (1-based) on a mirror, default 100 ms × 2^(n−1) ±20 %.
    */
   retry?: { limit?: number; backoff?: (attempt: number) => number };
   /** Extra request headers (`Range`, `If-Range` and `Accept-Encoding` are the download's own). */
   headers?: HeadersInit;
+  /** Aborts this caller (`AbortError`); the transfer is aborted once no caller is left. */
   signal?: AbortSignal;
   /** Per-request phase timeouts, e.g. a short `readIdleTimeout` to catch stalls. */
   timeouts?: Partial<TransportTimeouts>;
@@ -54,7 +65,7 @@ export interface DownloadResult {
 /** Checked options (the client is chosen by the caller, to keep this module free of the index). */
 export interface ResolvedDownload {
   urls: string[];
-  /** Absolute destination path (the key that concurrent calls share). */
+  /** Absolute destination path (concurrent calls share a transfer by its real directory). */
   dest: string;
   /** Lower-case hex, when given. */
   sha256: string | undefined;

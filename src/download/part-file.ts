@@ -2,8 +2,10 @@
  * download/part-file — the on-disk state of one download: `dest.part` (the bytes
  * received so far) and `dest.part.json` (the sidecar: `{ url, validator, size }`).
  *
- * Owns: opening or creating the pair (a `.part` without a readable sidecar cannot be
- * resumed safely and is truncated), positional appends, the running SHA-256, the
+ * Owns: opening or creating the pair (a `.part` without a usable sidecar — none, corrupt
+ * JSON, a validator that is not a valid header value — is kept with no sidecar, to be
+ * continued with `Range` alone as curl `-C -`; one longer than its sidecar's size is
+ * truncated), positional appends, the running SHA-256, the
  * sidecar's atomic replacement (write a temp file, then rename), rolling back an
  * append that turned out to be bad, and the final commit: verify → fsync → rename →
  * remove the sidecar.
@@ -17,7 +19,7 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import type { Validator } from './range.js';
+import { isHttpDate, isStrongEtag, type Validator } from './range.js';
 
 /** The sidecar next to a `.part` file. */
 export interface Sidecar {
@@ -40,7 +42,7 @@ export class PartFile {
   readonly metaPath: string;
   /** Bytes in the `.part`. */
   size = 0;
-  /** The sidecar as on disk, or undefined when there is none (nothing to resume). */
+  /** The sidecar as on disk, or undefined when there is no usable one. */
   meta: Sidecar | undefined;
   /** Whether the `.part` held bytes of an earlier run when opened. */
   readonly inherited: boolean;
@@ -57,7 +59,10 @@ export class PartFile {
     this.inherited = size > 0;
   }
 
-  /** Opens `dest.part` (creating it) and reads its sidecar; an unusable pair starts empty. */
+  /**
+   * Opens `dest.part` (creating it) and reads its sidecar. An unusable sidecar counts as
+   * none (the bytes are kept); a `.part` longer than its sidecar's size starts empty.
+   */
   static async open(dest: string): Promise<PartFile> {
     const partPath = `${dest}.part`;
     let fh: FileHandle;
@@ -70,10 +75,11 @@ export class PartFile {
     try {
       const size = (await fh.stat()).size;
       const meta = await readSidecar(`${dest}.part.json`);
-      const usable = meta !== undefined && (meta.size === undefined || size <= meta.size);
-      const part = new PartFile(dest, fh, usable ? size : 0, usable ? meta : undefined);
-      if (!usable && size > 0) await fh.truncate(0);
-      return part;
+      if (meta !== undefined && meta.size !== undefined && size > meta.size) {
+        await fh.truncate(0);
+        return new PartFile(dest, fh, 0, undefined);
+      }
+      return new PartFile(dest, fh, size, meta);
     } catch (err) {
       await fh.close();
       throw err;
@@ -177,14 +183,17 @@ export class PartFile {
   }
 }
 
-/** Reads and checks a sidecar; undefined when absent or not one of ours. */
+/**
+ * Reads and checks a sidecar; undefined when absent, unreadable or not one of ours —
+ * never an error, so a damaged sidecar cannot wedge every later attempt (a write that
+ * really cannot happen fails when the sidecar is replaced).
+ */
 async function readSidecar(path: string): Promise<Sidecar | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
+  } catch {
+    return undefined;
   }
   let raw: unknown;
   try {
@@ -196,9 +205,17 @@ async function readSidecar(path: string): Promise<Sidecar | undefined> {
   const r = raw as { url?: unknown; validator?: unknown; size?: unknown };
   if (typeof r.url !== 'string' || typeof r.validator !== 'object' || r.validator === null) return undefined;
   const v = r.validator as { etag?: unknown; lastModified?: unknown };
+  // Only what validatorOf would have stored: a strong ETag, an HTTP-date of visible
+  // characters. Anything else (CR/LF, a weak tag) makes the whole sidecar unusable.
   const validator: Validator = {};
-  if (typeof v.etag === 'string') validator.etag = v.etag;
-  if (typeof v.lastModified === 'string') validator.lastModified = v.lastModified;
+  if (v.etag !== undefined) {
+    if (typeof v.etag !== 'string' || !isStrongEtag(v.etag)) return undefined;
+    validator.etag = v.etag;
+  }
+  if (v.lastModified !== undefined) {
+    if (typeof v.lastModified !== 'string' || !isHttpDate(v.lastModified)) return undefined;
+    validator.lastModified = v.lastModified;
+  }
   const meta: Sidecar = { url: r.url, validator };
   if (typeof r.size === 'number' && Number.isSafeInteger(r.size) && r.size >= 0) meta.size = r.size;
   return meta;

@@ -38,7 +38,7 @@ export function validatorOf(headers: Record<string, HeaderValue>): Validator {
   const etag = single(headers.etag)?.trim();
   if (etag !== undefined && isStrongEtag(etag)) v.etag = etag;
   const lm = single(headers['last-modified'])?.trim();
-  if (lm !== undefined && lm !== '' && !Number.isNaN(Date.parse(lm))) v.lastModified = lm;
+  if (lm !== undefined && isHttpDate(lm)) v.lastModified = lm;
   return v;
 }
 
@@ -96,6 +96,12 @@ export function contentLength(headers: Record<string, HeaderValue>): number | un
   return s !== undefined && /^\d{1,15}$/.test(s) ? Number(s) : Number.NaN;
 }
 
-function isStrongEtag(etag: string): boolean {
-  return /^"[^"]*"$/.test(etag);
+/** A strong entity-tag (RFC 9110 §8.8.3): `"` etagc* `"`, etagc = %x21 / %x23-7E / obs-text. */
+export function isStrongEtag(etag: string): boolean {
+  return /^"[\x21\x23-\x7e\x80-\xff]*"$/.test(etag);
+}
+
+/** A date `Date.parse` reads, made of visible ASCII and spaces only (safe to send back). */
+export function isHttpDate(value: string): boolean {
+  return /^[\x21-\x7e][\x20-\x7e]*$/.test(value) && !Number.isNaN(Date.parse(value));
 }
