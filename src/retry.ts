@@ -36,7 +36,7 @@ export class RetryPolicy {
   readonly maxRetryAfter: number;
 
   constructor(o: RetryOptions | number | undefined) {
-    if (typeof o !== 'number') checkOptionsObject('retry', 'retry.', o, RETRY_NAMES);
+    if (typeof o !== 'number' && o !== null) checkOptionsObject('retry', 'retry.', o, RETRY_NAMES);
     const opts: RetryOptions = typeof o === 'number' ? { limit: o } : (o ?? {});
     const limit = opts.limit ?? 0;
     if (typeof limit !== 'number' || limit < 0 || Number.isNaN(limit)) {
