@@ -107,6 +107,7 @@ test('download() options are checked by name too', T, async (t) => {
   isInvalid(await rejectedWith(download(url, dest, { sha: 'x' } as never)), [/did you mean sha256\?/]);
   isInvalid(await rejectedWith(download(url, dest, { retry: { limt: 1 } } as never)), [/retry\.limt.*did you mean limit\?/]);
   isInvalid(await rejectedWith(download(url, dest, { signal: {} } as never)), [/signal must be an AbortSignal, got object/]);
+  isInvalid(await rejectedWith(download(url, dest, { timeouts: { readIdleTimout: 5 } } as never)), [/did you mean readIdleTimeout\?/]);
   assert.equal(accepts(), 0);
 });
 

@@ -17,6 +17,7 @@ import {
   describeValue,
   DOWNLOAD_NAMES,
   DOWNLOAD_RETRY_NAMES,
+  TIMEOUT_NAMES,
   type TransportTimeouts,
 } from '../options.js';
 import { type HeadersInit, parseRequestUrl, prepareHeaders, withoutHeaders } from '../request-init.js';
@@ -85,6 +86,7 @@ export function resolveDownload(
 ): ResolvedDownload {
   checkOptionsObject('download options', '', opts, DOWNLOAD_NAMES);
   checkOptionsObject('download retry', 'retry.', opts.retry, DOWNLOAD_RETRY_NAMES);
+  checkOptionsObject('timeouts', 'timeouts.', opts.timeouts, TIMEOUT_NAMES);
   checkSignal(opts.signal);
   const list = typeof urls === 'string' ? [urls] : urls;
   if (!Array.isArray(list) || list.length === 0) throw invalidArg('download needs at least one URL');
