@@ -13,7 +13,16 @@
 
 import { type Budget as BudgetT, Budget, sleep } from './deadline.js';
 import { closedError, HourglassError, RedirectError, redactUrl } from './errors.js';
-import { DEFAULTS, type TransportTimeouts } from './options.js';
+import {
+  CLIENT_NAMES,
+  checkOptionsObject,
+  checkSignal,
+  DEFAULTS,
+  describeValue,
+  REQUEST_NAMES,
+  TRANSPORT_NAMES,
+  type TransportTimeouts,
+} from './options.js';
 import { joinedFields } from './http1/index.js';
 import { nextHop } from './redirect.js';
 import {
@@ -113,9 +122,10 @@ export class Client {
   private isClosed = false;
 
   constructor(options: ClientOptions = {}) {
-    this.transport = options.transport ?? new Transport();
+    checkOptionsObject('Client options', '', options, CLIENT_NAMES);
+    this.transport = options.transport === undefined ? new Transport() : checkTransport(options.transport);
     if (options.timeout !== undefined && (typeof options.timeout !== 'number' || !(options.timeout >= 0))) {
-      throw new HourglassError(`timeout must be a non-negative number, got ${String(options.timeout)}`, 'HG_INVALID_ARG');
+      throw new HourglassError(`timeout must be a non-negative number, got ${describeValue(options.timeout)}`, 'HG_INVALID_ARG');
     }
     this.timeout = options.timeout;
     this.maxRedirects = options.maxRedirects === undefined ? DEFAULTS.maxRedirects : checkMaxRedirects(options.maxRedirects);
@@ -127,7 +137,7 @@ export class Client {
   }
 
   /** Sends a request; resolves with the final response (any status) once its head arrived. */
-  request(input: string | URL, opts: RequestOptions = {}): Promise<Response> {
+  request(input: string | URL, opts: RequestOptions = EMPTY_OPTIONS): Promise<Response> {
     let url: URL;
     let method: string;
     let headers: string[];
@@ -136,6 +146,7 @@ export class Client {
     let budget: BudgetT;
     try {
       if (this.isClosed) throw closedError('client', { url: typeof input === 'string' ? input : input.href });
+      if (opts !== EMPTY_OPTIONS) checkOptionsObject('request options', '', opts, REQUEST_NAMES);
       url = parseRequestUrl(input);
       method = checkMethod(opts.method);
       headers = prepareHeaders(this.headers, opts.headers);
@@ -143,11 +154,11 @@ export class Client {
       body = prepareBody(opts.body);
       const timeout = opts.timeout ?? this.timeout;
       if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
-        throw new HourglassError(`timeout must be a non-negative number, got ${String(timeout)}`, 'HG_INVALID_ARG');
+        throw new HourglassError(`timeout must be a non-negative number, got ${describeValue(timeout)}`, 'HG_INVALID_ARG');
       }
       retry = opts.retry === undefined ? this.retry : new RetryPolicy(opts.retry);
       if (opts.maxRedirects !== undefined) checkMaxRedirects(opts.maxRedirects);
-      budget = new Budget(timeout, opts.signal, method, redactUrl(url)!);
+      budget = new Budget(timeout, checkSignal(opts.signal), method, redactUrl(url)!);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -400,9 +411,27 @@ export class Client {
 
 function checkMaxRedirects(n: unknown): number {
   if (typeof n !== 'number' || Number.isNaN(n) || n < 0) {
-    throw new HourglassError(`maxRedirects must be a non-negative number, got ${String(n)}`, 'HG_INVALID_ARG');
+    throw new HourglassError(`maxRedirects must be a non-negative number, got ${describeValue(n)}`, 'HG_INVALID_ARG');
   }
   return n;
+}
+
+/** The default of `request()`'s options: shared, frozen, and not worth checking. */
+const EMPTY_OPTIONS: RequestOptions = Object.freeze({});
+
+/** A `transport` must be a RoundTripper: an object with a `roundTrip` method (SPEC §12). */
+function checkTransport(t: unknown): Transport {
+  if (typeof t === 'object' && t !== null && typeof (t as { roundTrip?: unknown }).roundTrip === 'function') {
+    return t as Transport;
+  }
+  let hint = '';
+  if (typeof t === 'object' && t !== null && Object.keys(t).some((k) => TRANSPORT_NAMES.has(k))) {
+    hint = '; pass new Transport({ ... }) for Transport options';
+  }
+  throw new HourglassError(
+    `transport must be a RoundTripper (an object with a roundTrip method), got ${describeValue(t)}${hint}`,
+    'HG_INVALID_ARG',
+  );
 }
 
 const NO_BODY: WritableBody = Object.freeze({ kind: 'none' });

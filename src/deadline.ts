@@ -22,7 +22,7 @@
  * leaves no queued deadline or listener; a holder is cancelled at most once.
  */
 
-import { AbortError, type HourglassError, TimeoutError } from './errors.js';
+import { AbortError, type ActivePhase, type HourglassError, TimeoutError } from './errors.js';
 
 /** Longest delay Node's timers take (2^31 - 1 ms); a later due-time is reached in steps. */
 const MAX_DELAY = 2_147_483_647;
@@ -58,7 +58,7 @@ export class Budget {
   method: string;
   url: string;
   /** Name of the phase currently running, reported by an overall timeout. */
-  activePhase = 'start';
+  activePhase: ActivePhase = 'start';
   /** Whether any byte of the current attempt's request reached the socket. */
   requestSent = false;
   /** Set once the budget failed (timeout or abort). */

@@ -20,10 +20,82 @@ export type TimeoutPhase =
   | 'tls'
   | 'pool'
   | 'write'
+  | 'write-idle'
   | 'response-headers'
   | 'read-idle'
   | 'min-throughput'
   | 'request';
+
+/**
+ * What an overall (`request`) timeout reports as `activePhase`: the phase of
+ * {@link TimeoutPhase} that was running, or one of the waits only the client and
+ * `download()` know (`start`: before any phase began; `body`: the caller was reading the
+ * response body; `retry-backoff`: waiting between attempts; `download`: between the
+ * requests of a download).
+ */
+export type ActivePhase = Exclude<TimeoutPhase, 'request' | 'min-throughput'> | 'start' | 'body' | 'retry-backoff' | 'download';
+
+/**
+ * The `code` of an error hourglass itself decides. A {@link ConnectError} carries the
+ * system's code instead ({@link SystemErrorCode}).
+ */
+export type HourglassErrorCode =
+  /** Invalid input, thrown before anything is sent. */
+  | 'HG_INVALID_ARG'
+  /** The client or transport is closed. */
+  | 'HG_CLOSED'
+  /** A response body was already read. */
+  | 'HG_BODY_USED'
+  /** A request body cannot be sent again (an interceptor replayed a stream). */
+  | 'HG_BODY_NOT_REPLAYABLE'
+  /** A RoundTripper or interceptor resolved with something that is not a Response. */
+  | 'HG_BAD_RESPONSE'
+  /** A {@link ProtocolError}. */
+  | 'HG_PROTOCOL'
+  /** A {@link RedirectError}. */
+  | 'HG_TOO_MANY_REDIRECTS'
+  /** `checkRedirect` threw. */
+  | 'HG_REDIRECT_REFUSED'
+  /** A `Location` that cannot be followed (unparsable, or a scheme other than http/https). */
+  | 'HG_BAD_REDIRECT'
+  /** The request body stream failed. */
+  | 'HG_REQUEST_BODY'
+  /** A download ended on an HTTP status. */
+  | 'HG_HTTP_STATUS'
+  /** A download's file could not be written. */
+  | 'HG_WRITE'
+  /** A download failed for another reason. */
+  | 'HG_DOWNLOAD'
+  /** A download's SHA-256 did not match. */
+  | 'HG_CHECKSUM'
+  /** A request matched no route of a MockTransport. */
+  | 'HG_MOCK_UNMATCHED'
+  /** A {@link TimeoutError}. */
+  | 'ETIMEDOUT'
+  /** An {@link AbortError}. */
+  | 'ABORT_ERR';
+
+/**
+ * The code of a {@link ConnectError}: the operating system's or OpenSSL's code as Node
+ * reports it (`ECONNREFUSED`, `ENOTFOUND`, `EAI_AGAIN`, `ERR_TLS_CERT_ALTNAME_INVALID`,
+ * `CERT_HAS_EXPIRED`, `DEPTH_ZERO_SELF_SIGNED_CERT`, ...), or a proxy failure
+ * (`HG_PROXY`: the proxy broke the CONNECT exchange; `HG_PROXY_STATUS`: it refused).
+ * Certificate codes are the OpenSSL verify-result names, hence the patterns.
+ */
+export type SystemErrorCode =
+  | `E${string}`
+  | `CERT_${string}`
+  | `UNABLE_TO_${string}`
+  | `${string}_CERT${string}`
+  | `ERROR_IN_${string}`
+  | `INVALID_${string}`
+  | 'HOSTNAME_MISMATCH'
+  | 'PATH_LENGTH_EXCEEDED'
+  | 'HG_PROXY'
+  | 'HG_PROXY_STATUS';
+
+/** Every `code` an {@link HourglassError} can carry. */
+export type ErrorCode = HourglassErrorCode | SystemErrorCode;
 
 /** Reasons a {@link ProtocolError} can carry. */
 export type ProtocolReason =
@@ -75,14 +147,14 @@ export function redactUrl(url: string | URL | undefined): string | undefined {
 
 /** Base class of every error thrown by hourglass. */
 export class HourglassError extends Error {
-  /** Stable machine-readable code, e.g. `ETIMEDOUT`, `HG_PROTOCOL`. */
-  code: string;
+  /** Stable machine-readable code, e.g. `ETIMEDOUT`, `HG_PROTOCOL` (see {@link ErrorCode}). */
+  code: ErrorCode;
   /** Method of the request that failed, when known. */
   method: string | undefined;
   /** URL of the request that failed, without userinfo. */
   url: string | undefined;
 
-  constructor(message: string, code: string, ctx: ErrorContext = {}) {
+  constructor(message: string, code: ErrorCode, ctx: ErrorContext = {}) {
     super(message, ctx.cause === undefined ? undefined : { cause: ctx.cause });
     this.name = new.target.name;
     this.code = code;
@@ -127,7 +199,7 @@ export interface TimeoutInfo extends ErrorContext {
   /** Whether any request byte reached the socket. */
   requestSent: boolean;
   /** For `phase: 'request'`: the transport phase that was running when the budget ran out. */
-  activePhase?: string | undefined;
+  activePhase?: ActivePhase | undefined;
 }
 
 /**
@@ -149,12 +221,17 @@ export const TIMEOUT_OPTIONS: Readonly<Record<string, string>> = Object.freeze({
 
 /** A named wait expired. `code` is `ETIMEDOUT`. */
 export class TimeoutError extends HourglassError {
+  declare code: 'ETIMEDOUT';
+  /** Which wait expired. */
   phase: TimeoutPhase;
+  /** Configured timeout in ms. */
   timeout: number;
+  /** Milliseconds since the phase's budget began. */
   elapsed: number;
+  /** Whether any request byte reached the socket. */
   requestSent: boolean;
   /** For an overall (`request`) timeout: which phase was running when it fired. */
-  activePhase: string | undefined;
+  activePhase: ActivePhase | undefined;
 
   constructor(info: TimeoutInfo, message?: string) {
     const during = info.activePhase ? ` during ${info.activePhase}` : '';
@@ -182,6 +259,7 @@ export class TimeoutError extends HourglassError {
 
 /** The caller's `AbortSignal` fired. `cause` is `signal.reason`. */
 export class AbortError extends HourglassError {
+  declare code: 'ABORT_ERR';
   constructor(reason: unknown, ctx: ErrorContext = {}) {
     super('The operation was aborted', 'ABORT_ERR', { ...ctx, cause: reason });
     this.name = 'AbortError';
@@ -207,14 +285,16 @@ export interface ConnectInfo extends ErrorContext {
 
 /** Establishing the connection failed: DNS, TCP, TLS or a proxy tunnel. `code` is the system code. */
 export class ConnectError extends HourglassError {
+  declare code: SystemErrorCode;
   address: string | undefined;
   port: number | undefined;
   attempts: DialAttempt[];
   /** Status of a refused proxy CONNECT, when that is what failed. */
   status: number | undefined;
 
+  /** `code` is the system's code as Node reported it (see {@link SystemErrorCode}). */
   constructor(message: string, code: string, info: ConnectInfo = {}) {
-    super(message, code, info);
+    super(message, code as SystemErrorCode, info);
     this.address = info.address;
     this.port = info.port;
     this.attempts = info.attempts ?? [];
@@ -224,6 +304,7 @@ export class ConnectError extends HourglassError {
 
 /** The peer broke HTTP/1.1 framing or the connection died mid-exchange. `code` is `HG_PROTOCOL`. */
 export class ProtocolError extends HourglassError {
+  declare code: 'HG_PROTOCOL';
   reason: ProtocolReason;
   /** For a connection that died: whether any request byte reached the socket (unknown: undefined). */
   requestSent: boolean | undefined;
@@ -236,6 +317,7 @@ export class ProtocolError extends HourglassError {
 
 /** More redirects than allowed. `code` is `HG_TOO_MANY_REDIRECTS`. */
 export class RedirectError extends HourglassError {
+  declare code: 'HG_TOO_MANY_REDIRECTS';
   redirects: string[];
   constructor(message: string, redirects: string[], ctx: ErrorContext = {}) {
     super(message, 'HG_TOO_MANY_REDIRECTS', ctx);
@@ -253,8 +335,15 @@ export function closedError(what: string, ctx: ErrorContext = {}): HourglassErro
   return new HourglassError(`${what} is closed`, 'HG_CLOSED', ctx);
 }
 
-/** True for a {@link TimeoutError} anywhere in the `cause` chain. */
-export function isTimeout(err: unknown): boolean {
+/**
+ * True for a {@link TimeoutError} anywhere in the `cause` chain (SPEC §4), and a type
+ * guard: after it, `err.phase` and the other fields type-check. A timeout of
+ * `request()` or `download()` rejects with the `TimeoutError` itself (an overall timeout
+ * keeps the error it cut short as its `cause`); `fetch()` wraps it, as WHATWG fetch
+ * must (`TypeError('fetch failed')` whose `cause` is the `TimeoutError`), so for a fetch
+ * error read the fields from `err.cause`.
+ */
+export function isTimeout(err: unknown): err is TimeoutError {
   let e: unknown = err;
   for (let depth = 0; depth < 16 && e != null; depth++) {
     if (e instanceof TimeoutError) return true;

@@ -211,6 +211,7 @@ function toWebResponse(res: HgResponse, nullBody: boolean): globalThis.Response 
 
   const headers = new Headers();
   for (const [name, value] of Object.entries(res.headers)) {
+    if (value === undefined) continue;
     for (const v of Array.isArray(value) ? value : [value]) {
       try {
         headers.append(name, v);

@@ -25,8 +25,9 @@ export { download, HttpStatusError } from './download.js';
 export type { DownloadOptions, DownloadResult } from './download.js';
 export type { FetchInit } from './fetch.js';
 export { Response } from './response.js';
+export type { ResponseHeaders } from './response.js';
 export type { Timings, TimingPhases } from './timings.js';
-export type { TraceHooks, GotConnInfo, DnsDoneInfo, WroteHeadersInfo } from './trace.js';
+export type { TraceHooks, GotConnInfo, DnsDoneInfo, WroteHeadersInfo, ConnectionInfo } from './trace.js';
 export type { TransportTimeouts, MinThroughput } from './options.js';
 export { DEFAULTS } from './options.js';
 export type { SocketPathOption } from './options.js';
@@ -42,7 +43,15 @@ export {
   RedirectError,
   isTimeout,
 } from './errors.js';
-export type { TimeoutPhase, ProtocolReason, DialAttempt } from './errors.js';
+export type {
+  ActivePhase,
+  DialAttempt,
+  ErrorCode,
+  HourglassErrorCode,
+  ProtocolReason,
+  SystemErrorCode,
+  TimeoutPhase,
+} from './errors.js';
 
 let defaultClientInstance: Client | undefined;
 

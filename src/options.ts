@@ -6,9 +6,21 @@
  * except `expectContinueTimeout`, where `0` means "send the body at once" (Go) and
  * `Infinity` means "wait for the server's answer". A negative or non-numeric value is
  * `HG_INVALID_ARG`.
+ *
+ * Also owns the option-name check (SPEC §11): every options object hourglass accepts
+ * is checked against its list of known names, so a misspelt timeout is an
+ * `HG_INVALID_ARG` naming the closest known name instead of a default silently left in
+ * force. The check is a for-in against a `Set` (no allocation on success); the
+ * suggestion is only computed on failure. Every invalid-argument message shows the
+ * value's type (`describeValue`).
  */
 
+import type { ClientOptions, RequestOptions } from './client.js';
+import type { DialerOptions } from './dial/dialer.js';
+import type { DownloadOptions } from './download/options.js';
 import { invalidArg } from './errors.js';
+import type { RetryOptions } from './retry.js';
+import type { TransportOptions } from './transport.js';
 
 /** A minimum transfer rate for response bodies. */
 export interface MinThroughput {
@@ -70,7 +82,7 @@ export const DEFAULTS = Object.freeze({
 export function checkDuration(name: string, value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw invalidArg(`${name} must be a non-negative number of milliseconds, got ${String(value)}`);
+    throw invalidArg(`${name} must be a non-negative number of milliseconds, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -79,7 +91,7 @@ export function checkDuration(name: string, value: unknown): number | undefined 
 export function checkCount(name: string, value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw invalidArg(`${name} must be a non-negative number, got ${String(value)}`);
+    throw invalidArg(`${name} must be a non-negative number, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -102,11 +114,122 @@ export function checkSocketPathOption(value: unknown): SocketPathOption | undefi
   return checkSocketPath('socketPath', value);
 }
 
+/**
+ * A value as an invalid-argument message shows it: its type, then the value itself
+ * when short (`string "3"`, `number NaN`, `object {}`, `array of 2`, `null`), so that
+ * `'3'` and `3` never read the same.
+ */
+export function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return `${typeof value} ${String(value)}`;
+    case 'undefined':
+      return 'undefined';
+    case 'symbol':
+      return `symbol ${String(value.description ?? '')}`;
+    case 'function':
+      return 'function';
+    default: {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) return `array of ${value.length}`;
+      const ctor = (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor?.name;
+      return ctor === undefined || ctor === 'Object' ? 'object' : `object ${ctor}`;
+    }
+  }
+}
+
+/**
+ * Throws `HG_INVALID_ARG` for an own enumerable key of `obj` that is not in `known`,
+ * naming the closest known name. `where` prefixes names in the message (`timeouts.`).
+ * Cheap on success: a for-in against a Set, nothing allocated.
+ */
+export function checkKnown(what: string, where: string, obj: object, known: ReadonlySet<string>): void {
+  for (const key in obj) {
+    if (!known.has(key) && Object.hasOwn(obj, key)) throw unknownOption(what, where, key, known);
+  }
+}
+
+/** Validates that an options argument is an object (or absent), then checks its names. */
+export function checkOptionsObject(what: string, where: string, obj: unknown, known: ReadonlySet<string>): void {
+  if (obj === undefined) return;
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+    throw invalidArg(`${what} must be an object, got ${describeValue(obj)}`);
+  }
+  checkKnown(what, where, obj, known);
+}
+
+function unknownOption(what: string, where: string, key: string, known: ReadonlySet<string>): Error {
+  const near = closest(key, known);
+  const hint = near === undefined ? `known options: ${[...known].sort().join(', ')}` : `did you mean ${near}?`;
+  return invalidArg(`unknown option ${where}${key} in ${what} (${hint})`);
+}
+
+/** The known name nearest to `key` by edit distance (case-insensitive), if near enough to be a typo. */
+export function closest(key: string, known: Iterable<string>): string | undefined {
+  const k = key.toLowerCase();
+  let best: string | undefined;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const name of known) {
+    const d = editDistance(k, name.toLowerCase());
+    if (d < bestD) {
+      best = name;
+      bestD = d;
+    }
+  }
+  // A typo changes a few characters; a different word is not a suggestion.
+  if (best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3))) return best;
+  // A truncated name (`sha` for `sha256`) is a near miss too.
+  if (k.length >= 3) {
+    for (const name of known) if (name.toLowerCase().startsWith(k)) return name;
+  }
+  return undefined;
+}
+
+/** Levenshtein distance with adjacent transpositions counted as one edit (Damerau, restricted). */
+function editDistance(a: string, b: string): number {
+  const m = a.length;
+  const n = b.length;
+  let prev2: number[] = [];
+  let prev: number[] = Array.from({ length: n + 1 }, (_, j) => j);
+  for (let i = 1; i <= m; i++) {
+    const cur: number[] = [i];
+    for (let j = 1; j <= n; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, prev2[j - 2]! + 1);
+      cur.push(d);
+    }
+    prev2 = prev;
+    prev = cur;
+  }
+  return prev[n]!;
+}
+
+/** Names of the per-request `timeouts` object (SPEC §11 `TransportTimeouts`). */
+export const TIMEOUT_NAMES: ReadonlySet<string> = nameSet<TransportTimeouts>()([
+  'dialTimeout',
+  'tlsHandshakeTimeout',
+  'poolTimeout',
+  'writeTimeout',
+  'writeIdleTimeout',
+  'expectContinueTimeout',
+  'responseHeaderTimeout',
+  'readIdleTimeout',
+  'minThroughput',
+]);
+
+/** Names of a `minThroughput` object. */
+const MIN_THROUGHPUT_NAMES: ReadonlySet<string> = new Set(['bytesPerSecond', 'window']);
+
 /** Validates a `minThroughput` option. */
 export function checkMinThroughput(value: unknown): MinThroughput | undefined {
   if (value === undefined || value === null) return undefined;
+  checkOptionsObject('minThroughput', 'minThroughput.', value, MIN_THROUGHPUT_NAMES);
   const v = value as Partial<MinThroughput>;
-  if (typeof v !== 'object') throw invalidArg('minThroughput must be { bytesPerSecond, window }');
   const bps = checkCount('minThroughput.bytesPerSecond', v.bytesPerSecond);
   const window = checkDuration('minThroughput.window', v.window ?? 1_000);
   if (bps === undefined || bps === 0 || window === undefined || window === 0 || window === Infinity) return undefined;
@@ -119,6 +242,7 @@ export function resolveTimeouts(
   over: Partial<TransportTimeouts> | undefined,
 ): TransportTimeouts {
   if (over === undefined) return base;
+  checkOptionsObject('timeouts', 'timeouts.', over, TIMEOUT_NAMES);
   return {
     dialTimeout: checkDuration('dialTimeout', over.dialTimeout) ?? base.dialTimeout,
     tlsHandshakeTimeout: checkDuration('tlsHandshakeTimeout', over.tlsHandshakeTimeout) ?? base.tlsHandshakeTimeout,
@@ -144,3 +268,114 @@ export const DEFAULT_TIMEOUTS: TransportTimeouts = Object.freeze({
   readIdleTimeout: DEFAULTS.readIdleTimeout,
   minThroughput: undefined,
 });
+
+// --- known option names (SPEC §11) -------------------------------------------------------
+// Each list is checked at compile time against its interface where it can import it
+// (every key of the interface must be listed); `writeIdleTimeout` is listed ahead of its
+// interface field (SPEC §3).
+
+/** A list of names that must cover every key of `T` (a compile error names the missing ones). */
+type Covers<T, L extends readonly string[]> = [Exclude<keyof T, L[number]>] extends [never]
+  ? L
+  : { missing: Exclude<keyof T, L[number]> };
+
+/** A Set of known names, checked to cover every key of `T`. */
+export function nameSet<T>(): <const L extends readonly string[]>(list: L & Covers<T, L>) => ReadonlySet<string> {
+  return (list) => new Set(list);
+}
+
+/** Names of a `retry` object of a Client or a request. */
+export const RETRY_NAMES: ReadonlySet<string> = nameSet<RetryOptions>()(['limit', 'methods', 'statusCodes', 'backoff', 'maxRetryAfter']);
+
+/** Names of a `Dialer`'s options (also the Transport's `dialer` object). */
+export const DIALER_NAMES: ReadonlySet<string> = nameSet<DialerOptions>()([
+  'timeout',
+  'keepAlive',
+  'fallbackDelay',
+  'lookup',
+  'localAddress',
+  'maxConcurrentDials',
+]);
+
+/** Names of a `Transport`'s options. */
+export const TRANSPORT_NAMES: ReadonlySet<string> = nameSet<TransportOptions>()([
+  'dialer',
+  'dialTimeout',
+  'tls',
+  'tlsHandshakeTimeout',
+  'poolTimeout',
+  'writeTimeout',
+  'writeIdleTimeout',
+  'expectContinueTimeout',
+  'responseHeaderTimeout',
+  'readIdleTimeout',
+  'minThroughput',
+  'idleConnTimeout',
+  'maxIdleConns',
+  'maxIdleConnsPerHost',
+  'maxConnsPerHost',
+  'disableKeepAlives',
+  'disableCompression',
+  'maxResponseHeaderBytes',
+  'maxResponseBytes',
+  'proxy',
+  'socketPath',
+]);
+
+/** Names of a `Client`'s options. */
+export const CLIENT_NAMES: ReadonlySet<string> = nameSet<ClientOptions>()([
+  'transport',
+  'timeout',
+  'maxRedirects',
+  'followRedirects',
+  'checkRedirect',
+  'jar',
+  'retry',
+  'headers',
+]);
+
+/** Names of one request's options (`redirectMode` is the fetch facade's). */
+export const REQUEST_NAMES: ReadonlySet<string> = nameSet<RequestOptions>()([
+  'method',
+  'headers',
+  'body',
+  'signal',
+  'timeout',
+  'timeouts',
+  'maxRedirects',
+  'followRedirects',
+  'retry',
+  'trace',
+  'redirectMode',
+]);
+
+/** Names of `download()`'s options, and of its `retry` object. */
+export const DOWNLOAD_NAMES: ReadonlySet<string> = nameSet<DownloadOptions>()([
+  'client',
+  'sha256',
+  'onProgress',
+  'timeout',
+  'retry',
+  'headers',
+  'signal',
+  'timeouts',
+]);
+export const DOWNLOAD_RETRY_NAMES: ReadonlySet<string> = nameSet<NonNullable<DownloadOptions['retry']>>()(['limit', 'backoff']);
+
+/** Refuses a `signal` that is not an `AbortSignal` (undefined: none). */
+export function checkSignal(value: unknown): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (value instanceof AbortSignal) return value;
+  const s = value as { aborted?: unknown; addEventListener?: unknown; removeEventListener?: unknown } | null;
+  // An AbortSignal of another realm or a faithful polyfill has what the budget uses.
+  if (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s.aborted === 'boolean' &&
+    typeof s.addEventListener === 'function' &&
+    typeof s.removeEventListener === 'function'
+  ) {
+    return value as AbortSignal;
+  }
+  throw invalidArg(`signal must be an AbortSignal, got ${describeValue(value)}`);
+}

@@ -25,6 +25,60 @@ export interface BodyObserver {
   bodySettled(res: Response, err: Error | undefined): void;
 }
 
+/**
+ * Response headers as `res.headers` holds them (SPEC §2): lower-cased names, a null
+ * prototype, every field but `set-cookie` one string (repeated lines joined with `', '`),
+ * `set-cookie` always a `string[]`. Well-known names type as `string | undefined`, so
+ * `const ct: string | undefined = res.headers['content-type']` compiles under `--strict`;
+ * any other name may be absent, hence `| undefined` in the index signature.
+ */
+export interface ResponseHeaders {
+  [name: string]: string | string[] | undefined;
+  /** One entry per `Set-Cookie` line (values may contain commas). */
+  'set-cookie'?: string[] | undefined;
+  'accept-ranges'?: string | undefined;
+  'age'?: string | undefined;
+  'allow'?: string | undefined;
+  'alt-svc'?: string | undefined;
+  'cache-control'?: string | undefined;
+  'connection'?: string | undefined;
+  'content-disposition'?: string | undefined;
+  'content-encoding'?: string | undefined;
+  'content-language'?: string | undefined;
+  'content-length'?: string | undefined;
+  'content-location'?: string | undefined;
+  'content-range'?: string | undefined;
+  'content-security-policy'?: string | undefined;
+  'content-type'?: string | undefined;
+  'date'?: string | undefined;
+  'etag'?: string | undefined;
+  'expires'?: string | undefined;
+  'keep-alive'?: string | undefined;
+  'last-modified'?: string | undefined;
+  'link'?: string | undefined;
+  'location'?: string | undefined;
+  'pragma'?: string | undefined;
+  'proxy-authenticate'?: string | undefined;
+  'retry-after'?: string | undefined;
+  'server'?: string | undefined;
+  'strict-transport-security'?: string | undefined;
+  'trailer'?: string | undefined;
+  'transfer-encoding'?: string | undefined;
+  'upgrade'?: string | undefined;
+  'vary'?: string | undefined;
+  'via'?: string | undefined;
+  'warning'?: string | undefined;
+  'www-authenticate'?: string | undefined;
+  'x-content-type-options'?: string | undefined;
+  'x-frame-options'?: string | undefined;
+  'access-control-allow-origin'?: string | undefined;
+  'access-control-allow-credentials'?: string | undefined;
+  'access-control-allow-headers'?: string | undefined;
+  'access-control-allow-methods'?: string | undefined;
+  'access-control-expose-headers'?: string | undefined;
+  'access-control-max-age'?: string | undefined;
+}
+
 /** One HTTP response. The body streams; read it once. */
 export class Response {
   /** Status code of the final response. */
@@ -33,7 +87,7 @@ export class Response {
   /** `'1.1'` or `'1.0'`. */
   readonly httpVersion: string;
   /** Lower-cased names; repeated headers joined with `', '`, `set-cookie` always `string[]`. */
-  readonly headers: Record<string, string | string[]>;
+  readonly headers: ResponseHeaders;
   /** Name/value pairs as received. */
   readonly rawHeaders: string[];
   /** Final URL after redirects. */
@@ -80,7 +134,8 @@ export class Response {
     this.status = init.status;
     this.statusText = init.statusText;
     this.httpVersion = init.httpVersion;
-    this.headers = init.headers;
+    // headersObject's invariant: set-cookie is always an array, everything else a string.
+    this.headers = init.headers as ResponseHeaders;
     this.rawHeaders = init.rawHeaders;
     this.url = init.url;
     this.method = init.method;

@@ -10,6 +10,7 @@
  */
 
 import { ConnectError, invalidArg, ProtocolError, TimeoutError } from './errors.js';
+import { checkOptionsObject, describeValue, RETRY_NAMES } from './options.js';
 import { findHeader } from './request-init.js';
 
 /** Retry options of a client or a request. */
@@ -35,9 +36,12 @@ export class RetryPolicy {
   readonly maxRetryAfter: number;
 
   constructor(o: RetryOptions | number | undefined) {
+    if (typeof o !== 'number' && o !== null) checkOptionsObject('retry', 'retry.', o, RETRY_NAMES);
     const opts: RetryOptions = typeof o === 'number' ? { limit: o } : (o ?? {});
     const limit = opts.limit ?? 0;
-    if (typeof limit !== 'number' || limit < 0 || Number.isNaN(limit)) throw invalidArg('retry.limit must be >= 0');
+    if (typeof limit !== 'number' || limit < 0 || Number.isNaN(limit)) {
+      throw invalidArg(`retry.limit must be a non-negative number, got ${describeValue(limit)}`);
+    }
     this.limit = limit;
     this.methods = new Set((opts.methods ?? ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']).map((m) => m.toUpperCase()));
     this.statusCodes = new Set(opts.statusCodes ?? [408, 429, 500, 502, 503, 504]);

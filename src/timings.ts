@@ -4,7 +4,8 @@
  *
  * Invariants: marks are set at most once per attempt by the layer that owns them
  * (transport: start/socket; dialer: lookup/connect; tls: secureConnect; conn:
- * upload/response/end). A phase that did not happen is 0.
+ * upload/response/end). A phase that did not happen is 0. On a reused connection
+ * `lookup`/`connect` (and over TLS `secureConnect`) equal `socket` (`reuse()`).
  */
 
 /** Durations derived from the marks, in ms. */
@@ -47,6 +48,19 @@ export class Timings {
     this.upload = undefined;
     this.response = undefined;
     this.end = undefined;
+  }
+
+  /**
+   * Marks for a request on a connection that was already open (SPEC §11, as got):
+   * `lookup` and `connect` — and over TLS `secureConnect` — equal `socket`, so the
+   * dns/tcp/tls phases are 0 and every mark is a number.
+   */
+  reuse(tls: boolean): void {
+    const at = this.socket ?? this.start;
+    this.socket = at;
+    this.lookup = at;
+    this.connect = at;
+    this.secureConnect = tls ? at : undefined;
   }
 
   /** Phases of SPEC §5, computed from the marks. */

@@ -68,6 +68,23 @@ export function emit<K extends HookName>(
   }
 }
 
+/**
+ * The `connection` of `hourglass:connection:open` / `hourglass:connection:close`
+ * messages (SPEC §11): the pool key and the socket's addresses, captured when the
+ * connection was made (so `close` still carries them). Over a proxy the remote end is
+ * the proxy. A Unix-socket connection has no addresses (undefined).
+ */
+export interface ConnectionInfo {
+  /** Pool key: scheme, host, port and what else separates pools. */
+  readonly key: string;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  /** 4 or 6, as `dns.lookup` gives families. */
+  readonly family: number | undefined;
+}
+
 /** diagnostics_channel channels of SPEC §5. */
 export const channels = {
   requestStart: diagnostics.channel('hourglass:request:start'),

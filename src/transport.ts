@@ -20,17 +20,21 @@ import type { WritableBody } from './conn/writer.js';
 import { Budget } from './deadline.js';
 import { decodeBody, parseCodings } from './decompress.js';
 import { Dialer, type DialerOptions } from './dial/index.js';
-import { closedError, ProtocolError } from './errors.js';
+import { closedError, invalidArg, ProtocolError } from './errors.js';
 import {
   checkCount,
   checkDuration,
   checkSocketPath,
   checkSocketPathOption,
+  checkOptionsObject,
   DEFAULT_TIMEOUTS,
+  describeValue,
+  DIALER_NAMES,
   DEFAULTS,
   type MinThroughput,
   resolveTimeouts,
   type SocketPathOption,
+  TRANSPORT_NAMES,
   type TransportTimeouts,
 } from './options.js';
 import { type Lease, Pool, type Wanter } from './pool.js';
@@ -137,10 +141,12 @@ export class Transport implements ConnOwner {
   private isClosed = false;
 
   constructor(options: TransportOptions = {}) {
+    checkOptionsObject('Transport options', '', options, TRANSPORT_NAMES);
     const dialTimeout = checkDuration('dialTimeout', options.dialTimeout);
     if (options.dialer instanceof Dialer) {
       this.dialer = options.dialer;
     } else {
+      checkOptionsObject('dialer', 'dialer.', options.dialer, DIALER_NAMES);
       const d: DialerOptions = { ...(options.dialer ?? {}) };
       if (dialTimeout !== undefined) d.timeout = dialTimeout;
       this.dialer = new Dialer(d);
@@ -156,7 +162,7 @@ export class Transport implements ConnOwner {
       ...('minThroughput' in options ? { minThroughput: options.minThroughput } : {}),
     } as Partial<TransportTimeouts>);
     if (options.tls !== undefined && typeof options.tls !== 'object' && typeof options.tls !== 'function') {
-      throw new TypeError('tls must be options or a function');
+      throw invalidArg(`tls must be TLS options or a function (host, port) => options, got ${describeValue(options.tls)}`);
     }
     this.tlsOption = options.tls;
     const idle = checkDuration('idleConnTimeout', options.idleConnTimeout) ?? DEFAULTS.idleConnTimeout;
@@ -298,6 +304,9 @@ export class Transport implements ConnOwner {
       timings.lookup = conn.dialMarks.lookup;
       timings.connect = conn.dialMarks.connect;
       timings.secureConnect = conn.dialMarks.secureConnect;
+    } else {
+      // got's meaning on a reused connection: the dial marks equal `socket` (SPEC §11).
+      timings.reuse(at.https);
     }
     if (o.trace !== undefined) {
       emit(o.trace, 'gotConn', {

@@ -18,6 +18,7 @@ import type { Writable } from 'node:stream';
 import type * as tls from 'node:tls';
 import { Client } from '../client.js';
 import { redactUrl } from '../errors.js';
+import type { Response, ResponseHeaders } from '../response.js';
 import { Timings } from '../timings.js';
 import { Transport, type TransportOptions } from '../transport.js';
 import { UsageError } from './args.js';
@@ -33,7 +34,7 @@ import { type Marks, renderWaterfall, TraceRecorder } from './waterfall.js';
 export interface GetResult {
   status: number | null;
   url: string;
-  headers: Record<string, string | string[]> | null;
+  headers: ResponseHeaders | null;
   bytes: number;
   timings: Record<string, unknown> | null;
   error: ReturnType<typeof errorSummary> | null;

@@ -30,7 +30,7 @@ import { headersObject, joinedFields, type ParserEvents, type ResponseHead, Resp
 import type { MinThroughput, TransportTimeouts } from '../options.js';
 import { Response } from '../response.js';
 import type { Timings } from '../timings.js';
-import { channels, emit, type TraceHooks } from '../trace.js';
+import { channels, type ConnectionInfo, emit, type TraceHooks } from '../trace.js';
 import { isDecodable } from '../decompress.js';
 import { BodyChannel, type BodyProducer } from './body.js';
 import type { ReadSink, SocketReader } from './read-buffer.js';
@@ -127,6 +127,8 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   dialMarks:
     | { start: number; lookup: number | undefined; connect: number | undefined; secureConnect: number | undefined }
     | undefined;
+  /** Key and addresses, captured when the connection was made. */
+  private readonly info: ConnectionInfo;
   /** @internal — owned by the pool. */
   poolState: 'idle' | 'active' | undefined;
 
@@ -144,6 +146,15 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     this.key = key;
     this.socket = socket;
     this.owner = owner;
+    // Captured now: a closed socket no longer reports its addresses (connection:close).
+    this.info = Object.freeze({
+      key,
+      localAddress: socket.localAddress,
+      localPort: socket.localPort,
+      remoteAddress: socket.remoteAddress,
+      remotePort: socket.remotePort,
+      family: familyNumber(socket.remoteFamily),
+    });
     this.parser = new ResponseParser(this, { maxHeaderBytes });
     this.clock = new PhaseClock(5, (slot) => this.onClock(slot));
     this.writer = new RequestWriter(socket, this);
@@ -211,17 +222,17 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
 
   /** Local address of the socket (for trace hooks; nothing above conn touches the socket). */
   get localAddress(): string | undefined {
-    return this.socket.localAddress;
+    return this.info.localAddress;
   }
 
   /** Remote address of the socket. */
   get remoteAddress(): string | undefined {
-    return this.socket.remoteAddress;
+    return this.info.remoteAddress;
   }
 
-  /** Readable description for diagnostics. */
-  describe(): { key: string; localAddress: string | undefined; remoteAddress: string | undefined } {
-    return { key: this.key, localAddress: this.socket.localAddress, remoteAddress: this.socket.remoteAddress };
+  /** The `connection` of diagnostics messages: addresses as of connect, so still there after close. */
+  describe(): ConnectionInfo {
+    return this.info;
   }
 
   // --- writing -------------------------------------------------------------
@@ -575,4 +586,11 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     this.owner = undefined;
     owner?.connClosed(this);
   }
+}
+
+/** `'IPv4'`/`'IPv6'` (or a number, on some Node versions) as the number SPEC §11 uses. */
+function familyNumber(f: string | number | undefined): number | undefined {
+  if (f === 'IPv4' || f === 4) return 4;
+  if (f === 'IPv6' || f === 6) return 6;
+  return undefined;
 }

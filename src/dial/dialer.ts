@@ -31,7 +31,7 @@ import {
   redactUrl,
   TimeoutError,
 } from '../errors.js';
-import { checkCount, checkDuration, DEFAULTS } from '../options.js';
+import { checkCount, checkDuration, checkOptionsObject, DEFAULTS, describeValue, DIALER_NAMES } from '../options.js';
 import { emit, type TraceHooks } from '../trace.js';
 import { connectPath, PATH_FAMILY, PATH_PORT, pathName } from './unix.js';
 
@@ -95,11 +95,12 @@ export class Dialer {
   private readonly waiting: DialRun[] = [];
 
   constructor(options: DialerOptions = {}) {
+    checkOptionsObject('Dialer options', '', options, DIALER_NAMES);
     if (options.lookup !== undefined && typeof options.lookup !== 'function') {
       throw invalidArg('dialer.lookup must be a function like dns.lookup');
     }
     if (options.localAddress !== undefined && net.isIP(options.localAddress) === 0) {
-      throw invalidArg(`dialer.localAddress must be an IP address, got ${String(options.localAddress)}`);
+      throw invalidArg(`dialer.localAddress must be an IP address, got ${describeValue(options.localAddress)}`);
     }
     this.options = Object.freeze({
       timeout: checkDuration('dialer.timeout', options.timeout) ?? DEFAULTS.dialTimeout,
@@ -117,7 +118,7 @@ export class Dialer {
     return new Promise<net.Socket>((resolve, reject) => {
       const timeout = checkDuration('dialTimeout', req.timeout) ?? this.options.timeout;
       if (!Number.isInteger(req.port) || req.port < 1 || req.port > 65_535) {
-        throw invalidArg(`port must be an integer in 1..65535, got ${String(req.port)}`, req);
+        throw invalidArg(`port must be an integer in 1..65535, got ${describeValue(req.port)}`, req);
       }
       new DialRun(this, req, timeout, resolve, reject).begin();
     });

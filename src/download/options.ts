@@ -11,7 +11,15 @@
 import { resolve } from 'node:path';
 import type { Client } from '../client.js';
 import { invalidArg } from '../errors.js';
-import type { TransportTimeouts } from '../options.js';
+import {
+  checkOptionsObject,
+  checkSignal,
+  describeValue,
+  DOWNLOAD_NAMES,
+  DOWNLOAD_RETRY_NAMES,
+  TIMEOUT_NAMES,
+  type TransportTimeouts,
+} from '../options.js';
 import { type HeadersInit, parseRequestUrl, prepareHeaders, withoutHeaders } from '../request-init.js';
 import { defaultBackoff } from '../retry.js';
 
@@ -87,6 +95,10 @@ export function resolveDownload(
   dest: string,
   opts: DownloadOptions,
 ): ResolvedDownload {
+  checkOptionsObject('download options', '', opts, DOWNLOAD_NAMES);
+  checkOptionsObject('download retry', 'retry.', opts.retry, DOWNLOAD_RETRY_NAMES);
+  checkOptionsObject('timeouts', 'timeouts.', opts.timeouts, TIMEOUT_NAMES);
+  checkSignal(opts.signal);
   const list = typeof urls === 'string' ? [urls] : urls;
   if (!Array.isArray(list) || list.length === 0) throw invalidArg('download needs at least one URL');
   const hrefs = list.map((u) => parseRequestUrl(u).href);
@@ -98,10 +110,10 @@ export function resolveDownload(
     throw invalidArg('sha256 must be 64 hex digits');
   }
   if (opts.timeout !== undefined && (typeof opts.timeout !== 'number' || !(opts.timeout >= 0))) {
-    throw invalidArg(`timeout must be a non-negative number, got ${String(opts.timeout)}`);
+    throw invalidArg(`timeout must be a non-negative number, got ${describeValue(opts.timeout)}`);
   }
   const limit = opts.retry?.limit ?? DEFAULT_RETRY_LIMIT;
-  if (typeof limit !== 'number' || !(limit >= 0)) throw invalidArg('retry.limit must be a number >= 0');
+  if (typeof limit !== 'number' || !(limit >= 0)) throw invalidArg(`retry.limit must be a number >= 0, got ${describeValue(limit)}`);
   const backoff = opts.retry?.backoff ?? defaultBackoff;
   if (typeof backoff !== 'function') throw invalidArg('retry.backoff must be a function');
   if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') {

@@ -23,12 +23,12 @@
 import { realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Budget } from '../deadline.js';
-import { TimeoutError } from '../errors.js';
+import { type ActivePhase, TimeoutError } from '../errors.js';
 
 /** What a running transfer reports for the `TimeoutError` of a caller that leaves. */
 export interface TransferState {
   /** `download` or `retry-backoff`. */
-  activePhase: string;
+  activePhase: ActivePhase;
   /** Whether the current attempt's request reached the socket. */
   requestSent: boolean;
   /** URL of the current attempt. */
