@@ -20,6 +20,7 @@ export type TimeoutPhase =
   | 'tls'
   | 'pool'
   | 'write'
+  | 'write-idle'
   | 'response-headers'
   | 'read-idle'
   | 'min-throughput'
