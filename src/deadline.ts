@@ -1,18 +1,19 @@
 /**
- * deadline — owns time. Two mechanisms, used everywhere else:
+ * deadline — owns time. Three mechanisms, used everywhere else:
  *
  * - {@link Budget}: one per request, created by the client and passed down to the
  *   transport, pool, dialer and connection. It holds the overall deadline and the
  *   caller's AbortSignal, and knows which component currently holds the request
  *   (its {@link Cancelable} "holder"). When the deadline passes or the signal fires,
  *   the holder is cancelled with a `TimeoutError` phase `request` or an `AbortError`.
- *   A budget with neither timeout nor signal arms nothing.
+ *   A budget with neither timeout nor signal arms nothing. While a dial started for
+ *   the request runs, the budget reports the dial's phase (`dns`, `connect`, `tls`).
  *
  * - {@link PhaseClock}: several named due-times sharing one timer. Arming or
  *   refreshing a due-time only writes a number; the timer is re-scheduled lazily when
  *   it fires early or when a due-time moves earlier than the armed one. This is how a
- *   connection runs write/header/read-idle/throughput clocks without a `setTimeout`
- *   per request or per chunk.
+ *   connection runs its write, write-idle, header, read-idle and throughput clocks
+ *   without a `setTimeout` per request or per chunk.
  *
  * Budget deadlines share one timer ({@link DeadlineQueue}): a request costs no timer call.
  *
