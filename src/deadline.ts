@@ -335,17 +335,22 @@ class DeadlineQueue {
   private fire(): void {
     this.armedAt = Number.POSITIVE_INFINITY;
     const t = now();
+    // Expire what is due in deadline order across lengths (a late timer may find several
+    // due at once). Expiring a budget may finish or add others: re-read the heads each time.
+    for (;;) {
+      let first: Budget | undefined;
+      for (const list of this.lists.values()) {
+        const b = list.head;
+        if (b !== undefined && b.deadlineAt <= t && (first === undefined || b.deadlineAt < first.deadlineAt)) first = b;
+      }
+      if (first === undefined) break;
+      this.remove(first);
+      first.expire();
+    }
     let next = Number.POSITIVE_INFINITY;
     for (const list of this.lists.values()) {
-      // Expiring a budget may finish or add others: re-read the head every time.
-      for (let b = list.head; b !== undefined; b = list.head) {
-        if (b.deadlineAt > t) {
-          if (b.deadlineAt < next) next = b.deadlineAt;
-          break;
-        }
-        this.remove(b);
-        b.expire();
-      }
+      const b = list.head;
+      if (b !== undefined && b.deadlineAt < next) next = b.deadlineAt;
     }
     if (next < this.armedAt) this.arm(next);
   }
