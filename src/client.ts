@@ -15,6 +15,7 @@ import { type Budget as BudgetT, Budget, sleep } from './deadline.js';
 import { closedError, HourglassError, RedirectError, redactUrl } from './errors.js';
 import {
   CLIENT_NAMES,
+  checkDuration,
   checkOptionsObject,
   checkSignal,
   DEFAULTS,
@@ -124,10 +125,7 @@ export class Client {
   constructor(options: ClientOptions = {}) {
     checkOptionsObject('Client options', '', options, CLIENT_NAMES);
     this.transport = options.transport === undefined ? new Transport() : checkTransport(options.transport);
-    if (options.timeout !== undefined && (typeof options.timeout !== 'number' || !(options.timeout >= 0))) {
-      throw new HourglassError(`timeout must be a non-negative number, got ${describeValue(options.timeout)}`, 'HG_INVALID_ARG');
-    }
-    this.timeout = options.timeout;
+    this.timeout = checkDuration('timeout', options.timeout);
     this.maxRedirects = options.maxRedirects === undefined ? DEFAULTS.maxRedirects : checkMaxRedirects(options.maxRedirects);
     this.followRedirects = options.followRedirects ?? true;
     this.checkRedirect = options.checkRedirect;
@@ -152,10 +150,7 @@ export class Client {
       headers = prepareHeaders(this.headers, opts.headers);
       takeUserinfo(url, headers);
       body = prepareBody(opts.body);
-      const timeout = opts.timeout ?? this.timeout;
-      if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
-        throw new HourglassError(`timeout must be a non-negative number, got ${describeValue(timeout)}`, 'HG_INVALID_ARG');
-      }
+      const timeout = checkDuration('timeout', opts.timeout) ?? this.timeout;
       retry = opts.retry === undefined ? this.retry : new RetryPolicy(opts.retry);
       if (opts.maxRedirects !== undefined) checkMaxRedirects(opts.maxRedirects);
       budget = new Budget(timeout, checkSignal(opts.signal), method, redactUrl(url)!);
@@ -376,10 +371,15 @@ export class Client {
     }
   }
 
-  /** Waits before a retry, or fails at once when the wait would overrun the deadline. */
+  /**
+   * Waits before a retry (any duration: `sleep` re-arms past 2^31−1 ms), or fails at once
+   * when the wait would overrun the deadline. An infinite wait without a deadline is no
+   * retry: the last error stands.
+   */
   private async backoff(ms: number, budget: BudgetT, lastError: unknown): Promise<void> {
-    if (ms >= budget.remaining()) {
-      throw budget.timeoutError(lastError);
+    const remaining = budget.remaining();
+    if (ms >= remaining) {
+      throw remaining === Number.POSITIVE_INFINITY && lastError !== undefined ? lastError : budget.timeoutError(lastError);
     }
     budget.activePhase = 'retry-backoff';
     await sleep(ms, budget);

@@ -1,20 +1,27 @@
 /**
- * deadline — owns time. Two mechanisms, used everywhere else:
+ * deadline — owns time. Three mechanisms, used everywhere else:
  *
  * - {@link Budget}: one per request, created by the client and passed down to the
  *   transport, pool, dialer and connection. It holds the overall deadline and the
  *   caller's AbortSignal, and knows which component currently holds the request
  *   (its {@link Cancelable} "holder"). When the deadline passes or the signal fires,
  *   the holder is cancelled with a `TimeoutError` phase `request` or an `AbortError`.
- *   A budget with neither timeout nor signal arms nothing.
+ *   A budget with neither timeout nor signal arms nothing. While a dial started for
+ *   the request runs, the budget reports the dial's phase (`dns`, `connect`, `tls`).
  *
  * - {@link PhaseClock}: several named due-times sharing one timer. Arming or
  *   refreshing a due-time only writes a number; the timer is re-scheduled lazily when
  *   it fires early or when a due-time moves earlier than the armed one. This is how a
- *   connection runs write/header/read-idle/throughput clocks without a `setTimeout`
- *   per request or per chunk.
+ *   connection runs its write, write-idle, header, read-idle and throughput clocks
+ *   without a `setTimeout` per request or per chunk.
  *
  * Budget deadlines share one timer ({@link DeadlineQueue}): a request costs no timer call.
+ *
+ * - {@link LongTimer}: the one way hourglass arms a timer. Any delay up to
+ *   `Number.MAX_SAFE_INTEGER` ms means what it says (SPEC §11): Node clamps a
+ *   `setTimeout` above 2^31−1 ms to 1 ms (with a TimeoutOverflowWarning), so a longer
+ *   wait is reached in steps of at most 2^31−1 ms. The queue, the phase clock, `sleep`
+ *   and every one-shot timer of the dialer, TLS, proxy and pool use it.
  *
  * Invariants: a Budget's deadline is queued only while its request is in flight (a
  * pending request keeps the process alive; a finished one leaves nothing ref'd); a
@@ -40,6 +47,91 @@ export function isDisabled(ms: number | undefined): boolean {
   return ms === undefined || ms === 0 || ms === Number.POSITIVE_INFINITY;
 }
 
+/** Something whose current phase name a {@link Budget} may report (a shared dial's budget). */
+export interface PhaseSource {
+  readonly activePhase?: ActivePhase;
+}
+
+/**
+ * A one-shot timer for any delay up to `Number.MAX_SAFE_INTEGER` ms (Infinity: never).
+ * A delay beyond Node's 2^31−1 ms is reached in steps; `fn` runs once, when due. Ref'd
+ * like `setTimeout` unless `unref()`'d; re-arming replaces the pending due time. One
+ * object per owner (connection, dial, waiter), re-armed as often as needed.
+ */
+export class LongTimer {
+  private timer: NodeJS.Timeout | undefined;
+  /** Monotonic ms the timer is due (Infinity when not armed). */
+  private at = Number.POSITIVE_INFINITY;
+  /** The armed step ends at `at` (the last step): fire without re-reading the clock. */
+  private last = false;
+  private refd = true;
+  private readonly onStep = (): void => this.step();
+
+  constructor(private readonly fn: () => void) {}
+
+  /** Arms the timer `ms` from now (Infinity: disarms). */
+  start(ms: number): this {
+    return this.startAt(ms === Number.POSITIVE_INFINITY ? ms : now() + ms);
+  }
+
+  /** Arms the timer for monotonic time `at` (Infinity: disarms). */
+  startAt(at: number): this {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.at = at;
+    if (at !== Number.POSITIVE_INFINITY) this.schedule();
+    return this;
+  }
+
+  /** Disarms the timer. Idempotent. */
+  cancel(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.at = Number.POSITIVE_INFINITY;
+  }
+
+  /** Whether the timer is armed. */
+  get armed(): boolean {
+    return this.timer !== undefined;
+  }
+
+  /** Monotonic ms the timer is due (Infinity when not armed). */
+  get dueAt(): number {
+    return this.at;
+  }
+
+  /** Keeps the process alive while armed (the default, as `setTimeout`). */
+  ref(): this {
+    this.refd = true;
+    this.timer?.ref();
+    return this;
+  }
+
+  /** Does not keep the process alive. */
+  unref(): this {
+    this.refd = false;
+    this.timer?.unref();
+    return this;
+  }
+
+  private schedule(): void {
+    const delay = Math.max(0, Math.ceil(this.at - now()));
+    this.last = delay <= MAX_DELAY;
+    this.timer = setTimeout(this.onStep, this.last ? delay : MAX_DELAY);
+    if (!this.refd) this.timer.unref();
+  }
+
+  private step(): void {
+    this.timer = undefined;
+    if (!this.last) {
+      this.schedule();
+      return;
+    }
+    this.at = Number.POSITIVE_INFINITY;
+    this.fn();
+  }
+}
+
 /**
  * The overall budget of one request: deadline + signal + current holder.
  * Shared by every redirect and retry of that request and by its body.
@@ -57,8 +149,10 @@ export class Budget {
   /** Method and URL of the current attempt, for error messages. */
   method: string;
   url: string;
-  /** Name of the phase currently running, reported by an overall timeout. */
-  activePhase: ActivePhase = 'start';
+  /** Name of the phase set last (see {@link activePhase}). */
+  private phase: ActivePhase = 'start';
+  /** While a dial runs for this request: the dial's budget, whose phase (dns, connect, tls) is reported. */
+  private phaseSource: PhaseSource | undefined;
   /** Whether any byte of the current attempt's request reached the socket. */
   requestSent = false;
   /** Set once the budget failed (timeout or abort). */
@@ -89,6 +183,26 @@ export class Budget {
       }
     }
     if (this.timeout !== Number.POSITIVE_INFINITY && this.failure === undefined) PENDING.add(this);
+  }
+
+  /**
+   * Name of the phase currently running, reported by an overall timeout. While the
+   * request waits for a dial started for it, the dial's own phase (`dns`, `connect`,
+   * `tls`); setting a phase ends that link.
+   */
+  get activePhase(): ActivePhase {
+    const p = this.phaseSource?.activePhase;
+    return p !== undefined && p !== 'start' ? p : this.phase;
+  }
+
+  set activePhase(phase: ActivePhase) {
+    this.phase = phase;
+    this.phaseSource = undefined;
+  }
+
+  /** Reports `source`'s phase as this budget's own until the next phase is set. */
+  followPhase(source: PhaseSource): void {
+    this.phaseSource = source;
   }
 
   /** Milliseconds left before the deadline (Infinity when none). */
@@ -180,10 +294,9 @@ interface DeadlineList {
  */
 class DeadlineQueue {
   private readonly lists = new Map<number, DeadlineList>();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly timer = new LongTimer(() => this.fire()).unref();
   private armedAt = Number.POSITIVE_INFINITY;
   private pending = 0;
-  private readonly onTimer = (): void => this.fire();
 
   add(b: Budget): void {
     let list = this.lists.get(b.timeout);
@@ -197,7 +310,7 @@ class DeadlineQueue {
     if (list.tail === undefined) list.head = b;
     else list.tail.nextQueued = b;
     list.tail = b;
-    if (this.pending++ === 0) this.timer?.ref();
+    if (this.pending++ === 0) this.timer.ref();
     if (b.deadlineAt < this.armedAt) this.arm(b.deadlineAt);
   }
 
@@ -211,31 +324,33 @@ class DeadlineQueue {
     b.queued = b.prevQueued = b.nextQueued = undefined;
     // Lists of lengths no longer in use go, once there are many (computed timeouts).
     if (list.head === undefined && this.lists.size > 16) this.lists.delete(b.timeout);
-    if (--this.pending === 0) this.timer?.unref();
+    if (--this.pending === 0) this.timer.unref();
   }
 
   private arm(at: number): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
     this.armedAt = at;
-    this.timer = setTimeout(this.onTimer, Math.min(MAX_DELAY, Math.max(1, Math.ceil(at - now()))));
-    if (this.pending === 0) this.timer.unref();
+    this.timer.startAt(at);
   }
 
   private fire(): void {
-    this.timer = undefined;
     this.armedAt = Number.POSITIVE_INFINITY;
     const t = now();
+    // Expire what is due in deadline order across lengths (a late timer may find several
+    // due at once). Expiring a budget may finish or add others: re-read the heads each time.
+    for (;;) {
+      let first: Budget | undefined;
+      for (const list of this.lists.values()) {
+        const b = list.head;
+        if (b !== undefined && b.deadlineAt <= t && (first === undefined || b.deadlineAt < first.deadlineAt)) first = b;
+      }
+      if (first === undefined) break;
+      this.remove(first);
+      first.expire();
+    }
     let next = Number.POSITIVE_INFINITY;
     for (const list of this.lists.values()) {
-      // Expiring a budget may finish or add others: re-read the head every time.
-      for (let b = list.head; b !== undefined; b = list.head) {
-        if (b.deadlineAt > t) {
-          if (b.deadlineAt < next) next = b.deadlineAt;
-          break;
-        }
-        this.remove(b);
-        b.expire();
-      }
+      const b = list.head;
+      if (b !== undefined && b.deadlineAt < next) next = b.deadlineAt;
     }
     if (next < this.armedAt) this.arm(next);
   }
@@ -257,17 +372,16 @@ const PENDING = new DeadlineQueue();
  */
 export class PhaseClock {
   private readonly due: number[];
-  private timer: NodeJS.Timeout | undefined;
+  private readonly timer: LongTimer;
   /** Monotonic ms at which the armed timer fires (Infinity when none). */
   private armedFor = Number.POSITIVE_INFINITY;
-  private readonly onTimer: () => void;
 
   constructor(
     slots: number,
     private readonly onExpire: (slot: number) => void,
   ) {
     this.due = new Array<number>(slots).fill(Number.POSITIVE_INFINITY);
-    this.onTimer = () => this.fire();
+    this.timer = new LongTimer(() => this.fire()).unref();
   }
 
   /** Sets slot's due time to `at` (monotonic ms); Infinity clears it. */
@@ -295,8 +409,7 @@ export class PhaseClock {
   /** Clears every slot and the timer itself (the owner is going away). */
   dispose(): void {
     this.clear();
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.timer.cancel();
     this.armedFor = Number.POSITIVE_INFINITY;
   }
 
@@ -306,14 +419,11 @@ export class PhaseClock {
   }
 
   private arm(at: number): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
     this.armedFor = at;
-    this.timer = setTimeout(this.onTimer, Math.min(MAX_DELAY, Math.max(0, Math.ceil(at - now()))));
-    this.timer.unref();
+    this.timer.startAt(at);
   }
 
   private fire(): void {
-    this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
     const t = now();
     let expired = -1;
@@ -331,20 +441,23 @@ export class PhaseClock {
   }
 }
 
-/** Sleeps `ms`, failing early if the budget fails. Never sleeps past the deadline. */
+/**
+ * Sleeps `ms` (any duration up to `Number.MAX_SAFE_INTEGER`; Infinity: until the budget
+ * fails), failing early if the budget fails.
+ */
 export function sleep(ms: number, budget: Budget | undefined): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
+    const timer = new LongTimer(() => {
+      budget?.release(holder);
+      resolve();
+    });
     const holder: Cancelable = {
       cancel(err) {
-        if (timer !== undefined) clearTimeout(timer);
+        timer.cancel();
         reject(err);
       },
     };
-    timer = setTimeout(() => {
-      budget?.release(holder);
-      resolve();
-    }, ms);
+    timer.start(ms);
     budget?.hold(holder);
   });
 }

@@ -2,10 +2,12 @@
  * options — the defaults of every timeout and limit, in one visible place, and the
  * validation that turns user options into a resolved, checked shape.
  *
- * Units: every duration is in milliseconds. `0` or `Infinity` disables a timeout,
- * except `expectContinueTimeout`, where `0` means "send the body at once" (Go) and
- * `Infinity` means "wait for the server's answer". A negative or non-numeric value is
- * `HG_INVALID_ARG`.
+ * Units: every duration is in milliseconds, and any value up to
+ * `Number.MAX_SAFE_INTEGER` means what it says (timers re-arm in steps, see
+ * `LongTimer`). `0` or `Infinity` disables a timeout, except `expectContinueTimeout`,
+ * where `0` means "send the body at once" (Go) and `Infinity` means "wait for the
+ * server's answer" (the response clocks still run meanwhile). Anything else — negative,
+ * NaN, non-numeric, above `Number.MAX_SAFE_INTEGER` but finite — is `HG_INVALID_ARG`.
  *
  * Also owns the option-name check (SPEC §11): every options object hourglass accepts
  * is checked against its list of known names, so a misspelt timeout is an
@@ -40,6 +42,11 @@ export interface TransportTimeouts {
   poolTimeout: number;
   /** From the first request byte written until the last is flushed (ms). Default none. */
   writeTimeout: number;
+  /**
+   * Longest time the request is being written and no byte of it can be flushed (a peer
+   * that stopped reading); reset by every flushed byte (ms). Default 300 000.
+   */
+  writeIdleTimeout: number;
   /** Wait for `100 Continue` before sending the body anyway (ms). Default 1 000. */
   expectContinueTimeout: number;
   /** From the request fully written until the final response head is parsed (ms). Default 300 000. */
@@ -58,6 +65,7 @@ export const DEFAULTS = Object.freeze({
   tlsHandshakeTimeout: 10_000,
   poolTimeout: 0,
   writeTimeout: 0,
+  writeIdleTimeout: 300_000,
   expectContinueTimeout: 1_000,
   responseHeaderTimeout: 300_000,
   readIdleTimeout: 300_000,
@@ -78,13 +86,27 @@ export const DEFAULTS = Object.freeze({
   maxInterimResponses: 10,
 });
 
-/** Validates a duration option: a number >= 0 (Infinity allowed), or undefined. */
+/**
+ * Validates a duration option (SPEC §11): a number of ms from 0 to
+ * `Number.MAX_SAFE_INTEGER`, or Infinity; undefined/null for "not given".
+ */
 export function checkDuration(name: string, value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw invalidArg(`${name} must be a non-negative number of milliseconds, got ${describeValue(value)}`);
+  if (!isDuration(value)) {
+    throw invalidArg(
+      `${name} must be a number of milliseconds from 0 to Number.MAX_SAFE_INTEGER, or Infinity; got ${describeValue(value)}`,
+    );
   }
   return value;
+}
+
+/** Whether `value` is a valid duration: 0..`Number.MAX_SAFE_INTEGER` ms, or Infinity. */
+export function isDuration(value: unknown): value is number {
+  return (
+    typeof value === 'number' &&
+    value >= 0 &&
+    (value <= Number.MAX_SAFE_INTEGER || value === Number.POSITIVE_INFINITY)
+  );
 }
 
 /** Validates a non-negative integer count option. */
@@ -248,6 +270,7 @@ export function resolveTimeouts(
     tlsHandshakeTimeout: checkDuration('tlsHandshakeTimeout', over.tlsHandshakeTimeout) ?? base.tlsHandshakeTimeout,
     poolTimeout: checkDuration('poolTimeout', over.poolTimeout) ?? base.poolTimeout,
     writeTimeout: checkDuration('writeTimeout', over.writeTimeout) ?? base.writeTimeout,
+    writeIdleTimeout: checkDuration('writeIdleTimeout', over.writeIdleTimeout) ?? base.writeIdleTimeout,
     expectContinueTimeout:
       checkDuration('expectContinueTimeout', over.expectContinueTimeout) ?? base.expectContinueTimeout,
     responseHeaderTimeout:
@@ -263,6 +286,7 @@ export const DEFAULT_TIMEOUTS: TransportTimeouts = Object.freeze({
   tlsHandshakeTimeout: DEFAULTS.tlsHandshakeTimeout,
   poolTimeout: DEFAULTS.poolTimeout,
   writeTimeout: DEFAULTS.writeTimeout,
+  writeIdleTimeout: DEFAULTS.writeIdleTimeout,
   expectContinueTimeout: DEFAULTS.expectContinueTimeout,
   responseHeaderTimeout: DEFAULTS.responseHeaderTimeout,
   readIdleTimeout: DEFAULTS.readIdleTimeout,

@@ -20,7 +20,7 @@
  * is idle; a host entry with nothing in it is deleted.
  */
 
-import { type Budget, type Cancelable, now } from './deadline.js';
+import { type Budget, type Cancelable, LongTimer, now, type PhaseSource } from './deadline.js';
 import { closedError, type HourglassError, TimeoutError } from './errors.js';
 
 /** What the pool stores. `poolState` and `idleDeadline` are owned by the pool and transport. */
@@ -45,8 +45,11 @@ export interface Lease<T> {
   idleTime: number;
 }
 
-/** Lets the pool cancel a dial nobody waits for any more. */
-export interface DialHandle {
+/**
+ * Lets the pool cancel a dial nobody waits for any more. Its `activePhase` (a dial's
+ * budget: `dns`, `connect`, `tls`) is what the request the dial was started for reports.
+ */
+export interface DialHandle extends PhaseSource {
   abort(err: HourglassError): void;
 }
 
@@ -79,7 +82,7 @@ export interface Wanter<T> {
 
 class Waiter<T, D> implements Cancelable {
   settled = false;
-  timer: NodeJS.Timeout | undefined;
+  timer: LongTimer | undefined;
   constructor(
     readonly host: HostEntry<T, D>,
     readonly opts: D,
@@ -95,7 +98,7 @@ class Waiter<T, D> implements Cancelable {
   }
   settle(): void {
     this.settled = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.budget.release(this);
   }
@@ -153,7 +156,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
   private readonly hosts = new Map<string, HostEntry<T, D>>();
   /** Every idle connection, least recently idled first. */
   private readonly lru = new Map<T, HostEntry<T, D>>();
-  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly sweepTimer = new LongTimer(() => this.sweep()).unref();
   private sweepAt = Number.POSITIVE_INFINITY;
   private isClosed = false;
 
@@ -204,11 +207,11 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     host.waiters.push(w);
     if (this.canDial(host)) {
       budget.activePhase = 'connect';
-      this.startDial(host, opts);
+      budget.followPhase(this.startDial(host, opts));
     } else {
       budget.activePhase = 'pool';
       if (poolTimeout > 0 && poolTimeout !== Number.POSITIVE_INFINITY) {
-        w.timer = setTimeout(() => {
+        w.timer = new LongTimer(() => {
           w.cancel(
             new TimeoutError({
               phase: 'pool',
@@ -219,7 +222,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
               url: budget.url,
             }),
           );
-        }, poolTimeout);
+        }).start(poolTimeout);
       }
     }
     budget.hold(w);
@@ -287,8 +290,8 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       for (const d of host.dials) d.abort(closedError('transport'));
     }
     this.closeIdle();
-    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
-    this.sweepTimer = undefined;
+    this.sweepTimer.cancel();
+    this.sweepAt = Number.POSITIVE_INFINITY;
   }
 
   // Private implementation past this point.
@@ -297,7 +300,8 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     return this.limits.maxConnsPerHost <= 0 || host.total < this.limits.maxConnsPerHost;
   }
 
-  private startDial(host: HostEntry<T, D>, opts: D): void {
+  /** Starts a dial for `host`; returns its handle (whose phase the waiter it serves reports). */
+  private startDial(host: HostEntry<T, D>, opts: D): H {
     host.dialing++;
     const dialBudget = this.makeHandle();
     host.dials.add(dialBudget);
@@ -323,6 +327,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
         this.forgetIfEmpty(host);
       },
     );
+    return dialBudget;
   }
 
   /** Gives `conn` to the oldest waiter, or parks it idle. */
@@ -368,7 +373,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     while (host.waiters.length > host.dialing && this.canDial(host) && !this.isClosed) {
       const w = host.waiters.at(host.dialing)!;
       w.budget.activePhase = 'connect';
-      this.startDial(host, w.opts);
+      w.budget.followPhase(this.startDial(host, w.opts));
     }
   }
 
@@ -390,14 +395,11 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
 
   private armSweep(at: number): void {
     if (at === Number.POSITIVE_INFINITY || at >= this.sweepAt) return;
-    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
     this.sweepAt = at;
-    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(1, Math.ceil(at - now())));
-    this.sweepTimer.unref();
+    this.sweepTimer.startAt(at);
   }
 
   private sweep(): void {
-    this.sweepTimer = undefined;
     this.sweepAt = Number.POSITIVE_INFINITY;
     const t = now();
     let next = Number.POSITIVE_INFINITY;

@@ -13,7 +13,7 @@
  */
 
 import type { Socket } from 'node:net';
-import { type Budget, type Cancelable, now } from './deadline.js';
+import { type Budget, type Cancelable, LongTimer, now } from './deadline.js';
 import { ConnectError, type HourglassError, invalidArg, TimeoutError } from './errors.js';
 
 /** The `proxy` option of a Transport. */
@@ -133,10 +133,10 @@ export function connectViaProxy(
   const started = now();
   return new Promise<Socket>((resolve, reject) => {
     let buf: Buffer = Buffer.alloc(0);
-    let timer: NodeJS.Timeout | undefined;
+    let timer: LongTimer | undefined;
     const ctx = { method: o.method, url: o.url };
     const done = (err: Error | undefined): void => {
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.cancel();
       socket.off('data', onData);
       socket.off('error', onError);
       socket.off('close', onClose);
@@ -183,7 +183,7 @@ export function connectViaProxy(
     socket.on('error', onError);
     socket.on('close', onClose);
     if (o.timeout > 0 && o.timeout !== Number.POSITIVE_INFINITY) {
-      timer = setTimeout(
+      timer = new LongTimer(
         () =>
           done(
             new TimeoutError(
@@ -197,8 +197,7 @@ export function connectViaProxy(
               `connect timeout: proxy did not answer CONNECT ${authority} within the ${o.dialTimeout ?? o.timeout} ms dial budget`,
             ),
           ),
-        o.timeout,
-      );
+      ).start(o.timeout);
     }
     o.budget.hold(holder);
     socket.write(head, 'latin1');

@@ -7,10 +7,14 @@
  * `Retry-After` parsing (seconds or HTTP-date) and its cap, and the error classes
  * worth retrying (connect, dns/connect/tls/pool timeouts, connection closed before
  * the response). Pure: the client sleeps and keeps the deadline.
+ *
+ * Waits are durations as every other (SPEC §11): up to `Number.MAX_SAFE_INTEGER` ms they
+ * mean what they say; a backoff returning anything else (negative, NaN, a larger finite
+ * number) is `HG_INVALID_ARG`. A `Retry-After` too large to count in ms is Infinity.
  */
 
 import { ConnectError, invalidArg, ProtocolError, TimeoutError } from './errors.js';
-import { checkOptionsObject, describeValue, RETRY_NAMES } from './options.js';
+import { checkDuration, checkOptionsObject, describeValue, isDuration, RETRY_NAMES } from './options.js';
 import { findHeader } from './request-init.js';
 
 /** Retry options of a client or a request. */
@@ -46,7 +50,7 @@ export class RetryPolicy {
     this.methods = new Set((opts.methods ?? ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']).map((m) => m.toUpperCase()));
     this.statusCodes = new Set(opts.statusCodes ?? [408, 429, 500, 502, 503, 504]);
     this.backoffFn = opts.backoff ?? defaultBackoff;
-    this.maxRetryAfter = opts.maxRetryAfter ?? 60_000;
+    this.maxRetryAfter = checkDuration('retry.maxRetryAfter', opts.maxRetryAfter) ?? 60_000;
   }
 
   /** Whether a request with this method and headers may be retried at all. */
@@ -74,7 +78,13 @@ export class RetryPolicy {
   delay(attempt: number, retryAfter: string | string[] | undefined): { ms: number; fromHeader: boolean } {
     const ra = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
     if (ra !== undefined) return { ms: ra, fromHeader: true };
-    return { ms: Math.max(0, this.backoffFn(attempt)), fromHeader: false };
+    const ms = this.backoffFn(attempt);
+    if (!isDuration(ms)) {
+      throw invalidArg(
+        `retry.backoff(${attempt}) must return a number of milliseconds from 0 to Number.MAX_SAFE_INTEGER, or Infinity; got ${String(ms)}`,
+      );
+    }
+    return { ms, fromHeader: false };
   }
 }
 
@@ -92,7 +102,10 @@ const HTTP_DATE =
 export function parseRetryAfter(value: string | undefined, nowMs: number = Date.now()): number | undefined {
   if (value === undefined) return undefined;
   const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  if (/^\d+$/.test(v)) {
+    const ms = Number(v) * 1000;
+    return ms <= Number.MAX_SAFE_INTEGER ? ms : Number.POSITIVE_INFINITY;
+  }
   if (!HTTP_DATE.test(v)) return undefined;
   const t = Date.parse(v.endsWith('GMT') ? v : `${v} GMT`);
   if (Number.isNaN(t)) return undefined;

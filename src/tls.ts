@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { type Budget, type Cancelable, isDisabled, now } from './deadline.js';
+import { type Budget, type Cancelable, isDisabled, LongTimer, now } from './deadline.js';
 import { ConnectError, type HourglassError, invalidArg, redactUrl, TimeoutError } from './errors.js';
 import { checkDuration, DEFAULTS } from './options.js';
 import { emit, type TraceHooks } from './trace.js';
@@ -192,7 +192,7 @@ function secureContextFor(opts: tls.ConnectionOptions | undefined): tls.SecureCo
 class Handshake implements Cancelable {
   private readonly startedAt = now();
   private tlsSocket: tls.TLSSocket | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: LongTimer | undefined;
   private settled = false;
   private readonly hostPort: string;
   /** The peer, captured up front: a destroyed socket forgets it. */
@@ -219,7 +219,7 @@ class Handshake implements Cancelable {
       if (this.settled) return;
       req.budget.activePhase = 'tls';
     }
-    if (!isDisabled(this.timeout)) this.timer = setTimeout(() => this.expire(), this.timeout);
+    if (!isDisabled(this.timeout)) this.timer = new LongTimer(() => this.expire()).start(this.timeout);
     const host = req.servername.startsWith('[') ? req.servername.slice(1, -1) : req.servername;
     const user = req.options ?? {};
     let socket: tls.TLSSocket;
@@ -326,7 +326,7 @@ class Handshake implements Cancelable {
 
   private cleanup(): void {
     this.settled = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.req.budget?.release(this);
   }

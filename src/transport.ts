@@ -68,8 +68,10 @@ export interface TransportOptions {
   tlsHandshakeTimeout?: number;
   /** Wait for a connection when `maxConnsPerHost` is reached. Default none. */
   poolTimeout?: number;
-  /** Default none. */
+  /** From the request write's start until its last byte is flushed. Default none. */
   writeTimeout?: number;
+  /** The request is being written and no byte of it could be flushed for this long. Default 300 000. */
+  writeIdleTimeout?: number;
   /** Default 1 000; 0 sends the body at once; Infinity waits for the server's answer. */
   expectContinueTimeout?: number;
   /** Default 300 000. */
@@ -156,6 +158,7 @@ export class Transport implements ConnOwner {
       tlsHandshakeTimeout: options.tlsHandshakeTimeout,
       poolTimeout: options.poolTimeout,
       writeTimeout: options.writeTimeout,
+      writeIdleTimeout: options.writeIdleTimeout,
       expectContinueTimeout: options.expectContinueTimeout,
       responseHeaderTimeout: options.responseHeaderTimeout,
       readIdleTimeout: options.readIdleTimeout,

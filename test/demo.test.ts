@@ -56,6 +56,7 @@ describe('hourglass demo', () => {
       'tls',
       'pool',
       'write',
+      'write-idle',
       'response-headers',
       'read-idle',
       'min-throughput',

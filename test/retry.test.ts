@@ -109,9 +109,12 @@ describe('RetryPolicy (pure rules)', () => {
     assert.deepEqual(p.delay(3, 'not a date'), { ms: 21, fromHeader: false });
   });
 
-  it('clamps a negative custom backoff to 0', () => {
-    const p = new RetryPolicy({ limit: 1, backoff: () => -50 });
-    assert.deepEqual(p.delay(1, undefined), { ms: 0, fromHeader: false });
+  it('a custom backoff returning a non-duration (negative, NaN, above MAX_SAFE_INTEGER) is HG_INVALID_ARG (SPEC §11)', () => {
+    for (const bad of [-50, Number.NaN, Number.MAX_SAFE_INTEGER + 1]) {
+      const p = new RetryPolicy({ limit: 1, backoff: () => bad });
+      assert.throws(() => p.delay(1, undefined), (e: unknown) => (e as { code?: string }).code === 'HG_INVALID_ARG');
+    }
+    assert.deepEqual(new RetryPolicy({ limit: 1, backoff: () => 3e9 }).delay(1, undefined), { ms: 3e9, fromHeader: false });
   });
 });
 

@@ -115,6 +115,18 @@ export const TIMEOUT_SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'write-idle',
+    run: (fs) => {
+      // The same peer, with only the write-idle clock: no byte can be flushed for T.
+      fs.route('/demo/upload-stalls', (ex) => ex.stall(), { readBody: false });
+      return expectTimeout('write-idle', 'writeIdleTimeout', T, () =>
+        withClient({ writeIdleTimeout: T }, (c) =>
+          c.request(fs.url('/demo/upload-stalls'), { method: 'PUT', body: endlessBody() }),
+        ),
+      );
+    },
+  },
+  {
     name: 'response-headers',
     run: (fs) =>
       expectTimeout('response-headers', 'responseHeaderTimeout', T, () =>

@@ -3,7 +3,7 @@
  *
  * Owns: one socket, its response parser, its phase clock, and at most one exchange
  * (request + response) at a time. It writes the request, reads the response into a
- * {@link Response}, enforces the write, response-header, read-idle and
+ * {@link Response}, enforces the write, write-idle, response-header, read-idle and
  * min-throughput timeouts and the request's budget at every phase, and decides
  * whether it can be reused. It never dials, never retries, never follows redirects:
  * it reports to its {@link ConnOwner} (the pool) when it is free again or dead.
@@ -12,7 +12,9 @@
  * (exchange in flight, from `roundTrip` until the body settles), 'closed'.
  *
  * Invariants: per-exchange fields are set only while state is 'active'; every clock
- * slot is cleared when its phase ends; a socket event handler is attached once per
+ * slot is cleared when its phase ends (both write clocks stop at the final response
+ * head, SPEC §11); while the client waits for `100 Continue` the response clocks run;
+ * a socket event handler is attached once per
  * connection, never per request; a connection whose request body was not fully sent,
  * whose response had surplus bytes, or whose body was not read to the end is never
  * reused.
@@ -74,7 +76,10 @@ const HEADERS = 1;
 const IDLE = 2;
 const RATE = 3;
 const CONTINUE = 4;
-const SLOT_PHASE: TimeoutPhase[] = ['write', 'response-headers', 'read-idle', 'min-throughput'];
+const WRITE_IDLE = 5;
+const SLOTS = 6;
+/** The phase of each slot's TimeoutError (CONTINUE is not an error: it sends the body). */
+const SLOT_PHASE: TimeoutPhase[] = ['write', 'response-headers', 'read-idle', 'min-throughput', 'write', 'write-idle'];
 
 
 type State = 'idle' | 'active' | 'closed';
@@ -119,6 +124,10 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   /** The head was parsed; the throughput clock starts once this chunk has been. */
   private ratePending = false;
   private waitingContinue = false;
+  /** Write-idle clock: monotonic ms of the last known flush progress of the request. */
+  private flushedAt = 0;
+  /** Write-idle clock: `writer.unflushed()` when last looked at (-1: not since the last progress). */
+  private unflushedSeen = -1;
   private failed: Error | undefined;
   /** Whether the chunk being parsed may be kept (false: a view of a reused read buffer). */
   private chunkOwned = true;
@@ -156,7 +165,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       family: familyNumber(socket.remoteFamily),
     });
     this.parser = new ResponseParser(this, { maxHeaderBytes });
-    this.clock = new PhaseClock(5, (slot) => this.onClock(slot));
+    this.clock = new PhaseClock(SLOTS, (slot) => this.onClock(slot));
     this.writer = new RequestWriter(socket, this);
     // A socket dialed with `onread` never emits 'data'; one from a custom Dialer that did
     // not honour `onread` only does: listening to both covers either.
@@ -238,8 +247,10 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   // --- writing -------------------------------------------------------------
 
   private startWrite(req: ConnRequest): void {
-    this.phaseStart = now();
-    this.clock.after(WRITE, req.timeouts.writeTimeout, this.phaseStart);
+    const t = now();
+    this.phaseStart = t;
+    this.clock.after(WRITE, req.timeouts.writeTimeout, t);
+    this.startWriteIdle(req, t);
     this.waitingContinue = req.expectContinue && req.body.kind !== 'none';
     let head: string;
     try {
@@ -251,10 +262,27 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     if (req.trace !== undefined) emit(req.trace, 'wroteHeaders', { head });
     if (this.waitingContinue) {
       emit(req.trace, 'wait100Continue');
-      const t = req.timeouts.expectContinueTimeout;
-      if (t === 0) this.sendContinueBody();
-      else if (t !== Number.POSITIVE_INFINITY) this.clock.after(CONTINUE, t);
+      const ect = req.timeouts.expectContinueTimeout;
+      if (ect === 0) {
+        this.sendContinueBody();
+        return;
+      }
+      // SPEC §11: while we wait for the server's answer, the response clocks run, so an
+      // infinite expectContinueTimeout cannot make a request hang. Nothing is being
+      // written meanwhile: the write-idle clock rests until the body is sent.
+      this.clock.unset(WRITE_IDLE);
+      this.clock.after(HEADERS, req.timeouts.responseHeaderTimeout, t);
+      this.clock.after(IDLE, req.timeouts.readIdleTimeout, t);
+      req.budget.activePhase = 'response-headers';
+      this.clock.after(CONTINUE, ect);
     }
+  }
+
+  /** (Re)starts the write-idle clock: bytes of the request are on their way from `t`. */
+  private startWriteIdle(req: ConnRequest, t: number): void {
+    this.flushedAt = t;
+    this.unflushedSeen = -1;
+    this.clock.after(WRITE_IDLE, req.timeouts.writeIdleTimeout, t);
   }
 
   /** Writer callback: some request bytes reached the socket. */
@@ -264,11 +292,34 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     this.req.budget.requestSent = true;
   }
 
+  /**
+   * Writer callback: a write left bytes waiting. Remember how many, and look again
+   * soon: a shrinking count is progress inside that write (see `writeStalled`).
+   */
+  onWriteWait(): void {
+    const req = this.req;
+    if (req === undefined || this.res !== undefined || this.clock.dueAt(WRITE_IDLE) === Number.POSITIVE_INFINITY) return;
+    const limit = req.timeouts.writeIdleTimeout;
+    this.unflushedSeen = this.writer.unflushed();
+    this.clock.set(WRITE_IDLE, Math.min(this.flushedAt + limit, now() + limit / 8));
+  }
+
+  /** Writer callback: waiting request bytes were flushed: the write-idle clock restarts. */
+  onWriteProgress(): void {
+    const req = this.req;
+    if (req === undefined || this.res !== undefined || this.clock.dueAt(WRITE_IDLE) === Number.POSITIVE_INFINITY) return;
+    const t = now();
+    this.flushedAt = t;
+    this.unflushedSeen = -1;
+    this.clock.set(WRITE_IDLE, t + req.timeouts.writeIdleTimeout);
+  }
+
   /** Writer callback: the whole request was flushed (or failed). */
   onWriteDone(err: Error | undefined): void {
     const req = this.req;
     if (req === undefined || this.state !== 'active') return;
     this.clock.unset(WRITE);
+    this.clock.unset(WRITE_IDLE);
     emit(req.trace, 'wroteRequest', { error: err });
     if (err !== undefined) {
       // A response may already be here (an early 401 while we uploaded): prefer it.
@@ -290,6 +341,13 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     if (!this.waitingContinue) return;
     this.waitingContinue = false;
     this.clock.unset(CONTINUE);
+    const req = this.req!;
+    // The body goes now: the response clocks wait for its end (onWriteDone), the
+    // write-idle clock watches it.
+    this.clock.unset(HEADERS);
+    this.clock.unset(IDLE);
+    req.budget.activePhase = 'write';
+    this.startWriteIdle(req, now());
     this.writer.sendBody();
   }
 
@@ -343,6 +401,10 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   onHead(head: ResponseHead): void {
     const req = this.req!;
     this.clock.unset(HEADERS);
+    // SPEC §11: the final head stops both write clocks; an early response (413 during an
+    // upload) is delivered, and the connection is not reused (below).
+    this.clock.unset(WRITE);
+    this.clock.unset(WRITE_IDLE);
     if (this.waitingContinue) {
       // Final answer before we sent the body: the body is never sent on this socket.
       this.waitingContinue = false;
@@ -475,7 +537,11 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     const t = req.timeouts;
     let timeout: number;
     let elapsed: number;
-    if (slot === RATE) {
+    if (slot === WRITE_IDLE) {
+      if (!this.writeStalled(t.writeIdleTimeout)) return;
+      timeout = t.writeIdleTimeout;
+      elapsed = now() - this.flushedAt;
+    } else if (slot === RATE) {
       const next = this.meter.tick(this.bodyBytes, t.minThroughput!);
       if (next !== -1) {
         this.clock.set(RATE, next);
@@ -489,8 +555,11 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       if (this.channel !== undefined && !this.channel.starving) return;
       timeout = t.readIdleTimeout;
       elapsed = timeout;
+    } else if (slot === WRITE) {
+      timeout = t.writeTimeout;
+      elapsed = now() - this.phaseStart;
     } else {
-      timeout = slot === WRITE ? t.writeTimeout : t.responseHeaderTimeout;
+      timeout = t.responseHeaderTimeout;
       elapsed = now() - this.phaseStart;
     }
     this.fail(
@@ -503,6 +572,34 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
         url: req.url,
       }),
     );
+  }
+
+  /**
+   * The write-idle slot came due: true when no byte of the request was flushed for
+   * `limit` ms, else re-arms. A 'drain' marks a flush exactly; inside one large write,
+   * flushes show only as a shrinking `unflushed()` count, looked at every limit/8 while
+   * it shrinks, so a stall is seen at most limit/8 late and never early. Nothing
+   * waiting to be flushed (the body source is slow, not the peer) is not a stall.
+   */
+  private writeStalled(limit: number): boolean {
+    const t = now();
+    const pending = this.writer.unflushed();
+    if (pending === 0) {
+      this.flushedAt = t;
+      this.unflushedSeen = -1;
+      this.clock.set(WRITE_IDLE, t + limit);
+      return false;
+    }
+    if (pending !== this.unflushedSeen) {
+      // Progress since the last look; or the first look since a flush, which cannot tell.
+      if (this.unflushedSeen !== -1) this.flushedAt = t;
+      this.unflushedSeen = pending;
+      this.clock.set(WRITE_IDLE, t + limit / 8);
+      return false;
+    }
+    if (t + 1 >= this.flushedAt + limit) return true;
+    this.clock.set(WRITE_IDLE, this.flushedAt + limit);
+    return false;
   }
 
   // --- socket events -------------------------------------------------------------

@@ -6,7 +6,11 @@
  *
  * Owns: nothing but the write side of the socket during one exchange. Reports to its
  * {@link WriterOwner}: `onBytesWritten` once the first byte was handed to the socket,
- * `onWriteDone(err)` once the last byte was flushed (or writing failed).
+ * `onWriteWait` when a write left bytes waiting to be flushed (backpressure),
+ * `onWriteProgress` when waiting bytes were flushed ('drain'), `onWriteDone(err)` once
+ * the last byte was flushed (or writing failed). {@link RequestWriter.unflushed} tells
+ * how many bytes still wait, down to what the kernel has not taken yet (write-idle
+ * clock, SPEC §11).
  *
  * Invariants: the head is validated and built before any byte is written (a bad
  * header throws and writes nothing); a declared length that the stream does not match
@@ -29,7 +33,18 @@ export type BodyChunk = Uint8Array | ArrayBufferView | ArrayBuffer | string;
 /** The connection side of a writer. */
 export interface WriterOwner {
   onBytesWritten(): void;
+  /** A write returned false: bytes wait to be flushed (not called when the socket took everything). */
+  onWriteWait(): void;
+  /** Waiting bytes were flushed ('drain') while the request is being written. */
+  onWriteProgress(): void;
   onWriteDone(err: Error | undefined): void;
+}
+
+/** The internals of a Node stream socket that show how much of a write the kernel has not taken. */
+interface SocketInternals {
+  _handle?: { writeQueueSize?: unknown } | null;
+  /** A TLS socket's underlying transport socket. */
+  _parent?: SocketInternals | null;
 }
 
 const NO_BODY: WritableBody = { kind: 'none' };
@@ -48,8 +63,28 @@ export class RequestWriter {
     private readonly owner: WriterOwner,
   ) {
     this.onFlushed = (err) => this.flushed(err ?? undefined);
-    socket.on('drain', () => this.wake());
+    socket.on('drain', () => {
+      this.wake();
+      if (!this.done) this.owner.onWriteProgress();
+    });
     socket.on('close', () => this.wake());
+  }
+
+  /**
+   * Bytes written but not yet taken by the kernel: the socket's buffered bytes plus
+   * libuv's write queue of the socket and of the sockets under it (TLS over TCP). The
+   * queue shrinks as the kernel takes bytes of a large write, so a change means
+   * progress even inside one write (Node's own socket timeout reads it the same way).
+   * Only compared with itself; falls back to the buffered bytes for exotic sockets.
+   */
+  unflushed(): number {
+    let n = this.socket.writableLength;
+    let s: SocketInternals | null | undefined = this.socket as unknown as SocketInternals;
+    for (let depth = 0; s != null && depth < 4; depth++, s = s._parent) {
+      const q = s._handle?.writeQueueSize;
+      if (typeof q === 'number') n += q;
+    }
+    return n;
   }
 
   /**
@@ -62,22 +97,26 @@ export class RequestWriter {
     this.abandoned = false;
     this.body = body;
     const s = this.socket;
+    let more = true;
     if (body.kind === 'none') {
-      s.write(head, 'utf8', this.onFlushed);
+      more = s.write(head, 'utf8', this.onFlushed);
     } else if (body.kind === 'buffer' && !holdBody) {
       if (typeof body.data === 'string') {
-        s.write(head + body.data, 'utf8', this.onFlushed);
+        more = s.write(head + body.data, 'utf8', this.onFlushed);
       } else {
         s.cork();
         s.write(head, 'utf8');
-        s.write(bodyBytes(body.data), this.onFlushed);
+        more = s.write(bodyBytes(body.data), this.onFlushed);
         s.uncork();
       }
     } else {
       s.write(head, 'utf8');
       if (!holdBody) this.sendBody();
     }
-    if (!s.destroyed) this.owner.onBytesWritten();
+    if (!s.destroyed) {
+      this.owner.onBytesWritten();
+      if (!more && !this.done) this.owner.onWriteWait();
+    }
     return head;
   }
 
@@ -86,7 +125,9 @@ export class RequestWriter {
     const body = this.body;
     if (this.abandoned || this.done) return;
     if (body.kind === 'buffer') {
-      this.socket.write(typeof body.data === 'string' ? body.data : bodyBytes(body.data), this.onFlushed);
+      if (!this.socket.write(typeof body.data === 'string' ? body.data : bodyBytes(body.data), this.onFlushed) && !this.done) {
+        this.owner.onWriteWait();
+      }
     } else if (body.kind === 'stream') {
       void this.pump(body.source, body.length);
     } else {
@@ -149,6 +190,7 @@ export class RequestWriter {
           more = s.write(chunk);
         }
         if (!more) {
+          this.owner.onWriteWait();
           await new Promise<void>((resolve) => {
             this.drainWaiter = resolve;
           });

@@ -22,7 +22,7 @@
 
 import * as dns from 'node:dns';
 import * as net from 'node:net';
-import { type Budget, type Cancelable, isDisabled, now } from '../deadline.js';
+import { type Budget, type Cancelable, isDisabled, LongTimer, now } from '../deadline.js';
 import {
   ConnectError,
   type DialAttempt,
@@ -34,6 +34,12 @@ import {
 import { checkCount, checkDuration, checkOptionsObject, DEFAULTS, describeValue, DIALER_NAMES } from '../options.js';
 import { emit, type TraceHooks } from '../trace.js';
 import { connectPath, PATH_FAMILY, PATH_PORT, pathName } from './unix.js';
+
+/**
+ * Longest TCP keep-alive probe delay the kernel takes (Linux: 32 767 s); a longer one
+ * would be refused silently, leaving the system default (2 h) in force.
+ */
+const MAX_KEEPALIVE_DELAY = 32_767_000;
 
 /** Options of a {@link Dialer}. Durations are milliseconds. */
 export interface DialerOptions {
@@ -182,8 +188,8 @@ class DialRun implements Cancelable {
   private readonly attempts: Attempt[] = [];
   private pending: Target[] = [];
   private lastFailed: Attempt | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private fallbackTimer: NodeJS.Timeout | undefined;
+  private timer: LongTimer | undefined;
+  private fallbackTimer: LongTimer | undefined;
 
   constructor(
     private readonly dialer: Dialer,
@@ -203,7 +209,7 @@ class DialRun implements Cancelable {
         return;
       }
     }
-    if (!isDisabled(this.timeout)) this.timer = setTimeout(() => this.expire(), this.timeout);
+    if (!isDisabled(this.timeout)) this.timer = new LongTimer(() => this.expire()).start(this.timeout);
     if (this.dialer.acquire(this)) this.start();
   }
 
@@ -298,8 +304,7 @@ class DialRun implements Cancelable {
 
   /** Starts the next attempt and schedules the one after it. */
   private next(): void {
-    if (this.fallbackTimer !== undefined) clearTimeout(this.fallbackTimer);
-    this.fallbackTimer = undefined;
+    this.fallbackTimer?.cancel();
     const target = this.pending.shift();
     if (target === undefined) return;
     const isPath = this.req.path !== undefined;
@@ -327,7 +332,7 @@ class DialRun implements Cancelable {
     const delay = this.dialer.options.fallbackDelay;
     if (this.pending.length > 0 && delay !== Number.POSITIVE_INFINITY) {
       if (delay === 0) this.next();
-      else this.fallbackTimer = setTimeout(() => this.next(), delay);
+      else (this.fallbackTimer ??= new LongTimer(() => this.next())).start(delay);
     }
   }
 
@@ -354,7 +359,7 @@ class DialRun implements Cancelable {
     socket.setNoDelay(true);
     const keepAlive = this.dialer.options.keepAlive;
     if (isDisabled(keepAlive)) socket.setKeepAlive(false);
-    else socket.setKeepAlive(true, keepAlive);
+    else socket.setKeepAlive(true, Math.min(keepAlive, MAX_KEEPALIVE_DELAY));
     this.resolve(socket);
   }
 
@@ -416,8 +421,8 @@ class DialRun implements Cancelable {
       emit(this.req.trace, 'dnsDone', { addresses: [], error: why });
     this.state = 'done';
     this.hasSlot = false;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.fallbackTimer !== undefined) clearTimeout(this.fallbackTimer);
+    this.timer?.cancel();
+    this.fallbackTimer?.cancel();
     this.timer = this.fallbackTimer = undefined;
     this.pending = [];
     this.req.budget?.release(this);
