@@ -18,7 +18,7 @@ import type { Writable } from 'node:stream';
 import type * as tls from 'node:tls';
 import { Client } from '../client.js';
 import { redactUrl } from '../errors.js';
-import type { Response, ResponseHeaders } from '../response.js';
+import type { ResponseHeaders } from '../response.js';
 import { Timings } from '../timings.js';
 import { Transport, type TransportOptions } from '../transport.js';
 import { UsageError } from './args.js';
