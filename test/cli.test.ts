@@ -8,7 +8,6 @@
  */
 
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -22,38 +21,8 @@ import { parseDuration, parseRate, UsageError } from '../src/cli/args.js';
 import { parseGetArgs } from '../src/cli/get-args.js';
 import { CA_CERT, SERVER_CERT, SERVER_KEY } from '../src/testing/certs.js';
 
-const MAIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+import { hg } from './helpers/cli.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** Runs the built CLI; never blocks the event loop (the servers live in this process). */
-function hg(args: string[], timeoutMs = 15_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: '', NO_PROXY: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`hourglass ${args.join(' ')} did not exit within ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: performance.now() - t0 });
-    });
-  });
-}
 
 const CONTENT = Buffer.from('0123456789abcdef'.repeat(4096)); // 64 KiB
 const CONTENT_SHA = createHash('sha256').update(CONTENT).digest('hex');

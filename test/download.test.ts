@@ -20,6 +20,7 @@ import { Client } from '../src/client.js';
 import { type DownloadOptions, download, HttpStatusError } from '../src/download.js';
 import { AbortError, HourglassError, ProtocolError, TimeoutError } from '../src/errors.js';
 import { type Exchange, FaultServer, type RecordedRequest } from '../src/testing/index.js';
+import { hg } from './helpers/cli.js';
 import { clientClosed, rejection, sleep } from './helpers/setup.js';
 
 interface Env {
@@ -30,30 +31,7 @@ interface Env {
 }
 
 const T = { timeout: 10_000 };
-const MAIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 
-/** Runs the built CLI (as test/cli.test.ts does), killed after 8 s. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: '', NO_PROXY: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`hourglass ${args.join(' ')} did not exit within 8 s\n${stderr}`));
-    }, 8000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 async function setup(t: TestContext): Promise<Env> {
   const fs = await FaultServer.start();
@@ -306,7 +284,7 @@ describe('download: a .part without a sidecar (left by curl or a copy) is contin
     const env = await setup(t);
     const content = FaultServer.rangeContent(1000);
     await writeFile(`${env.dest}.part`, content.subarray(0, 250));
-    const run = await cli(['get', '--json', '--resume', '-o', env.dest, env.fs.url('/range?size=1000')]);
+    const run = await hg(['get', '--json', '--resume', '-o', env.dest, env.fs.url('/range?size=1000')]);
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(await readFile(env.dest), content);
     const [req] = hitsTo(env.fs, '/range');

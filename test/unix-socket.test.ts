@@ -10,7 +10,6 @@
  */
 
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as diagnostics from 'node:diagnostics_channel';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -21,6 +20,7 @@ import { describe, it, type TestContext } from 'node:test';
 import type * as tls from 'node:tls';
 import { ConnectError, HourglassError, TimeoutError, Transport, type TraceHooks } from '../src/index.js';
 import { CA_CERT, FaultServer, SERVER_CERTS } from '../src/testing/index.js';
+import { hg } from './helpers/cli.js';
 import { clientFor, rejection, timeoutIn } from './helpers/setup.js';
 
 const T = { timeout: 10_000 };
@@ -325,30 +325,7 @@ describe('Unix domain sockets: https', () => {
 
 // --- CLI -----------------------------------------------------------------------------
 
-const MAIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 
-/** Runs the built CLI (never blocks the loop: the servers live in this process). */
-function hg(args: string[], timeoutMs = 8_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: '', NO_PROXY: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`hourglass ${args.join(' ')} did not exit within ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('hourglass get --unix-socket', () => {
   it('fetches over the socket with the URL host as Host; a missing socket exits 7', { timeout: 20_000 }, async (t) => {
