@@ -101,7 +101,7 @@ export interface RequestOptions {
 /** Publishes `request:end` / `request:error` when a final body settles (only while subscribed). */
 class DiagnosticsObserver implements BodyObserver {
   constructor(private readonly request: RequestInfo) {}
-  bodySettled(res: Response, err: Error | undefined): void {
+  bodySettled(res: Response | undefined, err: Error | undefined): void {
     if (err === undefined) {
       if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish({ request: this.request, response: res });
     } else if (channels.requestError.hasSubscribers) {
@@ -283,7 +283,7 @@ export class Client {
       for (;;) {
         budget.method = method;
         budget.url = redactUrl(url)!;
-        const hopHeaders = this.jar !== undefined ? await this.withCookies(headers, url) : headers;
+        const hopHeaders = this.jar !== undefined ? await this.withCookies(headers, url, budget) : headers;
         try {
           const done = first;
           first = undefined;
@@ -302,7 +302,14 @@ export class Client {
           }
           throw err;
         }
-        if (this.jar !== undefined) await this.storeCookies(res, url);
+        if (this.jar !== undefined) {
+          try {
+            await this.storeCookies(res, url, budget);
+          } catch (err) {
+            void res.dump(0, 0); // the budget failed while the jar had it: the body goes too
+            throw err;
+          }
+        }
 
         if (attempt < retry.limit && retry.retriesStatus(res.status) && retry.allows(method, headers, body.replayable || !hasBody)) {
           const wait = retry.delay(attempt + 1, res.headers['retry-after']);
@@ -385,8 +392,9 @@ export class Client {
     await sleep(ms, budget);
   }
 
-  private async withCookies(headers: string[], url: URL): Promise<string[]> {
-    const fromJar = await this.jar!.getCookieString(url.href);
+  /** Cookie header from the jar; an async jar is awaited under the budget (SPEC §11). */
+  private async withCookies(headers: string[], url: URL, budget: BudgetT): Promise<string[]> {
+    const fromJar = await underBudget(budget, () => this.jar!.getCookieString(url.href));
     if (fromJar === '' || fromJar === undefined) return headers;
     let existing = '';
     for (let i = 0; i < headers.length; i += 2) {
@@ -396,17 +404,40 @@ export class Client {
     return withHeader(withoutHeaders(headers, new Set(['cookie'])), 'cookie', value);
   }
 
-  private async storeCookies(res: Response, url: URL): Promise<void> {
+  /** Stores Set-Cookie values; an async jar is awaited under the budget (SPEC §11). */
+  private async storeCookies(res: Response, url: URL, budget: BudgetT): Promise<void> {
     const set = res.headers['set-cookie'];
     if (set === undefined) return;
     for (const c of Array.isArray(set) ? set : [set]) {
       try {
-        await this.jar!.setCookie(c, url.href);
+        await underBudget(budget, () => this.jar!.setCookie(c, url.href));
       } catch {
+        if (budget.failure !== undefined) throw budget.failure;
         // A cookie the jar refuses (bad domain, ...) is ignored, as browsers and Go do.
       }
     }
   }
+}
+
+/**
+ * Runs a jar call: a plain value passes straight through; a promise is awaited under the
+ * request's budget (overall timeout and signal), with `activePhase` 'cookie-jar'.
+ */
+async function underBudget<T>(budget: BudgetT, call: () => T | PromiseLike<T>): Promise<T> {
+  budget.check();
+  const v = call();
+  if (!isThenable(v)) return v;
+  const phase = budget.activePhase;
+  budget.activePhase = 'cookie-jar';
+  try {
+    return await budget.race(v);
+  } finally {
+    if (budget.activePhase === 'cookie-jar') budget.activePhase = phase;
+  }
+}
+
+function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as PromiseLike<T>).then === 'function';
 }
 
 function checkMaxRedirects(n: unknown): number {

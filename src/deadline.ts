@@ -16,6 +16,8 @@
  *   without a `setTimeout` per request or per chunk.
  *
  * Budget deadlines share one timer ({@link DeadlineQueue}): a request costs no timer call.
+ * Budgets sharing an AbortSignal share one 'abort' listener ({@link SignalWatch}): a
+ * thousand requests on one signal leave one listener, and none once they finish.
  *
  * - {@link LongTimer}: the one way hourglass arms a timer. Any delay up to
  *   `Number.MAX_SAFE_INTEGER` ms means what it says (SPEC §11): Node clamps a
@@ -163,7 +165,7 @@ export class Budget {
   queued: DeadlineList | undefined;
   /** @internal */ prevQueued: Budget | undefined;
   /** @internal */ nextQueued: Budget | undefined;
-  private onAbort: (() => void) | undefined;
+  private watch: SignalWatch | undefined;
   private finished = false;
 
   constructor(timeout: number | undefined, signal: AbortSignal | undefined, method: string, url: string) {
@@ -178,8 +180,14 @@ export class Budget {
       if (signal.aborted) {
         this.failure = new AbortError(signal.reason, { method, url });
       } else {
-        this.onAbort = () => this.fail(new AbortError(signal.reason, { method: this.method, url: this.url }));
-        signal.addEventListener('abort', this.onAbort, { once: true });
+        let w = WATCHES.get(signal);
+        if (w === undefined) {
+          w = new SignalWatch(signal);
+          WATCHES.set(signal, w);
+          signal.addEventListener('abort', w);
+        }
+        w.budgets.add(this);
+        this.watch = w;
       }
     }
     if (this.timeout !== Number.POSITIVE_INFINITY && this.failure === undefined) PENDING.add(this);
@@ -218,7 +226,43 @@ export class Budget {
 
   /** Stops `holder` from being cancelled (only if it is still the holder). */
   release(holder: Cancelable): void {
-    if (this.holder === holder) this.holder = undefined;
+    if (this.holder === holder) {
+      this.holder = undefined;
+      return;
+    }
+    // Held under a race: the holder it will hand back to is gone.
+    for (let h = this.holder; h instanceof Race; h = h.prev) {
+      if (h.prev === holder) h.prev = undefined;
+    }
+  }
+
+  /**
+   * Waits for `p` under this budget (a cookie jar, a hook — any await of the request that
+   * is not the transport's): rejects with the budget's failure (overall timeout or abort)
+   * if that comes first. The current holder stays in charge: it is cancelled too if the
+   * budget fails meanwhile, and holds the budget again once `p` settles.
+   */
+  race<T>(p: PromiseLike<T>): Promise<T> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.finished) return Promise.resolve(p);
+    return new Promise<T>((resolve, reject) => {
+      const r = new Race(this.holder, reject);
+      this.holder = r;
+      p.then(
+        (v) => {
+          this.unrace(r);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.unrace(r);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private unrace(r: Race): void {
+    if (this.holder === r) this.holder = r.prev;
   }
 
   /** Throws the failure if the budget already failed. */
@@ -251,9 +295,10 @@ export class Budget {
     this.finished = true;
     this.holder = undefined;
     if (this.queued !== undefined) PENDING.remove(this);
-    if (this.onAbort !== undefined) {
-      this.signal?.removeEventListener('abort', this.onAbort);
-      this.onAbort = undefined;
+    const w = this.watch;
+    if (w !== undefined) {
+      this.watch = undefined;
+      w.leave(this);
     }
   }
 
@@ -267,6 +312,12 @@ export class Budget {
     this.fail(this.timeoutError());
   }
 
+  /** @internal — the signal fired (called by its {@link SignalWatch}). */
+  signalAborted(signal: AbortSignal): void {
+    this.watch = undefined;
+    this.fail(new AbortError(signal.reason, { method: this.method, url: this.url }));
+  }
+
   private fail(err: HourglassError): void {
     if (this.failure !== undefined || this.finished) return;
     this.failure = err;
@@ -275,6 +326,49 @@ export class Budget {
     holder?.cancel(err);
   }
 }
+
+/** A holder standing in while {@link Budget.race} waits; `prev` is the holder it hands back to. */
+class Race implements Cancelable {
+  constructor(
+    public prev: Cancelable | undefined,
+    private readonly reject: (err: unknown) => void,
+  ) {}
+
+  cancel(err: HourglassError): void {
+    this.reject(err);
+    const prev = this.prev;
+    this.prev = undefined;
+    prev?.cancel(err);
+  }
+}
+
+/**
+ * The one 'abort' listener of a signal, shared by every unfinished budget on it (a
+ * listener object: no closure per request). It is removed when the last budget leaves.
+ */
+class SignalWatch {
+  readonly budgets = new Set<Budget>();
+  constructor(private readonly signal: AbortSignal) {}
+
+  handleEvent(): void {
+    const signal = this.signal;
+    signal.removeEventListener('abort', this);
+    WATCHES.delete(signal);
+    const all = [...this.budgets];
+    this.budgets.clear();
+    for (const b of all) b.signalAborted(signal);
+  }
+
+  leave(b: Budget): void {
+    this.budgets.delete(b);
+    if (this.budgets.size === 0) {
+      this.signal.removeEventListener('abort', this);
+      WATCHES.delete(this.signal);
+    }
+  }
+}
+
+const WATCHES = new WeakMap<AbortSignal, SignalWatch>();
 
 /** Budgets of one timeout length, oldest (earliest deadline) first. */
 interface DeadlineList {

@@ -9,7 +9,10 @@
  *
  * Invariants: errors of the raw body (e.g. `truncated-body`) pass through unchanged;
  * destroying the decoded stream destroys the raw body (the connection closes unless
- * the body was complete); more than 5 codings are refused.
+ * the body was complete); more than 5 codings are refused. Every stage honours
+ * backpressure — a stage whose output is not read stops decoding, so memory per response
+ * stays bounded whatever the compression ratio (SPEC §11); an empty body is empty for
+ * every coding, never `bad-encoding`.
  */
 
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
@@ -77,9 +80,28 @@ export function decodeBody(
 
 function makeDecoder(coding: string): NodeJS.ReadWriteStream {
   // Default finishFlush: a stream missing its end (e.g. gzip without trailer) errors at end.
-  if (coding === 'br') return zlib.createBrotliDecompress();
+  if (coding === 'br') return new BrotliDecoder();
   if (coding === 'deflate') return new InflateAuto();
-  return zlib.createGunzip();
+  return new GzipDecoder();
+}
+
+// zlib's decoders call an input that ended before any byte "unexpected end of file";
+// for a response that is an empty body (SPEC §11). zlib honours backpressure itself.
+
+/** Gunzip that takes an empty input as an empty body. */
+class GzipDecoder extends zlib.Gunzip {
+  override _flush(cb: TransformCallback): void {
+    if (this.bytesWritten === 0) cb();
+    else super._flush(cb);
+  }
+}
+
+/** Brotli decoder that takes an empty input as an empty body. */
+class BrotliDecoder extends zlib.BrotliDecompress {
+  override _flush(cb: TransformCallback): void {
+    if (this.bytesWritten === 0) cb();
+    else super._flush(cb);
+  }
 }
 
 function badEncoding(err: Error, ctx: { method: string; url: string }): ProtocolError {
@@ -89,18 +111,33 @@ function badEncoding(err: Error, ctx: { method: string; url: string }): Protocol
   });
 }
 
-/** Inflates either a zlib-wrapped (RFC 1950) or a raw (RFC 1951) deflate stream. */
+/**
+ * Inflates either a zlib-wrapped (RFC 1950) or a raw (RFC 1951) deflate stream (chosen on
+ * the first bytes; no bytes at all is an empty body). Backpressure crosses the inner
+ * inflater: when this stream's buffer is full the inner one is paused, its own buffer
+ * fills, it stops inflating and stops taking input — a deflate bomb nobody reads stays
+ * a few chunks in memory.
+ */
 class InflateAuto extends Transform {
   private inner: zlib.Inflate | zlib.InflateRaw | undefined;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (this.inner === undefined) {
-      const inner = looksZlibWrapped(chunk) ? zlib.createInflate() : zlib.createInflateRaw();
-      inner.on('data', (d: Buffer) => this.push(d));
-      inner.on('error', (e: Error) => this.destroy(e));
-      this.inner = inner;
+    let inner = this.inner;
+    if (inner === undefined) {
+      const made = looksZlibWrapped(chunk) ? zlib.createInflate() : zlib.createInflateRaw();
+      made.on('data', (d: Buffer) => {
+        if (!this.push(d)) made.pause();
+      });
+      made.on('error', (e: Error) => this.destroy(e));
+      this.inner = inner = made;
     }
-    this.inner.write(chunk, () => cb());
+    inner.write(chunk, () => cb());
+  }
+
+  override _read(size: number): void {
+    const inner = this.inner;
+    if (inner !== undefined && inner.isPaused()) inner.resume();
+    super._read(size);
   }
 
   override _flush(cb: TransformCallback): void {

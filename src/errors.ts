@@ -33,7 +33,7 @@ export type TimeoutPhase =
  * response body; `retry-backoff`: waiting between attempts; `download`: between the
  * requests of a download).
  */
-export type ActivePhase = Exclude<TimeoutPhase, 'request' | 'min-throughput'> | 'start' | 'body' | 'retry-backoff' | 'download';
+export type ActivePhase = Exclude<TimeoutPhase, 'request' | 'min-throughput'> | 'start' | 'body' | 'retry-backoff' | 'cookie-jar' | 'download';
 
 /**
  * The `code` of an error hourglass itself decides. A {@link ConnectError} carries the

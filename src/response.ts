@@ -8,11 +8,14 @@
  * Invariants: the body is consumed once (a second reader gets `HG_BODY_USED`);
  * `text()` and friends read the channel directly when no decoding is needed, so the
  * common path builds no stream; the overall budget given to the final response is
- * finished when its body settles (ends, fails, is dumped or destroyed).
+ * finished when its body settles (ends, fails, is dumped or destroyed, or arrives whole:
+ * SPEC §11). What settling does lives in a {@link Settlement}, which the body channel
+ * holds — never the Response itself, so a connection does not keep a dropped Response
+ * alive (an unread body is then destroyed when the Response is collected).
  */
 
 import type { Readable } from 'node:stream';
-import { type BodyChannel, joinChunks } from './conn/body.js';
+import { type BodyChannel, type BodyEndListener, joinChunks } from './conn/body.js';
 import type { Budget } from './deadline.js';
 import { HourglassError } from './errors.js';
 import type { Timings } from './timings.js';
@@ -22,7 +25,40 @@ export type BodyDecoder = (raw: Readable) => Readable;
 
 /** Called once when the body settles: `err` is set when it failed. */
 export interface BodyObserver {
-  bodySettled(res: Response, err: Error | undefined): void;
+  /** `res` is undefined only when the caller dropped the Response before its body settled. */
+  bodySettled(res: Response | undefined, err: Error | undefined): void;
+}
+
+/**
+ * @internal — what happens when a Response's body settles: the timings' end mark, the
+ * request's budget finished, the observer told. Held by the body channel; it reaches the
+ * Response only weakly (a collected Response must not be kept alive by its connection).
+ */
+class Settlement implements BodyEndListener {
+  budget: Budget | undefined;
+  observer: BodyObserver | undefined;
+  /** Set (weakly) only while an observer waits. */
+  response: WeakRef<Response> | undefined;
+  /** Held strongly once a consumer claimed the body (the caller may keep only `res.body`). */
+  pinned: Response | undefined;
+  isSettled = false;
+  error: Error | undefined;
+  constructor(private readonly timings: Timings) {}
+
+  bodyEnded(err: Error | undefined): void {
+    this.isSettled = true;
+    this.error = err;
+    if (this.timings.end === undefined) this.timings.end = Date.now();
+    this.budget?.finish();
+    this.budget = undefined;
+    const o = this.observer;
+    this.observer = undefined;
+    if (o !== undefined) {
+      const res = this.pinned ?? this.response?.deref();
+      this.response = this.pinned = undefined;
+      o.bodySettled(res, err);
+    }
+  }
 }
 
 /**
@@ -101,9 +137,8 @@ export class Response {
   /** Method of the request that produced this response. */
   readonly method: string;
 
-  /** @internal */ observer: BodyObserver | undefined;
-  /** @internal */ budget: Budget | undefined;
   private readonly channel: BodyChannel;
+  private readonly settlement: Settlement;
   private decoder: BodyDecoder | undefined;
   private decoded: Readable | undefined;
   private used = false;
@@ -113,8 +148,6 @@ export class Response {
   private decodedReadPending = false;
   /** Decoded bytes a readInto did not have room for. */
   private spill: Buffer | undefined;
-  private isSettled = false;
-  private settleError: Error | undefined;
 
   /** @internal — responses are made by the connection. */
   constructor(
@@ -142,6 +175,8 @@ export class Response {
     this.reused = init.reused;
     this.timings = init.timings;
     this.channel = channel;
+    this.settlement = new Settlement(init.timings);
+    channel.listener = this.settlement;
   }
 
   /** Whether at least one redirect was followed. */
@@ -157,6 +192,7 @@ export class Response {
   /** The decoded body as a Node `Readable`. */
   get body(): Readable {
     if (this.decoded !== undefined) return this.decoded;
+    this.pin();
     const raw = this.channel.stream();
     this.decoded = this.decoder !== undefined ? this.decoder(raw) : raw;
     return this.decoded;
@@ -221,6 +257,7 @@ export class Response {
     if (this.used && !this.reading) {
       return Promise.reject(new HourglassError('The response body was already read', 'HG_BODY_USED'));
     }
+    if (!this.reading) this.pin();
     this.used = this.reading = true;
     return this.channel.readInto(into);
   }
@@ -248,21 +285,15 @@ export class Response {
    * final response; if the body already settled (no body), they finish at once.
    */
   attach(budget: Budget | undefined, observer: BodyObserver | undefined): void {
-    this.budget = budget;
-    this.observer = observer;
-    if (this.isSettled) this.settled(this.settleError);
-  }
-
-  /** @internal — called by the connection when the body settled. */
-  settled(err: Error | undefined): void {
-    this.isSettled = true;
-    this.settleError = err;
-    if (this.timings.end === undefined) this.timings.end = Date.now();
-    this.budget?.finish();
-    this.budget = undefined;
-    const o = this.observer;
-    this.observer = undefined;
-    o?.bodySettled(this, err);
+    const s = this.settlement;
+    if (s.isSettled) {
+      budget?.finish();
+      observer?.bodySettled(this, s.error);
+      return;
+    }
+    s.budget = budget;
+    s.observer = observer;
+    if (observer !== undefined) s.response = new WeakRef(this);
   }
 
   /** readInto over a decoded body: the decoder's chunks, copied out. */
@@ -309,6 +340,13 @@ export class Response {
       throw new HourglassError('The response body was already read', 'HG_BODY_USED');
     }
     this.used = true;
+    this.pin();
+  }
+
+  /** A consumer claimed the body: an observer waiting for its end keeps this Response. */
+  private pin(): void {
+    const s = this.settlement;
+    if (s.observer !== undefined) s.pinned = this;
   }
 }
 

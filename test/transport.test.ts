@@ -396,7 +396,8 @@ describe('pool: the per-host limit and its wait queue', () => {
 
   it('stats() reports per host key and totals', T, async (t) => {
     const { fs, transport, client } = await setup(t);
-    const res = await client.request(fs.url('/ok'));
+    // A body larger than the 64 KiB buffer: a small one would release its connection at once (SPEC §11).
+    const res = await client.request(fs.url('/bytes?n=300000'));
     const during = transport.stats();
     const key = `http://127.0.0.1:${fs.port}`;
     assert.deepEqual(during.hosts[key], { active: 1, idle: 0, dialing: 0, waiting: 0 });

@@ -12,10 +12,16 @@
  *     what does not fit waits in one carry buffer while the producer pauses.
  *
  * Invariants: the producer (connection) calls push/end/fail; `onDemand` is called when
- * a paused producer should resume; `settled` is called exactly once, when the consumer
- * has seen the end (or the body failed or was abandoned) — the connection releases or
- * closes itself on that call. A chunk pushed with `owned === false` is a view of a reused
- * read buffer: the channel copies whatever it keeps past the call (read-buffer.ts).
+ * a paused producer should resume; `onSettled` is called exactly once — when the whole
+ * body is in memory (it ended while nobody or a buffered consumer held it: SPEC §11, the
+ * connection goes back at once and the bytes wait for the caller with no clock), when
+ * the consumer has seen the end, or when the body failed or was abandoned — and the
+ * connection releases or closes itself on that call; after it the channel never calls
+ * its producer again (the connection may already serve another request). A chunk pushed
+ * with `owned === false` is a view of a reused read buffer: the channel copies whatever
+ * it keeps past the call (read-buffer.ts). The channel never references its Response
+ * (the connection must not keep a dropped Response alive); {@link watchUnread} destroys
+ * the body of a Response collected unread.
  */
 
 import { Readable } from 'node:stream';
@@ -29,6 +35,23 @@ const HIGH_WATER = 64 * 1024;
 const OWNED_MIN = 64 * 1024;
 /** ...once a chunk this large shows it arrives in large reads. */
 const LARGE_CHUNK = 32 * 1024;
+
+/** The Response side's interest in the body's end (its budget and observers). */
+export interface BodyEndListener {
+  /** Called once, just before the producer hears of it; `err` is set when the body failed. */
+  bodyEnded(err: Error | undefined): void;
+}
+
+/**
+ * Bodies whose Response was garbage-collected: one left unread is destroyed (its
+ * connection closes), as undici's fetch does; one a consumer claimed is the consumer's.
+ */
+const UNREAD = new FinalizationRegistry<BodyChannel>((ch) => ch.collected());
+
+/** Destroys `channel`'s body if `owner` (its Response) is collected while the body is unread. */
+export function watchUnread(owner: object, channel: BodyChannel): void {
+  UNREAD.register(owner, channel);
+}
 
 /** What the connection learns when its body is finished with. */
 export interface BodyProducer {
@@ -76,6 +99,8 @@ export class BodyChannel {
   private targetReject: ((err: Error) => void) | undefined;
   /** Reader mode: received bytes that did not fit the caller's buffer yet. */
   private carry: Carry | undefined;
+  /** The Response's budget and observers (never the Response itself). */
+  listener: BodyEndListener | undefined;
 
   constructor(
     private readonly producer: BodyProducer,
@@ -134,11 +159,14 @@ export class BodyChannel {
     this.ended = true;
     if (this.isSettled) return;
     if (this.discardDone !== undefined) this.discardDone(true);
-    else if (this.mode === 'stream') this.readable!.push(null);
     else if (this.mode === 'collect') this.finishCollect();
-    else if (this.mode === 'reader') {
-      if (this.target !== undefined) this.answerRead(0);
-      else if (this.held() === 0) this.settle(true, undefined); // all bytes handed over
+    else if (this.mode === 'reader' && this.target !== undefined) this.answerRead(0);
+    else {
+      if (this.mode === 'stream') this.readable!.push(null);
+      // The whole body is in memory (unclaimed, in the stream's buffer or the reader's
+      // carry, 64 KiB-bounded): the connection goes back now, the caller reads it later
+      // with no clock running (SPEC §11).
+      this.settle(true, undefined);
     }
   }
 
@@ -158,8 +186,11 @@ export class BodyChannel {
       reject(err);
     } else if (this.mode === 'reader' && this.target !== undefined) {
       this.failRead(err);
+    } else {
+      // Nobody is reading (buffered, or reader between reads): the error waits for the
+      // next read, and the request is over now (its budget and the connection go).
+      this.settle(false, err);
     }
-    // buffered (or reader between reads): the error goes to the next read.
   }
 
   // --- consumer side -------------------------------------------------------
@@ -177,6 +208,7 @@ export class BodyChannel {
       this.settle(false, this.error);
       return Promise.reject(this.error);
     }
+    if (this.isSettled && !this.ended) return Promise.reject(abandoned());
     if (this.ended) {
       const chunks = this.chunks;
       this.chunks = [];
@@ -303,7 +335,16 @@ export class BodyChannel {
    * connection closes). Resolves once settled either way; never rejects.
    */
   discard(maxBytes: number, maxMs: number): Promise<void> {
-    if (this.isSettled) return Promise.resolve();
+    if (this.isSettled) {
+      // Released already (the body arrived whole): only the bytes held for the caller go.
+      if (this.mode === 'buffered' || this.mode === 'reader') {
+        this.mode = 'collect';
+        this.chunks = [];
+        this.bufferedBytes = 0;
+        this.carry = undefined;
+      }
+      return Promise.resolve();
+    }
     if (this.mode === 'stream') {
       if (!this.ended) this.readable!.destroy();
       else this.settle(true, undefined);
@@ -347,7 +388,7 @@ export class BodyChannel {
     this.bufferedBytes = 0;
     this.carry = undefined;
     if (this.target !== undefined) {
-      this.failRead(err ?? new HourglassError('The response body was abandoned', 'HG_BODY_USED'));
+      this.failRead(err ?? abandoned());
     }
     this.settle(this.ended, err);
   }
@@ -356,7 +397,12 @@ export class BodyChannel {
   demand(): void {
     this.reading = true;
     this.paused = false;
-    this.producer.onDemand();
+    if (!this.ended && !this.isSettled) this.producer.onDemand();
+  }
+
+  /** Its Response was garbage-collected: an unread body is destroyed (see {@link watchUnread}). */
+  collected(): void {
+    if (!this.isSettled && this.mode === 'buffered') this.abandon(undefined);
   }
 
   /**
@@ -397,6 +443,9 @@ export class BodyChannel {
   private settle(complete: boolean, err: Error | undefined): void {
     if (this.isSettled) return;
     this.isSettled = true;
+    const l = this.listener;
+    this.listener = undefined;
+    l?.bodyEnded(err);
     this.producer.onSettled(complete, err);
   }
 }
@@ -433,6 +482,10 @@ function onEnd(this: BodyReadable): void {
 
 function bodyUsed(): HourglassError {
   return new HourglassError('The response body was already read', 'HG_BODY_USED');
+}
+
+function abandoned(): HourglassError {
+  return new HourglassError('The response body was abandoned', 'HG_BODY_USED');
 }
 
 /** Joins collected chunks into one Buffer, copying at most once. */

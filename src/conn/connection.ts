@@ -16,8 +16,10 @@
  * head, SPEC §11); while the client waits for `100 Continue` the response clocks run;
  * a socket event handler is attached once per
  * connection, never per request; a connection whose request body was not fully sent,
- * whose response had surplus bytes, or whose body was not read to the end is never
- * reused.
+ * whose response had surplus bytes, or whose body was neither received whole nor read to
+ * the end is never reused. A body received whole releases the connection before the
+ * caller reads it (SPEC §11); the connection never holds a Response, only its body
+ * channel, and a Response collected with its body unread destroys that body.
  */
 
 import type { Socket } from 'node:net';
@@ -34,7 +36,7 @@ import { Response } from '../response.js';
 import type { Timings } from '../timings.js';
 import { channels, type ConnectionInfo, emit, type TraceHooks } from '../trace.js';
 import { isDecodable } from '../decompress.js';
-import { BodyChannel, type BodyProducer } from './body.js';
+import { BodyChannel, type BodyProducer, watchUnread } from './body.js';
 import type { ReadSink, SocketReader } from './read-buffer.js';
 import { ThroughputMeter } from './throughput.js';
 import { RequestWriter, type WritableBody } from './writer.js';
@@ -107,8 +109,12 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
 
   // Per-exchange state: valid only while state === 'active'.
   private req: ConnRequest | undefined;
-  private res: Response | undefined;
+  /** The body of the current response (set once its head arrived). Never the Response:
+   * a Response the caller dropped must be collectable (SPEC §11). */
   private channel: BodyChannel | undefined;
+  /** A Response made during the chunk being parsed, until it is known whether its body
+   * arrived whole (else it is watched for being collected unread). */
+  private fresh: Response | undefined;
   private resolveHead: ((res: Response) => void) | undefined;
   private rejectHead: ((err: Error) => void) | undefined;
   private phaseStart = 0;
@@ -298,7 +304,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
    */
   onWriteWait(): void {
     const req = this.req;
-    if (req === undefined || this.res !== undefined || this.clock.dueAt(WRITE_IDLE) === Number.POSITIVE_INFINITY) return;
+    if (req === undefined || this.channel !== undefined || this.clock.dueAt(WRITE_IDLE) === Number.POSITIVE_INFINITY) return;
     const limit = req.timeouts.writeIdleTimeout;
     this.unflushedSeen = this.writer.unflushed();
     this.clock.set(WRITE_IDLE, Math.min(this.flushedAt + limit, now() + limit / 8));
@@ -307,7 +313,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   /** Writer callback: waiting request bytes were flushed: the write-idle clock restarts. */
   onWriteProgress(): void {
     const req = this.req;
-    if (req === undefined || this.res !== undefined || this.clock.dueAt(WRITE_IDLE) === Number.POSITIVE_INFINITY) return;
+    if (req === undefined || this.channel !== undefined || this.clock.dueAt(WRITE_IDLE) === Number.POSITIVE_INFINITY) return;
     const t = now();
     this.flushedAt = t;
     this.unflushedSeen = -1;
@@ -324,12 +330,12 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     if (err !== undefined) {
       // A response may already be here (an early 401 while we uploaded): prefer it.
       this.mustClose = true;
-      if (this.res !== undefined) return;
+      if (this.channel !== undefined) return;
       this.fail(err instanceof HourglassError ? err.withRequest(req.method, req.url) : this.deathError(err));
       return;
     }
     req.timings.upload = Date.now();
-    if (this.res !== undefined) return; // early response: headers already in
+    if (this.channel !== undefined) return; // early response: headers already in
     req.budget.activePhase = 'response-headers';
     const t = now();
     this.phaseStart = t;
@@ -379,8 +385,15 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     try {
       used = this.parser.execute(chunk);
     } catch (err) {
+      this.fresh = undefined;
       this.fail(err as Error);
       return true;
+    }
+    const fresh = this.fresh;
+    if (fresh !== undefined) {
+      // A body that did not arrive with its head may be left unread: watch its Response.
+      this.fresh = undefined;
+      if (!this.responseComplete && this.channel !== undefined) watchUnread(fresh, this.channel);
     }
     if (used < chunk.length) this.mustClose = true; // surplus after a complete response
     if (this.responseComplete) this.deliverEnd();
@@ -434,7 +447,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       },
       channel,
     );
-    this.res = res;
+    this.fresh = res;
     req.budget.activePhase = 'body';
     // The throughput clock starts after this chunk is parsed, and only if the body did
     // not end within it (most small responses never arm it).
@@ -470,13 +483,15 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     this.clock.clear();
   }
 
-  /** Ends the body after the parser completed; an empty unclaimed body settles at once. */
+  /**
+   * Ends the body after the parser completed. A body not being read settles at once (it
+   * is all in memory): the connection is released before the caller reads it (SPEC §11).
+   */
   private deliverEnd(): void {
     const ch = this.channel;
     if (ch === undefined || ch.ended) return;
     if (this.socket.isPaused()) this.socket.resume();
     ch.end();
-    if (ch.received === 0 && !ch.claimed) ch.abandon(undefined);
   }
 
   // --- body consumer (BodyProducer) -----------------------------------------
@@ -493,11 +508,9 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     }
   }
 
-  onSettled(complete: boolean, err: Error | undefined): void {
-    const res = this.res;
+  onSettled(complete: boolean, _err: Error | undefined): void {
     const req = this.req;
     if (req !== undefined) req.budget.release(this);
-    if (res !== undefined) res.settled(err);
     if (this.state !== 'active') return;
     if (complete && this.responseComplete && !this.mustClose && this.failed === undefined) {
       emit(req?.trace, 'putIdleConn', { error: undefined });
@@ -634,7 +647,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   private deathError(cause: Error | undefined): ProtocolError {
     const req = this.req;
     const ctx = { method: req?.method, url: req?.url, cause, requestSent: this.requestWritten };
-    if (this.res === undefined) {
+    if (this.channel === undefined) {
       return new ProtocolError('connection-closed', 'connection closed before the response head', ctx);
     }
     return new ProtocolError('truncated-body', 'connection closed before the response body ended', ctx);
@@ -665,7 +678,6 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   private finishExchange(): void {
     this.served++;
     this.req = undefined;
-    this.res = undefined;
     this.channel = undefined;
     this.clock.clear();
   }
