@@ -4,9 +4,6 @@
  * here is internal (connections, the pool, the parser) and may change.
  */
 
-import { Client, type RequestOptions } from './client.js';
-import type { Response } from './response.js';
-
 export { Client } from './client.js';
 export type {
   ClientOptions,
@@ -53,15 +50,4 @@ export type {
   TimeoutPhase,
 } from './errors.js';
 
-let defaultClientInstance: Client | undefined;
-
-/** The client behind `request()` and `fetch()`: default Transport, no overall timeout. */
-export function defaultClient(): Client {
-  defaultClientInstance ??= new Client();
-  return defaultClientInstance;
-}
-
-/** `defaultClient().request(url, opts)`. */
-export function request(url: string | URL, opts?: RequestOptions): Promise<Response> {
-  return defaultClient().request(url, opts);
-}
+export { defaultClient, request } from './default-client.js';
