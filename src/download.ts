@@ -63,7 +63,12 @@ import type { Response } from './response.js';
 import { waitFits } from './retry.js';
 import type { TraceHooks } from './trace.js';
 
-export type { DownloadOptions, DownloadResult, DownloadRetryOptions } from './download/options.js';
+export type {
+  DownloadOptions,
+  DownloadResponseInfo,
+  DownloadResult,
+  DownloadRetryOptions,
+} from './download/options.js';
 /** A response status that ended a mirror (a final status, or a retryable one out of retries). */
 export { HttpStatusError } from './errors.js';
 

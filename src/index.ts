@@ -19,7 +19,7 @@ export type { DialerOptions } from './dial/index.js';
 export { certsDir } from './tls.js';
 export { fetch } from './fetch.js';
 export { download, HttpStatusError } from './download.js';
-export type { DownloadOptions, DownloadResult } from './download.js';
+export type { DownloadOptions, DownloadResponseInfo, DownloadResult, DownloadRetryOptions } from './download.js';
 export type { FetchInit } from './fetch.js';
 export { Response } from './response.js';
 export type { ResponseHeaders } from './response.js';
