@@ -40,7 +40,7 @@ import {
 } from './request-init.js';
 import type { WritableBody } from './conn/writer.js';
 import type { BodyObserver, Response } from './response.js';
-import { RetryPolicy, type RetryOptions } from './retry.js';
+import { RetryPolicy, type RetryOptions, waitFits } from './retry.js';
 import { channels, type TraceHooks } from './trace.js';
 import { Transport } from './transport.js';
 
@@ -312,11 +312,11 @@ export class Client {
         }
 
         if (attempt < retry.limit && retry.retriesStatus(res.status) && retry.allows(method, headers, body.replayable || !hasBody)) {
-          const wait = retry.delay(attempt + 1, res.headers['retry-after']);
-          if (!(wait.fromHeader && wait.ms > retry.maxRetryAfter) && wait.ms < budget.remaining()) {
+          const wait = retry.retryWait(attempt + 1, res.headers['retry-after']);
+          if (wait !== undefined && waitFits(wait, budget.remaining())) {
             attempt++;
             await res.dump();
-            await this.backoff(wait.ms, budget, undefined);
+            await this.backoff(wait, budget, undefined);
             continue;
           }
         }
@@ -335,7 +335,7 @@ export class Client {
         takeUserinfo(next.url, next.headers);
         if (mode === 'error') {
           await res.dump();
-          throw new RedirectError('redirect encountered with redirect mode "error"', [next.url.href], { method, url });
+          throw new HourglassError(`${res.status} redirect to ${redactUrl(next.url)} with redirect mode "error"`, 'HG_BAD_REDIRECT', { method, url });
         }
         redirects ??= [];
         if (redirects.length >= maxRedirects) {
@@ -385,7 +385,7 @@ export class Client {
    */
   private async backoff(ms: number, budget: BudgetT, lastError: unknown): Promise<void> {
     const remaining = budget.remaining();
-    if (ms >= remaining) {
+    if (!waitFits(ms, remaining)) {
       throw remaining === Number.POSITIVE_INFINITY && lastError !== undefined ? lastError : budget.timeoutError(lastError);
     }
     budget.activePhase = 'retry-backoff';

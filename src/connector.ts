@@ -13,6 +13,7 @@ import type { OnReadOpts, Socket } from 'node:net';
 import type * as tls from 'node:tls';
 import type { Budget } from './deadline.js';
 import type { Dialer } from './dial/index.js';
+import { unbracket } from './host.js';
 import type { TransportTimeouts } from './options.js';
 import { connectViaProxy } from './proxy.js';
 import { upgradeToTls } from './tls.js';
@@ -59,7 +60,7 @@ export async function connectSocket(
   onread?: OnReadOpts,
 ): Promise<Socket> {
     const target = o.proxy ?? undefined;
-    const dialHost = target !== undefined ? target.hostname.replace(/^\[|\]$/g, '') : o.host;
+    const dialHost = target !== undefined ? unbracket(target.hostname) : o.host;
     const dialPort =
       target !== undefined ? (target.port === '' ? (target.protocol === 'https:' ? 443 : 80) : Number(target.port)) : o.port;
     let socket: Socket = await dialer.dial({

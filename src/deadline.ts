@@ -23,7 +23,9 @@
  *   `Number.MAX_SAFE_INTEGER` ms means what it says (SPEC §11): Node clamps a
  *   `setTimeout` above 2^31−1 ms to 1 ms (with a TimeoutOverflowWarning), so a longer
  *   wait is reached in steps of at most 2^31−1 ms. The queue, the phase clock, `sleep`
- *   and every one-shot timer of the dialer, TLS, proxy and pool use it.
+ *   and every one-shot timer of the dialer, TLS, proxy and pool use it; those that fail
+ *   a phase before the request is sent (dialer, TLS, proxy CONNECT, pool wait) are armed
+ *   with {@link failPhaseAfter}, which builds their `TimeoutError` in one way.
  *
  * Invariants: a Budget's deadline is queued only while its request is in flight (a
  * pending request keeps the process alive; a finished one leaves nothing ref'd); a
@@ -31,7 +33,7 @@
  * leaves no queued deadline or listener; a holder is cancelled at most once.
  */
 
-import { AbortError, type ActivePhase, type HourglassError, TimeoutError } from './errors.js';
+import { AbortError, type ActivePhase, type HourglassError, redactUrl, TimeoutError, type TimeoutPhase } from './errors.js';
 
 /** Longest delay Node's timers take (2^31 - 1 ms); a later due-time is reached in steps. */
 const MAX_DELAY = 2_147_483_647;
@@ -132,6 +134,54 @@ export class LongTimer {
     this.at = Number.POSITIVE_INFINITY;
     this.fn();
   }
+}
+
+/** How a phase that ran out before the request was sent is reported ({@link failPhaseAfter}). */
+export interface PhaseExpiry {
+  phase: TimeoutPhase;
+  /** The configured limit (ms), reported as `timeout`. */
+  timeout: number;
+  /** What was being waited for, for the message ("handshake with h:443 (…)"); default: the standard message. */
+  what?: string | undefined;
+  cause?: Error | undefined;
+  method?: string | undefined;
+  url?: string | undefined;
+}
+
+/**
+ * The `TimeoutError` of a phase that ran out `elapsed` ms after it began, before any
+ * request byte was sent: "<phase> timeout: N ms elapsed, limit L ms, <what> (request not
+ * sent) for METHOD URL".
+ */
+export function phaseTimeoutError(e: PhaseExpiry, elapsed: number): TimeoutError {
+  const info = { phase: e.phase, timeout: e.timeout, elapsed, requestSent: false, cause: e.cause, method: e.method, url: e.url };
+  if (e.what === undefined) return new TimeoutError(info);
+  const target = e.url === undefined ? '' : ` for ${e.method ?? 'GET'} ${redactUrl(e.url)}`;
+  return new TimeoutError(
+    info,
+    `${e.phase} timeout: ${Math.round(elapsed)} ms elapsed, limit ${e.timeout} ms, ${e.what} (request not sent)${target}`,
+  );
+}
+
+/** What waits in a phase that a timer may fail: a dial, a handshake, a CONNECT, a pool waiter. */
+export interface PhaseOwner extends Cancelable {
+  /** How to report the phase running out now; `undefined` when it already ended. */
+  phaseExpiry(): PhaseExpiry | undefined;
+}
+
+/**
+ * A timer that fails a phase: `ms` from now (0, undefined or Infinity: none, and
+ * `undefined` is returned) it asks `owner.phaseExpiry()` how to report the phase and
+ * cancels the owner with {@link phaseTimeoutError}, the elapsed time counted from
+ * `since` (monotonic ms, default now). Any `ms` up to `Number.MAX_SAFE_INTEGER` means
+ * what it says ({@link LongTimer}). One closure per timer, as a bare `LongTimer`.
+ */
+export function failPhaseAfter(ms: number | undefined, owner: PhaseOwner, since: number = now()): LongTimer | undefined {
+  if (isDisabled(ms)) return undefined;
+  return new LongTimer(() => {
+    const e = owner.phaseExpiry();
+    if (e !== undefined) owner.cancel(phaseTimeoutError(e, now() - since));
+  }).start(ms!);
 }
 
 /**

@@ -2,15 +2,18 @@
  * download — resumable downloads to a file (SPEC §8, §11 "Download").
  *
  * Owns: the attempt loop over mirrors (every request counts against the retry limit
- * per mirror, whatever its outcome; backoff; no wait that would overrun every caller's
- * deadline), the choice between continuing with `Range` + `If-Range`, with `Range`
- * alone (a `.part` without a usable sidecar, as curl `-C -`) and restarting from zero,
- * judging each answer (200, 206, 416, retryable and final statuses), and progress.
+ * per mirror, whatever its outcome; which statuses and errors are retried, the backoff,
+ * the `Retry-After` cap and the wait-against-deadline rule are the client's
+ * `RetryPolicy`, so no wait overruns every caller's deadline), the choice between
+ * continuing with `Range` + `If-Range`, with `Range` alone (a `.part` without a
+ * usable sidecar, as curl `-C -`) and restarting from zero, judging each answer (200,
+ * 206, 416, retryable and final statuses), progress, and telling the callers about
+ * each response (`onResponse`).
  * Options are checked in `download/options`, the on-disk state lives in
  * `download/part-file`, the header grammar in `download/range`, callers sharing one
  * transfer (each with its own deadline and signal) in `download/shared`; requests go
  * through an ordinary {@link Client} with its own retries disabled, so every request
- * is counted here.
+ * is counted here (under the same policy the client would apply).
  *
  * Invariants: bytes reach the `.part` only from a 200, or from a 206 whose
  * `Content-Range` starts exactly at the `.part`'s end and agrees with the known size
@@ -54,22 +57,20 @@ import {
   validatorChanged,
   validatorOf,
 } from './download/range.js';
-import { AbortError, HourglassError, ProtocolError, redactUrl, TimeoutError } from './errors.js';
-import { defaultClient } from './index.js';
+import { defaultClient } from './default-client.js';
+import { AbortError, HourglassError, HttpStatusError, ProtocolError, TimeoutError } from './errors.js';
 import type { Response } from './response.js';
+import { waitFits } from './retry.js';
 import type { TraceHooks } from './trace.js';
-import { parseRetryAfter } from './retry.js';
 
-export type { DownloadOptions, DownloadResult } from './download/options.js';
-
-/** A response status that ended a mirror (final 4xx, or retryable ones out of retries). `code` is `HG_HTTP_STATUS`. */
-export class HttpStatusError extends HourglassError {
-  readonly status: number;
-  constructor(status: number, ctx: { method: string; url: string }) {
-    super(`unexpected HTTP status ${status} for ${ctx.method} ${redactUrl(ctx.url)}`, 'HG_HTTP_STATUS', ctx);
-    this.status = status;
-  }
-}
+export type {
+  DownloadOptions,
+  DownloadResponseInfo,
+  DownloadResult,
+  DownloadRetryOptions,
+} from './download/options.js';
+/** A response status that ended a mirror (a final status, or a retryable one out of retries). */
+export { HttpStatusError } from './errors.js';
 
 /**
  * Downloads `urls` (mirrors of one file, tried in order) to `dest` through
@@ -91,14 +92,18 @@ export function download(
   } catch (err) {
     return Promise.reject(err);
   }
-  const init = { timeout: opts.timeout, signal: opts.signal, onProgress: opts.onProgress, path: cfg.dest };
+  const init = {
+    timeout: opts.timeout,
+    signal: opts.signal,
+    onProgress: opts.onProgress,
+    onResponse: opts.onResponse,
+    path: cfg.dest,
+  };
   return attach(cfg.dest, { ...init, url: cfg.urls[0]! }, () => new Transfer(cfg, opts));
 }
 
 // Private implementation past this point.
 
-/** A `Retry-After` longer than this moves on to the next mirror instead of waiting. */
-const MAX_RETRY_AFTER = 60_000;
 /** Bytes per read of a body into the `.part` file (one buffer per download, reused). */
 const COPY_BUFFER = 64 * 1024;
 /** Error codes that end the download at once, whatever mirror is left. */
@@ -109,7 +114,8 @@ type Outcome =
   | { kind: 'complete' }
   /** A 206 covered part of the rest: ask for the remainder at once (`error` if no request is left). */
   | { kind: 'continue'; error: Error }
-  | { kind: 'retry'; error: Error; wait?: number | undefined }
+  /** `wait` 0: at once; else the policy's wait (from `retryAfter` when the response had one). */
+  | { kind: 'retry'; error: Error; wait?: 0; retryAfter?: string | string[] | undefined }
   | { kind: 'next-mirror'; error: Error };
 
 /** One download: its options resolved, and the counters of its result. */
@@ -173,8 +179,14 @@ class Transfer implements Runnable<DownloadResult> {
         this.state.lastError = outcome.error;
         if (outcome.kind === 'next-mirror' || tries > this.cfg.limit) break;
         if (outcome.kind === 'continue') continue;
-        const wait = outcome.wait ?? Math.max(0, this.cfg.backoff(tries));
-        if (wait >= this.remaining()) throw new DeadlineOverrun(outcome.error);
+        const wait = outcome.wait ?? this.cfg.retry.retryWait(tries, outcome.retryAfter);
+        // A Retry-After beyond the policy's cap: this mirror is done for now.
+        if (wait === undefined) break;
+        if (!waitFits(wait, this.remaining())) {
+          // An endless wait with no deadline at all is no retry (as the client): next mirror.
+          if (this.remaining() === Number.POSITIVE_INFINITY) break;
+          throw new DeadlineOverrun(outcome.error);
+        }
         if (wait > 0) {
           this.state.activePhase = 'retry-backoff';
           await sleep(wait, budget);
@@ -221,6 +233,7 @@ class Transfer implements Runnable<DownloadResult> {
       return this.failed(err, budget);
     }
     try {
+      this.host!.response(res, { url, attempt: this.attempts });
       return await this.judge(res, url, part, ranged);
     } catch (err) {
       abandon(res);
@@ -272,10 +285,8 @@ class Transfer implements Runnable<DownloadResult> {
       };
     }
     const error = new HttpStatusError(res.status, ctx);
-    if (res.status === 408 || res.status === 429 || (res.status >= 500 && res.status <= 599)) {
-      const ra = parseRetryAfter(single(res.headers['retry-after']));
-      if (ra !== undefined && ra > MAX_RETRY_AFTER) return { kind: 'next-mirror', error };
-      return { kind: 'retry', error, wait: ra };
+    if (this.cfg.retry.retriesStatus(res.status)) {
+      return { kind: 'retry', error, retryAfter: res.headers['retry-after'] };
     }
     return { kind: 'next-mirror', error };
   }
@@ -366,7 +377,13 @@ class Transfer implements Runnable<DownloadResult> {
     }
   }
 
-  /** Classifies a failed request: fatal errors are thrown, the rest retried or moved past. */
+  /**
+   * Classifies a failed request: fatal errors are thrown; what the retry policy retries
+   * (connect failures, dial/TLS/pool timeouts, a connection closed before the response)
+   * is retried, and so is any other timeout or protocol failure of the exchange — the
+   * next request resumes from the `.part`; a bad range and anything else (a redirect
+   * that cannot be followed, ...) move to the next mirror.
+   */
   private failed(err: unknown, budget: Budget): Outcome {
     if (budget.failure !== undefined) throw budget.failure;
     if (!(err instanceof HourglassError) || err instanceof AbortError || FATAL_CODES.has(err.code)) throw err;
@@ -375,7 +392,10 @@ class Transfer implements Runnable<DownloadResult> {
     }
     if (err instanceof ProtocolError && err.reason === 'bad-range')
       return { kind: 'next-mirror', error: err };
-    return { kind: 'retry', error: err };
+    if (this.cfg.retry.retriesError(err) || err instanceof TimeoutError || err instanceof ProtocolError) {
+      return { kind: 'retry', error: err };
+    }
+    return { kind: 'next-mirror', error: err };
   }
 
   private async restart(part: PartFile): Promise<void> {

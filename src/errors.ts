@@ -2,9 +2,9 @@
  * errors — every error class hourglass throws, in one place.
  *
  * Owns: the public error hierarchy of SPEC §4, the stable `code` strings, URL
- * redaction (userinfo never appears in a message or a `url` field), and
- * `isTimeout`. Internal "why" signals that drive retry decisions live here too
- * but are never exported from the package index.
+ * redaction (userinfo never appears in a message or a `url` field), `isTimeout`,
+ * and the `invalidArg`/`closedError` constructors every module uses for bad input
+ * and closed objects.
  *
  * Invariants: every error's `name` is its class name; `url` is always redacted;
  * `instanceof` works across duplicate copies of the package through a
@@ -56,11 +56,15 @@ export type HourglassErrorCode =
   | 'HG_TOO_MANY_REDIRECTS'
   /** `checkRedirect` threw. */
   | 'HG_REDIRECT_REFUSED'
-  /** A `Location` that cannot be followed (unparsable, or a scheme other than http/https). */
+  /**
+   * A redirect that cannot or may not be followed: an unparsable `Location`, a scheme
+   * other than http/https, or any redirect under redirect mode `error` (fetch's
+   * `redirect: 'error'`).
+   */
   | 'HG_BAD_REDIRECT'
   /** The request body stream failed. */
   | 'HG_REQUEST_BODY'
-  /** A download ended on an HTTP status. */
+  /** An {@link HttpStatusError}: a download, or the CLI's `--fail`, ended on an HTTP status. */
   | 'HG_HTTP_STATUS'
   /** A download's file could not be written. */
   | 'HG_WRITE'
@@ -325,6 +329,23 @@ export class RedirectError extends HourglassError {
   }
 }
 
+/**
+ * A response status the caller did not accept: `download()` ends a mirror on one (a final
+ * 4xx, or a retryable status out of retries), and the CLI's `--fail` on any status >= 400.
+ * `code` is `HG_HTTP_STATUS`.
+ */
+export class HttpStatusError extends HourglassError {
+  declare code: 'HG_HTTP_STATUS';
+  /** The response's status code. */
+  readonly status: number;
+  /** `message` defaults to "unexpected HTTP status N for METHOD URL". */
+  constructor(status: number, ctx: ErrorContext = {}, message?: string) {
+    const target = ctx.url === undefined ? '' : ` for ${ctx.method ?? 'GET'} ${redactUrl(ctx.url)}`;
+    super(message ?? `unexpected HTTP status ${status}${target}`, 'HG_HTTP_STATUS', ctx);
+    this.status = status;
+  }
+}
+
 /** Thrown for invalid input before anything is sent. */
 export function invalidArg(message: string, ctx: ErrorContext = {}): HourglassError {
   return new HourglassError(message, 'HG_INVALID_ARG', ctx);
@@ -350,10 +371,4 @@ export function isTimeout(err: unknown): err is TimeoutError {
     e = (e as { cause?: unknown }).cause;
   }
   return false;
-}
-
-/** Maps a system error code from a socket to a short human phrase. */
-export function describeSystemError(err: unknown): string {
-  const e = err as { code?: string; message?: string } | undefined;
-  return e?.message ?? String(err);
 }

@@ -23,8 +23,7 @@
 
 import type { Client, RequestOptions } from './client.js';
 import { AbortError, HourglassError } from './errors.js';
-// index.js re-exports this module: the cycle is safe because defaultClient is only called per request.
-import { defaultClient } from './index.js';
+import { defaultClient } from './default-client.js';
 import type { TransportTimeouts } from './options.js';
 import type { BodyInit as HgBodyInit } from './request-init.js';
 import type { Response as HgResponse } from './response.js';

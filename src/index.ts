@@ -4,9 +4,6 @@
  * here is internal (connections, the pool, the parser) and may change.
  */
 
-import { Client, type RequestOptions } from './client.js';
-import type { Response } from './response.js';
-
 export { Client } from './client.js';
 export type {
   ClientOptions,
@@ -22,7 +19,7 @@ export type { DialerOptions } from './dial/index.js';
 export { certsDir } from './tls.js';
 export { fetch } from './fetch.js';
 export { download, HttpStatusError } from './download.js';
-export type { DownloadOptions, DownloadResult } from './download.js';
+export type { DownloadOptions, DownloadResponseInfo, DownloadResult, DownloadRetryOptions } from './download.js';
 export type { FetchInit } from './fetch.js';
 export { Response } from './response.js';
 export type { ResponseHeaders } from './response.js';
@@ -53,15 +50,4 @@ export type {
   TimeoutPhase,
 } from './errors.js';
 
-let defaultClientInstance: Client | undefined;
-
-/** The client behind `request()` and `fetch()`: default Transport, no overall timeout. */
-export function defaultClient(): Client {
-  defaultClientInstance ??= new Client();
-  return defaultClientInstance;
-}
-
-/** `defaultClient().request(url, opts)`. */
-export function request(url: string | URL, opts?: RequestOptions): Promise<Response> {
-  return defaultClient().request(url, opts);
-}
+export { defaultClient, request } from './default-client.js';

@@ -383,8 +383,14 @@ export const DOWNLOAD_NAMES: ReadonlySet<string> = nameSet<DownloadOptions>()([
   'headers',
   'signal',
   'timeouts',
+  'onResponse',
 ]);
-export const DOWNLOAD_RETRY_NAMES: ReadonlySet<string> = nameSet<NonNullable<DownloadOptions['retry']>>()(['limit', 'backoff']);
+export const DOWNLOAD_RETRY_NAMES: ReadonlySet<string> = nameSet<NonNullable<DownloadOptions['retry']>>()([
+  'limit',
+  'statusCodes',
+  'backoff',
+  'maxRetryAfter',
+]);
 
 /** Refuses a `signal` that is not an `AbortSignal` (undefined: none). */
 export function checkSignal(value: unknown): AbortSignal | undefined {

@@ -20,8 +20,8 @@
  * is idle; a host entry with nothing in it is deleted.
  */
 
-import { type Budget, type Cancelable, LongTimer, now, type PhaseSource } from './deadline.js';
-import { closedError, type HourglassError, TimeoutError } from './errors.js';
+import { type Budget, failPhaseAfter, LongTimer, now, type PhaseExpiry, type PhaseOwner, type PhaseSource } from './deadline.js';
+import { closedError, type HourglassError } from './errors.js';
 
 /** What the pool stores. `poolState` and `idleDeadline` are owned by the pool and transport. */
 export interface Pooled {
@@ -80,9 +80,11 @@ export interface Wanter<T> {
   failed(err: Error): void;
 }
 
-class Waiter<T, D> implements Cancelable {
+class Waiter<T, D> implements PhaseOwner {
   settled = false;
   timer: LongTimer | undefined;
+  /** The `poolTimeout` this waiter runs (ms). */
+  poolTimeout = 0;
   constructor(
     readonly host: HostEntry<T, D>,
     readonly opts: D,
@@ -90,6 +92,10 @@ class Waiter<T, D> implements Cancelable {
     private readonly pool: { waiterLeft(w: Waiter<T, D>): void },
     readonly wanter: Wanter<T>,
   ) {}
+  phaseExpiry(): PhaseExpiry | undefined {
+    if (this.settled) return undefined;
+    return { phase: 'pool', timeout: this.poolTimeout, method: this.budget.method, url: this.budget.url };
+  }
   cancel(err: HourglassError): void {
     if (this.settled) return;
     this.settle();
@@ -210,20 +216,8 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       budget.followPhase(this.startDial(host, opts));
     } else {
       budget.activePhase = 'pool';
-      if (poolTimeout > 0 && poolTimeout !== Number.POSITIVE_INFINITY) {
-        w.timer = new LongTimer(() => {
-          w.cancel(
-            new TimeoutError({
-              phase: 'pool',
-              timeout: poolTimeout,
-              elapsed: now() - t,
-              requestSent: false,
-              method: budget.method,
-              url: budget.url,
-            }),
-          );
-        }).start(poolTimeout);
-      }
+      w.poolTimeout = poolTimeout;
+      w.timer = failPhaseAfter(poolTimeout, w, t);
     }
     budget.hold(w);
   }

@@ -13,8 +13,9 @@
  */
 
 import type { Socket } from 'node:net';
-import { type Budget, type Cancelable, LongTimer, now } from './deadline.js';
-import { ConnectError, type HourglassError, invalidArg, TimeoutError } from './errors.js';
+import { type Budget, failPhaseAfter, type LongTimer, now, type PhaseOwner } from './deadline.js';
+import { ConnectError, type HourglassError, invalidArg } from './errors.js';
+import { hostPort, unbracket } from './host.js';
 
 /** The `proxy` option of a Transport. */
 export type ProxyOption = string | URL | ((url: URL) => URL | string | null | undefined) | 'env';
@@ -59,7 +60,7 @@ export function parseProxyUrl(value: string | URL): URL {
 
 /** Environment lookup with the Go/curl rules (upper-case first, then lower-case). */
 export function proxyFromEnv(url: URL, env: NodeJS.ProcessEnv): URL | undefined {
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const host = unbracket(url.hostname).toLowerCase();
   if (isLoopback(host)) return undefined;
   const https = url.protocol === 'https:';
   let raw: string | undefined;
@@ -73,7 +74,7 @@ export function proxyFromEnv(url: URL, env: NodeJS.ProcessEnv): URL | undefined 
 
 /** NO_PROXY matching: `*`; `host`, `host:port`; `example.com` also matches subdomains; `.example.com` only subdomains. */
 export function noProxyMatches(noProxy: string, host: string, port: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  const h = unbracket(host).toLowerCase();
   for (const raw of noProxy.split(/[\s,]+/)) {
     let entry = raw.trim().toLowerCase();
     if (entry === '') continue;
@@ -123,14 +124,15 @@ export function connectViaProxy(
   port: number,
   o: TunnelOptions,
 ): Promise<Socket> {
-  const authority = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const authority = hostPort(host, port);
   let head = `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n`;
   if (proxy.username !== '' || proxy.password !== '') {
     const cred = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
     head += `Proxy-Authorization: Basic ${Buffer.from(cred).toString('base64')}\r\n`;
   }
   head += '\r\n';
-  const started = now();
+  // The dial began before the tunnel: its elapsed time is reported (wall clock → monotonic).
+  const started = o.dialStart !== undefined ? now() - (Date.now() - o.dialStart) : now();
   return new Promise<Socket>((resolve, reject) => {
     let buf: Buffer = Buffer.alloc(0);
     let timer: LongTimer | undefined;
@@ -148,7 +150,15 @@ export function connectViaProxy(
         resolve(socket);
       }
     };
-    const holder: Cancelable = { cancel: (err: HourglassError) => done(err) };
+    const holder: PhaseOwner = {
+      cancel: (err: HourglassError) => done(err),
+      phaseExpiry: () => ({
+        phase: 'connect',
+        timeout: o.dialTimeout ?? o.timeout,
+        what: `proxy did not answer CONNECT ${authority}`,
+        ...ctx,
+      }),
+    };
     const onError = (err: Error): void =>
       done(new ConnectError(`proxy connection failed: ${err.message}`, (err as { code?: string }).code ?? 'ECONNRESET', { ...ctx, cause: err }));
     const onClose = (): void => done(new ConnectError('proxy closed the connection during CONNECT', 'ECONNRESET', ctx));
@@ -182,23 +192,7 @@ export function connectViaProxy(
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);
-    if (o.timeout > 0 && o.timeout !== Number.POSITIVE_INFINITY) {
-      timer = new LongTimer(
-        () =>
-          done(
-            new TimeoutError(
-              {
-                phase: 'connect',
-                timeout: o.dialTimeout ?? o.timeout,
-                elapsed: o.dialStart !== undefined ? Date.now() - o.dialStart : now() - started,
-                requestSent: false,
-                ...ctx,
-              },
-              `connect timeout: proxy did not answer CONNECT ${authority} within the ${o.dialTimeout ?? o.timeout} ms dial budget`,
-            ),
-          ),
-      ).start(o.timeout);
-    }
+    timer = failPhaseAfter(o.timeout, holder, started);
     o.budget.hold(holder);
     socket.write(head, 'latin1');
   });

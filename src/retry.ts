@@ -6,7 +6,10 @@
  * statuses 408/429/500/502/503/504; 100 ms × 2^(n−1) ±20 % capped at 10 s),
  * `Retry-After` parsing (seconds or HTTP-date) and its cap, and the error classes
  * worth retrying (connect, dns/connect/tls/pool timeouts, connection closed before
- * the response). Pure: the client sleeps and keeps the deadline.
+ * the response), the cap on a `Retry-After`, and the one rule for a wait against the
+ * deadline ({@link waitFits}). Pure: the caller sleeps and keeps the deadline. The
+ * client and `download()` both decide with it (SPEC §12: one implementation of retry
+ * and backoff); `download()` builds its policy with its own default limit.
  *
  * Waits are durations as every other (SPEC §11): up to `Number.MAX_SAFE_INTEGER` ms they
  * mean what they say; a backoff returning anything else (negative, NaN, a larger finite
@@ -49,6 +52,9 @@ export class RetryPolicy {
     this.limit = limit;
     this.methods = new Set((opts.methods ?? ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']).map((m) => m.toUpperCase()));
     this.statusCodes = new Set(opts.statusCodes ?? [408, 429, 500, 502, 503, 504]);
+    if (opts.backoff !== undefined && typeof opts.backoff !== 'function') {
+      throw invalidArg(`retry.backoff must be a function, got ${describeValue(opts.backoff)}`);
+    }
     this.backoffFn = opts.backoff ?? defaultBackoff;
     this.maxRetryAfter = checkDuration('retry.maxRetryAfter', opts.maxRetryAfter) ?? 60_000;
   }
@@ -86,6 +92,25 @@ export class RetryPolicy {
     }
     return { ms, fromHeader: false };
   }
+
+  /**
+   * The wait (ms) before retry number `attempt` (1-based), from `Retry-After` when given,
+   * else the backoff; `undefined` when the header asks for longer than `maxRetryAfter`
+   * (no retry: the response stands, or a download moves to its next mirror).
+   */
+  retryWait(attempt: number, retryAfter: string | string[] | undefined): number | undefined {
+    const d = this.delay(attempt, retryAfter);
+    return d.fromHeader && d.ms > this.maxRetryAfter ? undefined : d.ms;
+  }
+}
+
+/**
+ * Whether a wait of `ms` before another attempt leaves that attempt any time before the
+ * deadline `remaining` ms away (Infinity: none). When it does not, retrying stops at once
+ * rather than sleeping into the deadline (SPEC §11).
+ */
+export function waitFits(ms: number, remaining: number): boolean {
+  return ms < remaining;
 }
 
 /** 100 ms × 2^(attempt−1), ±20 % jitter, capped at 10 s. */

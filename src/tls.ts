@@ -19,8 +19,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { type Budget, type Cancelable, isDisabled, LongTimer, now } from './deadline.js';
-import { ConnectError, type HourglassError, invalidArg, redactUrl, TimeoutError } from './errors.js';
+import { type Budget, failPhaseAfter, type LongTimer, now, type PhaseExpiry, type PhaseOwner } from './deadline.js';
+import { ConnectError, type HourglassError, invalidArg, redactUrl } from './errors.js';
+import { bracket, hostPort, unbracket } from './host.js';
 import { checkDuration, DEFAULTS } from './options.js';
 import { emit, type TraceHooks } from './trace.js';
 
@@ -113,9 +114,9 @@ export function certsDir(dir: string): (host: string, port: number) => tls.Conne
     return found;
   };
   return (host, port) => {
-    const h = host.startsWith('[') ? host.slice(1, -1) : host;
-    const bare = net.isIPv6(h) ? `[${h}]` : h;
-    return load(`${bare}:${port}`) ?? load(bare) ?? (net.isIPv6(h) ? load(h) : null) ?? NO_OPTIONS;
+    const h = unbracket(host);
+    const bare = bracket(h);
+    return load(`${bare}:${port}`) ?? load(bare) ?? (bare !== h ? load(h) : null) ?? NO_OPTIONS;
   };
 }
 
@@ -189,7 +190,7 @@ function secureContextFor(opts: tls.ConnectionOptions | undefined): tls.SecureCo
 }
 
 /** The state of one handshake; ends exactly once, in `done` or `fail`. */
-class Handshake implements Cancelable {
+class Handshake implements PhaseOwner {
   private readonly startedAt = now();
   private tlsSocket: tls.TLSSocket | undefined;
   private timer: LongTimer | undefined;
@@ -206,8 +207,7 @@ class Handshake implements Cancelable {
     private readonly resolve: (s: tls.TLSSocket) => void,
     private readonly reject: (e: Error) => void,
   ) {
-    const host = req.servername.startsWith('[') ? req.servername.slice(1, -1) : req.servername;
-    this.hostPort = net.isIPv6(host) ? `[${host}]:${req.port}` : `${host}:${req.port}`;
+    this.hostPort = hostPort(req.servername, req.port);
     this.remote = { address: req.socket.remoteAddress, port: req.socket.remotePort };
   }
 
@@ -219,8 +219,8 @@ class Handshake implements Cancelable {
       if (this.settled) return;
       req.budget.activePhase = 'tls';
     }
-    if (!isDisabled(this.timeout)) this.timer = new LongTimer(() => this.expire()).start(this.timeout);
-    const host = req.servername.startsWith('[') ? req.servername.slice(1, -1) : req.servername;
+    this.timer = failPhaseAfter(this.timeout, this, this.startedAt);
+    const host = unbracket(req.servername);
     const user = req.options ?? {};
     let socket: tls.TLSSocket;
     try {
@@ -262,28 +262,12 @@ class Handshake implements Cancelable {
     this.resolve(socket);
   }
 
-  private expire(): void {
+  /** The handshake's own timeout ran out: what to report (undefined: it already ended). */
+  phaseExpiry(): PhaseExpiry | undefined {
     this.timer = undefined;
-    if (this.settled) return;
-    const elapsed = now() - this.startedAt;
-    const url =
-      this.req.url === undefined ? '' : ` for ${this.req.method ?? 'GET'} ${redactUrl(this.req.url)}`;
-    const message =
-      `tls timeout: ${Math.round(elapsed)} ms elapsed, limit ${this.timeout} ms, handshake with ` +
-      `${this.hostPort} (${this.peer()}) (request not sent)${url}`;
-    this.fail(
-      new TimeoutError(
-        {
-          phase: 'tls',
-          timeout: this.timeout,
-          elapsed,
-          requestSent: false,
-          method: this.req.method,
-          url: this.req.url,
-        },
-        message,
-      ),
-    );
+    if (this.settled) return undefined;
+    const what = `handshake with ${this.hostPort} (${this.peer()})`;
+    return { phase: 'tls', timeout: this.timeout, what, method: this.req.method, url: this.req.url };
   }
 
   private handshakeError(err: NodeJS.ErrnoException): ConnectError {
@@ -321,7 +305,7 @@ class Handshake implements Cancelable {
     const { address, port } = this.remote;
     // A Unix domain socket has no remote address (the dialer reports its path).
     if (address === undefined) return 'a Unix socket';
-    return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+    return hostPort(address, port ?? 0);
   }
 
   private cleanup(): void {

@@ -21,6 +21,7 @@ import { Budget } from './deadline.js';
 import { decodeBody, parseCodings } from './decompress.js';
 import { Dialer, type DialerOptions } from './dial/index.js';
 import { closedError, invalidArg, ProtocolError } from './errors.js';
+import { hostPort, unbracket } from './host.js';
 import {
   checkCount,
   checkDuration,
@@ -235,7 +236,7 @@ export class Transport implements ConnOwner {
     const timeouts = req.timeouts === undefined ? this.timeouts : resolveTimeouts(this.timeouts, req.timeouts);
     const url = req.url;
     const https = url.protocol === 'https:';
-    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const host = unbracket(url.hostname);
     const port = url.port === '' ? (https ? 443 : 80) : Number(url.port);
     const socketPath = this.socketPathFor(url);
     const proxy = socketPath === undefined ? this.proxy.resolve(url) : undefined;
@@ -480,7 +481,7 @@ export function poolKey(
   tlsOpts: tls.ConnectionOptions | undefined,
   socketPath?: string,
 ): string {
-  let key = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  let key = `${https ? 'https' : 'http'}://${hostPort(host, port)}`;
   if (socketPath !== undefined) key += `|unix=${socketPath}`;
   if (proxy !== undefined) key += `|proxy=${proxy.protocol}//${proxy.host}`;
   if (tlsOpts !== undefined) key += `|tls=${tlsOptionsKey(tlsOpts)}`;

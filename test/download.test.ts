@@ -18,7 +18,15 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { Client } from '../src/client.js';
 import { type DownloadOptions, download, HttpStatusError } from '../src/download.js';
-import { AbortError, HourglassError, ProtocolError, TimeoutError } from '../src/errors.js';
+import { exitCodeFor, failedStatus } from '../src/cli/exit-codes.js';
+import {
+  AbortError,
+  HttpStatusError as ErrorsHttpStatusError,
+  HourglassError,
+  ProtocolError,
+  TimeoutError,
+} from '../src/errors.js';
+import { HttpStatusError as IndexHttpStatusError } from '../src/index.js';
 import { type Exchange, FaultServer, type RecordedRequest } from '../src/testing/index.js';
 import { hg } from './helpers/cli.js';
 import { clientClosed, rejection, sleep } from './helpers/setup.js';
@@ -494,6 +502,145 @@ describe('download: mirrors and statuses', () => {
         fast(env, { retry: { limit: 1 } }),
       ),
       (err: unknown) => err instanceof HttpStatusError && err.status === 403 && err.code === 'HG_HTTP_STATUS',
+    );
+  });
+});
+
+describe("download: the client's retry policy (SPEC §12)", () => {
+  for (const status of [501, 505]) {
+    it(`a ${status} is not retried, as by the client: the next mirror at once, no backoff`, async (t) => {
+      const env = await setup(t);
+      const path = `/status/${status}`;
+      const waits: number[] = [];
+      const retry = { limit: 3, backoff: (n: number) => (waits.push(n), 0) };
+      const res = await download([env.fs.url(path), env.fs.url('/range?size=100')], env.dest, {
+        client: env.client,
+        retry,
+      });
+      assert.deepEqual(await readFile(env.dest), FaultServer.rangeContent(100));
+      assert.equal(res.attempts, 2);
+      assert.equal(hitsTo(env.fs, path).length, 1, `download sent the ${status} URL once`);
+      assert.deepEqual(waits, []);
+      // The client, with the same retry options, does not retry it either.
+      const client = new Client({ retry });
+      t.after(() => client.close());
+      const direct = await client.request(env.fs.url(path));
+      await direct.dump();
+      assert.equal(direct.status, status);
+      assert.equal(hitsTo(env.fs, path).length, 2, 'the client sent it once too');
+      assert.deepEqual(waits, []);
+    });
+  }
+
+  it('retry.statusCodes and retry.maxRetryAfter are the policy options the client takes', async (t) => {
+    const env = await setup(t);
+    const res = await download(env.fs.url('/flaky?fail=1&status=501'), env.dest, {
+      client: env.client,
+      retry: { statusCodes: [501], backoff: () => 0 },
+    });
+    assert.equal(res.attempts, 2, 'a 501 named in statusCodes is retried');
+    // A Retry-After beyond maxRetryAfter ends the mirror at once (no wait).
+    const started = performance.now();
+    const second = await download(
+      [env.fs.url('/flaky?fail=1&status=503&retryAfter=2'), env.fs.url('/range?size=10')],
+      join(env.dir, 'second.bin'),
+      { client: env.client, retry: { maxRetryAfter: 1000 } },
+    );
+    assert.equal(second.attempts, 2);
+    assert.ok(performance.now() - started < 1500, 'did not wait the 2 s Retry-After');
+  });
+
+  it('a bad retry option is HG_INVALID_ARG, as for the client', async (t) => {
+    const env = await setup(t);
+    for (const retry of [{ limit: -1 }, { backoff: 5 }, { maxRetryAfter: -1 }, { methods: ['GET'] }]) {
+      await assert.rejects(
+        download(env.fs.url('/range?size=10'), env.dest, { client: env.client, retry } as never),
+        (err: unknown) => err instanceof HourglassError && err.code === 'HG_INVALID_ARG',
+        JSON.stringify(retry),
+      );
+    }
+    assert.equal(env.fs.requests.length, 0);
+  });
+});
+
+describe('download: HttpStatusError is one class (errors.ts) for download and the CLI', () => {
+  it('download(), the package index and the CLI share the class; --fail and a download report it alike', async (t) => {
+    const env = await setup(t);
+    assert.equal(HttpStatusError, ErrorsHttpStatusError);
+    assert.equal(IndexHttpStatusError, ErrorsHttpStatusError);
+    const fromDownload = (await rejection(download(env.fs.url('/status/404'), env.dest, fast(env)))).err;
+    assert.ok(fromDownload instanceof ErrorsHttpStatusError);
+    assert.ok(fromDownload instanceof HourglassError);
+    assert.deepEqual([fromDownload.status, fromDownload.code, fromDownload.name], [404, 'HG_HTTP_STATUS', 'HttpStatusError']);
+    const fromCli = failedStatus(404, 'Not Found', { method: 'GET', url: env.fs.url('/status/404') });
+    assert.ok(fromCli instanceof ErrorsHttpStatusError);
+    assert.equal(Object.getPrototypeOf(fromCli), Object.getPrototypeOf(fromDownload));
+    assert.equal(fromCli.message, 'The requested URL returned error: 404 Not Found');
+    assert.deepEqual([exitCodeFor(fromCli), exitCodeFor(fromDownload)], [22, 22]);
+    // The built CLI: `--fail` on a plain transfer and a download ending on a 404 print the same error.
+    const out = join(env.dir, 'cli.bin');
+    const failed = await hg(['get', '--fail', '--json', env.fs.url('/status/404')]);
+    const mirrored = await hg(['get', '--json', '-o', out, '--mirror', env.fs.url('/status/404'), env.fs.url('/status/404')]);
+    for (const run of [failed, mirrored]) {
+      assert.equal(run.code, 22, run.stderr);
+      const { error } = JSON.parse(run.stdout) as { error: { name: string; code: string } };
+      assert.deepEqual([error.name, error.code], ['HttpStatusError', 'HG_HTTP_STATUS']);
+    }
+  });
+});
+
+describe('download: onResponse', () => {
+  it('is called once per response, in order, with the mirror URL and the request number', async (t) => {
+    const env = await setup(t);
+    const seen: [number, string, number][] = [];
+    const res = await download(
+      [env.fs.url('/status/404'), env.fs.url('/flaky?fail=2&status=503')],
+      env.dest,
+      fast(env, { onResponse: (r, info) => seen.push([r.status, info.url, info.attempt]) }),
+    );
+    assert.equal(res.attempts, 4);
+    const flaky = env.fs.url('/flaky?fail=2&status=503');
+    assert.deepEqual(seen, [
+      [404, env.fs.url('/status/404'), 1],
+      [503, flaky, 2],
+      [503, flaky, 3],
+      [200, flaky, 4],
+    ]);
+  });
+
+  it('is not called for a request that got no response; every caller of a shared transfer gets its own calls', async (t) => {
+    const env = await setup(t);
+    const url = drip(env, '/drip-on-response', 5);
+    const a: number[] = [];
+    const b: number[] = [];
+    const [ra, rb] = await Promise.all([
+      download(
+        ['http://127.0.0.1:1/refused', url],
+        env.dest,
+        fast(env, { retry: { limit: 0 }, onResponse: (r) => a.push(r.status) }),
+      ),
+      download(url, env.dest, fast(env, { onResponse: (r) => b.push(r.status) })),
+    ]);
+    assert.equal(ra.attempts, 2, 'a refused connection counts as an attempt');
+    assert.equal(rb.attempts, 2, 'the joiner shares the transfer');
+    assert.deepEqual(a, [200]);
+    assert.deepEqual(b, [200]);
+  });
+
+  it('a throwing onResponse rejects its caller with that error', async (t) => {
+    const env = await setup(t);
+    const boom = new Error('boom');
+    await assert.rejects(
+      download(
+        env.fs.url('/range?size=100'),
+        env.dest,
+        fast(env, {
+          onResponse: () => {
+            throw boom;
+          },
+        }),
+      ),
+      (err: unknown) => err === boom,
     );
   });
 });

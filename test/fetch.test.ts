@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Client } from '../src/client.js';
-import { ConnectError, isTimeout, RedirectError, TimeoutError } from '../src/errors.js';
+import { ConnectError, HourglassError, isTimeout, RedirectError, TimeoutError } from '../src/errors.js';
 import { fetch } from '../src/fetch.js';
 
 const client = new Client();
@@ -499,12 +499,14 @@ describe('fetch: redirects', () => {
     }
   });
 
-  it("'error' rejects with TypeError whose cause is a RedirectError", async () => {
+  it("'error' rejects with TypeError whose cause is HG_BAD_REDIRECT (not a too-many-redirects RedirectError)", async () => {
     const s = await serve(redirector);
     try {
       const cause = await fetchFailed(fetch(s.url('/r/307'), { client, redirect: 'error' }));
-      assert.ok(cause instanceof RedirectError);
-      assert.equal(cause.code, 'HG_TOO_MANY_REDIRECTS');
+      assert.ok(cause instanceof HourglassError, String(cause));
+      assert.ok(!(cause instanceof RedirectError), 'a redirect refused by mode "error" is not "too many redirects"');
+      assert.equal(cause.code, 'HG_BAD_REDIRECT');
+      assert.match(cause.message, /307 redirect to .*\/end with redirect mode "error"/);
       // A non-redirect response is returned as usual in 'error' mode.
       assert.equal((await fetch(s.url('/end'), { client, redirect: 'error' })).status, 200);
     } finally {

@@ -108,7 +108,27 @@ test('download() options are checked by name too', T, async (t) => {
   isInvalid(await rejectedWith(download(url, dest, { retry: { limt: 1 } } as never)), [/retry\.limt.*did you mean limit\?/]);
   isInvalid(await rejectedWith(download(url, dest, { signal: {} } as never)), [/signal must be an AbortSignal, got object/]);
   isInvalid(await rejectedWith(download(url, dest, { timeouts: { readIdleTimout: 5 } } as never)), [/did you mean readIdleTimeout\?/]);
+  isInvalid(await rejectedWith(download(url, dest, { onResponse: 'log' } as never)), [/onResponse must be a function/]);
   assert.equal(accepts(), 0);
+  // onResponse is a known name (the unknown-option check accepts it).
+  const ok = await rejectedWith(download('http://127.0.0.1:1/x', dest, { onResponse: () => {}, retry: { limit: 0 } }));
+  assert.notEqual((ok as HourglassError).code, 'HG_INVALID_ARG', ok.message);
+});
+
+test('a streamed request body yielding something that is not bytes is HG_INVALID_ARG, not a bare TypeError', T, async (t) => {
+  const server = net.createServer((s) => s.on('data', () => {}).on('error', () => {}));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const { port } = server.address() as net.AddressInfo;
+  async function* body(): AsyncGenerator<unknown> {
+    yield 'a';
+    yield 42;
+  }
+  const client = newClient(t);
+  const err = await rejectedWith(
+    client.request(`http://127.0.0.1:${port}/`, { method: 'POST', body: body() as never, timeout: 3000 }),
+  );
+  isInvalid(err, [/request body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got number/]);
 });
 
 test('a transport that is not a RoundTripper is refused at construction', T, () => {

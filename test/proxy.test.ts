@@ -388,6 +388,12 @@ describe('proxy: https through CONNECT', () => {
       assert.equal(err.phase, 'connect', String(err));
       assert.equal(err.timeout, 300);
       assert.ok(took >= 280 && took < 800, `fired after ${took.toFixed(0)} ms`);
+      // The dial's elapsed time, in the message every timer that fails a phase writes.
+      assert.ok(err.elapsed >= 280 && err.elapsed < 800, `elapsed ${err.elapsed}`);
+      assert.match(
+        err.message,
+        /^connect timeout \(dialTimeout\): \d+ ms elapsed, limit 300 ms, proxy did not answer CONNECT localhost:\d+ \(request not sent\) for GET https:\/\/localhost:\d+\/ok$/,
+      );
       assert.ok(await waitFor(() => proxy.connectClosed === 1, 1000), 'the proxy sees the socket closed');
       assert.equal(fs.connections, 0);
       await assertQuiet(transport);

@@ -3,19 +3,23 @@
  * where one applies (SPEC §10, §11), and the error summary `--json` prints.
  *
  * Owns: the error → exit code table, the CLI's own error classes (a file that
- * cannot be written, an HTTP status refused by `--fail`, a body cut short) and the
- * wording the CLI adds to a library error (the flag that sets a timeout, the system
- * error that ended a transfer). Never prints anything.
+ * cannot be written, a body cut short; an HTTP status refused by `--fail` is the
+ * library's {@link HttpStatusError}, as `download()` throws it), the wording the CLI
+ * adds to a library error (the flag that sets a timeout, the system error that ended
+ * a transfer), and the shape of the `--json` line ({@link GetResult}). Never prints
+ * anything.
  */
 
 import {
   ConnectError,
   HourglassError,
+  HttpStatusError,
   ProtocolError,
   RedirectError,
   TIMEOUT_OPTIONS,
   TimeoutError,
 } from '../errors.js';
+import type { ResponseHeaders } from '../response.js';
 import { CERT_ERROR_CODES } from '../tls.js';
 import { UsageError } from './args.js';
 
@@ -79,15 +83,25 @@ export class BodyCutError extends Error {
   }
 }
 
-/** `--fail` saw a status >= 400: curl's exit 22. */
-export class HttpStatusError extends Error {
-  override name = 'HttpStatusError';
-  readonly code = 'HG_HTTP_STATUS';
-  readonly status: number;
-  constructor(status: number, statusText: string) {
-    super(`The requested URL returned error: ${status}${statusText ? ` ${statusText}` : ''}`);
-    this.status = status;
-  }
+/** What `hourglass get` learned; `--json` prints it. */
+export interface GetResult {
+  status: number | null;
+  url: string;
+  headers: ResponseHeaders | null;
+  bytes: number;
+  timings: Record<string, unknown> | null;
+  error: ReturnType<typeof errorSummary> | null;
+  /** Only for downloads: `{ path, sha256, resumed, attempts }`. */
+  download?: Record<string, unknown>;
+}
+
+/** `--fail` saw a status >= 400 (curl's exit 22), with curl's message. */
+export function failedStatus(status: number, statusText: string, ctx: { method: string; url: string }): HttpStatusError {
+  return new HttpStatusError(
+    status,
+    ctx,
+    `The requested URL returned error: ${status}${statusText ? ` ${statusText}` : ''}`,
+  );
 }
 
 const DNS_CODES = new Set([
@@ -116,6 +130,7 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof BodyCutError) return err.exitCode;
   if (err instanceof WriteError) return EXIT.write;
   if (err instanceof ReadError) return err.exitCode;
+  // `--fail`, or download() giving up on a mirror's status, as curl --fail does.
   if (err instanceof HttpStatusError) return EXIT.http;
   // Timeouts first: a TimeoutError may wrap a connect error as its cause.
   // curl reports every timeout, resolve and connect included, as 28.
@@ -129,8 +144,6 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof ConnectError) return connectExit(err);
   if (err instanceof HourglassError) {
     if (err.code === 'HG_INVALID_ARG') return EXIT.usage;
-    // download() gives up on a mirror's 4xx/5xx like curl --fail does.
-    if (err.code === 'HG_HTTP_STATUS') return EXIT.http;
     // curl has no digest check; documented in --help as 1.
     if (err.code === 'HG_CHECKSUM') return EXIT.other;
     const cause = (err as { cause?: unknown }).cause;

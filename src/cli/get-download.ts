@@ -8,18 +8,16 @@
  * when `--resume` was not asked for (curl without `-C` starts over; with `--resume` a
  * `FILE.part` without a sidecar is continued from its size with `Range` alone, as curl
  * `-C -` — `download()` does that), and filling the
- * `--json` result from the last response the client produced (observed through the
- * `hourglass:request:headers` diagnostics channel, since `download()` makes the
- * requests itself).
+ * `--json` result from the last response of this download (`download()`'s
+ * `onResponse`; nothing process-wide is observed).
  */
 
-import * as diagnostics from 'node:diagnostics_channel';
 import { rm } from 'node:fs/promises';
 import type { Client } from '../client.js';
 import { type DownloadOptions, download } from '../download.js';
 import { redactUrl } from '../errors.js';
 import type { Response } from '../response.js';
-import type { GetResult } from './get.js';
+import type { GetResult } from './exit-codes.js';
 import type { GetOptions } from './get-args.js';
 import type { ProgressBar } from './progress.js';
 
@@ -36,29 +34,17 @@ export async function runDownload(
     await rm(`${dest}.part.json`, { force: true });
   }
   let last: Response | undefined;
-  const onHeaders = (msg: unknown): void => {
-    const m = msg as { request?: { method?: string; url?: string }; response?: Response };
-    if (m.response === undefined) return;
-    last = m.response;
-    ui.log?.(`* ${m.request?.method ?? 'GET'} ${redactUrl(m.request?.url) ?? ''} -> ${m.response.status}`);
-    if (ui.log !== undefined) {
-      for (let i = 0; i < m.response.rawHeaders.length; i += 2) {
-        ui.log(`< ${m.response.rawHeaders[i]}: ${m.response.rawHeaders[i + 1]}`);
-      }
-    }
+  const onResponse = (res: Response, info: { url: string; attempt: number }): void => {
+    last = res;
+    if (ui.log === undefined) return;
+    ui.log(`* GET ${redactUrl(info.url) ?? ''} -> ${res.status} (request ${info.attempt})`);
+    for (let i = 0; i < res.rawHeaders.length; i += 2) ui.log(`< ${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
   };
-  const onError = (msg: unknown): void => {
-    const m = msg as { error?: { message?: string } };
-    ui.log?.(`* attempt failed: ${m.error?.message ?? String(m.error)}`);
-  };
-  const headersChannel = diagnostics.channel('hourglass:request:headers');
-  const errorChannel = diagnostics.channel('hourglass:request:error');
-  headersChannel.subscribe(onHeaders);
-  errorChannel.subscribe(onError);
   try {
     const opts: DownloadOptions = {
       client,
       onProgress: (p) => ui.bar?.update(p.received, p.total),
+      onResponse,
     };
     if (o.sha256 !== undefined) opts.sha256 = o.sha256;
     if (o.retry > 0) opts.retry = { limit: o.retry };
@@ -70,8 +56,6 @@ export async function runDownload(
       `* saved ${r.bytes} bytes to ${r.path} (sha256 ${r.sha256}, resumed ${r.resumed}, ${r.attempts} attempts)`,
     );
   } finally {
-    headersChannel.unsubscribe(onHeaders);
-    errorChannel.unsubscribe(onError);
     if (last !== undefined) {
       result.status = last.status;
       result.url = redactUrl(last.url) ?? last.url;

@@ -18,11 +18,10 @@ import type { Writable } from 'node:stream';
 import type * as tls from 'node:tls';
 import { Client } from '../client.js';
 import { redactUrl } from '../errors.js';
-import type { ResponseHeaders } from '../response.js';
 import { Timings } from '../timings.js';
 import { Transport, type TransportOptions } from '../transport.js';
 import { UsageError } from './args.js';
-import { EXIT, errorSummary, exitCodeFor, HttpStatusError, ReadError, WriteError } from './exit-codes.js';
+import { EXIT, errorSummary, exitCodeFor, failedStatus, type GetResult, ReadError, WriteError } from './exit-codes.js';
 import { HopLog, HopTransport } from './hops.js';
 import { type GetOptions, getHelp, parseGetArgs } from './get-args.js';
 import { runDownload } from './get-download.js';
@@ -30,17 +29,7 @@ import { ProgressBar, progressAllowed } from './progress.js';
 import { copyBody } from './sink.js';
 import { type Marks, renderWaterfall, TraceRecorder } from './waterfall.js';
 
-/** What the command learned; `--json` prints it. */
-export interface GetResult {
-  status: number | null;
-  url: string;
-  headers: ResponseHeaders | null;
-  bytes: number;
-  timings: Record<string, unknown> | null;
-  error: ReturnType<typeof errorSummary> | null;
-  /** Only for downloads: `{ path, sha256, resumed, attempts }`. */
-  download?: Record<string, unknown>;
-}
+export type { GetResult } from './exit-codes.js';
 
 /** What the command may learn about its terminal; tests inject it. */
 export interface GetEnv {
@@ -143,7 +132,7 @@ async function transfer(
   result.headers = res.headers;
   if (o.fail && res.status >= 400) {
     await res.dump();
-    throw new HttpStatusError(res.status, res.statusText);
+    throw failedStatus(res.status, res.statusText, { method, url: res.url });
   }
   const toStdout = o.output === '-' || (o.output === undefined && !o.json);
   let sink: Writable | undefined = toStdout ? process.stdout : undefined;

@@ -11,6 +11,7 @@
  */
 
 import { performance } from 'node:perf_hooks';
+import { hostPort as bracketed } from '../host.js';
 import type { TraceHooks } from '../trace.js';
 import { requestHeadLines } from './hops.js';
 
@@ -179,5 +180,5 @@ export function fmtMs(ms: number): string {
 function hostPort(address: string, port: number): string {
   // A Unix socket path is reported as the address with port 0.
   if (port === 0 && address.startsWith('/')) return `unix:${address}`;
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+  return bracketed(address, port);
 }

@@ -2,7 +2,7 @@
  * body — the path of one response body from a connection to its consumer.
  *
  * Owns: {@link BodyChannel}, the connection-side sink, and {@link BodyReadable}, the
- * Node `Readable` a caller sees as `res.body`. The channel has three consumer modes,
+ * Node `Readable` a caller sees as `res.body`. The channel has four consumer modes,
  * chosen by the first consumer and never changed afterwards:
  *   - buffered: nobody consumes yet; chunks are kept until 64 KiB, then the producer
  *     is told to pause (its read-idle clock pauses with it: SPEC §11);

@@ -75,7 +75,7 @@ export interface ConnRequest {
 
 const WRITE = 0;
 const HEADERS = 1;
-const IDLE = 2;
+const READ_IDLE = 2;
 const RATE = 3;
 const CONTINUE = 4;
 const WRITE_IDLE = 5;
@@ -230,11 +230,6 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     this.markClosed();
   }
 
-  /** Pool detaches itself (e.g. the transport closed). */
-  disown(): void {
-    this.owner = undefined;
-  }
-
   /** Local address of the socket (for trace hooks; nothing above conn touches the socket). */
   get localAddress(): string | undefined {
     return this.info.localAddress;
@@ -278,7 +273,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       // written meanwhile: the write-idle clock rests until the body is sent.
       this.clock.unset(WRITE_IDLE);
       this.clock.after(HEADERS, req.timeouts.responseHeaderTimeout, t);
-      this.clock.after(IDLE, req.timeouts.readIdleTimeout, t);
+      this.clock.after(READ_IDLE, req.timeouts.readIdleTimeout, t);
       req.budget.activePhase = 'response-headers';
       this.clock.after(CONTINUE, ect);
     }
@@ -340,7 +335,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     const t = now();
     this.phaseStart = t;
     this.clock.after(HEADERS, req.timeouts.responseHeaderTimeout, t);
-    this.clock.after(IDLE, req.timeouts.readIdleTimeout, t);
+    this.clock.after(READ_IDLE, req.timeouts.readIdleTimeout, t);
   }
 
   private sendContinueBody(): void {
@@ -351,7 +346,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     // The body goes now: the response clocks wait for its end (onWriteDone), the
     // write-idle clock watches it.
     this.clock.unset(HEADERS);
-    this.clock.unset(IDLE);
+    this.clock.unset(READ_IDLE);
     req.budget.activePhase = 'write';
     this.startWriteIdle(req, now());
     this.writer.sendBody();
@@ -379,7 +374,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       emit(req.trace, 'gotFirstResponseByte');
     }
     const t = now();
-    if (this.clock.dueAt(IDLE) !== Number.POSITIVE_INFINITY) this.clock.set(IDLE, t + req.timeouts.readIdleTimeout);
+    if (this.clock.dueAt(READ_IDLE) !== Number.POSITIVE_INFINITY) this.clock.set(READ_IDLE, t + req.timeouts.readIdleTimeout);
     let used: number;
     this.chunkOwned = owned;
     try {
@@ -501,7 +496,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     const req = this.req!;
     // The consumer waits for bytes from now on: the read-idle clock restarts (a number
     // write unless the timer is not armed). The throughput window restarts after a pause.
-    this.clock.after(IDLE, req.timeouts.readIdleTimeout);
+    this.clock.after(READ_IDLE, req.timeouts.readIdleTimeout);
     if (this.socket.isPaused()) {
       this.socket.resume();
       if (req.timeouts.minThroughput !== undefined) this.startRate(req.timeouts.minThroughput);
@@ -562,7 +557,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       }
       timeout = t.minThroughput!.window;
       elapsed = now() - this.meter.startedAt;
-    } else if (slot === IDLE) {
+    } else if (slot === READ_IDLE) {
       // During the body, silence counts only while the consumer waits for bytes; it
       // restarts the clock when it asks again (onDemand).
       if (this.channel !== undefined && !this.channel.starving) return;

@@ -221,5 +221,5 @@ function bodyBytes(piece: unknown): Uint8Array {
   if (typeof piece === 'string') return Buffer.from(piece);
   if (ArrayBuffer.isView(piece)) return new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength);
   if (piece instanceof ArrayBuffer) return new Uint8Array(piece);
-  throw new TypeError(`a request body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${typeof piece}`);
+  throw invalidArg(`a request body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${typeof piece}`);
 }

@@ -22,17 +22,17 @@
 
 import * as dns from 'node:dns';
 import * as net from 'node:net';
-import { type Budget, type Cancelable, isDisabled, LongTimer, now } from '../deadline.js';
+import { type Budget, failPhaseAfter, isDisabled, LongTimer, now, type PhaseExpiry, type PhaseOwner } from '../deadline.js';
 import {
   ConnectError,
   type DialAttempt,
   type HourglassError,
   invalidArg,
   redactUrl,
-  TimeoutError,
 } from '../errors.js';
 import { checkCount, checkDuration, checkOptionsObject, DEFAULTS, describeValue, DIALER_NAMES } from '../options.js';
 import { emit, type TraceHooks } from '../trace.js';
+import { hostPort as authority, unbracket } from '../host.js';
 import { connectPath, PATH_FAMILY, PATH_PORT, pathName } from './unix.js';
 
 /**
@@ -179,7 +179,7 @@ interface Attempt extends DialAttempt {
 type RunState = 'queued' | 'dns' | 'connect' | 'done';
 
 /** The state of one `dial()` call. All transitions end in `win` or `fail`. */
-class DialRun implements Cancelable {
+class DialRun implements PhaseOwner {
   private state: RunState = 'queued';
   private readonly startedAt = now();
   private hasSlot = false;
@@ -209,7 +209,7 @@ class DialRun implements Cancelable {
         return;
       }
     }
-    if (!isDisabled(this.timeout)) this.timer = new LongTimer(() => this.expire()).start(this.timeout);
+    this.timer = failPhaseAfter(this.timeout, this, this.startedAt);
     if (this.dialer.acquire(this)) this.start();
   }
 
@@ -365,11 +365,10 @@ class DialRun implements Cancelable {
 
   // --- Endings -----------------------------------------------------------------------
 
-  /** The dial's own budget ran out. */
-  private expire(): void {
+  /** The dial's own budget ran out: what to report (undefined: the dial already ended). */
+  phaseExpiry(): PhaseExpiry | undefined {
     this.timer = undefined;
-    if (this.state === 'done') return;
-    const elapsed = now() - this.startedAt;
+    if (this.state === 'done') return undefined;
     const phase = this.state === 'dns' ? 'dns' : 'connect';
     const inFlight = this.attempts.filter((a) => !a.settled);
     for (const a of inFlight)
@@ -387,11 +386,7 @@ class DialRun implements Cancelable {
       const { address, port } = this.attempts[this.attempts.length - 1]!;
       cause = new ConnectError(msg, 'ETIMEDOUT', { ...this.ctx(), address, port, attempts });
     }
-    const message =
-      `${phase} timeout: ${Math.round(elapsed)} ms elapsed, limit ${this.timeout} ms, ${what} ` +
-      `(request not sent)${forUrl(this.req)}`;
-    const info = { phase, timeout: this.timeout, elapsed, requestSent: false, cause, ...this.ctx() } as const;
-    this.fail(new TimeoutError(info, message));
+    return { phase, timeout: this.timeout, what, cause, ...this.ctx() };
   }
 
   private allFailedError(): ConnectError {
@@ -460,15 +455,8 @@ export function interleave<T extends { family: number }>(list: readonly T[]): T[
   return out;
 }
 
-/** `[::1]` → `::1`; anything else unchanged. */
-function unbracket(host: string): string {
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}
-
 function hostPort(host: string, port: number): string {
-  if (port === PATH_PORT) return pathName(host);
-  const h = unbracket(host);
-  return net.isIPv6(h) ? `[${h}]:${port}` : `${h}:${port}`;
+  return port === PATH_PORT ? pathName(host) : authority(host, port);
 }
 
 function publicAttempt(a: Attempt): DialAttempt {

@@ -2,8 +2,8 @@
  * download/options — the public option and result shapes of `download()`, and their
  * validation into a resolved, checked form.
  *
- * Owns: defaults (4 retries per mirror after its first attempt — 5 attempts — with the
- * client's exponential backoff), the headers a caller may not set (`Range`, `If-Range`,
+ * Owns: defaults (4 retries per mirror after its first attempt — 5 attempts — under the
+ * client's {@link RetryPolicy}: its statuses, backoff and `Retry-After` cap), the headers a caller may not set (`Range`, `If-Range`,
  * `Accept-Encoding` belong to the download), and `HG_INVALID_ARG` for bad input,
  * raised before anything is sent or written.
  */
@@ -21,7 +21,22 @@ import {
   type TransportTimeouts,
 } from '../options.js';
 import { type HeadersInit, parseRequestUrl, prepareHeaders, withoutHeaders } from '../request-init.js';
-import { defaultBackoff } from '../retry.js';
+import type { Response } from '../response.js';
+import { RetryPolicy, type RetryOptions } from '../retry.js';
+
+/**
+ * `download()`'s retry options: the client's {@link RetryOptions} but `methods` (a
+ * download only sends GET), with `limit` applying to each mirror and defaulting to 4.
+ */
+export type DownloadRetryOptions = Omit<RetryOptions, 'methods'>;
+
+/** What `onResponse` is told besides the response. */
+export interface DownloadResponseInfo {
+  /** The URL requested (the mirror's, as the caller gave it). */
+  url: string;
+  /** The number of the request in this transfer, 1-based (as `DownloadResult.attempts` counts). */
+  attempt: number;
+}
 
 /** Options of `download()`. Durations are in ms. */
 export interface DownloadOptions {
@@ -43,11 +58,23 @@ export interface DownloadOptions {
    */
   timeout?: number;
   /**
-   * `limit`: retries per mirror after its first attempt (default 4, i.e. 5 attempts);
-   * every request counts, whatever its outcome (a 206 covering only part, a restart);
-   * `backoff(n)`: wait (ms) before retry n (1-based) on a mirror, default 100 ms × 2^(n−1) ±20 %.
+   * The client's retry policy (SPEC §7, §12), per mirror. `limit`: retries per mirror
+   * after its first attempt (default 4, i.e. 5 attempts); every request counts, whatever
+   * its outcome (a 206 covering only part, a restart). `statusCodes` (default 408, 429,
+   * 500, 502, 503, 504) are retried, any other status that is not 200/206/416 moves to
+   * the next mirror; `backoff(n)`: wait (ms) before retry n (1-based) on a mirror, default
+   * 100 ms × 2^(n−1) ±20 % capped at 10 s; a `Retry-After` is honoured up to
+   * `maxRetryAfter` (default 60 000 ms), a longer one moves to the next mirror.
    */
-  retry?: { limit?: number; backoff?: (attempt: number) => number };
+  retry?: DownloadRetryOptions;
+  /**
+   * Called with each response's head as it arrives (every request of the transfer that
+   * got one: a retried 503, a 206, the final 200), before the download reads or judges
+   * it. For logging and for learning the last response (status, headers, timings); the
+   * body belongs to the download: do not read it. Every caller sharing a transfer gets
+   * its own calls; one that throws makes that caller reject with the error.
+   */
+  onResponse?: (res: Response, info: DownloadResponseInfo) => void;
   /** Extra request headers (`Range`, `If-Range` and `Accept-Encoding` are the download's own). */
   headers?: HeadersInit;
   /** Aborts this caller (`AbortError`); the transfer is aborted once no caller is left. */
@@ -78,7 +105,8 @@ export interface ResolvedDownload {
   /** Lower-case hex, when given. */
   sha256: string | undefined;
   limit: number;
-  backoff: (attempt: number) => number;
+  /** The retry policy (statuses, errors, backoff, `Retry-After` cap); its limit is `limit`. */
+  retry: RetryPolicy;
   /** Flat, validated caller headers without the download's own. */
   headers: string[];
 }
@@ -112,19 +140,16 @@ export function resolveDownload(
   if (opts.timeout !== undefined && (typeof opts.timeout !== 'number' || !(opts.timeout >= 0))) {
     throw invalidArg(`timeout must be a non-negative number, got ${describeValue(opts.timeout)}`);
   }
-  const limit = opts.retry?.limit ?? DEFAULT_RETRY_LIMIT;
-  if (typeof limit !== 'number' || !(limit >= 0)) throw invalidArg(`retry.limit must be a number >= 0, got ${describeValue(limit)}`);
-  const backoff = opts.retry?.backoff ?? defaultBackoff;
-  if (typeof backoff !== 'function') throw invalidArg('retry.backoff must be a function');
-  if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') {
-    throw invalidArg('onProgress must be a function');
+  const retry = new RetryPolicy({ ...opts.retry, limit: opts.retry?.limit ?? DEFAULT_RETRY_LIMIT, methods: ['GET'] });
+  for (const name of ['onProgress', 'onResponse'] as const) {
+    if (opts[name] !== undefined && typeof opts[name] !== 'function') throw invalidArg(`${name} must be a function`);
   }
   return {
     urls: hrefs,
     dest: resolve(dest),
     sha256: opts.sha256?.toLowerCase(),
-    limit,
-    backoff,
+    limit: retry.limit,
+    retry,
     headers: withoutHeaders(prepareHeaders(undefined, opts.headers), OWN_HEADERS),
   };
 }

@@ -8,7 +8,7 @@
  * caller's deadline and signal (a {@link Budget} per caller, started when it called),
  * a caller leaving (its own `TimeoutError` phase `request` or `AbortError`) while the
  * transfer goes on for the others, aborting the transfer when the last caller leaves,
- * fanning progress out to every caller, and mapping a transfer's
+ * fanning progress and responses out to every caller, and mapping a transfer's
  * {@link DeadlineOverrun} onto each caller's own `TimeoutError`.
  *
  * Never does: HTTP, files (the transfer does), retries or timing of attempts.
@@ -24,6 +24,8 @@ import { realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Budget } from '../deadline.js';
 import { type ActivePhase, TimeoutError } from '../errors.js';
+import type { Response } from '../response.js';
+import type { DownloadResponseInfo } from './options.js';
 
 /** What a running transfer reports for the `TimeoutError` of a caller that leaves. */
 export interface TransferState {
@@ -45,6 +47,8 @@ export interface TransferHost {
   remaining(): number;
   /** Reports progress to every caller. */
   progress(p: { received: number; total: number | undefined }): void;
+  /** Tells every caller about a response head. */
+  response(res: Response, info: DownloadResponseInfo): void;
 }
 
 /**
@@ -62,6 +66,7 @@ export interface CallerInit {
   timeout: number | undefined;
   signal: AbortSignal | undefined;
   onProgress: ((p: { received: number; total: number | undefined }) => void) | undefined;
+  onResponse: ((res: Response, info: DownloadResponseInfo) => void) | undefined;
   /** The caller's own resolved `dest`, reported as `path`. */
   path: string;
   url: string;
@@ -175,6 +180,17 @@ class Shared<T extends { path: string }> implements TransferHost {
         c.init.onProgress?.(p);
       } catch (err) {
         // A throwing callback fails its own caller, not the others.
+        this.leave(c, err);
+      }
+    }
+  }
+
+  response(res: Response, info: DownloadResponseInfo): void {
+    for (const c of this.callers) {
+      if (c.init.onResponse === undefined) continue;
+      try {
+        c.init.onResponse(res, info);
+      } catch (err) {
         this.leave(c, err);
       }
     }

@@ -1,0 +1,74 @@
+/**
+ * phase-timer.test — the one helper that arms "a timer that fails a phase"
+ * (`failPhaseAfter` in deadline.ts, used by the dialer, TLS, the proxy CONNECT and the
+ * pool wait) and the one IPv6-bracket helper (host.ts).
+ */
+
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { failPhaseAfter, type PhaseExpiry, type PhaseOwner } from '../src/deadline.js';
+import { type HourglassError, TimeoutError } from '../src/errors.js';
+import { bracket, hostPort, unbracket } from '../src/host.js';
+import { sleep } from './helpers/setup.js';
+
+const T = { timeout: 5_000 };
+
+/** An owner that records what cancelled it; `expiry` undefined reports "already ended". */
+function owner(expiry: PhaseExpiry | undefined): PhaseOwner & { errors: HourglassError[] } {
+  const errors: HourglassError[] = [];
+  return { errors, phaseExpiry: () => expiry, cancel: (err) => errors.push(err) };
+}
+
+test('failPhaseAfter arms nothing for 0, undefined or Infinity', T, () => {
+  const o = owner({ phase: 'pool', timeout: 1 });
+  for (const ms of [0, undefined, Number.POSITIVE_INFINITY]) assert.equal(failPhaseAfter(ms, o), undefined);
+});
+
+test('failPhaseAfter fails the owner with the phase, limit, elapsed since the phase began, and the message', T, async () => {
+  const o = owner({ phase: 'tls', timeout: 30, what: 'handshake with [::1]:443', method: 'GET', url: 'https://u:p@h/x' });
+  const since = performance.now() - 100; // the phase began 100 ms before the timer was armed
+  failPhaseAfter(30, o, since);
+  await sleep(200);
+  assert.equal(o.errors.length, 1);
+  const err = o.errors[0]!;
+  assert.ok(err instanceof TimeoutError);
+  assert.deepEqual([err.phase, err.timeout, err.requestSent, err.url], ['tls', 30, false, 'https://h/x']);
+  assert.ok(err.elapsed >= 125 && err.elapsed < 400, `elapsed ${err.elapsed}`);
+  assert.match(
+    err.message,
+    /^tls timeout \(tlsHandshakeTimeout\): \d+ ms elapsed, limit 30 ms, handshake with \[::1\]:443 \(request not sent\) for GET https:\/\/h\/x$/,
+  );
+});
+
+test('without `what` the standard message is used; an owner whose phase ended is left alone', T, async () => {
+  const o = owner({ phase: 'pool', timeout: 10, method: 'GET', url: 'http://h/' });
+  failPhaseAfter(10, o);
+  const ended = owner(undefined);
+  failPhaseAfter(10, ended);
+  await sleep(100);
+  assert.match(o.errors[0]!.message, /^pool timeout \(poolTimeout\): \d+ ms elapsed, limit 10 ms \(request not sent\) for GET http:\/\/h\/$/);
+  assert.equal(ended.errors.length, 0);
+});
+
+test('failPhaseAfter takes any duration up to Number.MAX_SAFE_INTEGER (no 1 ms clamp past 2^31-1)', T, async () => {
+  const o = owner({ phase: 'connect', timeout: 2 ** 31 + 5 });
+  const timer = failPhaseAfter(2 ** 31 + 5, o)!;
+  const far = failPhaseAfter(Number.MAX_SAFE_INTEGER, o)!;
+  try {
+    await sleep(50);
+    assert.equal(o.errors.length, 0, 'did not fire early');
+    assert.ok(timer.armed && far.armed);
+    assert.ok(timer.dueAt - performance.now() > 2 ** 31 - 1000, "due in about 2^31 ms");
+  } finally {
+    timer.cancel();
+    far.cancel();
+  }
+});
+
+test('host: one way to strip and add IPv6 brackets', T, () => {
+  assert.deepEqual(['[::1]', '::1', 'example.com', '127.0.0.1', '[', '[]'].map(unbracket), ['::1', '::1', 'example.com', '127.0.0.1', '[', '']);
+  assert.deepEqual(['::1', '[::1]', 'example.com', '10.0.0.1'].map(bracket), ['[::1]', '[::1]', 'example.com', '10.0.0.1']);
+  assert.equal(hostPort('::1', 443), '[::1]:443');
+  assert.equal(hostPort('[fe80::1]', 80), '[fe80::1]:80');
+  assert.equal(hostPort('example.com', 8080), 'example.com:8080');
+});
