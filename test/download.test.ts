@@ -508,29 +508,40 @@ describe('download: mirrors and statuses', () => {
 
 describe("download: the client's retry policy (SPEC §12)", () => {
   for (const status of [501, 505]) {
-    it(`a ${status} is not retried, as by the client: the next mirror at once, no backoff`, async (t) => {
+    it(`a ${status} is retried with backoff (SPEC §11: every 5xx), by the same RetryPolicy the client uses`, async (t) => {
       const env = await setup(t);
       const path = `/status/${status}`;
       const waits: number[] = [];
-      const retry = { limit: 3, backoff: (n: number) => (waits.push(n), 0) };
+      const retry = { limit: 2, backoff: (n: number) => (waits.push(n), 0) };
       const res = await download([env.fs.url(path), env.fs.url('/range?size=100')], env.dest, {
         client: env.client,
         retry,
       });
       assert.deepEqual(await readFile(env.dest), FaultServer.rangeContent(100));
-      assert.equal(res.attempts, 2);
-      assert.equal(hitsTo(env.fs, path).length, 1, `download sent the ${status} URL once`);
-      assert.deepEqual(waits, []);
-      // The client, with the same retry options, does not retry it either.
-      const client = new Client({ retry });
+      assert.equal(res.attempts, 4, 'three tries of the failing mirror, then the next');
+      assert.equal(hitsTo(env.fs, path).length, 3, `download sent the ${status} URL 1 + limit times`);
+      assert.deepEqual(waits, [1, 2]);
+      // The client's narrower default does not retry it.
+      const client = new Client({ retry: { limit: 2, backoff: () => 0 } });
       t.after(() => client.close());
       const direct = await client.request(env.fs.url(path));
       await direct.dump();
       assert.equal(direct.status, status);
-      assert.equal(hitsTo(env.fs, path).length, 2, 'the client sent it once too');
-      assert.deepEqual(waits, []);
+      assert.equal(hitsTo(env.fs, path).length, 4, 'the client sent it once');
     });
   }
+
+  it('a 4xx other than 408/429 moves to the next mirror at once, no backoff', async (t) => {
+    const env = await setup(t);
+    const waits: number[] = [];
+    const res = await download([env.fs.url('/status/404'), env.fs.url('/range?size=10')], env.dest, {
+      client: env.client,
+      retry: { limit: 3, backoff: (n: number) => (waits.push(n), 0) },
+    });
+    assert.equal(res.attempts, 2);
+    assert.equal(hitsTo(env.fs, '/status/404').length, 1);
+    assert.deepEqual(waits, []);
+  });
 
   it('retry.statusCodes and retry.maxRetryAfter are the policy options the client takes', async (t) => {
     const env = await setup(t);
@@ -539,6 +550,11 @@ describe("download: the client's retry policy (SPEC §12)", () => {
       retry: { statusCodes: [501], backoff: () => 0 },
     });
     assert.equal(res.attempts, 2, 'a 501 named in statusCodes is retried');
+    const narrowed = await download([env.fs.url('/status/502'), env.fs.url('/range?size=10')], join(env.dir, 'narrow.bin'), {
+      client: env.client,
+      retry: { statusCodes: [503], backoff: () => 0 },
+    });
+    assert.equal(narrowed.attempts, 2, 'statusCodes narrows what is retried: a 502 moves on at once');
     // A Retry-After beyond maxRetryAfter ends the mirror at once (no wait).
     const started = performance.now();
     const second = await download(

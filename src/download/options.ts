@@ -60,8 +60,9 @@ export interface DownloadOptions {
   /**
    * The client's retry policy (SPEC §7, §12), per mirror. `limit`: retries per mirror
    * after its first attempt (default 4, i.e. 5 attempts); every request counts, whatever
-   * its outcome (a 206 covering only part, a restart). `statusCodes` (default 408, 429,
-   * 500, 502, 503, 504) are retried, any other status that is not 200/206/416 moves to
+   * its outcome (a 206 covering only part, a restart). `statusCodes` (default 408, 429
+   * and every 5xx, SPEC §11 Download — a transfer is a GET that resumes, so any server
+   * error is worth another try; the client's default is narrower) are retried, any other status that is not 200/206/416 moves to
    * the next mirror; `backoff(n)`: wait (ms) before retry n (1-based) on a mirror, default
    * 100 ms × 2^(n−1) ±20 % capped at 10 s; a `Retry-After` is honoured up to
    * `maxRetryAfter` (default 60 000 ms), a longer one moves to the next mirror.
@@ -113,6 +114,8 @@ export interface ResolvedDownload {
 
 /** Default retries per mirror after the first attempt (5 attempts in all). */
 export const DEFAULT_RETRY_LIMIT = 4;
+/** Statuses a download retries by default (SPEC §11): 408, 429 and every 5xx. */
+const DOWNLOAD_RETRY_STATUSES: number[] = [408, 429, ...Array.from({ length: 100 }, (_, i) => 500 + i)];
 
 /** Headers the download sets itself. */
 const OWN_HEADERS: ReadonlySet<string> = new Set(['range', 'if-range', 'accept-encoding']);
@@ -140,7 +143,12 @@ export function resolveDownload(
   if (opts.timeout !== undefined && (typeof opts.timeout !== 'number' || !(opts.timeout >= 0))) {
     throw invalidArg(`timeout must be a non-negative number, got ${describeValue(opts.timeout)}`);
   }
-  const retry = new RetryPolicy({ ...opts.retry, limit: opts.retry?.limit ?? DEFAULT_RETRY_LIMIT, methods: ['GET'] });
+  const retry = new RetryPolicy({
+    ...opts.retry,
+    limit: opts.retry?.limit ?? DEFAULT_RETRY_LIMIT,
+    statusCodes: opts.retry?.statusCodes ?? DOWNLOAD_RETRY_STATUSES,
+    methods: ['GET'],
+  });
   for (const name of ['onProgress', 'onResponse'] as const) {
     if (opts[name] !== undefined && typeof opts[name] !== 'function') throw invalidArg(`${name} must be a function`);
   }
