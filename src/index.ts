@@ -16,7 +16,7 @@ export type {
   RequestOptions,
 } from './client.js';
 export { Transport } from './transport.js';
-export type { TlsOption, TransportOptions } from './transport.js';
+export type { HostStats, TlsOption, TransportOptions, TransportStats } from './transport.js';
 export { Dialer } from './dial/index.js';
 export type { DialerOptions } from './dial/index.js';
 export { certsDir } from './tls.js';

@@ -21,7 +21,7 @@
  */
 
 import { type Budget, type Cancelable, LongTimer, now, type PhaseSource } from './deadline.js';
-import { closedError, type HourglassError, TimeoutError } from './errors.js';
+import { type ActivePhase, closedError, type HourglassError, TimeoutError } from './errors.js';
 
 /** What the pool stores. `poolState` and `idleDeadline` are owned by the pool and transport. */
 export interface Pooled {
@@ -83,6 +83,16 @@ export interface Wanter<T> {
 class Waiter<T, D> implements Cancelable {
   settled = false;
   timer: LongTimer | undefined;
+  /** The dial started for this waiter, if any (its phase is the request's). */
+  dial: PhaseSource | undefined;
+  /** The waiter holds the request: `pool`, or the phase of the dial started for it. */
+  get phase(): ActivePhase {
+    const d = this.dial;
+    if (d === undefined) return 'pool';
+    const p = d.activePhase;
+    return p !== undefined && p !== 'start' ? p : 'connect';
+  }
+  readonly requestSent = false;
   constructor(
     readonly host: HostEntry<T, D>,
     readonly opts: D,
@@ -206,10 +216,8 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     const w = new Waiter<T, D>(host, opts, budget, this, wanter);
     host.waiters.push(w);
     if (this.canDial(host)) {
-      budget.activePhase = 'connect';
-      budget.followPhase(this.startDial(host, opts));
+      w.dial = this.startDial(host, opts);
     } else {
-      budget.activePhase = 'pool';
       if (poolTimeout > 0 && poolTimeout !== Number.POSITIVE_INFINITY) {
         w.timer = new LongTimer(() => {
           w.cancel(
@@ -372,8 +380,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
   private pumpDials(host: HostEntry<T, D>): void {
     while (host.waiters.length > host.dialing && this.canDial(host) && !this.isClosed) {
       const w = host.waiters.at(host.dialing)!;
-      w.budget.activePhase = 'connect';
-      w.budget.followPhase(this.startDial(host, w.opts));
+      w.dial = this.startDial(host, w.opts);
     }
   }
 
