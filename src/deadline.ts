@@ -6,8 +6,10 @@
  *   caller's AbortSignal, and knows which component currently holds the request
  *   (its {@link Cancelable} "holder"). When the deadline passes or the signal fires,
  *   the holder is cancelled with a `TimeoutError` phase `request` or an `AbortError`.
- *   A budget with neither timeout nor signal arms nothing. While a dial started for
- *   the request runs, the budget reports the dial's phase (`dns`, `connect`, `tls`).
+ *   A budget with neither timeout nor signal arms nothing. The phase it reports is its
+ *   holder's (the pool's waiter: `pool` or its dial's `dns`/`connect`/`tls`; the
+ *   connection: `write`/`response-headers`/`body`); a layer holding the request without
+ *   a holder object (retry backoff, cookie jar, download) names its own.
  *
  * - {@link PhaseClock}: several named due-times sharing one timer. Arming or
  *   refreshing a due-time only writes a number; the timer is re-scheduled lazily when
@@ -41,9 +43,17 @@ const MAX_DELAY = 2_147_483_647;
 /** Monotonic milliseconds. */
 export const now: () => number = performance.now.bind(performance);
 
-/** Something that can be told to stop waiting and fail with an error. */
+/**
+ * Something that can be told to stop waiting and fail with an error: the layer holding a
+ * request ({@link Budget.hold}). The holder reports the request's phase and whether any
+ * of it was sent while it holds it — no other layer writes them (SPEC §12 item 3).
+ */
 export interface Cancelable {
   cancel(err: HourglassError): void;
+  /** The request's phase while this holder has it (undefined: the budget's own). */
+  readonly phase?: ActivePhase | undefined;
+  /** Whether any byte of the current attempt's request reached the socket. */
+  readonly requestSent?: boolean | undefined;
 }
 
 /** True when a timeout value means "no limit". */
@@ -201,16 +211,19 @@ export class Budget {
   /** Method and URL of the current attempt, for error messages. */
   method: string;
   url: string;
-  /** Name of the phase set last (see {@link activePhase}). */
+  /**
+   * The phase set last by a layer that holds the request without a holder object (a
+   * retry's backoff, the cookie jar, a download), or left by the last holder.
+   */
   private phase: ActivePhase = 'start';
-  /** While a dial runs for this request: the dial's budget, whose phase (dns, connect, tls) is reported. */
-  private phaseSource: PhaseSource | undefined;
-  /** Whether any byte of the current attempt's request reached the socket. */
-  requestSent = false;
+  /** `requestSent` as the last holder left it. */
+  private sent = false;
   /** Set once the budget failed (timeout or abort). */
   failure: HourglassError | undefined;
 
   private holder: Cancelable | undefined;
+  /** Rejects the outermost wait of the chain ({@link guard}), whoever holds the request. */
+  private guardReject: ((err: unknown) => void) | undefined;
   /** @internal — links in the {@link DeadlineQueue} while the deadline is pending. */
   queued: DeadlineList | undefined;
   /** @internal */ prevQueued: Budget | undefined;
@@ -244,23 +257,68 @@ export class Budget {
   }
 
   /**
-   * Name of the phase currently running, reported by an overall timeout. While the
-   * request waits for a dial started for it, the dial's own phase (`dns`, `connect`,
-   * `tls`); setting a phase ends that link.
+   * Name of the phase currently running, reported by an overall timeout: the holder's
+   * (the pool's waiter: `pool`, or its dial's `dns`/`connect`/`tls`; the connection:
+   * `write`, `response-headers`, `body`), else the phase set last.
    */
   get activePhase(): ActivePhase {
-    const p = this.phaseSource?.activePhase;
-    return p !== undefined && p !== 'start' ? p : this.phase;
+    return this.holder?.phase ?? this.phase;
   }
 
+  /** Names the phase of a layer that holds the request without a holder object. */
   set activePhase(phase: ActivePhase) {
     this.phase = phase;
-    this.phaseSource = undefined;
   }
 
-  /** Reports `source`'s phase as this budget's own until the next phase is set. */
-  followPhase(source: PhaseSource): void {
-    this.phaseSource = source;
+  /** Whether any byte of the current attempt's request reached the socket (the holder's word). */
+  get requestSent(): boolean {
+    return this.holder?.requestSent ?? this.sent;
+  }
+
+  set requestSent(sent: boolean) {
+    this.sent = sent;
+  }
+
+  /** A holder leaves: what it reported stays until the next one reports. */
+  private keep(holder: Cancelable | undefined): void {
+    if (holder === undefined) return;
+    const p = holder.phase;
+    if (p !== undefined) this.phase = p;
+    const sent = holder.requestSent;
+    if (sent !== undefined) this.sent = sent;
+  }
+
+  /** Epoch ms of the deadline (SPEC §12 `RequestDeadline`); undefined when there is none. */
+  get expiresAt(): number | undefined {
+    return this.timeout === Number.POSITIVE_INFINITY ? undefined : this.startedEpoch + this.timeout;
+  }
+
+  /**
+   * Waits for `p` — the whole chain of a request, user interceptors included — and
+   * rejects with the budget's failure when that comes first, whoever holds the request
+   * (an interceptor that never settles is cut). A response `p` resolves with after that
+   * is closed.
+   */
+  guard<T extends { dump(maxBytes?: number, maxMs?: number): Promise<unknown> }>(p: Promise<T>): Promise<T> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      this.guardReject = reject;
+      p.then(
+        (v) => {
+          this.guardReject = undefined;
+          if (this.failure !== undefined) {
+            void v.dump(0, 0);
+            reject(this.failure);
+          } else {
+            resolve(v);
+          }
+        },
+        (e: unknown) => {
+          this.guardReject = undefined;
+          reject(this.failure ?? e);
+        },
+      );
+    });
   }
 
   /** Milliseconds left before the deadline (Infinity when none). */
@@ -270,6 +328,7 @@ export class Budget {
 
   /** Makes `holder` the one to cancel; cancels it at once if the budget already failed. */
   hold(holder: Cancelable): void {
+    if (this.holder !== holder) this.keep(this.holder);
     this.holder = holder;
     if (this.failure !== undefined) holder.cancel(this.failure);
   }
@@ -277,6 +336,7 @@ export class Budget {
   /** Stops `holder` from being cancelled (only if it is still the holder). */
   release(holder: Cancelable): void {
     if (this.holder === holder) {
+      this.keep(holder);
       this.holder = undefined;
       return;
     }
@@ -372,8 +432,12 @@ export class Budget {
     if (this.failure !== undefined || this.finished) return;
     this.failure = err;
     const holder = this.holder;
+    this.keep(holder);
     this.holder = undefined;
     holder?.cancel(err);
+    const g = this.guardReject;
+    this.guardReject = undefined;
+    g?.(err);
   }
 }
 

@@ -13,7 +13,7 @@ export type {
   RequestOptions,
 } from './client.js';
 export { Transport } from './transport.js';
-export type { TlsOption, TransportOptions } from './transport.js';
+export type { HostStats, TlsOption, TransportOptions, TransportStats } from './transport.js';
 export { Dialer } from './dial/index.js';
 export type { DialerOptions } from './dial/index.js';
 export { certsDir } from './tls.js';
@@ -30,6 +30,16 @@ export { DEFAULTS } from './options.js';
 export type { SocketPathOption } from './options.js';
 export type { RetryOptions } from './retry.js';
 export type { HeadersInit, BodyInit, BodyOrFactory } from './request-init.js';
+export { HeaderList, outgoingRequest } from './round-tripper.js';
+export type {
+  Interceptor,
+  NextFn,
+  OutgoingBody,
+  OutgoingRequest,
+  OutgoingRequestInit,
+  RequestDeadline,
+  RoundTripper,
+} from './round-tripper.js';
 export type { ProxyOption } from './proxy.js';
 export {
   HourglassError,

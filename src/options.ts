@@ -356,6 +356,8 @@ export const CLIENT_NAMES: ReadonlySet<string> = nameSet<ClientOptions>()([
   'jar',
   'retry',
   'headers',
+  'interceptors',
+  'networkInterceptors',
 ]);
 
 /** Names of one request's options (`redirectMode` is the fetch facade's). */

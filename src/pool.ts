@@ -20,8 +20,17 @@
  * is idle; a host entry with nothing in it is deleted.
  */
 
-import { type Budget, failPhaseAfter, LongTimer, now, type PhaseExpiry, type PhaseOwner, type PhaseSource } from './deadline.js';
-import { closedError, type HourglassError } from './errors.js';
+import {
+  type Budget,
+  type Cancelable,
+  failPhaseAfter,
+  LongTimer,
+  now,
+  type PhaseExpiry,
+  type PhaseOwner,
+  type PhaseSource,
+} from './deadline.js';
+import { type ActivePhase, closedError, type HourglassError } from './errors.js';
 
 /** What the pool stores. `poolState` and `idleDeadline` are owned by the pool and transport. */
 export interface Pooled {
@@ -85,6 +94,16 @@ class Waiter<T, D> implements PhaseOwner {
   timer: LongTimer | undefined;
   /** The `poolTimeout` this waiter runs (ms). */
   poolTimeout = 0;
+  /** The dial started for this waiter, if any (its phase is the request's). */
+  dial: PhaseSource | undefined;
+  /** The waiter holds the request: `pool`, or the phase of the dial started for it. */
+  get phase(): ActivePhase {
+    const d = this.dial;
+    if (d === undefined) return 'pool';
+    const p = d.activePhase;
+    return p !== undefined && p !== 'start' ? p : 'connect';
+  }
+  readonly requestSent = false;
   constructor(
     readonly host: HostEntry<T, D>,
     readonly opts: D,
@@ -212,10 +231,8 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     const w = new Waiter<T, D>(host, opts, budget, this, wanter);
     host.waiters.push(w);
     if (this.canDial(host)) {
-      budget.activePhase = 'connect';
-      budget.followPhase(this.startDial(host, opts));
+      w.dial = this.startDial(host, opts);
     } else {
-      budget.activePhase = 'pool';
       w.poolTimeout = poolTimeout;
       w.timer = failPhaseAfter(poolTimeout, w, t);
     }
@@ -366,8 +383,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
   private pumpDials(host: HostEntry<T, D>): void {
     while (host.waiters.length > host.dialing && this.canDial(host) && !this.isClosed) {
       const w = host.waiters.at(host.dialing)!;
-      w.budget.activePhase = 'connect';
-      w.budget.followPhase(this.startDial(host, w.opts));
+      w.dial = this.startDial(host, w.opts);
     }
   }
 

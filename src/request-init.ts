@@ -219,7 +219,8 @@ export function prepareBody(body: BodyOrFactory): PreparedBody {
 
 const NO_BODY: PreparedBody = { replayable: true, present: false, next: () => ({ kind: 'none' }) };
 
-function toWritable(body: BodyInit, headers: string[]): WritableBody {
+/** The body for one send, as a connection writes it (a stream's length from `content-length`). */
+export function toWritable(body: BodyInit, headers: string[]): WritableBody {
   if (body === null || body === undefined) return { kind: 'none' };
   if (typeof body === 'string') return { kind: 'buffer', data: body };
   const bytes = asBytes(body);

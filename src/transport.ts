@@ -9,18 +9,22 @@
  * retry it is allowed: a request that failed on a *reused* connection before any
  * response byte, when nothing was written or the request is replayable (SPEC §4).
  *
+ * It implements {@link RoundTripper}: the budget of a request the client made is its
+ * `deadline`; a request built by hand gets one from `deadline.remaining()` and `signal`.
+ * The stale retry is decided from the facts the failed exchange's error carries.
+ *
  * Never: follows redirects, sets cookies, retries by status, or reads a body for the
  * caller. `roundTrip` returns a response for any status code.
  */
 
 import type * as tls from 'node:tls';
-import { Connection, type ConnOwner } from './conn/connection.js';
+import { Connection, type ConnOwner, exchangeFacts } from './conn/connection.js';
 import { SocketReader } from './conn/read-buffer.js';
 import type { WritableBody } from './conn/writer.js';
 import { Budget } from './deadline.js';
 import { decodeBody, parseCodings } from './decompress.js';
 import { Dialer, type DialerOptions } from './dial/index.js';
-import { closedError, invalidArg, ProtocolError } from './errors.js';
+import { closedError, invalidArg, ProtocolError, redactUrl } from './errors.js';
 import { hostPort, unbracket } from './host.js';
 import {
   checkCount,
@@ -50,6 +54,8 @@ import {
 import { type ConnectOptions as DialOptions, connectSocket, type DialMarks, readsPlain } from './connector.js';
 import { type ProxyOption, ProxyResolver } from './proxy.js';
 import type { Response } from './response.js';
+import { headerFlat, type OutgoingBody, type OutgoingRequest, PreparedOutgoingBody, type RoundTripper } from './round-tripper.js';
+import { toWritable } from './request-init.js';
 import { Timings } from './timings.js';
 import { tlsOptionsKey } from './tls.js';
 import { emit, type TraceHooks } from './trace.js';
@@ -109,26 +115,27 @@ export interface TransportOptions {
   socketPath?: SocketPathOption;
 }
 
-/** One request as the transport sees it. */
-export interface TransportRequest {
-  method: string;
-  url: URL;
-  /** Flat `[name, value, ...]`, validated by the caller. */
-  headers: string[];
-  body: WritableBody;
-  /** Whether the body can be sent again (absent, string, bytes, factory). */
-  replayable: boolean;
-  /** A fresh body for a replay (stream bodies made by a factory); absent: `body` is reused. */
-  rebody?: (() => WritableBody) | undefined;
-  budget: Budget;
-  timeouts?: Partial<TransportTimeouts> | undefined;
-  trace?: TraceHooks | undefined;
-}
-
 const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
+/** The pool handed `at` a connection (Attempt.leased): exchange on it (set by Transport's static block). */
+let exchangeOn: (t: Transport, at: Attempt, lease: Lease<Connection>) => void;
+
+/** Counters of a {@link Transport}'s pool (SPEC §11), per host key and in total. */
+export interface TransportStats {
+  hosts: Record<string, HostStats>;
+  totals: HostStats;
+}
+
+/** Connection counts of one host key (or of all). */
+export interface HostStats {
+  active: number;
+  idle: number;
+  dialing: number;
+  waiting: number;
+}
+
 /** Carries requests to servers over pooled HTTP/1.1 connections. */
-export class Transport implements ConnOwner {
+export class Transport implements RoundTripper {
   readonly dialer: Dialer;
   /** Resolved default timeouts. */
   readonly timeouts: TransportTimeouts;
@@ -142,6 +149,11 @@ export class Transport implements ConnOwner {
   private readonly proxy: ProxyResolver;
   private readonly socketPath: SocketPathOption | undefined;
   private isClosed = false;
+  /** What its connections report to: released (back to the pool) or closed. */
+  private readonly owner: ConnOwner = {
+    connReleased: (conn) => this.pool.release(conn as Connection),
+    connClosed: (conn) => this.pool.closed(conn as Connection),
+  };
 
   constructor(options: TransportOptions = {}) {
     checkOptionsObject('Transport options', '', options, TRANSPORT_NAMES);
@@ -191,11 +203,38 @@ export class Transport implements ConnOwner {
     );
   }
 
-  /** Sends one request and resolves with its response (any status). */
-  roundTrip(req: TransportRequest): Promise<Response> {
+  /**
+   * Sends one request and resolves with its response (any status). The request's
+   * overall deadline and signal apply; a request the client did not make gets a
+   * deadline of its own from `req.deadline.remaining()` and `req.signal`.
+   */
+  roundTrip(req: OutgoingRequest): Promise<Response> {
+    const d = req.deadline;
+    if (d instanceof Budget) return this.start(req, d);
+    // Built by hand (outgoingRequest(), a user's RoundTripper): the transport owns the budget.
+    let budget: Budget;
+    try {
+      const left = d.remaining();
+      budget = new Budget(left <= 0 ? Number.MIN_VALUE : left, req.signal, req.method, redactUrl(req.url)!);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.start(req, budget).then(
+      (res) => {
+        res.attach(budget, undefined);
+        return res;
+      },
+      (err: unknown) => {
+        budget.finish();
+        throw budget.failure ?? err;
+      },
+    );
+  }
+
+  private start(req: OutgoingRequest, budget: Budget): Promise<Response> {
     let at: Attempt;
     try {
-      at = this.prepare(req);
+      at = this.prepare(req, budget);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -203,7 +242,7 @@ export class Transport implements ConnOwner {
   }
 
   /** Counters per host key and in total (SPEC §11). */
-  stats(): ReturnType<Pool<Connection, DialOptions, Budget>['stats']> {
+  stats(): TransportStats {
     return this.pool.stats();
   }
 
@@ -218,20 +257,16 @@ export class Transport implements ConnOwner {
     this.pool.close();
   }
 
-  /** @internal ConnOwner */
-  connReleased(conn: Connection): void {
-    this.pool.release(conn);
-  }
-
-  /** @internal ConnOwner */
-  connClosed(conn: Connection): void {
-    this.pool.closed(conn);
+  static {
+    exchangeOn = (t, at, lease) => {
+      t.exchange(at, lease).then(at.resolve, at.reject);
+    };
   }
 
   // Private implementation past this point.
 
   /** Everything about a request that does not change between its attempts. */
-  private prepare(req: TransportRequest): Attempt {
+  private prepare(req: OutgoingRequest, budget: Budget): Attempt {
     if (this.isClosed) throw closedError('transport', { method: req.method, url: req.url });
     const timeouts = req.timeouts === undefined ? this.timeouts : resolveTimeouts(this.timeouts, req.timeouts);
     const url = req.url;
@@ -241,35 +276,36 @@ export class Transport implements ConnOwner {
     const socketPath = this.socketPathFor(url);
     const proxy = socketPath === undefined ? this.proxy.resolve(url) : undefined;
     const tlsOpts = https ? this.tlsFor(host, port) : undefined;
-    const { headers, compress, closeAfter, body } = requestHead(req.method, url, req.headers, req.body, this);
+    const callerHeaders = headerFlat(req.headers);
+    const source = req.body;
+    const { headers, compress, closeAfter, body } = requestHead(req.method, url, callerHeaders, openBody(source, callerHeaders), this);
     if (proxy !== undefined && !https) addProxyAuth(headers, proxy);
     // Proxy credentials are for the proxy: never send them through a CONNECT tunnel to the origin.
     else if (proxy !== undefined) dropProxyAuth(headers);
-    const at = new Attempt(
-      req.method,
-      url.href,
-      req.budget,
+    return new Attempt(this, {
+      method: req.method,
+      url: url.href,
+      budget,
       https,
       host,
       port,
       proxy,
-      tlsOpts,
+      tls: tlsOpts,
       timeouts,
-      req.trace,
-      proxy === undefined && tlsOpts === undefined && socketPath === undefined
-        ? this.plainKey(https, host, port)
-        : poolKey(https, host, port, proxy, tlsOpts, socketPath),
-      proxy !== undefined && !https ? absoluteForm(url) : url.search === '' ? url.pathname : url.pathname + url.search,
+      trace: req.trace,
+      key:
+        proxy === undefined && tlsOpts === undefined && socketPath === undefined
+          ? this.plainKey(https, host, port)
+          : poolKey(https, host, port, proxy, tlsOpts, socketPath),
+      target: proxy !== undefined && !https ? absoluteForm(url) : url.search === '' ? url.pathname : url.pathname + url.search,
       headers,
+      callerHeaders,
       body,
-      req.replayable,
-      req.rebody,
+      source,
       compress,
       closeAfter,
       socketPath,
-    );
-    at.transport = this;
-    return at;
+    });
   }
 
   /**
@@ -280,7 +316,7 @@ export class Transport implements ConnOwner {
   private attempt(at: Attempt): Promise<Response> {
     const budget = at.budget;
     if (budget.failure !== undefined) return Promise.reject(budget.failure);
-    if (at.n > 0 && at.rebody !== undefined) at.body = at.rebody();
+    if (at.n > 0 && at.source !== undefined && at.source.replayable) at.body = openBody(at.source, at.callerHeaders);
     if (at.trace !== undefined) emit(at.trace, 'getConn', { hostPort: `${at.host}:${at.port}` });
     at.start = Date.now();
     return new Promise<Response>((resolve, reject) => {
@@ -288,11 +324,6 @@ export class Transport implements ConnOwner {
       at.reject = reject;
       this.pool.want(at.key, at, budget, at.timeouts.poolTimeout, at);
     });
-  }
-
-  /** @internal — the pool handed `at` a connection (Attempt.leased). */
-  exchangeOn(at: Attempt, lease: Lease<Connection>): void {
-    this.exchange(at, lease).then(at.resolve, at.reject);
   }
 
   private async exchange(at: Attempt, lease: Lease<Connection>): Promise<Response> {
@@ -339,7 +370,7 @@ export class Transport implements ConnOwner {
         closeAfter: at.closeAfter,
       });
     } catch (err) {
-      if (reused && budget.failure === undefined && this.mayRetryStale(err, conn, at)) {
+      if (reused && budget.failure === undefined && this.mayRetryStale(err, at)) {
         at.n++;
         return this.attempt(at);
       }
@@ -360,7 +391,7 @@ export class Transport implements ConnOwner {
     const marks: DialMarks = { start: Date.now(), lookup: undefined, connect: undefined, secureConnect: undefined };
     const reader = readsPlain(o) ? new SocketReader() : undefined;
     const socket = await connectSocket(this.dialer, o, dialBudget, marks, (h, p) => this.tlsFor(h, p), reader?.onread);
-    const conn = new Connection(key, socket, this, this.maxResponseHeaderBytes, reader);
+    const conn = new Connection(key, socket, this.owner, this.maxResponseHeaderBytes, reader);
     conn.dialMarks = marks;
     return conn;
   }
@@ -415,13 +446,19 @@ export class Transport implements ConnOwner {
     res.setDecoder((raw) => decodeBody(raw, codings, max, ctx));
   }
 
-  private mayRetryStale(err: unknown, conn: Connection, at: Attempt): boolean {
+  /**
+   * The stale-connection retry (SPEC §4): decided from the facts the failed exchange's
+   * error carries (nothing written, no response byte), not from the connection.
+   */
+  private mayRetryStale(err: unknown, at: Attempt): boolean {
     if (!(err instanceof ProtocolError) || err.reason !== 'connection-closed') return false;
-    if (conn.responseStarted) return false;
+    const facts = exchangeFacts(err);
+    if (facts === undefined || facts.responseStarted) return false;
     // A stream was handed to the failed attempt (and destroyed): only a factory can replay it.
-    if (at.body.kind === 'stream' && at.rebody === undefined) return false;
-    if (!conn.requestWritten) return true;
-    return at.replayable && (REPLAYABLE_METHODS.has(at.method) || hasIdempotencyKey(at.headers));
+    const replayable = at.source === undefined || at.source.replayable;
+    if (at.body.kind === 'stream' && !replayable) return false;
+    if (!facts.requestWritten) return true;
+    return replayable && (REPLAYABLE_METHODS.has(at.method) || hasIdempotencyKey(at.headers));
   }
 }
 
@@ -438,39 +475,98 @@ class Attempt implements DialOptions, Wanter<Connection> {
   /** Settle the current attempt's promise. */
   resolve!: (res: Response | PromiseLike<Response>) => void;
   reject!: (err: unknown) => void;
-  transport!: Transport;
+  readonly method: string;
+  readonly url: string;
+  readonly budget: Budget;
+  readonly https: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly proxy: URL | undefined;
+  readonly tls: tls.ConnectionOptions | undefined;
+  readonly timeouts: TransportTimeouts;
+  readonly trace: TraceHooks | undefined;
+  readonly key: string;
+  readonly target: string;
+  readonly headers: string[];
+  readonly callerHeaders: string[];
+  body: WritableBody;
+  readonly source: OutgoingBody | undefined;
+  readonly compress: boolean;
+  readonly closeAfter: boolean;
+  readonly socketPath: string | undefined;
+
+  constructor(
+    readonly transport: Transport,
+    o: AttemptInit,
+  ) {
+    this.method = o.method;
+    this.url = o.url;
+    this.budget = o.budget;
+    this.https = o.https;
+    this.host = o.host;
+    this.port = o.port;
+    this.proxy = o.proxy;
+    this.tls = o.tls;
+    this.timeouts = o.timeouts;
+    this.trace = o.trace;
+    this.key = o.key;
+    this.target = o.target;
+    this.headers = o.headers;
+    this.callerHeaders = o.callerHeaders;
+    this.body = o.body;
+    this.source = o.source;
+    this.compress = o.compress;
+    this.closeAfter = o.closeAfter;
+    this.socketPath = o.socketPath;
+  }
 
   leased(lease: Lease<Connection>): void {
     // Off the pool's call stack (a release from inside another exchange's settle path).
-    queueMicrotask(() => this.transport.exchangeOn(this, lease));
+    queueMicrotask(() => exchangeOn(this.transport, this, lease));
   }
 
   failed(err: Error): void {
     this.reject(err);
   }
-
-  constructor(
-    readonly method: string,
-    readonly url: string,
-    readonly budget: Budget,
-    readonly https: boolean,
-    readonly host: string,
-    readonly port: number,
-    readonly proxy: URL | undefined,
-    readonly tls: tls.ConnectionOptions | undefined,
-    readonly timeouts: TransportTimeouts,
-    readonly trace: TraceHooks | undefined,
-    readonly key: string,
-    readonly target: string,
-    readonly headers: string[],
-    public body: WritableBody,
-    readonly replayable: boolean,
-    readonly rebody: (() => WritableBody) | undefined,
-    readonly compress: boolean,
-    readonly closeAfter: boolean,
-    readonly socketPath: string | undefined,
-  ) {}
 }
+
+/** What an {@link Attempt} is made of (named: the fields are many and alike). */
+interface AttemptInit {
+  method: string;
+  /** The request URL (href) for messages and the response. */
+  url: string;
+  budget: Budget;
+  https: boolean;
+  host: string;
+  port: number;
+  proxy: URL | undefined;
+  tls: tls.ConnectionOptions | undefined;
+  timeouts: TransportTimeouts;
+  trace: TraceHooks | undefined;
+  /** Pool key. */
+  key: string;
+  /** Request target (origin-form, or absolute-form through a plain proxy). */
+  target: string;
+  /** The headers written on the wire (the caller's plus the transport's). */
+  headers: string[];
+  /** The caller's headers (a replayed stream body reads its content-length here). */
+  callerHeaders: string[];
+  body: WritableBody;
+  /** The request's body, reopened for a stale-connection retry when replayable. */
+  source: OutgoingBody | undefined;
+  compress: boolean;
+  closeAfter: boolean;
+  socketPath: string | undefined;
+}
+
+/** The body for one send. */
+function openBody(source: OutgoingBody | undefined, callerHeaders: string[]): WritableBody {
+  if (source === undefined) return NO_BODY;
+  if (source instanceof PreparedOutgoingBody) return source.writable(callerHeaders);
+  return toWritable(source.open(), callerHeaders);
+}
+
+const NO_BODY: WritableBody = Object.freeze({ kind: 'none' });
 
 /** Go-style readable pool key: `https://host:port` plus proxy, TLS identity and socket path. */
 export function poolKey(

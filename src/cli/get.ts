@@ -16,7 +16,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type * as tls from 'node:tls';
-import { Client } from '../client.js';
+import { Client, type ClientOptions } from '../client.js';
 import { redactUrl } from '../errors.js';
 import { Timings } from '../timings.js';
 import { Transport, type TransportOptions } from '../transport.js';
@@ -209,7 +209,7 @@ function requestBody(o: GetOptions): Buffer | undefined {
 }
 
 /** Client and Transport options of the command line; with `hops`, every round trip is reported to it. */
-function clientOptions(o: GetOptions, hops: HopLog | undefined): ConstructorParameters<typeof Client>[0] {
+function clientOptions(o: GetOptions, hops: HopLog | undefined): ClientOptions {
   const t: TransportOptions = {
     proxy: o.proxy === undefined ? 'env' : o.proxy === '' ? undefined : o.proxy,
   };

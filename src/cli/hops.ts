@@ -12,7 +12,8 @@
 import { performance } from 'node:perf_hooks';
 import { redactUrl } from '../errors.js';
 import type { Response } from '../response.js';
-import { Transport, type TransportOptions, type TransportRequest } from '../transport.js';
+import type { OutgoingRequest } from '../round-tripper.js';
+import { Transport, type TransportOptions } from '../transport.js';
 import { cliMessage } from './exit-codes.js';
 
 const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
@@ -103,7 +104,7 @@ export class HopTransport extends Transport {
     super(options);
   }
 
-  override roundTrip(req: TransportRequest): Promise<Response> {
+  override roundTrip(req: OutgoingRequest): Promise<Response> {
     this.hopLog.starting(req.method, req.url);
     return super.roundTrip(req).then(
       (res) => {

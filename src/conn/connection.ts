@@ -5,8 +5,12 @@
  * (request + response) at a time. It writes the request, reads the response into a
  * {@link Response}, enforces the write, write-idle, response-header, read-idle and
  * min-throughput timeouts and the request's budget at every phase, and decides
- * whether it can be reused. It never dials, never retries, never follows redirects:
- * it reports to its {@link ConnOwner} (the pool) when it is free again or dead.
+ * whether it can be reused. While it holds a request it alone reports that request's
+ * phase (`write`, `response-headers`, `body`) and whether any of it was sent (its
+ * `phase`/`requestSent` as the budget's holder), and a failed exchange's error carries
+ * those facts ({@link exchangeFacts}: what the transport's stale retry decides on).
+ * It never dials, never retries, never follows redirects: it reports to its
+ * {@link ConnOwner} (the pool) when it is free again or dead.
  *
  * States: 'idle' (no exchange; any byte or EOF from the peer kills it), 'active'
  * (exchange in flight, from `roundTrip` until the body settles), 'closed'.
@@ -25,6 +29,7 @@
 import type { Socket } from 'node:net';
 import { type Budget, type Cancelable, now, PhaseClock } from '../deadline.js';
 import {
+  type ActivePhase,
   HourglassError,
   ProtocolError,
   TimeoutError,
@@ -42,6 +47,21 @@ import { ThroughputMeter } from './throughput.js';
 import { RequestWriter, type WritableBody } from './writer.js';
 
 /** The pool side of a connection. */
+/** How far an exchange got before it failed (carried by its error, see {@link exchangeFacts}). */
+export interface ExchangeFacts {
+  /** Any byte of the request reached the socket. */
+  readonly requestWritten: boolean;
+  /** Any byte of the response arrived. */
+  readonly responseStarted: boolean;
+}
+
+const EXCHANGE_FACTS = Symbol('hourglass.exchangeFacts');
+
+/** The facts a connection stamped on the error that failed its exchange, if any. */
+export function exchangeFacts(err: unknown): ExchangeFacts | undefined {
+  return typeof err === 'object' && err !== null ? (err as { [EXCHANGE_FACTS]?: ExchangeFacts })[EXCHANGE_FACTS] : undefined;
+}
+
 export interface ConnOwner {
   /** The exchange finished and the connection may be reused. */
   connReleased(conn: Connection): void;
@@ -119,9 +139,11 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   private rejectHead: ((err: Error) => void) | undefined;
   private phaseStart = 0;
   /** Any request byte reached the socket (for errors and the retry decision). */
-  requestWritten = false;
+  private requestWritten = false;
+  /** The phase of the current exchange, which the request's budget reports while this holds it. */
+  private reqPhase: ActivePhase = 'write';
   /** Any response byte arrived for the current exchange (for the retry decision). */
-  responseStarted = false;
+  private responseStarted = false;
   private responseComplete = false;
   private bodyBytes = 0;
   /** Cap on raw body bytes for the current response. */
@@ -210,14 +232,23 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       this.resolveHead = resolve;
       this.rejectHead = reject;
     });
-    req.budget.activePhase = 'write';
-    req.budget.requestSent = false;
+    this.reqPhase = 'write';
     req.budget.hold(this);
     if (this.failed === undefined) this.startWrite(req);
     return p;
   }
 
   /** Budget failure (overall timeout or abort): fail the exchange, close the socket. */
+  /** Cancelable: the phase of the exchange this connection holds (its own word, not the budget's). */
+  get phase(): ActivePhase {
+    return this.reqPhase;
+  }
+
+  /** Cancelable: whether any byte of the current request reached the socket. */
+  get requestSent(): boolean {
+    return this.requestWritten;
+  }
+
   cancel(err: HourglassError): void {
     this.fail(err);
   }
@@ -274,7 +305,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       this.clock.unset(WRITE_IDLE);
       this.clock.after(HEADERS, req.timeouts.responseHeaderTimeout, t);
       this.clock.after(READ_IDLE, req.timeouts.readIdleTimeout, t);
-      req.budget.activePhase = 'response-headers';
+      this.reqPhase = 'response-headers';
       this.clock.after(CONTINUE, ect);
     }
   }
@@ -290,7 +321,6 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   onBytesWritten(): void {
     if (this.requestWritten || this.req === undefined) return;
     this.requestWritten = true;
-    this.req.budget.requestSent = true;
   }
 
   /**
@@ -331,7 +361,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     }
     req.timings.upload = Date.now();
     if (this.channel !== undefined) return; // early response: headers already in
-    req.budget.activePhase = 'response-headers';
+    this.reqPhase = 'response-headers';
     const t = now();
     this.phaseStart = t;
     this.clock.after(HEADERS, req.timeouts.responseHeaderTimeout, t);
@@ -347,7 +377,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     // write-idle clock watches it.
     this.clock.unset(HEADERS);
     this.clock.unset(READ_IDLE);
-    req.budget.activePhase = 'write';
+    this.reqPhase = 'write';
     this.startWriteIdle(req, now());
     this.writer.sendBody();
   }
@@ -443,7 +473,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       channel,
     );
     this.fresh = res;
-    req.budget.activePhase = 'body';
+    this.reqPhase = 'body';
     // The throughput clock starts after this chunk is parsed, and only if the body did
     // not end within it (most small responses never arm it).
     this.ratePending = head.framing !== 'none' && req.timeouts.minThroughput !== undefined;
@@ -661,6 +691,12 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     const reject = this.rejectHead;
     this.resolveHead = this.rejectHead = undefined;
     this.socket.destroy();
+    // What the exchange got to travels with its error (Go's nothingWrittenError): the
+    // transport's stale-connection retry reads it there, never this connection's fields.
+    (err as Error & { [EXCHANGE_FACTS]?: ExchangeFacts })[EXCHANGE_FACTS] = {
+      requestWritten: this.requestWritten,
+      responseStarted: this.responseStarted,
+    };
     if (reject !== undefined) {
       req.budget.release(this);
       reject(err);

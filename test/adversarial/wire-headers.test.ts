@@ -11,12 +11,12 @@ import * as net from 'node:net';
 import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { httpUrl } from '../../src/cli/args.js';
-import { Client, fetch } from '../../src/index.js';
+import { Client, type ClientOptions, fetch } from '../../src/index.js';
 import { errorOf, hasCode, rawServer } from './recorder.js';
 
 const T = { timeout: 5000 };
 
-function newClient(t: { after(fn: () => unknown): void }, opts: ConstructorParameters<typeof Client>[0] = {}): Client {
+function newClient(t: { after(fn: () => unknown): void }, opts: ClientOptions = {}): Client {
   const c = new Client(opts);
   t.after(() => c.close());
   return c;

@@ -1,0 +1,399 @@
+/**
+ * chain — the client's policy as one chain of stages, assembled in one place
+ * ({@link assembleChain}, as OkHttp's getResponseWithInterceptorChain):
+ *
+ *   interceptors → redirect → retry → cookies → networkInterceptors → transport
+ *
+ * Owns: the order of the stages; where a redirect is decided (the redirect stage, with
+ * the rules of `redirect`); where a retry by status or error is decided and waited for
+ * (the retry stage: each hop is retried on its own, backoff under the budget); the
+ * cookie jar's reads and writes; `OutgoingRequest.attempt` (0 first, +1 for every
+ * retry and redirect hop); the checks that an interceptor or a RoundTripper resolved
+ * with a {@link Response} (`HG_BAD_RESPONSE`).
+ *
+ * Stages are shared objects, not closures: a call walks them by index (OkHttp's
+ * RealInterceptorChain) and carries its own state in one {@link Call}. With no user
+ * interceptor and no jar, a stage that has nothing to decide hands the promise of the
+ * next one through untouched, so a request queued for a connection holds no suspended
+ * async frame (the retry loop and a redirect are async only once they are needed).
+ *
+ * Never: sends bytes (the transport does), finishes the budget (the client does once
+ * the final response is handed over or the call failed).
+ */
+
+import type { Budget } from './deadline.js';
+import { sleep } from './deadline.js';
+import { HourglassError, RedirectError, redactUrl } from './errors.js';
+import { joinedFields } from './http1/index.js';
+import { DEFAULTS, describeValue } from './options.js';
+import { nextHop } from './redirect.js';
+import { takeUserinfo } from './request-init.js';
+import { Response } from './response.js';
+import { type RetryPolicy, waitFits } from './retry.js';
+import {
+  HeaderList,
+  headerFlat,
+  headerListOf,
+  type Interceptor,
+  type NextFn,
+  type OutgoingRequest,
+  type RoundTripper,
+} from './round-tripper.js';
+import { Transport } from './transport.js';
+
+/** A tough-cookie compatible jar (sync or async methods). */
+export interface CookieJarLike {
+  getCookieString(url: string): string | Promise<string>;
+  setCookie(cookie: string, url: string): unknown;
+}
+
+/** The next request of a redirect, as `checkRedirect` sees it. */
+export interface RedirectRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+}
+/** An earlier request of a redirect chain. */
+export interface RedirectVia {
+  url: string;
+  method: string;
+  status: number;
+}
+
+/** @internal What the client configures once; the chain is built from it. */
+export interface ChainConfig {
+  interceptors: readonly Interceptor[];
+  networkInterceptors: readonly Interceptor[];
+  transport: RoundTripper;
+  jar: CookieJarLike | undefined;
+  checkRedirect: ((next: RedirectRequest, via: RedirectVia[]) => boolean | undefined | void) | undefined;
+}
+
+/** One link of the chain. `i` is its own index: it calls `call.proceed(req, i + 1)`. */
+interface Stage {
+  run(call: Call, req: OutgoingRequest, i: number): Promise<Response>;
+}
+
+/** @internal The assembled chain of a client. */
+export interface Chain {
+  readonly stages: readonly Stage[];
+  /**
+   * No user interceptor and nothing to race: the client runs the redirect stage's decision
+   * in its own continuation ({@link afterHop}) instead of one more promise per request.
+   */
+  readonly inlineRedirect: boolean;
+  /** Whether the whole call must be raced against the budget (user code or a foreign RoundTripper runs). */
+  readonly guarded: boolean;
+  /** Network interceptors exist: each request on the wire gets its own copy. */
+  readonly copiesPerAttempt: boolean;
+  readonly config: ChainConfig;
+}
+
+/** @internal The state of one call through the chain (one object per request). */
+export class Call {
+  /** `attempt` of the last request put on the wire. */
+  hops = 0;
+  redirects: string[] | undefined;
+  via: RedirectVia[] | undefined;
+
+  constructor(
+    readonly chain: Chain,
+    readonly budget: Budget,
+    /** The URL the call started with (sensitive headers are kept only on its host). */
+    readonly original: URL,
+    readonly retry: RetryPolicy,
+    readonly follow: boolean,
+    readonly maxRedirects: number,
+    readonly mode: 'client' | 'fetch' | 'error',
+  ) {}
+
+  /** Runs stage `i` with `req`. */
+  proceed(req: OutgoingRequest, i: number): Promise<Response> {
+    try {
+      return this.chain.stages[i]!.run(this, req, i);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+}
+
+/**
+ * @internal Builds the chain of a client, in the order SPEC §12 gives: user interceptors →
+ * redirect → retry → cookies (only with a jar) → network interceptors → transport.
+ */
+export function assembleChain(config: ChainConfig): Chain {
+  const stages: Stage[] = [];
+  for (const fn of config.interceptors) stages.push(new InterceptorStage(fn));
+  stages.push(REDIRECT);
+  stages.push(RETRY);
+  if (config.jar !== undefined) stages.push(new CookieStage(config.jar));
+  for (const fn of config.networkInterceptors) stages.push(new InterceptorStage(fn));
+  const native = config.transport instanceof Transport;
+  stages.push(native ? NATIVE_TRANSPORT : new ForeignTransportStage(config.transport));
+  const guarded = config.interceptors.length > 0 || config.networkInterceptors.length > 0 || !native;
+  return {
+    stages,
+    inlineRedirect: config.interceptors.length === 0 && !guarded,
+    guarded,
+    copiesPerAttempt: config.networkInterceptors.length > 0,
+    config,
+  };
+}
+
+/** A user interceptor: `next` runs the rest of the chain; the result must be a Response. */
+class InterceptorStage implements Stage {
+  constructor(private readonly fn: Interceptor) {}
+
+  run(call: Call, req: OutgoingRequest, i: number): Promise<Response> {
+    const next: NextFn = (r) => {
+      checkRequest(r);
+      return call.proceed(r, i + 1);
+    };
+    return Promise.resolve(this.fn(req, next)).then(checkResponse);
+  }
+}
+
+/** Follows redirects; hands anything else through. */
+const REDIRECT: Stage = {
+  run(call, req, i) {
+    return call.proceed(req, i + 1).then((res) => afterHop(call, req, res, i));
+  },
+};
+
+/**
+ * @internal The redirect stage's decision on a hop's response: follow it (a promise of the
+ * final response) or hand it up as the final one. `i` is the redirect stage's index.
+ */
+export function afterHop(call: Call, req: OutgoingRequest, res: Response, i: number): Response | Promise<Response> {
+  if (call.follow && isRedirect(res.status)) return followRedirect(call, req, res, i);
+  return finalResponse(call, req, res);
+}
+
+async function followRedirect(call: Call, req: OutgoingRequest, res: Response, i: number): Promise<Response> {
+  const { mode, maxRedirects } = call;
+  const { method, url } = req;
+  const replayable = req.body === undefined || req.body.replayable;
+  const hop = { method, url, headers: headerFlat(req.headers), hasBody: req.body !== undefined };
+  let next: ReturnType<typeof nextHop>;
+  try {
+    next = nextHop(res.status, res.headers.location, hop, call.original, replayable, mode === 'error' ? 'fetch' : mode);
+  } catch (err) {
+    await res.dump(DEFAULTS.redirectDrainBytes);
+    throw err;
+  }
+  if (!next.follow) return finalResponse(call, req, res);
+  // Credentials in a Location become Basic auth, never part of a URL we report (Go).
+  takeUserinfo(next.url, next.headers);
+  if (mode === 'error') {
+    await res.dump();
+    throw new HourglassError(`${res.status} redirect to ${redactUrl(next.url)} with redirect mode "error"`, 'HG_BAD_REDIRECT', {
+      method,
+      url,
+    });
+  }
+  const redirects = (call.redirects ??= []);
+  if (redirects.length >= maxRedirects) {
+    await res.dump(DEFAULTS.redirectDrainBytes);
+    throw new RedirectError(`stopped after ${maxRedirects} redirect${maxRedirects === 1 ? '' : 's'}`, redirects, { method, url });
+  }
+  const via = (call.via ??= []);
+  via.push({ url: redactUrl(url)!, method, status: res.status });
+  const check = call.chain.config.checkRedirect;
+  if (check !== undefined) {
+    let verdict: boolean | undefined | void;
+    try {
+      verdict = check({ url: next.url.href, method: next.method, headers: joinedFields(next.headers) }, via.map((v) => ({ ...v })));
+    } catch (err) {
+      await res.dump(DEFAULTS.redirectDrainBytes);
+      const e = new HourglassError('checkRedirect refused the redirect', 'HG_REDIRECT_REFUSED', { method, url, cause: err });
+      (e as HourglassError & { response?: Response }).response = res;
+      throw e;
+    }
+    if (verdict === false) return finalResponse(call, req, res);
+  }
+  await res.dump(DEFAULTS.redirectDrainBytes);
+  redirects.push(next.url.href);
+  call.budget.method = next.method;
+  call.budget.url = redactUrl(next.url)!;
+  const hopReq: OutgoingRequest = {
+    ...req,
+    method: next.method,
+    url: next.url,
+    headers: headerListOf(next.headers),
+    body: next.keepBody ? req.body : undefined,
+    attempt: ++call.hops,
+  };
+  return REDIRECT.run(call, hopReq, i);
+}
+
+function finalResponse(call: Call, req: OutgoingRequest, res: Response): Response {
+  res.url = req.url.href;
+  if (call.redirects !== undefined) res.redirects = call.redirects;
+  return res;
+}
+
+/** Retries one hop by error or status (RetryPolicy); without retries, a pass-through. */
+const RETRY: Stage = {
+  run(call, req, i) {
+    if (call.retry.limit === 0) return call.proceed(call.chain.copiesPerAttempt ? copyFor(req, req.attempt) : req, i + 1);
+    return retryLoop(call, req, i);
+  },
+};
+
+async function retryLoop(call: Call, req: OutgoingRequest, i: number): Promise<Response> {
+  const { retry } = call;
+  const budget = call.budget;
+  const allowed = retry.allows(req.method, headerFlat(req.headers), req.body === undefined || req.body.replayable);
+  let n = 0;
+  let wire = call.chain.copiesPerAttempt ? copyFor(req, req.attempt) : req;
+  for (;;) {
+    let res: Response;
+    try {
+      res = await call.proceed(wire, i + 1);
+    } catch (err) {
+      if (budget.failure !== undefined) throw budget.failure;
+      if (n < retry.limit && allowed && retry.retriesError(err)) {
+        n++;
+        await backoff(retry.delay(n, undefined).ms, budget, err);
+        wire = copyFor(req, ++call.hops);
+        continue;
+      }
+      throw err;
+    }
+    if (n < retry.limit && allowed && retry.retriesStatus(res.status)) {
+      const wait = retry.retryWait(n + 1, res.headers['retry-after']);
+      if (wait !== undefined && waitFits(wait, budget.remaining())) {
+        n++;
+        await res.dump();
+        await backoff(wait, budget, undefined);
+        wire = copyFor(req, ++call.hops);
+        continue;
+      }
+    }
+    return res;
+  }
+}
+
+/** A request of its own for one trip on the wire (what stages below change stays there). */
+function copyFor(req: OutgoingRequest, attempt: number): OutgoingRequest {
+  return { ...req, headers: req.headers.clone(), attempt };
+}
+
+/**
+ * Waits before a retry (any duration: `sleep` re-arms past 2^31−1 ms), or fails at once
+ * when the wait would overrun the deadline. An infinite wait without a deadline is no
+ * retry: the last error stands. The retry stage holds the request meanwhile, so it
+ * names the phase.
+ */
+async function backoff(ms: number, budget: Budget, lastError: unknown): Promise<void> {
+  const remaining = budget.remaining();
+  if (!waitFits(ms, remaining)) {
+    throw remaining === Number.POSITIVE_INFINITY && lastError !== undefined ? lastError : budget.timeoutError(lastError);
+  }
+  budget.activePhase = 'retry-backoff';
+  await sleep(ms, budget);
+}
+
+/** Adds the jar's cookies to each request on the wire and stores its Set-Cookie values. */
+class CookieStage implements Stage {
+  constructor(private readonly jar: CookieJarLike) {}
+
+  async run(call: Call, req: OutgoingRequest, i: number): Promise<Response> {
+    const budget = call.budget;
+    budget.check();
+    const href = req.url.href;
+    const fromJar = await underBudget(budget, () => this.jar.getCookieString(href));
+    let wire = req;
+    if (fromJar !== '' && fromJar !== undefined) {
+      const headers = req.headers.clone();
+      const existing = headers.getAll('cookie').join('; ');
+      headers.delete('cookie');
+      headers.append('cookie', existing ? `${existing}; ${fromJar}` : fromJar);
+      wire = { ...req, headers };
+    }
+    const res = await call.proceed(wire, i + 1);
+    try {
+      await this.store(res, href, budget);
+    } catch (err) {
+      void res.dump(0, 0); // the budget failed while the jar had it: the body goes too
+      throw err;
+    }
+    return res;
+  }
+
+  /** Stores Set-Cookie values; an async jar is awaited under the budget (SPEC §11). */
+  private async store(res: Response, href: string, budget: Budget): Promise<void> {
+    const set = res.headers['set-cookie'];
+    if (set === undefined) return;
+    for (const c of Array.isArray(set) ? set : [set]) {
+      try {
+        await underBudget(budget, () => this.jar.setCookie(c, href));
+      } catch {
+        if (budget.failure !== undefined) throw budget.failure;
+        // A cookie the jar refuses (bad domain, ...) is ignored, as browsers and Go do.
+      }
+    }
+  }
+}
+
+/**
+ * Runs a jar call: a plain value passes straight through; a promise is awaited under the
+ * request's budget (overall timeout and signal), with `activePhase` 'cookie-jar' — the
+ * cookie stage holds the request meanwhile.
+ */
+async function underBudget<T>(budget: Budget, call: () => T | PromiseLike<T>): Promise<T> {
+  budget.check();
+  const v = call();
+  if (!isThenable(v)) return v;
+  const phase = budget.activePhase;
+  budget.activePhase = 'cookie-jar';
+  try {
+    return await budget.race(v);
+  } finally {
+    if (budget.activePhase === 'cookie-jar') budget.activePhase = phase;
+  }
+}
+
+function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as PromiseLike<T>).then === 'function';
+}
+
+/** hourglass's own Transport: it reads the budget from the request's deadline and honours it. */
+const NATIVE_TRANSPORT: Stage = {
+  run(call, req) {
+    const wire = req.deadline === call.budget ? req : { ...req, deadline: call.budget };
+    return (call.chain.config.transport as Transport).roundTrip(wire);
+  },
+};
+
+/** Any other RoundTripper: raced against the budget, its result checked. */
+class ForeignTransportStage implements Stage {
+  constructor(private readonly rt: RoundTripper) {}
+
+  run(call: Call, req: OutgoingRequest): Promise<Response> {
+    const wire = req.deadline === call.budget ? req : { ...req, deadline: call.budget };
+    return call.budget.race(Promise.resolve(this.rt.roundTrip(wire))).then(checkResponse);
+  }
+}
+
+/** `HG_BAD_RESPONSE` unless `v` is a {@link Response}. */
+function checkResponse(v: unknown): Response {
+  if (v instanceof Response) return v;
+  throw new HourglassError(`an interceptor or RoundTripper resolved with ${describeValue(v)}, not a Response`, 'HG_BAD_RESPONSE');
+}
+
+/** What an interceptor passes to `next` must be a request. */
+function checkRequest(r: unknown): void {
+  const req = r as Partial<OutgoingRequest> | null;
+  if (typeof req !== 'object' || req === null || !(req.url instanceof URL) || !(req.headers instanceof HeaderList) || typeof req.method !== 'string') {
+    throw new HourglassError(
+      `next() takes an OutgoingRequest (method, url: URL, headers: HeaderList, ...), got ${describeValue(r)}`,
+      'HG_INVALID_ARG',
+    );
+  }
+}
+
+/** @internal */
+export function isRedirect(status: number): boolean {
+  return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
+}

@@ -1,0 +1,70 @@
+/**
+ * api-surface.test — nothing internal in the published declarations (SPEC §12): the API
+ * report under version control (docs/api-report.d.ts.txt, kept current by `npm run lint`)
+ * and the built dist/*.d.ts of the modules the public types live in name no internal
+ * type or member (the Budget, the transport's Attempt, the pool, connections, response
+ * plumbing).
+ */
+
+import * as assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/** Names that must never appear in a public declaration. */
+const INTERNAL = [
+  /\bBudget\b/,
+  /\bAttempt\b/,
+  /\bAttemptInit\b/,
+  /\bconnReleased\b/,
+  /\bconnClosed\b/,
+  /\bexchangeOn\b/,
+  /\battach\(/,
+  /\bsetDecoder\b/,
+  /\bsettled\b/,
+  /\bbudget\b/,
+  /\bPool</,
+  /\bConnection\b/,
+  /\bConnOwner\b/,
+  /\bBodyChannel\b/,
+  /\bSettlement\b/,
+  /\bWritableBody\b/,
+  /\bPreparedBody\b/,
+  /\bPreparedOutgoingBody\b/,
+  /\bheaderFlat\b/,
+  /\bCall\b/,
+];
+
+/** Declaration text without comments (a comment may mention an internal on purpose). */
+function code(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+}
+
+function offenders(text: string): string[] {
+  const body = code(text);
+  return INTERNAL.filter((re) => re.test(body)).map((re) => `${re.source}: ${body.split('\n').find((l) => re.test(l))?.trim()}`);
+}
+
+test('the API report names no internal type or member', { timeout: 5_000 }, () => {
+  const report = readFileSync(join(ROOT, 'docs', 'api-report.d.ts.txt'), 'utf8');
+  assert.match(report, /interface OutgoingRequest \{/);
+  assert.match(report, /interface RoundTripper \{/);
+  assert.deepEqual(offenders(report), []);
+});
+
+test('the built declarations of the public modules name no internal type or member', { timeout: 5_000 }, (t) => {
+  const dist = join(ROOT, 'dist');
+  if (!existsSync(join(dist, 'index.d.ts'))) {
+    t.skip('dist/ not built (npm run build)');
+    return;
+  }
+  const files = ['index', 'client', 'transport', 'response', 'round-tripper', 'chain', 'fetch', 'retry'];
+  const found: string[] = [];
+  for (const f of files) {
+    const path = join(dist, `${f}.d.ts`);
+    for (const o of offenders(readFileSync(path, 'utf8'))) found.push(`${f}.d.ts ${o}`);
+  }
+  assert.deepEqual(found, []);
+});
