@@ -22,7 +22,6 @@
 
 import {
   type Budget,
-  type Cancelable,
   failPhaseAfter,
   LongTimer,
   now,
