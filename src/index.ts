@@ -25,7 +25,7 @@ export { download, HttpStatusError } from './download.js';
 export type { DownloadOptions, DownloadResult } from './download.js';
 export type { FetchInit } from './fetch.js';
 export { Response } from './response.js';
-export type { ResponseHeaders } from './response.js';
+export type { ResponseBodyInit, ResponseFromInit, ResponseHeaders, ResponseHeadersInit } from './response.js';
 export type { Timings, TimingPhases } from './timings.js';
 export type { TraceHooks, GotConnInfo, DnsDoneInfo, WroteHeadersInfo, ConnectionInfo } from './trace.js';
 export type { TransportTimeouts, MinThroughput } from './options.js';
