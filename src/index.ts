@@ -33,6 +33,16 @@ export { DEFAULTS } from './options.js';
 export type { SocketPathOption } from './options.js';
 export type { RetryOptions } from './retry.js';
 export type { HeadersInit, BodyInit, BodyOrFactory } from './request-init.js';
+export { HeaderList, outgoingRequest } from './round-tripper.js';
+export type {
+  Interceptor,
+  NextFn,
+  OutgoingBody,
+  OutgoingRequest,
+  OutgoingRequestInit,
+  RequestDeadline,
+  RoundTripper,
+} from './round-tripper.js';
 export type { ProxyOption } from './proxy.js';
 export {
   HourglassError,
