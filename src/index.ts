@@ -44,6 +44,10 @@ export type {
   RoundTripper,
 } from './round-tripper.js';
 export type { ProxyOption } from './proxy.js';
+export { bearerAuth } from './interceptors/bearer-auth.js';
+export type { BearerAuthOptions, BearerChallenge } from './interceptors/bearer-auth.js';
+export { logger } from './interceptors/logger.js';
+export type { LogEntry } from './interceptors/logger.js';
 export {
   HourglassError,
   TimeoutError,
