@@ -25,11 +25,12 @@ import { Timings } from './timings.js';
 export type { ResponseBodyInit } from './body-source.js';
 
 /**
- * Headers for {@link Response.from}: a record (a `string[]` value repeats the field) or
- * name/value pairs (a `Map`, a header list's `entries()`, a web `Headers`).
+ * Headers for {@link Response.from}: a record (a `string[]` value repeats the field, an
+ * `undefined` one is skipped — so another response's `res.headers` fits) or name/value
+ * pairs (a `Map`, a header list's `entries()`, a web `Headers`).
  */
 export type ResponseHeadersInit =
-  | Readonly<Record<string, string | number | readonly string[]>>
+  | Readonly<Record<string, string | number | readonly string[] | undefined>>
   | Iterable<readonly [string, string]>;
 
 /** What {@link Response.from} takes (SPEC §12). */
@@ -481,7 +482,7 @@ function rawHeaderList(init: ResponseHeadersInit | undefined): string[] {
   for (const name of Object.keys(init)) {
     const value = (init as Record<string, unknown>)[name];
     if (Array.isArray(value)) for (const v of value) add(name, v);
-    else add(name, value);
+    else if (value !== undefined) add(name, value);
   }
   return raw;
 }

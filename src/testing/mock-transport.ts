@@ -317,9 +317,9 @@ function replyResponse(reply: MockReply, method: string, url: URL): Response {
 function headerPairs(h: NonNullable<MockReply['headers']>): Iterable<readonly [string, string]> {
   if (typeof (h as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function') return h as Iterable<readonly [string, string]>;
   const out: Array<[string, string]> = [];
-  for (const [n, v] of Object.entries(h as Record<string, string | number | readonly string[]>)) {
+  for (const [n, v] of Object.entries(h as Record<string, string | number | readonly string[] | undefined>)) {
     if (Array.isArray(v)) for (const x of v as readonly string[]) out.push([n, x]);
-    else out.push([n, String(v)]);
+    else if (v !== undefined) out.push([n, String(v)]);
   }
   return out;
 }
