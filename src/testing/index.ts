@@ -31,8 +31,9 @@ export { FaultServer } from './fault-server.js';
 export type { MalformedCase, MalformedExpectation } from './malformed.js';
 export type { RouteHandler, RouteOptions } from './route-kit.js';
 export { POISON } from './routes.js';
-export { MockRoute, MockTransport } from './mock-transport.js';
+export { MockTransport } from './mock-transport.js';
 export type {
+  MockRoute,
   MockCall,
   MockReply,
   MockReplyBody,

@@ -25,7 +25,7 @@ import type { OutgoingRequest, RequestDeadline, RoundTripper } from '../round-tr
 import { type MockReply, type MockReplyRequest, MockRoute, type MockUrlPattern, routeMethod, routePattern } from './mock-routes.js';
 import { requestBodyBytes } from './mock-body.js';
 
-export { MockRoute } from './mock-routes.js';
+export type { MockRoute } from './mock-routes.js';
 export type { MockReply, MockReplyBody, MockReplyRequest, MockUrlPattern } from './mock-routes.js';
 
 /** Options of a {@link MockTransport}. */
@@ -166,15 +166,10 @@ export class MockTransport implements RoundTripper {
    */
   private wait<T>(req: OutgoingRequest, from: number, ms: number, work: Promise<T> | undefined, headers: boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const w = new Wait(this, req, from, ms, headers ? headerTimeoutOf(req, this.headerTimeout) : -1, resolve, reject);
+      const w = new Wait(this.waits, req, from, ms, headers ? headerTimeoutOf(req, this.headerTimeout) : -1, resolve, reject);
       this.waits.add(w);
       w.start(work);
     });
-  }
-
-  /** @internal */
-  waitEnded(w: Wait): void {
-    this.waits.delete(w);
   }
 }
 
@@ -189,7 +184,7 @@ class Wait {
   private readonly startedEpoch = Date.now();
 
   constructor(
-    private readonly owner: MockTransport,
+    private readonly pending: Set<Wait>,
     private readonly req: OutgoingRequest,
     private readonly from: number,
     ms: number,
@@ -237,7 +232,7 @@ class Wait {
     this.done = true;
     this.timer.cancel();
     this.req.signal?.removeEventListener('abort', this.onAbort);
-    this.owner.waitEnded(this);
+    this.pending.delete(this);
     settle();
   }
 
