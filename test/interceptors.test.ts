@@ -59,7 +59,7 @@ async function realm(t: TestContext, scope = 'repository:lib:pull'): Promise<Rea
   const valid = new Set<string>();
   const r: Realm = { fs, seen: [], issued: [], revokeAll: () => valid.clear() };
   fs.route('/token', (ex) => {
-    const tok = `tok-${r.issued.length + 1}-${ex.query.get('scope') ?? ''}`;
+    const tok = `tok-${fs.port}-${r.issued.length + 1}-${ex.query.get('scope') ?? ''}`;
     r.issued.push(tok);
     valid.add(tok);
     return ex.respond(200, { 'content-type': 'text/plain' }, tok);
