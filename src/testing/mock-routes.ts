@@ -59,8 +59,8 @@ export class MockRoute {
   delayMs = 0;
   /** @internal — answers left (Infinity once persisted). */
   limit = 1;
-  /** How many requests this route answered. */
-  used = 0;
+  /** @internal — answers given. */
+  count = 0;
 
   /** @internal */
   constructor(
@@ -125,6 +125,11 @@ export class MockRoute {
   persist(): this {
     this.limit = Number.POSITIVE_INFINITY;
     return this;
+  }
+
+  /** How many requests this route answered. */
+  get used(): number {
+    return this.count;
   }
 
   /** Whether the route may answer again. */

@@ -110,7 +110,7 @@ export class MockTransport implements RoundTripper {
     call.body = await this.wait(req, started, Number.POSITIVE_INFINITY, requestBodyBytes(req.body), false);
     const route = this.routes.find((r) => r.live && r.methodMatches(method) && r.urlMatches(url));
     if (route === undefined) throw this.unmatched(method, url);
-    route.used++;
+    route.count++;
     call.route = route.describe();
     const sent = now();
     if (route.delayMs > 0) await this.wait(req, sent, route.delayMs, undefined, true);
