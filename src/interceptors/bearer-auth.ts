@@ -50,8 +50,10 @@ export interface BearerAuthOptions {
 
 /**
  * An interceptor answering `WWW-Authenticate: Bearer` challenges (SPEC §12). Put it in
- * `networkInterceptors` to authenticate each redirect hop at its own origin; in
- * `interceptors` a 401 reached through a redirect to another origin is returned as is.
+ * `networkInterceptors`: it then sees every redirect hop and gives each origin only its
+ * own token. In `interceptors` it runs above the redirects, so the header it adds follows
+ * the client's redirect rule for `Authorization` (SPEC §7: kept for the same host — any
+ * port — and its subdomains); a 401 that comes from another origin is returned as is.
  *
  * @example
  * const client = new Client({
