@@ -3,7 +3,9 @@
  *
  * Owns: the public shape (status, headers, body, text/json/bytes/arrayBuffer/dump,
  * trailers, timings, reused, url/redirects) over a connection's {@link BodyChannel},
- * and the optional decoding stage (decompression) between the two.
+ * and the optional decoding stage (decompression) between the two; `Response.from` builds
+ * one no connection produced (its input is checked in response-from.ts, its body fed by
+ * body-source.ts into the same kind of channel).
  *
  * Invariants: the body is consumed once (a second reader gets `HG_BODY_USED`);
  * `text()` and friends read the channel directly when no decoding is needed, so the
