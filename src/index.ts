@@ -22,7 +22,7 @@ export { download, HttpStatusError } from './download.js';
 export type { DownloadOptions, DownloadResponseInfo, DownloadResult, DownloadRetryOptions } from './download.js';
 export type { FetchInit } from './fetch.js';
 export { Response } from './response.js';
-export type { ResponseHeaders } from './response.js';
+export type { ResponseBodyInit, ResponseFromInit, ResponseHeaders, ResponseHeadersInit } from './response.js';
 export type { Timings, TimingPhases } from './timings.js';
 export type { TraceHooks, GotConnInfo, DnsDoneInfo, WroteHeadersInfo, ConnectionInfo } from './trace.js';
 export type { TransportTimeouts, MinThroughput } from './options.js';
@@ -41,6 +41,10 @@ export type {
   RoundTripper,
 } from './round-tripper.js';
 export type { ProxyOption } from './proxy.js';
+export { bearerAuth } from './interceptors/bearer-auth.js';
+export type { BearerAuthOptions, BearerChallenge } from './interceptors/bearer-auth.js';
+export { logger } from './interceptors/logger.js';
+export type { LogEntry } from './interceptors/logger.js';
 export {
   HourglassError,
   TimeoutError,

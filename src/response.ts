@@ -3,7 +3,9 @@
  *
  * Owns: the public shape (status, headers, body, text/json/bytes/arrayBuffer/dump,
  * trailers, timings, reused, url/redirects) over a connection's {@link BodyChannel},
- * and the optional decoding stage (decompression) between the two.
+ * and the optional decoding stage (decompression) between the two; `Response.from` builds
+ * one no connection produced (its input is checked in response-from.ts, its body fed by
+ * body-source.ts into the same kind of channel).
  *
  * Invariants: the body is consumed once (a second reader gets `HG_BODY_USED`);
  * `text()` and friends read the channel directly when no decoding is needed, so the
@@ -15,10 +17,16 @@
  */
 
 import type { Readable } from 'node:stream';
-import { type BodyChannel, type BodyEndListener, joinChunks } from './conn/body.js';
+import { sourceChannel } from './body-source.js';
+import { type BodyChannel, type BodyEndListener, joinChunks, watchUnread } from './conn/body.js';
 import type { Budget } from './deadline.js';
 import { HourglassError } from './errors.js';
-import type { Timings } from './timings.js';
+import { headersObject } from './http1/headers.js';
+import { checkFromInit, type ResponseFromInit } from './response-from.js';
+import { Timings } from './timings.js';
+
+export type { ResponseBodyInit } from './body-source.js';
+export type { ResponseFromInit, ResponseHeadersInit } from './response-from.js';
 
 /** Builds the decoding stage for a compressed body, given the raw body stream. */
 export type BodyDecoder = (raw: Readable) => Readable;
@@ -177,6 +185,40 @@ export class Response {
     this.channel = channel;
     this.settlement = new Settlement(init.timings);
     channel.listener = this.settlement;
+  }
+
+  /**
+   * Builds a response that no connection produced — for caches, short-circuiting
+   * interceptors and mocks (SPEC §12). It reads like any other: `text()`, `json()`,
+   * `bytes()`, `readInto()`, `body`, `dump()`, one consumer only (`HG_BODY_USED`), headers
+   * with lower-cased names and a null prototype. A stream body is pulled as it is read and
+   * destroyed if the body is abandoned. Bad input is `HG_INVALID_ARG`.
+   *
+   * @example
+   * const cached = Response.from({ status: 200, headers: { 'content-type': 'text/plain' }, body: 'hi', url });
+   */
+  static from(init: ResponseFromInit): Response {
+    const { status, statusText, url, method, rawHeaders, body } = checkFromInit(init);
+    const { channel, start, stream } = sourceChannel(body);
+    const timings = new Timings(Date.now());
+    timings.response = timings.start;
+    const res = new Response(
+      {
+        status,
+        statusText,
+        httpVersion: '1.1',
+        headers: headersObject(rawHeaders),
+        rawHeaders,
+        url,
+        method,
+        reused: false,
+        timings,
+      },
+      channel,
+    );
+    if (stream) watchUnread(res, channel);
+    start();
+    return res;
   }
 
   /** Whether at least one redirect was followed. */

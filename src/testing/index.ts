@@ -1,5 +1,6 @@
 /**
- * hourglass/testing — the fault server and the test PKI, shipped to users (SPEC §9).
+ * hourglass/testing — the fault server, the test PKI (SPEC §9) and MockTransport, an
+ * in-process RoundTripper for users' tests (SPEC §12), shipped to users.
  *
  * Exports values and types separately. Left unexported on purpose: the request
  * reader, the connection state (`Conn`) and the route-table internals; the route
@@ -30,3 +31,13 @@ export { FaultServer } from './fault-server.js';
 export type { MalformedCase, MalformedExpectation } from './malformed.js';
 export type { RouteHandler, RouteOptions } from './route-kit.js';
 export { POISON } from './routes.js';
+export { MockTransport } from './mock-transport.js';
+export type {
+  MockRoute,
+  MockCall,
+  MockReply,
+  MockReplyBody,
+  MockReplyRequest,
+  MockTransportOptions,
+  MockUrlPattern,
+} from './mock-transport.js';

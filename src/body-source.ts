@@ -1,0 +1,127 @@
+/**
+ * body-source — a response body that no connection produces (SPEC §12 `Response.from`):
+ * a string, bytes or a stream fed into a {@link BodyChannel}, so such a Response reads
+ * exactly like one off the wire (text/json/bytes/readInto/body/dump, `HG_BODY_USED`).
+ *
+ * Owns: the {@link BodyProducer} that pulls from the source on demand, and the input
+ * type {@link ResponseBodyInit}.
+ *
+ * Never does: framing, timeouts or decoding — a stream source's own pace is the body's
+ * pace; the caller's budget still ends when the body settles (response.ts).
+ *
+ * Invariants: in-memory bodies are pushed whole at once (the channel settles at once, as
+ * a body that arrived whole); a stream is read only while the consumer wants data, one
+ * pull at a time; when the consumer abandons the body the stream is destroyed (or its
+ * iterator returned) and nothing is pulled again.
+ */
+
+import { Readable } from 'node:stream';
+import { invalidArg } from './errors.js';
+import { BodyChannel, type BodyProducer } from './conn/body.js';
+
+/**
+ * A body for `Response.from`: a string (UTF-8), bytes, or a stream — a Node `Readable`,
+ * a web `ReadableStream` or any async iterable of byte chunks (strings are UTF-8).
+ */
+export type ResponseBodyInit = string | Uint8Array | ArrayBuffer | AsyncIterable<Uint8Array | string>;
+
+/** A body whose bytes are known now, or undefined for a stream. */
+export function memoryBody(body: ResponseBodyInit | null | undefined): Buffer | undefined {
+  if (body === undefined || body === null) return Buffer.alloc(0);
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof ArrayBuffer) return Buffer.from(body);
+  if (typeof (body as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function') return undefined;
+  throw invalidArg('Response.from: body must be a string, a Uint8Array, an ArrayBuffer or a stream');
+}
+
+/**
+ * Makes the channel for a body and the function that starts feeding it; call `start`
+ * once the Response holds the channel (its settlement must hear the end).
+ */
+export function sourceChannel(body: ResponseBodyInit | null | undefined): {
+  channel: BodyChannel;
+  start: () => void;
+  /** The body is a stream (pulled on demand). */
+  stream: boolean;
+} {
+  const bytes = memoryBody(body);
+  if (bytes !== undefined) {
+    const channel = new BodyChannel(IDLE_PRODUCER, bytes.length);
+    return {
+      channel,
+      start: () => {
+        if (bytes.length > 0) channel.push(bytes, true);
+        channel.end();
+      },
+      stream: false,
+    };
+  }
+  const producer = new StreamProducer(body as AsyncIterable<Uint8Array | string>);
+  const channel = new BodyChannel(producer, -1);
+  producer.channel = channel;
+  return { channel, start: () => undefined, stream: true };
+}
+
+/** In-memory bodies are complete before anyone asks. */
+const IDLE_PRODUCER: BodyProducer = {
+  onDemand(): void {},
+  onSettled(): void {},
+};
+
+/** Pulls a stream into its channel while the consumer wants data. */
+class StreamProducer implements BodyProducer {
+  channel: BodyChannel | undefined;
+  private iterator: AsyncIterator<Uint8Array | string> | undefined;
+  private pulling = false;
+  private wanted = false;
+  private done = false;
+
+  constructor(private readonly source: AsyncIterable<Uint8Array | string>) {}
+
+  onDemand(): void {
+    this.wanted = true;
+    if (!this.pulling && !this.done) void this.pump();
+  }
+
+  onSettled(complete: boolean): void {
+    if (this.done) return;
+    this.done = true;
+    if (complete) return;
+    // Abandoned: the source stops producing.
+    if (this.source instanceof Readable) this.source.destroy();
+    else if (!this.pulling) void this.iterator?.return?.()?.catch(() => undefined);
+  }
+
+  private async pump(): Promise<void> {
+    const ch = this.channel!;
+    this.pulling = true;
+    try {
+      this.iterator ??= this.source[Symbol.asyncIterator]();
+      while (this.wanted && !this.done) {
+        const r = await this.iterator.next();
+        if (this.done) break;
+        if (r.done === true) {
+          this.done = true;
+          ch.end();
+          return;
+        }
+        const v = r.value;
+        const chunk = typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+        if (chunk.length > 0 && !ch.push(chunk, true)) this.wanted = false;
+      }
+    } catch (err) {
+      if (!this.done) {
+        this.done = true;
+        ch.fail(err instanceof Error ? err : new Error(String(err)));
+      }
+      return;
+    } finally {
+      this.pulling = false;
+    }
+    if (this.done && !(this.source instanceof Readable)) {
+      // Abandoned while a pull was pending: let the iterator clean up.
+      void this.iterator?.return?.()?.catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * bearer-auth — {@link bearerAuth}, the registry-style token interceptor of SPEC §12
+ * (Docker/OCI registries, OAuth resource servers): on a `401` carrying
+ * `WWW-Authenticate: Bearer realm=…,service=…,scope=…` it asks the caller's `token()`
+ * for a token for that challenge and sends the request once more with
+ * `Authorization: Bearer <token>`.
+ *
+ * Owns: the token cache (per origin and challenge, kept until a 401 refuses it), the
+ * one-fetch-at-a-time rule per challenge, and the origin rule.
+ *
+ * Never does: fetch tokens itself, replay a body that is not replayable (the 401 is
+ * returned), or send a token to an origin (scheme, host, port) other than the one whose
+ * challenge produced it — a request to another origin gets no token, and a 401 that
+ * came from another origin (after a redirect below this interceptor) is returned as is.
+ *
+ * Invariants: a request the caller gave its own `Authorization` passes untouched; at most
+ * one replay per call; the 401 that is replayed is dumped first (its connection can be
+ * reused); concurrent calls that meet the same challenge share one `token()` call.
+ */
+
+import { HourglassError, invalidArg } from '../errors.js';
+import type { Response } from '../response.js';
+import type { Interceptor, OutgoingRequest } from '../round-tripper.js';
+import { parseChallenges } from './challenge.js';
+
+/** A `Bearer` challenge, as {@link BearerAuthOptions.token} receives it. */
+export interface BearerChallenge {
+  /** Where to get a token (the token endpoint), from `realm=`. */
+  realm: string | undefined;
+  /** `service=`. */
+  service: string | undefined;
+  /** `scope=` (space-separated scopes, as sent). */
+  scope: string | undefined;
+  /** Every parameter of the challenge by lower-cased name (`error`, …). */
+  params: Readonly<Record<string, string>>;
+  /** The URL that answered 401. */
+  url: URL;
+  /** The origin the token will be sent to (scheme, host and port). */
+  origin: string;
+}
+
+/** Options of {@link bearerAuth}. */
+export interface BearerAuthOptions {
+  /**
+   * Returns a token for `challenge`. Called once per origin and challenge; again only
+   * when the server refuses the cached token with a new 401.
+   */
+  token: (challenge: BearerChallenge) => string | Promise<string>;
+}
+
+/**
+ * An interceptor answering `WWW-Authenticate: Bearer` challenges (SPEC §12). Put it in
+ * `networkInterceptors`: it then sees every redirect hop and gives each origin only its
+ * own token. In `interceptors` it runs above the redirects, so the header it adds follows
+ * the client's redirect rule for `Authorization` (SPEC §7: kept for the same host — any
+ * port — and its subdomains); a 401 that comes from another origin is returned as is.
+ *
+ * @example
+ * const client = new Client({
+ *   networkInterceptors: [bearerAuth({ token: async (c) => fetchRegistryToken(c.realm, c.service, c.scope) })],
+ * });
+ */
+export function bearerAuth(options: BearerAuthOptions): Interceptor {
+  if (typeof options !== 'object' || options === null || typeof options.token !== 'function') {
+    throw invalidArg('bearerAuth: options.token must be a function (challenge) => token');
+  }
+  const getToken = options.token;
+  /** Token by origin + challenge. */
+  const tokens = new Map<string, string>();
+  /** The challenge key whose token an origin gets up front. */
+  const current = new Map<string, string>();
+  /** token() calls in flight, by key. */
+  const inflight = new Map<string, Promise<string>>();
+
+  const fetchToken = (key: string, challenge: BearerChallenge): Promise<string> => {
+    let p = inflight.get(key);
+    if (p === undefined) {
+      p = Promise.resolve()
+        .then(() => getToken(challenge))
+        .then((t) => {
+          if (typeof t !== 'string' || t === '') throw invalidArg('bearerAuth: token() must return a non-empty string');
+          tokens.set(key, t);
+          return t;
+        })
+        .finally(() => inflight.delete(key));
+      inflight.set(key, p);
+    }
+    return p;
+  };
+
+  return async function bearerAuthInterceptor(req: OutgoingRequest, next): Promise<Response> {
+    if (req.headers.has('authorization')) return next(req);
+    const origin = req.url.origin;
+    const key0 = current.get(origin);
+    const sent = key0 === undefined ? undefined : tokens.get(key0);
+    const res = await next(sent === undefined ? req : withToken(req, sent));
+    if (res.status !== 401) return res;
+    const challenge = bearerChallenge(res, req.url);
+    // Only a challenge from the origin this request went to earns that origin a token.
+    if (challenge === undefined || challenge.origin !== origin) return res;
+    if (req.body !== undefined && !req.body.replayable) return res;
+    const key = `${origin}\n${challenge.realm ?? ''}\n${challenge.service ?? ''}\n${challenge.scope ?? ''}`;
+    let token = tokens.get(key);
+    if (token === undefined || token === sent) {
+      // A new challenge, or the token we sent was refused: ask again.
+      if (token !== undefined && tokens.get(key) === token) tokens.delete(key);
+      await res.dump();
+      token = await fetchToken(key, challenge);
+    } else {
+      await res.dump();
+    }
+    current.set(origin, key);
+    return next(withToken(req, token));
+  };
+}
+
+/** A copy of `req` carrying the token (the caller's request is left as it was). */
+function withToken(req: OutgoingRequest, token: string): OutgoingRequest {
+  const headers = req.headers.clone();
+  try {
+    headers.set('authorization', `Bearer ${token}`);
+  } catch (err) {
+    throw new HourglassError('bearerAuth: the token is not a valid header value', 'HG_INVALID_ARG', { cause: err });
+  }
+  return { ...req, headers };
+}
+
+/** The first `Bearer` challenge of a 401, or undefined. */
+function bearerChallenge(res: Response, fallback: URL): BearerChallenge | undefined {
+  const value = res.headers['www-authenticate'];
+  if (typeof value !== 'string') return undefined;
+  const ch = parseChallenges(value).find((c) => c.scheme === 'bearer');
+  if (ch === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(res.url);
+  } catch {
+    url = fallback;
+  }
+  return {
+    realm: ch.params['realm'],
+    service: ch.params['service'],
+    scope: ch.params['scope'],
+    params: ch.params,
+    url,
+    origin: url.origin,
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * response-from — the input of `Response.from` (SPEC §12): its types and the checks that
+ * turn it into what a Response is built from (status, reason, URL, method, a validated
+ * flat header list, the body).
+ *
+ * Invariants: everything is validated before any Response exists (`HG_INVALID_ARG`);
+ * header names are tokens and values hold no CR, LF, NUL or other control character
+ * (non-Latin-1 text is allowed, as a decoded UTF-8 field may hold it); the body is not
+ * touched here.
+ */
+
+import type { ResponseBodyInit } from './body-source.js';
+import { invalidArg } from './errors.js';
+import { FIELD_CHAR, isToken } from './http1/headers.js';
+
+
+/**
+ * Headers for {@link Response.from}: a record (a `string[]` value repeats the field, an
+ * `undefined` one is skipped — so another response's `res.headers` fits) or name/value
+ * pairs (a `Map`, a header list's `entries()`, a web `Headers`).
+ */
+export type ResponseHeadersInit =
+  | Readonly<Record<string, string | number | readonly string[] | undefined>>
+  | Iterable<readonly [string, string]>;
+
+/** What {@link Response.from} takes (SPEC §12). */
+export interface ResponseFromInit {
+  /** Status code, an integer from 200 to 599 (as WHATWG's `new Response()`). */
+  status: number;
+  /** Reason phrase; default `''`. */
+  statusText?: string | undefined;
+  headers?: ResponseHeadersInit | undefined;
+  /** A string (UTF-8), bytes or a stream; none means an empty body. */
+  body?: ResponseBodyInit | null | undefined;
+  /** The URL the response answers (`res.url`). */
+  url: string | URL;
+  /** Method of the request it answers (`res.method`); default `'GET'`. */
+  method?: string | undefined;
+}
+
+/** A checked {@link ResponseFromInit}. */
+export interface CheckedFromInit {
+  status: number;
+  statusText: string;
+  /** `href` of the URL. */
+  url: string;
+  /** Upper-cased. */
+  method: string;
+  rawHeaders: string[];
+  body: ResponseBodyInit | null | undefined;
+}
+
+/** Validates `Response.from`'s argument. */
+export function checkFromInit(init: ResponseFromInit): CheckedFromInit {
+  if (typeof init !== 'object' || init === null) throw invalidArg('Response.from: expected an object');
+  const { status } = init;
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    throw invalidArg(`Response.from: status must be an integer from 200 to 599; got ${String(status)}`);
+  }
+  const url = fromUrl(init.url);
+  const method = init.method ?? 'GET';
+  if (typeof method !== 'string' || !isToken(method)) throw invalidArg('Response.from: method must be a token');
+  const statusText = init.statusText ?? '';
+  if (typeof statusText !== 'string' || !isFieldValue(statusText)) {
+    throw invalidArg('Response.from: statusText must be a string without control characters');
+  }
+  const rawHeaders = rawHeaderList(init.headers);
+  const body = init.body;
+  if ((status === 204 || status === 205 || status === 304) && !isEmptyBody(body)) {
+    throw invalidArg(`Response.from: a ${status} response has no body`);
+  }
+  return { status, statusText, url, method: method.toUpperCase(), rawHeaders, body };
+}
+
+function fromUrl(url: unknown): string {
+  if (url instanceof URL) return url.href;
+  if (typeof url === 'string' && URL.canParse(url)) return new URL(url).href;
+  throw invalidArg('Response.from: url must be an absolute URL (string or URL)');
+}
+
+function isFieldValue(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c <= 0xff && FIELD_CHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+function isEmptyBody(body: ResponseBodyInit | null | undefined): boolean {
+  if (body === undefined || body === null) return true;
+  if (typeof body === 'string') return body.length === 0;
+  if (body instanceof Uint8Array || body instanceof ArrayBuffer) return body.byteLength === 0;
+  return false;
+}
+
+/** Flat `[name, value, ...]` list from a {@link ResponseHeadersInit}, validated. */
+function rawHeaderList(init: ResponseHeadersInit | undefined): string[] {
+  const raw: string[] = [];
+  if (init === undefined || init === null) return raw;
+  const add = (name: unknown, value: unknown): void => {
+    const v = typeof value === 'number' ? String(value) : value;
+    if (typeof name !== 'string' || !isToken(name)) {
+      throw invalidArg(`Response.from: invalid header name ${JSON.stringify(String(name))}`);
+    }
+    if (typeof v !== 'string' || !isFieldValue(v)) {
+      throw invalidArg(`Response.from: invalid value for header ${name}`);
+    }
+    raw.push(name, v.trim());
+  };
+  if (typeof (init as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function') {
+    for (const pair of init as Iterable<readonly [string, string]>) add(pair[0], pair[1]);
+    return raw;
+  }
+  if (typeof init !== 'object') throw invalidArg('Response.from: headers must be an object or name/value pairs');
+  for (const name of Object.keys(init)) {
+    const value = (init as Record<string, unknown>)[name];
+    if (Array.isArray(value)) for (const v of value) add(name, v);
+    else if (value !== undefined) add(name, value);
+  }
+  return raw;
+}

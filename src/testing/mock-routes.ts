@@ -1,0 +1,225 @@
+/**
+ * mock-routes — the route table of {@link MockTransport} (SPEC §12): what a route
+ * matches (method or `'*'`; a full URL string, a RegExp or a predicate), what it does
+ * (reply static or computed, delay, stall, error), how often (once, `times(n)`,
+ * `persist()`), and the "closest route" named when nothing matches.
+ *
+ * Never does: waiting or building responses (mock-transport.ts does both).
+ *
+ * Invariants: routes match in the order they were added, the first live one wins; a
+ * route is used up after its count of answers; matching never throws (a predicate that
+ * throws does not match).
+ */
+
+import { invalidArg } from '../errors.js';
+import type { ResponseBodyInit, ResponseHeadersInit } from '../response.js';
+
+/** What a route's URL pattern may be: a full URL, a RegExp tried on `url.href`, or a predicate. */
+export type MockUrlPattern = string | URL | RegExp | ((url: URL) => boolean);
+
+/**
+ * A body a mock reply carries: a string, bytes or a stream (as `Response.from`), or any
+ * other value, sent as JSON with `content-type: application/json` unless one is set.
+ */
+export type MockReplyBody = ResponseBodyInit | null | undefined | Record<string, unknown> | unknown[] | number | boolean;
+
+/** A computed reply. */
+export interface MockReply {
+  status: number;
+  body?: MockReplyBody;
+  headers?: ResponseHeadersInit | undefined;
+  statusText?: string | undefined;
+}
+
+/** What the reply function of a route sees: the request as the mock received it. */
+export interface MockReplyRequest {
+  method: string;
+  url: URL;
+  /** Lower-cased names; repeated fields joined with `', '`. */
+  headers: Record<string, string>;
+  /** The request body's bytes, or undefined when the request had none. */
+  body: Buffer | undefined;
+}
+
+/** @internal — what a route does when it answers. */
+export type RouteAction =
+  | { kind: 'reply'; reply: MockReply | ((req: MockReplyRequest) => MockReply | Promise<MockReply>) }
+  | { kind: 'stall' }
+  | { kind: 'error'; error: unknown };
+
+/**
+ * One route of a {@link MockTransport}, returned by `mock.on(...)`. Every method returns
+ * the route, so calls chain in any order:
+ * `mock.on('GET', url).delay(50).reply(200, 'ok').times(2)`.
+ */
+export class MockRoute {
+  /** @internal */
+  action: RouteAction | undefined;
+  /** @internal — ms to wait before answering. */
+  delayMs = 0;
+  /** @internal — answers left (Infinity once persisted). */
+  limit = 1;
+  /** @internal — answers given. */
+  count = 0;
+
+  /** @internal */
+  constructor(
+    readonly method: string,
+    private readonly pattern: MockUrlPattern,
+  ) {}
+
+  /**
+   * Answers with `status`, an optional body (string, bytes, stream, or a value sent as
+   * JSON) and headers; or with what `fn(req)` returns (it may be async).
+   */
+  reply(status: number, body?: MockReplyBody, headers?: ResponseHeadersInit): this;
+  reply(fn: (req: MockReplyRequest) => MockReply | Promise<MockReply>): this;
+  reply(
+    statusOrFn: number | ((req: MockReplyRequest) => MockReply | Promise<MockReply>),
+    body?: MockReplyBody,
+    headers?: ResponseHeadersInit,
+  ): this {
+    if (typeof statusOrFn === 'function') {
+      this.action = { kind: 'reply', reply: statusOrFn };
+    } else {
+      if (!Number.isInteger(statusOrFn) || statusOrFn < 200 || statusOrFn > 599) {
+        throw invalidArg(`MockRoute.reply: status must be an integer from 200 to 599; got ${String(statusOrFn)}`);
+      }
+      this.action = { kind: 'reply', reply: { status: statusOrFn, body, headers } };
+    }
+    return this;
+  }
+
+  /** Waits `ms` before answering (the request's deadline, signal and header timeout still run). */
+  delay(ms: number): this {
+    if (typeof ms !== 'number' || !(ms >= 0) || ms > Number.MAX_SAFE_INTEGER) {
+      throw invalidArg(`MockRoute.delay: ms must be a number from 0; got ${String(ms)}`);
+    }
+    this.delayMs = ms;
+    return this;
+  }
+
+  /**
+   * Never answers: the request ends only by the client's deadline, its signal or the
+   * response-header timeout — with the same errors as over a real connection.
+   */
+  stall(): this {
+    this.action = { kind: 'stall' };
+    return this;
+  }
+
+  /** Fails the request with `err` (as a transport error would). */
+  error(err: unknown): this {
+    this.action = { kind: 'error', error: err };
+    return this;
+  }
+
+  /** Answers `n` requests (default: one). */
+  times(n: number): this {
+    if (!Number.isInteger(n) || n < 1) throw invalidArg(`MockRoute.times: n must be an integer >= 1; got ${String(n)}`);
+    this.limit = n;
+    return this;
+  }
+
+  /** Answers every matching request, however many. */
+  persist(): this {
+    this.limit = Number.POSITIVE_INFINITY;
+    return this;
+  }
+
+  /** How many requests this route answered. */
+  get used(): number {
+    return this.count;
+  }
+
+  /** Whether the route may answer again. */
+  get live(): boolean {
+    return this.used < this.limit;
+  }
+
+  /** Whether the route answered as often as it must (a persisted route: at least once). */
+  get satisfied(): boolean {
+    return this.limit === Number.POSITIVE_INFINITY ? this.used > 0 : this.used >= this.limit;
+  }
+
+  /** @internal */
+  methodMatches(method: string): boolean {
+    return this.method === '*' || this.method === method;
+  }
+
+  /** @internal */
+  urlMatches(url: URL): boolean {
+    const p = this.pattern;
+    try {
+      if (typeof p === 'string') return sameUrl(p, url);
+      if (p instanceof URL) return p.href === url.href;
+      if (p instanceof RegExp) {
+        p.lastIndex = 0;
+        return p.test(url.href);
+      }
+      return p(url) === true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** `GET https://x/y`, `* /re/`, `POST <predicate>` — for messages. */
+  describe(): string {
+    const p = this.pattern;
+    const what =
+      typeof p === 'string' ? p : p instanceof URL ? p.href : p instanceof RegExp ? String(p) : `<predicate ${p.name || 'fn'}>`;
+    const count = this.limit === Number.POSITIVE_INFINITY ? 'persist' : `${this.used}/${this.limit} used`;
+    return `${this.method} ${what} (${count})`;
+  }
+
+  /** @internal — how far the route is from matching (lower is closer). */
+  distance(method: string, url: URL): number {
+    const methodCost = this.methodMatches(method) ? 0 : 8;
+    if (this.urlMatches(url)) return methodCost + (this.live ? 0 : 1);
+    const p = this.pattern;
+    const href = typeof p === 'string' ? normalize(p) : p instanceof URL ? p.href : undefined;
+    if (href === undefined) return methodCost + 1_000;
+    return methodCost + 2 + editDistance(href, url.href);
+  }
+}
+
+/** Checks a route method: `'*'` or an HTTP token (upper-cased). */
+export function routeMethod(method: string): string {
+  if (typeof method !== 'string' || !/^(\*|[!#$%&'*+.^_`|~0-9A-Za-z-]+)$/.test(method)) {
+    throw invalidArg(`MockTransport.on: method must be '*' or an HTTP method; got ${String(method)}`);
+  }
+  return method === '*' ? method : method.toUpperCase();
+}
+
+/** Checks a route URL pattern; a string must be a full URL. */
+export function routePattern(url: MockUrlPattern): MockUrlPattern {
+  if (typeof url === 'string') {
+    if (!URL.canParse(url)) throw invalidArg(`MockTransport.on: a string route must be a full URL; got ${url}`);
+    return url;
+  }
+  if (url instanceof URL || url instanceof RegExp || typeof url === 'function') return url;
+  throw invalidArg('MockTransport.on: url must be a full URL, a URL, a RegExp or a predicate');
+}
+
+function normalize(s: string): string {
+  return new URL(s).href;
+}
+
+function sameUrl(route: string, url: URL): boolean {
+  return normalize(route) === url.href;
+}
+
+/** Levenshtein distance, capped at 200 characters of each string (messages only). */
+function editDistance(a: string, b: string): number {
+  const x = a.slice(0, 200);
+  const y = b.slice(0, 200);
+  let prev = Array.from({ length: y.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= x.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= y.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[y.length]! + Math.abs(a.length - x.length) + Math.abs(b.length - y.length);
+}
