@@ -47,6 +47,16 @@ export interface CookieJarLike {
   setCookie(cookie: string, url: string): unknown;
 }
 
+/**
+ * A redirect policy: throw (or reject) to fail with that error as cause; return (or
+ * resolve) `false` to return the 3xx as is. An async policy is awaited under the
+ * overall deadline and the signal.
+ */
+export type CheckRedirect = (
+  next: RedirectRequest,
+  via: RedirectVia[],
+) => boolean | undefined | void | PromiseLike<boolean | undefined | void>;
+
 /** The next request of a redirect, as `checkRedirect` sees it. */
 export interface RedirectRequest {
   url: string;
@@ -66,7 +76,7 @@ export interface ChainConfig {
   networkInterceptors: readonly Interceptor[];
   transport: RoundTripper;
   jar: CookieJarLike | undefined;
-  checkRedirect: ((next: RedirectRequest, via: RedirectVia[]) => boolean | undefined | void) | undefined;
+  checkRedirect: CheckRedirect | undefined;
 }
 
 /** One link of the chain. `i` is its own index: it calls `call.proceed(req, i + 1)`. */
@@ -202,8 +212,15 @@ async function followRedirect(call: Call, req: OutgoingRequest, res: Response, i
   if (check !== undefined) {
     let verdict: boolean | undefined | void;
     try {
-      verdict = check({ url: next.url.href, method: next.method, headers: joinedFields(next.headers) }, via.map((v) => ({ ...v })));
+      const v = check({ url: next.url.href, method: next.method, headers: joinedFields(next.headers) }, via.map((x) => ({ ...x })));
+      // An async policy is awaited under the deadline and the signal (SPEC §11): its
+      // refusal must never be outrun by the next hop.
+      verdict = isThenable(v) ? await call.budget.race(v) : v;
     } catch (err) {
+      if (call.budget.failure !== undefined) {
+        void res.dump(0, 0);
+        throw call.budget.failure;
+      }
       await res.dump(DEFAULTS.redirectDrainBytes);
       const e = new HourglassError('checkRedirect refused the redirect', 'HG_REDIRECT_REFUSED', { method, url, cause: err });
       (e as HourglassError & { response?: Response }).response = res;

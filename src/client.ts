@@ -29,7 +29,7 @@ import {
   type TransportTimeouts,
 } from './options.js';
 import { joinedFields } from './http1/index.js';
-import { afterHop, assembleChain, Call, type Chain, type CookieJarLike, type RedirectRequest, type RedirectVia } from './chain.js';
+import { afterHop, assembleChain, Call, type Chain, type CheckRedirect, type CookieJarLike, type RedirectRequest, type RedirectVia } from './chain.js';
 import {
   type BodyOrFactory,
   checkMethod,
@@ -45,7 +45,7 @@ import { headerFlat, headerListOf, type Interceptor, isRoundTripper, type Outgoi
 import { channels, type TraceHooks } from './trace.js';
 import { Transport } from './transport.js';
 
-export type { CookieJarLike, RedirectRequest, RedirectVia } from './chain.js';
+export type { CheckRedirect, CookieJarLike, RedirectRequest, RedirectVia } from './chain.js';
 
 /** Options of a {@link Client}. */
 export interface ClientOptions<T extends RoundTripper = Transport> {
@@ -58,7 +58,7 @@ export interface ClientOptions<T extends RoundTripper = Transport> {
   /** Follow redirects at all. Default true. */
   followRedirects?: boolean;
   /** Throw to fail with that error as cause; return false to return the 3xx as is. */
-  checkRedirect?: (next: RedirectRequest, via: RedirectVia[]) => boolean | undefined | void;
+  checkRedirect?: CheckRedirect;
   jar?: CookieJarLike;
   retry?: RetryOptions | number;
   /** Default headers, overridden by a request's own. */

@@ -6,6 +6,7 @@
 
 export { Client } from './client.js';
 export type {
+  CheckRedirect,
   ClientOptions,
   CookieJarLike,
   RedirectRequest,
