@@ -29,7 +29,7 @@ import {
   type TransportTimeouts,
 } from './options.js';
 import { joinedFields } from './http1/index.js';
-import { afterHop, assembleChain, Call, type Chain, type CheckRedirect, type CookieJarLike, type RedirectRequest, type RedirectVia } from './chain.js';
+import { afterHop, assembleChain, Call, type Chain, type CheckRedirect, type CookieJarLike } from './chain.js';
 import {
   type BodyOrFactory,
   checkMethod,
