@@ -111,6 +111,9 @@ class Settlement implements BodyEndListener, Cancelable {
 /** Decoded bodies whose Response was collected before the decoded stream was built. */
 const DROPPED = new FinalizationRegistry<Settlement>((s) => s.drop());
 
+/** Decoded bodies a readInto claimed, destroyed when their Response is collected. */
+const READERS = new FinalizationRegistry<Readable>((d) => d.destroy());
+
 function ignore(): void {}
 
 function onDecodedClose(this: Readable & { [SETTLEMENT]?: Settlement }): void {
@@ -379,7 +382,9 @@ export class Response {
       this.claim();
       this.reading = true;
       // Failures are read from `errored` by the next read: never an unhandled 'error'.
-      this.stream().on('error', ignore);
+      const d = this.stream().on('error', ignore);
+      // Only this Response can read on: once it is collected, the body goes.
+      READERS.register(this, d);
     }
     if (this.decodedReadPending) {
       throw new HourglassError('readInto: another read is still pending', 'HG_BODY_USED');

@@ -5,12 +5,15 @@
 //     stream) are a corrupt body (`bad-encoding`, as for gzip), and the read settles.
 //   - A body tiny on the wire that arrived whole still decodes under the overall timeout and
 //     the signal ("keep covering the body until it ends").
+//   - A large body whose Response was dropped after res.body was touched or one readInto
+//     done is destroyed when collected (SPEC §11), so its connection is not held forever.
 //   - A decoded body is read one way: a second way throws HG_BODY_USED, as for plain bodies.
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import * as zlib from 'node:zlib';
 import { Client, HourglassError, ProtocolError, Transport } from '../../src/index.js';
+import { runChild } from './child.js';
 
 const T = { timeout: 10_000 };
 
@@ -333,5 +336,53 @@ describe('a decoded body is read one way (SPEC §2: reading twice throws)', () =
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('a dropped Response frees its connection even after its body was claimed (SPEC §11)', () => {
+  let srv: Awaited<ReturnType<typeof rawServer>>;
+  const gz = zlib.gzipSync(noise(1 << 20));
+  before(async () => {
+    srv = await rawServer((sock, path) => {
+      if (path === '/gz') {
+        sock.write(head(gz.length, 'gzip'));
+        sock.write(gz);
+        return;
+      }
+      sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${1 << 20}\r\n\r\n`);
+      sock.write(Buffer.alloc(1 << 20, 0x61));
+    });
+  });
+  after(() => srv.close());
+
+  it('untouched, res.body touched, one readInto (plain and gzip): the next request gets the connection', { timeout: 20_000 }, async () => {
+    const out = await runChild(
+      `const { Client, Transport } = await import(process.env.HG);
+const U = process.env.HG_URL;
+const variants = {
+  untouched: async (c) => { await c.request(U + '/plain'); },
+  body: async (c) => { const r = await c.request(U + '/plain'); void r.body; },
+  readInto: async (c) => { const r = await c.request(U + '/plain'); await r.readInto(new Uint8Array(16)); },
+  gzReadInto: async (c) => { const r = await c.request(U + '/gz'); await r.readInto(new Uint8Array(16)); },
+};
+const result = {};
+for (const [name, fn] of Object.entries(variants)) {
+  const t = new Transport({ maxConnsPerHost: 1, poolTimeout: 1500 });
+  const c = new Client({ transport: t });
+  await fn(c);
+  await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 8; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); }
+  try { await (await c.request(U + '/plain')).dump(); result[name] = 'freed'; }
+  catch (e) { result[name] = e.name + ' ' + e.phase; }
+  await c.close();
+}
+console.log('RESULT ' + JSON.stringify(result));
+process.exit(0);
+`,
+      { HG_URL: srv.url },
+      18_000,
+      ['--expose-gc'],
+    );
+    assert.deepEqual(out.result, { untouched: 'freed', body: 'freed', readInto: 'freed', gzReadInto: 'freed' }, out.stderr);
   });
 });
