@@ -13,9 +13,10 @@
  * deadline and the signal keep covering the decoding until the decoded stream ends (SPEC
  * §2). A decoded body is read one way: `res.body` after `readInto`/`bytes()`/`dump()`
  * throws `HG_BODY_USED`; the decoded stream a readInto consumes has an 'error' listener
- * (failures reject the next read, never go unhandled). What settling does lives in a {@link Settlement}, which the body channel
- * holds — never the Response itself, so a connection does not keep a dropped Response
- * alive (an unread body is then destroyed when the Response is collected).
+ * (failures reject the next read, never go unhandled). What settling does lives in a
+ * {@link Settlement}, which the body channel holds — never the Response itself, so a
+ * connection does not keep a dropped Response alive (an unread body, or one claimed by
+ * `readInto`, is then destroyed when the Response is collected).
  */
 
 import type { Readable } from 'node:stream';

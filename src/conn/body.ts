@@ -140,7 +140,8 @@ export class BodyChannel {
     this.chunks.push(owned ? chunk : ownedCopy(chunk));
     this.bufferedBytes += chunk.length;
     if (this.mode === 'collect') return true;
-    if (this.bufferedBytes >= HIGH_WATER) {
+    // Up to 64 KiB a body may still arrive whole (and release its connection): pause past it.
+    if (this.bufferedBytes > HIGH_WATER) {
       this.paused = true;
       return false;
     }
@@ -169,11 +170,12 @@ export class BodyChannel {
     else if (this.mode === 'collect') this.finishCollect();
     else if (this.mode === 'reader' && this.target !== undefined) this.answerRead(0);
     else {
-      if (this.mode === 'stream') this.readable?.push(null);
+      const r = this.mode === 'stream' ? this.readable : undefined;
+      r?.push(null);
       // The whole body is in memory (unclaimed, in the stream's buffer or the reader's
-      // carry, 64 KiB-bounded): the connection goes back now, the caller reads it later
-      // with no clock running (SPEC §11).
-      this.settle(true, undefined);
+      // carry): if it is at most 64 KiB the connection goes back now, the caller reads it
+      // later with no clock running (SPEC §11); a larger one waits for its reader.
+      if (this.held() + (r?.readableLength ?? 0) <= HIGH_WATER) this.settle(true, undefined);
     }
   }
 

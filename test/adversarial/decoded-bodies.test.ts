@@ -386,3 +386,45 @@ process.exit(0);
     assert.deepEqual(out.result, { untouched: 'freed', body: 'freed', readInto: 'freed', gzReadInto: 'freed' }, out.stderr);
   });
 });
+
+describe('an unread body is released exactly when it arrived whole and is at most 64 KiB (SPEC §11)', () => {
+  let srv: Awaited<ReturnType<typeof rawServer>>;
+  before(async () => {
+    srv = await rawServer((sock, path) => {
+      const [, kind, n] = path.split('/');
+      const body = Buffer.alloc(Number(n), 0x61);
+      if (kind === 'cl') {
+        sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+        sock.write(body);
+      } else {
+        sock.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n`);
+        sock.write(body);
+        setTimeout(() => sock.write('\r\n0\r\n\r\n'), 100);
+      }
+    });
+  });
+  after(() => srv.close());
+
+  const cases: Array<[string, boolean]> = [
+    ['/cl/65536', true],
+    ['/cl/65537', false],
+    ['/cl/128000', false],
+    ['/late/65535', true],
+    ['/late/65536', true],
+    ['/late/65537', false],
+  ];
+  for (const [path, released] of cases) {
+    it(`${path}: ${released ? 'released' : 'held until read'}`, T, async () => {
+      const transport = new Transport();
+      const client = new Client({ transport, timeout: 3000 });
+      try {
+        const res = await client.request(`${srv.url}${path}`);
+        await sleep(250);
+        assert.equal(transport.stats().totals.active === 0, released);
+        assert.equal((await res.bytes()).length, Number(path.split('/')[2]));
+      } finally {
+        await client.close();
+      }
+    });
+  }
+});
