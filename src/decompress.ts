@@ -12,7 +12,9 @@
  * the body was complete); more than 5 codings are refused. Every stage honours
  * backpressure — a stage whose output is not read stops decoding, so memory per response
  * stays bounded whatever the compression ratio (SPEC §11); an empty body is empty for
- * every coding, never `bad-encoding`.
+ * every coding, never `bad-encoding`. Bytes after the end of a compressed stream
+ * (trailing CRLF or garbage, a second deflate or brotli stream) are `bad-encoding` for
+ * every coding, as zlib's gunzip already does, and the body always settles.
  */
 
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
@@ -96,12 +98,36 @@ class GzipDecoder extends zlib.Gunzip {
   }
 }
 
-/** Brotli decoder that takes an empty input as an empty body. */
+/**
+ * Brotli decoder that takes an empty input as an empty body, and bytes after the end of
+ * the compressed stream as a corrupt body (zlib would drop them silently).
+ */
 class BrotliDecoder extends zlib.BrotliDecompress {
+  private fed = 0;
+
+  override _transform(chunk: Buffer, enc: BufferEncoding, cb: TransformCallback): void {
+    this.fed += chunk.length;
+    super._transform(chunk, enc, cb);
+  }
+
+  // zlib ends its output early when the decoder finished with input left over (the
+  // same chunk or a later one): that is the moment to call the body corrupt.
+  override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (chunk === null && this.bytesWritten < this.fed) {
+      this.destroy(trailingData());
+      return false;
+    }
+    return super.push(chunk, encoding);
+  }
+
   override _flush(cb: TransformCallback): void {
     if (this.bytesWritten === 0) cb();
     else super._flush(cb);
   }
+}
+
+function trailingData(): Error {
+  return new Error('data after the end of the compressed stream');
 }
 
 function badEncoding(err: Error, ctx: { method: string; url: string }): ProtocolError {
@@ -120,6 +146,10 @@ function badEncoding(err: Error, ctx: { method: string; url: string }): Protocol
  */
 class InflateAuto extends Transform {
   private inner: zlib.Inflate | zlib.InflateRaw | undefined;
+  /** Input bytes handed to the inner inflater. */
+  private fed = 0;
+  /** The inner inflater reached the end of the deflate stream. */
+  private innerEnded = false;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     let inner = this.inner;
@@ -129,8 +159,18 @@ class InflateAuto extends Transform {
         if (!this.push(d)) made.pause();
       });
       made.on('error', (e: Error) => this.destroy(e));
+      made.once('end', () => {
+        this.innerEnded = true;
+      });
       this.inner = inner = made;
     }
+    // Bytes after the end of the deflate stream (trailing CRLF, garbage, a second stream)
+    // make the body corrupt, as for gzip (SPEC §11: complete framing, corrupt stream).
+    if (this.innerEnded) {
+      cb(trailingData());
+      return;
+    }
+    this.fed += chunk.length;
     inner.write(chunk, () => cb());
   }
 
@@ -146,8 +186,12 @@ class InflateAuto extends Transform {
       cb();
       return;
     }
-    inner.once('end', () => cb());
-    inner.end();
+    const check = (): void => cb(inner.bytesWritten < this.fed ? trailingData() : null);
+    if (this.innerEnded) check();
+    else {
+      inner.once('end', check);
+      inner.end();
+    }
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {

@@ -11,15 +11,20 @@
  * `text()` and friends read the channel directly when no decoding is needed, so the
  * common path builds no stream; the overall budget given to the final response is
  * finished when its body settles (ends, fails, is dumped or destroyed, or arrives whole:
- * SPEC §11). What settling does lives in a {@link Settlement}, which the body channel
- * holds — never the Response itself, so a connection does not keep a dropped Response
- * alive (an unread body is then destroyed when the Response is collected).
+ * SPEC §11) — except that a decoded body arriving whole releases only its connection: the
+ * deadline and the signal keep covering the decoding until the decoded stream ends (SPEC
+ * §2). A decoded body is read one way: `res.body` after `readInto`/`bytes()`/`dump()`
+ * throws `HG_BODY_USED`; the decoded stream a readInto consumes has an 'error' listener
+ * (failures reject the next read, never go unhandled). What settling does lives in a
+ * {@link Settlement}, which the body channel holds — never the Response itself, so a
+ * connection does not keep a dropped Response alive (an unread body, or one claimed by
+ * `readInto`, is then destroyed when the Response is collected).
  */
 
 import type { Readable } from 'node:stream';
 import { sourceChannel } from './body-source.js';
 import { type BodyChannel, type BodyEndListener, joinChunks, watchUnread } from './conn/body.js';
-import type { Budget } from './deadline.js';
+import type { Budget, Cancelable } from './deadline.js';
 import { HourglassError } from './errors.js';
 import { headersObject } from './http1/headers.js';
 import { checkFromInit, type ResponseFromInit } from './response-from.js';
@@ -42,7 +47,7 @@ export interface BodyObserver {
  * request's budget finished, the observer told. Held by the body channel; it reaches the
  * Response only weakly (a collected Response must not be kept alive by its connection).
  */
-class Settlement implements BodyEndListener {
+class Settlement implements BodyEndListener, Cancelable {
   budget: Budget | undefined;
   observer: BodyObserver | undefined;
   /** Set (weakly) only while an observer waits. */
@@ -51,9 +56,52 @@ class Settlement implements BodyEndListener {
   pinned: Response | undefined;
   isSettled = false;
   error: Error | undefined;
+  /** The body is decoded: it settles when the decoded stream does, not when the raw one does. */
+  decoding = false;
+  /** Decoding: the raw body arrived whole; the budget now covers the decoded stream (SPEC §2). */
+  rawDone = false;
+  /** Decoding: the decoded stream, once built. */
+  decoded: Readable | undefined;
   constructor(private readonly timings: Timings) {}
 
   bodyEnded(err: Error | undefined): void {
+    if (err === undefined && this.decoding && this.decoded?.destroyed !== true) {
+      // The connection may go; the deadline and the signal keep covering the decoding.
+      this.rawDone = true;
+      this.budget?.hold(this);
+      return;
+    }
+    this.done(err);
+  }
+
+  /** The raw body had settled before decoding was known: wait for the decoded stream instead. */
+  reopen(): void {
+    if (!this.isSettled || this.error !== undefined) return;
+    this.isSettled = false;
+    this.rawDone = true;
+    this.timings.end = undefined;
+  }
+
+  /** Budget failed (overall timeout or abort) while the decoded body was pending. */
+  cancel(err: HourglassError): void {
+    this.budget = undefined;
+    const d = this.decoded;
+    if (d !== undefined) d.destroy(err);
+    this.done(err);
+  }
+
+  /** The decoded stream closed (ended, failed or destroyed). */
+  decodedClosed(d: Readable): void {
+    if (this.rawDone) this.done(d.errored ?? undefined);
+  }
+
+  /** The decoded body will not be read (dump, or its Response was collected). */
+  drop(): void {
+    if (this.rawDone && this.decoded === undefined) this.done(undefined);
+  }
+
+  done(err: Error | undefined): void {
+    if (this.isSettled) return;
     this.isSettled = true;
     this.error = err;
     if (this.timings.end === undefined) this.timings.end = Date.now();
@@ -68,6 +116,19 @@ class Settlement implements BodyEndListener {
     }
   }
 }
+
+/** Decoded bodies whose Response was collected before the decoded stream was built. */
+const DROPPED = new FinalizationRegistry<Settlement>((s) => s.drop());
+
+/** Decoded bodies a readInto claimed, destroyed when their Response is collected. */
+const READERS = new FinalizationRegistry<Readable>((d) => d.destroy());
+
+function ignore(): void {}
+
+function onDecodedClose(this: Readable & { [SETTLEMENT]?: Settlement }): void {
+  this[SETTLEMENT]?.decodedClosed(this);
+}
+const SETTLEMENT = Symbol('settlement');
 
 /**
  * Response headers as `res.headers` holds them (SPEC §2): lower-cased names, a null
@@ -231,13 +292,27 @@ export class Response {
     return this.channel.trailers;
   }
 
-  /** The decoded body as a Node `Readable`. */
+  /** The decoded body as a Node `Readable`. Throws `HG_BODY_USED` once another reader claimed it. */
   get body(): Readable {
+    if (this.used) throw bodyUsed();
+    return this.stream();
+  }
+
+  /** The body stream (decoded when needed), built once. */
+  private stream(): Readable {
     if (this.decoded !== undefined) return this.decoded;
     this.pin();
     const raw = this.channel.stream();
-    this.decoded = this.decoder !== undefined ? this.decoder(raw) : raw;
-    return this.decoded;
+    if (this.decoder === undefined) return (this.decoded = raw);
+    const d = this.decoder(raw) as Readable & { [SETTLEMENT]?: Settlement };
+    this.decoded = d;
+    const s = this.settlement;
+    s.decoded = d;
+    d[SETTLEMENT] = s;
+    d.once('close', onDecodedClose);
+    // The budget failed while nobody read: the decoded body fails the same way.
+    if (s.isSettled && s.error !== undefined && s.rawDone) d.destroy(s.error);
+    return d;
   }
 
   /** Whether the body was already consumed or claimed. */
@@ -267,7 +342,7 @@ export class Response {
     }
     const chunks: Buffer[] = [];
     let total = 0;
-    for await (const c of this.body) {
+    for await (const c of this.stream()) {
       chunks.push(c as Buffer);
       total += (c as Buffer).length;
     }
@@ -311,8 +386,9 @@ export class Response {
    */
   dump(maxBytes = 65_536, maxMs = 1_000): Promise<void> {
     this.used = true;
-    if (this.decoded !== undefined && this.decoded !== (this.channel.stream() as Readable)) {
-      this.decoded.destroy();
+    if (this.decoder !== undefined) {
+      if (this.decoded !== undefined) this.decoded.destroy();
+      else this.settlement.drop();
     }
     return this.channel.discard(maxBytes, maxMs);
   }
@@ -320,6 +396,10 @@ export class Response {
   /** @internal — installs the decoding stage (called before the caller sees the response). */
   setDecoder(decoder: BodyDecoder): void {
     this.decoder = decoder;
+    const s = this.settlement;
+    s.decoding = true;
+    s.reopen();
+    DROPPED.register(this, s);
   }
 
   /**
@@ -336,6 +416,7 @@ export class Response {
     s.budget = budget;
     s.observer = observer;
     if (observer !== undefined) s.response = new WeakRef(this);
+    if (s.rawDone) budget?.hold(s);
   }
 
   /** readInto over a decoded body: the decoder's chunks, copied out. */
@@ -343,6 +424,10 @@ export class Response {
     if (!this.reading) {
       this.claim();
       this.reading = true;
+      // Failures are read from `errored` by the next read: never an unhandled 'error'.
+      const d = this.stream().on('error', ignore);
+      // Only this Response can read on: once it is collected, the body goes.
+      READERS.register(this, d);
     }
     if (this.decodedReadPending) {
       throw new HourglassError('readInto: another read is still pending', 'HG_BODY_USED');
@@ -357,7 +442,7 @@ export class Response {
   }
 
   private async copyDecoded(into: Uint8Array): Promise<number> {
-    const r = this.body;
+    const r = this.stream();
     for (;;) {
       const spill = this.spill;
       if (spill !== undefined) {
@@ -378,9 +463,7 @@ export class Response {
   }
 
   private claim(): void {
-    if (this.used || this.channel.claimed) {
-      throw new HourglassError('The response body was already read', 'HG_BODY_USED');
-    }
+    if (this.used || this.channel.claimed) throw bodyUsed();
     this.used = true;
     this.pin();
   }
@@ -401,4 +484,8 @@ function readableOrEnd(r: Readable): Promise<void> {
     };
     r.on('readable', done).on('end', done).on('error', done).on('close', done);
   });
+}
+
+function bodyUsed(): HourglassError {
+  return new HourglassError('The response body was already read', 'HG_BODY_USED');
 }

@@ -43,10 +43,12 @@ export interface BodyEndListener {
 }
 
 /**
- * Bodies whose Response was garbage-collected: one left unread is destroyed (its
- * connection closes), as undici's fetch does; one a consumer claimed is the consumer's.
+ * Bodies whose Response was garbage-collected: one left unread or claimed by `readInto` is
+ * destroyed (its connection closes), as undici's fetch does; a stream is the consumer's.
  */
 const UNREAD = new FinalizationRegistry<BodyChannel>((ch) => ch.collected());
+/** Bodies whose unread stream was collected after their Response was. */
+const LOOSE = new FinalizationRegistry<BodyChannel>((ch) => ch.orphaned());
 
 /** Destroys `channel`'s body if `owner` (its Response) is collected while the body is unread. */
 export function watchUnread(owner: object, channel: BodyChannel): void {
@@ -78,7 +80,10 @@ export class BodyChannel {
   error: Error | undefined;
   /** Null prototype: a trailer may be named `__proto__` or `constructor`. */
   trailers: Record<string, string> = Object.create(null) as Record<string, string>;
-  private readable: BodyReadable | undefined;
+  /** Stream mode: the Readable, held strongly... */
+  private strong: BodyReadable | undefined;
+  /** ...or weakly, once its Response was collected before anyone read it (see `collected`). */
+  private loose: WeakRef<BodyReadable> | undefined;
   private collectResolve: ((chunks: Buffer[]) => void) | undefined;
   private collectReject: ((err: Error) => void) | undefined;
   private isSettled = false;
@@ -121,7 +126,9 @@ export class BodyChannel {
     if (this.isSettled) return true;
     if (this.mode === 'stream') {
       this.reading = false;
-      const more = this.readable!.push(owned ? chunk : ownedCopy(chunk));
+      const r = this.readable;
+      if (r === undefined) return true; // collected: LOOSE abandons the body
+      const more = r.push(owned ? chunk : ownedCopy(chunk));
       if (!more) this.paused = true;
       return more;
     }
@@ -133,7 +140,8 @@ export class BodyChannel {
     this.chunks.push(owned ? chunk : ownedCopy(chunk));
     this.bufferedBytes += chunk.length;
     if (this.mode === 'collect') return true;
-    if (this.bufferedBytes >= HIGH_WATER) {
+    // Up to 64 KiB a body may still arrive whole (and release its connection): pause past it.
+    if (this.bufferedBytes > HIGH_WATER) {
       this.paused = true;
       return false;
     }
@@ -162,11 +170,12 @@ export class BodyChannel {
     else if (this.mode === 'collect') this.finishCollect();
     else if (this.mode === 'reader' && this.target !== undefined) this.answerRead(0);
     else {
-      if (this.mode === 'stream') this.readable!.push(null);
+      const r = this.mode === 'stream' ? this.readable : undefined;
+      r?.push(null);
       // The whole body is in memory (unclaimed, in the stream's buffer or the reader's
-      // carry, 64 KiB-bounded): the connection goes back now, the caller reads it later
-      // with no clock running (SPEC §11).
-      this.settle(true, undefined);
+      // carry): if it is at most 64 KiB the connection goes back now, the caller reads it
+      // later with no clock running (SPEC §11); a larger one waits for its reader.
+      if (this.held() + (r?.readableLength ?? 0) <= HIGH_WATER) this.settle(true, undefined);
     }
   }
 
@@ -178,7 +187,9 @@ export class BodyChannel {
     if (this.discardDone !== undefined) {
       this.discardDone(false);
     } else if (this.mode === 'stream') {
-      this.readable!.destroy(err);
+      const r = this.readable;
+      if (r !== undefined) r.destroy(err);
+      else this.settle(false, err);
     } else if (this.mode === 'collect') {
       const reject = this.collectReject!;
       this.collectReject = this.collectResolve = undefined;
@@ -229,7 +240,7 @@ export class BodyChannel {
     if (this.mode === 'collect' || this.mode === 'reader') throw bodyUsed();
     this.mode = 'stream';
     const r = new BodyReadable(this);
-    this.readable = r;
+    this.strong = r;
     for (const c of this.chunks) r.push(c);
     this.chunks = [];
     this.bufferedBytes = 0;
@@ -346,7 +357,7 @@ export class BodyChannel {
       return Promise.resolve();
     }
     if (this.mode === 'stream') {
-      if (!this.ended) this.readable!.destroy();
+      if (!this.ended && this.readable !== undefined) this.readable.destroy();
       else this.settle(true, undefined);
       return Promise.resolve();
     }
@@ -400,9 +411,43 @@ export class BodyChannel {
     if (!this.ended && !this.isSettled) this.producer.onDemand();
   }
 
-  /** Its Response was garbage-collected: an unread body is destroyed (see {@link watchUnread}). */
+  /**
+   * Its Response was garbage-collected: an unread body is destroyed (see {@link watchUnread}),
+   * and so is one a reader claimed — `readInto` is called on the Response, so nobody can
+   * read on (a pending read still answers). A stream (`res.body`) is the caller's.
+   */
   collected(): void {
-    if (!this.isSettled && this.mode === 'buffered') this.abandon(undefined);
+    if (this.isSettled) return;
+    if (this.mode === 'buffered' || (this.mode === 'reader' && this.target === undefined)) {
+      this.abandon(undefined);
+      return;
+    }
+    const r = this.strong;
+    if (r !== undefined && r.readableFlowing !== true && r.listenerCount('data') + r.listenerCount('readable') === 0) {
+      // A stream nobody reads yet can only be read through a reference the caller holds:
+      // hold it weakly until it reads (`hold`), and abandon the body if it is collected.
+      this.strong = undefined;
+      this.loose = new WeakRef(r);
+      LOOSE.register(r, this, r);
+    }
+  }
+
+  /** Stream mode: the Readable, if it was not collected. */
+  private get readable(): BodyReadable | undefined {
+    return this.strong ?? this.loose?.deref();
+  }
+
+  /** The stream reads (so a consumer holds it through its listeners): hold it strongly again. */
+  hold(r: BodyReadable): void {
+    if (this.strong !== undefined || this.loose === undefined) return;
+    this.strong = r;
+    this.loose = undefined;
+    LOOSE.unregister(r);
+  }
+
+  /** A weakly held stream was collected unread. */
+  orphaned(): void {
+    if (!this.isSettled) this.abandon(undefined);
   }
 
   /**
@@ -412,7 +457,7 @@ export class BodyChannel {
    */
   get starving(): boolean {
     if (this.mode === 'collect') return true;
-    if (this.mode === 'stream') return this.reading && this.readable!.readableLength === 0;
+    if (this.mode === 'stream') return this.reading && this.readable?.readableLength === 0;
     if (this.mode === 'reader') return this.target !== undefined;
     return false;
   }
@@ -458,6 +503,7 @@ export class BodyReadable extends Readable {
   }
 
   override _read(): void {
+    this.channel.hold(this);
     this.channel.demand();
   }
 

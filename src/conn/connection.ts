@@ -416,9 +416,9 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     }
     const fresh = this.fresh;
     if (fresh !== undefined) {
-      // A body that did not arrive with its head may be left unread: watch its Response.
+      // A body not released at once (not whole, or over 64 KiB) may be left unread: watch its Response.
       this.fresh = undefined;
-      if (!this.responseComplete && this.channel !== undefined) watchUnread(fresh, this.channel);
+      if (this.channel !== undefined && !this.channel.isDone) watchUnread(fresh, this.channel);
     }
     if (used < chunk.length) this.mustClose = true; // surplus after a complete response
     if (this.responseComplete) this.deliverEnd();
