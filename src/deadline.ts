@@ -228,6 +228,8 @@ export class Budget {
   queued: DeadlineList | undefined;
   /** @internal */ prevQueued: Budget | undefined;
   /** @internal */ nextQueued: Budget | undefined;
+  /** @internal — this pending deadline keeps the process alive (see {@link letProcessExit}). */
+  keepsAlive = false;
   private watch: SignalWatch | undefined;
   private finished = false;
 
@@ -399,6 +401,15 @@ export class Budget {
     this.fail(err);
   }
 
+  /**
+   * The deadline still runs, but no longer keeps the process alive: the request is
+   * parked on its caller (a body that arrived whole waits to be decoded; SPEC §11: an
+   * unread small response never keeps the process alive).
+   */
+  letProcessExit(): void {
+    if (this.queued !== undefined) PENDING.letGo(this);
+  }
+
   /** Clears the timer and the signal listener. Idempotent. */
   finish(): void {
     if (this.finished) return;
@@ -498,7 +509,7 @@ interface DeadlineList {
  * for the earliest head left — so a request costs no timer call, and with one timeout
  * length the timer is re-armed about once per timeout period. The timer is ref'd while
  * any budget is pending (an in-flight request keeps the process alive) and unref'd when
- * none is. Expiry is never early: a budget is due when now() has reached its deadline.
+ * none is — a budget parked on its caller ({@link Budget.letProcessExit}) does not count. Expiry is never early: a budget is due when now() has reached its deadline.
  */
 class DeadlineQueue {
   private readonly lists = new Map<number, DeadlineList>();
@@ -518,6 +529,7 @@ class DeadlineQueue {
     if (list.tail === undefined) list.head = b;
     else list.tail.nextQueued = b;
     list.tail = b;
+    b.keepsAlive = true;
     if (this.pending++ === 0) this.timer.ref();
     if (b.deadlineAt < this.armedAt) this.arm(b.deadlineAt);
   }
@@ -532,6 +544,13 @@ class DeadlineQueue {
     b.queued = b.prevQueued = b.nextQueued = undefined;
     // Lists of lengths no longer in use go, once there are many (computed timeouts).
     if (list.head === undefined && this.lists.size > 16) this.lists.delete(b.timeout);
+    this.letGo(b);
+  }
+
+  /** `b`'s deadline stays queued but stops holding the timer ref'd. */
+  letGo(b: Budget): void {
+    if (!b.keepsAlive) return;
+    b.keepsAlive = false;
     if (--this.pending === 0) this.timer.unref();
   }
 

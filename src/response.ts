@@ -69,6 +69,8 @@ class Settlement implements BodyEndListener, Cancelable {
       // The connection may go; the deadline and the signal keep covering the decoding.
       this.rawDone = true;
       this.budget?.hold(this);
+      // Parked on the caller: the clock runs, but it does not keep the process alive.
+      this.budget?.letProcessExit();
       return;
     }
     this.done(err);
@@ -416,7 +418,10 @@ export class Response {
     s.budget = budget;
     s.observer = observer;
     if (observer !== undefined) s.response = new WeakRef(this);
-    if (s.rawDone) budget?.hold(s);
+    if (s.rawDone) {
+      budget?.hold(s);
+      budget?.letProcessExit();
+    }
   }
 
   /** readInto over a decoded body: the decoder's chunks, copied out. */

@@ -9,6 +9,7 @@
 //     br bomb keep RSS bounded (child process, RSS measured there).
 //   - An empty body under any Content-Encoding is an empty body, whatever the framing.
 import * as assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
 import { getEventListeners } from 'node:events';
 import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -80,7 +81,13 @@ function lengthReply(body: Buffer, headers = ''): Buffer {
 describe('an unread body that arrived whole holds nothing (SPEC §11)', () => {
   let srv: RawServer;
   before(async () => {
-    srv = await rawServer((p) => (p === '/large' ? lengthReply(Buffer.alloc(1 << 20, 0x61)) : smallReply));
+    srv = await rawServer((p) =>
+      p === '/large'
+        ? lengthReply(Buffer.alloc(1 << 20, 0x61))
+        : p === '/small-gz'
+          ? lengthReply(gzipSync(Buffer.alloc(30_000, 0x62)), 'Content-Encoding: gzip\r\n')
+          : smallReply,
+    );
   });
   after(() => srv.close());
 
@@ -140,6 +147,22 @@ console.log('RESULT ' + JSON.stringify({ status: res.status }));
     );
     assert.deepEqual(out.result, { status: 200 }, out.stderr);
     assert.ok(out.exitAfterResult < 2000, `the process exited ${out.exitAfterResult.toFixed(0)} ms after its request (the server keeps the connection open)`);
+    assert.equal(out.code, 0, out.stderr);
+  });
+
+  it('a small compressed body left unread with an overall timeout set: the process still exits by itself', T, async () => {
+    // The deadline keeps covering the decoding (SPEC §2) but, parked on the caller, it
+    // must not keep the process alive (SPEC §11). Found by an outside attack.
+    const out = await runChild(
+      `const { request } = await import(process.env.HG);
+globalThis.keep = await request(process.env.HG_URL + '/small-gz', { timeout: 60000 });
+console.log('RESULT ' + JSON.stringify({ status: globalThis.keep.status }));
+`,
+      { HG_URL: srv.url },
+      8000,
+    );
+    assert.deepEqual(out.result, { status: 200 }, out.stderr);
+    assert.ok(out.exitAfterResult < 2000, `the process exited ${out.exitAfterResult.toFixed(0)} ms after its request`);
     assert.equal(out.code, 0, out.stderr);
   });
 
