@@ -81,13 +81,26 @@ export async function copyBody(
       throw cutShort(err, bytes, opts.expected);
     }
     if (sink !== undefined && sink !== process.stdout) {
+      // A file's last write and its close fail after end(): the callback gets that error
+      // (possibly before the 'error' event fires), and 'close' comes last, so wait for it.
       await new Promise<void>((resolve) => {
-        const done = (): void => {
-          sink.off('close', done);
+        let closed = sink.closed;
+        let ended = false;
+        const settle = (): void => {
+          if (!closed || !ended) return;
+          sink.off('close', onClose);
           resolve();
         };
-        sink.once('close', done);
-        sink.end(done);
+        const onClose = (): void => {
+          closed = true;
+          settle();
+        };
+        sink.on('close', onClose);
+        sink.end((err?: Error | null) => {
+          if (err) sinkError ??= err;
+          ended = true;
+          settle();
+        });
       });
     }
     if (sinkError !== undefined) throw failed();
