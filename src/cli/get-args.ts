@@ -356,6 +356,7 @@ export function getHelp(): string {
     '  33  range request refused on --resume',
     '  35  TLS handshake failed',
     '  47  too many redirects',
+    '  52  the server closed the connection without replying (empty reply)',
     '  56  connection reset while receiving',
     '  60  certificate verification failed',
     '  61  bad content encoding',
