@@ -37,6 +37,9 @@ function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
       return;
     case '/never':
       return; // no answer at all
+    case '/noeol':
+      res.end('no newline at the end');
+      return;
     case '/status':
       res.statusCode = Number(url.searchParams.get('code') ?? 200);
       res.end(`status ${res.statusCode}\n`);
@@ -247,6 +250,31 @@ describe('hourglass get: output and requests', () => {
     );
     assert.equal(typeof j.error.message, 'string');
     assert.equal(typeof j.timings, 'object');
+  });
+
+  it('--json with -o -: the body, then the JSON line on a line of its own', { timeout: 10_000 }, async () => {
+    const r = await hg(['get', '--json', '-o', '-', `${base}/noeol`]);
+    assert.equal(r.code, 0, r.stderr);
+    const [body, line, rest] = r.stdout.split('\n');
+    assert.equal(body, 'no newline at the end');
+    assert.equal(JSON.parse(line!).bytes, 21);
+    assert.equal(rest, '');
+    const eol = await hg(['get', '--json', '-o', '-', `${base}/ok`]);
+    assert.equal(eol.stdout.split('\n').length, 3, 'no blank line after a body that ends its line');
+    assert.equal(JSON.parse(eol.stdout.split('\n')[1]!).status, 200);
+  });
+
+  it('--json writes its one line for URL errors too (unsupported scheme 1, malformed URL 3)', { timeout: 10_000 }, async () => {
+    for (const [url, code] of [['foo://x/', 1], ['http://[::1/', 3]] as const) {
+      const r = await hg(['get', '--json', url]);
+      assert.equal(r.code, code, r.stderr);
+      const lines = r.stdout.split('\n').filter((l) => l !== '');
+      assert.equal(lines.length, 1, `${url}: ${r.stdout}`);
+      const j = JSON.parse(lines[0]!);
+      assert.equal(j.status, null);
+      assert.equal(j.error.name, 'UsageError');
+      assert.match(j.error.message, /URL/);
+    }
   });
 
   it('-v prints headers, trace events and the waterfall to stderr, and never the userinfo', async () => {

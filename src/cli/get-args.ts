@@ -311,6 +311,16 @@ export function parseGetArgs(argv: readonly string[]): GetOptions {
   };
   const positional = parseFlags(argv, FLAGS, o);
   if (o.help) return o;
+  try {
+    return checkGetOptions(o, positional);
+  } catch (err) {
+    if (err instanceof UsageError) err.json = o.json;
+    throw err;
+  }
+}
+
+/** The checks after the flags parsed: one URL that hourglass speaks, flags that agree. */
+function checkGetOptions(o: GetOptions, positional: string[]): GetOptions {
   if (positional.length === 0) throw new UsageError('no URL given');
   if (positional.length > 1) throw new UsageError(`one URL expected, got ${positional.length}`);
   o.url = httpUrl(positional[0]!, 'URL');

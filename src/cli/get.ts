@@ -59,12 +59,18 @@ export async function runGet(
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`hourglass: (${err.exitCode}) ${err.message}\nTry 'hourglass get --help'.\n`);
+    // --json promises one line for every run whose flags parsed (a bad URL included).
+    if (err.json) {
+      const line = { status: null, url: null, headers: null, bytes: 0, timings: null, error: errorSummary(err) };
+      process.stdout.write(`${JSON.stringify(line)}\n`);
+    }
     return err.exitCode;
   }
   if (o.help) {
     process.stdout.write(`${getHelp()}\n`);
     return EXIT.ok;
   }
+  stdoutMidLine = false;
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const rec = new TraceRecorder(o.verbose ? log : undefined);
   const result: GetResult = {
@@ -103,11 +109,15 @@ export async function runGet(
     if (o.verbose && rec.marks.attempt !== undefined) for (const l of renderWaterfall(rec.marks)) log(l);
     await client?.close();
   }
-  if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  // With `-o -` the body went to stdout too: the JSON line starts on a line of its own.
+  if (o.json) process.stdout.write(`${stdoutMidLine ? '\n' : ''}${JSON.stringify(result)}\n`);
   return code;
 }
 
 // Private implementation past this point.
+
+/** Whether the last byte this run wrote to stdout ended a line (for `--json -o -`). */
+let stdoutMidLine = false;
 
 /** Sends the request and moves its body to the sink. */
 async function transfer(
@@ -165,7 +175,10 @@ async function transfer(
       // curl refuses to write binary to a terminal unless told `-o -`.
       refuseBinary: sink === process.stdout && o.output !== '-' && env.stdoutIsTTY,
       expected: encoded ? undefined : total,
-      progress: (n) => bar?.update(n, total),
+      progress: (n, chunk) => {
+        bar?.update(n, total);
+        if (sink === process.stdout) stdoutMidLine = chunk[chunk.length - 1] !== 0x0a;
+      },
     });
   } finally {
     rec.finish();
