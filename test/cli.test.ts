@@ -252,6 +252,17 @@ describe('hourglass get: output and requests', () => {
     assert.equal(typeof j.timings, 'object');
   });
 
+  it('--json timings to an IP literal: no dns phase, and the phases add up to the total', { timeout: 15_000 }, async () => {
+    for (const args of [[`${base}/ok`], ['-L', `${base}/status?code=200`]]) {
+      const r = await hg(['get', '--json', ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      const p = JSON.parse(r.stdout).timings.phases as Record<string, number>;
+      assert.equal(p.dns, 0, JSON.stringify(p));
+      const sum = ['blocked', 'wait', 'dns', 'tcp', 'tls', 'request', 'firstByte', 'download'].reduce((n, k) => n + p[k]!, 0);
+      assert.equal(sum, p.total, JSON.stringify(p));
+    }
+  });
+
   it('--json with -o -: the body, then the JSON line on a line of its own', { timeout: 10_000 }, async () => {
     const r = await hg(['get', '--json', '-o', '-', `${base}/noeol`]);
     assert.equal(r.code, 0, r.stderr);

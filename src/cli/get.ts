@@ -282,9 +282,15 @@ function readCaFile(file: string): Buffer {
   return pem;
 }
 
-/** `res.timings` as `--json` prints it: with `requestStart`, so `phases.total = end - requestStart`. */
+/**
+ * `res.timings` as `--json` prints it: with `requestStart`, so `phases.total = end -
+ * requestStart`, and `phases.blocked = start - requestStart` (earlier redirect hops and
+ * retries before this attempt), so the phases add up to the total.
+ */
 function timingsJson(t: Timings): Record<string, unknown> {
-  return { requestStart: t.requestStart, ...t.toJSON() };
+  const json = t.toJSON();
+  const blocked = Math.max(0, t.start - t.requestStart);
+  return { requestStart: t.requestStart, ...json, phases: { blocked, ...(json.phases as object) } };
 }
 
 /** `Timings`-shaped JSON built from trace marks, for a request that failed without a response. */
