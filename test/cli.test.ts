@@ -125,6 +125,22 @@ describe('hourglass get: exit codes', () => {
     assert.equal(r.stdout, 'hello\n');
   });
 
+  it('--connect-timeout also bounds the TLS handshake (as curl): exit 28 in about that time', { timeout: 10_000 }, async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((s) => void sockets.push(s.on('error', () => undefined))); // accepts, never answers the ClientHello
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const r = await hg(['get', '--connect-timeout', '0.5', `https://127.0.0.1:${port}/`]);
+      assert.equal(r.code, 28, r.stderr);
+      assert.match(r.stderr, /tls timeout/);
+      assert.ok(r.ms < 4000, `took ${Math.round(r.ms)} ms: the 10 s --tls-timeout default applied`);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+
   it('exits 6 when the host name does not resolve (.invalid)', async () => {
     const r = await hg(['get', 'http://no-such-host.invalid/']);
     assert.equal(r.code, 6, r.stderr);

@@ -145,14 +145,14 @@ const FLAGS: FlagSpec<GetOptions>[] = [
     names: ['--connect-timeout'],
     arg: 'DURATION',
     def: '30s',
-    help: 'DNS lookup plus TCP connect',
+    help: 'DNS lookup plus TCP connect; also caps the TLS handshake (as curl), each phase getting up to this (no combined budget)',
     apply: set('connectTimeout', duration),
   },
   {
     names: ['--tls-timeout'],
     arg: 'DURATION',
     def: '10s',
-    help: 'TLS handshake',
+    help: 'TLS handshake (the smaller of this and --connect-timeout)',
     apply: set('tlsTimeout', duration),
   },
   {

@@ -239,7 +239,10 @@ function clientOptions(o: GetOptions, hops: HopLog | undefined): ConstructorPara
   };
   if (o.unixSocket !== undefined) t.socketPath = o.unixSocket;
   if (o.connectTimeout !== undefined) t.dialTimeout = o.connectTimeout;
-  if (o.tlsTimeout !== undefined) t.tlsHandshakeTimeout = o.tlsTimeout;
+  // curl's --connect-timeout bounds the TLS handshake too; the library has no combined
+  // budget, so the handshake gets the smaller of the two flags (each phase up to N).
+  const tlsBound = Math.min(o.tlsTimeout ?? Infinity, o.connectTimeout ?? Infinity);
+  if (tlsBound !== Infinity) t.tlsHandshakeTimeout = tlsBound;
   if (o.headerTimeout !== undefined) t.responseHeaderTimeout = o.headerTimeout;
   if (o.readTimeout !== undefined) t.readIdleTimeout = o.readTimeout;
   if (o.minSpeed !== undefined) t.minThroughput = { bytesPerSecond: o.minSpeed, window: o.minSpeedWindow };
