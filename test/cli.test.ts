@@ -141,6 +141,13 @@ describe('hourglass get: exit codes', () => {
     }
   });
 
+  it('-fI on a 404 prints the head, then exits 22 (as curl)', { timeout: 10_000 }, async () => {
+    const r = await hg(['get', '-fI', `${base}/status?code=404`]);
+    assert.equal(r.code, 22, r.stderr);
+    assert.match(r.stdout, /^HTTP\/1\.1 404 Not Found\r\n/);
+    assert.match(r.stdout, /\r\n\r\n$/);
+  });
+
   it('exits 6 when the host name does not resolve (.invalid)', async () => {
     const r = await hg(['get', 'http://no-such-host.invalid/']);
     assert.equal(r.code, 6, r.stderr);

@@ -152,6 +152,9 @@ async function transfer(
   result.url = redactUrl(res.url) ?? res.url;
   result.headers = res.headers;
   if (o.fail && res.status >= 400) {
+    // curl -fI still prints the head it asked for, then exits 22.
+    if (o.head && (o.output === '-' || (o.output === undefined && !o.json)))
+      for (const head of hops.takeHeads()) process.stdout.write(head);
     await res.dump();
     throw new HttpStatusError(res.status, res.statusText);
   }
