@@ -37,6 +37,12 @@ function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
       return;
     case '/never':
       return; // no answer at all
+    case '/hops': {
+      const n = Number(url.searchParams.get('n') ?? 0);
+      if (n > 0) res.writeHead(302, { location: `/hops?n=${n - 1}` });
+      res.end();
+      return;
+    }
     case '/noeol':
       res.end('no newline at the end');
       return;
@@ -139,6 +145,14 @@ describe('hourglass get: exit codes', () => {
       for (const s of sockets) s.destroy();
       silent.close();
     }
+  });
+
+  it('--max-redirs -1 means no limit (as curl): a 12-hop chain is followed', { timeout: 10_000 }, async () => {
+    assert.equal(parseGetArgs(['--max-redirs', '-1', 'http://x/']).maxRedirects, Infinity);
+    const r = await hg(['get', '-L', '--max-redirs', '-1', `${base}/hops?n=12`]);
+    assert.equal(r.code, 0, r.stderr);
+    const capped = await hg(['get', '-L', `${base}/hops?n=12`]);
+    assert.equal(capped.code, 47, 'the default of 10 still applies');
   });
 
   it('-fI on a 404 prints the head, then exits 22 (as curl)', { timeout: 10_000 }, async () => {

@@ -131,8 +131,8 @@ const FLAGS: FlagSpec<GetOptions>[] = [
     names: ['--max-redirects', '--max-redirs'],
     arg: 'N',
     def: '10',
-    help: 'redirects followed at most with -L',
-    apply: set('maxRedirects', count),
+    help: 'redirects followed at most with -L; -1 for no limit (as curl)',
+    apply: set('maxRedirects', (v: string, f: string) => (v.trim() === '-1' ? Infinity : count(v, f))),
   },
   {
     names: ['--timeout', '-m', '--max-time'],
