@@ -155,6 +155,13 @@ describe('hourglass get: exit codes', () => {
     assert.equal(capped.code, 47, 'the default of 10 still applies');
   });
 
+  it('--cacert is not read for a plain http:// URL (as curl): a bad file is no exit 77 there', { timeout: 10_000 }, async () => {
+    const missing = path.join(os.tmpdir(), `hg-no-such-ca-${process.pid}.pem`);
+    const r = await hg(['get', '--cacert', missing, `${base}/ok`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'hello\n');
+  });
+
   it('-fI on a 404 prints the head, then exits 22 (as curl)', { timeout: 10_000 }, async () => {
     const r = await hg(['get', '-fI', `${base}/status?code=404`]);
     assert.equal(r.code, 22, r.stderr);

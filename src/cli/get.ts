@@ -252,7 +252,10 @@ function clientOptions(o: GetOptions, hops: HopLog | undefined): ConstructorPara
   // `-H 'Accept-Encoding:'` removes the transport's default, as curl's `-H` removes its own.
   if (o.removeHeaders.includes('accept-encoding')) t.disableCompression = true;
   const tlsOpts: tls.ConnectionOptions = {};
-  if (o.cacert !== undefined) tlsOpts.ca = readCaFile(o.cacert);
+  // curl reads --cacert only when TLS may happen: a plain http:// URL (no -L, no https
+  // proxy) never opens the file, so a bad one is not exit 77 there.
+  const mayTls = o.location || o.url.startsWith('https:') || (o.proxy ?? '').startsWith('https:');
+  if (o.cacert !== undefined && mayTls) tlsOpts.ca = readCaFile(o.cacert);
   if (o.insecure) tlsOpts.rejectUnauthorized = false;
   if (Object.keys(tlsOpts).length > 0) t.tls = tlsOpts;
   return {
