@@ -31,6 +31,8 @@ function answer(s: net.Socket, head: string): void {
       return ok('hello\n', 'Content-Type: text/plain\r\n');
     case '/never':
       return;
+    case '/empty':
+      return void s.end();
     case '/404':
       return void s.end('HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope');
     case '/loop':
@@ -126,6 +128,7 @@ const SITUATIONS: Situation[] = [
     hourglass: 18,
     args: () => ['-sS', '-o', path.join(tmp, 'chunk'), `${server.base}/chunk-short`],
   },
+  { situation: 'server closes without replying', curl: 52, hourglass: 52, args: () => ['-sS', `${server.base}/empty`] },
   { situation: 'HTTP 404 with `-f`', curl: 22, hourglass: 22, args: () => ['-sSf', `${server.base}/404`] },
   {
     situation: '`-o` into a missing directory',

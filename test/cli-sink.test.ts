@@ -110,6 +110,23 @@ describe('cli sink', () => {
     assert.equal(r.stderr, '');
   });
 
+  it('-o /dev/full with a small body: the failed flush is exit 23 and --json names the error', { timeout: 10_000, skip: !fs.existsSync('/dev/full') && 'no /dev/full' }, async () => {
+    const raw = await rawServer((s) => {
+      s.end(`HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n${'a'.repeat(5000)}`);
+    });
+    try {
+      const plain = await hg(['get', '-sS', '-o', '/dev/full', `${raw.base}/small`]);
+      assert.equal(plain.code, 23, plain.stderr);
+      assert.match(plain.stderr, /\(23\).*ENOSPC/);
+      const json = await hg(['get', '--json', '-o', '/dev/full', `${raw.base}/small`]);
+      assert.equal(json.code, 23, json.stderr);
+      const line = JSON.parse(json.stdout.trim()) as { error: { code: string } | null };
+      assert.equal(line.error?.code, 'ENOSPC');
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('a binary body is refused (exit 23, hint names -o -) when stdout is a terminal, written otherwise', { timeout: 5_000 }, async () => {
     const client = new Client();
     try {

@@ -37,6 +37,15 @@ function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
       return;
     case '/never':
       return; // no answer at all
+    case '/hops': {
+      const n = Number(url.searchParams.get('n') ?? 0);
+      if (n > 0) res.writeHead(302, { location: `/hops?n=${n - 1}` });
+      res.end();
+      return;
+    }
+    case '/noeol':
+      res.end('no newline at the end');
+      return;
     case '/status':
       res.statusCode = Number(url.searchParams.get('code') ?? 200);
       res.end(`status ${res.statusCode}\n`);
@@ -120,6 +129,44 @@ describe('hourglass get: exit codes', () => {
     const r = await hg(['get', `${base}/ok`]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'hello\n');
+  });
+
+  it('--connect-timeout also bounds the TLS handshake (as curl): exit 28 in about that time', { timeout: 10_000 }, async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((s) => void sockets.push(s.on('error', () => undefined))); // accepts, never answers the ClientHello
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const r = await hg(['get', '--connect-timeout', '0.5', `https://127.0.0.1:${port}/`]);
+      assert.equal(r.code, 28, r.stderr);
+      assert.match(r.stderr, /tls timeout/);
+      assert.ok(r.ms < 4000, `took ${Math.round(r.ms)} ms: the 10 s --tls-timeout default applied`);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+
+  it('--max-redirs -1 means no limit (as curl): a 12-hop chain is followed', { timeout: 10_000 }, async () => {
+    assert.equal(parseGetArgs(['--max-redirs', '-1', 'http://x/']).maxRedirects, Infinity);
+    const r = await hg(['get', '-L', '--max-redirs', '-1', `${base}/hops?n=12`]);
+    assert.equal(r.code, 0, r.stderr);
+    const capped = await hg(['get', '-L', `${base}/hops?n=12`]);
+    assert.equal(capped.code, 47, 'the default of 10 still applies');
+  });
+
+  it('--cacert is not read for a plain http:// URL (as curl): a bad file is no exit 77 there', { timeout: 10_000 }, async () => {
+    const missing = path.join(os.tmpdir(), `hg-no-such-ca-${process.pid}.pem`);
+    const r = await hg(['get', '--cacert', missing, `${base}/ok`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'hello\n');
+  });
+
+  it('-fI on a 404 prints the head, then exits 22 (as curl)', { timeout: 10_000 }, async () => {
+    const r = await hg(['get', '-fI', `${base}/status?code=404`]);
+    assert.equal(r.code, 22, r.stderr);
+    assert.match(r.stdout, /^HTTP\/1\.1 404 Not Found\r\n/);
+    assert.match(r.stdout, /\r\n\r\n$/);
   });
 
   it('exits 6 when the host name does not resolve (.invalid)', async () => {
@@ -247,6 +294,42 @@ describe('hourglass get: output and requests', () => {
     );
     assert.equal(typeof j.error.message, 'string');
     assert.equal(typeof j.timings, 'object');
+  });
+
+  it('--json timings to an IP literal: no dns phase, and the phases add up to the total', { timeout: 15_000 }, async () => {
+    for (const args of [[`${base}/ok`], ['-L', `${base}/status?code=200`]]) {
+      const r = await hg(['get', '--json', ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      const p = JSON.parse(r.stdout).timings.phases as Record<string, number>;
+      assert.equal(p.dns, 0, JSON.stringify(p));
+      const sum = ['blocked', 'wait', 'dns', 'tcp', 'tls', 'request', 'firstByte', 'download'].reduce((n, k) => n + p[k]!, 0);
+      assert.equal(sum, p.total, JSON.stringify(p));
+    }
+  });
+
+  it('--json with -o -: the body, then the JSON line on a line of its own', { timeout: 10_000 }, async () => {
+    const r = await hg(['get', '--json', '-o', '-', `${base}/noeol`]);
+    assert.equal(r.code, 0, r.stderr);
+    const [body, line, rest] = r.stdout.split('\n');
+    assert.equal(body, 'no newline at the end');
+    assert.equal(JSON.parse(line!).bytes, 21);
+    assert.equal(rest, '');
+    const eol = await hg(['get', '--json', '-o', '-', `${base}/ok`]);
+    assert.equal(eol.stdout.split('\n').length, 3, 'no blank line after a body that ends its line');
+    assert.equal(JSON.parse(eol.stdout.split('\n')[1]!).status, 200);
+  });
+
+  it('--json writes its one line for URL errors too (unsupported scheme 1, malformed URL 3)', { timeout: 10_000 }, async () => {
+    for (const [url, code] of [['foo://x/', 1], ['http://[::1/', 3]] as const) {
+      const r = await hg(['get', '--json', url]);
+      assert.equal(r.code, code, r.stderr);
+      const lines = r.stdout.split('\n').filter((l) => l !== '');
+      assert.equal(lines.length, 1, `${url}: ${r.stdout}`);
+      const j = JSON.parse(lines[0]!);
+      assert.equal(j.status, null);
+      assert.equal(j.error.name, 'UsageError');
+      assert.match(j.error.message, /URL/);
+    }
   });
 
   it('-v prints headers, trace events and the waterfall to stderr, and never the userinfo', async () => {

@@ -18,6 +18,11 @@ import { redactUrl } from '../errors.js';
 export class UsageError extends Error {
   override name = 'UsageError';
   readonly exitCode: number;
+  /**
+   * Set when the flags parsed and a later check (the URL, flags that clash) failed:
+   * whether `--json` was given, so the command still writes its one JSON line.
+   */
+  json = false;
   constructor(message: string, exitCode = 2) {
     super(message);
     this.exitCode = exitCode;

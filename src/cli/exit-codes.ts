@@ -33,6 +33,7 @@ export const EXIT = Object.freeze({
   malformed: 8,
   truncated: 18,
   http: 22,
+  emptyReply: 52,
   write: 23,
   read: 26,
   timeout: 28,
@@ -139,6 +140,8 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof ProtocolError) {
     // A body cut by a reset (a system error) is curl's 56; by a clean close, 18.
     if (err.reason === 'truncated-body' && systemCode(err) !== undefined) return EXIT.recv;
+    // No complete head and no system error: the server closed cleanly, curl's 52.
+    if (err.reason === 'connection-closed' && systemCode(err) === undefined) return EXIT.emptyReply;
     return PROTOCOL_EXIT[err.reason] ?? EXIT.malformed;
   }
   if (err instanceof ConnectError) return connectExit(err);
@@ -186,6 +189,7 @@ export function cliMessage(err: unknown): string {
   } else if (err instanceof ProtocolError) {
     const sys = systemCode(err);
     if (sys !== undefined) text += `: ${describeSystemError(sys)}`;
+    else if (err.reason === 'connection-closed') text += ': empty reply from server (the server closed the connection)';
   }
   return text;
 }

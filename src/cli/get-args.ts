@@ -131,8 +131,8 @@ const FLAGS: FlagSpec<GetOptions>[] = [
     names: ['--max-redirects', '--max-redirs'],
     arg: 'N',
     def: '10',
-    help: 'redirects followed at most with -L',
-    apply: set('maxRedirects', count),
+    help: 'redirects followed at most with -L; -1 for no limit (as curl)',
+    apply: set('maxRedirects', (v: string, f: string) => (v.trim() === '-1' ? Infinity : count(v, f))),
   },
   {
     names: ['--timeout', '-m', '--max-time'],
@@ -145,14 +145,14 @@ const FLAGS: FlagSpec<GetOptions>[] = [
     names: ['--connect-timeout'],
     arg: 'DURATION',
     def: '30s',
-    help: 'DNS lookup plus TCP connect',
+    help: 'DNS lookup plus TCP connect; also caps the TLS handshake (as curl), each phase getting up to this (no combined budget)',
     apply: set('connectTimeout', duration),
   },
   {
     names: ['--tls-timeout'],
     arg: 'DURATION',
     def: '10s',
-    help: 'TLS handshake',
+    help: 'TLS handshake (the smaller of this and --connect-timeout)',
     apply: set('tlsTimeout', duration),
   },
   {
@@ -311,6 +311,16 @@ export function parseGetArgs(argv: readonly string[]): GetOptions {
   };
   const positional = parseFlags(argv, FLAGS, o);
   if (o.help) return o;
+  try {
+    return checkGetOptions(o, positional);
+  } catch (err) {
+    if (err instanceof UsageError) err.json = o.json;
+    throw err;
+  }
+}
+
+/** The checks after the flags parsed: one URL that hourglass speaks, flags that agree. */
+function checkGetOptions(o: GetOptions, positional: string[]): GetOptions {
   if (positional.length === 0) throw new UsageError('no URL given');
   if (positional.length > 1) throw new UsageError(`one URL expected, got ${positional.length}`);
   o.url = httpUrl(positional[0]!, 'URL');
@@ -356,6 +366,7 @@ export function getHelp(): string {
     '  33  range request refused on --resume',
     '  35  TLS handshake failed',
     '  47  too many redirects',
+    '  52  the server closed the connection without replying (empty reply)',
     '  56  connection reset while receiving',
     '  60  certificate verification failed',
     '  61  bad content encoding',

@@ -48,12 +48,18 @@ export async function runGet(
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`hourglass: (${err.exitCode}) ${err.message}\nTry 'hourglass get --help'.\n`);
+    // --json promises one line for every run whose flags parsed (a bad URL included).
+    if (err.json) {
+      const line = { status: null, url: null, headers: null, bytes: 0, timings: null, error: errorSummary(err) };
+      process.stdout.write(`${JSON.stringify(line)}\n`);
+    }
     return err.exitCode;
   }
   if (o.help) {
     process.stdout.write(`${getHelp()}\n`);
     return EXIT.ok;
   }
+  stdoutMidLine = false;
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const rec = new TraceRecorder(o.verbose ? log : undefined);
   const result: GetResult = {
@@ -92,11 +98,15 @@ export async function runGet(
     if (o.verbose && rec.marks.attempt !== undefined) for (const l of renderWaterfall(rec.marks)) log(l);
     await client?.close();
   }
-  if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  // With `-o -` the body went to stdout too: the JSON line starts on a line of its own.
+  if (o.json) process.stdout.write(`${stdoutMidLine ? '\n' : ''}${JSON.stringify(result)}\n`);
   return code;
 }
 
 // Private implementation past this point.
+
+/** Whether the last byte this run wrote to stdout ended a line (for `--json -o -`). */
+let stdoutMidLine = false;
 
 /** Sends the request and moves its body to the sink. */
 async function transfer(
@@ -131,6 +141,9 @@ async function transfer(
   result.url = redactUrl(res.url) ?? res.url;
   result.headers = res.headers;
   if (o.fail && res.status >= 400) {
+    // curl -fI still prints the head it asked for, then exits 22.
+    if (o.head && (o.output === '-' || (o.output === undefined && !o.json)))
+      for (const head of hops.takeHeads()) process.stdout.write(head);
     await res.dump();
     throw failedStatus(res.status, res.statusText, { method, url: res.url });
   }
@@ -154,7 +167,10 @@ async function transfer(
       // curl refuses to write binary to a terminal unless told `-o -`.
       refuseBinary: sink === process.stdout && o.output !== '-' && env.stdoutIsTTY,
       expected: encoded ? undefined : total,
-      progress: (n) => bar?.update(n, total),
+      progress: (n, chunk) => {
+        bar?.update(n, total);
+        if (sink === process.stdout) stdoutMidLine = chunk[chunk.length - 1] !== 0x0a;
+      },
     });
   } finally {
     rec.finish();
@@ -215,14 +231,20 @@ function clientOptions(o: GetOptions, hops: HopLog | undefined): ClientOptions {
   };
   if (o.unixSocket !== undefined) t.socketPath = o.unixSocket;
   if (o.connectTimeout !== undefined) t.dialTimeout = o.connectTimeout;
-  if (o.tlsTimeout !== undefined) t.tlsHandshakeTimeout = o.tlsTimeout;
+  // curl's --connect-timeout bounds the TLS handshake too; the library has no combined
+  // budget, so the handshake gets the smaller of the two flags (each phase up to N).
+  const tlsBound = Math.min(o.tlsTimeout ?? Infinity, o.connectTimeout ?? Infinity);
+  if (tlsBound !== Infinity) t.tlsHandshakeTimeout = tlsBound;
   if (o.headerTimeout !== undefined) t.responseHeaderTimeout = o.headerTimeout;
   if (o.readTimeout !== undefined) t.readIdleTimeout = o.readTimeout;
   if (o.minSpeed !== undefined) t.minThroughput = { bytesPerSecond: o.minSpeed, window: o.minSpeedWindow };
   // `-H 'Accept-Encoding:'` removes the transport's default, as curl's `-H` removes its own.
   if (o.removeHeaders.includes('accept-encoding')) t.disableCompression = true;
   const tlsOpts: tls.ConnectionOptions = {};
-  if (o.cacert !== undefined) tlsOpts.ca = readCaFile(o.cacert);
+  // curl reads --cacert only when TLS may happen: a plain http:// URL (no -L, no https
+  // proxy) never opens the file, so a bad one is not exit 77 there.
+  const mayTls = o.location || o.url.startsWith('https:') || (o.proxy ?? '').startsWith('https:');
+  if (o.cacert !== undefined && mayTls) tlsOpts.ca = readCaFile(o.cacert);
   if (o.insecure) tlsOpts.rejectUnauthorized = false;
   if (Object.keys(tlsOpts).length > 0) t.tls = tlsOpts;
   return {
@@ -258,9 +280,15 @@ function readCaFile(file: string): Buffer {
   return pem;
 }
 
-/** `res.timings` as `--json` prints it: with `requestStart`, so `phases.total = end - requestStart`. */
+/**
+ * `res.timings` as `--json` prints it: with `requestStart`, so `phases.total = end -
+ * requestStart`, and `phases.blocked = start - requestStart` (earlier redirect hops and
+ * retries before this attempt), so the phases add up to the total.
+ */
 function timingsJson(t: Timings): Record<string, unknown> {
-  return { requestStart: t.requestStart, ...t.toJSON() };
+  const json = t.toJSON();
+  const blocked = Math.max(0, t.start - t.requestStart);
+  return { requestStart: t.requestStart, ...json, phases: { blocked, ...(json.phases as object) } };
 }
 
 /** `Timings`-shaped JSON built from trace marks, for a request that failed without a response. */

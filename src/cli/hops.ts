@@ -5,8 +5,9 @@
  * through a proxy) and each response head (3xx and retried 5xx included).
  *
  * Owns: {@link HopTransport} (a Transport that reports each `roundTrip` to a
- * {@link HopLog}) and the text of the head lines. Never prints credentials: the values
- * of Authorization, Proxy-Authorization and Cookie are masked, URLs are redacted.
+ * {@link HopLog}) and the text of the head lines. Request heads are shown exactly as
+ * sent, credential headers included (SPEC §11, as curl -v); the `* ...` lines it writes
+ * itself redact the userinfo of URLs.
  */
 
 import { performance } from 'node:perf_hooks';
@@ -16,19 +17,13 @@ import type { OutgoingRequest } from '../round-tripper.js';
 import { Transport, type TransportOptions } from '../transport.js';
 import { cliMessage } from './exit-codes.js';
 
-const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-/** The lines of a request head as written, each prefixed `> `, secrets masked. */
+/** The lines of a request head exactly as written, each prefixed `> `. */
 export function requestHeadLines(head: string): string[] {
   const lines = head.split('\r\n');
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  return lines.map((line, i) => {
-    const colon = line.indexOf(':');
-    if (i > 0 && colon > 0 && SECRET_HEADERS.has(line.slice(0, colon).toLowerCase()))
-      return `> ${line.slice(0, colon)}: [redacted]`;
-    return `> ${line}`;
-  });
+  return lines.map((line) => `> ${line}`);
 }
 
 /** A response head as curl's `-i` writes it: status line, fields, blank line (CRLF). */

@@ -20,8 +20,8 @@ export interface CopyOptions {
   refuseBinary: boolean;
   /** Bytes expected (the response's Content-Length of an unencoded body), for messages. */
   expected: number | undefined;
-  /** Called after every chunk with the bytes so far. */
-  progress(received: number): void;
+  /** Called after every chunk with the bytes so far and the chunk. */
+  progress(received: number, chunk: Buffer): void;
 }
 
 /** What curl says, in our words, when it will not write binary to a terminal. */
@@ -68,7 +68,7 @@ export async function copyBody(
           throw new WriteError(BINARY_HINT, Object.assign(new Error('binary output'), { code: 'EBINARY' }));
         }
         bytes += buf.length;
-        opts.progress(bytes);
+        opts.progress(bytes, buf);
         if (sink !== undefined && !sink.write(buf) && !sink.destroyed && sinkError === undefined) {
           await new Promise<void>((resolve) => {
             waiter = resolve;
@@ -81,13 +81,26 @@ export async function copyBody(
       throw cutShort(err, bytes, opts.expected);
     }
     if (sink !== undefined && sink !== process.stdout) {
+      // A file's last write and its close fail after end(): the callback gets that error
+      // (possibly before the 'error' event fires), and 'close' comes last, so wait for it.
       await new Promise<void>((resolve) => {
-        const done = (): void => {
-          sink.off('close', done);
+        let closed = sink.closed;
+        let ended = false;
+        const settle = (): void => {
+          if (!closed || !ended) return;
+          sink.off('close', onClose);
           resolve();
         };
-        sink.once('close', done);
-        sink.end(done);
+        const onClose = (): void => {
+          closed = true;
+          settle();
+        };
+        sink.on('close', onClose);
+        sink.end((err?: Error | null) => {
+          if (err) sinkError ??= err;
+          ended = true;
+          settle();
+        });
       });
     }
     if (sinkError !== undefined) throw failed();

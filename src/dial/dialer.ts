@@ -64,6 +64,8 @@ export type ResolvedDialerOptions = Readonly<
 
 /** Timing marks the dialer fills in (epoch ms); `Timings` has this shape. */
 export interface DialMarks {
+  /** When the dial was asked for (epoch ms), if the caller marks it. */
+  readonly start?: number;
   lookup: number | undefined;
   connect: number | undefined;
 }
@@ -221,15 +223,16 @@ class DialRun implements PhaseOwner {
     }
     this.hasSlot = true;
     if (this.req.path !== undefined) {
-      // Like an IP literal: no DNS phase, straight to connect.
-      if (this.req.timings !== undefined) this.req.timings.lookup = Date.now();
+      // Like an IP literal: no DNS phase (lookup = the dial's start), straight to connect.
+      if (this.req.timings !== undefined) this.req.timings.lookup = this.req.timings.start ?? Date.now();
       this.connect([{ address: this.req.path, family: PATH_FAMILY }]);
       return;
     }
     const host = unbracket(this.req.host);
     const family = net.isIP(host);
     if (family !== 0) {
-      if (this.req.timings !== undefined) this.req.timings.lookup = Date.now();
+      // No DNS happened: the dns phase is 0 (the wait for a dial slot counts as tcp).
+      if (this.req.timings !== undefined) this.req.timings.lookup = this.req.timings.start ?? Date.now();
       this.connect([{ address: host, family }]);
       return;
     }
