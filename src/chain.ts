@@ -27,15 +27,17 @@ import { HourglassError, RedirectError, redactUrl } from './errors.js';
 import { joinedFields } from './http1/index.js';
 import { DEFAULTS, describeValue } from './options.js';
 import { nextHop } from './redirect.js';
-import { takeUserinfo } from './request-init.js';
+import { takeUserinfo, withoutHeaders } from './request-init.js';
 import { Response } from './response.js';
 import { type RetryPolicy, waitFits } from './retry.js';
 import {
+  bindToOrigin,
   HeaderList,
   headerFlat,
   headerListOf,
   type Interceptor,
   type NextFn,
+  originBound,
   type OutgoingRequest,
   type RoundTripper,
 } from './round-tripper.js';
@@ -159,7 +161,7 @@ class InterceptorStage implements Stage {
       checkRequest(r);
       return call.proceed(r, i + 1);
     };
-    return Promise.resolve(this.fn(req, next)).then(checkResponse);
+    return Promise.resolve(this.fn(req, next)).then((v) => checkResponse(v, req));
   }
 }
 
@@ -192,8 +194,16 @@ async function followRedirect(call: Call, req: OutgoingRequest, res: Response, i
     throw err;
   }
   if (!next.follow) return finalResponse(call, req, res);
+  // Headers bound to one origin (an interceptor's token) never follow to another.
+  const bound = originBound(req.headers);
+  let hopFlat = next.headers;
+  if (bound !== undefined) {
+    const drop = new Set<string>();
+    for (const [name, origin] of bound) if (origin !== next.url.origin) drop.add(name);
+    if (drop.size > 0) hopFlat = withoutHeaders(hopFlat, drop);
+  }
   // Credentials in a Location become Basic auth, never part of a URL we report (Go).
-  takeUserinfo(next.url, next.headers);
+  takeUserinfo(next.url, hopFlat);
   if (mode === 'error') {
     await res.dump();
     throw new HourglassError(`${res.status} redirect to ${redactUrl(next.url)} with redirect mode "error"`, 'HG_BAD_REDIRECT', {
@@ -212,7 +222,7 @@ async function followRedirect(call: Call, req: OutgoingRequest, res: Response, i
   if (check !== undefined) {
     let verdict: boolean | undefined | void;
     try {
-      const v = check({ url: next.url.href, method: next.method, headers: joinedFields(next.headers) }, via.map((x) => ({ ...x })));
+      const v = check({ url: next.url.href, method: next.method, headers: joinedFields(hopFlat) }, via.map((x) => ({ ...x })));
       // An async policy is awaited under the deadline and the signal (SPEC §11): its
       // refusal must never be outrun by the next hop.
       verdict = isThenable(v) ? await call.budget.race(v) : v;
@@ -236,7 +246,7 @@ async function followRedirect(call: Call, req: OutgoingRequest, res: Response, i
     ...req,
     method: next.method,
     url: next.url,
-    headers: headerListOf(next.headers),
+    headers: hopHeaderList(hopFlat, bound, next.url.origin),
     body: next.keepBody ? req.body : undefined,
     attempt: ++call.hops,
   };
@@ -389,14 +399,24 @@ class ForeignTransportStage implements Stage {
 
   run(call: Call, req: OutgoingRequest): Promise<Response> {
     const wire = req.deadline === call.budget ? req : { ...req, deadline: call.budget };
-    return call.budget.race(Promise.resolve(this.rt.roundTrip(wire))).then(checkResponse);
+    return call.budget.race(Promise.resolve(this.rt.roundTrip(wire))).then((v) => checkResponse(v, req));
   }
 }
 
+/** A hop's header list; origin bindings carry over while the hop stays on their origin. */
+function hopHeaderList(flat: string[], bound: ReadonlyMap<string, string> | undefined, origin: string): HeaderList {
+  const list = headerListOf(flat);
+  if (bound !== undefined) for (const [name, o] of bound) if (o === origin) bindToOrigin(list, name, o);
+  return list;
+}
+
 /** `HG_BAD_RESPONSE` unless `v` is a {@link Response}. */
-function checkResponse(v: unknown): Response {
+function checkResponse(v: unknown, req: OutgoingRequest): Response {
   if (v instanceof Response) return v;
-  throw new HourglassError(`an interceptor or RoundTripper resolved with ${describeValue(v)}, not a Response`, 'HG_BAD_RESPONSE');
+  throw new HourglassError(`an interceptor or RoundTripper resolved with ${describeValue(v)}, not a Response`, 'HG_BAD_RESPONSE', {
+    method: req.method,
+    url: req.url,
+  });
 }
 
 /** What an interceptor passes to `next` must be a request. */

@@ -209,6 +209,25 @@ export function headerFlat(h: HeaderList): string[] {
   return flatOf(h);
 }
 
+/** Header names bound to one origin, per list (see {@link bindToOrigin}). */
+const ORIGIN_BOUND = new WeakMap<HeaderList, Map<string, string>>();
+
+/**
+ * @internal Binds header `name` of `headers` to `origin` (scheme, host, port): the
+ * redirect stage drops it on any hop to another origin, whatever SPEC §7's rule for
+ * that header would keep (a token an interceptor added for one origin only).
+ */
+export function bindToOrigin(headers: HeaderList, name: string, origin: string): void {
+  let m = ORIGIN_BOUND.get(headers);
+  if (m === undefined) ORIGIN_BOUND.set(headers, (m = new Map()));
+  m.set(name.toLowerCase(), origin);
+}
+
+/** @internal The origin-bound header names of `headers` (name → origin), if any. */
+export function originBound(headers: HeaderList): ReadonlyMap<string, string> | undefined {
+  return ORIGIN_BOUND.get(headers);
+}
+
 /** @internal Wraps an already validated flat list without copying it. */
 export function headerListOf(flat: string[]): HeaderList {
   return wrapFlat(flat);

@@ -22,6 +22,8 @@ import {
   type NextFn,
   outgoingRequest,
   type OutgoingRequestInit,
+  HourglassError,
+  type Response,
   TimeoutError,
 } from '../src/index.js';
 import { parseChallenges } from '../src/interceptors/challenge.js';
@@ -286,5 +288,39 @@ describe('bearerAuth in the Client chain', () => {
     assert.ok(!b.seen.includes(aToken), "A's token never reached B");
     assert.equal(b.seen[0], '', "B's first hop had no token");
     assert.equal(challenges.length, 2);
+  });
+
+  it('as an outer interceptor, a redirect to another port of the same host carries no token', C, async (t) => {
+    // SPEC §7 keeps a caller's Authorization on a same-host redirect to another port; a
+    // bearerAuth token is bound to its origin and is dropped there (found by an outside attack).
+    const a = await realm(t);
+    const b = await realm(t);
+    assert.equal(new URL(a.fs.url('/')).hostname, new URL(b.fs.url('/')).hostname);
+    a.fs.route('/v2/lib/moved', (ex) => ex.respond(302, { location: b.fs.url('/v2/lib/manifest') }));
+    const plain = new Client();
+    t.after(() => plain.close());
+    const { auth } = registryAuth(plain);
+    const client = new Client({ interceptors: [auth] });
+    t.after(() => client.close());
+    assert.equal((await client.request(a.fs.url('/v2/lib/manifest'))).status, 200);
+    const aToken = `Bearer ${a.issued[0]}`;
+    const res = await client.request(a.fs.url('/v2/lib/moved'));
+    await res.dump();
+    assert.ok(!b.seen.includes(aToken), "A's token never reached B");
+  });
+
+  it('HG_BAD_RESPONSE names the method and the URL', T, async () => {
+    const client = new Client({ interceptors: [async () => null as unknown as Response] });
+    try {
+      await assert.rejects(client.request('http://127.0.0.1:9/x', { method: 'PUT', body: 'b' }), (err: unknown) => {
+        assert.ok(err instanceof HourglassError);
+        assert.equal(err.code, 'HG_BAD_RESPONSE');
+        assert.equal(err.method, 'PUT');
+        assert.ok(String(err.url).startsWith('http://127.0.0.1:9/x'), String(err.url));
+        return true;
+      });
+    } finally {
+      await client.close();
+    }
   });
 });

@@ -20,7 +20,7 @@
 
 import { HourglassError, invalidArg } from '../errors.js';
 import type { Response } from '../response.js';
-import type { Interceptor, OutgoingRequest } from '../round-tripper.js';
+import { bindToOrigin, type Interceptor, type OutgoingRequest } from '../round-tripper.js';
 import { parseChallenges } from './challenge.js';
 
 /** A `Bearer` challenge, as {@link BearerAuthOptions.token} receives it. */
@@ -49,11 +49,12 @@ export interface BearerAuthOptions {
 }
 
 /**
- * An interceptor answering `WWW-Authenticate: Bearer` challenges (SPEC §12). Put it in
- * `networkInterceptors`: it then sees every redirect hop and gives each origin only its
- * own token. In `interceptors` it runs above the redirects, so the header it adds follows
- * the client's redirect rule for `Authorization` (SPEC §7: kept for the same host — any
- * port — and its subdomains); a 401 that comes from another origin is returned as is.
+ * An interceptor answering `WWW-Authenticate: Bearer` challenges (SPEC §12). It works in
+ * `interceptors` or `networkInterceptors`: the header it adds is bound to its origin, so
+ * the client's redirect stage drops it on any hop to another origin (even the same host
+ * on another port, which §7 keeps for a caller's own `Authorization`). In
+ * `networkInterceptors` it also sees every hop and gives each origin its own token; a 401
+ * that comes from another origin is returned as is.
  *
  * @example
  * const client = new Client({
@@ -122,6 +123,9 @@ function withToken(req: OutgoingRequest, token: string): OutgoingRequest {
   } catch (err) {
     throw new HourglassError('bearerAuth: the token is not a valid header value', 'HG_INVALID_ARG', { cause: err });
   }
+  // The token is for this origin only: a redirect to any other drops it (SPEC §12),
+  // wherever this interceptor sits in the chain.
+  bindToOrigin(headers, 'authorization', req.url.origin);
   return { ...req, headers };
 }
 
