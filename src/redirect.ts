@@ -5,12 +5,13 @@
  *
  * Owns: which statuses are followed, method rewriting, body keeping, Location
  * resolution (relative, protocol-relative, fragment inheritance), refused schemes,
- * sensitive-header stripping (judged against the *original* host), `Referer`.
+ * sensitive-header stripping (judged against the *original* host; URL-userinfo
+ * credentials against the hop's origin), `Referer`.
  * Never does I/O; the client drains bodies, counts hops and asks `checkRedirect`.
  */
 
 import { HourglassError, redactUrl } from './errors.js';
-import { withoutHeaders } from './request-init.js';
+import { urlCredentials, withoutHeaders } from './request-init.js';
 
 /** The request of one hop, as the client keeps it. */
 export interface Hop {
@@ -27,6 +28,7 @@ export type RedirectDecision =
   | { follow: true; method: string; url: URL; headers: string[]; keepBody: boolean };
 
 const SENSITIVE = new Set(['authorization', 'www-authenticate', 'cookie', 'cookie2', 'proxy-authorization']);
+const AUTHORIZATION = new Set(['authorization']);
 const BODY_HEADERS = new Set(['content-type', 'content-length', 'content-encoding', 'transfer-encoding', 'content-language']);
 
 /**
@@ -86,10 +88,16 @@ export function nextHop(
   if (!keepBody) headers = withoutHeaders(headers, BODY_HEADERS);
   const downgrade = hop.url.protocol === 'https:' && next.protocol === 'http:';
   if (downgrade || !sameOrSubdomain(next.hostname, original.hostname)) headers = withoutHeaders(headers, SENSITIVE);
+  // Credentials from URL userinfo are the URL's, like curl's: they never go to another
+  // origin (scheme, host or port), whatever the rule above keeps of the caller's headers.
+  const urlAuth = urlCredentials.has(hop.headers);
+  const sameOrigin = next.protocol === hop.url.protocol && next.host === hop.url.host;
+  if (urlAuth && !sameOrigin) headers = withoutHeaders(headers, AUTHORIZATION);
   // A Host override only makes sense for the host it was written for.
   if (next.host !== hop.url.host) headers = withoutHeaders(headers, new Set(['host']));
   headers = withoutHeaders(headers, new Set(['referer']));
   if (!downgrade) headers.push('referer', refererOf(hop.url));
+  if (urlAuth && sameOrigin) urlCredentials.add(headers);
   return { follow: true, method, url: next, headers, keepBody };
 }
 

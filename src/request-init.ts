@@ -72,6 +72,12 @@ export function parseRequestUrl(input: string | URL): URL {
   return url;
 }
 
+/**
+ * Header lists whose `authorization` came from URL userinfo: those credentials belong to
+ * that URL's origin and never follow a redirect to another one (see `nextHop`).
+ */
+export const urlCredentials = new WeakSet<string[]>();
+
 /** Moves userinfo out of `url` into an `authorization` header (unless one is set). */
 export function takeUserinfo(url: URL, headers: string[]): void {
   if (url.username === '' && url.password === '') return;
@@ -80,6 +86,7 @@ export function takeUserinfo(url: URL, headers: string[]): void {
   url.password = '';
   if (findHeader(headers, 'authorization') === -1) {
     headers.push('authorization', `Basic ${Buffer.from(cred).toString('base64')}`);
+    urlCredentials.add(headers);
   }
 }
 
