@@ -4,8 +4,10 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as dc from 'node:diagnostics_channel';
+import * as net from 'node:net';
 import { describe, it } from 'node:test';
-import { download, fetch, request } from '../../src/index.js';
+import { Client, download, fetch, HourglassError, request } from '../../src/index.js';
 import { redactUrl } from '../../src/errors.js';
 
 const SECRET = 'hunter2-S3cr3t';
@@ -50,4 +52,48 @@ describe('adversarial: credentials in URLs typed without a scheme', () => {
       }
     });
   }
+});
+
+describe('adversarial: a refused redirect whose Location carries credentials', () => {
+  it('HG_REDIRECT_REFUSED carries the 3xx response with the Location redacted (headers, rawHeaders, diagnostics)', { timeout: 5_000 }, async (t) => {
+    const server = net.createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () =>
+        s.end(`HTTP/1.1 302 Found\r\nLocation: http://deploy:${SECRET}@127.0.0.1:1/next\r\nX-Kept: yes\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`),
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const published: unknown[] = [];
+    const onError = (m: unknown): void => void published.push(m);
+    dc.subscribe('hourglass:request:error', onError);
+    t.after(() => {
+      dc.unsubscribe('hourglass:request:error', onError);
+      server.close();
+    });
+    const client = new Client({
+      checkRedirect: () => {
+        throw new Error('not allowed');
+      },
+    });
+    let caught: unknown;
+    try {
+      await client.request(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`);
+    } catch (err) {
+      caught = err;
+    }
+    assert.ok(caught instanceof HourglassError);
+    assert.equal(caught.code, 'HG_REDIRECT_REFUSED');
+    const res = (caught as HourglassError & { response?: { status: number; headers: Record<string, unknown>; rawHeaders: string[] } }).response;
+    assert.ok(res !== undefined, 'the error still carries the 3xx response');
+    assert.equal(res.status, 302);
+    assert.equal(res.headers['x-kept'], 'yes');
+    assert.equal(res.headers.location, 'http://127.0.0.1:1/next');
+    assert.ok(!res.rawHeaders.some((v) => v.includes(SECRET)), `rawHeaders: ${res.rawHeaders.join(' | ')}`);
+    assert.ok(published.length > 0, 'the failure was published');
+    for (const m of published) {
+      const r = (m as { error?: { response?: { headers: Record<string, unknown>; rawHeaders: string[] } } }).error?.response;
+      if (r === undefined) continue;
+      assert.ok(!JSON.stringify(r.headers).includes(SECRET) && !r.rawHeaders.some((v) => v.includes(SECRET)));
+    }
+  });
 });
