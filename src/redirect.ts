@@ -49,7 +49,7 @@ export function nextHop(
   if (loc === undefined || loc === '') return { follow: false };
   let next: URL;
   try {
-    next = new URL(loc, hop.url);
+    next = new URL(locationText(loc), hop.url);
   } catch {
     // Echo the Location without its userinfo (redactUrl cuts up to the last '@').
     throw new HourglassError(`invalid redirect Location ${JSON.stringify(redactUrl(loc)!.slice(0, 200))}`, 'HG_BAD_REDIRECT', {
@@ -117,3 +117,24 @@ function refererOf(url: URL): string {
   r.hash = '';
   return r.href;
 }
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A `Location` as decoded from the wire (Latin-1, one char per byte) made into URL text:
+ * bytes that form UTF-8 are read as UTF-8 (then percent-encoded by the URL parser, as a
+ * browser does), any other byte >= 0x80 is percent-encoded as itself (as Go and curl).
+ */
+export function locationText(loc: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(loc)) return loc;
+  const bytes = Buffer.from(loc, 'latin1');
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    let out = '';
+    for (const b of bytes) out += b < 0x80 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+    return out;
+  }
+}
+
