@@ -126,7 +126,6 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * browser does), any other byte >= 0x80 is percent-encoded as itself (as Go and curl).
  */
 export function locationText(loc: string): string {
-  // eslint-disable-next-line no-control-regex
   if (/^[\x00-\x7f]*$/.test(loc)) return loc;
   const bytes = Buffer.from(loc, 'latin1');
   try {
