@@ -426,7 +426,8 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       this.writer.abandonBody();
     }
     if (!this.writer.done) this.mustClose = true;
-    if (!head.keepAlive) this.mustClose = true;
+    // `Keep-Alive: timeout=0`: the server closes an idle connection at once; not reusable.
+    if (!head.keepAlive || head.keepAliveTimeout === 0) this.mustClose = true;
     this.keepAliveHint = head.keepAliveTimeout;
     const headers = headersObject(head.rawHeaders);
     this.rawLimit =
