@@ -25,7 +25,7 @@ import type { Client, RequestOptions } from './client.js';
 import { AbortError, HourglassError } from './errors.js';
 // index.js re-exports this module: the cycle is safe because defaultClient is only called per request.
 import { defaultClient } from './index.js';
-import type { TransportTimeouts } from './options.js';
+import { checkOptionsObject, FETCH_INIT_NAMES, type TransportTimeouts } from './options.js';
 import type { BodyInit as HgBodyInit } from './request-init.js';
 import type { Response as HgResponse } from './response.js';
 
@@ -48,6 +48,11 @@ export async function fetch(
   input: string | URL | Request,
   init: FetchInit = {},
 ): Promise<globalThis.Response> {
+  try {
+    checkOptionsObject('fetch init', '', init, FETCH_INIT_NAMES);
+  } catch (err) {
+    throw toFetchError(err);
+  }
   const req = await resolveRequest(input, init);
   const signal = req.signal;
   if (signal?.aborted) throw signal.reason;
