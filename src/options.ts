@@ -124,7 +124,7 @@ export type SocketPathOption = string | ((url: URL) => string | undefined);
 /** Validates a Unix socket path (a non-empty string without NUL), from the option or from its function. */
 export function checkSocketPath(name: string, value: unknown): string {
   if (typeof value !== 'string' || value === '' || value.includes('\0')) {
-    throw invalidArg(`${name} must be a non-empty path without NUL bytes, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+    throw invalidArg(`${name} must be a non-empty path without NUL bytes, got ${describeValue(value)}`);
   }
   return value;
 }

@@ -14,6 +14,7 @@
 import { Readable } from 'node:stream';
 import type { WritableBody } from './conn/writer.js';
 import { invalidArg, redactUrl } from './errors.js';
+import { describeValue } from './options.js';
 import { validateHeaderName, validateHeaderValue, validateMethod } from './http1/index.js';
 
 /**
@@ -63,7 +64,11 @@ export function parseRequestUrl(input: string | URL): URL {
   try {
     url = typeof input === 'string' ? new URL(input) : new URL(input.href);
   } catch {
-    throw invalidArg(`invalid URL: ${redactUrl(String(input))}`);
+    throw invalidArg(
+      typeof input === 'string' || input instanceof URL
+        ? `invalid URL: ${redactUrl(String(input))}`
+        : `URL must be a string or a URL, got ${describeValue(input)}`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw invalidArg(`unsupported URL scheme ${url.protocol} (only http: and https:)`, { url });
@@ -158,7 +163,7 @@ function pushValue(out: string[], name: unknown, v: unknown): void {
 function push(out: string[], name: unknown, value: unknown): void {
   if (typeof name !== 'string') throw invalidArg('header names must be strings');
   const v = typeof value === 'number' ? String(value) : value;
-  if (typeof v !== 'string') throw invalidArg(`header ${JSON.stringify(name)} must be a string`);
+  if (typeof v !== 'string') throw invalidArg(`header ${JSON.stringify(name)} must be a string, got ${describeValue(v)}`);
   validateHeaderName(name);
   validateHeaderValue(name, v);
   out.push(name, v);
@@ -235,7 +240,7 @@ function toWritable(body: BodyInit, headers: string[]): WritableBody {
     const i = findHeader(headers, 'content-length');
     return { kind: 'stream', source: body as AsyncIterable<Uint8Array>, length: i === -1 ? -1 : parseContentLength(headers[i + 1]!) };
   }
-  throw invalidArg('body must be a string, ArrayBufferView, ArrayBuffer, Readable, AsyncIterable, null, or a factory');
+  throw invalidArg(`body must be a string, ArrayBufferView, ArrayBuffer, Readable, AsyncIterable, null, or a factory, got ${describeValue(body)}`);
 }
 
 /**
