@@ -26,7 +26,7 @@ import { sleep } from './deadline.js';
 import { HourglassError, RedirectError, redactUrl } from './errors.js';
 import { joinedFields } from './http1/index.js';
 import { DEFAULTS, describeValue } from './options.js';
-import { nextHop } from './redirect.js';
+import { nextHop, redactLocation } from './redirect.js';
 import { takeUserinfo, withoutHeaders } from './request-init.js';
 import { Response } from './response.js';
 import { type RetryPolicy, waitFits } from './retry.js';
@@ -233,7 +233,7 @@ async function followRedirect(call: Call, req: OutgoingRequest, res: Response, i
       }
       await res.dump(DEFAULTS.redirectDrainBytes);
       const e = new HourglassError('checkRedirect refused the redirect', 'HG_REDIRECT_REFUSED', { method, url, cause: err });
-      (e as HourglassError & { response?: Response }).response = res;
+      (e as HourglassError & { response?: Response }).response = redactLocation(res);
       throw e;
     }
     if (verdict === false) return finalResponse(call, req, res);

@@ -127,11 +127,14 @@ export interface ErrorContext {
   cause?: unknown;
 }
 
+/** WHATWG's special schemes: the only ones whose URLs always parse an authority. */
+const SPECIAL_SCHEMES = new Set(['http:', 'https:', 'ws:', 'wss:', 'ftp:', 'file:']);
+
 /** Strips userinfo (and nothing else) from a URL for messages and logs. */
 export function redactUrl(url: string | URL | undefined): string | undefined {
   if (url === undefined) return undefined;
   if (typeof url !== 'string') {
-    if (url.username === '' && url.password === '') return url.href;
+    if (url.username === '' && url.password === '') return SPECIAL_SCHEMES.has(url.protocol) ? url.href : cutOpaqueUserinfo(url.href);
     const copy = new URL(url.href);
     copy.username = '';
     copy.password = '';
@@ -147,6 +150,16 @@ export function redactUrl(url: string | URL | undefined): string | undefined {
     const scheme = /^[a-z][a-z0-9+.-]*:[/\\]*/i.exec(url);
     return (scheme === null ? '' : scheme[0]) + url.slice(at + 1);
   }
+}
+
+/**
+ * 'user:pw@host/…' typed without a scheme parses as scheme 'user:' with no userinfo;
+ * what stands before an '@' in front of the first '/', '?' or '#' is userinfo all the same.
+ */
+function cutOpaqueUserinfo(href: string): string {
+  const end = href.search(/[/?#]/);
+  const cut = (end === -1 ? href : href.slice(0, end)).lastIndexOf('@');
+  return cut === -1 ? href : href.slice(cut + 1);
 }
 
 /** Base class of every error thrown by hourglass. */

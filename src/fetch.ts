@@ -24,7 +24,7 @@
 import type { Client, RequestOptions } from './client.js';
 import { AbortError, HourglassError } from './errors.js';
 import { defaultClient } from './default-client.js';
-import type { TransportTimeouts } from './options.js';
+import { checkOptionsObject, FETCH_INIT_NAMES, type TransportTimeouts } from './options.js';
 import type { BodyInit as HgBodyInit } from './request-init.js';
 import type { Response as HgResponse } from './response.js';
 
@@ -47,6 +47,11 @@ export async function fetch(
   input: string | URL | Request,
   init: FetchInit = {},
 ): Promise<globalThis.Response> {
+  try {
+    checkOptionsObject('fetch init', '', init, FETCH_INIT_NAMES);
+  } catch (err) {
+    throw toFetchError(err);
+  }
   const req = await resolveRequest(input, init);
   const signal = req.signal;
   if (signal?.aborted) throw signal.reason;

@@ -124,7 +124,7 @@ export type SocketPathOption = string | ((url: URL) => string | undefined);
 /** Validates a Unix socket path (a non-empty string without NUL), from the option or from its function. */
 export function checkSocketPath(name: string, value: unknown): string {
   if (typeof value !== 'string' || value === '' || value.includes('\0')) {
-    throw invalidArg(`${name} must be a non-empty path without NUL bytes, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+    throw invalidArg(`${name} must be a non-empty path without NUL bytes, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -182,6 +182,89 @@ export function checkOptionsObject(what: string, where: string, obj: unknown, kn
     throw invalidArg(`${what} must be an object, got ${describeValue(obj)}`);
   }
   checkKnown(what, where, obj, known);
+  checkValues(where, obj as Record<string, unknown>);
+}
+
+/** `fetch()` init names: the standard RequestInit ones (undici's `dispatcher` too) and hourglass's extensions. */
+export const FETCH_INIT_NAMES: ReadonlySet<string> = new Set([
+  'body', 'cache', 'credentials', 'headers', 'integrity', 'keepalive', 'method', 'mode', 'priority',
+  'redirect', 'referrer', 'referrerPolicy', 'signal', 'window', 'duplex', 'dispatcher',
+  'timeout', 'client', 'timeouts',
+]);
+
+const TRACE_HOOK_NAMES: ReadonlySet<string> = new Set([
+  'getConn', 'dnsStart', 'dnsDone', 'connectStart', 'connectDone', 'tlsHandshakeStart', 'tlsHandshakeDone',
+  'gotConn', 'putIdleConn', 'wroteHeaders', 'wait100Continue', 'got100Continue', 'got1xxResponse',
+  'wroteRequest', 'gotFirstResponseByte',
+]);
+
+type ValueCheck = (name: string, v: unknown) => string | undefined;
+
+const isFn = (v: unknown): boolean => typeof v === 'function';
+const boolean: ValueCheck = (_n, v) => (typeof v === 'boolean' ? undefined : 'a boolean');
+const fn: ValueCheck = (_n, v) => (isFn(v) ? undefined : 'a function');
+const VALUE_CHECKS: ReadonlyMap<string, ValueCheck> = new Map<string, ValueCheck>([
+  ['followRedirects', boolean],
+  ['disableKeepAlives', boolean],
+  ['disableCompression', boolean],
+  ['checkRedirect', fn],
+  ['retry.backoff', fn],
+  ['maxRedirects', (_n, v) => (typeof v === 'number' && (Number.isInteger(v) || v === Infinity) && v >= 0 ? undefined : 'a non-negative integer')],
+  [
+    'proxy',
+    (_n, v) => (typeof v === 'string' || v instanceof URL || isFn(v) ? undefined : "a URL, a string, a function or 'env'"),
+  ],
+  [
+    'jar',
+    (_n, v) => {
+      const j = v as { getCookieString?: unknown; setCookie?: unknown } | null;
+      return typeof j === 'object' && j !== null && isFn(j.getCookieString) && isFn(j.setCookie)
+        ? undefined
+        : 'a cookie jar (an object with getCookieString and setCookie methods)';
+    },
+  ],
+  [
+    'client',
+    (_n, v) => {
+      const c = v as { request?: unknown } | null;
+      return typeof c === 'object' && c !== null && isFn(c.request) ? undefined : 'a Client';
+    },
+  ],
+  [
+    'retry.methods',
+    (_n, v) => (Array.isArray(v) && v.every((m) => typeof m === 'string') ? undefined : 'an array of method names'),
+  ],
+  [
+    'retry.statusCodes',
+    (_n, v) => (Array.isArray(v) && v.every((c) => Number.isInteger(c)) ? undefined : 'an array of status codes'),
+  ],
+  ['trace', (_n, v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? undefined : 'an object of hook functions')],
+]);
+
+/**
+ * Checks the values of known options whose type is not checked where they are used
+ * (`where` + name keys {@link VALUE_CHECKS}); trace hooks by name and type. Throws
+ * `HG_INVALID_ARG` naming the option, what it must be and what it got.
+ */
+function checkValues(where: string, obj: Record<string, unknown>): void {
+  for (const key in obj) {
+    const v = obj[key];
+    if (v === undefined) continue;
+    const check = VALUE_CHECKS.get(where + key);
+    if (check === undefined) continue;
+    const must = check(key, v);
+    if (must !== undefined) throw invalidArg(`${where}${key} must be ${must}, got ${describeValue(v)}`);
+    if (where + key === 'trace') checkTraceHooks(v as Record<string, unknown>);
+  }
+}
+
+/** Trace hooks: known names (with a suggestion), functions. */
+export function checkTraceHooks(hooks: Record<string, unknown>): void {
+  checkKnown('trace', 'trace.', hooks, TRACE_HOOK_NAMES);
+  for (const key in hooks) {
+    const v = hooks[key];
+    if (v !== undefined && !isFn(v)) throw invalidArg(`trace.${key} must be a function, got ${describeValue(v)}`);
+  }
 }
 
 function unknownOption(what: string, where: string, key: string, known: ReadonlySet<string>): Error {
@@ -190,25 +273,44 @@ function unknownOption(what: string, where: string, key: string, known: Readonly
   return invalidArg(`unknown option ${where}${key} in ${what} (${hint})`);
 }
 
-/** The known name nearest to `key` by edit distance (case-insensitive), if near enough to be a typo. */
+/**
+ * The known name nearest to `key` (case-insensitive), if near enough to be a typo: within
+ * a few edits, or `key` with a word left out (`readTimeout` in `readIdleTimeout`). Ties go
+ * to the name sharing the longest prefix, then the shorter name.
+ */
 export function closest(key: string, known: Iterable<string>): string | undefined {
   const k = key.toLowerCase();
+  const limit = Math.max(2, Math.floor(key.length / 3));
   let best: string | undefined;
-  let bestD = Number.POSITIVE_INFINITY;
+  let bestScore = Number.POSITIVE_INFINITY;
   for (const name of known) {
-    const d = editDistance(k, name.toLowerCase());
-    if (d < bestD) {
+    const n = name.toLowerCase();
+    const d = editDistance(k, n);
+    // A word left out: `key` is a subsequence of the name, missing at most 8 characters.
+    const omitted = k.length >= 4 && n.length - k.length <= 8 && isSubsequence(k, n);
+    // A truncated name (`sha` for `sha256`) is a near miss too.
+    const truncated = k.length >= 3 && n.startsWith(k);
+    if (d > limit && !omitted && !truncated) continue;
+    // A word left out counts as one mistake, however long the word.
+    const score = (omitted ? Math.min(d, 1) : d) * 1000 - commonPrefix(k, n) * 10 + n.length / 100;
+    if (score < bestScore) {
       best = name;
-      bestD = d;
+      bestScore = score;
     }
   }
-  // A typo changes a few characters; a different word is not a suggestion.
-  if (best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3))) return best;
-  // A truncated name (`sha` for `sha256`) is a near miss too.
-  if (k.length >= 3) {
-    for (const name of known) if (name.toLowerCase().startsWith(k)) return name;
-  }
-  return undefined;
+  return best;
+}
+
+function isSubsequence(a: string, b: string): boolean {
+  let i = 0;
+  for (let j = 0; j < b.length && i < a.length; j++) if (a[i] === b[j]) i++;
+  return i === a.length;
+}
+
+function commonPrefix(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
 }
 
 /** Levenshtein distance with adjacent transpositions counted as one edit (Damerau, restricted). */

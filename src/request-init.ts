@@ -14,6 +14,7 @@
 import { Readable } from 'node:stream';
 import type { WritableBody } from './conn/writer.js';
 import { invalidArg, redactUrl } from './errors.js';
+import { describeValue } from './options.js';
 import { validateHeaderName, validateHeaderValue, validateMethod } from './http1/index.js';
 
 /**
@@ -63,7 +64,11 @@ export function parseRequestUrl(input: string | URL): URL {
   try {
     url = typeof input === 'string' ? new URL(input) : new URL(input.href);
   } catch {
-    throw invalidArg(`invalid URL: ${redactUrl(String(input))}`);
+    throw invalidArg(
+      typeof input === 'string' || input instanceof URL
+        ? `invalid URL: ${redactUrl(String(input))}`
+        : `URL must be a string or a URL, got ${describeValue(input)}`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw invalidArg(`unsupported URL scheme ${url.protocol} (only http: and https:)`, { url });
@@ -71,6 +76,12 @@ export function parseRequestUrl(input: string | URL): URL {
   if (url.hostname === '') throw invalidArg('URL has no host', { url });
   return url;
 }
+
+/**
+ * Header lists whose `authorization` came from URL userinfo: those credentials belong to
+ * that URL's origin and never follow a redirect to another one (see `nextHop`).
+ */
+export const urlCredentials = new WeakSet<string[]>();
 
 /** Moves userinfo out of `url` into an `authorization` header (unless one is set). */
 export function takeUserinfo(url: URL, headers: string[]): void {
@@ -80,6 +91,7 @@ export function takeUserinfo(url: URL, headers: string[]): void {
   url.password = '';
   if (findHeader(headers, 'authorization') === -1) {
     headers.push('authorization', `Basic ${Buffer.from(cred).toString('base64')}`);
+    urlCredentials.add(headers);
   }
 }
 
@@ -151,7 +163,7 @@ function pushValue(out: string[], name: unknown, v: unknown): void {
 function push(out: string[], name: unknown, value: unknown): void {
   if (typeof name !== 'string') throw invalidArg('header names must be strings');
   const v = typeof value === 'number' ? String(value) : value;
-  if (typeof v !== 'string') throw invalidArg(`header ${JSON.stringify(name)} must be a string`);
+  if (typeof v !== 'string') throw invalidArg(`header ${JSON.stringify(name)} must be a string, got ${describeValue(v)}`);
   validateHeaderName(name);
   validateHeaderValue(name, v);
   out.push(name, v);
@@ -229,7 +241,7 @@ export function toWritable(body: BodyInit, headers: string[]): WritableBody {
     const i = findHeader(headers, 'content-length');
     return { kind: 'stream', source: body as AsyncIterable<Uint8Array>, length: i === -1 ? -1 : parseContentLength(headers[i + 1]!) };
   }
-  throw invalidArg('body must be a string, ArrayBufferView, ArrayBuffer, Readable, AsyncIterable, null, or a factory');
+  throw invalidArg(`body must be a string, ArrayBufferView, ArrayBuffer, Readable, AsyncIterable, null, or a factory, got ${describeValue(body)}`);
 }
 
 /**

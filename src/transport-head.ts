@@ -44,7 +44,11 @@ policy: { disableKeepAlives: boolean; disableCompression: boolean },
   let hasConnection = false;
   for (let i = 0; i < given.length; i += 2) {
     const n = given[i]!.toLowerCase();
-    if (n === 'host') hasHost = true;
+    if (n === 'host') {
+      // RFC 9112 §3.2: more than one Host line is an invalid request (servers disagree on it).
+      if (hasHost) throw invalidArg('more than one host header');
+      hasHost = true;
+    }
     else if (n === 'accept-encoding') hasAE = true;
     else if (n === 'range') hasRange = true;
     else if (n === 'content-length') {

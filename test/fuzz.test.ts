@@ -281,8 +281,13 @@ const fieldValueArb = fc.array(fieldByteArb, { maxLength: 40 }).map((bytes) => {
 });
 const owsArb = fc.constantFrom('', '', ' ', '\t', '  ', ' \t ');
 
-/** How the parser decodes a value: latin1 when ASCII, else UTF-8. */
+/** How the parser decodes a value: Latin-1, one char per byte. */
 function decodeField(b: Buffer): string {
+  return b.toString('latin1');
+}
+
+/** How the parser decodes a reason phrase: latin1 when ASCII, else UTF-8. */
+function decodeReason(b: Buffer): string {
   return b.toString(b.some((c) => c >= 0x80) ? 'utf8' : 'latin1');
 }
 
@@ -340,7 +345,7 @@ function expectedHead(h: HeadSpec, extra: [string, string] | undefined, extraAt:
   if (extra !== undefined) raw.splice(extraAt % (raw.length + 1), 0, extra);
   return {
     status: h.status,
-    statusText: h.reason === null || h.reason.length === 0 ? '' : decodeField(h.reason),
+    statusText: h.reason === null || h.reason.length === 0 ? '' : decodeReason(h.reason),
     httpVersion: h.minor === 1 ? '1.1' : '1.0',
     rawHeaders: raw.flat(),
   };

@@ -324,14 +324,14 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   }
 
   /**
-   * Writer callback: a write left bytes waiting. Remember how many, and look again
+   * Writer callback: a write left bytes waiting. Look again
    * soon: a shrinking count is progress inside that write (see `writeStalled`).
    */
   onWriteWait(): void {
     const req = this.req;
     if (req === undefined || this.channel !== undefined || this.clock.dueAt(WRITE_IDLE) === Number.POSITIVE_INFINITY) return;
     const limit = req.timeouts.writeIdleTimeout;
-    this.unflushedSeen = this.writer.unflushed();
+    this.unflushedSeen = -1;
     this.clock.set(WRITE_IDLE, Math.min(this.flushedAt + limit, now() + limit / 8));
   }
 
@@ -451,7 +451,8 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       this.writer.abandonBody();
     }
     if (!this.writer.done) this.mustClose = true;
-    if (!head.keepAlive) this.mustClose = true;
+    // `Keep-Alive: timeout=0`: the server closes an idle connection at once; not reusable.
+    if (!head.keepAlive || head.keepAliveTimeout === 0) this.mustClose = true;
     this.keepAliveHint = head.keepAliveTimeout;
     const headers = headersObject(head.rawHeaders);
     this.rawLimit =
@@ -621,7 +622,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
    */
   private writeStalled(limit: number): boolean {
     const t = now();
-    const pending = this.writer.unflushed();
+    const pending = this.writer.unflushed(true);
     if (pending === 0) {
       this.flushedAt = t;
       this.unflushedSeen = -1;

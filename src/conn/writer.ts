@@ -20,6 +20,7 @@
 import type { Socket } from 'node:net';
 import { HourglassError, invalidArg } from '../errors.js';
 import { CRLF, chunkHeader, LAST_CHUNK, serializeRequestHead } from '../http1/index.js';
+import { kernelSendQueue } from './kernel-queue.js';
 
 /** A request body ready to be written. */
 export type WritableBody =
@@ -76,9 +77,16 @@ export class RequestWriter {
    * queue shrinks as the kernel takes bytes of a large write, so a change means
    * progress even inside one write (Node's own socket timeout reads it the same way).
    * Only compared with itself; falls back to the buffered bytes for exotic sockets.
+   * `deep` adds the kernel's send queue where it can be read (Linux): a peer reading
+   * slowly but steadily drains it long before libuv sees the socket writable again.
+   * Costs a /proc read: only for the write-idle clock's suspicion, never per write.
    */
-  unflushed(): number {
+  unflushed(deep = false): number {
     let n = this.socket.writableLength;
+    if (deep) {
+      const k = kernelSendQueue(this.socket);
+      if (k > 0) n += k;
+    }
     let s: SocketInternals | null | undefined = this.socket as unknown as SocketInternals;
     for (let depth = 0; s != null && depth < 4; depth++, s = s._parent) {
       const q = s._handle?.writeQueueSize;

@@ -105,7 +105,7 @@ export class Dialer {
   constructor(options: DialerOptions = {}) {
     checkOptionsObject('Dialer options', '', options, DIALER_NAMES);
     if (options.lookup !== undefined && typeof options.lookup !== 'function') {
-      throw invalidArg('dialer.lookup must be a function like dns.lookup');
+      throw invalidArg(`dialer.lookup must be a function like dns.lookup, got ${describeValue(options.lookup)}`);
     }
     if (options.localAddress !== undefined && net.isIP(options.localAddress) === 0) {
       throw invalidArg(`dialer.localAddress must be an IP address, got ${describeValue(options.localAddress)}`);

@@ -133,7 +133,10 @@ export function resolveDownload(
   const list = typeof urls === 'string' ? [urls] : urls;
   if (!Array.isArray(list) || list.length === 0) throw invalidArg('download needs at least one URL');
   const hrefs = list.map((u) => parseRequestUrl(u).href);
-  if (typeof dest !== 'string' || dest === '') throw invalidArg('download needs a destination path');
+  if (typeof dest !== 'string' || dest === '') {
+    throw invalidArg(`download needs a destination path (a non-empty string), got ${describeValue(dest)}`);
+  }
+  if (dest.includes('\0')) throw invalidArg('download destination path must not contain a NUL byte');
   if (
     opts.sha256 !== undefined &&
     (typeof opts.sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(opts.sha256))

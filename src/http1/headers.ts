@@ -13,8 +13,8 @@
  * Invariants: tables are indexed by byte and never mutated after load; a section
  * never holds more than `maxBytes` bytes (a split line is copied into a pending
  * buffer, checked before copying); a line is validated in full before anything is
- * decoded from it; strings are decoded as UTF-8 only when a line holds a byte >= 0x80
- * (latin1 is the cheaper equal for ASCII).
+ * decoded from it; field values are decoded as Latin-1 (lossless: one char per byte,
+ * as node:http and undici), a reason phrase as UTF-8 only when it holds a byte >= 0x80.
  */
 
 import { ProtocolError, type ProtocolReason } from '../errors.js';
@@ -261,13 +261,11 @@ export class HeadSection {
     while (i < e && (buf[i] === SP || buf[i] === HTAB)) i++;
     let ve = e;
     while (ve > i && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
-    let ascii = true;
     for (let j = i; j < ve; j++) {
-      const c = buf[j]!;
-      if (FIELD_CHAR[c] === 0) throw new ProtocolError('bad-header', 'invalid character in a header value');
-      if (c >= 0x80) ascii = false;
+      if (FIELD_CHAR[buf[j]!] === 0) throw new ProtocolError('bad-header', 'invalid character in a header value');
     }
-    const value = i === ve ? '' : buf.toString(ascii ? 'latin1' : 'utf8', i, ve);
+    // Latin-1, as node:http and undici: one char per byte, so obs-text (0x80-0xFF) is kept.
+    const value = i === ve ? '' : buf.toString('latin1', i, ve);
     this.raw.push(buf.toString('latin1', s, nameEnd), value);
     if (!framing) return;
     switch (nameEnd - s) {
