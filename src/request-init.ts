@@ -217,6 +217,9 @@ export function prepareBody(body: BodyOrFactory): PreparedBody {
     const w: WritableBody = { kind: 'buffer', data: bytes };
     return { replayable: true, present: true, next: () => w };
   }
+  // Anything else must be a stream: refuse the rest now, before anything is sent (a body
+  // of the wrong type must not surface later as "already sent").
+  if (!(body instanceof Readable || isAsyncIterable(body))) throw badBody(body);
   let used = false;
   return {
     replayable: false,
@@ -241,7 +244,11 @@ export function toWritable(body: BodyInit, headers: string[]): WritableBody {
     const i = findHeader(headers, 'content-length');
     return { kind: 'stream', source: body as AsyncIterable<Uint8Array>, length: i === -1 ? -1 : parseContentLength(headers[i + 1]!) };
   }
-  throw invalidArg(`body must be a string, ArrayBufferView, ArrayBuffer, Readable, AsyncIterable, null, or a factory, got ${describeValue(body)}`);
+  throw badBody(body);
+}
+
+function badBody(body: unknown): Error {
+  return invalidArg(`body must be a string, ArrayBufferView, ArrayBuffer, Readable, AsyncIterable, null, or a factory, got ${describeValue(body)}`);
 }
 
 /**
