@@ -62,6 +62,18 @@ class Settlement implements BodyEndListener, Cancelable {
   rawDone = false;
   /** Decoding: the decoded stream, once built. */
   decoded: Readable | undefined;
+  /**
+   * A Response.from stream body: no connection holds the budget for it, so the settlement
+   * does — the deadline and the signal fail this channel (SPEC §12).
+   */
+  source: BodyChannel | undefined;
+  /** As a from-body's budget holder: the head is in, the body is being read. */
+  get phase(): 'body' | undefined {
+    return this.source === undefined ? undefined : 'body';
+  }
+  get requestSent(): boolean | undefined {
+    return this.source === undefined ? undefined : true;
+  }
   constructor(private readonly timings: Timings) {}
 
   bodyEnded(err: Error | undefined): void {
@@ -87,6 +99,8 @@ class Settlement implements BodyEndListener, Cancelable {
   /** Budget failed (overall timeout or abort) while the decoded body was pending. */
   cancel(err: HourglassError): void {
     this.budget = undefined;
+    // A from-body still arriving: fail it (the producer destroys its stream).
+    if (!this.rawDone) this.source?.fail(err);
     const d = this.decoded;
     if (d !== undefined) d.destroy(err);
     this.done(err);
@@ -279,7 +293,10 @@ export class Response {
       },
       channel,
     );
-    if (stream) watchUnread(res, channel);
+    if (stream) {
+      res.settlement.source = channel;
+      watchUnread(res, channel);
+    }
     start();
     return res;
   }
@@ -421,6 +438,8 @@ export class Response {
     if (s.rawDone) {
       budget?.hold(s);
       budget?.letProcessExit();
+    } else if (s.source !== undefined) {
+      budget?.hold(s);
     }
   }
 

@@ -86,6 +86,19 @@ describe('MockTransport.roundTrip', () => {
     for (let i = 0; i < 5; i++) assert.equal((await mock.roundTrip(outgoingRequest(`${BASE}/always`))).status, 204);
   });
 
+  it('HG_MOCK_UNMATCHED never shows a URL password (route or request)', T, async () => {
+    const mock = new MockTransport();
+    mock.on('GET', 'http://admin:hunter2@a.test/z').reply(200);
+    mock.on('GET', new URL('http://u:s3cret@c.test/z')).reply(200);
+    const err = await mock.roundTrip(outgoingRequest('http://me:pw1234@b.test/z')).then(
+      () => assert.fail('matched'),
+      (e: unknown) => e as Error,
+    );
+    assert.equal((err as { code?: string }).code, 'HG_MOCK_UNMATCHED');
+    assert.match(err.message, /closest route: GET http:\/\/(a|c)\.test\/z/);
+    for (const secret of ['hunter2', 's3cret', 'pw1234']) assert.ok(!err.message.includes(secret), err.message);
+  });
+
   it("RegExp, predicate and '*' routes match; routes are tried in order", T, async () => {
     const mock = new MockTransport();
     mock.on('*', (u) => u.searchParams.get('v') === '2').reply(200, 'pred');

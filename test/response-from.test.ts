@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { HourglassError, Response, type ResponseHeaders } from '../src/index.js';
+import { Client, HourglassError, Response, type ResponseHeaders, type RoundTripper, TimeoutError } from '../src/index.js';
 
 const T = { timeout: 5_000 };
 const URL_ = 'http://example.test/a';
@@ -180,5 +180,40 @@ describe('Response.from', () => {
     for (const init of bad) {
       assert.throws(() => Response.from(init as Parameters<typeof Response.from>[0]), isCode('HG_INVALID_ARG'), JSON.stringify(init));
     }
+  });
+});
+
+describe('Response.from under the client budget (SPEC §12: an interceptor cannot make a request hang)', () => {
+  const endless = (): { stream: Readable; client: Client<RoundTripper> } => {
+    const stream = new Readable({ read() {} });
+    const client = new Client<RoundTripper>({
+      transport: { roundTrip: (q) => Promise.resolve(Response.from({ status: 200, body: stream, url: q.url })) },
+    });
+    return { stream, client };
+  };
+
+  it('the overall timeout cuts a never-ending from-body and destroys the stream', T, async () => {
+    const { stream, client } = endless();
+    const t0 = Date.now();
+    const res = await client.request('http://a.test/', { timeout: 200 });
+    const err = await res.text().then(
+      () => assert.fail('resolved'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof TimeoutError, String(err));
+    assert.equal(err.requestSent, true);
+    assert.ok(Date.now() - t0 < 2_000);
+    assert.equal(stream.destroyed, true);
+    await client.close();
+  });
+
+  it('the signal cuts a never-ending from-body', T, async () => {
+    const { stream, client } = endless();
+    const ac = new AbortController();
+    const res = await client.request('http://a.test/', { signal: ac.signal });
+    setTimeout(() => ac.abort(), 100);
+    await assert.rejects(res.text(), (e: Error) => e.name === 'AbortError');
+    assert.equal(stream.destroyed, true);
+    await client.close();
   });
 });

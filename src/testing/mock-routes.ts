@@ -11,7 +11,7 @@
  * throws does not match).
  */
 
-import { invalidArg } from '../errors.js';
+import { invalidArg, redactUrl } from '../errors.js';
 import type { ResponseBodyInit, ResponseHeadersInit } from '../response.js';
 
 /** What a route's URL pattern may be: a full URL, a RegExp tried on `url.href`, or a predicate. */
@@ -167,7 +167,7 @@ export class MockRoute {
   describe(): string {
     const p = this.pattern;
     const what =
-      typeof p === 'string' ? p : p instanceof URL ? p.href : p instanceof RegExp ? String(p) : `<predicate ${p.name || 'fn'}>`;
+      typeof p === 'string' || p instanceof URL ? (redactUrl(p) ?? '') : p instanceof RegExp ? String(p) : `<predicate ${p.name || 'fn'}>`;
     const count = this.limit === Number.POSITIVE_INFINITY ? 'persist' : `${this.used}/${this.limit} used`;
     return `${this.method} ${what} (${count})`;
   }
@@ -194,7 +194,7 @@ export function routeMethod(method: string): string {
 /** Checks a route URL pattern; a string must be a full URL. */
 export function routePattern(url: MockUrlPattern): MockUrlPattern {
   if (typeof url === 'string') {
-    if (!URL.canParse(url)) throw invalidArg(`MockTransport.on: a string route must be a full URL; got ${url}`);
+    if (!URL.canParse(url)) throw invalidArg(`MockTransport.on: a string route must be a full URL; got ${redactUrl(url) ?? ''}`);
     return url;
   }
   if (url instanceof URL || url instanceof RegExp || typeof url === 'function') return url;

@@ -18,7 +18,7 @@
 
 import { AssertionError } from 'node:assert';
 import { LongTimer, now } from '../deadline.js';
-import { AbortError, closedError, HourglassError, TimeoutError, invalidArg } from '../errors.js';
+import { AbortError, closedError, HourglassError, TimeoutError, invalidArg, redactUrl } from '../errors.js';
 import { DEFAULTS, checkDuration } from '../options.js';
 import { Response } from '../response.js';
 import type { OutgoingRequest, RequestDeadline, RoundTripper } from '../round-tripper.js';
@@ -154,7 +154,7 @@ export class MockTransport implements RoundTripper {
       }
     }
     const closest = best === undefined ? 'no routes are defined' : `closest route: ${best.describe()}`;
-    return new HourglassError(`MockTransport: no route for ${method} ${url.href}; ${closest}`, 'HG_MOCK_UNMATCHED', {
+    return new HourglassError(`MockTransport: no route for ${method} ${redactUrl(url) ?? ''}; ${closest}`, 'HG_MOCK_UNMATCHED', {
       method,
       url,
     });
