@@ -76,7 +76,10 @@ export interface DialRequest {
   port: number;
   /** Per-request dial timeout, overriding the Dialer's. */
   timeout?: number | undefined;
-  /** Overall request budget: held during the dial so an overall timeout or abort cancels it. */
+  /**
+   * @internal — the overall request budget: held during the dial so an overall timeout or
+   * abort cancels it (the transport's; a caller of `dial()` uses its own timeout).
+   */
   budget?: Budget | undefined;
   trace?: TraceHooks | undefined;
   timings?: DialMarks | undefined;
