@@ -42,21 +42,6 @@ const isPrivateLine = (line) => /^\s+(private|protected)\b/.test(line);
 const dist = join(ROOT, 'dist');
 const exported = new Set();
 const unexported = [];
-/**
- * Known gaps, outside the chain work of issue 15 (constructor parameter types of the error
- * classes, the Dialer's dial() request, FaultServer internals): named types to export or
- * hide later. Anything else a public declaration uses must be exported.
- */
-const KNOWN_UNEXPORTED = new Set([
-  'ErrorContext',
-  'TimeoutInfo',
-  'ConnectInfo',
-  'ResolvedDialerOptions',
-  'DialRequest',
-  'Conn',
-  'BodyReader',
-  'ExchangeHost',
-]);
 
 /** Type references in `node` to declarations of dist/ that no entry point exports. */
 function checkReferences(node, owner) {
@@ -66,7 +51,7 @@ function checkReferences(node, owner) {
       let sym = checker.getSymbolAtLocation(at);
       if (sym !== undefined && sym.flags & ts.SymbolFlags.Alias) sym = checker.getAliasedSymbol(sym);
       const decl = sym?.declarations?.[0];
-      if (decl !== undefined && decl.getSourceFile().fileName.startsWith(dist) && !ts.isTypeParameterDeclaration(decl) && !exported.has(sym) && !KNOWN_UNEXPORTED.has(sym.name)) {
+      if (decl !== undefined && decl.getSourceFile().fileName.startsWith(dist) && !ts.isTypeParameterDeclaration(decl) && !exported.has(sym)) {
         unexported.push(`${owner} references ${sym.name} (${decl.getSourceFile().fileName.slice(dist.length + 1)}), which no entry point exports`);
       }
     }

@@ -6,16 +6,21 @@
  * Owns: the {@link BodyProducer} that pulls from the source on demand, and the input
  * type {@link ResponseBodyInit}.
  *
- * Never does: framing, timeouts or decoding — a stream source's own pace is the body's
- * pace; the caller's budget still ends when the body settles (response.ts).
+ * Never does: framing or decoding. Its one clock is the optional read-idle guard a
+ * MockTransport asks for (SPEC §3 `readIdleTimeout`, as a wire body's): otherwise a stream
+ * source's own pace is the body's pace; the caller's budget still ends when the body
+ * settles (response.ts).
  *
  * Invariants: in-memory bodies are pushed whole at once (the channel settles at once, as
  * a body that arrived whole); a stream is read only while the consumer wants data, one
  * pull at a time; when the consumer abandons the body the stream is destroyed (or its
- * iterator returned) and nothing is pulled again.
+ * iterator returned) and nothing is pulled again. The read-idle clock counts only while
+ * the consumer waits for bytes that have not come (the channel is `starving`), restarts
+ * on every chunk and every new demand, and is disarmed once the body settles.
  */
 
 import { Readable } from 'node:stream';
+import { LongTimer } from './deadline.js';
 import { invalidArg } from './errors.js';
 import { BodyChannel, type BodyProducer } from './conn/body.js';
 
@@ -35,11 +40,21 @@ export function memoryBody(body: ResponseBodyInit | null | undefined): Buffer | 
   throw invalidArg('Response.from: body must be a string, a Uint8Array, an ArrayBuffer or a stream');
 }
 
+/** A read-idle guard for a stream source: silence of `timeout` ms while read fails with `error()`. */
+export interface SourceIdle {
+  /** ms; 0 or Infinity: none. */
+  readonly timeout: number;
+  readonly error: () => Error;
+}
+
 /**
  * Makes the channel for a body and the function that starts feeding it; call `start`
  * once the Response holds the channel (its settlement must hear the end).
  */
-export function sourceChannel(body: ResponseBodyInit | null | undefined): {
+export function sourceChannel(
+  body: ResponseBodyInit | null | undefined,
+  idle?: SourceIdle,
+): {
   channel: BodyChannel;
   start: () => void;
   /** The body is a stream (pulled on demand). */
@@ -57,7 +72,8 @@ export function sourceChannel(body: ResponseBodyInit | null | undefined): {
       stream: false,
     };
   }
-  const producer = new StreamProducer(body as AsyncIterable<Uint8Array | string>);
+  const guard = idle === undefined || idle.timeout === 0 || idle.timeout === Number.POSITIVE_INFINITY ? undefined : idle;
+  const producer = new StreamProducer(body as AsyncIterable<Uint8Array | string>, guard);
   const channel = new BodyChannel(producer, -1);
   producer.channel = channel;
   return { channel, start: () => undefined, stream: true };
@@ -76,19 +92,44 @@ class StreamProducer implements BodyProducer {
   private pulling = false;
   private wanted = false;
   private done = false;
+  private readonly idleTimer: LongTimer | undefined;
 
-  constructor(private readonly source: AsyncIterable<Uint8Array | string>) {}
+  constructor(
+    private readonly source: AsyncIterable<Uint8Array | string>,
+    private readonly idle: SourceIdle | undefined,
+  ) {
+    if (idle !== undefined) this.idleTimer = new LongTimer(() => this.idleDue());
+  }
 
   onDemand(): void {
     this.wanted = true;
+    // The consumer waits from now on: the read-idle clock restarts (as a connection's does).
+    if (!this.done) this.idleTimer?.start(this.idle!.timeout);
     if (!this.pulling && !this.done) void this.pump();
   }
 
   onSettled(complete: boolean): void {
+    this.idleTimer?.cancel();
     if (this.done) return;
     this.done = true;
     if (complete) return;
     // Abandoned: the source stops producing.
+    this.stop();
+  }
+
+  /** The read-idle clock ran out: a failure only if the consumer was waiting for bytes. */
+  private idleDue(): void {
+    const ch = this.channel;
+    if (this.done || ch === undefined || !ch.starving) return;
+    this.done = true;
+    ch.fail(this.idle!.error());
+    // The channel settles and tells onSettled(false), which stops the source; if it was
+    // already settled (nobody reading), stop it here.
+    this.stop();
+  }
+
+  /** Stops the source: a Readable is destroyed, an iterator returned (now or after its pending pull). */
+  private stop(): void {
     if (this.source instanceof Readable) this.source.destroy();
     else if (!this.pulling) void this.iterator?.return?.()?.catch(() => undefined);
   }
@@ -103,16 +144,21 @@ class StreamProducer implements BodyProducer {
         if (this.done) break;
         if (r.done === true) {
           this.done = true;
+          this.idleTimer?.cancel();
           ch.end();
           return;
         }
         const v = r.value;
         const chunk = typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-        if (chunk.length > 0 && !ch.push(chunk, true)) this.wanted = false;
+        if (chunk.length > 0) {
+          this.idleTimer?.start(this.idle!.timeout); // bytes came: the silence starts again
+          if (!ch.push(chunk, true)) this.wanted = false;
+        }
       }
     } catch (err) {
       if (!this.done) {
         this.done = true;
+        this.idleTimer?.cancel();
         ch.fail(err instanceof Error ? err : new Error(String(err)));
       }
       return;

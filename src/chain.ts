@@ -152,17 +152,40 @@ export function assembleChain(config: ChainConfig): Chain {
   };
 }
 
-/** A user interceptor: `next` runs the rest of the chain; the result must be a Response. */
+/**
+ * A user interceptor: `next` runs the rest of the chain; the result must be a Response.
+ * What it throws goes up as is. A response `next` gave it that it neither returns nor
+ * began to read (it threw after `next`, or replayed and kept the second) is discarded,
+ * so its connection is not held by a Response nobody will read.
+ */
 class InterceptorStage implements Stage {
   constructor(private readonly fn: Interceptor) {}
 
   run(call: Call, req: OutgoingRequest, i: number): Promise<Response> {
+    let given: Response[] | undefined;
     const next: NextFn = (r) => {
       checkRequest(r);
-      return call.proceed(r, i + 1);
+      return call.proceed(r, i + 1).then((res) => {
+        (given ??= []).push(res);
+        return res;
+      });
     };
-    return Promise.resolve(this.fn(req, next)).then((v) => checkResponse(v, req));
+    return Promise.resolve(this.fn(req, next)).then(
+      (v) => {
+        if (given !== undefined) discardUnused(given, v);
+        return checkResponse(v, req);
+      },
+      (err: unknown) => {
+        if (given !== undefined) discardUnused(given, undefined);
+        throw err;
+      },
+    );
   }
+}
+
+/** Discards (drains a small rest, else closes) the responses of `given` but `kept` whose bodies nobody claimed. */
+function discardUnused(given: readonly Response[], kept: unknown): void {
+  for (const res of given) if (res !== kept && !res.bodyUsed) void res.dump().catch(() => undefined);
 }
 
 /** Follows redirects; hands anything else through. */
@@ -288,7 +311,13 @@ async function retryLoop(call: Call, req: OutgoingRequest, i: number): Promise<R
       throw err;
     }
     if (n < retry.limit && allowed && retry.retriesStatus(res.status)) {
-      const wait = retry.retryWait(n + 1, res.headers['retry-after']);
+      let wait: number | undefined;
+      try {
+        wait = retry.retryWait(n + 1, res.headers['retry-after']);
+      } catch (err) {
+        void res.dump(); // a backoff that throws: its error goes up, the response goes
+        throw err;
+      }
       if (wait !== undefined && waitFits(wait, budget.remaining())) {
         n++;
         await res.dump();

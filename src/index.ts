@@ -16,7 +16,7 @@ export type {
 export { Transport } from './transport.js';
 export type { HostStats, TlsOption, TransportOptions, TransportStats } from './transport.js';
 export { Dialer } from './dial/index.js';
-export type { DialerOptions } from './dial/index.js';
+export type { DialerOptions, DialMarks, DialRequest, ResolvedDialerOptions } from './dial/index.js';
 export { certsDir } from './tls.js';
 export { fetch } from './fetch.js';
 export { download, HttpStatusError } from './download.js';
@@ -57,11 +57,14 @@ export {
 } from './errors.js';
 export type {
   ActivePhase,
+  ConnectInfo,
   DialAttempt,
   ErrorCode,
+  ErrorContext,
   HourglassErrorCode,
   ProtocolReason,
   SystemErrorCode,
+  TimeoutInfo,
   TimeoutPhase,
 } from './errors.js';
 

@@ -10,7 +10,8 @@
  *     and, while the host is under `maxConnsPerHost`, starts a dial; whichever comes
  *     first — a released connection or a finished dial — goes to the oldest waiter;
  *     a dial that finds no waiter left parks its connection idle (never leaked);
- *   - a waiter queued because the limit was reached runs the `poolTimeout` clock;
+ *   - a waiter queued because the limit was reached runs the `poolTimeout` clock (one
+ *     timer per host's queue, {@link PoolClock});
  *   - a closed connection frees its slot, letting a waiter dial;
  *   - beyond `maxIdleConnsPerHost` a released connection is closed; beyond
  *     `maxIdleConns` (all hosts) the least recently used idle connection is closed.
@@ -23,8 +24,10 @@
 import {
   type Budget,
   failPhaseAfter,
+  isDisabled,
   LongTimer,
   now,
+  phaseTimeoutError,
   type PhaseExpiry,
   type PhaseOwner,
   type PhaseSource,
@@ -90,9 +93,12 @@ export interface Wanter<T> {
 
 class Waiter<T, D> implements PhaseOwner {
   settled = false;
+  /** Its own `poolTimeout` timer: only when it could not join its host's {@link PoolClock}. */
   timer: LongTimer | undefined;
   /** The `poolTimeout` this waiter runs (ms). */
   poolTimeout = 0;
+  /** Monotonic ms its `poolTimeout` runs out on the host's clock (Infinity: not on it). */
+  dueAt = Number.POSITIVE_INFINITY;
   /** The dial started for this waiter, if any (its phase is the request's). */
   dial: PhaseSource | undefined;
   /** The waiter holds the request: `pool`, or the phase of the dial started for it. */
@@ -163,15 +169,72 @@ export class WaitQueue<W> {
   }
 }
 
+/**
+ * The `poolTimeout` clock of a host's queued waiters: one timer for the whole queue
+ * instead of one per waiter (a queued request is kept small: SPEC §11's memory figure).
+ * Waiters join in queue order only while their due times do not decrease (the usual
+ * case: one `poolTimeout` for the host), so the first due waiter on the clock is the
+ * first such in the queue; one that would be due earlier than the last joined gets its
+ * own timer instead. The clock is disarmed once no waiter is left.
+ */
+class PoolClock<T, D> {
+  private readonly timer = new LongTimer(() => this.due());
+  /** Due time of the last waiter that joined (joins must not go back in time). */
+  private lastDue = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly waiters: WaitQueue<Waiter<T, D>>) {}
+
+  /** Puts `w` on the clock (true), or says it must run its own timer (false). */
+  join(w: Waiter<T, D>, dueAt: number): boolean {
+    if (dueAt < this.lastDue) return false;
+    w.dueAt = this.lastDue = dueAt;
+    if (!this.timer.armed) this.timer.startAt(dueAt);
+    return true;
+  }
+
+  /** No waiter is left: nothing to time (and nothing keeps the process alive). */
+  clear(): void {
+    this.timer.cancel();
+    this.lastDue = Number.NEGATIVE_INFINITY;
+  }
+
+  /** Expires every due waiter on the clock, oldest first, then re-arms for the next one. */
+  private due(): void {
+    const t = now();
+    for (let i = 0; ; ) {
+      const w = this.waiters.at(i);
+      if (w === undefined) return this.clear();
+      if (w.settled || w.dueAt === Number.POSITIVE_INFINITY) {
+        i++;
+        continue;
+      }
+      if (w.dueAt > t) {
+        this.timer.startAt(w.dueAt);
+        return;
+      }
+      const e = w.phaseExpiry();
+      // Cancelling removes it from the queue: the next one is now at `i`.
+      if (e !== undefined) w.cancel(phaseTimeoutError(e, t - (w.dueAt - w.poolTimeout)));
+      else i++;
+    }
+  }
+}
+
 class HostEntry<T, D> {
   idle: T[] = [];
   active = 0;
   dialing = 0;
   readonly waiters = new WaitQueue<Waiter<T, D>>();
   readonly dials = new Set<DialHandle>();
+  /** Made on the first waiter that runs a `poolTimeout`. */
+  poolClock: PoolClock<T, D> | undefined;
   constructor(readonly key: string) {}
   get total(): number {
     return this.active + this.idle.length + this.dialing;
+  }
+  /** A waiter left the queue: with none left, the pool clock stops. */
+  waiterGone(): void {
+    if (this.waiters.length === 0) this.poolClock?.clear();
   }
 }
 
@@ -233,7 +296,9 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       w.dial = this.startDial(host, opts);
     } else {
       w.poolTimeout = poolTimeout;
-      w.timer = failPhaseAfter(poolTimeout, w, t);
+      if (!isDisabled(poolTimeout) && !(host.poolClock ??= new PoolClock(host.waiters)).join(w, t + poolTimeout)) {
+        w.timer = failPhaseAfter(poolTimeout, w, t);
+      }
     }
     budget.hold(w);
   }
@@ -297,6 +362,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       for (const w of host.waiters.drain()) {
         w.cancel(closedError('transport', { method: w.budget.method, url: w.budget.url }));
       }
+      host.waiterGone();
       for (const d of host.dials) d.abort(closedError('transport'));
     }
     this.closeIdle();
@@ -375,6 +441,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
   private nextWaiter(host: HostEntry<T, D>): Waiter<T, D> | undefined {
     let w = host.waiters.shift();
     while (w !== undefined && w.settled) w = host.waiters.shift();
+    host.waiterGone();
     return w;
   }
 
@@ -390,6 +457,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
   waiterLeft(w: Waiter<T, D>): void {
     const host = w.host;
     host.waiters.remove(w);
+    host.waiterGone();
     // Nobody is left to use a pending dial: cancel it rather than keep a socket connecting.
     if (host.waiters.length === 0 && host.dials.size > 0) {
       for (const d of host.dials) d.abort(closedError('dial (no waiter left)'));

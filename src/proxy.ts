@@ -151,6 +151,9 @@ export function connectViaProxy(
       }
     };
     const holder: PhaseOwner = {
+      // CONNECT is part of connecting (SPEC §3): the tunnel reports `connect` itself.
+      phase: 'connect',
+      requestSent: false,
       cancel: (err: HourglassError) => done(err),
       phaseExpiry: () => ({
         phase: 'connect',

@@ -22,7 +22,7 @@
  */
 
 import type { Readable } from 'node:stream';
-import { sourceChannel } from './body-source.js';
+import { type SourceIdle, sourceChannel } from './body-source.js';
 import { type BodyChannel, type BodyEndListener, joinChunks, watchUnread } from './conn/body.js';
 import type { Budget, Cancelable } from './deadline.js';
 import { HourglassError } from './errors.js';
@@ -275,8 +275,13 @@ export class Response {
    * const cached = Response.from({ status: 200, headers: { 'content-type': 'text/plain' }, body: 'hi', url });
    */
   static from(init: ResponseFromInit): Response {
+    return Response.fromSource(init, undefined);
+  }
+
+  /** @internal — `from` with a read-idle guard on a stream body (MockTransport's, SPEC §12). */
+  static fromSource(init: ResponseFromInit, idle: SourceIdle | undefined): Response {
     const { status, statusText, url, method, rawHeaders, body } = checkFromInit(init);
-    const { channel, start, stream } = sourceChannel(body);
+    const { channel, start, stream } = sourceChannel(body, idle);
     const timings = new Timings(Date.now());
     timings.response = timings.start;
     const res = new Response(

@@ -211,13 +211,17 @@ class Handshake implements PhaseOwner {
     this.remote = { address: req.socket.remoteAddress, port: req.socket.remotePort };
   }
 
+  /** The phase this handshake reports while it holds the request's budget (and leaves behind). */
+  readonly phase = 'tls';
+  /** A handshake writes no request byte. */
+  readonly requestSent = false;
+
   begin(): void {
     const { req } = this;
     emit(req.trace, 'tlsHandshakeStart');
     if (req.budget !== undefined) {
       req.budget.hold(this); // cancels at once if the budget already failed
       if (this.settled) return;
-      req.budget.activePhase = 'tls';
     }
     this.timer = failPhaseAfter(this.timeout, this, this.startedAt);
     const host = unbracket(req.servername);

@@ -67,7 +67,9 @@ policy: { disableKeepAlives: boolean; disableCompression: boolean },
       if (/(^|,)\s*close\s*(,|$)/i.test(given[i + 1]!)) closeAfter = true;
     }
   }
-  const headers: string[] = hasHost ? given.slice() : ['host', url.host, ...given];
+  // What the transport adds after the caller's fields; the list is built once at its exact
+  // size (a queued request keeps it: grown by push, its spare capacity would be ~140 B).
+  const added: string[] = [];
   let body = givenBody;
   if (hasLength && hasTE) throw invalidArg('content-length and transfer-encoding must not both be set');
   if (body.kind === 'none' && (hasLength || hasTE)) {
@@ -82,17 +84,18 @@ policy: { disableKeepAlives: boolean; disableCompression: boolean },
   if (!hasLength && !hasTE) {
     if (body.kind === 'buffer') {
       const len = typeof body.data === 'string' ? Buffer.byteLength(body.data) : body.data.byteLength;
-      headers.push('content-length', String(len));
+      added.push('content-length', String(len));
     } else if (body.kind === 'stream') {
-      if (body.length >= 0) headers.push('content-length', String(body.length));
-      else headers.push('transfer-encoding', 'chunked');
+      if (body.length >= 0) added.push('content-length', String(body.length));
+      else added.push('transfer-encoding', 'chunked');
     } else if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
-      headers.push('content-length', '0');
+      added.push('content-length', '0');
     }
   }
   const compress = !policy.disableCompression && !hasAE && !hasRange && method !== 'HEAD';
-  if (compress) headers.push('accept-encoding', 'gzip, deflate, br');
-  if (policy.disableKeepAlives && !hasConnection) headers.push('connection', 'close');
+  if (compress) added.push('accept-encoding', 'gzip, deflate, br');
+  if (policy.disableKeepAlives && !hasConnection) added.push('connection', 'close');
+  const headers = hasHost ? given.concat(added) : ['host', url.host].concat(given, added);
   return { headers, compress, closeAfter, body };
 }
 

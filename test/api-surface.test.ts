@@ -3,10 +3,11 @@
  * report under version control (docs/api-report.d.ts.txt, kept current by `npm run lint`)
  * and the built dist/*.d.ts of the modules the public types live in name no internal
  * type or member (the Budget, the transport's Attempt, the pool, connections, response
- * plumbing).
+ * plumbing, the fault server's connections), and every type they use is exported.
  */
 
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -35,6 +36,12 @@ const INTERNAL = [
   /\bPreparedOutgoingBody\b/,
   /\bheaderFlat\b/,
   /\bCall\b/,
+  // hourglass/testing: the fault server's connection plumbing.
+  /\bConn\b/,
+  /\bBodyReader\b/,
+  /\bRequestReader\b/,
+  /\bExchangeHost\b/,
+  /\bopenExchange\b/,
 ];
 
 /** Declaration text without comments (a comment may mention an internal on purpose). */
@@ -60,11 +67,37 @@ test('the built declarations of the public modules name no internal type or memb
     t.skip('dist/ not built (npm run build)');
     return;
   }
-  const files = ['index', 'client', 'transport', 'response', 'round-tripper', 'chain', 'fetch', 'retry'];
+  const files = [
+    'index',
+    'client',
+    'transport',
+    'response',
+    'round-tripper',
+    'chain',
+    'fetch',
+    'retry',
+    'errors',
+    'dial/dialer',
+    'testing/index',
+    'testing/exchange',
+    'testing/fault-server',
+    'testing/mock-transport',
+  ];
   const found: string[] = [];
   for (const f of files) {
     const path = join(dist, `${f}.d.ts`);
     for (const o of offenders(readFileSync(path, 'utf8'))) found.push(`${f}.d.ts ${o}`);
   }
   assert.deepEqual(found, []);
+});
+
+test('every type a public declaration uses is one users can name: the report script has no allow-list', { timeout: 60_000 }, (t) => {
+  const script = readFileSync(join(ROOT, 'scripts', 'api-report.mjs'), 'utf8');
+  assert.doesNotMatch(script, /KNOWN_UNEXPORTED|allow-?list/i);
+  if (!existsSync(join(ROOT, 'dist', 'index.d.ts'))) {
+    t.skip('dist/ not built (npm run build)');
+    return;
+  }
+  // Fails (exit 1, naming the type) when a declaration references an unexported one.
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'api-report.mjs'), '--check'], { cwd: ROOT, stdio: 'pipe' });
 });

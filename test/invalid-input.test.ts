@@ -109,6 +109,13 @@ test('download() options are checked by name too', T, async (t) => {
   isInvalid(await rejectedWith(download(url, dest, { signal: {} } as never)), [/signal must be an AbortSignal, got object/]);
   isInvalid(await rejectedWith(download(url, dest, { timeouts: { readIdleTimout: 5 } } as never)), [/did you mean readIdleTimeout\?/]);
   isInvalid(await rejectedWith(download(url, dest, { onResponse: 'log' } as never)), [/onResponse must be a function/]);
+  // Durations are checked by the one checkDuration every other option uses (same message).
+  for (const bad of [-1, Number.NaN, Number.MAX_SAFE_INTEGER + 2, '5'] as const) {
+    isInvalid(await rejectedWith(download(url, dest, { timeout: bad as number })), [/^timeout must be a number of milliseconds from 0/]);
+    isInvalid(await rejectedWith(download(url, dest, { timeouts: { readIdleTimeout: bad as number } })), [
+      /^readIdleTimeout must be a number of milliseconds from 0/,
+    ]);
+  }
   assert.equal(accepts(), 0);
   // onResponse is a known name (the unknown-option check accepts it).
   const ok = await rejectedWith(download('http://127.0.0.1:1/x', dest, { onResponse: () => {}, retry: { limit: 0 } }));

@@ -180,6 +180,38 @@ describe('pool', () => {
     assert.equal(pool.stats().totals.waiting, 0);
   });
 
+  it('one clock for a host\'s queue: each waiter expires at its own time, out-of-order poolTimeouts included, and no timer is left', async () => {
+    const { pool, dials } = harness({ maxConnsPerHost: 1 });
+    const first = pool.acquire('k', 'o', budget(), 0);
+    dials[0]!.resolve();
+    const lease = await first;
+    const t0 = performance.now();
+    const when = (p: Promise<unknown>): Promise<{ ms: number; err: unknown }> =>
+      p.then(
+        () => ({ ms: -1, err: undefined }),
+        (err: unknown) => ({ ms: performance.now() - t0, err }),
+      );
+    // 120, 120, 200 join the host's clock (due times never go back); 40 is due earlier
+    // than the last joined, so it runs its own timer; the one without poolTimeout stays.
+    const a = when(pool.acquire('k', 'o', budget(), 120));
+    const b = when(pool.acquire('k', 'o', budget(), 120));
+    const c = when(pool.acquire('k', 'o', budget(), 200));
+    const d = when(pool.acquire('k', 'o', budget(), 40));
+    const patient = pool.acquire('k', 'o', budget(), 0);
+    const got = await Promise.all([a, b, c, d]);
+    for (const [i, want] of [120, 120, 200, 40].entries()) {
+      const { ms, err } = got[i]!;
+      assert.ok(err instanceof TimeoutError && err.phase === 'pool' && err.timeout === want, String(err));
+      assert.ok(ms >= want - 5 && ms < want + 400, `waiter ${i} (poolTimeout ${want}) expired after ${Math.round(ms)} ms`);
+      assert.ok(err.elapsed >= want - 5 && err.elapsed < want + 400, `elapsed ${err.elapsed}`);
+    }
+    assert.equal(pool.stats().totals.waiting, 1, 'the waiter without poolTimeout is still queued');
+    pool.release(lease.conn);
+    assert.equal((await patient).conn, lease.conn);
+    const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    assert.equal(timers, 0, 'the pool clock stopped with the queue empty');
+  });
+
   it('an aborted waiter leaves at once and its slot goes to the next', async () => {
     const { pool, dials } = harness({ maxConnsPerHost: 1 });
     const first = pool.acquire('k', 'o', budget(), 0);

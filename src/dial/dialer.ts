@@ -76,7 +76,10 @@ export interface DialRequest {
   port: number;
   /** Per-request dial timeout, overriding the Dialer's. */
   timeout?: number | undefined;
-  /** Overall request budget: held during the dial so an overall timeout or abort cancels it. */
+  /**
+   * @internal — the overall request budget: held during the dial so an overall timeout or
+   * abort cancels it (the transport's; a caller of `dial()` uses its own timeout).
+   */
   budget?: Budget | undefined;
   trace?: TraceHooks | undefined;
   timings?: DialMarks | undefined;
@@ -183,6 +186,8 @@ type RunState = 'queued' | 'dns' | 'connect' | 'done';
 /** The state of one `dial()` call. All transitions end in `win` or `fail`. */
 class DialRun implements PhaseOwner {
   private state: RunState = 'queued';
+  /** The phase reported to the budget (see {@link phase}); the run alone writes it. */
+  private reached: 'dns' | 'connect' = 'connect';
   private readonly startedAt = now();
   private hasSlot = false;
   /** Set once `dnsDone` was emitted (so a failure does not emit it twice). */
@@ -237,7 +242,7 @@ class DialRun implements PhaseOwner {
       return;
     }
     this.state = 'dns';
-    this.setPhase('dns');
+    this.reached = 'dns';
     emit(this.req.trace, 'dnsStart', { host });
     let answered = false;
     const onLookup = (err: NodeJS.ErrnoException | null, res: string | dns.LookupAddress[], fam?: number) => {
@@ -300,7 +305,7 @@ class DialRun implements PhaseOwner {
 
   private connect(targets: Target[]): void {
     this.state = 'connect';
-    this.setPhase('connect');
+    this.reached = 'connect';
     this.pending = targets;
     this.next();
   }
@@ -435,8 +440,18 @@ class DialRun implements PhaseOwner {
     emit(this.req.trace, 'connectDone', { address: attempt.address, port: attempt.port, error: err });
   }
 
-  private setPhase(phase: 'dns' | 'connect'): void {
-    if (this.req.budget !== undefined) this.req.budget.activePhase = phase;
+  /**
+   * The phase this run reports while it holds the request's budget (SPEC §3: `dns` while
+   * resolving, else `connect` — the wait for a dial slot included); it stays what it
+   * reached once the run is over, so the budget keeps it when the run lets go.
+   */
+  get phase(): 'dns' | 'connect' {
+    return this.reached;
+  }
+
+  /** A dial writes no request byte. */
+  get requestSent(): false {
+    return false;
   }
 
   private ctx(): { method: string | undefined; url: string | undefined } {

@@ -12,12 +12,14 @@ import { resolve } from 'node:path';
 import type { Client } from '../client.js';
 import { invalidArg } from '../errors.js';
 import {
+  checkDuration,
   checkOptionsObject,
   checkSignal,
+  DEFAULT_TIMEOUTS,
   describeValue,
   DOWNLOAD_NAMES,
   DOWNLOAD_RETRY_NAMES,
-  TIMEOUT_NAMES,
+  resolveTimeouts,
   type TransportTimeouts,
 } from '../options.js';
 import { type HeadersInit, parseRequestUrl, prepareHeaders, withoutHeaders } from '../request-init.js';
@@ -128,7 +130,8 @@ export function resolveDownload(
 ): ResolvedDownload {
   checkOptionsObject('download options', '', opts, DOWNLOAD_NAMES);
   checkOptionsObject('download retry', 'retry.', opts.retry, DOWNLOAD_RETRY_NAMES);
-  checkOptionsObject('timeouts', 'timeouts.', opts.timeouts, TIMEOUT_NAMES);
+  // Every duration is checked here, before anything is sent or written (SPEC §11).
+  resolveTimeouts(DEFAULT_TIMEOUTS, opts.timeouts);
   checkSignal(opts.signal);
   const list = typeof urls === 'string' ? [urls] : urls;
   if (!Array.isArray(list) || list.length === 0) throw invalidArg('download needs at least one URL');
@@ -143,9 +146,7 @@ export function resolveDownload(
   ) {
     throw invalidArg('sha256 must be 64 hex digits');
   }
-  if (opts.timeout !== undefined && (typeof opts.timeout !== 'number' || !(opts.timeout >= 0))) {
-    throw invalidArg(`timeout must be a non-negative number, got ${describeValue(opts.timeout)}`);
-  }
+  checkDuration('timeout', opts.timeout);
   const retry = new RetryPolicy({
     ...opts.retry,
     limit: opts.retry?.limit ?? DEFAULT_RETRY_LIMIT,

@@ -56,15 +56,27 @@ export class Exchange {
   /** Path parameters of a built-in route (`/status/:code` → `{ code }`). */
   params: Record<string, string> = {};
   private wrote = false;
+  readonly request: RecordedRequest;
+  /** How many requests for this exact path+query the server has seen, this one included. */
+  readonly hit: number;
+  private readonly conn: Conn;
+  private readonly bodyReader: BodyReader;
+  private readonly record: (chunk: Buffer, trailers: readonly string[] | null) => void;
 
+  /** @internal — exchanges are made by the server's connections ({@link openExchange}). */
   constructor(
-    readonly request: RecordedRequest,
-    private readonly conn: Conn,
-    private readonly bodyReader: BodyReader,
-    private readonly record: (chunk: Buffer, trailers: readonly string[] | null) => void,
-    /** How many requests for this exact path+query the server has seen, this one included. */
-    readonly hit: number,
-  ) {}
+    request: RecordedRequest,
+    conn: Conn,
+    bodyReader: BodyReader,
+    record: (chunk: Buffer, trailers: readonly string[] | null) => void,
+    hit: number,
+  ) {
+    this.request = request;
+    this.conn = conn;
+    this.bodyReader = bodyReader;
+    this.record = record;
+    this.hit = hit;
+  }
 
   get socket(): net.Socket {
     return this.conn.socket;
@@ -237,7 +249,7 @@ export class Exchange {
 }
 
 /**
- * Records a parsed request head and opens the exchange that answers it. `countHit`
+ * @internal — records a parsed request head and opens the exchange that answers it. `countHit`
  * receives the request's path+query (`CONNECT authority` for CONNECT) and returns
  * how many requests for it the server has seen, this one included.
  */

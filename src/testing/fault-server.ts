@@ -20,7 +20,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { startBlackhole } from './blackhole.js';
 import { CA_CERT, SERVER_CERTS, type ServerCertName } from './certs.js';
-import { Conn, type ConnectionInfo, type ExchangeHost } from './conn.js';
+import { Conn, type ConnectionInfo } from './conn.js';
 import { type Exchange, openExchange, type RecordedRequest } from './exchange.js';
 import { EDGE_CASES, MALFORMED, MALFORMED_CASES } from './malformed.js';
 import { type RequestHead, RequestReader } from './request-reader.js';
@@ -55,7 +55,7 @@ export interface FaultServerOptions {
  * Events: `'connection'` (ConnectionInfo) on accept, `'request'` (RecordedRequest)
  * when a head was parsed, `'connectionClosed'` (ConnectionInfo).
  */
-export class FaultServer extends EventEmitter implements ExchangeHost {
+export class FaultServer extends EventEmitter {
   /** Every built-in route, for documentation and the CLI. */
   static readonly routes: readonly { path: string; description: string }[] = ROUTE_TABLE;
   /** Malformed responses of SCENARIOS.md §3 by name: the exact bytes `/malformed/:name` writes. */
@@ -256,7 +256,8 @@ export class FaultServer extends EventEmitter implements ExchangeHost {
     for (const t of this.timers) clearTimeout(t);
   }
 
-  // ExchangeHost: used by connections and exchanges, not meant for tests.
+  // ExchangeHost (conn.ts, internal; checked structurally where connections are made):
+  // used by connections and exchanges, not meant for tests.
 
   /** @internal A tracked timer (cleared by `close()`); returns its cancel function. */
   timer(ms: number, fn: () => void, opts: { unref?: boolean } = {}): () => void {

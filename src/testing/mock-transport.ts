@@ -9,18 +9,23 @@
  * Never does: sockets, timers that outlive the request.
  *
  * Invariants: every wait ends by the earliest of its own end, the request's deadline
- * (`TimeoutError` phase `request`), its signal (`AbortError`) and the response-header
- * timeout (`TimeoutError` phase `response-headers`, from `req.timeouts` or the mock's
- * option) — the errors the real transport gives, with `phase`, `requestSent` (true: the
- * mock took the whole request), `elapsed`, `method` and `url`; when a wait ends its timer
- * and abort listener are gone, so nothing keeps the process alive.
+ * (`TimeoutError` phase `request`, `activePhase` `response-headers`), its signal
+ * (`AbortError`), the response-header timeout (phase `response-headers`) and the
+ * read-idle timeout (phase `read-idle`: the head is silence too, as on the wire) — both
+ * from `req.timeouts` or the mock's options — the errors the real transport gives, with
+ * `phase`, `requestSent` (true: the mock took the whole request), `elapsed`, `method` and
+ * `url`; a stream body of a reply stalls into the same `read-idle` error (body-source.ts
+ * runs the clock while the caller waits for bytes) and the deadline cuts it as a wire
+ * body (`activePhase` `body`). When a wait ends its timer and abort listener are gone, so
+ * nothing keeps the process alive.
  */
 
 import { AssertionError } from 'node:assert';
-import { LongTimer, now } from '../deadline.js';
-import { AbortError, closedError, HourglassError, TimeoutError, invalidArg, redactUrl } from '../errors.js';
+import { Budget, type Cancelable, LongTimer, now } from '../deadline.js';
+import { AbortError, type ActivePhase, closedError, HourglassError, TimeoutError, invalidArg, redactUrl } from '../errors.js';
 import { DEFAULTS, checkDuration } from '../options.js';
 import { Response } from '../response.js';
+import type { SourceIdle } from '../body-source.js';
 import type { OutgoingRequest, RequestDeadline, RoundTripper } from '../round-tripper.js';
 import { type MockReply, type MockReplyRequest, MockRoute, type MockUrlPattern, routeMethod, routePattern } from './mock-routes.js';
 import { requestBodyBytes } from './mock-body.js';
@@ -35,6 +40,13 @@ export interface MockTransportOptions {
    * real transport's, it bounds `delay()` and `stall()`. Default 300 000; 0/Infinity: none.
    */
   responseHeaderTimeout?: number | undefined;
+  /**
+   * Read-idle timeout (ms) for requests that carry none in `req.timeouts`; as the real
+   * transport's, it bounds the silence before the head (`delay()`, `stall()`) and between
+   * the chunks of a reply's stream body while the caller reads it. Default 300 000;
+   * 0/Infinity: none.
+   */
+  readIdleTimeout?: number | undefined;
 }
 
 /** One request the mock received. */
@@ -66,12 +78,14 @@ export class MockTransport implements RoundTripper {
   readonly calls: MockCall[] = [];
   private readonly routes: MockRoute[] = [];
   private readonly headerTimeout: number;
+  private readonly readIdle: number;
   private closed = false;
   private readonly waits = new Set<Wait>();
 
   constructor(opts: MockTransportOptions = {}) {
     if (typeof opts !== 'object' || opts === null) throw invalidArg('MockTransport: options must be an object');
     this.headerTimeout = checkDuration('responseHeaderTimeout', opts.responseHeaderTimeout) ?? DEFAULTS.responseHeaderTimeout;
+    this.readIdle = checkDuration('readIdleTimeout', opts.readIdleTimeout) ?? DEFAULTS.readIdleTimeout;
   }
 
   /**
@@ -133,7 +147,7 @@ export class MockTransport implements RoundTripper {
     } else {
       reply = action.reply;
     }
-    return replyResponse(reply, method, url);
+    return replyResponse(reply, method, url, readIdleGuard(req, readIdleOf(req, this.readIdle)));
   }
 
   /** Fails waiting requests with `HG_CLOSED`; later requests fail the same way. */
@@ -166,22 +180,34 @@ export class MockTransport implements RoundTripper {
    */
   private wait<T>(req: OutgoingRequest, from: number, ms: number, work: Promise<T> | undefined, headers: boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const w = new Wait(this.waits, req, from, ms, headers ? headerTimeoutOf(req, this.headerTimeout) : -1, resolve, reject);
+      const w = headers
+        ? new Wait(this.waits, req, from, ms, headerTimeoutOf(req, this.headerTimeout), readIdleOf(req, this.readIdle), resolve, reject)
+        : new Wait(this.waits, req, from, ms, -1, 0, resolve, reject);
       this.waits.add(w);
       w.start(work);
     });
   }
 }
 
-/** One pending wait of the mock: a timer, an abort listener, and how it ends. */
-class Wait {
+/**
+ * One pending wait of the mock: a timer, an abort listener, and how it ends. Under a
+ * client's deadline (a {@link Budget}) it holds the budget as the real connection does,
+ * reporting its phase (`write` while it reads the request body, then `response-headers`)
+ * and `requestSent`, and the budget's failure cancels it.
+ */
+class Wait implements Cancelable {
   private readonly timer: LongTimer;
   private readonly onAbort = (): void => this.fail(new AbortError(this.req.signal?.reason, this.ctx()));
   private done = false;
   private readonly endAt: number;
   private readonly headerAt: number;
+  private readonly idleAt: number;
   private readonly deadlineAt: number;
   private readonly startedEpoch = Date.now();
+  /** The client's budget, held while the wait runs (undefined for a hand-built request). */
+  private readonly budget: Budget | undefined;
+  /** The request was received whole: every wait but the request body's is for the head. */
+  readonly requestSent = true;
 
   constructor(
     private readonly pending: Set<Wait>,
@@ -189,6 +215,7 @@ class Wait {
     private readonly from: number,
     ms: number,
     private readonly headerTimeout: number,
+    private readonly idleTimeout: number,
     private readonly resolve: (v: never) => void,
     private readonly reject: (err: unknown) => void,
   ) {
@@ -196,11 +223,28 @@ class Wait {
     this.endAt = from + ms;
     // headerTimeout: -1 while the request body is read (no header clock yet), 0 for none.
     this.headerAt = headerTimeout > 0 ? from + headerTimeout : Number.POSITIVE_INFINITY;
-    const remaining = req.deadline.remaining();
+    // No byte of the head arrives while the mock waits: read-idle counts from `from`.
+    this.idleAt = idleTimeout > 0 ? from + idleTimeout : Number.POSITIVE_INFINITY;
+    const d = req.deadline;
+    this.budget = d instanceof Budget ? d : undefined;
+    // A budget fails the wait itself (cancel); a plain deadline needs the mock's own clock.
+    const remaining = this.budget !== undefined ? Number.POSITIVE_INFINITY : d.remaining();
     this.deadlineAt = remaining === Number.POSITIVE_INFINITY ? remaining : now() + Math.max(0, remaining);
   }
 
+  /** The phase reported to the budget while this wait holds it. */
+  get phase(): ActivePhase {
+    return this.headerTimeout >= 0 ? 'response-headers' : 'write';
+  }
+
+  /** The budget failed (overall timeout or abort): the wait fails with its error. */
+  cancel(err: HourglassError): void {
+    this.fail(err);
+  }
+
   start(work: Promise<unknown> | undefined): void {
+    this.budget?.hold(this); // cancels at once if the budget already failed
+    if (this.done) return;
     const signal = this.req.signal;
     if (signal?.aborted === true) return this.onAbort();
     signal?.addEventListener('abort', this.onAbort, { once: true });
@@ -218,9 +262,10 @@ class Wait {
     if (this.done) return;
     const t = now();
     if (this.deadlineAt <= t) return this.fail(this.deadlineError(t));
-    if (this.headerAt <= t) return this.fail(this.headerError(t));
+    if (this.headerAt <= t && this.headerAt <= this.idleAt) return this.fail(this.headerError(t));
+    if (this.idleAt <= t) return this.fail(readIdleError(this.req, this.idleTimeout));
     if (this.endAt <= t) return this.end(() => this.resolve(undefined as never));
-    this.timer.startAt(Math.min(this.deadlineAt, this.headerAt, this.endAt));
+    this.timer.startAt(Math.min(this.deadlineAt, this.headerAt, this.idleAt, this.endAt));
   }
 
   fail(err: unknown): void {
@@ -231,6 +276,7 @@ class Wait {
     if (this.done) return;
     this.done = true;
     this.timer.cancel();
+    this.budget?.release(this);
     this.req.signal?.removeEventListener('abort', this.onAbort);
     this.pending.delete(this);
     settle();
@@ -251,7 +297,7 @@ class Wait {
       timeout,
       elapsed: known ? own.elapsed : t - this.from,
       requestSent: true,
-      activePhase: this.headerTimeout >= 0 ? 'response-headers' : 'write',
+      activePhase: this.phase,
       ...this.ctx(),
     });
   }
@@ -265,6 +311,22 @@ class Wait {
       ...this.ctx(),
     });
   }
+}
+
+/** The request's read-idle timeout: its own, else the mock's (0: none). */
+function readIdleOf(req: OutgoingRequest, fallback: number): number {
+  const ms = req.timeouts?.readIdleTimeout ?? fallback;
+  return ms === Number.POSITIVE_INFINITY ? 0 : ms;
+}
+
+/** The real connection's read-idle error: `elapsed` is the timeout (the silence it saw). */
+function readIdleError(req: OutgoingRequest, timeout: number): TimeoutError {
+  return new TimeoutError({ phase: 'read-idle', timeout, elapsed: timeout, requestSent: true, method: req.method, url: req.url });
+}
+
+/** The read-idle guard of a reply's stream body. */
+function readIdleGuard(req: OutgoingRequest, timeout: number): SourceIdle {
+  return { timeout, error: () => readIdleError(req, timeout) };
 }
 
 /** The request's response-header timeout: its own, else the mock's (0: none). */
@@ -283,7 +345,7 @@ function headerRecord(req: OutgoingRequest): Record<string, string> {
   return out;
 }
 
-function replyResponse(reply: MockReply, method: string, url: URL): Response {
+function replyResponse(reply: MockReply, method: string, url: URL, idle: SourceIdle): Response {
   let body = reply.body;
   let headers = reply.headers;
   const isBody =
@@ -299,14 +361,17 @@ function replyResponse(reply: MockReply, method: string, url: URL): Response {
     if (!pairs.some(([n]) => n.toLowerCase() === 'content-type')) pairs.push(['content-type', 'application/json']);
     headers = pairs;
   }
-  return Response.from({
-    status: reply.status,
-    statusText: reply.statusText,
-    headers,
-    body: method === 'HEAD' ? undefined : (body as Parameters<typeof Response.from>[0]['body']),
-    url,
-    method,
-  });
+  return Response.fromSource(
+    {
+      status: reply.status,
+      statusText: reply.statusText,
+      headers,
+      body: method === 'HEAD' ? undefined : (body as Parameters<typeof Response.from>[0]['body']),
+      url,
+      method,
+    },
+    idle,
+  );
 }
 
 function headerPairs(h: NonNullable<MockReply['headers']>): Iterable<readonly [string, string]> {

@@ -3,23 +3,21 @@
 // no byte is replaced by U+FFFD; a Location holding such bytes is followed to the URL its bytes
 // say (UTF-8 read as UTF-8, any other byte percent-encoded as itself), never to %EF%BF%BD.
 import * as assert from 'node:assert/strict';
-import * as net from 'node:net';
+import { startRawServer } from '../helpers/raw-server.js';
 import { describe, it } from 'node:test';
 import { request } from '../../src/index.js';
 import { locationText } from '../../src/redirect.js';
 
-function server(t: { after: (f: () => void) => void }, answer: (path: string) => Buffer): Promise<{ base: string; seen: string[] }> {
+async function server(t: { after: (f: () => unknown) => void }, answer: (path: string) => Buffer): Promise<{ base: string; seen: string[] }> {
   const seen: string[] = [];
-  const srv = net.createServer((s) => {
-    s.on('error', () => {});
+  const srv = await startRawServer(t, (s) => {
     s.on('data', (d) => {
       const path = String(d).split(' ')[1]!;
       seen.push(path);
       s.write(answer(path));
     });
   });
-  t.after(() => srv.close());
-  return new Promise((r) => srv.listen(0, '127.0.0.1', () => r({ base: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`, seen })));
+  return { base: `http://127.0.0.1:${srv.port}`, seen };
 }
 
 const head = (...parts: (string | number[])[]): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));

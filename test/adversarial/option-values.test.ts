@@ -2,21 +2,16 @@
 // anything is sent; a misspelt name must not silently leave a default in force, and the error
 // suggests the intended name).
 import * as assert from 'node:assert/strict';
-import * as net from 'node:net';
+import { startRawServer } from '../helpers/raw-server.js';
 import { describe, it } from 'node:test';
 import { Client, fetch, HourglassError, Transport } from '../../src/index.js';
 import { closest, TIMEOUT_NAMES } from '../../src/options.js';
 
-async function server(t: { after: (f: () => void) => void }): Promise<{ url: string; connections: () => number }> {
-  let n = 0;
-  const srv = net.createServer((s) => {
-    n++;
-    s.on('error', () => {});
+async function server(t: { after: (f: () => unknown) => void }): Promise<{ url: string; connections: () => number }> {
+  const srv = await startRawServer(t, (s) => {
     s.on('data', () => s.write('HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n'));
   });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.after(() => srv.close());
-  return { url: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}/`, connections: () => n };
+  return { url: srv.url(), connections: srv.accepted };
 }
 
 async function invalid(p: () => unknown): Promise<HourglassError> {

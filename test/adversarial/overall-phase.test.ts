@@ -4,6 +4,7 @@
 // Servers that hang in DNS, TCP connect, the TLS handshake, before the response head and
 // in the middle of a body; all on loopback, each test bounded in seconds.
 import * as assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import type { TestContext } from 'node:test';
 import { describe, it } from 'node:test';
@@ -79,6 +80,33 @@ describe('adversarial: the overall timeout names the running phase', () => {
     const c = client(t);
     const { err, ms } = await rejection(c.request(`http://${host}:${port}/`));
     overall(err, 'connect', false, ms);
+  });
+
+  it('waiting for a proxy to answer CONNECT: activePhase connect (the tunnel reports it)', { timeout: 5_000 }, async (t) => {
+    const proxy = await rawServer(t, undefined); // reads CONNECT, never answers
+    const c = client(t, { proxy: `http://127.0.0.1:${proxy}` });
+    const { err, ms } = await rejection(c.request('https://tunnelled.test/'));
+    overall(err, 'connect', false, ms);
+  });
+
+  it('each layer reports its own phase: only the policy layers with no holder object write the budget\'s', { timeout: 5_000 }, () => {
+    // Issue 15 item 3: the dialer, TLS, proxy tunnel, pool and connection report their phase
+    // as holders of the budget (a `phase` getter); nothing below the chain assigns it.
+    const src = new URL('../../../src/', import.meta.url);
+    const writers: string[] = [];
+    const walk = (dir: URL): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(new URL(`${e.name}/`, dir));
+        else if (e.name.endsWith('.ts')) {
+          const text = readFileSync(new URL(e.name, dir), 'utf8');
+          if (/\.activePhase\s*=[^=]|\.requestSent\s*=[^=]/.test(text)) writers.push(new URL(e.name, dir).pathname.split('/src/')[1]!);
+        }
+      }
+    };
+    walk(src);
+    // chain.ts: retry backoff and the cookie jar; download: its own budget across requests;
+    // errors.ts: the error's own fields.
+    assert.deepEqual(writers.sort(), ['chain.ts', 'download.ts', 'download/shared.ts', 'errors.ts']);
   });
 
   it('waiting for the response head: activePhase response-headers, request sent', { timeout: 5_000 }, async (t) => {

@@ -3,7 +3,8 @@
 // (accepts, currently open, max open, close observation, per-connection request index).
 // Provides `TestServer` (routes, `closeIdleAfter`), its `Exchange`/`ConnInfo`/`Head`
 // types, and `setup(t, opts, tlsOptions)`: a started TestServer plus a Transport and
-// Client, all closed after the test. (The FaultServer counterpart is in ./setup.ts.)
+// Client, all closed after the test. (The FaultServer counterpart is in ./setup.ts.) Also
+// `startRawServer(t, onSocket)`: a bare net server whose sockets are destroyed after the test.
 import { STATUS_CODES } from 'node:http';
 import * as net from 'node:net';
 import type { TestContext } from 'node:test';
@@ -275,4 +276,49 @@ export async function setup(
 ): Promise<{ srv: TestServer; transport: Transport; client: Client }> {
   const srv = await TestServer.start(tlsOptions);
   return { srv, ...clientFor(t, opts, srv) };
+}
+
+/** A bare node:net server from {@link startRawServer}. */
+export interface RawServer {
+  readonly server: net.Server;
+  readonly port: number;
+  /** `http://127.0.0.1:<port><path>`. */
+  url(path?: string): string;
+  /** Sockets accepted and not yet closed. */
+  readonly sockets: ReadonlySet<net.Socket>;
+  /** Connections accepted so far. */
+  accepted(): number;
+  /** Destroys every open socket, then closes the listener (idempotent). */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a raw node:net server on 127.0.0.1 that hands each accepted socket to `onSocket`
+ * (socket errors are swallowed), tracks its sockets and, after the test, destroys them and
+ * closes the listener. `server.close()` alone waits for open sockets: a keep-alive
+ * connection a client parked in its pool would keep the test process alive until the
+ * client's idle timeout (90 s by default) — the suite then passes but lingers.
+ */
+export async function startRawServer(t: { after(fn: () => unknown): void }, onSocket: (s: net.Socket) => void): Promise<RawServer> {
+  const sockets = new Set<net.Socket>();
+  let accepted = 0;
+  const server = net.createServer((s) => {
+    accepted++;
+    sockets.add(s);
+    s.on('error', () => {});
+    s.once('close', () => sockets.delete(s));
+    onSocket(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => r());
+    });
+    return closing;
+  };
+  t.after(close);
+  return { server, port, url: (path = '/') => `http://127.0.0.1:${port}${path}`, sockets, accepted: () => accepted, close };
 }
