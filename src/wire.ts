@@ -102,18 +102,20 @@ export function startWire(method: string, url: URL, attempt: number, headers: st
   return wire;
 }
 
-/** Publishes `wire:headers` or `wire:error` when the transport's promise for `wire` settles. */
+/** Publishes `wire:error` if the transport's promise for `wire` rejects (before a response head). */
 export function watchWire(wire: WireRequest, p: Promise<Response>): Promise<Response> {
-  return p.then(
-    (response) => {
-      if (wireChannels.headers.hasSubscribers) wireChannels.headers.publish({ wire, response });
-      return response;
-    },
-    (error: unknown) => {
-      if (wireChannels.error.hasSubscribers) wireChannels.error.publish({ wire, error });
-      throw error;
-    },
-  );
+  return p.catch((error: unknown) => {
+    if (wireChannels.error.hasSubscribers) wireChannels.error.publish({ wire, error });
+    throw error;
+  });
+}
+
+/**
+ * The response head for `wire` arrived: `wire:headers`, published by the connection
+ * before anything can read (or settle) the body, so it always precedes `wire:end`.
+ */
+export function wireHeaders(wire: WireRequest, response: Response): void {
+  if (wireChannels.headers.hasSubscribers) wireChannels.headers.publish({ wire, response });
 }
 
 /** The body of `wire`'s response settled on its connection: `wire:end` or `wire:error`. */

@@ -44,7 +44,7 @@ import { isDecodable } from '../decompress.js';
 import { BodyChannel, type BodyProducer, watchUnread } from './body.js';
 import type { ReadSink, SocketReader } from './read-buffer.js';
 import { ThroughputMeter } from './throughput.js';
-import { connectionState, endWire, type WireRequest } from '../wire.js';
+import { connectionState, endWire, type WireRequest, wireHeaders } from '../wire.js';
 import { RequestWriter, type WritableBody } from './writer.js';
 
 /** The pool side of a connection. */
@@ -478,6 +478,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       channel,
     );
     this.fresh = res;
+    if (req.wire !== undefined) wireHeaders(req.wire, res);
     this.reqPhase = 'body';
     // The throughput clock starts after this chunk is parsed, and only if the body did
     // not end within it (most small responses never arm it).
