@@ -33,6 +33,8 @@ export interface Sdk {
   meterProvider: MeterProvider;
   spans(): ReadableSpan[];
   metric(name: string): Promise<MetricData | undefined>;
+  /** The instrument `name` of every instrumentation scope that has one. */
+  byScope(name: string): Promise<Map<string, MetricData>>;
   /** Data points of a sum / up-down counter as [attributes, value]. */
   points(name: string): Promise<{ attributes: Record<string, unknown>; value: unknown }[]>;
   shutdown(): Promise<void>;
@@ -49,8 +51,15 @@ export function makeSdk(): Sdk {
     for (const sm of resourceMetrics.scopeMetrics) for (const m of sm.metrics) if (m.descriptor.name === name) return m;
     return undefined;
   };
+  const byScope = async (name: string): Promise<Map<string, MetricData>> => {
+    const { resourceMetrics } = await reader.collect();
+    const out = new Map<string, MetricData>();
+    for (const sm of resourceMetrics.scopeMetrics) for (const m of sm.metrics) if (m.descriptor.name === name) out.set(sm.scope.name, m);
+    return out;
+  };
   return {
     exporter,
+    byScope,
     tracerProvider,
     meterProvider,
     spans: () => exporter.getFinishedSpans(),
