@@ -74,7 +74,15 @@ export function serverAttributes(url: URL): Attrs {
 
 /** The attributes of a request known before it is sent (span start). */
 export function requestAttributes(method: string, url: URL, attempt: number): Attrs {
-  const a: Attrs = { ...methodAttributes(method), 'url.full': fullUrl(url), ...serverAttributes(url) };
+  const scheme = url.protocol === 'https:' ? 'https' : url.protocol === 'http:' ? 'http' : url.protocol.slice(0, -1);
+  const a: Attrs = {
+    'http.request.method': KNOWN_METHODS.has(method) ? method : '_OTHER',
+    'url.full': fullUrl(url),
+    'server.address': unbracket(url.hostname),
+    'server.port': url.port !== '' ? Number(url.port) : scheme === 'https' ? 443 : 80,
+    'url.scheme': scheme,
+  };
+  if (!KNOWN_METHODS.has(method)) a['http.request.method_original'] = method;
   // Conditionally required: only on a resend (redirect hop or retry).
   if (attempt > 0) a['http.request.resend_count'] = attempt;
   return a;
@@ -151,18 +159,6 @@ export function keyAttributes(key: string): Attrs {
     return {};
   }
 }
-
-/** The attributes kept on `http.client.request.duration` (the convention's list). */
-export const DURATION_KEYS: readonly string[] = [
-  'http.request.method',
-  'http.response.status_code',
-  'server.address',
-  'server.port',
-  'url.scheme',
-  'error.type',
-  'network.protocol.name',
-  'network.protocol.version',
-];
 
 /** The subset of `attrs` named by `keys`. */
 export function pick(attrs: Attrs, keys: readonly string[]): Attrs {

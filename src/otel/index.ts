@@ -6,9 +6,9 @@
  * (src/wire.ts) for one CLIENT span per request on the wire (each redirect hop and
  * retry), `traceparent` injection through the global propagator, and the metrics
  * `http.client.request.duration`, `http.client.open_connections`,
- * `hourglass.client.pool.wait.duration`, `hourglass.client.timeouts`; the call-level
- * `request:error` channel (SPEC §5) only to count timeouts no wire request saw
- * (backoff, cookie jar).
+ * `hourglass.client.pool.wait.duration`, `hourglass.client.timeouts` (timeouts of
+ * requests on the wire; not the call-level channels of SPEC §5, whose subscription
+ * would make the client describe every request).
  *
  * Never: patches anything, or is imported by the main entry (`@opentelemetry/api` is an
  * optional peer dependency, needed by this entry alone); a handler never throws into
@@ -22,9 +22,9 @@
 
 import * as diagnostics from 'node:diagnostics_channel';
 import {
-  type Attributes,
   type Context,
   context,
+  createNoopMeter,
   type Counter,
   type Histogram,
   type MeterProvider,
@@ -44,7 +44,6 @@ import type { ConnectionInfo } from '../trace.js';
 import type { WireRequest } from '../wire.js';
 import {
   type Attrs,
-  DURATION_KEYS,
   errorAttributes,
   isAbort,
   keyAttributes,
@@ -53,7 +52,7 @@ import {
   requestAttributes,
   spanName,
   statusErrorType,
-  timeoutOf,
+  timeoutPhase,
 } from './attributes.js';
 
 /** Options of {@link instrument}. */
@@ -77,19 +76,42 @@ const SCOPE_VERSION = '0.1.0';
 /** The convention's bucket boundaries for `http.client.request.duration` (seconds). */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
-/** One request on the wire while its span is open. */
-interface InFlight {
-  readonly span: Span;
-  /** Attributes so far (the duration metric takes its subset). */
-  readonly attrs: Attrs;
+/** One request on the wire while its span is open (one shape: fields, never added keys). */
+class InFlight {
   /** performance.now() at start. */
-  readonly t0: number;
+  readonly t0 = performance.now();
+  status = 0;
+  version = '';
+  errorType: string | undefined = undefined;
+
+  constructor(
+    readonly span: Span,
+    /** Whether the span records (a no-op provider's does not: its attributes are skipped). */
+    readonly recording: boolean,
+    readonly method: string,
+    /** server.address, server.port, url.scheme: on every metric. */
+    readonly server: Attrs,
+  ) {}
+
+  /** The attributes of `http.client.request.duration` (the convention's set). */
+  metricAttributes(): Attrs {
+    const a: Attrs = { 'http.request.method': this.method, ...this.server };
+    if (this.version !== '') a['network.protocol.version'] = this.version;
+    if (this.status !== 0) a['http.response.status_code'] = this.status;
+    if (this.errorType !== undefined) a['error.type'] = this.errorType;
+    return a;
+  }
 }
+
+/** The constructor of the no-op API's histograms: a meter that makes these records nothing. */
+const NOOP_HISTOGRAM = createNoopMeter().createHistogram('noop').constructor;
 
 /** A connection this instrumentation counts in `open_connections`. */
 interface ConnState {
   state: 'active' | 'idle';
-  readonly attrs: Attrs;
+  /** The attribute sets of its two states, made once. */
+  readonly active: Attrs;
+  readonly idle: Attrs;
 }
 
 /**
@@ -124,20 +146,13 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 
   const inFlight = new Map<WireRequest, InFlight>();
   const conns = new WeakMap<ConnectionInfo, ConnState>();
-  /** Timeout errors already counted (one error may reach both a wire and its call). */
-  const counted = new WeakSet<object>();
-
-  const countTimeout = (err: unknown, attrs: Attrs): void => {
-    const t = timeoutOf(err);
-    if (t === undefined || counted.has(t)) return;
-    counted.add(t);
-    timeouts.add(1, { 'hourglass.timeout.phase': t.phase, ...pick(attrs, SERVER_KEYS) });
-  };
+  /** Whether the meter records at all (the API's no-op meter does not: nothing to track then). */
+  const measuring = !(duration instanceof NOOP_HISTOGRAM);
 
   const finish = (wire: WireRequest, f: InFlight): void => {
     inFlight.delete(wire);
     f.span.end();
-    duration.record((performance.now() - f.t0) / 1000, pick(f.attrs, DURATION_KEYS));
+    duration.record((performance.now() - f.t0) / 1000, f.metricAttributes());
   };
 
   const handlers: [string, (msg: unknown) => void][] = [
@@ -148,7 +163,12 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
         const attrs = requestAttributes(wire.method, wire.url, wire.attempt);
         const parent: Context = context.active();
         const span = tracer.startSpan(spanName(wire.method), { kind: SpanKind.CLIENT, attributes: attrs }, parent);
-        inFlight.set(wire, { span, attrs, t0: performance.now() });
+        const recording = span.isRecording();
+        // Nothing records (no-op providers): only the context travels on.
+        if (recording || measuring) {
+          const method = attrs['http.request.method'] as string;
+          inFlight.set(wire, new InFlight(span, recording, method, pick(attrs, SERVER_KEYS)));
+        }
         propagation.inject(trace.setSpan(parent, span), wire, HEADER_SETTER);
       },
     ],
@@ -158,12 +178,16 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
         const m = msg as { wire: WireRequest; reused: boolean; protocol: string; connection: ConnectionInfo; timings: Timings };
         const f = inFlight.get(m.wire);
         if (f === undefined) return;
-        const a: Attrs = { 'hourglass.connection.reused': m.reused, 'network.protocol.version': protocolVersion(m.protocol) };
-        if (m.connection.remoteAddress !== undefined) a['network.peer.address'] = m.connection.remoteAddress;
-        if (m.connection.remotePort !== undefined) a['network.peer.port'] = m.connection.remotePort;
-        set(f, a);
+        f.version = protocolVersion(m.protocol);
+        if (f.recording) {
+          f.span.setAttribute('network.protocol.version', f.version);
+          f.span.setAttribute('hourglass.connection.reused', m.reused);
+          const c = m.connection;
+          if (c.remoteAddress !== undefined) f.span.setAttribute('network.peer.address', c.remoteAddress);
+          if (c.remotePort !== undefined) f.span.setAttribute('network.peer.port', c.remotePort);
+        }
         const t = m.timings;
-        poolWait.record(Math.max(0, (t.socket ?? t.start) - t.start) / 1000, pick(f.attrs, SERVER_KEYS));
+        poolWait.record(Math.max(0, (t.socket ?? t.start) - t.start) / 1000, f.server);
       },
     ],
     [
@@ -172,14 +196,16 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
         const { wire, response } = msg as { wire: WireRequest; response: Response };
         const f = inFlight.get(wire);
         if (f === undefined) return;
-        const a: Attrs = {
-          'http.response.status_code': response.status,
-          'network.protocol.version': protocolVersion(response.httpVersion),
-        };
-        const type = statusErrorType(response.status);
-        if (type !== undefined) a['error.type'] = type;
-        set(f, a);
-        if (type !== undefined) f.span.setStatus({ code: SpanStatusCode.ERROR });
+        f.status = response.status;
+        f.version = protocolVersion(response.httpVersion);
+        f.errorType = statusErrorType(response.status);
+        if (!f.recording) return;
+        f.span.setAttribute('http.response.status_code', f.status);
+        f.span.setAttribute('network.protocol.version', f.version);
+        if (f.errorType !== undefined) {
+          f.span.setAttribute('error.type', f.errorType);
+          f.span.setStatus({ code: SpanStatusCode.ERROR });
+        }
         addTimingEvents(f.span, response.timings, response.reused);
       },
     ],
@@ -197,10 +223,13 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
         const { wire, error } = msg as { wire: WireRequest; error: unknown };
         const f = inFlight.get(wire);
         if (f === undefined) return;
-        countTimeout(error, f.attrs);
+        const phase = timeoutPhase(error);
+        if (phase !== undefined) timeouts.add(1, { ...f.server, 'hourglass.timeout.phase': phase });
         // An aborted request is not an error (as instrumentation-undici settled it).
         if (!isAbort(error)) {
-          set(f, errorAttributes(error));
+          const a = errorAttributes(error);
+          f.errorType = a['error.type'] as string | undefined;
+          if (f.recording) f.span.setAttributes(a);
           if (error instanceof Error) f.span.recordException(error);
           f.span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
         }
@@ -208,21 +237,13 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       },
     ],
     [
-      'hourglass:request:error',
-      (msg) => {
-        const { request, error } = msg as { request: { url?: string } | undefined; error: unknown };
-        let attrs: Attrs = {};
-        if (request?.url !== undefined && URL.canParse(request.url)) attrs = keyAttributes(new URL(request.url).origin);
-        countTimeout(error, attrs);
-      },
-    ],
-    [
       'hourglass:connection:open',
       (msg) => {
+        if (!measuring) return;
         const info = (msg as { connection: ConnectionInfo }).connection;
-        const attrs = connectionAttributes(info);
-        conns.set(info, { state: 'idle', attrs });
-        open.add(1, { ...attrs, 'http.connection.state': 'idle' });
+        const c = connState(info, 'idle');
+        conns.set(info, c);
+        open.add(1, c.idle);
       },
     ],
     ['hourglass:connection:active', (msg) => moveConn((msg as { connection: ConnectionInfo }).connection, 'active')],
@@ -234,23 +255,24 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
         const c = conns.get(info);
         if (c === undefined) return;
         conns.delete(info);
-        open.add(-1, { ...c.attrs, 'http.connection.state': c.state });
+        open.add(-1, c[c.state]);
       },
     ],
   ];
 
   function moveConn(info: ConnectionInfo, to: 'active' | 'idle'): void {
+    if (!measuring) return;
     let c = conns.get(info);
     if (c === undefined) {
       // Opened before instrument(): counted from now on.
-      c = { state: to, attrs: connectionAttributes(info) };
+      c = connState(info, to);
       conns.set(info, c);
     } else {
       if (c.state === to) return;
-      open.add(-1, { ...c.attrs, 'http.connection.state': c.state });
+      open.add(-1, c[c.state]);
       c.state = to;
     }
-    open.add(1, { ...c.attrs, 'http.connection.state': to });
+    open.add(1, c[to]);
   }
 
   const wrapped = handlers.map(([name, fn]) => {
@@ -279,12 +301,6 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 /** Server attributes kept on hourglass's own metrics. */
 const SERVER_KEYS: readonly string[] = ['server.address', 'server.port', 'url.scheme'];
 
-/** Sets `a` on the span and remembers them for the metrics. */
-function set(f: InFlight, a: Attrs): void {
-  Object.assign(f.attrs, a);
-  f.span.setAttributes(a as Attributes);
-}
-
 /** What `propagation.inject` writes through: the request's headers, before the head is sent. */
 const HEADER_SETTER = {
   set(carrier: WireRequest, key: string, value: string): void {
@@ -292,10 +308,11 @@ const HEADER_SETTER = {
   },
 };
 
-function connectionAttributes(info: ConnectionInfo): Attrs {
+/** A counted connection in `state`, with the attribute sets of both states. */
+function connState(info: ConnectionInfo, state: 'active' | 'idle'): ConnState {
   const a = keyAttributes(info.key);
   if (info.remoteAddress !== undefined) a['network.peer.address'] = info.remoteAddress;
-  return a;
+  return { state, active: { ...a, 'http.connection.state': 'active' }, idle: { ...a, 'http.connection.state': 'idle' } };
 }
 
 /** Span events at the dial's marks (a fresh connection only) and at the first response byte. */
