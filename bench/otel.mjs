@@ -59,11 +59,12 @@ undiciInst.setTracerProvider(tracerProvider);
 undiciInst.setMeterProvider(meterProvider);
 undiciInst.disable();
 
-/** Runs `one()` with INFLIGHT loops for `ms`; returns requests per second. */
+/** Runs `one()` with INFLIGHT loops for `ms`; returns { rps, cpuUs: client CPU µs per request }. */
 async function load(one, ms) {
   let n = 0;
   const until = performance.now() + ms;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: INFLIGHT }, async () => {
       while (performance.now() < until) {
@@ -72,7 +73,8 @@ async function load(one, ms) {
       }
     }),
   );
-  return n / ((performance.now() - t0) / 1000);
+  const c = process.cpuUsage(c0);
+  return { rps: n / ((performance.now() - t0) / 1000), cpuUs: (c.user + c.system) / n };
 }
 
 const hourglassGet = async () => {
@@ -117,20 +119,26 @@ for (let r = 0; r < reps; r++) {
     await load(c.get, warmupMs);
     runs[name].push(await load(c.get, durationMs));
     off();
-    process.stderr.write(`[otel] round ${r + 1} ${name}: ${Math.round(runs[name].at(-1))} req/s\n`);
+    const last = runs[name].at(-1);
+    process.stderr.write(`[otel] round ${r + 1} ${name}: ${Math.round(last.rps)} req/s, ${last.cpuUs.toFixed(1)} CPU µs/req\n`);
   }
 }
 
-const med = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)]));
+// Throughput swings with the machine's other load; client CPU per request much less so.
+const med = Object.fromEntries(
+  Object.entries(runs).map(([k, v]) => [k, { rps: median(v.map((x) => x.rps)), cpuUs: median(v.map((x) => x.cpuUs)) }]),
+);
 const lines = [
   `### hourglass/otel overhead: GET /small, ${INFLIGHT} in flight, ${reps} × ${durationMs / 1000} s interleaved, median`,
   '',
-  '| condition | req/s | runs | vs its own off |',
-  '|---|---|---|---|',
+  '| condition | req/s | req/s vs its off | client CPU µs/req | CPU vs its off | req/s runs |',
+  '|---|---|---|---|---|---|',
 ];
 for (const [k, v] of Object.entries(med)) {
   const base = k.startsWith('undici') ? med.undici : med.off;
-  lines.push(`| ${k} | ${Math.round(v)} | ${runs[k].map(Math.round).join(', ')} | ${(v / base).toFixed(3)} |`);
+  lines.push(
+    `| ${k} | ${Math.round(v.rps)} | ${(v.rps / base.rps).toFixed(3)} | ${v.cpuUs.toFixed(1)} | ${(v.cpuUs / base.cpuUs).toFixed(3)} | ${runs[k].map((x) => Math.round(x.rps)).join(', ')} |`,
+  );
 }
 console.log(lines.join('\n'));
 const out = path.join(BENCH_DIR, 'results', 'otel.json');

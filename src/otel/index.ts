@@ -34,8 +34,9 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  type ObservableResult,
+  type ObservableUpDownCounter,
   type TracerProvider,
-  type UpDownCounter,
   ValueType,
 } from '@opentelemetry/api';
 import type { Response } from '../response.js';
@@ -133,11 +134,26 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     valueType: ValueType.DOUBLE,
     advice: { explicitBucketBoundaries: DURATION_BUCKETS },
   });
-  const open: UpDownCounter = meter.createUpDownCounter('http.client.open_connections', {
+  // Observed at collection from counts kept here: a connection changes state twice per
+  // request, and four counter updates per request cost more than the request's span.
+  const open: ObservableUpDownCounter = meter.createObservableUpDownCounter('http.client.open_connections', {
     description: 'Number of outbound HTTP connections that are currently active or idle on the client.',
     unit: '{connection}',
     valueType: ValueType.INT,
   });
+  /** Connections per attribute set (the sets are shared: see `attrSets`). */
+  const counts = new Map<Attrs, number>();
+  const attrSets = new Map<string, { active: Attrs; idle: Attrs }>();
+  const add = (a: Attrs, n: number): void => {
+    const v = (counts.get(a) ?? 0) + n;
+    // A series at 0 keeps reporting 0 — unless many hosts came and went (bounded memory).
+    if (v === 0 && counts.size > 512) counts.delete(a);
+    else counts.set(a, v);
+  };
+  const observe = (result: ObservableResult): void => {
+    for (const [a, n] of counts) result.observe(n, a);
+  };
+  open.addCallback(observe);
   const timeouts: Counter = meter.createCounter('hourglass.client.timeouts', {
     description: 'Timeouts by the phase (named wait) that expired.',
     unit: '{timeout}',
@@ -241,9 +257,9 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       (msg) => {
         if (!measuring) return;
         const info = (msg as { connection: ConnectionInfo }).connection;
-        const c = connState(info, 'idle');
+        const c = connState(info, 'idle', attrSets);
         conns.set(info, c);
-        open.add(1, c.idle);
+        add(c.idle, 1);
       },
     ],
     ['hourglass:connection:active', (msg) => moveConn((msg as { connection: ConnectionInfo }).connection, 'active')],
@@ -255,7 +271,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
         const c = conns.get(info);
         if (c === undefined) return;
         conns.delete(info);
-        open.add(-1, c[c.state]);
+        add(c[c.state], -1);
       },
     ],
   ];
@@ -265,14 +281,14 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     let c = conns.get(info);
     if (c === undefined) {
       // Opened before instrument(): counted from now on.
-      c = connState(info, to);
+      c = connState(info, to, attrSets);
       conns.set(info, c);
     } else {
       if (c.state === to) return;
-      open.add(-1, c[c.state]);
+      add(c[c.state], -1);
       c.state = to;
     }
-    open.add(1, c[to]);
+    add(c[to], 1);
   }
 
   const wrapped = handlers.map(([name, fn]) => {
@@ -293,6 +309,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       if (!enabled) return;
       enabled = false;
       for (const [name, fn] of wrapped) diagnostics.unsubscribe(name, fn);
+      open.removeCallback(observe);
       for (const [wire, f] of [...inFlight]) finish(wire, f);
     },
   };
@@ -308,11 +325,20 @@ const HEADER_SETTER = {
   },
 };
 
-/** A counted connection in `state`, with the attribute sets of both states. */
-function connState(info: ConnectionInfo, state: 'active' | 'idle'): ConnState {
-  const a = keyAttributes(info.key);
-  if (info.remoteAddress !== undefined) a['network.peer.address'] = info.remoteAddress;
-  return { state, active: { ...a, 'http.connection.state': 'active' }, idle: { ...a, 'http.connection.state': 'idle' } };
+/**
+ * A counted connection in `state`, with the attribute sets of both states — one pair per
+ * pool key and peer address, shared by all its connections (`sets` caches them).
+ */
+function connState(info: ConnectionInfo, state: 'active' | 'idle', sets: Map<string, { active: Attrs; idle: Attrs }>): ConnState {
+  const id = `${info.key} ${info.remoteAddress ?? ''}`;
+  let pair = sets.get(id);
+  if (pair === undefined) {
+    const a = keyAttributes(info.key);
+    if (info.remoteAddress !== undefined) a['network.peer.address'] = info.remoteAddress;
+    pair = { active: { ...a, 'http.connection.state': 'active' }, idle: { ...a, 'http.connection.state': 'idle' } };
+    sets.set(id, pair);
+  }
+  return { state, active: pair.active, idle: pair.idle };
 }
 
 /** Span events at the dial's marks (a fresh connection only) and at the first response byte. */
