@@ -233,6 +233,31 @@ describe('hourglass/otel spans', () => {
     assert.equal(trace.getActiveSpan(), undefined);
   });
 
+  it('redirect hops: each hop carries its own span id in traceparent, all under one trace', T, async () => {
+    const c = mk();
+    const seen: string[] = [];
+    fs.route('/hop-a', (ex) => {
+      seen.push(ex.request.headers.traceparent ?? '');
+      return ex.respond(302, { location: '/hop-b' }, '');
+    });
+    fs.route('/hop-b', (ex) => {
+      seen.push(ex.request.headers.traceparent ?? '');
+      return ex.respond(200, {}, 'b');
+    });
+    const tracer = sdk.tracerProvider.getTracer('test');
+    await tracer.startActiveSpan('parent', async (parent) => {
+      assert.equal(await (await c.request(fs.url('/hop-a'))).text(), 'b');
+      parent.end();
+    });
+    const spans = (await spansAfter(sdk, 3)).filter((s) => s.name === 'GET');
+    assert.equal(seen.length, 2);
+    assert.deepEqual(
+      seen.map((tp) => tp.split('-')[2]),
+      spans.map((s) => s.spanContext().spanId),
+    );
+    assert.equal(new Set(seen.map((tp) => tp.split('-')[1])).size, 1);
+  });
+
   it('a caller-set traceparent is replaced by the span context (one traceparent on the wire)', T, async () => {
     const c = mk();
     let raw: readonly string[] = [];
