@@ -110,6 +110,17 @@ describe('HAR', () => {
     for (const e of doc2.log.entries) assertSums(e);
   });
 
+  it('get --har with --resume: the requests of the download are logged too', T, async () => {
+    const file = join(dir, 'resume.har');
+    const r = await hg(['get', '-s', '--resume', '--har', file, '-o', join(dir, 'resumed.bin'), fs.url('/bytes?n=5000')]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { log: { entries: HarEntry[] } };
+    assert.ok(validate(doc), JSON.stringify(validate.errors));
+    assert.ok(doc.log.entries.length >= 1);
+    assert.equal(doc.log.entries.at(-1)!.response.status, 200);
+    for (const e of doc.log.entries) assertSums(e);
+  });
+
   it('get --har: credentials in request headers are masked', T, async () => {
     const file = join(dir, 'auth.har');
     const r = await hg(['get', '-s', '-H', 'Authorization: Bearer secret', '--har', file, '-o', join(dir, 'out3'), fs.url('/ok')]);

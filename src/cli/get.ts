@@ -75,8 +75,13 @@ export async function runGet(
   const downloading = o.resume || o.mirrors.length > 0 || o.sha256 !== undefined;
   // download() makes its own requests and reports them (get-download.ts); a plain
   // transfer reports each hop through the transport.
-  const hops = downloading ? undefined : new HopLog(o.verbose ? log : undefined, o.include || o.head);
-  const har = o.har !== undefined && hops !== undefined ? new HarRecorder() : undefined;
+  // (With --har a download's requests go through a silent hop log, for the HAR only.)
+  const hops = downloading
+    ? o.har !== undefined
+      ? new HopLog(undefined, false)
+      : undefined
+    : new HopLog(o.verbose ? log : undefined, o.include || o.head);
+  const har = o.har !== undefined ? new HarRecorder() : undefined;
   let client: Client | undefined;
   let code: number = EXIT.ok;
   try {
@@ -102,7 +107,7 @@ export async function runGet(
     await client?.close();
   }
   if (har !== undefined) {
-    har.finalBytes = result.bytes;
+    if (!downloading) har.finalBytes = result.bytes;
     try {
       har.write(o.har!, version());
     } catch (err) {
