@@ -23,6 +23,8 @@ export { download, HttpStatusError } from './download.js';
 export type { DownloadOptions, DownloadResponseInfo, DownloadResult, DownloadRetryOptions } from './download.js';
 export type { FetchInit } from './fetch.js';
 export { Response } from './response.js';
+export { harLog, toHarEntry } from './har.js';
+export type { HarEntry, HarLog, HarNameValue, HarRequestInfo, HarTimings } from './har.js';
 export type { ResponseBodyInit, ResponseFromInit, ResponseHeaders, ResponseHeadersInit } from './response.js';
 export type { Timings, TimingPhases } from './timings.js';
 export type { TraceHooks, GotConnInfo, DnsDoneInfo, WroteHeadersInfo, ConnectionInfo } from './trace.js';

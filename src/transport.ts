@@ -59,6 +59,7 @@ import { toWritable } from './request-init.js';
 import { Timings } from './timings.js';
 import { tlsOptionsKey } from './tls.js';
 import { emit, type TraceHooks } from './trace.js';
+import { startWire, watchWire, type WireRequest, wireChannels } from './wire.js';
 
 /** TLS options for every host, or per host. */
 export type TlsOption = tls.ConnectionOptions | ((host: string, port: number) => tls.ConnectionOptions);
@@ -238,7 +239,9 @@ export class Transport implements RoundTripper {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.attempt(at);
+    if (!wireChannels.start.hasSubscribers) return this.attempt(at);
+    at.wire = startWire(req.method, req.url, req.attempt, at.headers);
+    return watchWire(at.wire, this.attempt(at));
   }
 
   /** Counters per host key and in total (SPEC §11). */
@@ -352,6 +355,9 @@ export class Transport implements RoundTripper {
         remoteAddress: conn.remoteAddress ?? at.socketPath,
       });
     }
+    if (at.wire !== undefined && wireChannels.connected.hasSubscribers) {
+      wireChannels.connected.publish({ wire: at.wire, reused, protocol: '1.1', connection: conn.describe(), timings });
+    }
     let res: Response;
     try {
       res = await conn.roundTrip({
@@ -368,6 +374,7 @@ export class Transport implements RoundTripper {
         maxResponseBytes: this.maxResponseBytes,
         decodes: at.compress,
         closeAfter: at.closeAfter,
+        wire: at.wire,
       });
     } catch (err) {
       if (reused && budget.failure === undefined && this.mayRetryStale(err, at)) {
@@ -472,6 +479,8 @@ class Attempt implements DialOptions, Wanter<Connection> {
   n = 0;
   /** Epoch ms the current attempt began waiting for a connection. */
   start = 0;
+  /** Set only while `wire:start` has subscribers (src/wire.ts). */
+  wire: WireRequest | undefined = undefined;
   /** Settle the current attempt's promise. */
   resolve!: (res: Response | PromiseLike<Response>) => void;
   reject!: (err: unknown) => void;

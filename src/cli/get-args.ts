@@ -28,6 +28,8 @@ import {
 export interface GetOptions {
   url: string;
   output: string | undefined;
+  /** `--har FILE`: write a HAR 1.2 log of every request made. */
+  har: string | undefined;
   method: string | undefined;
   /** `[name, value]` pairs in the order given (`-H 'Name;'` gives an empty value). */
   headers: [string, string][];
@@ -247,6 +249,13 @@ const FLAGS: FlagSpec<GetOptions>[] = [
     apply: on('verbose'),
   },
   {
+    names: ['--har'],
+    arg: 'FILE',
+    def: 'off',
+    help: 'write a HAR 1.2 log of every request made (redirect hops and retries) to FILE',
+    apply: set('har', text),
+  },
+  {
     names: ['--json'],
     def: 'off',
     help: 'print one JSON line {status,url,headers,bytes,timings,error}; body to -o or discarded',
@@ -278,6 +287,7 @@ export function parseGetArgs(argv: readonly string[]): GetOptions {
   const o: GetOptions = {
     url: '',
     output: undefined,
+    har: undefined,
     method: undefined,
     headers: [],
     removeHeaders: [],

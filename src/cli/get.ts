@@ -21,7 +21,8 @@ import { redactUrl } from '../errors.js';
 import { Timings } from '../timings.js';
 import { Transport, type TransportOptions } from '../transport.js';
 import { UsageError } from './args.js';
-import { EXIT, errorSummary, exitCodeFor, failedStatus, type GetResult, ReadError, WriteError } from './exit-codes.js';
+import { cliMessage, EXIT, errorSummary, exitCodeFor, failedStatus, type GetResult, ReadError, WriteError } from './exit-codes.js';
+import { HarRecorder } from './har-log.js';
 import { HopLog, HopTransport } from './hops.js';
 import { type GetOptions, getHelp, parseGetArgs } from './get-args.js';
 import { runDownload } from './get-download.js';
@@ -74,11 +75,18 @@ export async function runGet(
   const downloading = o.resume || o.mirrors.length > 0 || o.sha256 !== undefined;
   // download() makes its own requests and reports them (get-download.ts); a plain
   // transfer reports each hop through the transport.
-  const hops = downloading ? undefined : new HopLog(o.verbose ? log : undefined, o.include || o.head);
+  // (With --har a download's requests go through a silent hop log, for the HAR only.)
+  const hops = downloading
+    ? o.har !== undefined
+      ? new HopLog(undefined, false)
+      : undefined
+    : new HopLog(o.verbose ? log : undefined, o.include || o.head);
+  const har = o.har !== undefined ? new HarRecorder() : undefined;
   let client: Client | undefined;
   let code: number = EXIT.ok;
   try {
     client = new Client(clientOptions(o, hops));
+    if (har !== undefined) hops!.onResponse = (req, res) => har.record(req, res);
     if (downloading) {
       if (o.resume) bar?.setBase(await partSize(o.output!));
       await runDownload(o, client, result, { log: o.verbose ? log : undefined, bar });
@@ -97,6 +105,15 @@ export async function runGet(
       result.timings = timingsFromMarks(rec.marks);
     if (o.verbose && rec.marks.attempt !== undefined) for (const l of renderWaterfall(rec.marks)) log(l);
     await client?.close();
+  }
+  if (har !== undefined) {
+    if (!downloading) har.finalBytes = result.bytes;
+    try {
+      har.write(o.har!, version());
+    } catch (err) {
+      if (code === EXIT.ok) code = exitCodeFor(err);
+      if (!o.silent || o.showError) process.stderr.write(`hourglass: (${exitCodeFor(err)}) ${cliMessage(err)}\n`);
+    }
   }
   // With `-o -` the body went to stdout too: the JSON line starts on a line of its own.
   if (o.json) process.stdout.write(`${stdoutMidLine ? '\n' : ''}${JSON.stringify(result)}\n`);

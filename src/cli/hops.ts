@@ -39,6 +39,8 @@ export class HopLog {
   private heads: string[] = [];
   private previous: { status: number; statusText: string; at: number } | { error: unknown; at: number } | undefined;
   private hops = 0;
+  /** Told of every response head with its request (`--har`). */
+  onResponse: ((req: OutgoingRequest, res: Response) => void) | undefined;
 
   /** @param log `-v` output (undefined: quiet); @param keepHeads collect heads for `-i`. */
   constructor(
@@ -104,6 +106,7 @@ export class HopTransport extends Transport {
     return super.roundTrip(req).then(
       (res) => {
         this.hopLog.responded(res);
+        this.hopLog.onResponse?.(req, res);
         return res;
       },
       (err: unknown) => {

@@ -44,6 +44,7 @@ import { isDecodable } from '../decompress.js';
 import { BodyChannel, type BodyProducer, watchUnread } from './body.js';
 import type { ReadSink, SocketReader } from './read-buffer.js';
 import { ThroughputMeter } from './throughput.js';
+import { connectionState, endWire, type WireRequest, wireHeaders } from '../wire.js';
 import { RequestWriter, type WritableBody } from './writer.js';
 
 /** The pool side of a connection. */
@@ -91,6 +92,8 @@ export interface ConnRequest {
   decodes: boolean;
   /** Close the connection after this exchange (we sent `Connection: close`). */
   closeAfter: boolean;
+  /** Set only while `wire:*` has subscribers: the body's end is published for it (src/wire.ts). */
+  wire?: WireRequest | undefined;
 }
 
 const WRITE = 0;
@@ -233,6 +236,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       this.rejectHead = reject;
     });
     this.reqPhase = 'write';
+    connectionState(this.info, true);
     req.budget.hold(this);
     if (this.failed === undefined) this.startWrite(req);
     return p;
@@ -474,6 +478,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       channel,
     );
     this.fresh = res;
+    if (req.wire !== undefined) wireHeaders(req.wire, res);
     this.reqPhase = 'body';
     // The throughput clock starts after this chunk is parsed, and only if the body did
     // not end within it (most small responses never arm it).
@@ -534,9 +539,10 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     }
   }
 
-  onSettled(complete: boolean, _err: Error | undefined): void {
+  onSettled(complete: boolean, err: Error | undefined): void {
     const req = this.req;
     if (req !== undefined) req.budget.release(this);
+    if (req?.wire !== undefined) endWire(req.wire, req.timings, complete, err);
     if (this.state !== 'active') return;
     if (complete && this.responseComplete && !this.mustClose && this.failed === undefined) {
       emit(req?.trace, 'putIdleConn', { error: undefined });
@@ -544,6 +550,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       this.state = 'idle';
       this.idleSince = now();
       this.socket.unref();
+      connectionState(this.info, false);
       this.owner?.connReleased(this);
     } else {
       this.close();

@@ -1,0 +1,352 @@
+/**
+ * hourglass/otel — OpenTelemetry spans and metrics for hourglass (SPEC §14), following
+ * the stable HTTP client semantic conventions.
+ *
+ * Owns: {@link instrument} and what it subscribes: the `wire:*` and connection channels
+ * (src/wire.ts) for one CLIENT span per request on the wire (each redirect hop and
+ * retry), `traceparent` injection through the global propagator, and the metrics
+ * `http.client.request.duration`, `http.client.open_connections`,
+ * `hourglass.client.pool.wait.duration`, `hourglass.client.timeouts` (timeouts of
+ * requests on the wire; not the call-level channels of SPEC §5, whose subscription
+ * would make the client describe every request).
+ *
+ * Never: patches anything, or is imported by the main entry (`@opentelemetry/api` is an
+ * optional peer dependency, needed by this entry alone); a handler never throws into
+ * hourglass. Attribute mapping lives in ./attributes.ts (pure).
+ *
+ * Invariants: while no instrumentation is enabled nothing is subscribed (hourglass then
+ * builds no WireRequest); every span started is ended exactly once — on `wire:end`,
+ * `wire:error`, or `disable()`; a connection is counted in `open_connections` only for
+ * states this instrumentation saw it enter, so counts never go negative.
+ */
+
+import * as diagnostics from 'node:diagnostics_channel';
+import {
+  type Context,
+  context,
+  createNoopMeter,
+  type Counter,
+  type Histogram,
+  type MeterProvider,
+  metrics,
+  propagation,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type ObservableResult,
+  type ObservableUpDownCounter,
+  type TracerProvider,
+  ValueType,
+} from '@opentelemetry/api';
+import type { Response } from '../response.js';
+import type { Timings } from '../timings.js';
+import type { ConnectionInfo } from '../trace.js';
+import type { WireRequest } from '../wire.js';
+import {
+  type Attrs,
+  errorAttributes,
+  isAbort,
+  keyAttributes,
+  pick,
+  protocolVersion,
+  requestAttributes,
+  spanName,
+  statusErrorType,
+  timeoutPhase,
+} from './attributes.js';
+
+/** Options of {@link instrument}. */
+export interface InstrumentOptions {
+  /** Default: the global tracer provider (`trace.getTracerProvider()`). */
+  tracerProvider?: TracerProvider;
+  /** Default: the global meter provider (`metrics.getMeterProvider()`). */
+  meterProvider?: MeterProvider;
+}
+
+/** What {@link instrument} returns. */
+export interface Instrumentation {
+  /** Unsubscribes everything; spans still in flight are ended. Idempotent. */
+  disable(): void;
+}
+
+/** Instrumentation scope name of the tracer and meter. */
+const SCOPE = 'hourglass';
+const SCOPE_VERSION = '0.1.0';
+
+/** The convention's bucket boundaries for `http.client.request.duration` (seconds). */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+/** One request on the wire while its span is open (one shape: fields, never added keys). */
+class InFlight {
+  /** performance.now() at start. */
+  readonly t0 = performance.now();
+  status = 0;
+  version = '';
+  errorType: string | undefined = undefined;
+
+  constructor(
+    readonly span: Span,
+    /** Whether the span records (a no-op provider's does not: its attributes are skipped). */
+    readonly recording: boolean,
+    readonly method: string,
+    /** server.address, server.port, url.scheme: on every metric. */
+    readonly server: Attrs,
+  ) {}
+
+  /** The attributes of `http.client.request.duration` (the convention's set). */
+  metricAttributes(): Attrs {
+    const a: Attrs = { 'http.request.method': this.method, ...this.server };
+    if (this.version !== '') a['network.protocol.version'] = this.version;
+    if (this.status !== 0) a['http.response.status_code'] = this.status;
+    if (this.errorType !== undefined) a['error.type'] = this.errorType;
+    return a;
+  }
+}
+
+/** The constructor of the no-op API's histograms: a meter that makes these records nothing. */
+const NOOP_HISTOGRAM = createNoopMeter().createHistogram('noop').constructor;
+
+/** A connection this instrumentation counts in `open_connections`. */
+interface ConnState {
+  state: 'active' | 'idle';
+  /** The attribute sets of its two states, made once. */
+  readonly active: Attrs;
+  readonly idle: Attrs;
+}
+
+/**
+ * Starts tracing and measuring every hourglass request made after this call, from any
+ * Client or Transport, until `disable()`. Each call subscribes anew (call it once).
+ */
+export function instrument(options: InstrumentOptions = {}): Instrumentation {
+  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, SCOPE_VERSION);
+  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE, SCOPE_VERSION);
+  const duration: Histogram = meter.createHistogram('http.client.request.duration', {
+    description: 'Duration of HTTP client requests.',
+    unit: 's',
+    valueType: ValueType.DOUBLE,
+    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+  });
+  const poolWait: Histogram = meter.createHistogram('hourglass.client.pool.wait.duration', {
+    description: 'Time a request waited for a connection (idle or newly dialed), before DNS/connect/TLS.',
+    unit: 's',
+    valueType: ValueType.DOUBLE,
+    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+  });
+  // Observed at collection from counts kept here: a connection changes state twice per
+  // request, and four counter updates per request cost more than the request's span.
+  const open: ObservableUpDownCounter = meter.createObservableUpDownCounter('http.client.open_connections', {
+    description: 'Number of outbound HTTP connections that are currently active or idle on the client.',
+    unit: '{connection}',
+    valueType: ValueType.INT,
+  });
+  /** Connections per attribute set (the sets are shared: see `attrSets`). */
+  const counts = new Map<Attrs, number>();
+  const attrSets = new Map<string, { active: Attrs; idle: Attrs }>();
+  const add = (a: Attrs, n: number): void => {
+    const v = (counts.get(a) ?? 0) + n;
+    // A series at 0 keeps reporting 0 — unless many hosts came and went (bounded memory).
+    if (v === 0 && counts.size > 512) counts.delete(a);
+    else counts.set(a, v);
+  };
+  const observe = (result: ObservableResult): void => {
+    for (const [a, n] of counts) result.observe(n, a);
+  };
+  open.addCallback(observe);
+  const timeouts: Counter = meter.createCounter('hourglass.client.timeouts', {
+    description: 'Timeouts by the phase (named wait) that expired.',
+    unit: '{timeout}',
+    valueType: ValueType.INT,
+  });
+
+  const inFlight = new Map<WireRequest, InFlight>();
+  const conns = new WeakMap<ConnectionInfo, ConnState>();
+  /** Whether the meter records at all (the API's no-op meter does not: nothing to track then). */
+  const measuring = !(duration instanceof NOOP_HISTOGRAM);
+
+  const finish = (wire: WireRequest, f: InFlight): void => {
+    inFlight.delete(wire);
+    f.span.end();
+    duration.record((performance.now() - f.t0) / 1000, f.metricAttributes());
+  };
+
+  const handlers: [string, (msg: unknown) => void][] = [
+    [
+      'hourglass:wire:start',
+      (msg) => {
+        const { wire } = msg as { wire: WireRequest };
+        const attrs = requestAttributes(wire.method, wire.url, wire.attempt);
+        const parent: Context = context.active();
+        const span = tracer.startSpan(spanName(wire.method), { kind: SpanKind.CLIENT, attributes: attrs }, parent);
+        const recording = span.isRecording();
+        // Nothing records (no-op providers): only the context travels on.
+        if (recording || measuring) {
+          const method = attrs['http.request.method'] as string;
+          inFlight.set(wire, new InFlight(span, recording, method, pick(attrs, SERVER_KEYS)));
+        }
+        propagation.inject(trace.setSpan(parent, span), wire, HEADER_SETTER);
+      },
+    ],
+    [
+      'hourglass:wire:connected',
+      (msg) => {
+        const m = msg as { wire: WireRequest; reused: boolean; protocol: string; connection: ConnectionInfo; timings: Timings };
+        const f = inFlight.get(m.wire);
+        if (f === undefined) return;
+        f.version = protocolVersion(m.protocol);
+        if (f.recording) {
+          f.span.setAttribute('network.protocol.version', f.version);
+          f.span.setAttribute('hourglass.connection.reused', m.reused);
+          const c = m.connection;
+          if (c.remoteAddress !== undefined) f.span.setAttribute('network.peer.address', c.remoteAddress);
+          if (c.remotePort !== undefined) f.span.setAttribute('network.peer.port', c.remotePort);
+        }
+        const t = m.timings;
+        poolWait.record(Math.max(0, (t.socket ?? t.start) - t.start) / 1000, f.server);
+      },
+    ],
+    [
+      'hourglass:wire:headers',
+      (msg) => {
+        const { wire, response } = msg as { wire: WireRequest; response: Response };
+        const f = inFlight.get(wire);
+        if (f === undefined) return;
+        f.status = response.status;
+        f.version = protocolVersion(response.httpVersion);
+        f.errorType = statusErrorType(response.status);
+        if (!f.recording) return;
+        f.span.setAttribute('http.response.status_code', f.status);
+        f.span.setAttribute('network.protocol.version', f.version);
+        if (f.errorType !== undefined) {
+          f.span.setAttribute('error.type', f.errorType);
+          f.span.setStatus({ code: SpanStatusCode.ERROR });
+        }
+        addTimingEvents(f.span, response.timings, response.reused);
+      },
+    ],
+    [
+      'hourglass:wire:end',
+      (msg) => {
+        const { wire } = msg as { wire: WireRequest };
+        const f = inFlight.get(wire);
+        if (f !== undefined) finish(wire, f);
+      },
+    ],
+    [
+      'hourglass:wire:error',
+      (msg) => {
+        const { wire, error } = msg as { wire: WireRequest; error: unknown };
+        const f = inFlight.get(wire);
+        if (f === undefined) return;
+        const phase = timeoutPhase(error);
+        if (phase !== undefined) timeouts.add(1, { ...f.server, 'hourglass.timeout.phase': phase });
+        // An aborted request is not an error (as instrumentation-undici settled it).
+        if (!isAbort(error)) {
+          const a = errorAttributes(error);
+          f.errorType = a['error.type'] as string | undefined;
+          if (f.recording) f.span.setAttributes(a);
+          if (error instanceof Error) f.span.recordException(error);
+          f.span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+        }
+        finish(wire, f);
+      },
+    ],
+    [
+      'hourglass:connection:open',
+      (msg) => {
+        if (!measuring) return;
+        const info = (msg as { connection: ConnectionInfo }).connection;
+        const c = connState(info, 'idle', attrSets);
+        conns.set(info, c);
+        add(c.idle, 1);
+      },
+    ],
+    ['hourglass:connection:active', (msg) => moveConn((msg as { connection: ConnectionInfo }).connection, 'active')],
+    ['hourglass:connection:idle', (msg) => moveConn((msg as { connection: ConnectionInfo }).connection, 'idle')],
+    [
+      'hourglass:connection:close',
+      (msg) => {
+        const info = (msg as { connection: ConnectionInfo }).connection;
+        const c = conns.get(info);
+        if (c === undefined) return;
+        conns.delete(info);
+        add(c[c.state], -1);
+      },
+    ],
+  ];
+
+  function moveConn(info: ConnectionInfo, to: 'active' | 'idle'): void {
+    if (!measuring) return;
+    let c = conns.get(info);
+    if (c === undefined) {
+      // Opened before instrument(): counted from now on.
+      c = connState(info, to, attrSets);
+      conns.set(info, c);
+    } else {
+      if (c.state === to) return;
+      add(c[c.state], -1);
+      c.state = to;
+    }
+    add(c[to], 1);
+  }
+
+  const wrapped = handlers.map(([name, fn]) => {
+    const safe = (msg: unknown): void => {
+      try {
+        fn(msg);
+      } catch {
+        // Telemetry never breaks a request.
+      }
+    };
+    diagnostics.subscribe(name, safe);
+    return [name, safe] as const;
+  });
+
+  let enabled = true;
+  return {
+    disable(): void {
+      if (!enabled) return;
+      enabled = false;
+      for (const [name, fn] of wrapped) diagnostics.unsubscribe(name, fn);
+      open.removeCallback(observe);
+      for (const [wire, f] of [...inFlight]) finish(wire, f);
+    },
+  };
+}
+
+/** Server attributes kept on hourglass's own metrics. */
+const SERVER_KEYS: readonly string[] = ['server.address', 'server.port', 'url.scheme'];
+
+/** What `propagation.inject` writes through: the request's headers, before the head is sent. */
+const HEADER_SETTER = {
+  set(carrier: WireRequest, key: string, value: string): void {
+    carrier.setHeader(key, value);
+  },
+};
+
+/**
+ * A counted connection in `state`, with the attribute sets of both states — one pair per
+ * pool key and peer address, shared by all its connections (`sets` caches them).
+ */
+function connState(info: ConnectionInfo, state: 'active' | 'idle', sets: Map<string, { active: Attrs; idle: Attrs }>): ConnState {
+  const id = `${info.key} ${info.remoteAddress ?? ''}`;
+  let pair = sets.get(id);
+  if (pair === undefined) {
+    const a = keyAttributes(info.key);
+    if (info.remoteAddress !== undefined) a['network.peer.address'] = info.remoteAddress;
+    pair = { active: { ...a, 'http.connection.state': 'active' }, idle: { ...a, 'http.connection.state': 'idle' } };
+    sets.set(id, pair);
+  }
+  return { state, active: pair.active, idle: pair.idle };
+}
+
+/** Span events at the dial's marks (a fresh connection only) and at the first response byte. */
+function addTimingEvents(span: Span, t: Timings, reused: boolean): void {
+  if (!reused) {
+    if (t.lookup !== undefined && t.socket !== undefined && t.lookup > t.socket) span.addEvent('hourglass.dns', t.lookup);
+    if (t.connect !== undefined) span.addEvent('hourglass.connect', t.connect);
+    if (t.secureConnect !== undefined) span.addEvent('hourglass.tls', t.secureConnect);
+  }
+  if (t.response !== undefined) span.addEvent('hourglass.first_byte', t.response);
+}

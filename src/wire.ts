@@ -1,0 +1,134 @@
+/**
+ * wire — diagnostics channels for each request *on the wire* (every redirect hop, every
+ * retry) and for connection state, below the per-call channels of SPEC §5. They exist
+ * for `hourglass/otel` (one CLIENT span per request on the wire, `traceparent`
+ * injection, `http.client.open_connections`) and for anyone else who wants the same.
+ *
+ * Owns: the channel objects, {@link WireRequest} (the identity that every `wire:*`
+ * message of one request carries, and the one thing a subscriber may change: headers,
+ * before the head is serialized) and the small publish helpers the transport and the
+ * connection call. Nothing here runs unless `wire:start` has a subscriber: a request
+ * started while nobody listened carries no WireRequest and publishes nothing else.
+ *
+ * Payloads (a second connection type, e.g. HTTP/2, publishes the same):
+ *   - `hourglass:wire:start` `{ wire: WireRequest }` — once per request handed to the
+ *     transport, synchronously in the caller's async context, before a connection is
+ *     wanted; `wire.setHeader(name, value)` works only during this message.
+ *   - `hourglass:wire:connected` `{ wire, reused: boolean, protocol: '1.1' | '2',
+ *     connection: ConnectionInfo, timings: Timings }` — a connection was handed to it
+ *     (again if the transport's stale-connection retry takes another one).
+ *   - `hourglass:wire:headers` `{ wire, response: Response }` — the response head arrived.
+ *   - `hourglass:wire:end` `{ wire, timings: Timings, complete: boolean }` — the body
+ *     left the wire: read to the end (`complete`), or abandoned by its reader.
+ *   - `hourglass:wire:error` `{ wire, error: Error }` — the request or its body failed
+ *     (timeout, abort, network, protocol).
+ *   Exactly one of `wire:end` / `wire:error` ends every request that had a `wire:start`.
+ *   - `hourglass:connection:active` / `hourglass:connection:idle` `{ connection:
+ *     ConnectionInfo }` — a connection took an exchange / went back to the idle pool. The
+ *     `ConnectionInfo` object is the same for every message of one connection (including
+ *     `connection:open` and `connection:close`), so it can key a WeakMap.
+ *
+ * Invariants: publishing never changes what is sent except through `setHeader` during
+ * `wire:start`; a subscriber that throws does not break the request (Node rethrows its
+ * error from a later tick, as for any channel).
+ */
+
+import * as diagnostics from 'node:diagnostics_channel';
+import type { Response } from './response.js';
+import type { Timings } from './timings.js';
+import type { ConnectionInfo } from './trace.js';
+
+/** Channels of requests on the wire and of connection state (see the header). */
+export const wireChannels = {
+  start: diagnostics.channel('hourglass:wire:start'),
+  connected: diagnostics.channel('hourglass:wire:connected'),
+  headers: diagnostics.channel('hourglass:wire:headers'),
+  end: diagnostics.channel('hourglass:wire:end'),
+  error: diagnostics.channel('hourglass:wire:error'),
+  connActive: diagnostics.channel('hourglass:connection:active'),
+  connIdle: diagnostics.channel('hourglass:connection:idle'),
+};
+
+/** One request on the wire, as `wire:*` messages show it. */
+export class WireRequest {
+  /** Whether `setHeader` may still change the head. */
+  private open = true;
+
+  constructor(
+    /** The method as sent. */
+    readonly method: string,
+    /** The request URL (no userinfo: the client moved it to `Authorization`). */
+    readonly url: URL,
+    /** 0 for the first request of a call, +1 for every redirect hop and retry. */
+    readonly attempt: number,
+    /** The head's field list, flat `[name, value, ...]`, as the transport will write it. */
+    private readonly headers: string[],
+  ) {}
+
+  /** The value of a request header as it will be sent (first of its name), if any. */
+  getHeader(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    const h = this.headers;
+    for (let i = 0; i < h.length; i += 2) if (h[i].toLowerCase() === lower) return h[i + 1];
+    return undefined;
+  }
+
+  /**
+   * Sets a request header (replacing any of that name). Only during `wire:start`;
+   * later calls are ignored. Names and values must be valid field tokens / values.
+   */
+  setHeader(name: string, value: string): void {
+    if (!this.open || !/^[!#$%&'*+.^`|~\w-]+$/.test(name) || /[\r\n\0]/.test(value)) return;
+    const lower = name.toLowerCase();
+    const h = this.headers;
+    for (let i = h.length - 2; i >= 0; i -= 2) if (h[i].toLowerCase() === lower) h.splice(i, 2);
+    h.push(name, value);
+  }
+
+  /** @internal */
+  seal(): void {
+    this.open = false;
+  }
+}
+
+/**
+ * Publishes `wire:start` for a request (call only when it has subscribers) and returns
+ * its WireRequest; `headers` is the list the head will be serialized from.
+ */
+export function startWire(method: string, url: URL, attempt: number, headers: string[]): WireRequest {
+  const wire = new WireRequest(method, url, attempt, headers);
+  wireChannels.start.publish({ wire });
+  wire.seal();
+  return wire;
+}
+
+/** Publishes `wire:error` if the transport's promise for `wire` rejects (before a response head). */
+export function watchWire(wire: WireRequest, p: Promise<Response>): Promise<Response> {
+  return p.catch((error: unknown) => {
+    if (wireChannels.error.hasSubscribers) wireChannels.error.publish({ wire, error });
+    throw error;
+  });
+}
+
+/**
+ * The response head for `wire` arrived: `wire:headers`, published by the connection
+ * before anything can read (or settle) the body, so it always precedes `wire:end`.
+ */
+export function wireHeaders(wire: WireRequest, response: Response): void {
+  if (wireChannels.headers.hasSubscribers) wireChannels.headers.publish({ wire, response });
+}
+
+/** The body of `wire`'s response settled on its connection: `wire:end` or `wire:error`. */
+export function endWire(wire: WireRequest, timings: Timings, complete: boolean, error: Error | undefined): void {
+  if (error !== undefined) {
+    if (wireChannels.error.hasSubscribers) wireChannels.error.publish({ wire, error });
+  } else if (wireChannels.end.hasSubscribers) {
+    wireChannels.end.publish({ wire, timings, complete });
+  }
+}
+
+/** `connection:active` / `connection:idle` for a connection's info object. */
+export function connectionState(info: ConnectionInfo, active: boolean): void {
+  const ch = active ? wireChannels.connActive : wireChannels.connIdle;
+  if (ch.hasSubscribers) ch.publish({ connection: info });
+}

@@ -1,0 +1,133 @@
+// HAR 1.2 (SPEC §14): toHarEntry maps a response's timings (blocked = pool wait, dns,
+// connect including ssl, ssl, send, wait, receive; -1 where a phase did not happen) and
+// its time is their sum; `hourglass get --har FILE` writes every request the command made
+// (redirect hops and retries), valid against the HAR 1.2 schema (har-schema + ajv).
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Client, type HarEntry, harLog, toHarEntry, Transport } from '../src/index.js';
+import { FaultServer } from '../src/testing/index.js';
+import { hg } from './helpers/cli.js';
+
+const T = { timeout: 20_000 };
+const require = createRequire(import.meta.url);
+
+type Validate = ((data: unknown) => boolean) & { errors?: unknown };
+
+/** ajv with the HAR 1.2 schemas of har-schema (draft-06). */
+function harValidator(): Validate {
+  const Ajv = (require('ajv') as { default: new (o: object) => AjvLike }).default;
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  ajv.addMetaSchema(require('ajv/dist/refs/json-schema-draft-06.json') as object);
+  const schemas = require('har-schema') as Record<string, object>;
+  for (const s of Object.values(schemas)) ajv.addSchema(s);
+  return ajv.getSchema('har.json#')!;
+}
+interface AjvLike {
+  addMetaSchema(s: object): void;
+  addSchema(s: object): void;
+  getSchema(id: string): Validate | undefined;
+}
+
+const PHASES = ['blocked', 'dns', 'connect', 'send', 'wait', 'receive'] as const;
+function assertSums(e: HarEntry): void {
+  const sum = PHASES.reduce((n, k) => n + Math.max(0, e.timings[k]), 0);
+  assert.equal(e.time, sum, JSON.stringify(e.timings));
+  for (const k of [...PHASES, 'ssl'] as const) assert.ok(Number.isInteger(e.timings[k]) && e.timings[k] >= -1, k);
+}
+
+describe('HAR', () => {
+  let fs: FaultServer;
+  let tlsFs: FaultServer;
+  let dir: string;
+  const validate = harValidator();
+
+  before(async () => {
+    fs = await FaultServer.start();
+    tlsFs = await FaultServer.start({ tls: true });
+    dir = mkdtempSync(join(tmpdir(), 'hg-har-'));
+  });
+  after(async () => {
+    await fs.close();
+    await tlsFs.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('toHarEntry: a fresh TLS request and a reused one; timings sum to time; valid HAR', T, async () => {
+    const c = new Client({ transport: new Transport({ tls: { ca: tlsFs.ca } }) });
+    const a = await c.request(tlsFs.url('/bytes?n=2048'));
+    await a.bytes();
+    const b = await c.request(tlsFs.url('/ok?q=1'));
+    await b.text();
+    const fresh = toHarEntry(a, { headers: [['x-a', '1']] });
+    const reused = toHarEntry(b);
+    assertSums(fresh);
+    assertSums(reused);
+    assert.ok(fresh.timings.connect >= 0 && fresh.timings.ssl >= 0 && fresh.timings.connect >= fresh.timings.ssl);
+    assert.deepEqual([reused.timings.dns, reused.timings.connect, reused.timings.ssl], [-1, -1, -1]);
+    assert.equal(fresh.response.bodySize, 2048);
+    assert.equal(fresh.response.content.size, 2048);
+    assert.deepEqual(fresh.request.headers, [{ name: 'x-a', value: '1' }]);
+    assert.deepEqual(reused.request.queryString, [{ name: 'q', value: '1' }]);
+    assert.equal(reused.request.httpVersion, 'HTTP/1.1');
+    assert.equal(new Date(fresh.startedDateTime).getTime(), a.timings.start);
+    const doc = harLog([fresh, reused]);
+    assert.ok(validate(doc), JSON.stringify(validate.errors));
+    // The validator does judge: an entry without timings is refused.
+    assert.equal(validate(harLog([{ ...fresh, timings: undefined } as unknown as HarEntry])), false);
+    await c.close();
+  });
+
+  it('get --har: every hop of -L and every retry, valid HAR 1.2, timings summing to time', T, async () => {
+    const file = join(dir, 'redirect.har');
+    const r = await hg(['get', '-s', '-L', '--har', file, '-o', join(dir, 'out'), fs.url('/redirect-chain?n=2')]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { log: { entries: HarEntry[]; creator: { name: string } } };
+    assert.ok(validate(doc), JSON.stringify(validate.errors));
+    assert.equal(doc.log.creator.name, 'hourglass');
+    const entries = doc.log.entries;
+    assert.deepEqual(
+      entries.map((e) => e.response.status),
+      [302, 302, 200],
+    );
+    assert.equal(entries[0].response.redirectURL, fs.url('/redirect-chain?n=1&status=302'));
+    assert.equal(entries[2].response.content.size, 4); // "done"
+    for (const e of entries) assertSums(e);
+    assert.equal(entries[1].timings.dns, -1); // reused connection
+
+    const retryFile = join(dir, 'retry.har');
+    const r2 = await hg(['get', '-s', '--retry', '2', '--har', retryFile, '-o', join(dir, 'out2'), fs.url('/flaky?fail=1&status=503')]);
+    assert.equal(r2.code, 0, r2.stderr);
+    const doc2 = JSON.parse(readFileSync(retryFile, 'utf8')) as { log: { entries: HarEntry[] } };
+    assert.ok(validate(doc2), JSON.stringify(validate.errors));
+    assert.deepEqual(
+      doc2.log.entries.map((e) => e.response.status),
+      [503, 200],
+    );
+    for (const e of doc2.log.entries) assertSums(e);
+  });
+
+  it('get --har with --resume: the requests of the download are logged too', T, async () => {
+    const file = join(dir, 'resume.har');
+    const r = await hg(['get', '-s', '--resume', '--har', file, '-o', join(dir, 'resumed.bin'), fs.url('/bytes?n=5000')]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { log: { entries: HarEntry[] } };
+    assert.ok(validate(doc), JSON.stringify(validate.errors));
+    assert.ok(doc.log.entries.length >= 1);
+    assert.equal(doc.log.entries.at(-1)!.response.status, 200);
+    for (const e of doc.log.entries) assertSums(e);
+  });
+
+  it('get --har: credentials in request headers are masked', T, async () => {
+    const file = join(dir, 'auth.har');
+    const r = await hg(['get', '-s', '-H', 'Authorization: Bearer secret', '--har', file, '-o', join(dir, 'out3'), fs.url('/ok')]);
+    assert.equal(r.code, 0, r.stderr);
+    const text = readFileSync(file, 'utf8');
+    assert.ok(!text.includes('secret'));
+    const doc = JSON.parse(text) as { log: { entries: HarEntry[] } };
+    assert.ok(doc.log.entries[0].request.headers.some((h) => h.name === 'Authorization' && h.value === '[redacted]'));
+  });
+});
