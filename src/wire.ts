@@ -29,8 +29,9 @@
  *     `connection:open` and `connection:close`), so it can key a WeakMap.
  *
  * Invariants: publishing never changes what is sent except through `setHeader` during
- * `wire:start`; a subscriber that throws does not break the request (Node rethrows its
- * error from a later tick, as for any channel).
+ * `wire:start`; every message is published synchronously from the layer that saw the
+ * event. A subscriber that throws does not stop the request, but Node rethrows its error
+ * on a later tick (an uncaught exception, as for any channel): subscribers must not throw.
  */
 
 import * as diagnostics from 'node:diagnostics_channel';
