@@ -428,7 +428,17 @@ class ForeignTransportStage implements Stage {
 
   run(call: Call, req: OutgoingRequest): Promise<Response> {
     const wire = req.deadline === call.budget ? req : { ...req, deadline: call.budget };
-    return call.budget.race(Promise.resolve(this.rt.roundTrip(wire))).then((v) => checkResponse(v, req));
+    // The race is in place before the RoundTripper runs: one that holds the budget itself
+    // (a MockTransport's waits, a wrapped Transport) then holds it over the race and names
+    // the phase; one that does not is cut by the race.
+    let trip!: (p: PromiseLike<Response>) => void;
+    const raced = call.budget.race(new Promise<Response>((resolve) => (trip = resolve)));
+    try {
+      trip(Promise.resolve(this.rt.roundTrip(wire)));
+    } catch (err) {
+      trip(Promise.reject(err as Error));
+    }
+    return raced.then((v) => checkResponse(v, req));
   }
 }
 

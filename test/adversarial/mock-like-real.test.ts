@@ -19,8 +19,8 @@ const LIMIT = 150;
 const LATE = 600;
 
 interface Case {
-  /** What stalls: the head, or the body after its first 3 bytes. */
-  stall: 'head' | 'body';
+  /** What stalls: the head, the body after its first 3 bytes, or the request's own body. */
+  stall: 'head' | 'body' | 'upload';
   transport?: { responseHeaderTimeout?: number; readIdleTimeout?: number };
   request?: { timeouts?: { responseHeaderTimeout?: number; readIdleTimeout?: number } };
   /** Client `timeout` (the overall deadline). */
@@ -39,11 +39,12 @@ async function stalled(t: TestContext, side: 'real' | 'mock', c: Case): Promise<
     const fs = await FaultServer.start();
     t.after(() => fs.close());
     rt = new Transport({ ...c.transport });
-    url = fs.url(c.stall === 'head' ? '/never' : '/stall-body?after=3&length=10');
+    url = fs.url(c.stall === 'body' ? '/stall-body?after=3&length=10' : '/never');
   } else {
     const mock = new MockTransport({ ...c.transport });
     url = 'http://api.test/stalled';
     if (c.stall === 'head') mock.on('GET', url).stall();
+    else if (c.stall === 'upload') mock.on('POST', url).reply(200, 'never reached');
     else {
       const body = new Readable({ read() {} });
       body.push('abc'); // then silence, never ended
@@ -60,7 +61,10 @@ async function stalled(t: TestContext, side: 'real' | 'mock', c: Case): Promise<
   t.after(() => clearTimeout(timer));
   const t0 = performance.now();
   try {
-    const res = await client.request(url, { signal: ac.signal, ...c.request });
+    // An upload that gives its first bytes, then nothing (never ends).
+    const upload = c.stall === 'upload' ? { method: 'POST', body: new Readable({ read() {} }).on('error', () => {}) } : {};
+    if (upload.body !== undefined) upload.body.push('first bytes');
+    const res = await client.request(url, { signal: ac.signal, ...upload, ...c.request });
     assert.equal(c.stall, 'body', `${side}: the head of a stalled head arrived`);
     assert.equal(res.status, 200);
     await res.text();
@@ -93,6 +97,7 @@ const CASES: Array<[string, Case]> = [
   ['stalled head, the request\'s own timeouts', { stall: 'head', request: { timeouts: { responseHeaderTimeout: LIMIT } }, want: { kind: 'timeout', phase: 'response-headers', timeout: LIMIT } }],
   ['stalled head, overall deadline', { stall: 'head', deadline: LIMIT, want: { kind: 'timeout', phase: 'request', activePhase: 'response-headers', timeout: LIMIT } }],
   ['stalled head, signal', { stall: 'head', abortAfter: LIMIT, want: { kind: 'abort' } }],
+  ['stalled upload, overall deadline (the request is being sent: activePhase write)', { stall: 'upload', deadline: LIMIT, want: { kind: 'timeout', phase: 'request', activePhase: 'write', timeout: LIMIT } }],
   ['stalled body, readIdleTimeout', { stall: 'body', transport: { readIdleTimeout: LIMIT }, want: { kind: 'timeout', phase: 'read-idle', timeout: LIMIT } }],
   ['stalled body, the request\'s readIdleTimeout', { stall: 'body', request: { timeouts: { readIdleTimeout: LIMIT } }, want: { kind: 'timeout', phase: 'read-idle', timeout: LIMIT } }],
   ['stalled body, overall deadline', { stall: 'body', deadline: LIMIT * 2, want: { kind: 'timeout', phase: 'request', activePhase: 'body', timeout: LIMIT * 2 } }],

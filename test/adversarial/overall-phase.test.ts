@@ -10,6 +10,7 @@ import type { TestContext } from 'node:test';
 import { describe, it } from 'node:test';
 import { Client, TimeoutError, Transport, type TransportOptions } from '../../src/index.js';
 import { FaultServer } from '../../src/testing/index.js';
+import { startRawServer } from '../helpers/raw-server.js';
 import { rejection } from '../helpers/setup.js';
 
 const OVERALL = 300;
@@ -34,11 +35,7 @@ function overall(err: unknown, activePhase: string, requestSent: boolean, ms: nu
 
 /** A server that reads the request and answers `head` (+ `body`), then stays silent. */
 async function rawServer(t: TestContext, reply: string | undefined): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => {});
-    s.on('close', () => sockets.delete(s));
+  const srv = await startRawServer(t, (s) => {
     let buf = '';
     s.on('data', (c: Buffer) => {
       buf += c.toString('latin1');
@@ -48,12 +45,7 @@ async function rawServer(t: TestContext, reply: string | undefined): Promise<num
       }
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
-  });
-  return (server.address() as net.AddressInfo).port;
+  return srv.port;
 }
 
 describe('adversarial: the overall timeout names the running phase', () => {
