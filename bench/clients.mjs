@@ -14,7 +14,10 @@
 // the number of requests in flight where it has one; `churn` turns keep-alive off.
 
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const CLIENT_NAMES = [
   'hourglass',
@@ -33,6 +36,8 @@ export const CLIENT_LABELS = {
   'hourglass-on': 'hourglass (all timeouts on)',
   'hourglass-off': 'hourglass (all timeouts off)',
   'hourglass-readinto': 'hourglass, res.readInto(64 KiB buffer)',
+  'hourglass-base': 'hourglass (BENCH_BASE_DIST build)',
+  'hourglass-base-on': 'hourglass (BENCH_BASE_DIST build, all timeouts on)',
   'undici-request': 'undici request (Pool)',
   'undici-fetch': 'undici fetch (Agent)',
   'node-http': 'node:http (keep-alive Agent)',
@@ -205,17 +210,25 @@ function rawClient({ port, inflight, churn }) {
 // --- the libraries ------------------------------------------------------------------------
 
 /** Creates client `name`. `hourglass` may carry `{ transport, timeout }` options. */
-export async function makeClient(name, { origin, port, inflight, churn = false, hourglass = {} }) {
+export async function makeClient(name, { origin, port, inflight, churn = false, hourglass = {}, ca }) {
+  // `ca`: the test server's self-signed certificate when `origin` is https.
   const url = (path) => `${origin}${path}`;
   const octet = { 'content-type': 'application/octet-stream' };
 
   if (name === 'raw') return { name, ...rawClient({ port, inflight, churn }) };
 
   if (name.startsWith('hourglass')) {
-    const { Client, Transport } = await import('../dist/index.js');
+    // `hourglass-base…`: another build (BENCH_BASE_DIST, e.g. a copy of dist/ before a change),
+    // to compare a change with what it changes in one run.
+    const base = name.startsWith('hourglass-base');
+    if (base && !process.env.BENCH_BASE_DIST) throw new Error('hourglass-base needs BENCH_BASE_DIST=<dir with index.js>');
+    const { Client, Transport } = await import(
+      base ? pathToFileURL(path.resolve(process.env.BENCH_BASE_DIST, 'index.js')).href : '../dist/index.js'
+    );
     const transport = new Transport({
       maxIdleConnsPerHost: Math.max(100, inflight),
       ...(churn ? { disableKeepAlives: true } : {}),
+      ...(ca !== undefined ? { tls: { ca } } : {}),
       ...(hourglass.transport ?? {}),
     });
     const client = new Client({
@@ -252,7 +265,7 @@ export async function makeClient(name, { origin, port, inflight, churn = false, 
 
   if (name === 'undici-request') {
     const { Pool } = await import('undici');
-    const pool = new Pool(origin, { connections: inflight });
+    const pool = new Pool(origin, { connections: inflight, ...(ca !== undefined ? { connect: { ca } } : {}) });
     return {
       name,
       pool,
@@ -280,7 +293,7 @@ export async function makeClient(name, { origin, port, inflight, churn = false, 
     if (name === 'undici-fetch') {
       const undici = await import('undici');
       fetchFn = undici.fetch;
-      dispatcher = new undici.Agent({ connections: inflight });
+      dispatcher = new undici.Agent({ connections: inflight, ...(ca !== undefined ? { connect: { ca } } : {}) });
     }
     const init = dispatcher !== undefined ? { dispatcher } : {};
     return {
@@ -299,11 +312,13 @@ export async function makeClient(name, { origin, port, inflight, churn = false, 
   }
 
   if (name === 'node-http') {
-    const agent = new http.Agent({ keepAlive: !churn, maxSockets: inflight });
+    const secure = origin.startsWith('https:');
+    const mod = secure ? https : http;
+    const agent = new mod.Agent({ keepAlive: !churn, maxSockets: inflight, ...(secure ? { ca } : {}) });
     const { hostname } = new URL(origin);
     const call = (method, path, body, consume) =>
       new Promise((resolve, reject) => {
-        const req = http.request(
+        const req = mod.request(
           { agent, host: hostname, port, path, method, headers: body ? octet : {} },
           (res) => {
             consume(res).then(resolve, reject);

@@ -35,6 +35,8 @@ export interface RunningNginx {
   pid: number | undefined;
   /** The temp prefix (config, files, error.log); removed by close(). */
   dir: string;
+  /** Connections accepted and requests served so far on the listeners (stub_status on a port of its own). */
+  stats(): Promise<{ accepts: number; requests: number }>;
   /** Stops nginx and removes its temp dir; idempotent. */
   close(): Promise<void>;
 }

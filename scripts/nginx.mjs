@@ -12,6 +12,8 @@
 //   /close    /small with keep-alive off (a new connection per request)
 //   /chunked  a small chunked body (SSI turns off Content-Length)
 //   /never    proxied to `neverPort` when given (nginx cannot stay silent by itself)
+// On a port of its own (plain): /status, nginx's stub_status, read by `stats()` (connections
+// accepted and requests served so far, the look itself not counted).
 //
 // Header sets: 'minimal' = what nginx sends for a `return 200` (Server, Date, Content-Type,
 // Content-Length, Connection); 'realistic' = the ~12 headers a CDN or API sends (Date,
@@ -24,6 +26,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -96,7 +99,8 @@ export async function startNginx(options = {}) {
     if (tls) ca = makeCert(dir);
     const ports = [];
     for (let i = 0; i <= extraListeners; i++) ports.push(await freePort(ports));
-    const conf = config({ dir, www, ports, tls, http2, headers, neverPort, workers, files });
+    const statusPort = await freePort(ports);
+    const conf = config({ dir, www, ports, statusPort, tls, http2, headers, neverPort, workers, files });
     const confPath = path.join(dir, 'nginx.conf');
     await writeFile(confPath, conf);
     child = spawn(bin, ['-p', dir, '-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -108,12 +112,13 @@ export async function startNginx(options = {}) {
       throw new Error(`nginx exited (${code}): ${(stderr + log).trim().slice(-1500)}`);
     });
     failed.catch(() => {});
-    await Promise.race([Promise.all(ports.map((p) => waitForPort(p, 10_000))), failed]);
+    await Promise.race([Promise.all([...ports, statusPort].map((p) => waitForPort(p, 10_000))), failed]);
     const killAtExit = () => child.exitCode === null && child.kill('SIGKILL');
     process.once('exit', killAtExit);
     const scheme = tls ? 'https' : 'http';
     const origins = ports.map((p) => `${scheme}://127.0.0.1:${p}`);
     let closing;
+    let statsCalls = 0;
     return {
       port: ports[0],
       origin: origins[0],
@@ -123,6 +128,14 @@ export async function startNginx(options = {}) {
       ca,
       pid: child.pid,
       dir,
+      async stats() {
+        // A plain listener of its own; each look is one more connection and request: not counted.
+        statsCalls++;
+        const text = await getText(`http://127.0.0.1:${statusPort}/status`);
+        const m = /\n\s*(\d+) (\d+) (\d+)/.exec(text);
+        if (m === null) throw new Error(`unexpected stub_status: ${text}`);
+        return { accepts: Number(m[1]) - statsCalls, requests: Number(m[3]) - statsCalls };
+      },
       close() {
         closing ??= (async () => {
           process.removeListener('exit', killAtExit);
@@ -148,7 +161,7 @@ export async function startNginx(options = {}) {
 
 // Private implementation past this point.
 
-function config({ dir, www, ports, tls, http2, headers, neverPort, workers, files }) {
+function config({ dir, www, ports, statusPort, tls, http2, headers, neverPort, workers, files }) {
   const listenFlags = `${tls ? ' ssl' : ''}${http2 ? ' http2' : ''}`;
   const listens = ports
     .map((p, i) => `    listen 127.0.0.1:${p}${listenFlags}${i === 0 ? ' backlog=4096' : ''};`)
@@ -208,6 +221,10 @@ ${listens}
     ${neverPort ? `location = /never { proxy_pass http://127.0.0.1:${neverPort}; proxy_read_timeout 3600s; }` : ''}
     location / { return 404; }
   }
+  server {
+    listen 127.0.0.1:${statusPort};
+    location = /status { stub_status; }
+  }
 }
 `;
 }
@@ -226,6 +243,20 @@ function makeCert(dir) {
   );
   if (r.status !== 0) throw new Error(`openssl could not make a test certificate: ${r.stderr ?? r.error}`);
   return readFileSync(path.join(dir, 'cert.pem'), 'utf8');
+}
+
+function getText(url) {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('latin1');
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve(text));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
 }
 
 function freePort(taken) {
