@@ -450,7 +450,14 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       this.mustClose = true;
       this.writer.abandonBody();
     }
-    if (!this.writer.done) this.mustClose = true;
+    if (!this.writer.done) {
+      // The whole request is queued and only its flush callback is late (TLS): it was
+      // written; the connection stays reusable. A request not all handed over is not.
+      if (this.writer.settleQueued()) {
+        req.timings.upload = Date.now();
+        emit(req.trace, 'wroteRequest', { error: undefined });
+      } else this.mustClose = true;
+    }
     // `Keep-Alive: timeout=0`: the server closes an idle connection at once; not reusable.
     if (!head.keepAlive || head.keepAliveTimeout === 0) this.mustClose = true;
     this.keepAliveHint = head.keepAliveTimeout;
