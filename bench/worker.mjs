@@ -125,6 +125,7 @@ function clientArgs(cfg, extra = {}) {
     churn: cfg.churn === true,
     hourglass: cfg.hourglass ?? {},
     ca: cfg.ca,
+    origins: cfg.origins,
     ...extra,
   };
 }
