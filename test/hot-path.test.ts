@@ -135,6 +135,39 @@ describe('hot path', () => {
     assert.ok(perRequest <= 2.05, `${perRequest} writes per request (client and server)`);
   });
 
+  it('a small body received whole costs no FinalizationRegistry cell; a large unread one still is watched', T, async (t) => {
+    const srv = await server(t);
+    const client = clientFor(t);
+    const url = `http://127.0.0.1:${srv.port}/`;
+    await load(client, url, 1, 1);
+    const proto = FinalizationRegistry.prototype as { register: (...a: unknown[]) => void };
+    const register = proto.register;
+    let cells = 0;
+    proto.register = function (this: unknown, ...a: unknown[]) {
+      cells++;
+      return register.apply(this, a);
+    };
+    t.after(() => {
+      proto.register = register;
+    });
+    await load(client, url, 10, 20);
+    assert.equal(cells, 0, `${cells} cells for 200 small bodies`);
+    // The counter sees cells: a body still arriving when its head is handed out is watched.
+    const big = net.createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => {
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n');
+        s.write(Buffer.alloc(1000, 0x61));
+      });
+    });
+    await new Promise<void>((r) => big.listen(0, '127.0.0.1', r));
+    t.after(() => new Promise<void>((r) => big.close(() => r())));
+    const res = await client.request(`http://127.0.0.1:${(big.address() as net.AddressInfo).port}/`);
+    assert.equal(res.status, 200);
+    assert.ok(cells >= 1, 'a partly received body is watched');
+    await res.dump(0, 0);
+  });
+
   it('against nginx: one write syscall per request at 10 in flight (GET and 1 KiB POST)', { ...T, skip: LINUX ? nginxSkipReason() : '/proc/self/io is Linux only' }, async (t) => {
     const ngx = await startNginx({ files: false });
     t.after(() => ngx.close());

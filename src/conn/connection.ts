@@ -415,17 +415,18 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       return true;
     }
     const fresh = this.fresh;
-    if (fresh !== undefined) {
-      // A body not released at once (not whole, or over 64 KiB) may be left unread: watch its Response.
-      this.fresh = undefined;
-      if (this.channel !== undefined && !this.channel.isDone) watchUnread(fresh, this.channel);
-    }
+    this.fresh = undefined;
+    // Ending the body may release the connection (and clear `channel`): keep it.
+    const channel = this.channel;
     if (used < chunk.length) this.mustClose = true; // surplus after a complete response
     if (this.responseComplete) this.deliverEnd();
     else if (this.ratePending) {
       this.ratePending = false;
       this.startRate(req.timeouts.minThroughput);
     }
+    // A body not settled by now (not whole, or over 64 KiB) may be left unread: watch its
+    // Response. A whole small body settled above costs no FinalizationRegistry cell (GC).
+    if (fresh !== undefined && channel !== undefined && !channel.isDone) watchUnread(fresh, channel);
     return true;
   }
 
