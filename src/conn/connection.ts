@@ -433,7 +433,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   onInterim(head: ResponseHead): void {
     const req = this.req!;
     if (head.status === 100) emit(req.trace, 'got100Continue');
-    emit(req.trace, 'got1xxResponse', { status: head.status, headers: headersObject(head.rawHeaders) });
+    emit(req.trace, 'got1xxResponse', { status: head.status, headers: headersObject(head.rawHeaders, head.headerNames) });
     if (head.status === 100) this.sendContinueBody();
   }
 
@@ -462,7 +462,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     // `Keep-Alive: timeout=0`: the server closes an idle connection at once; not reusable.
     if (!head.keepAlive || head.keepAliveTimeout === 0) this.mustClose = true;
     this.keepAliveHint = head.keepAliveTimeout;
-    const headers = headersObject(head.rawHeaders);
+    const headers = headersObject(head.rawHeaders, head.headerNames);
     this.rawLimit =
       req.decodes && isDecodable(headers['content-encoding']) ? Number.POSITIVE_INFINITY : req.maxResponseBytes;
     const channel = new BodyChannel(this, head.framing === 'length' ? head.contentLength : -1);
