@@ -14,7 +14,10 @@
 // the number of requests in flight where it has one; `churn` turns keep-alive off.
 
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const CLIENT_NAMES = [
   'hourglass',
@@ -33,6 +36,9 @@ export const CLIENT_LABELS = {
   'hourglass-on': 'hourglass (all timeouts on)',
   'hourglass-off': 'hourglass (all timeouts off)',
   'hourglass-readinto': 'hourglass, res.readInto(64 KiB buffer)',
+  'hourglass-base': 'hourglass (BENCH_BASE_DIST build)',
+  'hourglass-base-on': 'hourglass (BENCH_BASE_DIST build, all timeouts on)',
+  'hourglass-on-idle1000': 'hourglass (all timeouts on, maxIdleConns 1000)',
   'undici-request': 'undici request (Pool)',
   'undici-fetch': 'undici fetch (Agent)',
   'node-http': 'node:http (keep-alive Agent)',
@@ -205,17 +211,36 @@ function rawClient({ port, inflight, churn }) {
 // --- the libraries ------------------------------------------------------------------------
 
 /** Creates client `name`. `hourglass` may carry `{ transport, timeout }` options. */
-export async function makeClient(name, { origin, port, inflight, churn = false, hourglass = {} }) {
+export async function makeClient(name, { origin, port, inflight, churn = false, hourglass = {}, ca, origins }) {
+  // `ca`: the test server's self-signed certificate when `origin` is https. `origins`: the
+  // origins kind 'origins' goes round-robin over (one after the other across all lanes).
+  let next = 0;
+  const nextOrigin = () => origins[next++ % origins.length];
   const url = (path) => `${origin}${path}`;
   const octet = { 'content-type': 'application/octet-stream' };
 
   if (name === 'raw') return { name, ...rawClient({ port, inflight, churn }) };
 
   if (name.startsWith('hourglass')) {
-    const { Client, Transport } = await import('../dist/index.js');
+    // `…-on`: every timeout of SPEC §3 set; `…-idle1000`: maxIdleConns raised to 1,000.
+    if (/-on(-|$)/.test(name)) {
+      hourglass = {
+        transport: { ...HOURGLASS_TIMEOUTS_ON.transport, ...(hourglass.transport ?? {}) },
+        timeout: hourglass.timeout ?? HOURGLASS_TIMEOUTS_ON.timeout,
+      };
+    }
+    if (name.endsWith('-idle1000')) hourglass = { ...hourglass, transport: { ...hourglass.transport, maxIdleConns: 1000 } };
+    // `hourglass-base…`: another build (BENCH_BASE_DIST, e.g. a copy of dist/ before a change),
+    // to compare a change with what it changes in one run.
+    const base = name.startsWith('hourglass-base');
+    if (base && !process.env.BENCH_BASE_DIST) throw new Error('hourglass-base needs BENCH_BASE_DIST=<dir with index.js>');
+    const { Client, Transport } = await import(
+      base ? pathToFileURL(path.resolve(process.env.BENCH_BASE_DIST, 'index.js')).href : '../dist/index.js'
+    );
     const transport = new Transport({
       maxIdleConnsPerHost: Math.max(100, inflight),
       ...(churn ? { disableKeepAlives: true } : {}),
+      ...(ca !== undefined ? { tls: { ca } } : {}),
       ...(hourglass.transport ?? {}),
     });
     const client = new Client({
@@ -229,6 +254,7 @@ export async function makeClient(name, { origin, port, inflight, churn = false, 
       op(kind, path, body) {
         const u = url(path);
         if (kind === 'text') return async () => (await (await client.request(u)).text()).length;
+        if (kind === 'origins') return async () => (await (await client.request(`${nextOrigin()}${path}`)).text()).length;
         if (kind === 'post') {
           const opts = { method: 'POST', body, headers: octet };
           return async () => (await (await client.request(u, opts)).bytes()).length;
@@ -251,8 +277,8 @@ export async function makeClient(name, { origin, port, inflight, churn = false, 
   }
 
   if (name === 'undici-request') {
-    const { Pool } = await import('undici');
-    const pool = new Pool(origin, { connections: inflight });
+    const { Agent, Pool } = await import('undici');
+    const pool = new Pool(origin, { connections: inflight, ...(ca !== undefined ? { connect: { ca } } : {}) });
     return {
       name,
       pool,
@@ -260,6 +286,16 @@ export async function makeClient(name, { origin, port, inflight, churn = false, 
         if (kind === 'text') {
           const o = { path, method: 'GET', reset: churn };
           return async () => (await (await pool.request(o)).body.text()).length;
+        }
+        if (kind === 'origins') {
+          // Many origins: an Agent (one Pool per origin), as undici's global dispatcher.
+          const agent = new Agent();
+          this.close = async () => {
+            await agent.close();
+            await pool.close();
+          };
+          return async () =>
+            (await (await agent.request({ origin: nextOrigin(), path, method: 'GET' })).body.text()).length;
         }
         if (kind === 'post') {
           return async () =>
@@ -280,7 +316,7 @@ export async function makeClient(name, { origin, port, inflight, churn = false, 
     if (name === 'undici-fetch') {
       const undici = await import('undici');
       fetchFn = undici.fetch;
-      dispatcher = new undici.Agent({ connections: inflight });
+      dispatcher = new undici.Agent({ connections: inflight, ...(ca !== undefined ? { connect: { ca } } : {}) });
     }
     const init = dispatcher !== undefined ? { dispatcher } : {};
     return {
@@ -299,12 +335,14 @@ export async function makeClient(name, { origin, port, inflight, churn = false, 
   }
 
   if (name === 'node-http') {
-    const agent = new http.Agent({ keepAlive: !churn, maxSockets: inflight });
+    const secure = origin.startsWith('https:');
+    const mod = secure ? https : http;
+    const agent = new mod.Agent({ keepAlive: !churn, maxSockets: inflight, ...(secure ? { ca } : {}) });
     const { hostname } = new URL(origin);
-    const call = (method, path, body, consume) =>
+    const call = (method, path, body, consume, toPort = port) =>
       new Promise((resolve, reject) => {
-        const req = http.request(
-          { agent, host: hostname, port, path, method, headers: body ? octet : {} },
+        const req = mod.request(
+          { agent, host: hostname, port: toPort, path, method, headers: body ? octet : {} },
           (res) => {
             consume(res).then(resolve, reject);
           },
@@ -322,6 +360,11 @@ export async function makeClient(name, { origin, port, inflight, churn = false, 
       agent,
       op(kind, path, body) {
         if (kind === 'text') return () => call('GET', path, undefined, drainText);
+        if (kind === 'origins') {
+          const ports = origins.map((o) => Number(new URL(o).port));
+          let k = 0;
+          return () => call('GET', path, undefined, drainText, ports[k++ % ports.length]);
+        }
         if (kind === 'post') return () => call('POST', path, body, collect);
         return () => call('GET', path, undefined, countStream);
       },

@@ -39,6 +39,27 @@ export function procCpuSeconds(pid) {
   }
 }
 
+/**
+ * Syscall and wake-up counters of a process, from /proc (NaN where unavailable): syscr/syscw
+ * (read-like and write-like syscalls), wchar (bytes written), vcsw (voluntary context
+ * switches: how often it blocked waiting, e.g. in epoll_wait, and was woken).
+ */
+export function procCounters(pid) {
+  const out = { syscr: Number.NaN, syscw: Number.NaN, wchar: Number.NaN, vcsw: Number.NaN };
+  if (pid === undefined) return out;
+  try {
+    for (const line of readFileSync(`/proc/${pid}/io`, 'latin1').split('\n')) {
+      const [k, v] = line.split(': ');
+      if (k === 'syscr' || k === 'syscw' || k === 'wchar') out[k] = Number(v);
+    }
+    const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    if (m !== null) out.vcsw = Number(m[1]);
+  } catch {
+    // not Linux, or the process is gone
+  }
+  return out;
+}
+
 /** CPU seconds the whole machine spent busy so far (all cores), from /proc/stat; NaN elsewhere. */
 export function machineBusySeconds() {
   try {

@@ -4,6 +4,8 @@
 //   npm run -s build && node bench/profile.mjs [seconds] [--top=25] [--keep] [--download]
 //
 // --inflight=N sets the small GET's requests in flight (default 10).
+// --nginx[=minimal|realistic] profiles against nginx (scripts/nginx.mjs) instead of the node
+// server; --client=NAME profiles another client of bench/clients.mjs (e.g. undici-request).
 // --download profiles GET /64m (1 in flight, body streamed) instead; --timeouts-on runs with
 // every timeout of SPEC §3 set (as the bench's timeouts scenario does).
 //
@@ -18,6 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HOURGLASS_TIMEOUTS_ON } from './clients.mjs';
 import { BENCH_DIR, runWorker, startNodeServer } from './lib.mjs';
+import { startNginx } from '../scripts/nginx.mjs';
 
 const argv = process.argv.slice(2);
 const seconds = Number(argv.find((a) => /^\d+(\.\d+)?$/.test(a)) ?? process.env.BENCH_PROFILE_SECONDS ?? 5);
@@ -26,6 +29,8 @@ const keep = argv.includes('--keep');
 const download = argv.includes('--download');
 const timeoutsOn = argv.includes('--timeouts-on');
 const inflightArg = argv.find((a) => a.startsWith('--inflight='));
+const nginxArg = argv.find((a) => a === '--nginx' || a.startsWith('--nginx='));
+const clientName = argv.find((a) => a.startsWith('--client='))?.slice(9) ?? 'hourglass';
 const what = download
   ? { kind: 'stream', path: '/64m', inflight: 1, expect: 64 * 1024 * 1024 }
   : { kind: 'text', path: '/small', inflight: Number(inflightArg?.slice(11) ?? 10), expect: 13 };
@@ -34,13 +39,17 @@ if (!(seconds > 0 && seconds <= 60)) throw new Error('profile duration must be 0
 
 const ROOT = path.dirname(BENCH_DIR);
 const dir = await mkdtemp(path.join(os.tmpdir(), 'hourglass-profile-'));
-const server = await startNodeServer();
+const server =
+  nginxArg === undefined
+    ? await startNodeServer()
+    : await startNginx({ headers: nginxArg.slice(8) || 'minimal', files: download });
+server.stop ??= server.close;
 let result;
 try {
   result = await runWorker(
     {
       mode: 'load',
-      client: 'hourglass',
+      client: clientName,
       ...what,
       ...(timeoutsOn ? { hourglass: HOURGLASS_TIMEOUTS_ON } : {}),
       origin: `http://127.0.0.1:${server.port}`,
@@ -119,6 +128,7 @@ for (const node of profile.nodes) {
   byFunction.set(key, entry);
   let area;
   if (cf.url.includes('/dist/')) area = 'hourglass (dist/)';
+  else if (cf.url.includes('/node_modules/')) area = 'node_modules (undici...)';
   else if (cf.url.includes('/bench/')) area = 'bench harness';
   else if (cf.url.startsWith('node:')) area = 'Node internals (node:*)';
   else if (name.startsWith('(')) area = name;
@@ -132,7 +142,7 @@ const ms = (us) => (us / 1000).toFixed(1);
 const pct = (us) => `${((us / totalUs) * 100).toFixed(1)} %`;
 const r0 = result.reps[0];
 console.log(
-  `hourglass${timeoutsOn ? ' (all timeouts on)' : ''} GET ${what.path}, ${what.inflight} in flight, ${seconds} s under --cpu-prof (200 µs sampling): ` +
+  `${clientName}${timeoutsOn ? ' (all timeouts on)' : ''} against ${nginxArg === undefined ? 'the node server' : `nginx (${nginxArg.slice(8) || 'minimal'} headers)`}: GET ${what.path}, ${what.inflight} in flight, ${seconds} s under --cpu-prof (200 µs sampling): ` +
     `${Math.round(r0.reqPerSec).toLocaleString('en-US')} req/s, ${Math.round(r0.mbPerSec)} MB/s while profiling, ` +
     `${r0.errors} errors; ` +
     `${ms(totalUs)} ms of samples.`,

@@ -1,7 +1,9 @@
 // `npm run bench` — hourglass against undici, node:http, got, axios, fetch and a raw-socket
-// floor, on loopback, against a load server in its own process (bench/server.mjs, or nginx
-// with BENCH_SERVER=nginx). Prints markdown tables and writes bench/results/latest.json
-// (and latest.md).
+// floor, on loopback, against real servers in their own processes: nginx (scripts/nginx.mjs,
+// when installed: minimal and realistic header sets, http and https, 1,000 origins) and the
+// raw node:net load server (bench/server.mjs, the floor). Prints markdown tables and writes
+// bench/results/latest.json (and latest.md). The headline per row is client CPU per request
+// (µs) beside req/s, both as ratios to undici.request in the same run.
 //
 //   node bench/run.mjs [--quick] [--scenarios=a,b] [--clients=x,y] [--out=FILE] [--list]
 //
@@ -10,7 +12,8 @@
 //   --clients=NAME,...          clients to run (names or prefixes); the raw floor and undici
 //                               request are added when a ratio needs them
 //   BENCH_DURATION=3            seconds per timed run (also "500ms"); BENCH_WARMUP=1; BENCH_REPS=3
-//   BENCH_SERVER=nginx          use nginx (if installed; BENCH_NGINX_BIN picks the binary)
+//   NGINX_BIN=/path/nginx       the nginx to use (else on PATH or /usr/sbin); nginx scenarios
+//                               are skipped, with a message, when there is none
 //
 // Method: every client runs in a fresh process per scenario (clean heap and RSS). All the
 // clients of a scenario are started together and their timed runs are interleaved — run 1
@@ -18,20 +21,13 @@
 // not land on one client only. Each client warms up before its first run and re-warms
 // briefly before later ones; the median of the runs is reported.
 
+import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CLIENT_LABELS, CLIENT_NAMES } from './clients.mjs';
-import {
-  BENCH_DIR,
-  findNginx,
-  median,
-  openWorker,
-  runWorker,
-  startNginx,
-  startNodeServer,
-  waitForQuiet,
-} from './lib.mjs';
+import { BENCH_DIR, median, openWorker, runWorker, startNodeServer, waitForQuiet } from './lib.mjs';
+import { nginxPath, nginxSkipReason, startNginx } from '../scripts/nginx.mjs';
 
 const MIB = 1024 * 1024;
 /** Downloads also measure hourglass's caller-owned-buffer read (res.readInto). */
@@ -66,8 +62,76 @@ const reps = Number(process.env.BENCH_REPS ?? (quick ? 1 : 3));
 const rewarmMs = Math.min(100, warmupMs);
 if (!(reps >= 1 && reps <= 20)) throw new Error('BENCH_REPS must be 1..20');
 
+/** Clients of the nginx small-request rows: hourglass as the issue measures it (every timeout on). */
+const NGINX_CLIENTS = ['hourglass-on', 'hourglass', 'undici-request', 'undici-fetch', 'node-http', 'raw'];
+const NGINX_TLS_CLIENTS = ['hourglass-on', 'hourglass', 'undici-request', 'undici-fetch', 'node-http'];
+const NGINX_DOWNLOAD_CLIENTS = ['hourglass-on', 'hourglass-readinto', 'undici-request', 'node-http', 'raw'];
+const nginxSmall = (server, n, clients = NGINX_CLIENTS) => ({
+  id: `${server}-small-${n}`,
+  server,
+  mode: 'load',
+  kind: 'text',
+  path: '/small',
+  inflight: n,
+  expect: 13,
+  metric: 'req/s',
+  clients,
+});
+
 /** Load scenarios run every selected client; the others are hourglass-only or choose their own. */
 const SCENARIOS = [
+  ...[1, 10, 100].map((n) => nginxSmall('nginx', n)),
+  ...[1, 10, 100].map((n) => nginxSmall('nginx-real', n)),
+  ...[1, 10, 100].map((n) => nginxSmall('nginx-tls', n, NGINX_TLS_CLIENTS)),
+  {
+    id: 'nginx-post-10',
+    server: 'nginx',
+    mode: 'load',
+    kind: 'post',
+    path: '/echo',
+    bodySize: 1024,
+    inflight: 10,
+    expect: 1024,
+    metric: 'req/s',
+    clients: NGINX_CLIENTS,
+  },
+  {
+    id: 'nginx-download-1m',
+    server: 'nginx',
+    mode: 'load',
+    kind: 'stream',
+    path: '/1m',
+    inflight: 1,
+    expect: MIB,
+    metric: 'MB/s',
+    sampleRss: true,
+    clients: NGINX_DOWNLOAD_CLIENTS,
+  },
+  {
+    id: 'nginx-download-64m',
+    server: 'nginx',
+    mode: 'load',
+    kind: 'stream',
+    path: '/64m',
+    inflight: 1,
+    expect: 64 * MIB,
+    metric: 'MB/s',
+    sampleRss: true,
+    clients: NGINX_DOWNLOAD_CLIENTS,
+  },
+  {
+    // The pool's default maxIdleConns (100) keeps 100 of the 1,000 origins' connections:
+    // the rest are dialled again on every round. `-idle1000` raises it to see the pool itself.
+    id: 'nginx-origins-1000',
+    server: 'nginx-origins',
+    mode: 'load',
+    kind: 'origins',
+    path: '/small',
+    inflight: 10,
+    expect: 13,
+    metric: 'req/s',
+    clients: ['hourglass-on', 'hourglass-on-idle1000', 'undici-request', 'node-http'],
+  },
   { id: 'small-1', mode: 'load', kind: 'text', path: '/small', inflight: 1, expect: 13, metric: 'req/s' },
   { id: 'small-10', mode: 'load', kind: 'text', path: '/small', inflight: 10, expect: 13, metric: 'req/s' },
   { id: 'small-100', mode: 'load', kind: 'text', path: '/small', inflight: 100, expect: 13, metric: 'req/s' },
@@ -137,10 +201,23 @@ const SCENARIOS = [
 ];
 
 const TITLES = {
-  'small-1': 'GET /small (13-byte body), 1 in flight',
-  'small-10': 'GET /small (13-byte body), 10 in flight',
-  'small-100': 'GET /small (13-byte body), 100 in flight',
-  'post-10': 'POST /echo, 1 KiB body echoed, 10 in flight',
+  'nginx-small-1': 'nginx, minimal headers: GET /small (13 bytes, 5 headers), 1 in flight',
+  'nginx-small-10': 'nginx, minimal headers: GET /small (13 bytes, 5 headers), 10 in flight',
+  'nginx-small-100': 'nginx, minimal headers: GET /small (13 bytes, 5 headers), 100 in flight',
+  'nginx-real-small-1': 'nginx, realistic headers: GET /small (13 bytes, 12 headers), 1 in flight',
+  'nginx-real-small-10': 'nginx, realistic headers: GET /small (13 bytes, 12 headers), 10 in flight',
+  'nginx-real-small-100': 'nginx, realistic headers: GET /small (13 bytes, 12 headers), 100 in flight',
+  'nginx-tls-small-1': 'nginx over TLS (1.3, P-256 cert), minimal headers: GET /small, 1 in flight',
+  'nginx-tls-small-10': 'nginx over TLS (1.3, P-256 cert), minimal headers: GET /small, 10 in flight',
+  'nginx-tls-small-100': 'nginx over TLS (1.3, P-256 cert), minimal headers: GET /small, 100 in flight',
+  'nginx-post-10': 'nginx: POST /echo, 1 KiB body, 1 KiB answer, 10 in flight',
+  'nginx-download-1m': 'nginx: GET /1m (1 MiB file), body streamed and discarded, 1 in flight',
+  'nginx-download-64m': 'nginx: GET /64m (64 MiB file), body streamed and discarded, 1 in flight',
+  'nginx-origins-1000': 'nginx: GET /small round-robin over 1,000 origins (ports), 10 in flight',
+  'small-1': 'raw node:net server: GET /small (13-byte body), 1 in flight',
+  'small-10': 'raw node:net server: GET /small (13-byte body), 10 in flight',
+  'small-100': 'raw node:net server: GET /small (13-byte body), 100 in flight',
+  'post-10': 'raw node:net server: POST /echo, 1 KiB body echoed, 10 in flight',
   'chunked-10': 'GET /chunked (small chunked body), 10 in flight',
   'download-1m': 'GET /1m (1 MiB), body streamed and discarded, 1 in flight',
   'download-64m': 'GET /64m (64 MiB), body streamed and discarded, 1 in flight',
@@ -154,7 +231,7 @@ if (flag('help')) {
   console.log(
     [
       'node bench/run.mjs [--quick] [--scenarios=a,b] [--clients=x,y] [--out=FILE] [--list]',
-      'env: BENCH_DURATION (s), BENCH_WARMUP (s), BENCH_REPS, BENCH_QUICK=1, BENCH_SERVER=nginx, BENCH_NGINX_BIN',
+      'env: BENCH_DURATION (s), BENCH_WARMUP (s), BENCH_REPS, BENCH_QUICK=1, NGINX_BIN',
     ].join('\n'),
   );
   process.exit(0);
@@ -305,6 +382,10 @@ async function runLoad(s, server, base) {
       // Work per CPU-second of the client: steadier than throughput when the host lends us
       // anywhere between one and two cores.
       perCpuSecond: median(rs.map((x) => (s.metric === 'MB/s' ? x.mbPerSec : x.reqPerSec) / x.clientCpu)),
+      // Client CPU per request (µs; per MB for downloads): the headline, steady on a shared machine.
+      cpuUs: median(rs.map((x) => (x.clientCpu / (s.metric === 'MB/s' ? x.mbPerSec : x.reqPerSec)) * 1e6)),
+      clientWrites: median(rs.map((x) => x.clientWrites)),
+      serverWakeups: median(rs.map((x) => x.serverWakeups)),
       errors: rs.reduce((a, x) => a + x.errors + x.mismatches, 0) + (final?.warm?.errors ?? 0),
       firstError: rs.find((x) => x.firstError)?.firstError ?? final?.warm?.firstError,
       rssGrowth: final?.rssGrowth,
@@ -321,6 +402,8 @@ async function runLoad(s, server, base) {
         otherCpu: x.otherCpu,
         errors: x.errors,
         mismatches: x.mismatches,
+        clientWrites: x.clientWrites,
+        serverWakeups: x.serverWakeups,
       })),
     };
   }
@@ -330,19 +413,34 @@ async function runLoad(s, server, base) {
     r.vsUndiciRequest = r.value / undici;
     r.vsRaw = r.value / raw;
     r.perCpuVsUndiciRequest = r.perCpuSecond / results['undici-request']?.perCpuSecond;
+    // > 1: less CPU per request than undici.request.
+    r.cpuVsUndiciRequest = results['undici-request']?.cpuUs / r.cpuUs;
   }
-  return { title: TITLES[s.id], inflight: s.inflight, path: s.path, metric: s.metric, clients: results };
+  return {
+    title: TITLES[s.id],
+    server: server.note,
+    inflight: s.inflight,
+    path: s.path,
+    metric: s.metric,
+    clients: results,
+  };
 }
 
 function printLoad(s, res) {
   const isDownload = s.metric === 'MB/s';
-  const head = ['client', s.metric, '× undici request', '× raw floor', 'p50 ms', 'p99 ms'];
+  const per = isDownload ? 'MB' : s.metric === 'conn/s' ? 'conn' : 'req';
+  const head = [
+    'client',
+    `client CPU µs/${per}`,
+    'CPU × undici',
+    s.metric,
+    '× undici request',
+    '× raw floor',
+    'p50 ms',
+    'p99 ms',
+  ];
   if (isDownload) head.push('peak RSS growth MiB');
-  head.push(
-    `${s.metric === 'MB/s' ? 'MB' : s.metric === 'conn/s' ? 'conns' : 'reqs'} per client CPU-s`,
-    '× undici',
-  );
-  head.push('client CPU', 'server CPU', 'other CPU', 'errors');
+  head.push('writes/req', 'server wake-ups/req', 'client CPU', 'server CPU', 'other CPU', 'errors');
   const rows = [];
   let bound = false;
   let busy = false;
@@ -353,6 +451,8 @@ function printLoad(s, res) {
     if (noisy) busy = true;
     const row = [
       CLIENT_LABELS[c] ?? c,
+      fmt(r.cpuUs, 1),
+      fmtRatio(r.cpuVsUndiciRequest),
       r.failed !== undefined && !Number.isFinite(r.value)
         ? `failed: ${r.failed}`
         : isDownload
@@ -364,8 +464,9 @@ function printLoad(s, res) {
       fmt(r.p99Ms, 3),
     ];
     if (isDownload) row.push(mib(r.rssGrowth));
-    row.push(isDownload ? fmt(r.perCpuSecond, 0) : fmtInt(r.perCpuSecond), fmtRatio(r.perCpuVsUndiciRequest));
     row.push(
+      isDownload ? '–' : fmt(r.clientWrites, 2),
+      isDownload ? '–' : fmt(r.serverWakeups, 2),
       pct(r.clientCpu),
       `${pct(r.serverCpu)}${warn}`,
       `${pct(r.otherCpu)}${noisy}`,
@@ -376,6 +477,13 @@ function printLoad(s, res) {
   say(`### ${res.title}`);
   say();
   say(table(head, rows));
+  if (s.id === 'nginx-origins-1000') {
+    say();
+    say(
+      'hourglass keeps at most `maxIdleConns` (default 100) idle connections across hosts, least recently used evicted: ' +
+        'with 1,000 origins in turn most requests dial. The `maxIdleConns: 1000` row shows the pool with room for every origin.',
+    );
+  }
   if (busy) {
     say();
     say(
@@ -550,6 +658,35 @@ function targets(results) {
   // `noisy`: other processes used a quarter core or more during the runs behind the figure.
   const add = (target, measured, ok, noisy = false) => t.push({ target, measured, ok, noisy });
   const busy = (...rows) => rows.some((r) => r?.otherCpu >= BUSY_OTHERS);
+  // Issue #18: against nginx, every timeout on, both header sets (and https).
+  for (const server of ['nginx', 'nginx-real', 'nginx-tls']) {
+    for (const n of [1, 10, 100]) {
+      const c = results[`${server}-small-${n}`]?.clients;
+      const r = c?.['hourglass-on'];
+      if (r === undefined) continue;
+      add(
+        `${server} small GET, ${n} in flight, all timeouts on: ≥ 1.15× undici request in CPU/req and ≥ 1.0× in req/s`,
+        `CPU ${fmtRatio(r.cpuVsUndiciRequest)} (${fmt(r.cpuUs, 1)} vs ${fmt(c['undici-request']?.cpuUs, 1)} µs), req/s ${fmtRatio(r.vsUndiciRequest)}`,
+        r.cpuVsUndiciRequest >= 1.15 && r.vsUndiciRequest >= 1.0,
+        busy(r, c['undici-request']),
+      );
+    }
+  }
+  const nd = results['nginx-download-64m']?.clients;
+  if (nd?.['hourglass-readinto'] !== undefined) {
+    add(
+      'nginx 64 MiB download with res.readInto: peak RSS growth ≤ 16 MiB',
+      `${mib(nd['hourglass-readinto'].rssGrowth)} MiB`,
+      nd['hourglass-readinto'].rssGrowth <= 16 * MIB,
+    );
+  }
+  if (nd?.['hourglass-on'] !== undefined && nd.raw !== undefined) {
+    add(
+      'nginx 64 MiB download with res.body: peak RSS growth ≤ the raw floor’s',
+      `${mib(nd['hourglass-on'].rssGrowth)} MiB (raw floor: ${mib(nd.raw.rssGrowth)} MiB)`,
+      nd['hourglass-on'].rssGrowth <= nd.raw.rssGrowth,
+    );
+  }
   for (const n of [1, 10, 100]) {
     const r = results[`small-${n}`]?.clients?.hourglass;
     if (r === undefined) continue;
@@ -637,37 +774,47 @@ function targets(results) {
 
 // --- main ------------------------------------------------------------------------------------
 
-async function startServer() {
-  const node = await startNodeServer();
-  if (process.env.BENCH_SERVER !== 'nginx')
-    return { main: node, others: [], note: 'bench/server.mjs (raw node:net)' };
-  const bin = findNginx();
-  if (bin === undefined) {
-    const note = 'BENCH_SERVER=nginx but nginx is not installed: using bench/server.mjs instead';
-    console.error(`note: ${note}`);
-    return { main: node, others: [], note };
-  }
-  const nginx = await startNginx(bin, node.port);
+/** Servers by kind, started when a scenario first needs one; all stopped at the end. */
+const serverKinds = {
+  node: async () => {
+    const node = await startNodeServer();
+    return { ...node, note: 'bench/server.mjs (raw node:net)', close: () => node.stop() };
+  },
+  nginx: () => nginxServer({ headers: 'minimal' }, 'minimal headers'),
+  'nginx-real': () => nginxServer({ headers: 'realistic', files: false }, 'realistic headers'),
+  'nginx-tls': () => nginxServer({ headers: 'minimal', tls: true, files: false }, 'TLS, minimal headers'),
+  'nginx-origins': () => nginxServer({ headers: 'minimal', files: false, extraListeners: 999 }, '1,000 listeners'),
+};
+const servers = new Map();
+async function serverFor(kind) {
+  if (!servers.has(kind)) servers.set(kind, serverKinds[kind]());
+  return servers.get(kind);
+}
+async function nginxServer(opts, what) {
+  const n = await startNginx(opts);
   return {
-    main: nginx,
-    others: [node],
-    note: `nginx (${bin}; /echo answers a canned 1 KiB body; /never is proxied to bench/server.mjs)`,
+    kind: 'nginx',
+    port: n.port,
+    pid: n.pid,
+    origin: n.origin,
+    origins: n.origins,
+    ca: n.ca,
+    note: `nginx (${nginxPath()}, 1 worker, ${what})`,
+    close: () => n.close(),
   };
 }
 
 const started = Date.now();
-const servers = await startServer();
-const server = servers.main;
-for (const o of servers.others) extraServerPids.push(o.pid);
-const base = { origin: `http://127.0.0.1:${server.port}`, port: server.port };
 const cpus = os.cpus();
+const nginxMissing = nginxSkipReason();
 const meta = {
   date: new Date().toISOString(),
+  machine: os.hostname(),
   node: process.version,
   cpu: cpus[0]?.model ?? 'unknown',
   cores: cpus.length,
   platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-  server: servers.note,
+  server: nginxMissing === undefined ? `nginx ${nginxVersion()} (scripts/nginx.mjs) and bench/server.mjs` : 'bench/server.mjs only',
   mode: quick ? 'quick' : 'full',
   warmupMs,
   durationMs,
@@ -677,19 +824,39 @@ const meta = {
   partial: scenarioFilter !== undefined || clientFilter !== undefined,
 };
 
+function nginxVersion() {
+  const r = spawnSync(nginxPath(), ['-v'], { encoding: 'utf8' });
+  return /nginx\/([\d.]+)/.exec(`${r.stderr}${r.stdout}`)?.[1] ?? '?';
+}
+
 say(`## hourglass bench — ${meta.mode} run`);
 say();
 say(
-  `${meta.date} · Node ${meta.node} · ${meta.cpu} × ${meta.cores} cores · ${meta.platform} · server: ${meta.server} · ` +
+  `${meta.date} · machine ${meta.machine} · Node ${meta.node} · ${meta.cpu} × ${meta.cores} cores · ${meta.platform} · servers: ${meta.server} · ` +
     `warm-up ${warmupMs / 1000} s, ${reps} × ${durationMs / 1000} s timed runs interleaved across clients, median · MB = 10⁶ bytes`,
 );
 say();
 
 const results = {};
 let exitCode = 0;
+let nginxSkipSaid = false;
 try {
   for (const s of selectedScenarios) {
     try {
+      const kind = s.server ?? 'node';
+      if (kind.startsWith('nginx') && nginxMissing !== undefined) {
+        if (!nginxSkipSaid) say(`**nginx scenarios skipped: ${nginxMissing}.**\n`);
+        nginxSkipSaid = true;
+        continue;
+      }
+      const server = await serverFor(kind);
+      // /never (timer, queued) lives on the node server.
+      const base = {
+        origin: server.origin ?? `http://127.0.0.1:${server.port}`,
+        port: server.port,
+        ca: server.ca,
+        origins: server.origins,
+      };
       if (s.mode === 'load') {
         results[s.id] = await runLoad(s, server, base);
         printLoad(s, results[s.id]);
@@ -712,8 +879,7 @@ try {
     }
   }
 } finally {
-  await server.stop();
-  for (const o of servers.others) await o.stop();
+  for (const p of servers.values()) await (await p.catch(() => undefined))?.close();
 }
 
 const checks = targets(results);

@@ -9,7 +9,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HOURGLASS_TIMEOUTS_OFF, HOURGLASS_TIMEOUTS_ON, makeClient } from './clients.mjs';
-import { machineBusySeconds, percentile, procCpuSeconds } from './lib.mjs';
+import { machineBusySeconds, percentile, procCpuSeconds, procCounters } from './lib.mjs';
 
 const LAT_CAP = 1 << 20;
 const MAX_OPS_PER_LANE = 50_000_000;
@@ -37,6 +37,8 @@ async function drive(op, { inflight, expect }, ms, { stop, serverPid, latencies 
   const cpu0 = process.cpuUsage();
   const srv0 = procCpuSeconds(serverPid);
   const all0 = machineBusySeconds();
+  const me0 = procCounters(process.pid);
+  const sv0 = procCounters(serverPid);
   const t0 = performance.now();
   const end = t0 + ms;
   const lane = async (i) => {
@@ -66,7 +68,10 @@ async function drive(op, { inflight, expect }, ms, { stop, serverPid, latencies 
   const cpu = process.cpuUsage(cpu0);
   const srv1 = procCpuSeconds(serverPid);
   const all1 = machineBusySeconds();
+  const me1 = procCounters(process.pid);
+  const sv1 = procCounters(serverPid);
   const sec = elapsedMs / 1000;
+  const per = (a, b, k) => (count > 0 ? (b[k] - a[k]) / count : Number.NaN);
   const clientCpu = (cpu.user + cpu.system) / 1e6 / sec;
   const serverCpu = (srv1 - srv0) / sec;
   const sorted = lat === undefined ? [] : Array.from(lat.subarray(0, nLat)).sort((a, b) => a - b);
@@ -87,6 +92,13 @@ async function drive(op, { inflight, expect }, ms, { stop, serverPid, latencies 
     serverCpu,
     // CPU used by every other process on the machine meanwhile (other work skews results).
     otherCpu: Math.max(0, (all1 - all0) / sec - clientCpu - (Number.isFinite(serverCpu) ? serverCpu : 0)),
+    // Per request, from /proc (Linux; NaN elsewhere): the client's write and read syscalls
+    // and bytes per write, the server's wake-ups (voluntary context switches) and reads.
+    clientWrites: per(me0, me1, 'syscw'),
+    clientReads: per(me0, me1, 'syscr'),
+    bytesPerWrite: (me1.wchar - me0.wchar) / (me1.syscw - me0.syscw),
+    serverWakeups: per(sv0, sv1, 'vcsw'),
+    serverReads: per(sv0, sv1, 'syscr'),
   };
 }
 
@@ -112,6 +124,8 @@ function clientArgs(cfg, extra = {}) {
     inflight: cfg.inflight,
     churn: cfg.churn === true,
     hourglass: cfg.hourglass ?? {},
+    ca: cfg.ca,
+    origins: cfg.origins,
     ...extra,
   };
 }

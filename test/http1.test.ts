@@ -110,6 +110,21 @@ function reject(input: Input, reason: ProtocolReason, opts: Options = {}): Outco
 }
 
 describe('http1 parser: status line', () => {
+  it('the next response on the connection reuses the strings of fields spelled as before, at the same place', () => {
+    const rec = new Recorder();
+    const parser = new ResponseParser(rec);
+    parser.expect(false);
+    parser.execute(bytes('HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: one\r\nContent-Length: 0\r\n\r\n'));
+    const first = rec.head!;
+    parser.expect(false);
+    parser.execute(bytes('HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: two\r\ncontent-length: 0\r\n\r\n'));
+    const second = rec.head!;
+    assert.deepEqual(second.rawHeaders, ['Server', 'nginx', 'Date', 'two', 'content-length', '0']);
+    assert.deepEqual(second.headerNames, ['server', 'date', 'content-length']);
+    assert.notEqual(second.rawHeaders, first.rawHeaders, 'a fresh array per response');
+    assert.deepEqual(first.rawHeaders, ['Server', 'nginx', 'Date', 'one', 'Content-Length', '0'], 'the first head is untouched');
+  });
+
   it('parses a Content-Length response into head, body and completion', () => {
     const raw = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello';
     const { rec, consumed, leftover, parser } = parse(raw);
@@ -118,6 +133,7 @@ describe('http1 parser: status line', () => {
       statusText: 'OK',
       httpVersion: '1.1',
       rawHeaders: ['Content-Type', 'text/plain', 'Content-Length', '5'],
+      headerNames: ['content-type', 'content-length'],
       framing: 'length',
       contentLength: 5,
       keepAlive: true,

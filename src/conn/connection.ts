@@ -419,24 +419,25 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       return true;
     }
     const fresh = this.fresh;
-    if (fresh !== undefined) {
-      // A body not released at once (not whole, or over 64 KiB) may be left unread: watch its Response.
-      this.fresh = undefined;
-      if (this.channel !== undefined && !this.channel.isDone) watchUnread(fresh, this.channel);
-    }
+    this.fresh = undefined;
+    // Ending the body may release the connection (and clear `channel`): keep it.
+    const channel = this.channel;
     if (used < chunk.length) this.mustClose = true; // surplus after a complete response
     if (this.responseComplete) this.deliverEnd();
     else if (this.ratePending) {
       this.ratePending = false;
       this.startRate(req.timeouts.minThroughput);
     }
+    // A body not settled by now (not whole, or over 64 KiB) may be left unread: watch its
+    // Response. A whole small body settled above costs no FinalizationRegistry cell (GC).
+    if (fresh !== undefined && channel !== undefined && !channel.isDone) watchUnread(fresh, channel);
     return true;
   }
 
   onInterim(head: ResponseHead): void {
     const req = this.req!;
     if (head.status === 100) emit(req.trace, 'got100Continue');
-    emit(req.trace, 'got1xxResponse', { status: head.status, headers: headersObject(head.rawHeaders) });
+    emit(req.trace, 'got1xxResponse', { status: head.status, headers: headersObject(head.rawHeaders, head.headerNames) });
     if (head.status === 100) this.sendContinueBody();
   }
 
@@ -454,11 +455,18 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       this.mustClose = true;
       this.writer.abandonBody();
     }
-    if (!this.writer.done) this.mustClose = true;
+    if (!this.writer.done) {
+      // The whole request is queued and only its flush callback is late (TLS): it was
+      // written; the connection stays reusable. A request not all handed over is not.
+      if (this.writer.settleQueued()) {
+        req.timings.upload = Date.now();
+        emit(req.trace, 'wroteRequest', { error: undefined });
+      } else this.mustClose = true;
+    }
     // `Keep-Alive: timeout=0`: the server closes an idle connection at once; not reusable.
     if (!head.keepAlive || head.keepAliveTimeout === 0) this.mustClose = true;
     this.keepAliveHint = head.keepAliveTimeout;
-    const headers = headersObject(head.rawHeaders);
+    const headers = headersObject(head.rawHeaders, head.headerNames);
     this.rawLimit =
       req.decodes && isDecodable(headers['content-encoding']) ? Number.POSITIVE_INFINITY : req.maxResponseBytes;
     const channel = new BodyChannel(this, head.framing === 'length' ? head.contentLength : -1);

@@ -55,10 +55,14 @@ export function isToken(s: string): boolean {
  * always a `string[]` (its values may contain commas). The object has a null
  * prototype: `__proto__`, `constructor` or `toString` are ordinary header names.
  */
-export function headersObject(rawHeaders: readonly string[]): Record<string, string | string[]> {
+export function headersObject(
+  rawHeaders: readonly string[],
+  lowerNames?: readonly string[],
+): Record<string, string | string[]> {
   const out = Object.create(null) as Record<string, string | string[]>;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!.toLowerCase();
+    // `lowerNames` (the parser's, one per field): the lower-cased names, already made.
+    const name = lowerNames?.[i >> 1] ?? rawHeaders[i]!.toLowerCase();
     const value = rawHeaders[i + 1]!;
     const prev = out[name];
     if (name === 'set-cookie') {
@@ -121,6 +125,12 @@ export class HeadSection {
   minor = 1;
   /** [name, value, ...] of the section; a fresh array after every begin(). */
   raw: string[] = [];
+  /** The lower-cased name of each field of `raw`; a fresh array after every begin(). */
+  lower: string[] = [];
+  /** The previous section's `raw` and `lower`: a field spelled as the field at the same place
+   * there (most, on a keep-alive connection) reuses its strings instead of decoding new ones. */
+  private prevRaw: string[] = [];
+  private prevLower: string[] = [];
   clCount = 0;
   /** Value of the (single) Content-Length, -1 when absent. */
   clValue = -1;
@@ -154,7 +164,10 @@ export class HeadSection {
     this.pendingLen = 0;
     // Do not keep a buffer grown by one large split head for the connection's life.
     if (this.pending.length > 4096) this.pending = Buffer.allocUnsafe(256);
+    this.prevRaw = this.raw;
+    this.prevLower = this.lower;
     this.raw = [];
+    this.lower = [];
     this.clCount = 0;
     this.clValue = -1;
     this.teCount = 0;
@@ -217,6 +230,7 @@ export class HeadSection {
   release(): void {
     this.pending = EMPTY;
     this.pendingLen = 0;
+    this.prevRaw = this.prevLower = [];
   }
 
   /** `HTTP/1.[01] SP 3DIGIT [SP reason]` in buf[s, e). */
@@ -264,9 +278,24 @@ export class HeadSection {
     for (let j = i; j < ve; j++) {
       if (FIELD_CHAR[buf[j]!] === 0) throw new ProtocolError('bad-header', 'invalid character in a header value');
     }
-    // Latin-1, as node:http and undici: one char per byte, so obs-text (0x80-0xFF) is kept.
-    const value = i === ve ? '' : buf.toString('latin1', i, ve);
-    this.raw.push(buf.toString('latin1', s, nameEnd), value);
+    // Latin-1, as node:http and undici: one char per byte, so obs-text (0x80-0xFF) is kept;
+    // the same bytes as the previous section's field at this place: the same strings.
+    const k = this.raw.length;
+    const prevName = this.prevRaw[k];
+    let name: string;
+    let lower: string;
+    if (prevName !== undefined && sameBytes(buf, s, nameEnd, prevName)) {
+      name = prevName;
+      lower = this.prevLower[k >> 1]!;
+    } else {
+      name = buf.toString('latin1', s, nameEnd);
+      lower = name.toLowerCase();
+    }
+    const prevValue = this.prevRaw[k + 1];
+    const value =
+      i === ve ? '' : prevValue !== undefined && sameBytes(buf, i, ve, prevValue) ? prevValue : buf.toString('latin1', i, ve);
+    this.raw.push(name, value);
+    this.lower.push(lower);
     if (!framing) return;
     switch (nameEnd - s) {
       case 10:
@@ -341,6 +370,13 @@ function statusPrefixOk(buf: Buffer, s: number, n: number): boolean {
       if (c !== SP) return false;
     } else if (c < 0x30 || c > 0x39) return false;
   }
+  return true;
+}
+
+/** Whether buf[s, e) holds exactly the Latin-1 string `str` (one char per byte). */
+function sameBytes(buf: Buffer, s: number, e: number, str: string): boolean {
+  if (str.length !== e - s) return false;
+  for (let j = 0; j < str.length; j++) if (buf[s + j] !== str.charCodeAt(j)) return false;
   return true;
 }
 

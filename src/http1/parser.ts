@@ -30,6 +30,8 @@ export interface ResponseHead {
   httpVersion: '1.0' | '1.1';
   /** [name, value, name, value, ...] as received: names case preserved, values with surrounding OWS trimmed. */
   rawHeaders: string[];
+  /** The lower-cased name of each field of `rawHeaders` (for the headers object). */
+  headerNames: string[];
   /** How the body is delimited. 'none' for HEAD requests, 1xx, 204, 304 (whatever their headers say). */
   framing: 'none' | 'length' | 'chunked' | 'close';
   /** The Content-Length when framing === 'length', else -1. */
@@ -239,6 +241,7 @@ export class ResponseParser {
       statusText: h.statusText,
       httpVersion: h.minor === 1 ? '1.1' : '1.0',
       rawHeaders: h.raw,
+      headerNames: h.lower,
       framing,
       contentLength: framing === 'length' ? h.clValue : -1,
       keepAlive:
