@@ -300,11 +300,11 @@ export class FaultServer extends EventEmitter implements ExchangeHost {
     const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    for (const s of [...this.raws, ...this.extras]) {
-      s.destroy();
-    }
+    const sockets = [...this.raws, ...this.extras];
+    const gone = sockets.map((s) => (s.closed ? null : new Promise<void>((resolve) => s.once('close', () => resolve()))));
+    for (const s of sockets) s.destroy();
     for (const info of this.connectionLog) if (info.closedAt === null) info.serverEnded ??= 'destroy';
-    await Promise.all([closed, ...this.sideClosers.map((c) => c())]);
+    await Promise.all([closed, ...gone, ...this.sideClosers.map((c) => c())]);
     for (const t of this.timers) clearTimeout(t);
   }
 

@@ -99,11 +99,15 @@ export class H2Connection {
   private pendingHeaders: { stream: number; flags: number; parts: Buffer[] } | null = null;
   private preface: Buffer | null = Buffer.alloc(0);
   private silenced = false;
+  /** Frames waiting for the SETTINGS or for a header block to end; null when none is held. */
+  private held: { bytes: Uint8Array; resolve: () => void }[] | null = [];
+  private holder: number | null = null;
   private drainClose = false;
 
+  /** @internal */
   constructor(
-    /** @internal */ readonly host: H2ConnHost,
-    readonly conn: Conn,
+    private readonly host: H2ConnHost,
+    private readonly conn: Conn,
   ) {
     this.pingAck = host.h2Options.pingAck ?? true;
   }
@@ -134,8 +138,12 @@ export class H2Connection {
     if (opts.initialWindowSize !== undefined) pairs.push([Setting.INITIAL_WINDOW_SIZE, opts.initialWindowSize]);
     pairs.push(...(opts.settings ?? []).map(([a, b]): [number, number] => [a, b]));
     const delay = opts.settingsDelay ?? 0;
-    if (delay === 0) this.write(settingsFrame(pairs));
-    else if (delay !== 'never') this.host.timer(delay, () => this.write(settingsFrame(pairs)));
+    const sendSettings = (): void => {
+      void this.write(settingsFrame(pairs));
+      this.release();
+    };
+    if (delay === 0) sendSettings();
+    else if (delay !== 'never') this.host.timer(delay, sendSettings);
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('close', () => {
       for (const s of this.open.values()) s.onClosed();
@@ -145,7 +153,11 @@ export class H2Connection {
     if (initial && initial.length > 0) this.onData(initial);
   }
 
-  /** Writes bytes verbatim (any frame, or garbage); a no-op once closed. */
+  /**
+   * Writes bytes verbatim and at once (any frame, or garbage), ahead of frames held
+   * back (before the server's SETTINGS, during a header block being dripped); a no-op
+   * once closed.
+   */
   write(bytes: Uint8Array): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
@@ -159,14 +171,38 @@ export class H2Connection {
     });
   }
 
+  /**
+   * @internal Writes a protocol frame in order: held while the server's SETTINGS
+   * are withheld (nothing may precede them) or another stream's header block is open.
+   */
+  send(bytes: Uint8Array, owner = 0): Promise<void> {
+    if (this.held === null || (this.holder !== null && owner === this.holder)) return this.write(bytes);
+    return new Promise((resolve) => this.held!.push({ bytes, resolve }));
+  }
+
+  /**
+   * @internal Runs `fn` with the connection reserved for `stream` (a header block
+   * sent in pieces): other frames wait until it returns.
+   */
+  async exclusive(stream: number, fn: () => Promise<void>): Promise<void> {
+    while (this.held !== null) await new Promise((r) => this.host.timer(5, () => r(undefined)));
+    this.held = [];
+    this.holder = stream;
+    try {
+      await fn();
+    } finally {
+      this.release();
+    }
+  }
+
   /** SETTINGS with these pairs (e.g. `[[Setting.MAX_CONCURRENT_STREAMS, 0]]`). */
   settings(pairs: readonly (readonly [number, number])[]): Promise<void> {
-    return this.write(settingsFrame(pairs));
+    return this.send(settingsFrame(pairs));
   }
 
   /** A PING from the server (8 bytes of `data`). */
   ping(data: Uint8Array = Buffer.alloc(8)): Promise<void> {
-    return this.write(pingFrame(data, false));
+    return this.send(pingFrame(data, false));
   }
 
   /**
@@ -176,7 +212,7 @@ export class H2Connection {
   goaway(lastStreamId = this.lastStreamId, code: number = H2Code.NO_ERROR, debug = ''): Promise<void> {
     this.goawaySent = this.goawaySent === null ? lastStreamId : Math.min(this.goawaySent, lastStreamId);
     for (const s of this.open.values()) if (s.id > this.goawaySent) s.suppress();
-    return this.write(goawayFrame(lastStreamId, code, debug));
+    return this.send(goawayFrame(lastStreamId, code, debug));
   }
 
   /** FIN once no stream at or below the GOAWAY's last-stream-id is open (at once if none is). */
@@ -187,7 +223,7 @@ export class H2Connection {
 
   /** Opens `increment` bytes of the connection's receive window (stream 0). */
   grantWindow(increment: number): Promise<void> {
-    return this.write(windowUpdateFrame(0, increment));
+    return this.send(windowUpdateFrame(0, increment));
   }
 
   /** The connection goes silent: nothing more is written (no ACK, no response), input is still read and counted. */
@@ -218,6 +254,11 @@ export class H2Connection {
     return this.host.waitFor(() => this.streams >= n, timeoutMs, `connection ${this.id}: ${n} streams`);
   }
 
+  /** @internal A tracked timer (cleared by the server's `close()`); returns its cancel function. */
+  timer(ms: number, fn: () => void): () => void {
+    return this.host.timer(ms, fn);
+  }
+
   // Private implementation past this point.
 
   /** @internal A stream finished on both sides or was reset. */
@@ -230,6 +271,13 @@ export class H2Connection {
   /** @internal Sends what the windows allow from every stream's queue. */
   flush(): void {
     for (const s of this.open.values()) s.pump();
+  }
+
+  private release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    this.holder = null;
+    for (const h of held) void this.write(h.bytes).then(h.resolve);
   }
 
   private maybeDrained(): void {
@@ -324,7 +372,7 @@ export class H2Connection {
         this.peerMaxFrame = value;
       }
     }
-    void this.write(settingsFrame([], true));
+    void this.send(settingsFrame([], true));
   }
 
   private onPing(f: Frame): void {
@@ -335,8 +383,8 @@ export class H2Connection {
     this.pingsReceived++;
     const ack = this.pingAck;
     if (ack === false) return;
-    if (ack === true || ack <= 0) void this.write(pingFrame(f.payload, true));
-    else this.host.timer(ack, () => void this.write(pingFrame(f.payload, true)));
+    if (ack === true || ack <= 0) void this.send(pingFrame(f.payload, true));
+    else this.host.timer(ack, () => void this.send(pingFrame(f.payload, true)));
   }
 
   private endHeaders(): void {
@@ -347,7 +395,7 @@ export class H2Connection {
       fields = this.hpack.decode(Buffer.concat(pending.parts));
     } catch (err) {
       this.errors.push({ stream: pending.stream, message: (err as Error).message });
-      void this.write(goawayFrame(this.lastStreamId, H2Code.COMPRESSION_ERROR));
+      void this.send(goawayFrame(this.lastStreamId, H2Code.COMPRESSION_ERROR));
       return;
     }
     const end = (pending.flags & Flag.END_STREAM) !== 0;
@@ -366,7 +414,7 @@ export class H2Connection {
     if (this.goawaySent !== null && stream.id > this.goawaySent) return; // not processed
     const mcs = this.host.h2Options.maxConcurrentStreams;
     if (mcs !== undefined && this.open.size >= mcs && this.host.h2Options.enforceMaxConcurrentStreams !== false) {
-      void this.write(rstFrame(stream.id, H2Code.REFUSED_STREAM));
+      void this.send(rstFrame(stream.id, H2Code.REFUSED_STREAM));
       return;
     }
     this.open.set(stream.id, stream);
@@ -380,7 +428,7 @@ export class H2Connection {
     if (f.flags & Flag.PADDED && data.length > 0) data = data.subarray(1, data.length - data[0]!);
     const policy = this.host.h2Options.windowUpdates ?? 'all';
     if (f.payload.length > 0 && (policy === 'all' || policy === 'connection')) {
-      void this.write(windowUpdateFrame(0, f.payload.length));
+      void this.send(windowUpdateFrame(0, f.payload.length));
     }
     if (!stream) {
       if (f.stream === 0) this.errors.push({ stream: 0, message: 'DATA on stream 0' });

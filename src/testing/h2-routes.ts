@@ -128,10 +128,13 @@ async function dripHeaders(s: H2Stream): Promise<void> {
   // The head as HEADERS + CONTINUATIONs, one frame every `interval` ms.
   const fields: [string, string][] = [[':status', '200'], [...TEXT], ['x-filler', 'x'.repeat(64)]];
   const frames = headerFrames(s.id, encodeHeaderBlock(fields), false, split);
-  for (const [i, f] of frames.entries()) {
-    if (i > 0) await s.sleep(interval);
-    await s.conn.write(f);
-  }
+  // No other frame may interleave with a header block: the connection is held meanwhile.
+  await s.conn.exclusive(s.id, async () => {
+    for (const [i, f] of frames.entries()) {
+      if (i > 0) await s.sleep(interval);
+      await s.conn.send(f, s.id);
+    }
+  });
   await s.data('ok', { end: true });
 }
 
@@ -176,7 +179,7 @@ export const H2_ROUTES: readonly H2Route[] = [
       await s.drip(rangeContent(Math.max(0, num(q, 'bytes', 10))), { chunkSize: num(q, 'chunk', 1), intervalMs: num(q, 'interval', 100) });
     },
   },
-  { path: '/drip-headers', description: '`?split=4&interval=50`: the head in `split` frames (HEADERS + CONTINUATION) `interval` ms apart, then `ok`', handler: dripHeaders },
+  { path: '/drip-headers', description: '`?split=4&interval=50`: the head in `split` frames (HEADERS + CONTINUATION) `interval` ms apart (the connection\'s other frames wait meanwhile, as RFC 9113 requires), then `ok`', handler: dripHeaders },
   { path: '/stall-body', description: '`?after=3&length=10`: HEADERS (content-length), `after` body bytes, then silence on this stream', handler: stallBody },
   {
     path: '/trailers',
@@ -185,7 +188,7 @@ export const H2_ROUTES: readonly H2Route[] = [
       await s.readBody();
       await s.headers(200, [TEXT]);
       await s.data('hello h2!');
-      for (const f of headerFrames(s.id, encodeHeaderBlock([['x-trailer', 'hello']]), true, num(s.query, 'split', 1))) await s.conn.write(f);
+      await s.headers([['x-trailer', 'hello']], {}, { end: true, split: num(s.query, 'split', 1) });
     },
   },
   {
@@ -218,7 +221,7 @@ export const H2_ROUTES: readonly H2Route[] = [
     handler: async (s) => {
       await ok(s);
       const c = s.conn;
-      s.conn.host.timer(num(s.query, 'wait', 20), () => void c.goaway(s.id, num(s.query, 'code', H2Code.NO_ERROR)));
+      s.conn.timer(num(s.query, 'wait', 20), () => void c.goaway(s.id, num(s.query, 'code', H2Code.NO_ERROR)));
     },
   },
   {

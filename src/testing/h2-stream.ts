@@ -71,6 +71,7 @@ export class H2Stream {
   private readonly queue: Item[] = [];
   private readonly wakers = new Set<() => void>();
 
+  /** @internal */
   constructor(
     readonly conn: H2Connection,
     readonly id: number,
@@ -191,9 +192,9 @@ export class H2Stream {
 
   /** RST_STREAM now (whatever is still queued is dropped). */
   rst(code: number = H2Code.CANCEL): Promise<void> {
-    if (this.closed && this.localEnded) return this.conn.write(rstFrame(this.id, code));
+    if (this.closed && this.localEnded) return this.conn.send(rstFrame(this.id, code), this.id);
     this.dropQueue();
-    const p = this.suppressed ? Promise.resolve() : this.conn.write(rstFrame(this.id, code));
+    const p = this.suppressed ? Promise.resolve() : this.conn.send(rstFrame(this.id, code), this.id);
     this.localEnded = true;
     this.remoteEnded = true;
     this.conn.forget(this);
@@ -204,18 +205,18 @@ export class H2Stream {
   /** Any frame, verbatim (default on this stream); `length` lies in the frame header. */
   frame(type: number, flags: number, payload: Bytes = '', opts: { stream?: number; length?: number } = {}): Promise<void> {
     if (this.suppressed) return Promise.resolve();
-    return this.conn.write(frame(type, flags, opts.stream ?? this.id, toBuffer(payload), opts.length));
+    return this.conn.send(frame(type, flags, opts.stream ?? this.id, toBuffer(payload), opts.length), this.id);
   }
 
   /** WINDOW_UPDATE for this stream (e.g. with `holdWindow`, to open it by hand). */
   grantWindow(increment: number): Promise<void> {
-    return this.conn.write(windowUpdateFrame(this.id, increment));
+    return this.conn.send(windowUpdateFrame(this.id, increment), this.id);
   }
 
   /** Resolves after `ms`, or earlier when the stream or connection closes. */
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const cancel = this.conn.host.timer(ms, () => {
+      const cancel = this.conn.timer(ms, () => {
         this.wakers.delete(wake);
         resolve();
       });
@@ -246,7 +247,7 @@ export class H2Stream {
       this.chunks.push(data);
       this.received += data.length;
     }
-    if (reopen && !this.holdWindow && !end && flowLength > 0) void this.conn.write(windowUpdateFrame(this.id, flowLength));
+    if (reopen && !this.holdWindow && !end && flowLength > 0) void this.conn.send(windowUpdateFrame(this.id, flowLength), this.id);
     if (end) this.remoteEnded = true;
     this.wake();
     this.maybeDone();
@@ -285,7 +286,7 @@ export class H2Stream {
       if (item.kind === 'raw') {
         this.queue.shift();
         let last: Promise<void> = Promise.resolve();
-        for (const f of item.frames) last = this.conn.write(f);
+        for (const f of item.frames) last = this.conn.send(f, this.id);
         if (item.end) this.localEnded = true;
         void last.then(item.done);
         continue;
@@ -298,7 +299,7 @@ export class H2Stream {
       const finished = item.buf.length === 0;
       this.sendWindow -= piece.length + item.pad;
       this.conn.sendWindow -= piece.length + item.pad;
-      const written = this.conn.write(dataFrame(this.id, piece, finished && item.end, item.pad));
+      const written = this.conn.send(dataFrame(this.id, piece, finished && item.end, item.pad), this.id);
       if (!finished) continue;
       this.queue.shift();
       if (item.end) this.localEnded = true;
