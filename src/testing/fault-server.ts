@@ -13,7 +13,7 @@
  * when ALPN picks `h2` (ALPN offers `h2`, `http/1.1`: HTTP/1.1 clients keep every route
  * above), or as h2c with prior knowledge on a plain port (`{ h2: true, tls: false }`:
  * a connection whose first bytes are the HTTP/2 preface speaks HTTP/2, any other
- * speaks HTTP/1.1). `h2: {...}` ({@link H2Options}) scripts every connection
+ * speaks HTTP/1.1). `h2: {...}` ({@link H2FaultOptions}) scripts every connection
  * (SETTINGS withheld or late, PINGs unanswered, windows that never open, a stream
  * limit); streams are scripted by route (`h2Route()`, built-ins in `FaultServer.h2Routes`:
  * `/h2/refuse`, `/h2/rst`, `/h2/goaway`, `/h2/hold-window`, `/h2/malformed/:name`, …);
@@ -33,7 +33,7 @@ import { startBlackhole } from './blackhole.js';
 import { CA_CERT, SERVER_CERTS, type ServerCertName } from './certs.js';
 import { Conn, type ConnectionInfo, type ExchangeHost } from './conn.js';
 import { type Exchange, openExchange, type RecordedRequest } from './exchange.js';
-import type { H2Connection, H2Options } from './h2-conn.js';
+import type { H2Connection, H2FaultOptions } from './h2-conn.js';
 import { H2_MALFORMED } from './h2-malformed.js';
 import { H2_ROUTES } from './h2-routes.js';
 import { H2Side, type H2Stats, looksLikePreface } from './h2-server.js';
@@ -66,11 +66,11 @@ export interface FaultServerOptions {
    */
   socketPath?: string;
   /**
-   * Speak HTTP/2 too: `true` or connection-level behaviour ({@link H2Options}).
+   * Speak HTTP/2 too: `true` or connection-level behaviour ({@link H2FaultOptions}).
    * Implies TLS (ALPN `h2`, `http/1.1`) unless `tls: false`, which serves h2c with
    * prior knowledge beside HTTP/1.1 on the plain port.
    */
-  h2?: boolean | H2Options;
+  h2?: boolean | H2FaultOptions;
 }
 
 /**
@@ -212,7 +212,7 @@ export class FaultServer extends EventEmitter implements ExchangeHost {
   }
 
   /** Connection-level HTTP/2 behaviour (null without `h2`); changes apply to connections started afterwards. */
-  get h2(): H2Options | null {
+  get h2(): H2FaultOptions | null {
     return this.h2Side?.h2Options ?? null;
   }
 

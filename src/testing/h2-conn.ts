@@ -2,7 +2,7 @@
  * h2-conn — one HTTP/2 connection of the fault server, spoken frame by frame over
  * the raw TLS or TCP socket (node:http2's server cannot misbehave at frame level).
  *
- * Owns: the connection-level script ({@link H2Options}: SETTINGS withheld or late,
+ * Owns: the connection-level script ({@link H2FaultOptions}: SETTINGS withheld or late,
  * PINGs unanswered, windows that never reopen, a stream limit), the frame loop
  * (SETTINGS/PING/WINDOW_UPDATE/HEADERS+CONTINUATION/DATA/RST_STREAM/GOAWAY from the
  * client), flow-controlled sending of DATA, GOAWAY bookkeeping, and the counters
@@ -29,7 +29,7 @@ import {
 } from './h2-wire.js';
 
 /** Connection-level HTTP/2 behaviour of a fault server (`FaultServer.start({ h2: {...} })`). */
-export interface H2Options {
+export interface H2FaultOptions {
   /** Milliseconds before the server's SETTINGS go out, or `'never'`. Default 0 (with the preface reply). */
   settingsDelay?: number | 'never';
   /** SETTINGS_MAX_CONCURRENT_STREAMS to announce (none by default: unlimited). */
@@ -54,7 +54,7 @@ export interface H2Options {
 
 /** What a connection needs from its server. */
 export interface H2ConnHost extends H2StreamHost {
-  readonly h2Options: H2Options;
+  readonly h2Options: H2FaultOptions;
   /** A new stream's headers are complete: record it and run its route. */
   openStream(stream: H2Stream): void;
 }

@@ -14,7 +14,7 @@
 
 import type { Conn } from './conn.js';
 import type { RecordedRequest } from './exchange.js';
-import { H2Connection, type H2ConnHost, type H2Options } from './h2-conn.js';
+import { H2Connection, type H2ConnHost, type H2FaultOptions } from './h2-conn.js';
 import { H2_ROUTES } from './h2-routes.js';
 import type { H2RouteHandler, H2Stream } from './h2-stream.js';
 import { H2Code, PREFACE } from './h2-wire.js';
@@ -59,7 +59,7 @@ export class H2Side implements H2ConnHost {
   constructor(
     private readonly server: H2ServerHost,
     /** Connection-level behaviour; read when each connection starts (mutable between connections). */
-    readonly h2Options: H2Options,
+    readonly h2Options: H2FaultOptions,
   ) {}
 
   get origin(): string {
