@@ -99,6 +99,8 @@ export class H2Connection {
   private pendingHeaders: { stream: number; flags: number; parts: Buffer[] } | null = null;
   private preface: Buffer | null = Buffer.alloc(0);
   private silenced = false;
+  /** The last SETTINGS_MAX_CONCURRENT_STREAMS announced (enforced unless the option says not to). */
+  private maxStreams: number | undefined;
   /** Frames waiting for the SETTINGS or for a header block to end; null when none is held. */
   private held: { bytes: Uint8Array; resolve: () => void }[] | null = [];
   private holder: number | null = null;
@@ -110,6 +112,7 @@ export class H2Connection {
     private readonly conn: Conn,
   ) {
     this.pingAck = host.h2Options.pingAck ?? true;
+    this.maxStreams = host.h2Options.maxConcurrentStreams;
   }
 
   get id(): number {
@@ -145,6 +148,8 @@ export class H2Connection {
     if (delay === 0) sendSettings();
     else if (delay !== 'never') this.host.timer(delay, sendSettings);
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // The client's FIN (after its GOAWAY) ends the connection: answer with ours.
+    this.socket.on('end', () => void this.conn.finish());
     this.socket.on('close', () => {
       for (const s of this.open.values()) s.onClosed();
       this.open.clear();
@@ -197,6 +202,7 @@ export class H2Connection {
 
   /** SETTINGS with these pairs (e.g. `[[Setting.MAX_CONCURRENT_STREAMS, 0]]`). */
   settings(pairs: readonly (readonly [number, number])[]): Promise<void> {
+    for (const [id, value] of pairs) if (id === Setting.MAX_CONCURRENT_STREAMS) this.maxStreams = value;
     return this.send(settingsFrame(pairs));
   }
 
@@ -412,7 +418,7 @@ export class H2Connection {
     this.streams++;
     const stream = new H2Stream(this, pending.stream, fields, end);
     if (this.goawaySent !== null && stream.id > this.goawaySent) return; // not processed
-    const mcs = this.host.h2Options.maxConcurrentStreams;
+    const mcs = this.maxStreams;
     if (mcs !== undefined && this.open.size >= mcs && this.host.h2Options.enforceMaxConcurrentStreams !== false) {
       void this.send(rstFrame(stream.id, H2Code.REFUSED_STREAM));
       return;

@@ -226,13 +226,16 @@ export const H2_ROUTES: readonly H2Route[] = [
   },
   {
     path: '/h2/settings',
-    description: '`?mcs=0&window=N`: 200 `ok`, then SETTINGS with MAX_CONCURRENT_STREAMS `mcs` and/or INITIAL_WINDOW_SIZE `window`',
+    description: '`?mcs=0&window=N`: 200 `ok` with SETTINGS sent before its END_STREAM: MAX_CONCURRENT_STREAMS `mcs` and/or INITIAL_WINDOW_SIZE `window`',
     handler: async (s) => {
-      await ok(s);
+      // SETTINGS go out between the head and the body's END_STREAM, so the client has
+      // them before this response ends (and before it can start another stream).
+      await s.headers(200, [TEXT, ['content-length', '2']]);
       const pairs: [number, number][] = [];
       if (s.query.has('mcs')) pairs.push([Setting.MAX_CONCURRENT_STREAMS, num(s.query, 'mcs', 0)]);
       if (s.query.has('window')) pairs.push([Setting.INITIAL_WINDOW_SIZE, num(s.query, 'window', 65_535)]);
       await s.conn.settings(pairs);
+      await s.data('ok', { end: true });
     },
   },
   {
