@@ -72,7 +72,8 @@ describe('spec: flow control', () => {
     const r = await rig({ h2: { initialWindowSize: 16 * 1024 * KIB, settings: [] } }, { writeIdleTimeout: 400, h2: { initialWindowSize: 65_535 } });
     try {
       ok(await settle(r.client, r.fs.url('/h2/stop-reading')));
-      const g = await settle(r.client, r.fs.url('/echo'), { method: 'POST', body: Buffer.alloc(8 * 1024 * KIB) });
+      // The overall timeout only bounds a client that never fires write-idle.
+      const g = await settle(r.client, r.fs.url('/echo'), { method: 'POST', body: Buffer.alloc(8 * 1024 * KIB), timeout: 4000 });
       timedOut(g, 'write-idle', true, 400, 4000);
       const next = await settle(r.client, r.fs.url('/ok'));
       ok(next);
