@@ -406,6 +406,10 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     const s = this.session;
     const ctx = { requestSent: this.sent, cause: this.streamError };
     if (s.failure !== undefined) return s.failure(this.sent);
+    const se = this.streamError as (Error & { code?: unknown }) | undefined;
+    if (se !== undefined && (se.code === 'ERR_HTTP2_ERROR' || se.code === 'ERR_HTTP2_SESSION_ERROR')) {
+      return s.protocolFailure(se)(this.sent);
+    }
     const code = this.stream?.rstCode;
     if (!this.headSeen && (code === NGHTTP2_REFUSED_STREAM || this.id > s.lastStreamId)) {
       const goaway = this.id > s.lastStreamId;
