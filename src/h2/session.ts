@@ -207,7 +207,12 @@ export class H2Session {
     if (this.streams.size > 0 && this.pingSentAt < 0) this.clock.after(PING_DUE, this.opts.pingInterval);
   }
 
-  /** The peer refused a stream (REFUSED_STREAM): a second refusal retires the session for new streams. */
+  /** A stream got its response head: refusals so far were not a pattern. */
+  answered(): void {
+    this.refusals = 0;
+  }
+
+  /** The peer refused a stream (REFUSED_STREAM): a second refusal in a row retires the session for new streams. */
   refused(): void {
     this.refusals++;
     if (this.refusals === 2) this.owner?.slotsChanged(this);

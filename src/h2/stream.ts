@@ -256,6 +256,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     if (this.failed !== undefined) return;
     const req = this.req;
     this.session.touch();
+    this.session.answered();
     this.firstByte();
     this.headSeen = true;
     this.clock.unset(HEADERS);
@@ -305,6 +306,9 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
 
   private onEnd(): void {
     if (this.failed !== undefined || this.channel === undefined) return;
+    // A reset ends the readable side too: that is a failure, which 'close' reports.
+    const code = this.stream?.rstCode;
+    if (code !== undefined && code !== NGHTTP2_NO_ERROR) return;
     this.session.touch();
     this.complete = true;
     this.clock.clear();
