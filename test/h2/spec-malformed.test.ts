@@ -1,0 +1,133 @@
+// Black-box HTTP/2 spec suite — malformed responses and frames (SPEC §13, SCENARIOS §6.7,
+// H2-08 b/c, H2-21 d): a malformed stream fails that stream only; a connection-level
+// violation fails every open stream with h2-protocol-error at once (never a timeout) and
+// the next request gets a new connection.
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ProtocolError } from '../../src/index.js';
+import { describe as show, ok, protocol, rig, settle } from './spec-helpers.js';
+
+const T = { timeout: 15_000 };
+const FAST = { readIdleTimeout: 5000, responseHeaderTimeout: 5000 };
+
+describe('spec: malformed stream (H2-33, H2-21d)', () => {
+  const cases: [string, string][] = [
+    ['uppercase-header', 'h2-protocol-error'],
+    ['space-header', 'h2-protocol-error'],
+    ['connection-header', 'h2-protocol-error'],
+    ['bad-status', 'h2-protocol-error'],
+    ['no-status', 'h2-protocol-error'],
+    ['pseudo-after-regular', 'h2-protocol-error'],
+    ['data-before-headers', 'h2-protocol-error'],
+    ['data-after-100', 'h2-protocol-error'],
+    ['content-length-sign', 'bad-content-length'],
+    ['content-length-no-body', 'truncated-body'],
+  ];
+  for (const [name, reason] of cases) {
+    it(`H2-33 ${name}: ProtocolError ${reason} on that stream only; the neighbour and the next request succeed (conns 1)`, T, async () => {
+      const r = await rig({ h2: true }, FAST);
+      try {
+        ok(await settle(r.client, r.fs.url('/ok')));
+        const [bad, neighbour] = await Promise.all([
+          settle(r.client, r.fs.url(`/h2/malformed/${name}`)),
+          settle(r.client, r.fs.url('/delay-headers?ms=150')),
+        ]);
+        protocol(bad, reason);
+        ok(neighbour);
+        ok(await settle(r.client, r.fs.url('/ok')));
+        assert.equal(r.fs.connections, 1);
+      } finally {
+        await r.close();
+      }
+    });
+  }
+
+  for (const name of ['trailer-pseudo', 'trailer-uppercase', 'trailer-empty-name', 'trailer-newline']) {
+    it(`H2-33d ${name}: the head is delivered, the body read fails, no trailers exposed`, T, async () => {
+      const r = await rig({ h2: true }, FAST);
+      try {
+        const res = await r.client.request(r.fs.url(`/h2/malformed/${name}`));
+        assert.equal(res.status, 200);
+        await assert.rejects(res.text(), (e) => e instanceof ProtocolError);
+        assert.deepEqual(Object.keys(res.trailers), []);
+      } finally {
+        await r.close();
+      }
+    });
+  }
+
+  it('H2-33e a header list beyond maxResponseHeaderBytes: headers-too-large', T, async () => {
+    const r = await rig({ h2: true }, { ...FAST, maxResponseHeaderBytes: 8192 });
+    try {
+      protocol(await settle(r.client, r.fs.url('/h2/malformed/huge-headers?size=20000')), 'headers-too-large');
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+describe('spec: malformed connection (H2-32, H2-08)', () => {
+  const cases: [string, number | undefined][] = [
+    ['window-overflow', 3],
+    ['max-frame-size-0', 1],
+    ['oversized-frame', 6],
+    ['bad-hpack', 9],
+    ['data-stream-0', 1],
+    ['settings-7-bytes', 6],
+    ['data-unknown-stream', 1],
+  ];
+  for (const [name, code] of cases) {
+    it(`H2-32 ${name}: both open streams fail h2-protocol-error at once; the third request gets a new connection`, T, async () => {
+      const r = await rig({ h2: true }, FAST);
+      try {
+        ok(await settle(r.client, r.fs.url('/ok')));
+        const [bad, other] = await Promise.all([
+          settle(r.client, r.fs.url(`/h2/malformed/${name}`)),
+          settle(r.client, r.fs.url('/never')),
+        ]);
+        const e = protocol(bad, 'h2-protocol-error', undefined, 2000);
+        if (code !== undefined && e.h2Code !== undefined) assert.equal(e.h2Code, code, show(bad));
+        protocol(other, 'h2-protocol-error', undefined, 2000);
+        ok(await settle(r.client, r.fs.url('/ok')));
+        assert.equal(r.fs.connections, 2);
+      } finally {
+        await r.close();
+      }
+    });
+  }
+
+  it('H2-32h a DATA frame cut by FIN: `partial`, then truncated-body', T, async () => {
+    const r = await rig({ h2: true }, FAST);
+    try {
+      const res = await r.client.request(r.fs.url('/h2/malformed/truncated-data'));
+      const chunks: Buffer[] = [];
+      const err = await new Promise<unknown>((resolve) => {
+        res.body.on('data', (c: Buffer) => chunks.push(c));
+        res.body.on('error', resolve);
+        res.body.on('end', () => resolve(null));
+      });
+      assert.equal(Buffer.concat(chunks).toString(), 'partial');
+      assert.ok(err instanceof ProtocolError && err.reason === 'truncated-body', String(err));
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('H2-08b HEADERS before any SETTINGS: h2-protocol-error at once', T, async () => {
+    const r = await rig({ h2: { settingsDelay: 'never', onConnection: (c) => void c.write(Buffer.from('00000101050000000188', 'hex')) } }, FAST);
+    try {
+      protocol(await settle(r.client, r.fs.url('/ok')), 'h2-protocol-error', undefined, 2000);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('H2-08c an SSH banner instead of a frame: h2-protocol-error at once', T, async () => {
+    const r = await rig({ h2: { settingsDelay: 'never', onConnection: (c) => void c.write(Buffer.from('SSH-2.0-OpenSSH_9.6\r\n')) } }, FAST);
+    try {
+      protocol(await settle(r.client, r.fs.url('/ok')), 'h2-protocol-error', undefined, 2000);
+    } finally {
+      await r.close();
+    }
+  });
+});
