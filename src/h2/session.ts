@@ -207,7 +207,12 @@ export class H2Session {
     if (this.streams.size > 0 && this.pingSentAt < 0) this.clock.after(PING_DUE, this.opts.pingInterval);
   }
 
-  /** The peer refused a stream (REFUSED_STREAM): a second refusal retires the session for new streams. */
+  /** A stream got its response head: refusals so far were not a pattern. */
+  answered(): void {
+    this.refusals = 0;
+  }
+
+  /** The peer refused a stream (REFUSED_STREAM): a second refusal in a row retires the session for new streams. */
   refused(): void {
     this.refusals++;
     if (this.refusals === 2) this.owner?.slotsChanged(this);
@@ -314,16 +319,25 @@ export class H2Session {
   }
 
   private onError(err: Error): void {
-    const errno = (err as { errno?: unknown }).errno;
-    const h2Code =
-      this.goawayCode ?? (typeof errno === 'number' ? LIB_TO_H2[errno] : undefined) ?? (isSocketError(err) ? undefined : 1);
     if (isSocketError(err)) {
       this.socketError = err;
       return;
     }
+    const f = this.protocolFailure(err);
+    for (const st of [...this.streams]) st.connectionFailed(f);
+  }
+
+  /**
+   * Records a connection-level protocol error (nghttp2's, or a GOAWAY with an error code)
+   * as the session's failure and returns it. Streams that hear of it first (node destroys
+   * them before the session's 'error' event) call this too.
+   */
+  protocolFailure(err: Error): (requestSent: boolean) => Error {
+    const errno = (err as { errno?: unknown }).errno;
+    const h2Code = this.goawayCode ?? (typeof errno === 'number' ? LIB_TO_H2[errno] : undefined) ?? 1;
     this.failure ??= (sent) =>
       new ProtocolError('h2-protocol-error', `HTTP/2 connection error: ${err.message}`, { cause: err, requestSent: sent, h2Code });
-    for (const st of [...this.streams]) st.connectionFailed(this.failure);
+    return this.failure;
   }
 
   /** The socket error that killed the session, if any (the cause of `connection-closed`). */

@@ -256,6 +256,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     if (this.failed !== undefined) return;
     const req = this.req;
     this.session.touch();
+    this.session.answered();
     this.firstByte();
     this.headSeen = true;
     this.clock.unset(HEADERS);
@@ -305,6 +306,9 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
 
   private onEnd(): void {
     if (this.failed !== undefined || this.channel === undefined) return;
+    // A reset ends the readable side too: that is a failure, which 'close' reports.
+    const code = this.stream?.rstCode;
+    if (code !== undefined && code !== NGHTTP2_NO_ERROR) return;
     this.session.touch();
     this.complete = true;
     this.clock.clear();
@@ -406,6 +410,10 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     const s = this.session;
     const ctx = { requestSent: this.sent, cause: this.streamError };
     if (s.failure !== undefined) return s.failure(this.sent);
+    const se = this.streamError as (Error & { code?: unknown }) | undefined;
+    if (se !== undefined && (se.code === 'ERR_HTTP2_ERROR' || se.code === 'ERR_HTTP2_SESSION_ERROR')) {
+      return s.protocolFailure(se)(this.sent);
+    }
     const code = this.stream?.rstCode;
     if (!this.headSeen && (code === NGHTTP2_REFUSED_STREAM || this.id > s.lastStreamId)) {
       const goaway = this.id > s.lastStreamId;

@@ -163,3 +163,48 @@ describe('HTTP/2 basics', { timeout: 20_000 }, () => {
     }
   });
 });
+
+describe('HTTP/2 through a CONNECT proxy', { timeout: 20_000 }, () => {
+  it('H2-07 ALPN inside the tunnel: h2 to the origin, the second request reuses the tunnel', { timeout: 10_000 }, async () => {
+    const net = await import('node:net');
+    const srv = await h2Server((stream, h) => {
+      stream.respond({ ':status': 200, 'x-authority': String(h[':authority']), 'x-scheme': String(h[':scheme']) });
+      stream.end('via proxy');
+    });
+    const origin = new URL(srv.url('/'));
+    const connects: string[] = [];
+    const proxy = net.createServer((client) => {
+      client.once('data', (d: Buffer) => {
+        const line = d.toString('latin1').split('\r\n')[0]!;
+        connects.push(line);
+        const up = net.connect(Number(origin.port), '127.0.0.1', () => {
+          client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+          client.pipe(up);
+          up.pipe(client);
+        });
+        up.on('error', () => client.destroy());
+        client.on('error', () => up.destroy());
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const port = (proxy.address() as import('node:net').AddressInfo).port;
+    const c = new Client({ transport: h2Transport({ proxy: `http://127.0.0.1:${port}` }) });
+    try {
+      const r1 = await c.request(srv.url('/foo'));
+      assert.equal(r1.httpVersion, '2');
+      assert.equal(r1.headers['x-authority'], origin.host);
+      assert.equal(r1.headers['x-scheme'], 'https');
+      assert.equal(await r1.text(), 'via proxy');
+      let reused: boolean | undefined;
+      const r2 = await c.request(srv.url('/foo'), { trace: { gotConn: (i) => (reused = i.reused) } });
+      await r2.text();
+      assert.equal(reused, true);
+      assert.equal(r2.timings.phases.tls, 0);
+      assert.deepEqual(connects, [`CONNECT ${origin.host} HTTP/1.1`]);
+    } finally {
+      await c.close();
+      proxy.close();
+      await srv.close();
+    }
+  });
+});

@@ -68,3 +68,42 @@ export function h2Transport(o: TransportOptions = {}): Transport {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A TCP relay in front of `port` whose connections can be blackholed (both ways silent, sockets kept open). */
+export async function relay(port: number): Promise<{ port: number; conns: number; blackhole(): void; close(): Promise<void> }> {
+  const net = await import('node:net');
+  const pairs: { a: import('node:net').Socket; b: import('node:net').Socket; dead: boolean }[] = [];
+  const server = net.createServer((a) => {
+    const b = net.connect(port, '127.0.0.1');
+    const pair = { a, b, dead: false };
+    pairs.push(pair);
+    r.conns++;
+    a.on('data', (d) => {
+      if (!pair.dead) b.write(d);
+    });
+    b.on('data', (d) => {
+      if (!pair.dead) a.write(d);
+    });
+    a.on('error', () => b.destroy());
+    b.on('error', () => a.destroy());
+    a.on('close', () => b.destroy());
+    b.on('close', () => a.destroy());
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const r = {
+    port: (server.address() as AddressInfo).port,
+    conns: 0,
+    blackhole: () => {
+      for (const p of pairs) p.dead = true;
+    },
+    close: () =>
+      new Promise<void>((res) => {
+        for (const p of pairs) {
+          p.a.destroy();
+          p.b.destroy();
+        }
+        server.close(() => res());
+      }),
+  };
+  return r;
+}
