@@ -8,7 +8,8 @@ import { ProtocolError } from '../../src/index.js';
 import { describe as show, ok, protocol, rig, settle } from './spec-helpers.js';
 
 const T = { timeout: 15_000 };
-const FAST = { readIdleTimeout: 5000, responseHeaderTimeout: 5000 };
+// Short clocks: a client that misses a violation fails here in 2 s instead of hanging the file.
+const FAST = { readIdleTimeout: 2000, responseHeaderTimeout: 2000 };
 
 describe('spec: malformed stream (H2-33, H2-21d)', () => {
   const cases: [string, string][] = [
@@ -106,7 +107,8 @@ describe('spec: malformed connection (H2-32, H2-08)', () => {
         res.body.on('error', resolve);
         res.body.on('end', () => resolve(null));
       });
-      assert.equal(Buffer.concat(chunks).toString(), 'partial');
+      // nghttp2 hands on a DATA payload as it arrives, so the cut frame's 10 bytes may show too.
+      assert.match(Buffer.concat(chunks).toString(), /^partial(b{0,10})$/);
       assert.ok(err instanceof ProtocolError && err.reason === 'truncated-body', String(err));
     } finally {
       await r.close();
