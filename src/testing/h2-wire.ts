@@ -173,12 +173,4 @@ export class FrameReader {
     }
     return { frames, oversized: false };
   }
-
-  /** Removes and returns `n` raw bytes from the front (the connection preface). */
-  take(n: number): Buffer | null {
-    if (this.buf.length < n) return null;
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
-    return out;
-  }
 }
