@@ -91,6 +91,15 @@ export function describe(s: Settled): string {
   return `${e.name}: ${e.message} {phase ${e.phase}, reason ${e.reason}, requestSent ${e.requestSent}, h2Code ${e.h2Code}} after ${Math.round(s.ms)} ms`;
 }
 
+/**
+ * Test options for a scenario the client is known to fail (as of the last run of this
+ * suite): the test still runs and reports, as a todo naming the client bug, so the full
+ * suite stays green until the bug is fixed — then delete the `known(...)`.
+ */
+export function known(bug: string, timeout = 20_000): { timeout: number; todo: string } {
+  return { timeout, todo: `client bug: ${bug}` };
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `pred` every 10 ms for up to `ms`. */
