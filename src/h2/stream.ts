@@ -436,8 +436,10 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       elapsed = now() - this.phaseStart;
     }
     this.fail(new TimeoutError({ phase: SLOT_PHASE[slot]!, timeout, elapsed, requestSent: this.sent, flowControl }));
-    // A stream that heard nothing for too long makes its connection suspect (SPEC §13).
-    if (slot === HEADERS || slot === READ_IDLE) this.session.markSuspect();
+    // A stream that heard nothing for too long makes its connection suspect (SPEC §13); so
+    // does a window that never opened: a peer that stopped reading its socket cannot say
+    // so otherwise (its receive buffer took our bytes), and will not answer the PING.
+    if (slot === HEADERS || slot === READ_IDLE || slot === WRITE_IDLE) this.session.markSuspect();
   }
 
   // --- failure and teardown --------------------------------------------------------------
