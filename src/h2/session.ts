@@ -22,6 +22,7 @@
 
 import * as http2 from 'node:http2';
 import type { Socket } from 'node:net';
+import { kernelSendQueue } from '../conn/kernel-queue.js';
 import { now, PhaseClock } from '../deadline.js';
 import { ProtocolError, TimeoutError } from '../errors.js';
 import { channels, type ConnectionInfo } from '../trace.js';
@@ -249,9 +250,25 @@ export class H2Session {
     this.markClosed();
   }
 
-  /** Bytes written to the socket that it has not flushed (libuv's queue, TLS included). */
-  socketBacklog(): number {
+  /** Streams of this session whose request body is being written. */
+  uploaders = 0;
+
+  /** Bytes the session has written to its socket so far (any stream, any frame). */
+  bytesOut(): number {
+    return this.socket.bytesWritten;
+  }
+
+  /**
+   * Bytes written to the socket that the peer has not taken: libuv's queue (TLS
+   * included) plus, on Linux, the kernel's send queue (a peer that stopped reading).
+   */
+  socketBacklog(deep = true): number {
     let n = 0;
+    if (deep) {
+      // Read from /proc (slow on a busy host): only when a clock suspects a stall.
+      const k = kernelSendQueue(this.socket);
+      if (k > 0) n += k;
+    }
     let s = this.socket as unknown as { _handle?: { writeQueueSize?: unknown } | null; _parent?: unknown } | null;
     for (let depth = 0; s != null && depth < 4; depth++) {
       const q = s._handle?.writeQueueSize;

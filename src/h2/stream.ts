@@ -101,6 +101,14 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private waitingContinue = false;
   private readonly meter = new ThroughputMeter();
   private streamError: Error | undefined;
+  /** Write-idle: the session's bytes out when last looked at (progress inside a piece). */
+  private outSeen = -1;
+  /** Write-idle: the socket backlog when last looked at (-1: not looked at since progress). */
+  private backlogSeen = -1;
+  /** This stream counts in its session's `uploaders`. */
+  private uploading = false;
+  /** Write-idle: bytes went out at the last look; one more look decides. */
+  private outLooking = false;
 
   constructor(
     private readonly session: H2Session,
@@ -204,18 +212,33 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       this.clock.unset(READ_IDLE);
       this.reqPhase = 'write';
     }
-    this.flushedAt = now();
-    this.clock.after(WRITE_IDLE, this.req.timeouts.writeIdleTimeout, this.flushedAt);
+    this.uploading = true;
+    this.session.uploaders++;
+    this.uploadProgress();
+    // Our HEADERS leave the socket on the session's next write: they are not body progress.
+    setTimeout(() => {
+      if (this.uploading && this.upload?.done === false) this.outSeen = this.session.bytesOut();
+    }, 5).unref();
     this.upload.start();
   }
 
   uploadProgress(): void {
     if (this.headSeen) return;
     this.flushedAt = now();
+    this.outSeen = this.session.bytesOut();
+    this.backlogSeen = -1;
+    this.outLooking = false;
     this.clock.after(WRITE_IDLE, this.req.timeouts.writeIdleTimeout, this.flushedAt);
   }
 
+  private stopUploading(): void {
+    if (!this.uploading) return;
+    this.uploading = false;
+    this.session.uploaders--;
+  }
+
   uploadDone(err: Error | undefined): void {
+    this.stopUploading();
     const req = this.req;
     this.clock.unset(WRITE);
     this.clock.unset(WRITE_IDLE);
@@ -336,6 +359,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     // An unread rest, or our upload still going after the response ended: reset the stream.
     if (s !== undefined && !s.closed && !s.destroyed && (!complete || !this.complete || this.upload?.done === false)) {
       this.upload?.abandon();
+      this.stopUploading();
       s.close(NGHTTP2_CANCEL);
     }
     if (complete && this.complete) emit(this.req.trace, 'putIdleConn', { error: undefined });
@@ -360,9 +384,32 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
         this.uploadProgress();
         return;
       }
+      const out = this.session.bytesOut();
+      if (this.session.uploaders === 1 && out !== this.outSeen) {
+        // The only upload on the connection: bytes that went out in two looks in a row are
+        // its progress (a window opened a few bytes, less than one written piece); one
+        // stray control frame is not.
+        this.outSeen = out;
+        if (this.outLooking) {
+          this.uploadProgress();
+          return;
+        }
+        this.outLooking = true;
+        this.clock.after(WRITE_IDLE, Math.max(1, t.writeIdleTimeout / 2));
+        return;
+      }
+      this.outLooking = false;
+      const stalledFor = now() - this.flushedAt;
+      const backlog = this.session.socketBacklog();
+      if (backlog > 0 && backlog !== this.backlogSeen) {
+        // Bytes wait in the socket: look again soon. Unchanged then: the peer stopped reading.
+        this.backlogSeen = backlog;
+        this.clock.after(WRITE_IDLE, Math.max(1, t.writeIdleTimeout / 8));
+        return;
+      }
       timeout = t.writeIdleTimeout;
-      elapsed = now() - this.flushedAt;
-      flowControl = this.session.socketBacklog() === 0;
+      elapsed = stalledFor;
+      flowControl = backlog === 0;
       if (!flowControl) {
         // The socket itself takes nothing: the whole connection is stuck (SPEC §13).
         this.session.fail((sent) => new TimeoutError({ phase: 'write-idle', timeout, elapsed, requestSent: sent, flowControl: false }));
@@ -383,14 +430,16 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     } else if (slot === WRITE) {
       timeout = t.writeTimeout;
       elapsed = now() - this.phaseStart;
-      flowControl = this.upload !== undefined && this.upload.pending > 0 && this.session.socketBacklog() === 0;
+      flowControl = this.upload !== undefined && this.upload.pending > 0 && this.session.socketBacklog(false) === 0;
     } else {
       timeout = t.responseHeaderTimeout;
       elapsed = now() - this.phaseStart;
     }
     this.fail(new TimeoutError({ phase: SLOT_PHASE[slot]!, timeout, elapsed, requestSent: this.sent, flowControl }));
-    // A stream that heard nothing for too long makes its connection suspect (SPEC §13).
-    if (slot === HEADERS || slot === READ_IDLE) this.session.markSuspect();
+    // A stream that heard nothing for too long makes its connection suspect (SPEC §13); so
+    // does a window that never opened: a peer that stopped reading its socket cannot say
+    // so otherwise (its receive buffer took our bytes), and will not answer the PING.
+    if (slot === HEADERS || slot === READ_IDLE || slot === WRITE_IDLE) this.session.markSuspect();
   }
 
   // --- failure and teardown --------------------------------------------------------------
@@ -447,6 +496,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.failed = err;
     this.clock.dispose();
     this.upload?.abandon();
+    this.stopUploading();
     const s = this.stream;
     if (s !== undefined && !s.closed && !s.destroyed) s.close(NGHTTP2_CANCEL);
     const reject = this.rejectHead;
