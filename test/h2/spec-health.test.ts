@@ -93,6 +93,41 @@ describe('spec: health', () => {
     }
   });
 
+  // With maxConnsPerHost 1 (H2-11d) the next request must wait for the ACK; unlimited, it
+  // may dial a new connection at once (SCENARIOS §6.11 leaves that open).
+  it('H2-11a/d after a stream timeout the connection is suspect: a PING at once; with maxConnsPerHost 1 the next request waits for the ACK and reuses it', T, async () => {
+    const r = await rig({ h2: { pingAck: 100 } }, { maxConnsPerHost: 1, responseHeaderTimeout: 300, h2: { pingInterval: 10_000, pingTimeout: 2000 } });
+    try {
+      ok(await settle(r.client, r.fs.url('/ok')));
+      const a = await settle(r.client, r.fs.url('/never'));
+      timedOut(a, 'response-headers', true, 300);
+      assert.ok(await eventually(() => r.fs.h2Connections[0]!.pingsReceived === 1, 200), 'a PING at once');
+      const b = await settle(r.client, r.fs.url('/ok'));
+      ok(b);
+      assert.equal(r.fs.connections, 1);
+      assert.equal(r.fs.h2Connections[0]!.pingsReceived, 1, 'no second PING while one is outstanding');
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('H2-11b a suspect connection whose PING is never ACKed: its streams fail h2-ping, the next request succeeds on a new connection', T, async () => {
+    const r = await rig({ h2: true }, { responseHeaderTimeout: 300, h2: { pingInterval: 10_000, pingTimeout: 300 } });
+    try {
+      ok(await settle(r.client, r.fs.url('/ok')));
+      r.fs.h2Connections[0]!.pingAck = false;
+      const other = settle(r.client, r.fs.url('/never'), { timeout: 3000 });
+      const a = await settle(r.client, r.fs.url('/never'));
+      timedOut(a, 'response-headers', true, 300);
+      ok(await settle(r.client, r.fs.url('/ok')));
+      assert.equal(r.fs.connections, 2);
+      const o = await other;
+      assert.ok(o.err !== null, 'the other stream of the dead connection failed');
+    } finally {
+      await r.close();
+    }
+  });
+
   it('H2-19a readIdleTimeout: `abc` arrives, then the body read fails read-idle; the connection serves the next request', T, async () => {
     const r = await rig({ h2: true }, { readIdleTimeout: 300 });
     try {

@@ -3,7 +3,8 @@
 // HTTP/1.1-only server), streams multiplexed on one connection, trailers.
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ProtocolError } from '../../src/index.js';
+import { HourglassError, ProtocolError } from '../../src/index.js';
+import { FaultServer } from '../../src/testing/index.js';
 import { ok, protocol, rig, settle } from './spec-helpers.js';
 
 const T = { timeout: 15_000 };
@@ -109,5 +110,51 @@ describe('spec: negotiation', () => {
       await r.close();
     }
   });
-});
 
+  it('H2-37 gzip over h2: accept-encoding sent, the body decoded, content-encoding dropped', T, async () => {
+    const r = await rig();
+    try {
+      const g = await settle(r.client, r.fs.url('/gzip'));
+      assert.equal(ok(g), FaultServer.compressedText);
+      assert.equal(g.res?.headers['content-encoding'], undefined);
+      assert.match(r.fs.requests[0]!.headers['accept-encoding'] ?? '', /gzip/);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('H2-39 connection-specific request headers are never sent; Upgrade is HG_INVALID_ARG before anything is sent', T, async () => {
+    const r = await rig();
+    try {
+      const g = await settle(r.client, r.fs.url('/ok'), {
+        headers: { connection: 'keep-alive', 'keep-alive': 'timeout=5', 'proxy-connection': 'keep-alive' },
+      });
+      ok(g);
+      const names = Object.keys(r.fs.requests[0]!.headers);
+      for (const n of ['connection', 'keep-alive', 'proxy-connection']) assert.ok(!names.includes(n), `${n} sent: ${names.join(',')}`);
+      const u = await settle(r.client, r.fs.url('/ok'), { headers: { upgrade: 'x' } });
+      assert.ok(u.err instanceof HourglassError && u.err.code === 'HG_INVALID_ARG', String(u.err));
+      assert.equal(r.fs.requests.length, 1);
+      ok(await settle(r.client, r.fs.url('/ok')));
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('H2-28 client.close() with two streams in flight: both complete, GOAWAY(NO_ERROR) sent, the connection closed; then HG_CLOSED', T, async () => {
+    const r = await rig();
+    try {
+      const both = Promise.all([settle(r.client, r.fs.url('/delay-headers?ms=200')), settle(r.client, r.fs.url('/delay-headers?ms=200'))]);
+      await r.fs.waitForRequests(2);
+      const closing = r.client.close();
+      for (const g of await both) ok(g);
+      await closing;
+      await r.fs.waitForClose(1, 2000);
+      assert.equal(r.fs.h2Connections[0]!.goawaysReceived[0]?.code, 0);
+      const after = await settle(r.client, r.fs.url('/ok'));
+      assert.ok(after.err instanceof HourglassError && after.err.code === 'HG_CLOSED', String(after.err));
+    } finally {
+      await r.close();
+    }
+  });
+});
