@@ -99,6 +99,8 @@ export class H2Connection {
   private pendingHeaders: { stream: number; flags: number; parts: Buffer[] } | null = null;
   private preface: Buffer | null = Buffer.alloc(0);
   private silenced = false;
+  /** Writes not yet flushed: settled by their callback, or all at once when the socket closes. */
+  private readonly unflushed = new Set<() => void>();
   /** The last SETTINGS_MAX_CONCURRENT_STREAMS announced (enforced unless the option says not to). */
   private maxStreams: number | undefined;
   /** Frames waiting for the SETTINGS or for a header block to end; null when none is held. */
@@ -112,6 +114,9 @@ export class H2Connection {
     private readonly conn: Conn,
   ) {
     this.pingAck = host.h2Options.pingAck ?? true;
+    conn.socket.once('close', () => {
+      for (const done of [...this.unflushed]) done();
+    });
     this.maxStreams = host.h2Options.maxConcurrentStreams;
   }
 
@@ -166,13 +171,13 @@ export class H2Connection {
   write(bytes: Uint8Array): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      const sock = this.socket;
+      // One 'close' listener for all writes in flight (see the constructor), not one each.
       const done = (): void => {
-        sock.off('close', done);
+        this.unflushed.delete(done);
         resolve();
       };
-      sock.once('close', done);
-      sock.write(bytes, () => done());
+      this.unflushed.add(done);
+      this.socket.write(bytes, () => done());
     });
   }
 
