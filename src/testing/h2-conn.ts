@@ -22,35 +22,12 @@
 import type * as net from 'node:net';
 import type { Conn, ConnectionInfo } from './conn.js';
 import { HpackDecoder } from './h2-hpack.js';
+import type { H2FaultOptions } from './h2-options.js';
 import { H2Stream, type H2StreamHost } from './h2-stream.js';
 import {
-  Flag, type Frame, FrameReader, FrameType, goawayFrame, H2Code, pingFrame, PREFACE, rstFrame, Setting,
-  settingsFrame, windowUpdateFrame,
+  Flag, type Frame, FrameReader, FrameType, goawayFrame, H2Code, headerBlockFragment, pingFrame, PREFACE, rstFrame,
+  Setting, settingsFrame, windowUpdateFrame,
 } from './h2-wire.js';
-
-/** Connection-level HTTP/2 behaviour of a fault server (`FaultServer.start({ h2: {...} })`). */
-export interface H2FaultOptions {
-  /** Milliseconds before the server's SETTINGS go out, or `'never'`. Default 0 (with the preface reply). */
-  settingsDelay?: number | 'never';
-  /** SETTINGS_MAX_CONCURRENT_STREAMS to announce (none by default: unlimited). */
-  maxConcurrentStreams?: number;
-  /** SETTINGS_INITIAL_WINDOW_SIZE to announce: the client's upload window per stream (default 65 535, not sent). */
-  initialWindowSize?: number;
-  /** More SETTINGS pairs `[id, value]`, sent as given (after the ones above). */
-  settings?: readonly (readonly [number, number])[];
-  /**
-   * Which receive windows the server reopens as it consumes upload bytes: `'all'`
-   * (default), `'streams'` (never the connection's), `'connection'` (never a
-   * stream's) or `'none'` (a window that never opens).
-   */
-  windowUpdates?: 'all' | 'streams' | 'connection' | 'none';
-  /** `true` (default) ACKs PINGs at once, a number after that many ms, `false` never. */
-  pingAck?: boolean | number;
-  /** Refuse (RST_STREAM REFUSED_STREAM) streams beyond `maxConcurrentStreams`. Default true. */
-  enforceMaxConcurrentStreams?: boolean;
-  /** Runs when a connection speaks HTTP/2 (after the preface): a per-connection script. */
-  onConnection?: (conn: H2Connection) => void;
-}
 
 /** What a connection needs from its server. */
 export interface H2ConnHost extends H2StreamHost {
@@ -447,16 +424,4 @@ export class H2Connection {
     }
     stream.onData(data, f.payload.length, (f.flags & Flag.END_STREAM) !== 0, policy === 'all' || policy === 'streams');
   }
-}
-
-/** The header block fragment of a HEADERS frame (padding and priority removed). */
-function headerBlockFragment(f: Frame): Buffer {
-  let p = f.payload;
-  let padLen = 0;
-  if (f.flags & Flag.PADDED) {
-    padLen = p[0] ?? 0;
-    p = p.subarray(1);
-  }
-  if (f.flags & Flag.PRIORITY) p = p.subarray(5);
-  return p.subarray(0, Math.max(0, p.length - padLen));
 }

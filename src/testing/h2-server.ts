@@ -14,7 +14,8 @@
 
 import type { Conn } from './conn.js';
 import type { RecordedRequest } from './exchange.js';
-import { H2Connection, type H2ConnHost, type H2FaultOptions } from './h2-conn.js';
+import { H2Connection, type H2ConnHost } from './h2-conn.js';
+import type { H2FaultOptions } from './h2-options.js';
 import { H2_ROUTES } from './h2-routes.js';
 import type { H2RouteHandler, H2Stream } from './h2-stream.js';
 import { H2Code, PREFACE } from './h2-wire.js';

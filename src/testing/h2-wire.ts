@@ -174,3 +174,15 @@ export class FrameReader {
     return { frames, oversized: false };
   }
 }
+
+/** The header block fragment of a HEADERS frame (padding and priority removed). */
+export function headerBlockFragment(f: Frame): Buffer {
+  let p = f.payload;
+  let padLen = 0;
+  if (f.flags & Flag.PADDED) {
+    padLen = p[0] ?? 0;
+    p = p.subarray(1);
+  }
+  if (f.flags & Flag.PRIORITY) p = p.subarray(5);
+  return p.subarray(0, Math.max(0, p.length - padLen));
+}
