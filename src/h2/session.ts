@@ -232,11 +232,19 @@ export class H2Session {
   /** Closes now: streams still open fail with `connection-closed` or the failure recorded. */
   close(): void {
     if (this.isClosed) return;
-    if (!this.session.destroyed) {
-      if (this.streams.size === 0) this.session.close();
-      this.session.destroy();
+    const s = this.session;
+    if (!s.destroyed && this.streams.size === 0 && !this.socket.destroyed) {
+      // Quietly: GOAWAY(NO_ERROR), then node ends the socket (the peer sees the FIN);
+      // destroyed anyway if that does not finish promptly.
+      s.close(() => this.socket.destroy());
+      setTimeout(() => {
+        if (!s.destroyed) s.destroy();
+        this.socket.destroy();
+      }, 1_000).unref();
+    } else {
+      if (!s.destroyed) s.destroy();
+      this.socket.destroy();
     }
-    this.socket.destroy();
     this.markClosed();
   }
 
