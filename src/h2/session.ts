@@ -42,6 +42,8 @@ export interface SessionOwner {
 export interface SessionStream {
   /** The stream's id once assigned (0 before). */
   readonly id: number;
+  /** Set by the session: the stream is above a GOAWAY's last-stream-id (never processed). */
+  aboveGoaway: boolean;
   /** The connection failed: fail the stream with `err` (its own `requestSent` is added by the stream). */
   connectionFailed(err: (requestSent: boolean) => Error): void;
 }
@@ -331,6 +333,8 @@ export class H2Session {
     this.goingAway = true;
     this.goawayCode = code;
     this.lastStreamId = last;
+    // Marked now: node destroys the streams (and forgets their ids) right after this event.
+    for (const st of this.streams) if (st.id === 0 || st.id > last) st.aboveGoaway = true;
     if (code !== http2.constants.NGHTTP2_NO_ERROR) {
       const c = code;
       this.failure ??= (sent) =>
