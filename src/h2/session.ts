@@ -42,6 +42,8 @@ export interface SessionOwner {
 export interface SessionStream {
   /** The stream's id once assigned (0 before). */
   readonly id: number;
+  /** Set by the session: the stream is above a GOAWAY's last-stream-id (never processed). */
+  aboveGoaway: boolean;
   /** The connection failed: fail the stream with `err` (its own `requestSent` is added by the stream). */
   connectionFailed(err: (requestSent: boolean) => Error): void;
 }
@@ -232,11 +234,19 @@ export class H2Session {
   /** Closes now: streams still open fail with `connection-closed` or the failure recorded. */
   close(): void {
     if (this.isClosed) return;
-    if (!this.session.destroyed) {
-      if (this.streams.size === 0) this.session.close();
-      this.session.destroy();
+    const s = this.session;
+    if (!s.destroyed && this.streams.size === 0 && !this.socket.destroyed) {
+      // Quietly: GOAWAY(NO_ERROR), then node ends the socket (the peer sees the FIN);
+      // destroyed anyway if that does not finish promptly.
+      s.close(() => this.socket.destroy());
+      setTimeout(() => {
+        if (!s.destroyed) s.destroy();
+        this.socket.destroy();
+      }, 1_000).unref();
+    } else {
+      if (!s.destroyed) s.destroy();
+      this.socket.destroy();
     }
-    this.socket.destroy();
     this.markClosed();
   }
 
@@ -323,6 +333,8 @@ export class H2Session {
     this.goingAway = true;
     this.goawayCode = code;
     this.lastStreamId = last;
+    // Marked now: node destroys the streams (and forgets their ids) right after this event.
+    for (const st of this.streams) if (st.id === 0 || st.id > last) st.aboveGoaway = true;
     if (code !== http2.constants.NGHTTP2_NO_ERROR) {
       const c = code;
       this.failure ??= (sent) =>

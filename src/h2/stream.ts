@@ -74,7 +74,7 @@ const CONTINUE = 4;
 const WRITE_IDLE = 5;
 const SLOTS = 6;
 const SLOT_PHASE: TimeoutPhase[] = ['write', 'response-headers', 'read-idle', 'min-throughput', 'write', 'write-idle'];
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
 /** Sends `req` on `session` and resolves with the response head (body streaming). */
 export function sendOnStream(session: H2Session, req: H2Request): Promise<Response> {
@@ -101,6 +101,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private waitingContinue = false;
   private readonly meter = new ThroughputMeter();
   private streamError: Error | undefined;
+  /** SessionStream: set when a GOAWAY showed this stream was never processed. */
+  aboveGoaway = false;
   /** Write-idle: the session's bytes out when last looked at (progress inside a piece). */
   private outSeen = -1;
   /** Write-idle: the socket backlog when last looked at (-1: not looked at since progress). */
@@ -198,7 +200,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
 
   /** The connection failed as a whole. */
   connectionFailed(err: (requestSent: boolean) => Error): void {
-    this.fail(err(this.sent));
+    // A stream above a GOAWAY's last-stream-id was not processed: it may be replayed.
+    this.fail(this.unprocessedError() ?? err(this.sent));
   }
 
   // --- request body ------------------------------------------------------------
@@ -328,7 +331,19 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   }
 
   private onEnd(): void {
-    if (this.failed !== undefined || this.channel === undefined) return;
+    if (this.failed !== undefined) return;
+    if (this.channel === undefined) {
+      // Before any head: a reset or a dead connection ends the readable side too ('close'
+      // classifies those); END_STREAM alone (an empty DATA frame) is malformed (RFC 9113 §8.1).
+      setImmediate(() => {
+        const code = this.stream?.rstCode;
+        if (this.failed !== undefined || this.finished || (code !== undefined && code !== NGHTTP2_NO_ERROR)) return;
+        if (this.session.failure !== undefined || this.session.session.destroyed || this.streamError !== undefined) return;
+        if (code === NGHTTP2_NO_ERROR && this.stream?.closed === true) return;
+        this.fail(new ProtocolError('h2-protocol-error', 'the server ended the stream before sending a response head', { requestSent: this.sent }));
+      });
+      return;
+    }
     // A reset ends the readable side too: that is a failure, which 'close' reports.
     const code = this.stream?.rstCode;
     if (code !== undefined && code !== NGHTTP2_NO_ERROR) return;
@@ -454,29 +469,41 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     });
   }
 
+  /**
+   * The error of a stream the peer never processed (REFUSED_STREAM, or above a GOAWAY's
+   * last-stream-id, with no response yet), which the transport may replay; else undefined.
+   */
+  private unprocessedError(): Error | undefined {
+    const s = this.session;
+    const code = this.stream?.rstCode;
+    const goaway = this.aboveGoaway || this.id > s.lastStreamId;
+    if (this.headSeen || !(code === NGHTTP2_REFUSED_STREAM || goaway)) return undefined;
+    if (!goaway) s.refused();
+    const err = new ProtocolError(
+      'stream-refused',
+      goaway ? 'the server went away (GOAWAY) before processing the stream' : 'the server refused the stream (REFUSED_STREAM)',
+      { requestSent: this.sent, cause: this.streamError, h2Code: goaway ? (s.goawayCode ?? NGHTTP2_REFUSED_STREAM) : NGHTTP2_REFUSED_STREAM },
+    );
+    (err as Error & { [UNPROCESSED]?: string })[UNPROCESSED] = goaway ? 'goaway' : 'refused';
+    return err;
+  }
+
   /** Why the stream closed before its response ended. */
   private closeError(): Error {
     const s = this.session;
     const ctx = { requestSent: this.sent, cause: this.streamError };
+    const skipped = this.unprocessedError();
+    if (skipped !== undefined) return skipped;
     if (s.failure !== undefined) return s.failure(this.sent);
     const se = this.streamError as (Error & { code?: unknown }) | undefined;
     if (se !== undefined && (se.code === 'ERR_HTTP2_ERROR' || se.code === 'ERR_HTTP2_SESSION_ERROR')) {
       return s.protocolFailure(se)(this.sent);
     }
     const code = this.stream?.rstCode;
-    if (!this.headSeen && (code === NGHTTP2_REFUSED_STREAM || this.id > s.lastStreamId)) {
-      const goaway = this.id > s.lastStreamId;
-      if (!goaway) s.refused();
-      const err = new ProtocolError(
-        'stream-refused',
-        goaway ? 'the server went away (GOAWAY) before processing the stream' : 'the server refused the stream (REFUSED_STREAM)',
-        { ...ctx, h2Code: goaway ? (s.goawayCode ?? NGHTTP2_REFUSED_STREAM) : NGHTTP2_REFUSED_STREAM },
-      );
-      (err as Error & { [UNPROCESSED]?: string })[UNPROCESSED] = goaway ? 'goaway' : 'refused';
-      return err;
-    }
-    const dead = s.socketError !== undefined || this.session.socket.destroyed;
-    if (code !== undefined && code !== NGHTTP2_NO_ERROR && !(dead && code === NGHTTP2_CANCEL)) {
+    // The socket died (node resets the streams of a destroyed session with CANCEL or INTERNAL_ERROR).
+    const dead = s.socketError !== undefined || s.socket.destroyed || s.session.destroyed;
+    const localReset = dead && (code === NGHTTP2_CANCEL || code === NGHTTP2_INTERNAL_ERROR);
+    if (code !== undefined && code !== NGHTTP2_NO_ERROR && !localReset) {
       return new ProtocolError('stream-reset', `the server reset the stream with error code ${code}`, { ...ctx, h2Code: code });
     }
     if (!dead && code === NGHTTP2_NO_ERROR) {
