@@ -151,6 +151,8 @@ export function exitCodeFor(err: unknown): number {
     // No complete head and no system error: the server closed cleanly, curl's 52.
     if (err.reason === 'connection-closed' && systemCode(err) === undefined) return EXIT.emptyReply;
     if (err.reason === 'stream-reset' && err.h2Code === 7) return EXIT.recv; // REFUSED_STREAM, as curl
+    // Refused by a GOAWAY carrying an error code (again after the replay): curl's framing-layer 16.
+    if (err.reason === 'stream-refused' && err.h2Code !== undefined && err.h2Code !== 0 && err.h2Code !== 7) return EXIT.http2;
     return PROTOCOL_EXIT[err.reason] ?? EXIT.malformed;
   }
   if (err instanceof ConnectError) return connectExit(err);
