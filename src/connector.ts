@@ -32,6 +32,8 @@ export interface ConnectOptions {
   trace: TraceHooks | undefined;
   method: string;
   url: string;
+  /** ALPN protocols offered to the origin (`h2`, `http/1.1` when HTTP/2 is allowed); undefined: `http/1.1`. */
+  alpn: readonly string[] | undefined;
 }
 
 /** Epoch-ms marks of one dial. */
@@ -108,6 +110,7 @@ export async function connectSocket(
           socket,
           servername: o.host,
           port: o.port,
+          alpn: o.alpn,
           options: o.tls,
           timeout: o.timeouts.tlsHandshakeTimeout,
           budget: dialBudget,

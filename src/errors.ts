@@ -24,6 +24,8 @@ export type TimeoutPhase =
   | 'response-headers'
   | 'read-idle'
   | 'min-throughput'
+  | 'h2-settings'
+  | 'h2-ping'
   | 'request';
 
 /**
@@ -33,7 +35,7 @@ export type TimeoutPhase =
  * response body; `retry-backoff`: waiting between attempts; `download`: between the
  * requests of a download).
  */
-export type ActivePhase = Exclude<TimeoutPhase, 'request' | 'min-throughput'> | 'start' | 'body' | 'retry-backoff' | 'cookie-jar' | 'download';
+export type ActivePhase = Exclude<TimeoutPhase, 'request' | 'min-throughput' | 'h2-settings' | 'h2-ping'> | 'start' | 'body' | 'retry-backoff' | 'cookie-jar' | 'download';
 
 /**
  * The `code` of an error hourglass itself decides. A {@link ConnectError} carries the
@@ -118,7 +120,13 @@ export type ProtocolReason =
   | 'bad-upgrade'
   | 'content-length-mismatch'
   | 'proxy-connect'
-  | 'bad-range';
+  | 'bad-range'
+  /** HTTP/2: the peer broke RFC 9113 at connection level (or sent a malformed stream). */
+  | 'h2-protocol-error'
+  /** HTTP/2: the peer reset the stream (RST_STREAM; `h2Code` says why). */
+  | 'stream-reset'
+  /** HTTP/2: the peer did not process the stream (REFUSED_STREAM, or above a GOAWAY) and its body cannot be replayed. */
+  | 'stream-refused';
 
 /** Context every error carries about the request it belongs to. */
 export interface ErrorContext {
@@ -217,6 +225,8 @@ export interface TimeoutInfo extends ErrorContext {
   requestSent: boolean;
   /** For `phase: 'request'`: the transport phase that was running when the budget ran out. */
   activePhase?: ActivePhase | undefined;
+  /** For `write`/`write-idle` over HTTP/2: whether the wait was on the peer's flow-control window. */
+  flowControl?: boolean | undefined;
 }
 
 /**
@@ -233,6 +243,8 @@ export const TIMEOUT_OPTIONS: Readonly<Record<string, string>> = Object.freeze({
   'response-headers': 'responseHeaderTimeout',
   'read-idle': 'readIdleTimeout',
   'min-throughput': 'minThroughput',
+  'h2-settings': 'h2.settingsTimeout',
+  'h2-ping': 'h2.pingTimeout',
   request: 'timeout',
 });
 
@@ -249,6 +261,12 @@ export class TimeoutError extends HourglassError {
   requestSent: boolean;
   /** For an overall (`request`) timeout: which phase was running when it fired. */
   activePhase: ActivePhase | undefined;
+  /**
+   * For a `write`/`write-idle` timeout on HTTP/2: true when the request was waiting for the
+   * peer's flow-control window (stream or connection), false when the socket itself
+   * accepted no byte; undefined on HTTP/1.1.
+   */
+  flowControl: boolean | undefined;
 
   constructor(info: TimeoutInfo, message?: string) {
     const during = info.activePhase ? ` during ${info.activePhase}` : '';
@@ -262,6 +280,7 @@ export class TimeoutError extends HourglassError {
           : message
         : `${named}: ${Math.round(info.elapsed)} ms elapsed, limit ${info.timeout} ms${during}` +
             `${info.requestSent ? ' (request sent)' : ' (request not sent)'}` +
+            (info.flowControl === true ? ' waiting for the peer\'s HTTP/2 flow-control window' : '') +
             (info.url ? ` for ${info.method ?? 'GET'} ${redactUrl(info.url)}` : ''),
       'ETIMEDOUT',
       info,
@@ -271,6 +290,7 @@ export class TimeoutError extends HourglassError {
     this.elapsed = Math.round(info.elapsed);
     this.requestSent = info.requestSent;
     this.activePhase = info.activePhase;
+    this.flowControl = info.flowControl;
   }
 }
 
@@ -319,16 +339,19 @@ export class ConnectError extends HourglassError {
   }
 }
 
-/** The peer broke HTTP/1.1 framing or the connection died mid-exchange. `code` is `HG_PROTOCOL`. */
+/** The peer broke HTTP/1.1 or HTTP/2 framing, reset a stream, or the connection died mid-exchange. `code` is `HG_PROTOCOL`. */
 export class ProtocolError extends HourglassError {
   declare code: 'HG_PROTOCOL';
   reason: ProtocolReason;
   /** For a connection that died: whether any request byte reached the socket (unknown: undefined). */
   requestSent: boolean | undefined;
-  constructor(reason: ProtocolReason, message: string, ctx: ErrorContext & { requestSent?: boolean } = {}) {
+  /** HTTP/2 error code (RFC 9113 §7) of a reset stream or a connection error; undefined otherwise. */
+  h2Code: number | undefined;
+  constructor(reason: ProtocolReason, message: string, ctx: ErrorContext & { requestSent?: boolean; h2Code?: number } = {}) {
     super(`${message} (${reason})`, 'HG_PROTOCOL', ctx);
     this.reason = reason;
     this.requestSent = ctx.requestSent;
+    this.h2Code = ctx.h2Code;
   }
 }
 

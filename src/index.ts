@@ -15,6 +15,7 @@ export type {
 } from './client.js';
 export { Transport } from './transport.js';
 export type { HostStats, TlsOption, TransportOptions, TransportStats } from './transport.js';
+export type { H2Options } from './h2/options.js';
 export { Dialer } from './dial/index.js';
 export type { DialerOptions, DialMarks, DialRequest, ResolvedDialerOptions } from './dial/index.js';
 export { certsDir } from './tls.js';

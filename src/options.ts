@@ -446,6 +446,9 @@ export const TRANSPORT_NAMES: ReadonlySet<string> = nameSet<TransportOptions>()(
   'maxResponseBytes',
   'proxy',
   'socketPath',
+  'allowH2',
+  'h2c',
+  'h2',
 ]);
 
 /** Names of a `Client`'s options. */

@@ -16,9 +16,23 @@
  *   - beyond `maxIdleConnsPerHost` a released connection is closed; beyond
  *     `maxIdleConns` (all hosts) the least recently used idle connection is closed.
  *
- * Invariants: a waiter is settled exactly once; `active + idle + dialing` is the
+ * Multiplexed connections (HTTP/2: {@link Pooled.streamSlots} defined) are *shared*: the
+ * pool hands out leases on them, up to `streamSlots()` at once, and never parks them in
+ * the idle list (they close themselves when idle too long). Rules for them:
+ *   - a request takes a lease on a shared connection with a free slot before anything
+ *     else; slots that open (a stream ends, the peer's SETTINGS raise the limit) go to
+ *     the oldest waiters ({@link Pool.slotsChanged});
+ *   - while a host's protocol is unknown (`mayMultiplex` and no connection of it was
+ *     made yet) or known to multiplex, a request joins a pending dial instead of
+ *     starting one, as long as that dial's expected slots cover the queue: one dial per
+ *     cold origin, the others wait for it (their phase is that dial's). A dial that
+ *     turns out single-use (ALPN chose http/1.1) lets the queue dial for itself; a failed
+ *     dial fails every request that joined it, each with its own method and URL.
+ *
+ * Invariants: a waiter is settled exactly once; `active + idle + dialing + shared` is the
  * host's connection count; one unref'd sweep timer exists only while some connection
- * is idle; a host entry with nothing in it is deleted.
+ * is idle; a host entry with nothing in it is deleted; a shared connection's
+ * `poolLeases` counts the leases handed out and not yet returned.
  */
 
 import {
@@ -44,7 +58,14 @@ export interface Pooled {
   /** Monotonic ms after which an idle connection is closed. */
   idleDeadline: number;
   /** @internal — owned by the pool. */
-  poolState?: 'idle' | 'active' | undefined;
+  poolState?: 'idle' | 'active' | 'shared' | undefined;
+  /**
+   * Defined only by a connection that carries several requests at once (HTTP/2): how many
+   * leases it may have at the same time right now (0 while it takes no new stream).
+   */
+  streamSlots?(): number;
+  /** @internal — leases handed out on a shared connection (owned by the pool). */
+  poolLeases?: number;
 }
 
 /** A connection handed out by {@link Pool.acquire}. */
@@ -83,7 +104,12 @@ export interface HostStats {
   idle: number;
   dialing: number;
   waiting: number;
+  /** Streams in flight on multiplexed (HTTP/2) connections; present only where there are such connections. */
+  streams?: number;
 }
+
+/** Slots a dial of a host that multiplexes is expected to bring (SPEC §13: 100 before SETTINGS). */
+const EXPECTED_SLOTS = 100;
 
 /** Receives the outcome of one wait for a connection (Go's wantConn): exactly one call. */
 export interface Wanter<T> {
@@ -101,6 +127,8 @@ class Waiter<T, D> implements PhaseOwner {
   dueAt = Number.POSITIVE_INFINITY;
   /** The dial started for this waiter, if any (its phase is the request's). */
   dial: PhaseSource | undefined;
+  /** The waiter joined a dial another request started (it fails with that dial). */
+  joined = false;
   /** The waiter holds the request: `pool`, or the phase of the dial started for it. */
   get phase(): ActivePhase {
     const d = this.dial;
@@ -222,15 +250,19 @@ class PoolClock<T, D> {
 
 class HostEntry<T, D> {
   idle: T[] = [];
+  /** Multiplexed connections, open (leased or not) until they close themselves. */
+  shared: T[] = [];
   active = 0;
   dialing = 0;
+  /** What dials of this host gave so far: unknown, single-use, or multiplexed connections. */
+  proto: 'unknown' | 'single' | 'multi' = 'unknown';
   readonly waiters = new WaitQueue<Waiter<T, D>>();
   readonly dials = new Set<DialHandle>();
   /** Made on the first waiter that runs a `poolTimeout`. */
   poolClock: PoolClock<T, D> | undefined;
   constructor(readonly key: string) {}
   get total(): number {
-    return this.active + this.idle.length + this.dialing;
+    return this.active + this.idle.length + this.dialing + this.shared.length;
   }
   /** A waiter left the queue: with none left, the pool clock stops. */
   waiterGone(): void {
@@ -257,9 +289,9 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
    * Hands out an idle connection or waits for one (dialing while under the limit).
    * `poolTimeout` (ms, 0 = none) runs while queued behind `maxConnsPerHost`.
    */
-  acquire(key: string, opts: D, budget: Budget, poolTimeout: number): Promise<Lease<T>> {
+  acquire(key: string, opts: D, budget: Budget, poolTimeout: number, mayMultiplex = false): Promise<Lease<T>> {
     return new Promise<Lease<T>>((resolve, reject) => {
-      this.want(key, opts, budget, poolTimeout, { leased: resolve, failed: reject });
+      this.want(key, opts, budget, poolTimeout, { leased: resolve, failed: reject }, mayMultiplex);
     });
   }
 
@@ -267,7 +299,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
    * As `acquire`, but the outcome goes to `wanter` (called synchronously for an idle
    * connection): a queued request then costs one Waiter, no promise chain of its own.
    */
-  want(key: string, opts: D, budget: Budget, poolTimeout: number, wanter: Wanter<T>): void {
+  want(key: string, opts: D, budget: Budget, poolTimeout: number, wanter: Wanter<T>, mayMultiplex = false): void {
     if (this.isClosed) {
       wanter.failed(closedError('transport', { method: budget.method, url: budget.url }));
       return;
@@ -278,6 +310,14 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       this.hosts.set(key, host);
     }
     const t = now();
+    for (const conn of host.shared) {
+      if (freeSlots(conn) > 0 && conn.isUsable()) {
+        const wasIdle = conn.poolLeases === 0;
+        conn.poolLeases!++;
+        wanter.leased({ conn, wasIdle, idleTime: wasIdle ? t - conn.idleSince : 0 });
+        return;
+      }
+    }
     while (host.idle.length > 0) {
       const conn = host.idle.pop()!;
       this.lru.delete(conn);
@@ -292,7 +332,11 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     }
     const w = new Waiter<T, D>(host, opts, budget, this, wanter);
     host.waiters.push(w);
-    if (this.canDial(host)) {
+    const pending = this.joinable(host, mayMultiplex);
+    if (pending !== undefined) {
+      w.dial = pending;
+      w.joined = true;
+    } else if (this.canDial(host)) {
       w.dial = this.startDial(host, opts);
     } else {
       w.poolTimeout = poolTimeout;
@@ -301,6 +345,31 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       }
     }
     budget.hold(w);
+  }
+
+  /** A lease on a shared connection ended (its stream closed). */
+  releaseLease(conn: T): void {
+    if (conn.poolState !== 'shared') return;
+    conn.poolLeases = Math.max(0, conn.poolLeases! - 1);
+    if (conn.poolLeases === 0) conn.idleSince = now();
+    const host = this.hosts.get(conn.key);
+    if (host === undefined) return;
+    if (this.isClosed && conn.poolLeases === 0) {
+      conn.close();
+      return;
+    }
+    this.serveShared(host, conn);
+  }
+
+  /**
+   * A shared connection's slots changed (the peer's SETTINGS, a PING answered, a GOAWAY):
+   * serve waiters from it, and let the rest dial when it takes no more.
+   */
+  slotsChanged(conn: T): void {
+    const host = this.hosts.get(conn.key);
+    if (host === undefined || conn.poolState !== 'shared') return;
+    this.serveShared(host, conn);
+    this.pumpDials(host);
   }
 
   /** A connection finished its exchange and may be reused. */
@@ -327,6 +396,9 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       const i = host.idle.indexOf(conn);
       if (i !== -1) host.idle.splice(i, 1);
       this.lru.delete(conn);
+    } else if (conn.poolState === 'shared') {
+      const i = host.shared.indexOf(conn);
+      if (i !== -1) host.shared.splice(i, 1);
     } else if (conn.poolState === 'active') {
       host.active--;
     }
@@ -340,7 +412,17 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     const hosts: Record<string, HostStats> = {};
     const totals: HostStats = { active: 0, idle: 0, dialing: 0, waiting: 0 };
     for (const [key, h] of this.hosts) {
-      const s = { active: h.active, idle: h.idle.length, dialing: h.dialing, waiting: h.waiters.length };
+      const s: HostStats = { active: h.active, idle: h.idle.length, dialing: h.dialing, waiting: h.waiters.length };
+      if (h.shared.length > 0) {
+        let streams = 0;
+        for (const c of h.shared) {
+          streams += c.poolLeases!;
+          if (c.poolLeases! > 0) s.active++;
+          else s.idle++;
+        }
+        s.streams = streams;
+        totals.streams = (totals.streams ?? 0) + streams;
+      }
       hosts[key] = s;
       totals.active += s.active;
       totals.idle += s.idle;
@@ -353,6 +435,9 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
   /** Closes every idle connection. */
   closeIdle(): void {
     for (const conn of [...this.lru.keys()]) conn.close();
+    for (const host of [...this.hosts.values()]) {
+      for (const conn of [...host.shared]) if (conn.poolLeases === 0) conn.close();
+    }
   }
 
   /** Rejects every waiter with `HG_CLOSED`, closes idle connections; active ones finish. */
@@ -376,6 +461,19 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     return this.limits.maxConnsPerHost <= 0 || host.total < this.limits.maxConnsPerHost;
   }
 
+  /**
+   * A pending dial a new waiter may join rather than dial itself: while the host's
+   * protocol is unknown or multiplexed, when the pending dials' expected slots cover the
+   * queue. Undefined: dial (or wait) as usual.
+   */
+  private joinable(host: HostEntry<T, D>, mayMultiplex: boolean): H | undefined {
+    if (host.dialing === 0 || host.proto === 'single' || (!mayMultiplex && host.proto !== 'multi')) return undefined;
+    if (host.proto === 'unknown' || host.waiters.length <= host.dialing * EXPECTED_SLOTS) {
+      return host.dials.values().next().value as H | undefined;
+    }
+    return undefined;
+  }
+
   /** Starts a dial for `host`; returns its handle (whose phase the waiter it serves reports). */
   private startDial(host: HostEntry<T, D>, opts: D): H {
     host.dialing++;
@@ -385,11 +483,27 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       (conn) => {
         host.dialing--;
         host.dials.delete(dialBudget);
+        for (let i = 0; ; i++) {
+          const w = host.waiters.at(i);
+          if (w === undefined) break;
+          if (w.dial === dialBudget) w.joined = false; // served or not, it no longer waits on this dial
+        }
         if (this.isClosed) {
           conn.close();
           return;
         }
-        this.deliver(host, conn);
+        if (conn.streamSlots !== undefined) {
+          host.proto = 'multi';
+          conn.poolState = 'shared';
+          conn.poolLeases = 0;
+          conn.idleSince = now();
+          host.shared.push(conn);
+          this.serveShared(host, conn);
+        } else {
+          host.proto = 'single';
+          this.deliver(host, conn);
+        }
+        this.pumpDials(host);
       },
       (err: Error) => {
         host.dialing--;
@@ -399,11 +513,32 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
           w.settle();
           w.wanter.failed(err);
         }
+        // Requests that joined this dial fail with it, each under its own method and URL.
+        for (const j of host.waiters.drain()) {
+          if (j.settled) continue;
+          if (j.joined && j.dial === dialBudget) {
+            j.settle();
+            j.wanter.failed(retarget(err, j.budget.method, j.budget.url));
+          } else {
+            host.waiters.push(j);
+          }
+        }
         this.pumpDials(host);
         this.forgetIfEmpty(host);
       },
     );
     return dialBudget;
+  }
+
+  /** Hands free slots of a shared connection to the oldest waiters. */
+  private serveShared(host: HostEntry<T, D>, conn: T): void {
+    while (freeSlots(conn) > 0 && conn.isUsable()) {
+      const w = this.nextWaiter(host);
+      if (w === undefined) return;
+      w.settle();
+      conn.poolLeases!++;
+      w.wanter.leased({ conn, wasIdle: false, idleTime: 0 });
+    }
   }
 
   /** Gives `conn` to the oldest waiter, or parks it idle. */
@@ -447,9 +582,12 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
 
   /** Starts dials for waiters that have none while the host is under its limit. */
   private pumpDials(host: HostEntry<T, D>): void {
-    while (host.waiters.length > host.dialing && this.canDial(host) && !this.isClosed) {
-      const w = host.waiters.at(host.dialing)!;
+    // A multiplexing host needs one dial per EXPECTED_SLOTS waiters, not one each.
+    const per = host.proto === 'multi' ? EXPECTED_SLOTS : 1;
+    while (host.waiters.length > host.dialing * per && this.canDial(host) && !this.isClosed) {
+      const w = host.waiters.at(host.dialing * per)!;
       w.dial = this.startDial(host, w.opts);
+      w.joined = false;
     }
   }
 
@@ -486,4 +624,28 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     }
     this.armSweep(next);
   }
+}
+
+/** Leases a shared connection can take now. */
+function freeSlots(conn: Pooled): number {
+  return conn.streamSlots!() - conn.poolLeases!;
+}
+
+/**
+ * The error of a dial another request started, as the request that joined it sees it: the
+ * same class and fields, its own method and URL (SPEC §4: errors name their request).
+ */
+function retarget(err: Error, method: string, url: string): Error {
+  const e = err as Error & { method?: string; url?: string };
+  if (e.url === undefined || (e.url === url && e.method === method)) return err;
+  const copy = Object.create(Object.getPrototypeOf(err) as object) as Error & { method?: string; url?: string };
+  Object.assign(copy, err);
+  const old = `${e.method ?? 'GET'} ${e.url}`;
+  const msg = err.message.split(old).join(`${method} ${url}`).split(e.url).join(url);
+  Object.defineProperty(copy, 'message', { value: msg, writable: true, configurable: true });
+  Object.defineProperty(copy, 'stack', { value: `${err.name}: ${msg}\n${(err.stack ?? '').split('\n').slice(1).join('\n')}`, writable: true, configurable: true });
+  if ('cause' in err) Object.defineProperty(copy, 'cause', { value: err.cause, writable: true, configurable: true });
+  copy.method = method;
+  copy.url = url;
+  return copy;
 }

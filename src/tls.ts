@@ -9,7 +9,7 @@
  * pools; the transport calls `upgradeToTls` right after `Dialer.dial`.
  *
  * Invariants: verification is on unless the caller passes `rejectUnauthorized: false`;
- * ALPN offers only `http/1.1`; on every failure path the socket is destroyed, the timer
+ * ALPN offers what the caller asks (`h2`, `http/1.1` when HTTP/2 is allowed), else only `http/1.1`; on every failure path the socket is destroyed, the timer
  * cleared and the budget released. TLS option objects are treated as immutable once used
  * (like Go's `tls.Config`): their key and secure context are cached by identity.
  */
@@ -43,7 +43,11 @@ export interface TlsUpgradeRequest {
   timings?: { secureConnect: number | undefined } | undefined;
   method?: string | undefined;
   url?: string | undefined;
+  /** ALPN protocols to offer, in order of preference. Default `['http/1.1']`. */
+  alpn?: readonly string[] | undefined;
 }
+
+const HTTP1_ONLY: readonly string[] = Object.freeze(['http/1.1']);
 
 /** Error codes that mean "the certificate was not accepted" (curl exit 60), not "TLS failed" (35). */
 export const CERT_ERROR_CODES: ReadonlySet<string> = new Set([
@@ -235,7 +239,7 @@ class Handshake implements PhaseOwner {
         host,
         port: req.port,
         servername: user.servername ?? (net.isIP(host) === 0 ? host : undefined),
-        ALPNProtocols: ['http/1.1'],
+        ALPNProtocols: (req.alpn ?? HTTP1_ONLY) as string[],
       });
     } catch (err) {
       this.fail(this.handshakeError(err as NodeJS.ErrnoException));

@@ -60,6 +60,9 @@ import { Timings } from './timings.js';
 import { tlsOptionsKey } from './tls.js';
 import { emit, type TraceHooks } from './trace.js';
 import { startWire, watchWire, type WireRequest, wireChannels } from './wire.js';
+import { checkFlag, type H2Options, resolveH2Options, type ResolvedH2Options } from './h2/options.js';
+import { H2Session, type SessionOwner } from './h2/session.js';
+import { sendOnStream, unprocessed } from './h2/stream.js';
 
 /** TLS options for every host, or per host. */
 export type TlsOption = tls.ConnectionOptions | ((host: string, port: number) => tls.ConnectionOptions);
@@ -114,12 +117,24 @@ export interface TransportOptions {
    * connections per path; a proxy is never used for such a request. Default none.
    */
   socketPath?: SocketPathOption;
+  /**
+   * Offer HTTP/2 by ALPN (`h2`, then `http/1.1`) on https. Default true. `disableKeepAlives`
+   * turns HTTP/2 off (one request per connection is what it asks for).
+   */
+  allowH2?: boolean;
+  /** Speak HTTP/2 with prior knowledge (h2c) on http:// URLs (never through a proxy). Default false. */
+  h2c?: boolean;
+  /** HTTP/2 waits and windows (SPEC §13). */
+  h2?: H2Options;
 }
 
 const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
+/** A pooled connection: HTTP/1.1, or an HTTP/2 session carrying many streams. */
+type AnyConn = Connection | H2Session;
+
 /** The pool handed `at` a connection (Attempt.leased): exchange on it (set by Transport's static block). */
-let exchangeOn: (t: Transport, at: Attempt, lease: Lease<Connection>) => void;
+let exchangeOn: (t: Transport, at: Attempt, lease: Lease<AnyConn>) => void;
 
 /** Counters of a {@link Transport}'s pool (SPEC §11), per host key and in total. */
 export interface TransportStats {
@@ -133,14 +148,25 @@ export interface HostStats {
   idle: number;
   dialing: number;
   waiting: number;
+  /** Streams in flight on HTTP/2 connections (present only for hosts with HTTP/2 connections). */
+  streams?: number;
 }
 
-/** Carries requests to servers over pooled HTTP/1.1 connections. */
+/** Carries requests to servers over pooled HTTP/1.1 connections and multiplexed HTTP/2 ones. */
 export class Transport implements RoundTripper {
   readonly dialer: Dialer;
   /** Resolved default timeouts. */
   readonly timeouts: TransportTimeouts;
-  private readonly pool: Pool<Connection, DialOptions, Budget>;
+  private readonly pool: Pool<AnyConn, DialOptions, Budget>;
+  private readonly allowH2: boolean;
+  private readonly h2c: boolean;
+  private readonly h2: ResolvedH2Options;
+  /** What HTTP/2 sessions report to. */
+  private readonly sessionOwner: SessionOwner = {
+    leaseEnded: (s) => this.pool.releaseLease(s),
+    slotsChanged: (s) => this.pool.slotsChanged(s),
+    sessionClosed: (s) => this.pool.closed(s),
+  };
   private readonly tlsOption: TlsOption | undefined;
   private readonly idleConnTimeout: number;
   /** @internal */ readonly disableKeepAlives: boolean;
@@ -192,7 +218,10 @@ export class Transport implements RoundTripper {
     this.maxResponseBytes = maxBytes === undefined || maxBytes === 0 ? Number.POSITIVE_INFINITY : maxBytes;
     this.proxy = new ProxyResolver(options.proxy);
     this.socketPath = checkSocketPathOption(options.socketPath);
-    this.pool = new Pool<Connection, DialOptions, Budget>(
+    this.allowH2 = checkFlag('allowH2', options.allowH2, true) && !this.disableKeepAlives;
+    this.h2c = checkFlag('h2c', options.h2c, false) && !this.disableKeepAlives;
+    this.h2 = resolveH2Options(options.h2);
+    this.pool = new Pool<AnyConn, DialOptions, Budget>(
       {
         maxIdleConns: checkCount('maxIdleConns', options.maxIdleConns) ?? DEFAULTS.maxIdleConns,
         maxIdleConnsPerHost: checkCount('maxIdleConnsPerHost', options.maxIdleConnsPerHost) ?? DEFAULTS.maxIdleConnsPerHost,
@@ -285,7 +314,10 @@ export class Transport implements RoundTripper {
     if (proxy !== undefined && !https) addProxyAuth(headers, proxy);
     // Proxy credentials are for the proxy: never send them through a CONNECT tunnel to the origin.
     else if (proxy !== undefined) dropProxyAuth(headers);
+    const multiplex = https ? this.allowH2 : this.h2c && proxy === undefined;
     return new Attempt(this, {
+      multiplex,
+      alpn: https && this.allowH2 ? H2_ALPN : undefined,
       method: req.method,
       url: url.href,
       budget,
@@ -301,6 +333,7 @@ export class Transport implements RoundTripper {
           ? this.plainKey(https, host, port)
           : poolKey(https, host, port, proxy, tlsOpts, socketPath),
       target: proxy !== undefined && !https ? absoluteForm(url) : url.search === '' ? url.pathname : url.pathname + url.search,
+      originTarget: url.search === '' ? url.pathname : url.pathname + url.search,
       headers,
       callerHeaders,
       body,
@@ -325,11 +358,11 @@ export class Transport implements RoundTripper {
     return new Promise<Response>((resolve, reject) => {
       at.resolve = resolve;
       at.reject = reject;
-      this.pool.want(at.key, at, budget, at.timeouts.poolTimeout, at);
+      this.pool.want(at.key, at, budget, at.timeouts.poolTimeout, at, at.multiplex);
     });
   }
 
-  private async exchange(at: Attempt, lease: Lease<Connection>): Promise<Response> {
+  private async exchange(at: Attempt, lease: Lease<AnyConn>): Promise<Response> {
     const budget = at.budget;
     const o = at;
     const conn = lease.conn;
@@ -356,9 +389,35 @@ export class Transport implements RoundTripper {
       });
     }
     if (at.wire !== undefined && wireChannels.connected.hasSubscribers) {
-      wireChannels.connected.publish({ wire: at.wire, reused, protocol: '1.1', connection: conn.describe(), timings });
+      wireChannels.connected.publish({ wire: at.wire, reused, protocol: conn instanceof H2Session ? '2' : '1.1', connection: conn.describe(), timings });
     }
     let res: Response;
+    if (conn instanceof H2Session) {
+      try {
+        res = await sendOnStream(conn, {
+          method: at.method,
+          url: o.url,
+          scheme: at.https ? 'https' : 'http',
+          authority: hostPort(at.host, at.port),
+          path: at.originTarget,
+          headers: at.headers,
+          body: at.body,
+          expectContinue: hasExpectContinue(at.headers),
+          timeouts: o.timeouts,
+          budget,
+          trace: o.trace,
+          timings,
+          maxResponseBytes: this.maxResponseBytes,
+          decodes: at.compress,
+          reused,
+        });
+      } catch (err) {
+        const again = this.h2Replay(err, at);
+        if (again) return this.attempt(at);
+        throw err;
+      }
+      return this.decoded(res, at);
+    }
     try {
       res = await conn.roundTrip({
         method: at.method,
@@ -383,9 +442,13 @@ export class Transport implements RoundTripper {
       }
       throw err;
     }
+    return this.decoded(res, at);
+  }
+
+  private decoded(res: Response, at: Attempt): Response {
     if (at.compress) {
       try {
-        this.maybeDecode(res, at.method, o.url);
+        this.maybeDecode(res, at.method, at.url);
       } catch (err) {
         void res.dump(0, 0); // an undecodable body is never read: close its connection
         throw err;
@@ -394,10 +457,48 @@ export class Transport implements RoundTripper {
     return res;
   }
 
-  private async openConnection(key: string, o: DialOptions, dialBudget: Budget): Promise<Connection> {
+  /**
+   * SPEC §13: a stream the peer did not process (REFUSED_STREAM, or above a GOAWAY's
+   * last-stream-id) is replayed once whatever its method, when its body can be sent
+   * again. Returns true to replay; otherwise the error stands (a second refusal is
+   * `stream-reset` with h2Code 7; a body that cannot be replayed, `stream-refused`).
+   */
+  private h2Replay(err: unknown, at: Attempt): boolean {
+    const why = unprocessed(err);
+    if (why === undefined || at.budget.failure !== undefined) return false;
+    const replayable = at.source === undefined || at.source.replayable;
+    if (!replayable) return false;
+    if (at.h2Replays === 0) {
+      at.h2Replays++;
+      at.n++;
+      return true;
+    }
+    if (why === 'refused') {
+      const e = err as ProtocolError;
+      e.reason = 'stream-reset';
+      e.message = e.message.replace('(stream-refused)', '(stream-reset)');
+    }
+    return false;
+  }
+
+  private async openConnection(key: string, o: DialOptions, dialBudget: Budget): Promise<AnyConn> {
     const marks: DialMarks = { start: Date.now(), lookup: undefined, connect: undefined, secureConnect: undefined };
-    const reader = readsPlain(o) ? new SocketReader() : undefined;
+    const h2c = !o.https && this.h2c && o.proxy === undefined;
+    const reader = readsPlain(o) && !h2c ? new SocketReader() : undefined;
     const socket = await connectSocket(this.dialer, o, dialBudget, marks, (h, p) => this.tlsFor(h, p), reader?.onread);
+    if (h2c || (o.https && (socket as { alpnProtocol?: string | false }).alpnProtocol === 'h2')) {
+      const session = new H2Session(
+        key,
+        socket,
+        `${o.https ? 'https' : 'http'}://${hostPort(o.host, o.port)}`,
+        this.h2,
+        this.idleConnTimeout,
+        this.sessionOwner,
+        this.maxResponseHeaderBytes,
+      );
+      session.dialMarks = marks;
+      return session;
+    }
     const conn = new Connection(key, socket, this.owner, this.maxResponseHeaderBytes, reader);
     conn.dialMarks = marks;
     return conn;
@@ -431,9 +532,9 @@ export class Transport implements RoundTripper {
     return typeof t === 'function' ? t(host, port) : t;
   }
 
-  private idleTimeoutOf(conn: Connection): number {
+  private idleTimeoutOf(conn: AnyConn): number {
     let ms = this.idleConnTimeout;
-    if (conn.keepAliveHint > 0) {
+    if (conn instanceof Connection && conn.keepAliveHint > 0) {
       const hint = conn.keepAliveHint * 1000;
       ms = Math.min(ms, hint - Math.min(DEFAULTS.keepAliveHintMargin, hint / 4));
     }
@@ -474,9 +575,16 @@ export class Transport implements RoundTripper {
  * started for this request needs (its DialOptions) and what the pool reports to (its
  * Wanter), so a queued request is this object, a Waiter and one promise.
  */
-class Attempt implements DialOptions, Wanter<Connection> {
+class Attempt implements DialOptions, Wanter<AnyConn> {
   /** Attempts made so far after the first. */
   n = 0;
+  /** HTTP/2 replays of an unprocessed stream so far (SPEC §13: at most one). */
+  h2Replays = 0;
+  /** The request may go on a multiplexed connection (its origin may speak HTTP/2). */
+  readonly multiplex: boolean;
+  readonly alpn: readonly string[] | undefined;
+  /** The target in origin-form (HTTP/2's `:path`). */
+  readonly originTarget: string;
   /** Epoch ms the current attempt began waiting for a connection. */
   start = 0;
   /** Set only while `wire:start` has subscribers (src/wire.ts). */
@@ -508,6 +616,9 @@ class Attempt implements DialOptions, Wanter<Connection> {
     readonly transport: Transport,
     o: AttemptInit,
   ) {
+    this.multiplex = o.multiplex;
+    this.alpn = o.alpn;
+    this.originTarget = o.originTarget;
     this.method = o.method;
     this.url = o.url;
     this.budget = o.budget;
@@ -529,7 +640,7 @@ class Attempt implements DialOptions, Wanter<Connection> {
     this.socketPath = o.socketPath;
   }
 
-  leased(lease: Lease<Connection>): void {
+  leased(lease: Lease<AnyConn>): void {
     // Off the pool's call stack (a release from inside another exchange's settle path).
     queueMicrotask(() => exchangeOn(this.transport, this, lease));
   }
@@ -541,6 +652,9 @@ class Attempt implements DialOptions, Wanter<Connection> {
 
 /** What an {@link Attempt} is made of (named: the fields are many and alike). */
 interface AttemptInit {
+  multiplex: boolean;
+  alpn: readonly string[] | undefined;
+  originTarget: string;
   method: string;
   /** The request URL (href) for messages and the response. */
   url: string;
@@ -576,6 +690,9 @@ function openBody(source: OutgoingBody | undefined, callerHeaders: string[]): Wr
 }
 
 const NO_BODY: WritableBody = Object.freeze({ kind: 'none' });
+
+/** ALPN offered when HTTP/2 is allowed: `h2` first, as Go and curl. */
+const H2_ALPN: readonly string[] = Object.freeze(['h2', 'http/1.1']);
 
 /** Go-style readable pool key: `https://host:port` plus proxy, TLS identity and socket path. */
 export function poolKey(

@@ -61,6 +61,8 @@ describe('hourglass demo', () => {
       'read-idle',
       'min-throughput',
       'request',
+      'h2-settings',
+      'h2-ping',
     ];
     for (const phase of phases) {
       const row = r.stdout.split('\n').find((l) => l.slice(2).startsWith(`${phase} `));
@@ -70,6 +72,7 @@ describe('hourglass demo', () => {
     }
     assert.match(r.stdout, /keep-alive/);
     assert.match(r.stdout, /stale idle connection/);
+    assert.match(r.stdout, /^✓ h2 GOAWAY replay /m);
     assert.match(r.stdout, /observations match/);
     assert.doesNotMatch(r.stdout, /\x1b\[/, 'no colour when stdout is not a TTY');
   });

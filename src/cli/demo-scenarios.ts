@@ -282,8 +282,8 @@ export const CONNECTION_SCENARIOS: Scenario[] = [
 
 // Private implementation past this point.
 
-/** Runs `action`, expecting a `TimeoutError` of `phase` close to `configured` ms. */
-async function expectTimeout(
+/** Runs `action`, expecting a `TimeoutError` of `phase` close to `configured` ms (also used by demo-h2.ts). */
+export async function expectTimeout(
   phase: string,
   option: string,
   configured: number,

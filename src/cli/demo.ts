@@ -13,6 +13,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { FaultServer } from '../testing/index.js';
+import { H2_CONNECTION_SCENARIOS, H2_TIMEOUT_SCENARIOS } from './demo-h2.js';
 import {
   CONNECTION_SCENARIOS,
   type Observation,
@@ -51,14 +52,14 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
         `  ${'phase'.padEnd(18)}${'option'.padEnd(24)}${'configured'.padStart(10)}${'observed'.padStart(10)}  error`,
       ),
     );
-    for (const s of TIMEOUT_SCENARIOS) {
+    for (const s of [...TIMEOUT_SCENARIOS, ...H2_TIMEOUT_SCENARIOS]) {
       const o = await runCapped(s, fs);
       results.push(o);
       out(timeoutRow(o, paint));
     }
     out();
     out(paint.bold(`  ${'connections'.padEnd(24)}${'took'.padStart(10)}  observation`));
-    for (const s of CONNECTION_SCENARIOS) {
+    for (const s of [...CONNECTION_SCENARIOS, ...H2_CONNECTION_SCENARIOS]) {
       const o = await runCapped(s, fs);
       results.push(o);
       out(connectionRow(o, paint));

@@ -31,6 +31,8 @@ export const EXIT = Object.freeze({
   dns: 6,
   connect: 7,
   malformed: 8,
+  /** HTTP/2 framing layer (connection-level protocol error, GOAWAY with an error code). */
+  http2: 16,
   truncated: 18,
   http: 22,
   emptyReply: 52,
@@ -45,6 +47,8 @@ export const EXIT = Object.freeze({
   tooLarge: 63,
   cert: 60,
   cacert: 77,
+  /** An HTTP/2 stream closed with an error (RST_STREAM). */
+  http2Stream: 92,
 });
 
 /** A local file (`-o`) could not be written: curl's exit 23. */
@@ -123,6 +127,10 @@ const PROTOCOL_EXIT: Record<string, number> = {
   'bad-encoding': EXIT.badEncoding,
   'body-too-large': EXIT.tooLarge,
   'bad-range': EXIT.range,
+  'h2-protocol-error': EXIT.http2,
+  'stream-reset': EXIT.http2Stream,
+  // Refused streams replayed and refused again: curl gives up with "Connection died".
+  'stream-refused': EXIT.recv,
 };
 
 /** The exit code for an error thrown while running `hourglass get`. */
@@ -142,6 +150,9 @@ export function exitCodeFor(err: unknown): number {
     if (err.reason === 'truncated-body' && systemCode(err) !== undefined) return EXIT.recv;
     // No complete head and no system error: the server closed cleanly, curl's 52.
     if (err.reason === 'connection-closed' && systemCode(err) === undefined) return EXIT.emptyReply;
+    if (err.reason === 'stream-reset' && err.h2Code === 7) return EXIT.recv; // REFUSED_STREAM, as curl
+    // Refused by a GOAWAY carrying an error code (again after the replay): curl's framing-layer 16.
+    if (err.reason === 'stream-refused' && err.h2Code !== undefined && err.h2Code !== 0 && err.h2Code !== 7) return EXIT.http2;
     return PROTOCOL_EXIT[err.reason] ?? EXIT.malformed;
   }
   if (err instanceof ConnectError) return connectExit(err);

@@ -1,5 +1,5 @@
 /**
- * cli/faults — `hourglass faults [--port N] [--host H] [--tls]`: the fault server of
+ * cli/faults — `hourglass faults [--port N] [--host H] [--tls] [--h2]`: the fault server of
  * `hourglass/testing` in the foreground, so its scripted misbehaviour can be tried with
  * any client (curl, a browser, `hourglass get`).
  *
@@ -18,6 +18,8 @@ interface FaultsOptions {
   port: number;
   host: string;
   tls: boolean;
+  /** Speak HTTP/2 too (h2 by ALPN with --tls, h2c prior knowledge without). */
+  h2: boolean;
   help: boolean;
 }
 
@@ -37,12 +39,18 @@ const FLAGS: FlagSpec<FaultsOptions>[] = [
     apply: set('host', text),
   },
   { names: ['--tls'], def: 'off', help: 'serve HTTPS with the shipped test CA', apply: on('tls') },
+  {
+    names: ['--h2'],
+    def: 'off',
+    help: 'speak HTTP/2 too: h2 by ALPN with --tls, h2c prior knowledge without (curl --http2-prior-knowledge)',
+    apply: on('h2'),
+  },
   { names: ['-h', '--help'], help: 'show this help', apply: on('help') },
 ];
 
 /** Runs the fault server until SIGINT/SIGTERM; resolves the exit code. */
 export async function runFaults(argv: readonly string[]): Promise<number> {
-  const o: FaultsOptions = { port: 0, host: '127.0.0.1', tls: false, help: false };
+  const o: FaultsOptions = { port: 0, host: '127.0.0.1', tls: false, h2: false, help: false };
   try {
     const rest = parseFlags(argv, FLAGS, o);
     if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
@@ -57,7 +65,7 @@ export async function runFaults(argv: readonly string[]): Promise<number> {
     );
     return 0;
   }
-  const fs = await FaultServer.start({ tls: o.tls, host: o.host, port: o.port });
+  const fs = await FaultServer.start({ tls: o.tls, host: o.host, port: o.port, ...(o.h2 ? { h2: true } : {}) });
   let caDir: string | undefined;
   const out = (line = ''): void => void process.stdout.write(`${line}\n`);
   // Handlers first: a reader that stops us as soon as it sees the prompt must find them in place (before any output).
@@ -76,6 +84,12 @@ export async function runFaults(argv: readonly string[]): Promise<number> {
   out('Routes:');
   const width = Math.max(...FaultServer.routes.map((r) => r.path.length)) + 2;
   for (const r of FaultServer.routes) out(`  ${r.path.padEnd(width)}${r.description}`);
+  if (o.h2) {
+    out();
+    out('HTTP/2 routes:');
+    const w2 = Math.max(...FaultServer.h2Routes.map((r) => r.path.length)) + 2;
+    for (const r of FaultServer.h2Routes) out(`  ${r.path.padEnd(w2)}${r.description}`);
+  }
   out();
   out('Press Ctrl-C to stop.');
   await stopped;

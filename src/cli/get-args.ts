@@ -59,6 +59,13 @@ export interface GetOptions {
   unixSocket: string | undefined;
   cacert: string | undefined;
   insecure: boolean;
+  /**
+   * HTTP version asked for, as curl's flags: `'2'` (`--http2`: ALPN h2 on https, the
+   * default; plain http stays HTTP/1.1 — there is no Upgrade), `'1.1'` (`--http1.1`:
+   * never HTTP/2), `'2-prior-knowledge'` (`--http2-prior-knowledge`: h2c on http, h2 on
+   * https). Undefined: the library's default (h2 by ALPN on https).
+   */
+  httpVersion: '1.1' | '2' | '2-prior-knowledge' | undefined;
   verbose: boolean;
   json: boolean;
   fail: boolean;
@@ -237,6 +244,24 @@ const FLAGS: FlagSpec<GetOptions>[] = [
     apply: set('cacert', text),
   },
   {
+    names: ['--http2'],
+    def: 'on for https',
+    help: 'offer HTTP/2 by ALPN on https (the default); http:// stays HTTP/1.1 (no Upgrade)',
+    apply: (o) => (o.httpVersion = '2'),
+  },
+  {
+    names: ['--http1.1'],
+    def: 'off',
+    help: 'HTTP/1.1 only: never offer h2',
+    apply: (o) => (o.httpVersion = '1.1'),
+  },
+  {
+    names: ['--http2-prior-knowledge'],
+    def: 'off',
+    help: 'speak HTTP/2 at once on http:// (h2c, no HTTP/1.1 fallback); h2 by ALPN on https',
+    apply: (o) => (o.httpVersion = '2-prior-knowledge'),
+  },
+  {
     names: ['-k', '--insecure'],
     def: 'off',
     help: 'do not verify the server certificate',
@@ -310,6 +335,7 @@ export function parseGetArgs(argv: readonly string[]): GetOptions {
     unixSocket: undefined,
     cacert: undefined,
     insecure: false,
+    httpVersion: undefined,
     verbose: false,
     json: false,
     fail: false,
@@ -368,6 +394,7 @@ export function getHelp(): string {
     '   6  DNS lookup failed',
     '   7  connect failed',
     '   8  malformed response',
+    '  16  HTTP/2 connection error (framing, GOAWAY with an error code)',
     '  18  body cut short by a clean close',
     '  22  HTTP status >= 400 with --fail',
     '  23  write error; binary body refused on a terminal (use -o - or -o FILE)',
@@ -381,5 +408,6 @@ export function getHelp(): string {
     '  60  certificate verification failed',
     '  61  bad content encoding',
     '  77  --cacert FILE cannot be read or holds no certificate',
+    '  92  HTTP/2 stream reset by the server',
   ].join('\n');
 }

@@ -257,6 +257,8 @@ function clientOptions(o: GetOptions, hops: HopLog | undefined): ClientOptions {
   if (o.minSpeed !== undefined) t.minThroughput = { bytesPerSecond: o.minSpeed, window: o.minSpeedWindow };
   // `-H 'Accept-Encoding:'` removes the transport's default, as curl's `-H` removes its own.
   if (o.removeHeaders.includes('accept-encoding')) t.disableCompression = true;
+  if (o.httpVersion === '1.1') t.allowH2 = false;
+  if (o.httpVersion === '2-prior-knowledge') t.h2c = true;
   const tlsOpts: tls.ConnectionOptions = {};
   // curl reads --cacert only when TLS may happen: a plain http:// URL (no -L, no https
   // proxy) never opens the file, so a bad one is not exit 77 there.

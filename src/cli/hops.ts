@@ -26,9 +26,15 @@ export function requestHeadLines(head: string): string[] {
   return lines.map((line) => `> ${line}`);
 }
 
+/** `HTTP/1.1 200 OK`; `HTTP/2 200` over HTTP/2, which has no reason phrase (as curl prints it). */
+export function statusLine(res: Response): string {
+  if (res.httpVersion === '2') return `HTTP/2 ${res.status}`;
+  return `HTTP/${res.httpVersion} ${res.status} ${res.statusText}`.trimEnd();
+}
+
 /** A response head as curl's `-i` writes it: status line, fields, blank line (CRLF). */
 export function responseHeadText(res: Response): string {
-  let text = `HTTP/${res.httpVersion} ${res.status} ${res.statusText}`.trimEnd() + '\r\n';
+  let text = `${statusLine(res)}\r\n`;
   for (let i = 0; i < res.rawHeaders.length; i += 2) text += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
   return `${text}\r\n`;
 }
@@ -73,7 +79,7 @@ export class HopLog {
     this.previous = { status: res.status, statusText: res.statusText, at: performance.now() };
     if (this.keepHeads) this.heads.push(responseHeadText(res));
     if (this.log === undefined) return;
-    this.log(`< HTTP/${res.httpVersion} ${res.status} ${res.statusText}`.trimEnd());
+    this.log(`< ${statusLine(res)}`);
     for (let i = 0; i < res.rawHeaders.length; i += 2) this.log(`< ${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
     this.log('<');
   }

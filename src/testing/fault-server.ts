@@ -9,6 +9,17 @@
  * log, per-path hit counters, the idle-close timers, the side listeners
  * (`blackhole()`, `tlsHang()`), and teardown.
  *
+ * HTTP/2 (`{ h2: true }`, SPEC §13): the same listener also speaks HTTP/2 — over TLS
+ * when ALPN picks `h2` (ALPN offers `h2`, `http/1.1`: HTTP/1.1 clients keep every route
+ * above), or as h2c with prior knowledge on a plain port (`{ h2: true, tls: false }`:
+ * a connection whose first bytes are the HTTP/2 preface speaks HTTP/2, any other
+ * speaks HTTP/1.1). `h2: {...}` ({@link H2FaultOptions}) scripts every connection
+ * (SETTINGS withheld or late, PINGs unanswered, windows that never open, a stream
+ * limit); streams are scripted by route (`h2Route()`, built-ins in `FaultServer.h2Routes`:
+ * `/h2/refuse`, `/h2/rst`, `/h2/goaway`, `/h2/hold-window`, `/h2/malformed/:name`, …);
+ * `h2Connections` and `h2Stats()` count what clients sent. The frames are written by
+ * hand (./h2-conn.ts), never by node:http2, so they can break the RFC.
+ *
  * Invariants: `close()` destroys every socket, closes every listener and clears
  * every timer, so a process that called it exits at once; a script that throws
  * never crashes the server (its error lands in `errors` and its connection is
@@ -22,6 +33,12 @@ import { startBlackhole } from './blackhole.js';
 import { CA_CERT, SERVER_CERTS, type ServerCertName } from './certs.js';
 import { Conn, type ConnectionInfo } from './conn.js';
 import { type Exchange, openExchange, type RecordedRequest } from './exchange.js';
+import type { H2Connection } from './h2-conn.js';
+import type { H2FaultOptions } from './h2-options.js';
+import { H2_MALFORMED } from './h2-malformed.js';
+import { H2_ROUTES } from './h2-routes.js';
+import { H2Side, type H2Stats, looksLikePreface } from './h2-server.js';
+import type { H2RouteHandler } from './h2-stream.js';
 import { EDGE_CASES, MALFORMED, MALFORMED_CASES } from './malformed.js';
 import { type RequestHead, RequestReader } from './request-reader.js';
 import { BUILTIN_ROUTES, matchRoute, ROUTE_TABLE, type RouteHandler, type RouteOptions } from './routes.js';
@@ -49,11 +66,19 @@ export interface FaultServerOptions {
    * pair it with the client's `socketPath`. With TLS, client certificates are not supported.
    */
   socketPath?: string;
+  /**
+   * Speak HTTP/2 too: `true` or connection-level behaviour ({@link H2FaultOptions}).
+   * Implies TLS (ALPN `h2`, `http/1.1`) unless `tls: false`, which serves h2c with
+   * prior knowledge beside HTTP/1.1 on the plain port.
+   */
+  h2?: boolean | H2FaultOptions;
 }
 
 /**
  * Events: `'connection'` (ConnectionInfo) on accept, `'request'` (RecordedRequest)
- * when a head was parsed, `'connectionClosed'` (ConnectionInfo).
+ * when a head was parsed (HTTP/2: when a stream's HEADERS were decoded),
+ * `'connectionClosed'` (ConnectionInfo), `'h2Connection'` (H2Connection) when a
+ * connection starts speaking HTTP/2.
  */
 export class FaultServer extends EventEmitter {
   /** Every built-in route, for documentation and the CLI. */
@@ -70,6 +95,10 @@ export class FaultServer extends EventEmitter {
   static rangeContent(size: number): Buffer {
     return rangeContent(size);
   }
+  /** Every built-in HTTP/2 route (`{ h2: true }`). */
+  static readonly h2Routes: readonly { path: string; description: string }[] = H2_ROUTES.map(({ path, description }) => ({ path, description }));
+  /** `/h2/malformed/:name` cases: level (stream or connection), what is sent, the code a strict client answers with. */
+  static readonly h2Malformed = H2_MALFORMED;
 
   /** Starts a server on loopback. */
   static async start(opts: FaultServerOptions = {}): Promise<FaultServer> {
@@ -89,6 +118,8 @@ export class FaultServer extends EventEmitter {
   /** Errors thrown by route scripts or request-parsing failures. */
   readonly errors: Error[] = [];
   readonly tls: boolean;
+  /** The HTTP/2 side, or null without `h2`. */
+  private readonly h2Side: H2Side | null;
   /** The Unix socket path listened on, or undefined on TCP. */
   readonly socketPath: string | undefined;
   host = '';
@@ -107,8 +138,11 @@ export class FaultServer extends EventEmitter {
 
   private constructor(opts: FaultServerOptions) {
     super();
-    this.tls = opts.tls !== undefined && opts.tls !== false;
+    const h2 = opts.h2 !== undefined && opts.h2 !== false;
+    this.tls = opts.tls === undefined ? h2 : opts.tls !== false;
     this.socketPath = opts.socketPath;
+    this.h2Side = h2 ? new H2Side(this, typeof opts.h2 === 'object' ? opts.h2 : {}) : null;
+    const alpn = h2 ? ['h2', 'http/1.1'] : ['http/1.1'];
     if (this.tls) {
       const t: FaultServerTlsOptions = typeof opts.tls === 'object' ? opts.tls : {};
       const pair = SERVER_CERTS[t.cert ?? 'localhost'];
@@ -119,7 +153,7 @@ export class FaultServer extends EventEmitter {
           this.watch(s, info);
           this.startConn(info, raw, s);
         };
-        this.listener = unixTlsServer({ ...pair, ALPNProtocols: ['http/1.1'] }, (raw) => this.accept(raw), onSecure);
+        this.listener = unixTlsServer({ ...pair, ALPNProtocols: alpn }, (raw) => this.accept(raw), onSecure);
         return;
       }
       const server = tls.createServer({
@@ -128,7 +162,7 @@ export class FaultServer extends EventEmitter {
         allowHalfOpen: true,
         requestCert: auth !== 'none',
         rejectUnauthorized: auth === 'require',
-        ALPNProtocols: ['http/1.1'],
+        ALPNProtocols: alpn,
       });
       server.on('connection', (raw: net.Socket) => this.accept(raw));
       server.on('secureConnection', (s: tls.TLSSocket) => this.secured(s));
@@ -138,9 +172,7 @@ export class FaultServer extends EventEmitter {
       });
       this.listener = server;
     } else {
-      this.listener = net.createServer({ allowHalfOpen: true }, (raw) =>
-        this.startConn(this.accept(raw), raw),
-      );
+      this.listener = net.createServer({ allowHalfOpen: true }, (raw) => this.startPlain(this.accept(raw), raw));
     }
   }
 
@@ -178,6 +210,27 @@ export class FaultServer extends EventEmitter {
   /** Closes every connection (FIN) idle for `ms` after a response; `null` disables. */
   closeIdleAfter(ms: number | null): void {
     this.idleCloseMs = ms;
+  }
+
+  /** Connection-level HTTP/2 behaviour (null without `h2`); changes apply to connections started afterwards. */
+  get h2(): H2FaultOptions | null {
+    return this.h2Side?.h2Options ?? null;
+  }
+
+  /** Every connection that spoke HTTP/2, in order (counters and connection-level primitives). */
+  get h2Connections(): readonly H2Connection[] {
+    return this.h2Side?.connections ?? [];
+  }
+
+  /** Counters summed over {@link h2Connections}. */
+  h2Stats(): H2Stats {
+    return this.h2Side?.stats() ?? { connections: 0, streams: 0, pingsReceived: 0, settingsAcksReceived: 0, resetsReceived: 0, goawaysReceived: 0, windowUpdatesReceived: 0 };
+  }
+
+  /** Scripts `path` (exact match) for HTTP/2 streams, before the built-in HTTP/2 routes. */
+  h2Route(path: string, handler: H2RouteHandler): void {
+    if (!this.h2Side) throw new Error('fault server: h2Route() needs FaultServer.start({ h2: true })');
+    this.h2Side.route(path, handler);
   }
 
   /** Resolves once `n` requests were received (rejects after `timeoutMs`). */
@@ -248,11 +301,11 @@ export class FaultServer extends EventEmitter {
     const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    for (const s of [...this.raws, ...this.extras]) {
-      s.destroy();
-    }
+    const sockets = [...this.raws, ...this.extras];
+    const gone = sockets.map((s) => (s.closed ? null : new Promise<void>((resolve) => s.once('close', () => resolve()))));
+    for (const s of sockets) s.destroy();
     for (const info of this.connectionLog) if (info.closedAt === null) info.serverEnded ??= 'destroy';
-    await Promise.all([closed, ...this.sideClosers.map((c) => c())]);
+    await Promise.all([closed, ...gone, ...this.sideClosers.map((c) => c())]);
     for (const t of this.timers) clearTimeout(t);
   }
 
@@ -283,6 +336,16 @@ export class FaultServer extends EventEmitter {
     this.extras.add(socket);
     socket.on('error', () => {});
     socket.once('close', () => this.extras.delete(socket));
+  }
+
+  /** @internal Records a request that did not come through the HTTP/1.1 loop (HTTP/2); returns its hit count. */
+  recordRequest(request: RecordedRequest, info: ConnectionInfo, key: string): number {
+    const hit = (this.hitCounts.get(key) ?? 0) + 1;
+    this.hitCounts.set(key, hit);
+    info.requests++;
+    this.requests.push(request);
+    this.emit('request', request);
+    return hit;
   }
 
   /** @internal Records a script error in `errors`. */
@@ -359,7 +422,24 @@ export class FaultServer extends EventEmitter {
 
   private startConn(info: ConnectionInfo, raw: net.Socket, socket: net.Socket = raw): void {
     const conn = new Conn(this, info, socket, raw, new RequestReader(socket));
-    void this.serve(conn);
+    if (this.h2Side && socket instanceof tls.TLSSocket && socket.alpnProtocol === 'h2') this.h2Side.start(conn);
+    else void this.serve(conn);
+  }
+
+  /** A plain connection: with `h2`, the first bytes say h2c (the preface) or HTTP/1.1. */
+  private startPlain(info: ConnectionInfo, raw: net.Socket): void {
+    const h2 = this.h2Side;
+    if (!h2) return this.startConn(info, raw);
+    raw.once('data', (first: Buffer) => {
+      raw.pause();
+      if (looksLikePreface(first)) {
+        h2.start(new Conn(this, info, raw, raw, new RequestReader(raw)), first);
+        raw.resume();
+        return;
+      }
+      raw.unshift(first);
+      this.startConn(info, raw);
+    });
   }
 
   /** The keep-alive loop of one connection: read a head, run its route, repeat. */

@@ -28,6 +28,13 @@ export { Exchange, formatHead } from './exchange.js';
 
 export type { FaultServerOptions, FaultServerTlsOptions } from './fault-server.js';
 export { FaultServer } from './fault-server.js';
+export type { H2ClientError, H2Connection } from './h2-conn.js';
+export type { H2FaultOptions } from './h2-options.js';
+export type { H2MalformedCase } from './h2-malformed.js';
+export type { H2Stats } from './h2-server.js';
+export type { H2RecordedRequest, H2Route, H2RouteHandler, H2Stream } from './h2-stream.js';
+export type { Frame as H2Frame } from './h2-wire.js';
+export { Flag as H2Flag, FrameType as H2FrameType, H2Code, Setting as H2Setting } from './h2-wire.js';
 export type { MalformedCase, MalformedExpectation } from './malformed.js';
 export type { RouteHandler, RouteOptions } from './route-kit.js';
 export { POISON } from './routes.js';

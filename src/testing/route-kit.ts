@@ -25,10 +25,10 @@ export interface BuiltinRoute extends RouteOptions {
 }
 
 /** The first route whose pattern matches `path`, with its parameters. */
-export function matchRoute(
-  routes: readonly BuiltinRoute[],
+export function matchRoute<R extends { readonly path: string }>(
+  routes: readonly R[],
   path: string,
-): { route: BuiltinRoute; params: Record<string, string> } | null {
+): { route: R; params: Record<string, string> } | null {
   const segs = path.split('/');
   for (const route of routes) {
     const pat = route.path.split('/');

@@ -1,0 +1,112 @@
+/**
+ * h2/head — the two heads of an HTTP/2 exchange: the request's HEADERS built from the
+ * transport's flat header list, and the one place a `Response` is built from a
+ * response's HEADERS (so a change of how Responses are made touches one call site).
+ *
+ * Never: validates header syntax (the request layer did, SPEC §11), sends anything.
+ * Invariants: connection-specific fields (RFC 9113 §8.2.2: Connection, Keep-Alive,
+ * Proxy-Connection, Transfer-Encoding, Upgrade, and any field Connection names) never go
+ * out; `Host` becomes `:authority`; `TE` goes out only as `trailers`; response headers
+ * never contain pseudo-headers; `statusText` is empty (HTTP/2 has no reason phrase: as
+ * fetch and undici report it, and as curl prints `HTTP/2 200`).
+ */
+
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { BodyChannel } from '../conn/body.js';
+import { headersObject } from '../http1/headers.js';
+import { Response } from '../response.js';
+import type { Timings } from '../timings.js';
+
+const DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host']);
+
+/** The request's HEADERS: pseudo-headers first, then the fields, names lower-cased. */
+export function requestHeaders(method: string, scheme: string, authority: string, path: string, flat: string[]): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = Object.create(null) as OutgoingHttpHeaders;
+  out[':method'] = method;
+  out[':scheme'] = scheme;
+  out[':authority'] = authority;
+  out[':path'] = path;
+  let named: Set<string> | undefined;
+  for (let i = 0; i < flat.length; i += 2) {
+    const n = flat[i]!.toLowerCase();
+    if (n === 'host') out[':authority'] = flat[i + 1]!;
+    else if (n === 'connection') {
+      for (const token of flat[i + 1]!.split(',')) (named ??= new Set()).add(token.trim().toLowerCase());
+    }
+  }
+  if (method === 'CONNECT') {
+    delete out[':scheme'];
+    delete out[':path'];
+  }
+  for (let i = 0; i < flat.length; i += 2) {
+    const n = flat[i]!.toLowerCase();
+    const v = flat[i + 1]!;
+    if (DROPPED.has(n) || named?.has(n) === true) continue;
+    if (n === 'te' && v.trim().toLowerCase() !== 'trailers') continue;
+    const prev = out[n];
+    if (prev === undefined) out[n] = v;
+    else if (Array.isArray(prev)) prev.push(v);
+    else out[n] = [String(prev), v];
+  }
+  return out;
+}
+
+/** Name/value pairs of a received header block, pseudo-headers left out. */
+export function rawPairs(h: IncomingHttpHeaders): string[] {
+  const raw: string[] = [];
+  for (const name of Object.keys(h)) {
+    if (name.charCodeAt(0) === 58 /* ':' */) continue;
+    const v = h[name];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const one of v) raw.push(name, one);
+    else raw.push(name, String(v));
+  }
+  return raw;
+}
+
+/** What the stream knows when the final response head arrives. */
+export interface HeadInit {
+  status: number;
+  headers: IncomingHttpHeaders;
+  url: string;
+  method: string;
+  reused: boolean;
+  timings: Timings;
+}
+
+/**
+ * Builds the `Response` of an HTTP/2 exchange: the only place in src/h2 that constructs
+ * one. `httpVersion` is `'2'`.
+ */
+export function makeResponse(init: HeadInit, channel: BodyChannel): Response {
+  const rawHeaders = rawPairs(init.headers);
+  // wire events: the HTTP/2 path would publish `hourglass:wire:headers` here.
+  return new Response(
+    {
+      status: init.status,
+      statusText: '',
+      httpVersion: '2',
+      headers: headersObject(rawHeaders),
+      rawHeaders,
+      url: init.url,
+      method: init.method,
+      reused: init.reused,
+      timings: init.timings,
+    },
+    channel,
+  );
+}
+
+/**
+ * The request head as text for `wroteHeaders` (curl -v shows HTTP/2 requests the same
+ * way): `METHOD /path HTTP/2`, then `:authority` as `host`, then the fields sent.
+ */
+export function headText(h: OutgoingHttpHeaders): string {
+  let text = `${String(h[':method'])} ${String(h[':path'] ?? '')} HTTP/2\r\nhost: ${String(h[':authority'])}\r\n`;
+  for (const name of Object.keys(h)) {
+    if (name.charCodeAt(0) === 58) continue;
+    const v = h[name];
+    for (const one of Array.isArray(v) ? v : [v]) text += `${name}: ${String(one)}\r\n`;
+  }
+  return `${text}\r\n`;
+}

@@ -1,0 +1,426 @@
+/**
+ * h2/session — one HTTP/2 connection (Go's http2.ClientConn): a `node:http2`
+ * ClientHttp2Session over a socket hourglass dialed and handshook itself.
+ *
+ * Owns: the session, its streams' registry, and the connection-level waits of SPEC §13:
+ * the peer's SETTINGS (`h2.settingsTimeout`, phase `h2-settings`), the PING health check
+ * (a PING after `h2.pingInterval` of silence while streams are open, or at once after a
+ * stream's header/read-idle timeout; no ACK within `h2.pingTimeout` closes the connection,
+ * phase `h2-ping`), GOAWAY, REFUSED_STREAM accounting, the idle timer (`idleConnTimeout`
+ * from the last stream's end) and how many streams it takes ({@link H2Session.streamSlots}:
+ * 100 before SETTINGS, the peer's limit after, 1 000 when it sets none, 0 while going away
+ * or suspect).
+ *
+ * Never: builds a request or a Response (h2/stream.ts), retries (the transport), dials.
+ *
+ * Invariants: a connection-level failure (timeout, protocol error, socket death) is
+ * recorded before the streams hear of it, so every open stream fails with it (with its
+ * own `requestSent`) at once, never later by a timeout; the session's socket is ref'd
+ * only while a stream is open; every timer is unref'd and cleared on close; the owner
+ * hears `sessionClosed` exactly once.
+ */
+
+import * as http2 from 'node:http2';
+import type { Socket } from 'node:net';
+import { kernelSendQueue } from '../conn/kernel-queue.js';
+import { now, PhaseClock } from '../deadline.js';
+import { ProtocolError, TimeoutError } from '../errors.js';
+import { channels, type ConnectionInfo } from '../trace.js';
+import type { ResolvedH2Options } from './options.js';
+
+/** What a session reports to (the pool, through the transport). */
+export interface SessionOwner {
+  /** A stream ended: its lease is free. */
+  leaseEnded(s: H2Session): void;
+  /** The session takes more or fewer streams than before. */
+  slotsChanged(s: H2Session): void;
+  /** The session closed; it must leave every list. */
+  sessionClosed(s: H2Session): void;
+}
+
+/** What a session needs to know of each of its streams. */
+export interface SessionStream {
+  /** The stream's id once assigned (0 before). */
+  readonly id: number;
+  /** Set by the session: the stream is above a GOAWAY's last-stream-id (never processed). */
+  aboveGoaway: boolean;
+  /** The connection failed: fail the stream with `err` (its own `requestSent` is added by the stream). */
+  connectionFailed(err: (requestSent: boolean) => Error): void;
+}
+
+const SETTINGS = 0;
+const PING_DUE = 1;
+const PING_ACK = 2;
+const IDLE = 3;
+const ZERO = 4;
+const SLOTS = 5;
+
+/** Streams before the peer's SETTINGS arrive, and when it sets no limit (SPEC §13). */
+export const SLOTS_BEFORE_SETTINGS = 100;
+export const SLOTS_WHEN_UNLIMITED = 1_000;
+
+/** nghttp2 library error codes (negative) to RFC 9113 error codes, where they map. */
+const LIB_TO_H2: Readonly<Record<number, number>> = { [-505]: 1, [-524]: 3, [-522]: 6, [-523]: 9, [-536]: 1, [-532]: 1 };
+
+/** One HTTP/2 connection. */
+export class H2Session {
+  readonly key: string;
+  readonly session: http2.ClientHttp2Session;
+  readonly socket: Socket;
+  /** Streams started so far (a stream on a session with served > 0 is on a reused connection). */
+  served = 0;
+  idleSince = 0;
+  idleDeadline = Number.POSITIVE_INFINITY;
+  /** @internal — owned by the pool. */
+  poolState: 'idle' | 'active' | 'shared' | undefined;
+  /** @internal — owned by the pool. */
+  poolLeases = 0;
+  dialMarks:
+    | { start: number; lookup: number | undefined; connect: number | undefined; secureConnect: number | undefined }
+    | undefined;
+  /** Set once the connection failed as a whole: every stream fails with it. */
+  failure: ((requestSent: boolean) => Error) | undefined;
+  /** Streams above this id were not processed by the peer (GOAWAY); Infinity until one arrives. */
+  lastStreamId = Number.POSITIVE_INFINITY;
+  /** Error code of the GOAWAY received, if any. */
+  goawayCode: number | undefined;
+
+  private readonly streams = new Set<SessionStream>();
+  private readonly clock: PhaseClock;
+  private readonly info: ConnectionInfo;
+  private readonly startedAt = now();
+  private gotSettings = false;
+  private goingAway = false;
+  private suspect = false;
+  private refusals = 0;
+  private pingSentAt = -1;
+  private isClosed = false;
+  private owner: SessionOwner | undefined;
+
+  constructor(
+    key: string,
+    socket: Socket,
+    authority: string,
+    private readonly opts: ResolvedH2Options,
+    private readonly idleConnTimeout: number,
+    owner: SessionOwner,
+    maxHeaderListSize: number,
+  ) {
+    this.key = key;
+    this.socket = socket;
+    this.owner = owner;
+    this.info = Object.freeze({
+      key,
+      localAddress: socket.localAddress,
+      localPort: socket.localPort,
+      remoteAddress: socket.remoteAddress,
+      remotePort: socket.remotePort,
+      family: socket.remoteFamily === 'IPv6' ? 6 : socket.remoteFamily === 'IPv4' ? 4 : undefined,
+    });
+    this.clock = new PhaseClock(SLOTS, (slot) => this.onClock(slot));
+    this.session = http2.connect(authority, {
+      createConnection: () => socket,
+      peerMaxConcurrentStreams: SLOTS_BEFORE_SETTINGS,
+      maxSessionMemory: 64,
+      settings: {
+        enablePush: false,
+        initialWindowSize: opts.initialWindowSize,
+        maxHeaderListSize,
+      },
+    });
+    const s = this.session;
+    s.on('remoteSettings', () => this.onSettings());
+    s.on('goaway', (code: number, last: number) => this.onGoaway(code, last));
+    s.on('error', (err: Error) => this.onError(err));
+    s.on('frameError', () => this.touch());
+    s.on('close', () => this.markClosed());
+    socket.on('close', () => this.onSocketGone());
+    if (opts.connectionWindowSize > 65_535) {
+      try {
+        s.setLocalWindowSize(opts.connectionWindowSize);
+      } catch {
+        // Too early on some versions: applied on 'connect' below.
+        s.once('connect', () => {
+          if (!s.destroyed) s.setLocalWindowSize(opts.connectionWindowSize);
+        });
+      }
+    }
+    this.clock.after(SETTINGS, opts.settingsTimeout);
+    this.session.unref();
+    this.idleSince = now();
+    this.armIdle();
+    if (channels.connectionOpen.hasSubscribers) channels.connectionOpen.publish({ connection: this.info });
+  }
+
+  /** Streams it may carry at once right now (the pool's slots). */
+  streamSlots(): number {
+    if (this.isClosed || this.goingAway || this.suspect || this.refusals >= 2) return 0;
+    if (!this.gotSettings) return SLOTS_BEFORE_SETTINGS;
+    const m = this.session.remoteSettings.maxConcurrentStreams;
+    if (m === undefined || m >= 2 ** 31) return SLOTS_WHEN_UNLIMITED;
+    return m;
+  }
+
+  /** Whether a new stream may start on it now. */
+  isUsable(): boolean {
+    if (this.isClosed || this.session.destroyed || this.session.closed || this.goingAway || this.suspect) return false;
+    // Never hand out a session racing its idle timer (golang/go#70515).
+    return this.streams.size > 0 || now() < this.idleSince + this.idleConnTimeout - 1;
+  }
+
+  /** Local and remote addresses as of connect. */
+  get localAddress(): string | undefined {
+    return this.info.localAddress;
+  }
+  get remoteAddress(): string | undefined {
+    return this.info.remoteAddress;
+  }
+  describe(): ConnectionInfo {
+    return this.info;
+  }
+
+  /** A stream of this session started. */
+  opened(st: SessionStream): void {
+    this.streams.add(st);
+    this.served++;
+    this.clock.unset(IDLE);
+    if (this.streams.size === 1) {
+      this.session.ref();
+      this.touch();
+    }
+  }
+
+  /** A stream of this session ended (its lease goes back to the pool). */
+  ended(st: SessionStream): void {
+    if (!this.streams.delete(st)) return;
+    if (this.streams.size === 0) {
+      this.clock.unset(PING_DUE);
+      this.idleSince = now();
+      if (!this.isClosed) {
+        this.session.unref();
+        this.armIdle();
+      }
+    }
+    this.owner?.leaseEnded(this);
+    if (this.goingAway && this.streams.size === 0) this.close();
+  }
+
+  /** A frame (or anything from the peer) arrived: the silence clock restarts. */
+  touch(): void {
+    if (this.streams.size > 0 && this.pingSentAt < 0) this.clock.after(PING_DUE, this.opts.pingInterval);
+  }
+
+  /** A stream got its response head: refusals so far were not a pattern. */
+  answered(): void {
+    this.refusals = 0;
+  }
+
+  /** The peer refused a stream (REFUSED_STREAM): a second refusal in a row retires the session for new streams. */
+  refused(): void {
+    this.refusals++;
+    if (this.refusals === 2) this.owner?.slotsChanged(this);
+  }
+
+  /**
+   * A stream's header or read-idle timeout expired: the connection is suspect. A PING
+   * goes out at once and no new stream starts on it until the ACK (SPEC §13).
+   */
+  markSuspect(): void {
+    if (this.isClosed) return;
+    this.suspect = true;
+    this.sendPing();
+  }
+
+  /** Closes now: streams still open fail with `connection-closed` or the failure recorded. */
+  close(): void {
+    if (this.isClosed) return;
+    const s = this.session;
+    if (!s.destroyed && this.streams.size === 0 && !this.socket.destroyed) {
+      // Quietly: GOAWAY(NO_ERROR), then node ends the socket (the peer sees the FIN);
+      // destroyed anyway if that does not finish promptly.
+      s.close(() => this.socket.destroy());
+      setTimeout(() => {
+        if (!s.destroyed) s.destroy();
+        this.socket.destroy();
+      }, 1_000).unref();
+    } else {
+      if (!s.destroyed) s.destroy();
+      this.socket.destroy();
+    }
+    this.markClosed();
+  }
+
+  /** Fails the whole connection: every open stream with `err`, then closes it. */
+  fail(err: (requestSent: boolean) => Error, h2Code = http2.constants.NGHTTP2_NO_ERROR): void {
+    if (this.isClosed) return;
+    this.failure ??= err;
+    for (const st of [...this.streams]) st.connectionFailed(this.failure);
+    if (!this.session.destroyed) this.session.destroy(undefined, h2Code);
+    this.socket.destroy();
+    this.markClosed();
+  }
+
+  /** Streams of this session whose request body is being written. */
+  uploaders = 0;
+
+  /** Bytes the session has written to its socket so far (any stream, any frame). */
+  bytesOut(): number {
+    return this.socket.bytesWritten;
+  }
+
+  /**
+   * Bytes written to the socket that the peer has not taken: libuv's queue (TLS
+   * included) plus, on Linux, the kernel's send queue (a peer that stopped reading).
+   */
+  socketBacklog(deep = true): number {
+    let n = 0;
+    if (deep) {
+      // Read from /proc (slow on a busy host): only when a clock suspects a stall.
+      const k = kernelSendQueue(this.socket);
+      if (k > 0) n += k;
+    }
+    let s = this.socket as unknown as { _handle?: { writeQueueSize?: unknown } | null; _parent?: unknown } | null;
+    for (let depth = 0; s != null && depth < 4; depth++) {
+      const q = s._handle?.writeQueueSize;
+      if (typeof q === 'number') n += q;
+      s = s._parent as typeof s;
+    }
+    return n;
+  }
+
+  // Private implementation past this point.
+
+  private armIdle(): void {
+    if (this.idleConnTimeout !== Number.POSITIVE_INFINITY) this.clock.after(IDLE, this.idleConnTimeout, this.idleSince);
+  }
+
+  private sendPing(): void {
+    if (this.pingSentAt >= 0 || this.isClosed) return;
+    this.pingSentAt = now();
+    this.clock.unset(PING_DUE);
+    this.clock.after(PING_ACK, this.opts.pingTimeout);
+    let ok = false;
+    try {
+      ok = this.session.ping((err) => {
+        if (err !== null || this.isClosed) return;
+        this.pingSentAt = -1;
+        this.clock.unset(PING_ACK);
+        const wasSuspect = this.suspect;
+        this.suspect = false;
+        this.touch();
+        if (wasSuspect) this.owner?.slotsChanged(this);
+      });
+    } catch {
+      ok = false;
+    }
+    if (!ok) this.clock.after(PING_ACK, 0);
+  }
+
+  private onSettings(): void {
+    this.touch();
+    const first = !this.gotSettings;
+    this.gotSettings = true;
+    if (first) this.clock.unset(SETTINGS);
+    // A peer allowing 0 streams: if it still does after settingsTimeout, close (SPEC §13).
+    if (this.streamSlots() === 0 && this.clock.dueAt(ZERO) === Number.POSITIVE_INFINITY) {
+      this.clock.after(ZERO, this.opts.settingsTimeout === Number.POSITIVE_INFINITY ? 10_000 : this.opts.settingsTimeout);
+    }
+    this.owner?.slotsChanged(this);
+  }
+
+  private onGoaway(code: number, last: number): void {
+    this.touch();
+    this.goingAway = true;
+    this.goawayCode = code;
+    this.lastStreamId = last;
+    // Marked now: node destroys the streams (and forgets their ids) right after this event.
+    for (const st of this.streams) if (st.id === 0 || st.id > last) st.aboveGoaway = true;
+    if (code !== http2.constants.NGHTTP2_NO_ERROR) {
+      const c = code;
+      this.failure ??= (sent) =>
+        new ProtocolError('h2-protocol-error', `the server closed the HTTP/2 connection with error code ${c} (GOAWAY)`, {
+          requestSent: sent,
+          h2Code: c,
+        });
+    }
+    this.owner?.slotsChanged(this);
+    if (this.streams.size === 0) this.close();
+  }
+
+  private onError(err: Error): void {
+    if (isSocketError(err)) {
+      this.socketError = err;
+      return;
+    }
+    const f = this.protocolFailure(err);
+    for (const st of [...this.streams]) st.connectionFailed(f);
+  }
+
+  /**
+   * Records a connection-level protocol error (nghttp2's, or a GOAWAY with an error code)
+   * as the session's failure and returns it. Streams that hear of it first (node destroys
+   * them before the session's 'error' event) call this too.
+   */
+  protocolFailure(err: Error): (requestSent: boolean) => Error {
+    const errno = (err as { errno?: unknown }).errno;
+    const h2Code = this.goawayCode ?? (typeof errno === 'number' ? LIB_TO_H2[errno] : undefined) ?? 1;
+    this.failure ??= (sent) =>
+      new ProtocolError('h2-protocol-error', `HTTP/2 connection error: ${err.message}`, { cause: err, requestSent: sent, h2Code });
+    return this.failure;
+  }
+
+  /** The socket error that killed the session, if any (the cause of `connection-closed`). */
+  socketError: Error | undefined;
+
+  private onSocketGone(): void {
+    if (this.isClosed) return;
+    // Streams hear of it through their own 'close'; make sure the session goes too.
+    setImmediate(() => this.close());
+  }
+
+  private onClock(slot: number): void {
+    if (this.isClosed) return;
+    if (slot === IDLE) {
+      if (this.streams.size === 0) this.close();
+      return;
+    }
+    if (slot === ZERO) {
+      if (this.streamSlots() === 0 && this.streams.size === 0 && !this.goingAway && !this.suspect) this.close();
+      return;
+    }
+    if (slot === PING_DUE) {
+      if (this.streams.size > 0) this.sendPing();
+      return;
+    }
+    const settings = slot === SETTINGS;
+    const timeout = settings ? this.opts.settingsTimeout : this.opts.pingTimeout;
+    const since = settings ? this.startedAt : this.pingSentAt;
+    const elapsed = now() - since;
+    const what = settings ? "waiting for the server's HTTP/2 SETTINGS" : 'waiting for the HTTP/2 PING acknowledgement';
+    this.fail(
+      (sent) =>
+        new TimeoutError({
+          phase: settings ? 'h2-settings' : 'h2-ping',
+          timeout,
+          elapsed,
+          requestSent: sent,
+        }, `${settings ? 'h2-settings' : 'h2-ping'} timeout: ${Math.round(elapsed)} ms elapsed, limit ${timeout} ms, ${what}${sent ? ' (request sent)' : ' (request not sent)'}`),
+      http2.constants.NGHTTP2_PROTOCOL_ERROR,
+    );
+  }
+
+  private markClosed(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.clock.dispose();
+    if (channels.connectionClose.hasSubscribers) channels.connectionClose.publish({ connection: this.info });
+    const owner = this.owner;
+    this.owner = undefined;
+    owner?.sessionClosed(this);
+  }
+}
+
+function isSocketError(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) && code !== 'ERR_HTTP2_ERROR';
+}

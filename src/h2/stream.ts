@@ -1,0 +1,547 @@
+/**
+ * h2/stream — one request on one HTTP/2 stream (Go's clientStream).
+ *
+ * Owns: the stream's life from HEADERS to its close, and its per-stream waits (SPEC
+ * §13): `writeTimeout` / `writeIdleTimeout` (flow-control waits count; a socket that
+ * takes nothing fails the whole connection), `expectContinueTimeout`,
+ * `responseHeaderTimeout`, `readIdleTimeout`, `minThroughput`, and the request's budget
+ * (overall timeout, signal). A stream's timeout resets only that stream (RST_STREAM
+ * CANCEL); a header or read-idle timeout also makes the connection suspect (PING now).
+ * Response bodies honour backpressure: a paused body stops reading its stream, so its
+ * receive window is not reopened. Holds the request's budget while in flight and reports
+ * its phase and `requestSent` as the budget's holder.
+ *
+ * Never: retries (the transport decides from the error), builds a Response itself
+ * (h2/head.ts does), touches the socket.
+ *
+ * Invariants: the stream settles once — its head promise or its body fails with exactly
+ * one error; a stream that was not processed by the peer (REFUSED_STREAM, or above a
+ * GOAWAY's last-stream-id, before any response) fails with {@link unprocessed} set so the
+ * transport may replay it; the session hears `ended` exactly once; every clock is cleared.
+ */
+
+import * as http2 from 'node:http2';
+import { BodyChannel, type BodyProducer, watchUnread } from '../conn/body.js';
+import { ThroughputMeter } from '../conn/throughput.js';
+import type { WritableBody } from '../conn/writer.js';
+import { isDecodable } from '../decompress.js';
+import { type Budget, type Cancelable, now, PhaseClock } from '../deadline.js';
+import { type ActivePhase, HourglassError, ProtocolError, TimeoutError, type TimeoutPhase } from '../errors.js';
+import { headersObject } from '../http1/headers.js';
+import type { TransportTimeouts } from '../options.js';
+import type { Response } from '../response.js';
+import type { Timings } from '../timings.js';
+import { emit, type TraceHooks } from '../trace.js';
+import { headText, makeResponse, rawPairs, requestHeaders } from './head.js';
+import type { H2Session, SessionStream } from './session.js';
+import { Upload, type UploadOwner } from './upload.js';
+
+/** What the transport hands a session for one request. */
+export interface H2Request {
+  method: string;
+  /** URL for errors and the response. */
+  url: string;
+  scheme: 'http' | 'https';
+  authority: string;
+  /** `:path` (origin-form). */
+  path: string;
+  /** The transport's flat header list (Host included); connection-specific fields are dropped. */
+  headers: string[];
+  body: WritableBody;
+  expectContinue: boolean;
+  timeouts: TransportTimeouts;
+  budget: Budget;
+  trace: TraceHooks | undefined;
+  timings: Timings;
+  maxResponseBytes: number;
+  decodes: boolean;
+  /** The session served a stream before this one (`Response.reused`, `gotConn.reused`). */
+  reused: boolean;
+}
+
+const UNPROCESSED = Symbol('hourglass.h2.unprocessed');
+
+/** True for the error of a stream the peer never processed (it may be replayed). */
+export function unprocessed(err: unknown): 'refused' | 'goaway' | undefined {
+  return typeof err === 'object' && err !== null ? (err as { [UNPROCESSED]?: 'refused' | 'goaway' })[UNPROCESSED] : undefined;
+}
+
+const WRITE = 0;
+const HEADERS = 1;
+const READ_IDLE = 2;
+const RATE = 3;
+const CONTINUE = 4;
+const WRITE_IDLE = 5;
+const SLOTS = 6;
+const SLOT_PHASE: TimeoutPhase[] = ['write', 'response-headers', 'read-idle', 'min-throughput', 'write', 'write-idle'];
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+
+/** Sends `req` on `session` and resolves with the response head (body streaming). */
+export function sendOnStream(session: H2Session, req: H2Request): Promise<Response> {
+  return new H2Stream(session, req).start();
+}
+
+class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
+  private stream: http2.ClientHttp2Stream | undefined;
+  private readonly clock = new PhaseClock(SLOTS, (slot) => this.onClock(slot));
+  private resolveHead: ((res: Response) => void) | undefined;
+  private rejectHead: ((err: Error) => void) | undefined;
+  private channel: BodyChannel | undefined;
+  private upload: Upload | undefined;
+  private sent = false;
+  private reqPhase: ActivePhase = 'write';
+  private headSeen = false;
+  private complete = false;
+  private failed: Error | undefined;
+  private finished = false;
+  private bodyBytes = 0;
+  private rawLimit = Number.POSITIVE_INFINITY;
+  private phaseStart = 0;
+  private flushedAt = 0;
+  private waitingContinue = false;
+  private readonly meter = new ThroughputMeter();
+  private streamError: Error | undefined;
+  /** SessionStream: set when a GOAWAY showed this stream was never processed. */
+  aboveGoaway = false;
+  /** Write-idle: the session's bytes out when last looked at (progress inside a piece). */
+  private outSeen = -1;
+  /** Write-idle: the socket backlog when last looked at (-1: not looked at since progress). */
+  private backlogSeen = -1;
+  /** This stream counts in its session's `uploaders`. */
+  private uploading = false;
+  /** Write-idle: bytes went out at the last look; one more look decides. */
+  private outLooking = false;
+
+  constructor(
+    private readonly session: H2Session,
+    private readonly req: H2Request,
+  ) {}
+
+  get id(): number {
+    return this.stream?.id ?? 0;
+  }
+
+  /** Cancelable: the request's phase while this stream holds it. */
+  get phase(): ActivePhase {
+    return this.reqPhase;
+  }
+
+  /** Cancelable: whether the request's HEADERS went out. */
+  get requestSent(): boolean {
+    return this.sent;
+  }
+
+  start(): Promise<Response> {
+    const req = this.req;
+    const p = new Promise<Response>((resolve, reject) => {
+      this.resolveHead = resolve;
+      this.rejectHead = reject;
+    });
+    req.budget.hold(this);
+    if (this.failed !== undefined) return p;
+    let stream: http2.ClientHttp2Stream;
+    let headers: http2.OutgoingHttpHeaders;
+    try {
+      headers = requestHeaders(req.method, req.scheme, req.authority, req.path, req.headers);
+      stream = this.session.session.request(headers, { endStream: req.body.kind === 'none' });
+    } catch (err) {
+      this.fail(
+        new ProtocolError('h2-protocol-error', `could not open an HTTP/2 stream: ${(err as Error).message}`, {
+          cause: err,
+          requestSent: false,
+        }),
+      );
+      return p;
+    }
+    this.stream = stream;
+    this.session.opened(this);
+    // wire events: `hourglass:wire:start` would be published here for the HTTP/2 path.
+    this.sent = true; // HEADERS are submitted: the peer may act on them
+    if (req.trace !== undefined) emit(req.trace, 'wroteHeaders', { head: headText(headers) });
+    stream.on('headers', (h: http2.IncomingHttpHeaders) => this.onInterim(h));
+    stream.on('continue', () => this.sendBody());
+    stream.on('response', (h: http2.IncomingHttpHeaders) => this.onHead(h));
+    stream.on('data', (c: Buffer) => this.onData(c));
+    stream.on('trailers', (h: http2.IncomingHttpHeaders) => {
+      const into = this.channel?.trailers;
+      if (into !== undefined) Object.assign(into, headersObject(rawPairs(h)));
+    });
+    stream.on('end', () => this.onEnd());
+    stream.on('error', (err: Error) => {
+      this.streamError ??= err;
+    });
+    stream.on('close', () => this.onClose());
+    const t = now();
+    this.phaseStart = t;
+    this.clock.after(WRITE, req.timeouts.writeTimeout, t);
+    if (req.body.kind === 'none') {
+      this.uploadDone(undefined);
+      return p;
+    }
+    this.upload = new Upload(stream, req.body, this);
+    this.waitingContinue = req.expectContinue;
+    if (this.waitingContinue && req.timeouts.expectContinueTimeout !== 0) {
+      emit(req.trace, 'wait100Continue');
+      // While we wait for the answer the response clocks run (SPEC §11).
+      this.clock.after(HEADERS, req.timeouts.responseHeaderTimeout, t);
+      this.clock.after(READ_IDLE, req.timeouts.readIdleTimeout, t);
+      this.reqPhase = 'response-headers';
+      this.clock.after(CONTINUE, req.timeouts.expectContinueTimeout);
+      return p;
+    }
+    this.sendBody();
+    return p;
+  }
+
+  /** The budget failed (overall timeout, abort): reset only this stream. */
+  cancel(err: HourglassError): void {
+    this.fail(err);
+  }
+
+  /** The connection failed as a whole. */
+  connectionFailed(err: (requestSent: boolean) => Error): void {
+    // A stream above a GOAWAY's last-stream-id was not processed: it may be replayed.
+    this.fail(this.unprocessedError() ?? err(this.sent));
+  }
+
+  // --- request body ------------------------------------------------------------
+
+  private sendBody(): void {
+    if (this.upload === undefined || this.failed !== undefined || this.headSeen && this.upload.done) return;
+    if (this.waitingContinue) {
+      this.waitingContinue = false;
+      this.clock.unset(CONTINUE);
+      this.clock.unset(HEADERS);
+      this.clock.unset(READ_IDLE);
+      this.reqPhase = 'write';
+    }
+    this.uploading = true;
+    this.session.uploaders++;
+    this.uploadProgress();
+    // Our HEADERS leave the socket on the session's next write: they are not body progress.
+    setTimeout(() => {
+      if (this.uploading && this.upload?.done === false) this.outSeen = this.session.bytesOut();
+    }, 5).unref();
+    this.upload.start();
+  }
+
+  uploadProgress(): void {
+    if (this.headSeen) return;
+    this.flushedAt = now();
+    this.outSeen = this.session.bytesOut();
+    this.backlogSeen = -1;
+    this.outLooking = false;
+    this.clock.after(WRITE_IDLE, this.req.timeouts.writeIdleTimeout, this.flushedAt);
+  }
+
+  private stopUploading(): void {
+    if (!this.uploading) return;
+    this.uploading = false;
+    this.session.uploaders--;
+  }
+
+  uploadDone(err: Error | undefined): void {
+    this.stopUploading();
+    const req = this.req;
+    this.clock.unset(WRITE);
+    this.clock.unset(WRITE_IDLE);
+    emit(req.trace, 'wroteRequest', { error: err });
+    if (err !== undefined) {
+      if (!this.headSeen) this.fail(err instanceof HourglassError ? err : new HourglassError(err.message, 'HG_REQUEST_BODY', { cause: err }));
+      else this.stream?.close(NGHTTP2_CANCEL);
+      return;
+    }
+    req.timings.upload = Date.now();
+    if (this.headSeen) return;
+    this.reqPhase = 'response-headers';
+    const t = now();
+    this.phaseStart = t;
+    this.clock.after(HEADERS, req.timeouts.responseHeaderTimeout, t);
+    this.clock.after(READ_IDLE, req.timeouts.readIdleTimeout, t);
+  }
+
+  // --- response ---------------------------------------------------------------------
+
+  private firstByte(): void {
+    if (this.req.timings.response !== undefined) return;
+    this.req.timings.response = Date.now();
+    emit(this.req.trace, 'gotFirstResponseByte');
+  }
+
+  private onInterim(h: http2.IncomingHttpHeaders): void {
+    this.session.touch();
+    const status = Number(h[':status']);
+    if (!(status >= 100 && status < 200)) return;
+    this.firstByte();
+    if (this.clock.dueAt(READ_IDLE) !== Number.POSITIVE_INFINITY) this.clock.after(READ_IDLE, this.req.timeouts.readIdleTimeout);
+    if (status === 100) emit(this.req.trace, 'got100Continue');
+    emit(this.req.trace, 'got1xxResponse', { status, headers: headersObject(rawPairs(h)) });
+  }
+
+  private onHead(h: http2.IncomingHttpHeaders): void {
+    if (this.failed !== undefined) return;
+    const req = this.req;
+    this.session.touch();
+    this.session.answered();
+    this.firstByte();
+    this.headSeen = true;
+    this.clock.unset(HEADERS);
+    // SPEC §11: the final head stops both write clocks (an upload may go on: full duplex).
+    this.clock.unset(WRITE);
+    this.clock.unset(WRITE_IDLE);
+    if (this.waitingContinue) {
+      this.waitingContinue = false;
+      this.clock.unset(CONTINUE);
+      this.upload?.abandon();
+    }
+    const status = Number(h[':status']);
+    const cl = h['content-length'];
+    const noBody = req.method === 'HEAD' || status === 204 || status === 304;
+    const length = noBody ? 0 : typeof cl === 'string' && /^\d+$/.test(cl) ? Number(cl) : -1;
+    this.rawLimit = req.decodes && isDecodable(h['content-encoding'] as string | undefined) ? Number.POSITIVE_INFINITY : req.maxResponseBytes;
+    const channel = new BodyChannel(this, length);
+    this.channel = channel;
+    const res = makeResponse(
+      { status, headers: h, url: req.url, method: req.method, reused: req.reused, timings: req.timings },
+      channel,
+    );
+    watchUnread(res, channel);
+    this.reqPhase = 'body';
+    if (req.timeouts.minThroughput !== undefined && !noBody) this.clock.set(RATE, this.meter.begin(0, req.timeouts.minThroughput));
+    const resolve = this.resolveHead!;
+    this.resolveHead = this.rejectHead = undefined;
+    resolve(res);
+  }
+
+  private onData(chunk: Buffer): void {
+    const ch = this.channel;
+    if (ch === undefined || this.failed !== undefined) return;
+    this.session.touch();
+    this.bodyBytes += chunk.length;
+    if (this.bodyBytes > this.rawLimit) {
+      this.fail(new ProtocolError('body-too-large', `response body exceeds maxResponseBytes (${this.rawLimit})`, {}));
+      return;
+    }
+    if (this.clock.dueAt(READ_IDLE) !== Number.POSITIVE_INFINITY) this.clock.after(READ_IDLE, this.req.timeouts.readIdleTimeout);
+    if (!ch.push(chunk, true)) {
+      // Backpressure: not reading the stream keeps its receive window shut (SPEC §13).
+      this.stream?.pause();
+      this.clock.unset(RATE);
+    }
+  }
+
+  private onEnd(): void {
+    if (this.failed !== undefined) return;
+    if (this.channel === undefined) {
+      // Before any head: a reset or a dead connection ends the readable side too ('close'
+      // classifies those); END_STREAM alone (an empty DATA frame) is malformed (RFC 9113 §8.1).
+      setImmediate(() => {
+        const code = this.stream?.rstCode;
+        if (this.failed !== undefined || this.finished || (code !== undefined && code !== NGHTTP2_NO_ERROR)) return;
+        if (this.session.failure !== undefined || this.session.session.destroyed || this.streamError !== undefined) return;
+        if (code === NGHTTP2_NO_ERROR && this.stream?.closed === true) return;
+        this.fail(new ProtocolError('h2-protocol-error', 'the server ended the stream before sending a response head', { requestSent: this.sent }));
+      });
+      return;
+    }
+    // A reset ends the readable side too: that is a failure, which 'close' reports.
+    const code = this.stream?.rstCode;
+    if (code !== undefined && code !== NGHTTP2_NO_ERROR) return;
+    this.session.touch();
+    this.complete = true;
+    this.clock.clear();
+    this.channel.end();
+  }
+
+  // --- body consumer (BodyProducer) ----------------------------------------------------
+
+  onDemand(): void {
+    if (this.complete || this.failed !== undefined) return;
+    this.clock.after(READ_IDLE, this.req.timeouts.readIdleTimeout);
+    const s = this.stream;
+    if (s !== undefined && s.isPaused()) {
+      s.resume();
+      const mt = this.req.timeouts.minThroughput;
+      if (mt !== undefined) this.clock.set(RATE, this.meter.begin(this.bodyBytes, mt));
+    }
+  }
+
+  onSettled(complete: boolean, _err: Error | undefined): void {
+    this.req.budget.release(this);
+    if (this.finished) return;
+    this.clock.dispose();
+    const s = this.stream;
+    // An unread rest, or our upload still going after the response ended: reset the stream.
+    if (s !== undefined && !s.closed && !s.destroyed && (!complete || !this.complete || this.upload?.done === false)) {
+      this.upload?.abandon();
+      this.stopUploading();
+      s.close(NGHTTP2_CANCEL);
+    }
+    if (complete && this.complete) emit(this.req.trace, 'putIdleConn', { error: undefined });
+    this.finish();
+  }
+
+  // --- clocks ------------------------------------------------------------------------
+
+  private onClock(slot: number): void {
+    if (this.failed !== undefined || this.finished) return;
+    const t = this.req.timeouts;
+    if (slot === CONTINUE) {
+      this.sendBody();
+      return;
+    }
+    let timeout: number;
+    let elapsed: number;
+    let flowControl: boolean | undefined;
+    if (slot === WRITE_IDLE) {
+      if (this.upload === undefined || this.upload.done || this.upload.pending === 0) {
+        // Nothing waits to be taken: the body source is slow, not the peer.
+        this.uploadProgress();
+        return;
+      }
+      const out = this.session.bytesOut();
+      if (this.session.uploaders === 1 && out !== this.outSeen) {
+        // The only upload on the connection: bytes that went out in two looks in a row are
+        // its progress (a window opened a few bytes, less than one written piece); one
+        // stray control frame is not.
+        this.outSeen = out;
+        if (this.outLooking) {
+          this.uploadProgress();
+          return;
+        }
+        this.outLooking = true;
+        this.clock.after(WRITE_IDLE, Math.max(1, t.writeIdleTimeout / 2));
+        return;
+      }
+      this.outLooking = false;
+      const stalledFor = now() - this.flushedAt;
+      const backlog = this.session.socketBacklog();
+      if (backlog > 0 && backlog !== this.backlogSeen) {
+        // Bytes wait in the socket: look again soon. Unchanged then: the peer stopped reading.
+        this.backlogSeen = backlog;
+        this.clock.after(WRITE_IDLE, Math.max(1, t.writeIdleTimeout / 8));
+        return;
+      }
+      timeout = t.writeIdleTimeout;
+      elapsed = stalledFor;
+      flowControl = backlog === 0;
+      if (!flowControl) {
+        // The socket itself takes nothing: the whole connection is stuck (SPEC §13).
+        this.session.fail((sent) => new TimeoutError({ phase: 'write-idle', timeout, elapsed, requestSent: sent, flowControl: false }));
+        return;
+      }
+    } else if (slot === RATE) {
+      const next = this.meter.tick(this.bodyBytes, t.minThroughput!);
+      if (next !== -1) {
+        this.clock.set(RATE, next);
+        return;
+      }
+      timeout = t.minThroughput!.window;
+      elapsed = now() - this.meter.startedAt;
+    } else if (slot === READ_IDLE) {
+      if (this.channel !== undefined && !this.channel.starving) return;
+      timeout = t.readIdleTimeout;
+      elapsed = timeout;
+    } else if (slot === WRITE) {
+      timeout = t.writeTimeout;
+      elapsed = now() - this.phaseStart;
+      flowControl = this.upload !== undefined && this.upload.pending > 0 && this.session.socketBacklog(false) === 0;
+    } else {
+      timeout = t.responseHeaderTimeout;
+      elapsed = now() - this.phaseStart;
+    }
+    this.fail(new TimeoutError({ phase: SLOT_PHASE[slot]!, timeout, elapsed, requestSent: this.sent, flowControl }));
+    // A stream that heard nothing for too long makes its connection suspect (SPEC §13); so
+    // does a window that never opened: a peer that stopped reading its socket cannot say
+    // so otherwise (its receive buffer took our bytes), and will not answer the PING.
+    if (slot === HEADERS || slot === READ_IDLE || slot === WRITE_IDLE) this.session.markSuspect();
+  }
+
+  // --- failure and teardown --------------------------------------------------------------
+
+  private onClose(): void {
+    if (this.finished || this.failed !== undefined) return;
+    if (this.complete) return; // the body settles through the channel
+    // Connection-level causes are recorded on the session a moment after the stream closes.
+    setImmediate(() => {
+      if (this.finished || this.failed !== undefined || this.complete) return;
+      this.fail(this.closeError());
+    });
+  }
+
+  /**
+   * The error of a stream the peer never processed (REFUSED_STREAM, or above a GOAWAY's
+   * last-stream-id, with no response yet), which the transport may replay; else undefined.
+   */
+  private unprocessedError(): Error | undefined {
+    const s = this.session;
+    const code = this.stream?.rstCode;
+    const goaway = this.aboveGoaway || this.id > s.lastStreamId;
+    if (this.headSeen || !(code === NGHTTP2_REFUSED_STREAM || goaway)) return undefined;
+    if (!goaway) s.refused();
+    const err = new ProtocolError(
+      'stream-refused',
+      goaway ? 'the server went away (GOAWAY) before processing the stream' : 'the server refused the stream (REFUSED_STREAM)',
+      { requestSent: this.sent, cause: this.streamError, h2Code: goaway ? (s.goawayCode ?? NGHTTP2_REFUSED_STREAM) : NGHTTP2_REFUSED_STREAM },
+    );
+    (err as Error & { [UNPROCESSED]?: string })[UNPROCESSED] = goaway ? 'goaway' : 'refused';
+    return err;
+  }
+
+  /** Why the stream closed before its response ended. */
+  private closeError(): Error {
+    const s = this.session;
+    const ctx = { requestSent: this.sent, cause: this.streamError };
+    const skipped = this.unprocessedError();
+    if (skipped !== undefined) return skipped;
+    if (s.failure !== undefined) return s.failure(this.sent);
+    const se = this.streamError as (Error & { code?: unknown }) | undefined;
+    if (se !== undefined && (se.code === 'ERR_HTTP2_ERROR' || se.code === 'ERR_HTTP2_SESSION_ERROR')) {
+      return s.protocolFailure(se)(this.sent);
+    }
+    const code = this.stream?.rstCode;
+    // The socket died (node resets the streams of a destroyed session with CANCEL or INTERNAL_ERROR).
+    const dead = s.socketError !== undefined || s.socket.destroyed || s.session.destroyed;
+    const localReset = dead && (code === NGHTTP2_CANCEL || code === NGHTTP2_INTERNAL_ERROR);
+    if (code !== undefined && code !== NGHTTP2_NO_ERROR && !localReset) {
+      return new ProtocolError('stream-reset', `the server reset the stream with error code ${code}`, { ...ctx, h2Code: code });
+    }
+    if (!dead && code === NGHTTP2_NO_ERROR) {
+      return new ProtocolError('stream-reset', 'the server closed the stream before the response ended', { ...ctx, h2Code: 0 });
+    }
+    const cause = s.socketError ?? this.streamError;
+    return this.headSeen
+      ? new ProtocolError('truncated-body', 'connection closed before the response body ended', { ...ctx, cause })
+      : new ProtocolError('connection-closed', 'connection closed before the response head', { ...ctx, cause });
+  }
+
+  /** Fails the request with `err`: resets this stream only (the connection stays). */
+  private fail(err: Error): void {
+    if (this.failed !== undefined || this.finished) return;
+    const req = this.req;
+    if (err instanceof HourglassError) err.withRequest(req.method, req.url);
+    this.failed = err;
+    this.clock.dispose();
+    this.upload?.abandon();
+    this.stopUploading();
+    const s = this.stream;
+    if (s !== undefined && !s.closed && !s.destroyed) s.close(NGHTTP2_CANCEL);
+    const reject = this.rejectHead;
+    this.resolveHead = this.rejectHead = undefined;
+    if (reject !== undefined) {
+      req.budget.release(this);
+      // wire events: `hourglass:wire:error` would be published here.
+      reject(err);
+    } else {
+      this.channel?.fail(err);
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clock.dispose();
+    this.session.ended(this);
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * h2/upload — writes one request body as DATA frames on an HTTP/2 stream.
+ *
+ * Owns: the write side of one stream. Bytes are written in pieces of at most 64 KiB so
+ * that each piece's write callback — which fires once nghttp2 has taken it, i.e. once
+ * the peer's flow-control windows let it go — is a progress mark for the write-idle
+ * clock (SPEC §13: flow-control waits count). Reports `progress()` per piece taken and
+ * `done(err)` once, at the end or on failure.
+ *
+ * Never: runs a clock (the stream does), touches the socket.
+ * Invariants: a declared length the stream body does not match fails before a surplus
+ * byte is written; the last DATA frame carries END_STREAM (no empty trailing frame when
+ * the body is bytes); an abandoned stream body is destroyed once.
+ */
+
+import type { ClientHttp2Stream } from 'node:http2';
+import type { BodyChunk, WritableBody } from '../conn/writer.js';
+import { HourglassError, invalidArg } from '../errors.js';
+
+const PIECE = 64 * 1024;
+
+/** What an upload reports to (its stream). */
+export interface UploadOwner {
+  /** A piece of the body was taken by the HTTP/2 layer (flow control let it go). */
+  uploadProgress(): void;
+  /** The whole body was taken, or writing failed (`err`). Called once, unless abandoned. */
+  uploadDone(err: Error | undefined): void;
+}
+
+/** One request body on its way. */
+export class Upload {
+  done = false;
+  private abandoned = false;
+  private drainWaiter: (() => void) | undefined;
+
+  constructor(
+    private readonly stream: ClientHttp2Stream,
+    private readonly body: WritableBody,
+    private readonly owner: UploadOwner,
+  ) {
+    stream.on('drain', () => this.wake());
+    stream.on('close', () => this.wake());
+  }
+
+  /** Bytes written and not yet taken (waiting for a window or the socket). */
+  get pending(): number {
+    return this.stream.writableLength;
+  }
+
+  start(): void {
+    const b = this.body;
+    if (b.kind === 'none') {
+      this.finish(undefined);
+      return;
+    }
+    if (b.kind === 'buffer') {
+      const data = typeof b.data === 'string' ? Buffer.from(b.data) : b.data;
+      void this.pump([data], data.byteLength);
+      return;
+    }
+    void this.pump(b.source, b.length);
+  }
+
+  /** Stops writing; destroys a stream body. */
+  abandon(): void {
+    if (this.done || this.abandoned) return;
+    this.abandoned = true;
+    if (this.body.kind === 'stream') {
+      const src = this.body.source as { destroy?: (err?: Error) => void };
+      if (typeof src.destroy === 'function') src.destroy();
+    }
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.drainWaiter;
+    this.drainWaiter = undefined;
+    w?.();
+  }
+
+  private get stopped(): boolean {
+    return this.abandoned || this.stream.destroyed;
+  }
+
+  private async pump(source: AsyncIterable<BodyChunk> | Iterable<BodyChunk>, length: number): Promise<void> {
+    const s = this.stream;
+    let sent = 0;
+    const progress = (err?: Error | null): void => {
+      if (err == null && !this.done && !this.abandoned) this.owner.uploadProgress();
+    };
+    try {
+      for await (const piece of source) {
+        if (this.stopped) return;
+        const chunk = bytesOf(piece);
+        if (chunk.byteLength === 0) continue;
+        sent += chunk.byteLength;
+        if (length >= 0 && sent > length) throw invalidArg(`request body is longer than its content-length (${length})`);
+        for (let off = 0; off < chunk.byteLength; off += PIECE) {
+          const part = chunk.byteLength <= PIECE ? chunk : chunk.subarray(off, off + PIECE);
+          if (length >= 0 && sent === length && off + PIECE >= chunk.byteLength) {
+            // The last bytes: END_STREAM rides on this DATA frame (no empty frame after it).
+            s.end(part, () => this.finish(undefined));
+            return;
+          }
+          if (!s.write(part, progress)) {
+            await new Promise<void>((resolve) => {
+              this.drainWaiter = resolve;
+            });
+            if (this.stopped) return;
+          }
+        }
+      }
+      if (this.stopped) return;
+      if (length >= 0 && sent !== length) {
+        throw invalidArg(`request body is shorter (${sent} bytes) than its content-length (${length})`);
+      }
+      s.end(() => this.finish(undefined));
+    } catch (err) {
+      if (this.abandoned) return;
+      this.finish(
+        err instanceof HourglassError
+          ? err
+          : new HourglassError(`request body stream failed: ${(err as Error)?.message ?? String(err)}`, 'HG_REQUEST_BODY', {
+              cause: err,
+            }),
+      );
+    }
+  }
+
+  private finish(err: Error | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.abandoned) return;
+    this.owner.uploadDone(err);
+  }
+}
+
+function bytesOf(piece: unknown): Uint8Array {
+  if (piece instanceof Uint8Array) return piece;
+  if (typeof piece === 'string') return Buffer.from(piece);
+  if (ArrayBuffer.isView(piece)) return new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength);
+  if (piece instanceof ArrayBuffer) return new Uint8Array(piece);
+  throw invalidArg(`a request body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${typeof piece}`);
+}
