@@ -1,10 +1,7 @@
 // Small helpers shared by the bench scripts: statistics, process CPU, starting the server.
 
-import { fork, spawn, spawnSync } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -89,37 +86,6 @@ export async function waitForQuiet(ownPids, { maxCores = 0.25, maxWaitMs = 3000 
   return { load, waitedMs: maxWaitMs };
 }
 
-/** Finds a free loopback port (for servers that cannot report an ephemeral one). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function waitForPort(port, ms) {
-  const until = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const attempt = (n) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.once('error', () => {
-        s.destroy();
-        if (Date.now() > until || n > 200) reject(new Error(`nothing listens on 127.0.0.1:${port}`));
-        else setTimeout(() => attempt(n + 1), 50);
-      });
-    };
-    attempt(0);
-  });
-}
-
 /** Starts bench/server.mjs in its own process; resolves { port, pid, kind, stop }. */
 export function startNodeServer() {
   const child = fork(path.join(BENCH_DIR, 'server.mjs'), [], {
@@ -146,94 +112,6 @@ export function startNodeServer() {
       });
     });
   });
-}
-
-/** The nginx binary to use, or undefined: BENCH_NGINX_BIN, else `nginx` on PATH or in /usr/sbin. */
-export function findNginx() {
-  const candidates = process.env.BENCH_NGINX_BIN
-    ? [process.env.BENCH_NGINX_BIN]
-    : ['nginx', '/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'];
-  for (const c of candidates) {
-    const r = spawnSync(c, ['-v'], { stdio: 'ignore', timeout: 5000 });
-    if (r.status === 0) return c;
-  }
-  return undefined;
-}
-
-/**
- * Starts nginx (`daemon off`, one worker, no master) on a loopback port with the same paths
- * as server.mjs. /never is proxied to `neverPort` (the node server) since nginx cannot stay
- * silent by itself; /echo answers a canned 1 KiB body (nginx has no echo without modules).
- */
-export async function startNginx(bin, neverPort) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'hourglass-bench-nginx-'));
-  const www = path.join(dir, 'www');
-  await mkdir(www);
-  const mib = Buffer.alloc(1024 * 1024, 0x61);
-  await writeFile(path.join(www, '1m'), mib);
-  await writeFile(path.join(www, '64m'), Buffer.alloc(64 * 1024 * 1024, 0x61));
-  await writeFile(path.join(www, 'chunked'), 'hello, world\n');
-  const port = await freePort();
-  const kib = 'a'.repeat(1024);
-  const conf = `daemon off;
-master_process off;
-worker_processes 1;
-error_log ${dir}/error.log warn;
-pid ${dir}/nginx.pid;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_requests 10000000;
-  keepalive_timeout 300s;
-  sendfile on;
-  tcp_nodelay on;
-  default_type application/octet-stream;
-  server {
-    listen 127.0.0.1:${port} backlog=4096;
-    root ${www};
-    location = /small { default_type text/plain; return 200 "hello, world\\n"; }
-    location = /close { default_type text/plain; keepalive_timeout 0; return 200 "hello, world\\n"; }
-    location = /echo { return 200 "${kib}"; }
-    location = /1m { }
-    location = /64m { }
-    location = /chunked { default_type text/plain; ssi on; ssi_types *; }
-    location = /never { proxy_pass http://127.0.0.1:${neverPort}; proxy_read_timeout 3600s; }
-  }
-}
-`;
-  const confPath = path.join(dir, 'nginx.conf');
-  await writeFile(confPath, conf);
-  const child = spawn(bin, ['-p', dir, '-c', confPath], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  try {
-    await Promise.race([
-      waitForPort(port, 10_000),
-      exited.then((code) => {
-        throw new Error(`nginx exited (${code}); see ${dir}/error.log`);
-      }),
-    ]);
-  } catch (err) {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    throw err;
-  }
-  return {
-    kind: 'nginx',
-    port,
-    pid: child.pid,
-    stop: async () => {
-      if (child.exitCode === null) {
-        child.kill('SIGQUIT');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /**

@@ -12,8 +12,9 @@
  * how many bytes still wait, down to what the kernel has not taken yet (write-idle
  * clock, SPEC §11).
  *
- * Writes wait for the end of the event-loop turn: `start` corks the socket and one
- * `setImmediate` per turn uncorks every socket written in it. A turn that reads many
+ * A request written whole at once (no body, or a buffered one) waits for the end of the
+ * event-loop turn: `start` corks the socket and one `setImmediate` per turn uncorks every
+ * socket written in it (streamed and `100-continue` bodies are written as they come). A turn that reads many
  * responses (and issues the next requests from them) then puts all its requests on the
  * wire after its reads, each head and buffered body in one write syscall, instead of a
  * write between every two reads (which woke nginx ~0.9 times per request instead of
@@ -125,7 +126,9 @@ export class RequestWriter {
     this.abandoned = false;
     this.body = body;
     const s = this.socket;
-    if (!this.corked) {
+    // A request written whole here waits for the end of the turn; a streamed or held body
+    // goes as before (its head at once): those are not the many-small-requests case.
+    if (!this.corked && (body.kind === 'none' || (body.kind === 'buffer' && !holdBody))) {
       this.corked = true;
       s.cork();
       corkedWriters.push(this);
@@ -139,6 +142,7 @@ export class RequestWriter {
       if (typeof body.data === 'string') {
         more = s.write(head + body.data, 'utf8', this.onFlushed);
       } else {
+        // Corked (above, or by a request before in this turn): head and body in one writev.
         s.write(head, 'utf8');
         more = s.write(bodyBytes(body.data), this.onFlushed);
       }

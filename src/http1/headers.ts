@@ -127,10 +127,15 @@ export class HeadSection {
   raw: string[] = [];
   /** The lower-cased name of each field of `raw`; a fresh array after every begin(). */
   lower: string[] = [];
-  /** The previous section's `raw` and `lower`: a field spelled as the field at the same place
-   * there (most, on a keep-alive connection) reuses its strings instead of decoding new ones. */
-  private prevRaw: string[] = [];
-  private prevLower: string[] = [];
+  /**
+   * `[name, lower-cased name, value]` of each field of the section being read, and of the
+   * previous one: a field spelled as the field at the same place there (most, on a
+   * keep-alive connection) reuses its strings instead of decoding new ones. Two arrays
+   * swapped at begin(). Only values of {@link REUSABLE_VALUES} are kept ('' otherwise): a
+   * connection never holds on to a past response's Location, cookies or credentials.
+   */
+  private memo: string[] = [];
+  private prevMemo: string[] = [];
   clCount = 0;
   /** Value of the (single) Content-Length, -1 when absent. */
   clValue = -1;
@@ -164,8 +169,10 @@ export class HeadSection {
     this.pendingLen = 0;
     // Do not keep a buffer grown by one large split head for the connection's life.
     if (this.pending.length > 4096) this.pending = Buffer.allocUnsafe(256);
-    this.prevRaw = this.raw;
-    this.prevLower = this.lower;
+    const memo = this.prevMemo;
+    this.prevMemo = this.memo;
+    this.memo = memo;
+    memo.length = 0;
     this.raw = [];
     this.lower = [];
     this.clCount = 0;
@@ -230,7 +237,8 @@ export class HeadSection {
   release(): void {
     this.pending = EMPTY;
     this.pendingLen = 0;
-    this.prevRaw = this.prevLower = [];
+    this.memo = [];
+    this.prevMemo = [];
   }
 
   /** `HTTP/1.[01] SP 3DIGIT [SP reason]` in buf[s, e). */
@@ -280,20 +288,22 @@ export class HeadSection {
     }
     // Latin-1, as node:http and undici: one char per byte, so obs-text (0x80-0xFF) is kept;
     // the same bytes as the previous section's field at this place: the same strings.
-    const k = this.raw.length;
-    const prevName = this.prevRaw[k];
+    const m = this.memo.length;
+    const prev = this.prevMemo;
+    const prevName = prev[m];
     let name: string;
     let lower: string;
     if (prevName !== undefined && sameBytes(buf, s, nameEnd, prevName)) {
       name = prevName;
-      lower = this.prevLower[k >> 1]!;
+      lower = prev[m + 1]!;
     } else {
       name = buf.toString('latin1', s, nameEnd);
       lower = name.toLowerCase();
     }
-    const prevValue = this.prevRaw[k + 1];
+    const prevValue = prev[m + 2];
     const value =
       i === ve ? '' : prevValue !== undefined && sameBytes(buf, i, ve, prevValue) ? prevValue : buf.toString('latin1', i, ve);
+    this.memo.push(name, lower, REUSABLE_VALUES.has(lower) ? value : '');
     this.raw.push(name, value);
     this.lower.push(lower);
     if (!framing) return;
@@ -372,6 +382,33 @@ function statusPrefixOk(buf: Buffer, s: number, n: number): boolean {
   }
   return true;
 }
+
+/**
+ * Fields whose values a connection may remember from one response to the next (to reuse
+ * the strings): framing, caching and content metadata that repeats. Never Location,
+ * Set-Cookie, authentication or anything application-defined.
+ */
+const REUSABLE_VALUES: ReadonlySet<string> = new Set([
+  'accept-ranges',
+  'age',
+  'cache-control',
+  'connection',
+  'content-encoding',
+  'content-length',
+  'content-type',
+  'date',
+  'etag',
+  'expires',
+  'keep-alive',
+  'last-modified',
+  'server',
+  'strict-transport-security',
+  'transfer-encoding',
+  'vary',
+  'via',
+  'x-content-type-options',
+  'x-frame-options',
+]);
 
 /** Whether buf[s, e) holds exactly the Latin-1 string `str` (one char per byte). */
 function sameBytes(buf: Buffer, s: number, e: number, str: string): boolean {
