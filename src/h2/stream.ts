@@ -32,6 +32,7 @@ import type { TransportTimeouts } from '../options.js';
 import type { Response } from '../response.js';
 import type { Timings } from '../timings.js';
 import { emit, type TraceHooks } from '../trace.js';
+import { closeError, type StreamFacts, unprocessedError } from './close.js';
 import { headText, makeResponse, rawPairs, requestHeaders } from './head.js';
 import type { H2Session, SessionStream } from './session.js';
 import { Upload, type UploadOwner } from './upload.js';
@@ -59,12 +60,7 @@ export interface H2Request {
   reused: boolean;
 }
 
-const UNPROCESSED = Symbol('hourglass.h2.unprocessed');
-
-/** True for the error of a stream the peer never processed (it may be replayed). */
-export function unprocessed(err: unknown): 'refused' | 'goaway' | undefined {
-  return typeof err === 'object' && err !== null ? (err as { [UNPROCESSED]?: 'refused' | 'goaway' })[UNPROCESSED] : undefined;
-}
+export { unprocessed } from './close.js';
 
 const WRITE = 0;
 const HEADERS = 1;
@@ -74,7 +70,7 @@ const CONTINUE = 4;
 const WRITE_IDLE = 5;
 const SLOTS = 6;
 const SLOT_PHASE: TimeoutPhase[] = ['write', 'response-headers', 'read-idle', 'min-throughput', 'write', 'write-idle'];
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
 /** Sends `req` on `session` and resolves with the response head (body streaming). */
 export function sendOnStream(session: H2Session, req: H2Request): Promise<Response> {
@@ -469,50 +465,23 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     });
   }
 
-  /**
-   * The error of a stream the peer never processed (REFUSED_STREAM, or above a GOAWAY's
-   * last-stream-id, with no response yet), which the transport may replay; else undefined.
-   */
-  private unprocessedError(): Error | undefined {
-    const s = this.session;
-    const code = this.stream?.rstCode;
-    const goaway = this.aboveGoaway || this.id > s.lastStreamId;
-    if (this.headSeen || !(code === NGHTTP2_REFUSED_STREAM || goaway)) return undefined;
-    if (!goaway) s.refused();
-    const err = new ProtocolError(
-      'stream-refused',
-      goaway ? 'the server went away (GOAWAY) before processing the stream' : 'the server refused the stream (REFUSED_STREAM)',
-      { requestSent: this.sent, cause: this.streamError, h2Code: goaway ? (s.goawayCode ?? NGHTTP2_REFUSED_STREAM) : NGHTTP2_REFUSED_STREAM },
-    );
-    (err as Error & { [UNPROCESSED]?: string })[UNPROCESSED] = goaway ? 'goaway' : 'refused';
-    return err;
+  /** How this stream stands when it closed early (for {@link closeError}). */
+  private facts(): StreamFacts {
+    return {
+      rstCode: this.stream?.rstCode,
+      headSeen: this.headSeen,
+      aboveGoaway: this.aboveGoaway || this.id > this.session.lastStreamId,
+      requestSent: this.sent,
+      streamError: this.streamError,
+    };
   }
 
-  /** Why the stream closed before its response ended. */
+  private unprocessedError(): Error | undefined {
+    return unprocessedError(this.session, this.facts());
+  }
+
   private closeError(): Error {
-    const s = this.session;
-    const ctx = { requestSent: this.sent, cause: this.streamError };
-    const skipped = this.unprocessedError();
-    if (skipped !== undefined) return skipped;
-    if (s.failure !== undefined) return s.failure(this.sent);
-    const se = this.streamError as (Error & { code?: unknown }) | undefined;
-    if (se !== undefined && (se.code === 'ERR_HTTP2_ERROR' || se.code === 'ERR_HTTP2_SESSION_ERROR')) {
-      return s.protocolFailure(se)(this.sent);
-    }
-    const code = this.stream?.rstCode;
-    // The socket died (node resets the streams of a destroyed session with CANCEL or INTERNAL_ERROR).
-    const dead = s.socketError !== undefined || s.socket.destroyed || s.session.destroyed;
-    const localReset = dead && (code === NGHTTP2_CANCEL || code === NGHTTP2_INTERNAL_ERROR);
-    if (code !== undefined && code !== NGHTTP2_NO_ERROR && !localReset) {
-      return new ProtocolError('stream-reset', `the server reset the stream with error code ${code}`, { ...ctx, h2Code: code });
-    }
-    if (!dead && code === NGHTTP2_NO_ERROR) {
-      return new ProtocolError('stream-reset', 'the server closed the stream before the response ended', { ...ctx, h2Code: 0 });
-    }
-    const cause = s.socketError ?? this.streamError;
-    return this.headSeen
-      ? new ProtocolError('truncated-body', 'connection closed before the response body ended', { ...ctx, cause })
-      : new ProtocolError('connection-closed', 'connection closed before the response head', { ...ctx, cause });
+    return closeError(this.session, this.facts());
   }
 
   /** Fails the request with `err`: resets this stream only (the connection stays). */
