@@ -35,7 +35,7 @@ import { emit, type TraceHooks } from '../trace.js';
 import { closeError, type StreamFacts, unprocessedError } from './close.js';
 import { headText, makeResponse, rawPairs, requestHeaders } from './head.js';
 import type { H2Session, SessionStream } from './session.js';
-import { Upload, type UploadOwner } from './upload.js';
+import { Upload, type UploadOwner, WriteIdleJudge } from './upload.js';
 
 /** What the transport hands a session for one request. */
 export interface H2Request {
@@ -93,25 +93,21 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private bodyBytes = 0;
   private rawLimit = Number.POSITIVE_INFINITY;
   private phaseStart = 0;
-  private flushedAt = 0;
   private waitingContinue = false;
   private readonly meter = new ThroughputMeter();
   private streamError: Error | undefined;
   /** SessionStream: set when a GOAWAY showed this stream was never processed. */
   aboveGoaway = false;
-  /** Write-idle: the session's bytes out when last looked at (progress inside a piece). */
-  private outSeen = -1;
-  /** Write-idle: the socket backlog when last looked at (-1: not looked at since progress). */
-  private backlogSeen = -1;
   /** This stream counts in its session's `uploaders`. */
   private uploading = false;
-  /** Write-idle: bytes went out at the last look; one more look decides. */
-  private outLooking = false;
+  private readonly judge: WriteIdleJudge;
 
   constructor(
     private readonly session: H2Session,
     private readonly req: H2Request,
-  ) {}
+  ) {
+    this.judge = new WriteIdleJudge(session);
+  }
 
   get id(): number {
     return this.stream?.id ?? 0;
@@ -216,18 +212,16 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.uploadProgress();
     // Our HEADERS leave the socket on the session's next write: they are not body progress.
     setTimeout(() => {
-      if (this.uploading && this.upload?.done === false) this.outSeen = this.session.bytesOut();
+      if (this.uploading && this.upload?.done === false) this.judge.rebase();
     }, 5).unref();
     this.upload.start();
   }
 
   uploadProgress(): void {
     if (this.headSeen) return;
-    this.flushedAt = now();
-    this.outSeen = this.session.bytesOut();
-    this.backlogSeen = -1;
-    this.outLooking = false;
-    this.clock.after(WRITE_IDLE, this.req.timeouts.writeIdleTimeout, this.flushedAt);
+    const t = now();
+    this.judge.progress(t);
+    this.clock.after(WRITE_IDLE, this.req.timeouts.writeIdleTimeout, t);
   }
 
   private stopUploading(): void {
@@ -395,32 +389,18 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
         this.uploadProgress();
         return;
       }
-      const out = this.session.bytesOut();
-      if (this.session.uploaders === 1 && out !== this.outSeen) {
-        // The only upload on the connection: bytes that went out in two looks in a row are
-        // its progress (a window opened a few bytes, less than one written piece); one
-        // stray control frame is not.
-        this.outSeen = out;
-        if (this.outLooking) {
-          this.uploadProgress();
-          return;
-        }
-        this.outLooking = true;
-        this.clock.after(WRITE_IDLE, Math.max(1, t.writeIdleTimeout / 2));
+      const verdict = this.judge.judge(t.writeIdleTimeout);
+      if (verdict === 'progress') {
+        this.uploadProgress();
         return;
       }
-      this.outLooking = false;
-      const stalledFor = now() - this.flushedAt;
-      const backlog = this.session.socketBacklog();
-      if (backlog > 0 && backlog !== this.backlogSeen) {
-        // Bytes wait in the socket: look again soon. Unchanged then: the peer stopped reading.
-        this.backlogSeen = backlog;
-        this.clock.after(WRITE_IDLE, Math.max(1, t.writeIdleTimeout / 8));
+      if (typeof verdict === 'number') {
+        this.clock.after(WRITE_IDLE, verdict);
         return;
       }
       timeout = t.writeIdleTimeout;
-      elapsed = stalledFor;
-      flowControl = backlog === 0;
+      elapsed = now() - this.judge.flushedAt;
+      flowControl = verdict === 'window';
       if (!flowControl) {
         // The socket itself takes nothing: the whole connection is stuck (SPEC §13).
         this.session.fail((sent) => new TimeoutError({ phase: 'write-idle', timeout, elapsed, requestSent: sent, flowControl: false }));
