@@ -473,10 +473,14 @@ export class Transport implements RoundTripper {
       at.n++;
       return true;
     }
+    const e = err as ProtocolError;
     if (why === 'refused') {
-      const e = err as ProtocolError;
       e.reason = 'stream-reset';
       e.message = e.message.replace('(stream-refused)', '(stream-reset)');
+    } else if (e.h2Code !== undefined && e.h2Code !== 0) {
+      // Refused again by a GOAWAY carrying an error code: the connection's error stands.
+      e.reason = 'h2-protocol-error';
+      e.message = e.message.replace('(stream-refused)', '(h2-protocol-error)');
     }
     return false;
   }

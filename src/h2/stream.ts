@@ -32,9 +32,10 @@ import type { TransportTimeouts } from '../options.js';
 import type { Response } from '../response.js';
 import type { Timings } from '../timings.js';
 import { emit, type TraceHooks } from '../trace.js';
+import { closeError, type StreamFacts, unprocessedError } from './close.js';
 import { headText, makeResponse, rawPairs, requestHeaders } from './head.js';
 import type { H2Session, SessionStream } from './session.js';
-import { Upload, type UploadOwner } from './upload.js';
+import { Upload, type UploadOwner, WriteIdleJudge } from './upload.js';
 
 /** What the transport hands a session for one request. */
 export interface H2Request {
@@ -59,12 +60,7 @@ export interface H2Request {
   reused: boolean;
 }
 
-const UNPROCESSED = Symbol('hourglass.h2.unprocessed');
-
-/** True for the error of a stream the peer never processed (it may be replayed). */
-export function unprocessed(err: unknown): 'refused' | 'goaway' | undefined {
-  return typeof err === 'object' && err !== null ? (err as { [UNPROCESSED]?: 'refused' | 'goaway' })[UNPROCESSED] : undefined;
-}
+export { unprocessed } from './close.js';
 
 const WRITE = 0;
 const HEADERS = 1;
@@ -74,7 +70,7 @@ const CONTINUE = 4;
 const WRITE_IDLE = 5;
 const SLOTS = 6;
 const SLOT_PHASE: TimeoutPhase[] = ['write', 'response-headers', 'read-idle', 'min-throughput', 'write', 'write-idle'];
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
 /** Sends `req` on `session` and resolves with the response head (body streaming). */
 export function sendOnStream(session: H2Session, req: H2Request): Promise<Response> {
@@ -97,25 +93,21 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private bodyBytes = 0;
   private rawLimit = Number.POSITIVE_INFINITY;
   private phaseStart = 0;
-  private flushedAt = 0;
   private waitingContinue = false;
   private readonly meter = new ThroughputMeter();
   private streamError: Error | undefined;
   /** SessionStream: set when a GOAWAY showed this stream was never processed. */
   aboveGoaway = false;
-  /** Write-idle: the session's bytes out when last looked at (progress inside a piece). */
-  private outSeen = -1;
-  /** Write-idle: the socket backlog when last looked at (-1: not looked at since progress). */
-  private backlogSeen = -1;
   /** This stream counts in its session's `uploaders`. */
   private uploading = false;
-  /** Write-idle: bytes went out at the last look; one more look decides. */
-  private outLooking = false;
+  private readonly judge: WriteIdleJudge;
 
   constructor(
     private readonly session: H2Session,
     private readonly req: H2Request,
-  ) {}
+  ) {
+    this.judge = new WriteIdleJudge(session);
+  }
 
   get id(): number {
     return this.stream?.id ?? 0;
@@ -220,18 +212,16 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.uploadProgress();
     // Our HEADERS leave the socket on the session's next write: they are not body progress.
     setTimeout(() => {
-      if (this.uploading && this.upload?.done === false) this.outSeen = this.session.bytesOut();
+      if (this.uploading && this.upload?.done === false) this.judge.rebase();
     }, 5).unref();
     this.upload.start();
   }
 
   uploadProgress(): void {
     if (this.headSeen) return;
-    this.flushedAt = now();
-    this.outSeen = this.session.bytesOut();
-    this.backlogSeen = -1;
-    this.outLooking = false;
-    this.clock.after(WRITE_IDLE, this.req.timeouts.writeIdleTimeout, this.flushedAt);
+    const t = now();
+    this.judge.progress(t);
+    this.clock.after(WRITE_IDLE, this.req.timeouts.writeIdleTimeout, t);
   }
 
   private stopUploading(): void {
@@ -399,32 +389,18 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
         this.uploadProgress();
         return;
       }
-      const out = this.session.bytesOut();
-      if (this.session.uploaders === 1 && out !== this.outSeen) {
-        // The only upload on the connection: bytes that went out in two looks in a row are
-        // its progress (a window opened a few bytes, less than one written piece); one
-        // stray control frame is not.
-        this.outSeen = out;
-        if (this.outLooking) {
-          this.uploadProgress();
-          return;
-        }
-        this.outLooking = true;
-        this.clock.after(WRITE_IDLE, Math.max(1, t.writeIdleTimeout / 2));
+      const verdict = this.judge.judge(t.writeIdleTimeout);
+      if (verdict === 'progress') {
+        this.uploadProgress();
         return;
       }
-      this.outLooking = false;
-      const stalledFor = now() - this.flushedAt;
-      const backlog = this.session.socketBacklog();
-      if (backlog > 0 && backlog !== this.backlogSeen) {
-        // Bytes wait in the socket: look again soon. Unchanged then: the peer stopped reading.
-        this.backlogSeen = backlog;
-        this.clock.after(WRITE_IDLE, Math.max(1, t.writeIdleTimeout / 8));
+      if (typeof verdict === 'number') {
+        this.clock.after(WRITE_IDLE, verdict);
         return;
       }
       timeout = t.writeIdleTimeout;
-      elapsed = stalledFor;
-      flowControl = backlog === 0;
+      elapsed = now() - this.judge.flushedAt;
+      flowControl = verdict === 'window';
       if (!flowControl) {
         // The socket itself takes nothing: the whole connection is stuck (SPEC §13).
         this.session.fail((sent) => new TimeoutError({ phase: 'write-idle', timeout, elapsed, requestSent: sent, flowControl: false }));
@@ -469,50 +445,23 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     });
   }
 
-  /**
-   * The error of a stream the peer never processed (REFUSED_STREAM, or above a GOAWAY's
-   * last-stream-id, with no response yet), which the transport may replay; else undefined.
-   */
-  private unprocessedError(): Error | undefined {
-    const s = this.session;
-    const code = this.stream?.rstCode;
-    const goaway = this.aboveGoaway || this.id > s.lastStreamId;
-    if (this.headSeen || !(code === NGHTTP2_REFUSED_STREAM || goaway)) return undefined;
-    if (!goaway) s.refused();
-    const err = new ProtocolError(
-      'stream-refused',
-      goaway ? 'the server went away (GOAWAY) before processing the stream' : 'the server refused the stream (REFUSED_STREAM)',
-      { requestSent: this.sent, cause: this.streamError, h2Code: goaway ? (s.goawayCode ?? NGHTTP2_REFUSED_STREAM) : NGHTTP2_REFUSED_STREAM },
-    );
-    (err as Error & { [UNPROCESSED]?: string })[UNPROCESSED] = goaway ? 'goaway' : 'refused';
-    return err;
+  /** How this stream stands when it closed early (for {@link closeError}). */
+  private facts(): StreamFacts {
+    return {
+      rstCode: this.stream?.rstCode,
+      headSeen: this.headSeen,
+      aboveGoaway: this.aboveGoaway || this.id > this.session.lastStreamId,
+      requestSent: this.sent,
+      streamError: this.streamError,
+    };
   }
 
-  /** Why the stream closed before its response ended. */
+  private unprocessedError(): Error | undefined {
+    return unprocessedError(this.session, this.facts());
+  }
+
   private closeError(): Error {
-    const s = this.session;
-    const ctx = { requestSent: this.sent, cause: this.streamError };
-    const skipped = this.unprocessedError();
-    if (skipped !== undefined) return skipped;
-    if (s.failure !== undefined) return s.failure(this.sent);
-    const se = this.streamError as (Error & { code?: unknown }) | undefined;
-    if (se !== undefined && (se.code === 'ERR_HTTP2_ERROR' || se.code === 'ERR_HTTP2_SESSION_ERROR')) {
-      return s.protocolFailure(se)(this.sent);
-    }
-    const code = this.stream?.rstCode;
-    // The socket died (node resets the streams of a destroyed session with CANCEL or INTERNAL_ERROR).
-    const dead = s.socketError !== undefined || s.socket.destroyed || s.session.destroyed;
-    const localReset = dead && (code === NGHTTP2_CANCEL || code === NGHTTP2_INTERNAL_ERROR);
-    if (code !== undefined && code !== NGHTTP2_NO_ERROR && !localReset) {
-      return new ProtocolError('stream-reset', `the server reset the stream with error code ${code}`, { ...ctx, h2Code: code });
-    }
-    if (!dead && code === NGHTTP2_NO_ERROR) {
-      return new ProtocolError('stream-reset', 'the server closed the stream before the response ended', { ...ctx, h2Code: 0 });
-    }
-    const cause = s.socketError ?? this.streamError;
-    return this.headSeen
-      ? new ProtocolError('truncated-body', 'connection closed before the response body ended', { ...ctx, cause })
-      : new ProtocolError('connection-closed', 'connection closed before the response head', { ...ctx, cause });
+    return closeError(this.session, this.facts());
   }
 
   /** Fails the request with `err`: resets this stream only (the connection stays). */

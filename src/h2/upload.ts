@@ -142,3 +142,60 @@ function bytesOf(piece: unknown): Uint8Array {
   if (piece instanceof ArrayBuffer) return new Uint8Array(piece);
   throw invalidArg(`a request body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${typeof piece}`);
 }
+
+/** What the write-idle judgement reads of the connection. */
+export interface UploadConnection {
+  /** Bytes the connection has written to its socket so far. */
+  bytesOut(): number;
+  /** Streams of the connection whose body is being written. */
+  readonly uploaders: number;
+  /** Bytes written that the peer has not taken (libuv and kernel queues). */
+  socketBacklog(): number;
+}
+
+/**
+ * The write-idle judgement of one upload (SPEC §13: waits for the peer's window count).
+ * When the clock comes due with bytes waiting, {@link judge} says: progress after all (the
+ * only upload of its connection, and bytes went out in two looks in a row: a window opened
+ * a few bytes, less than one written piece), look again in N ms (bytes sit in the socket:
+ * unchanged at the next look means the peer stopped reading), `'socket'` (the connection
+ * is stuck) or `'window'` (the stream waits for flow control; the socket is empty).
+ */
+export class WriteIdleJudge {
+  /** Monotonic ms of the last progress. */
+  flushedAt = 0;
+  private outSeen = -1;
+  private backlogSeen = -1;
+  private looking = false;
+
+  constructor(private readonly conn: UploadConnection) {}
+
+  progress(t: number): void {
+    this.flushedAt = t;
+    this.outSeen = this.conn.bytesOut();
+    this.backlogSeen = -1;
+    this.looking = false;
+  }
+
+  /** Bytes out so far are not this upload's (its HEADERS went out after they were counted). */
+  rebase(): void {
+    this.outSeen = this.conn.bytesOut();
+  }
+
+  judge(limit: number): 'progress' | number | 'socket' | 'window' {
+    const out = this.conn.bytesOut();
+    if (this.conn.uploaders === 1 && out !== this.outSeen) {
+      this.outSeen = out;
+      if (this.looking) return 'progress';
+      this.looking = true;
+      return Math.max(1, limit / 2);
+    }
+    this.looking = false;
+    const backlog = this.conn.socketBacklog();
+    if (backlog > 0 && backlog !== this.backlogSeen) {
+      this.backlogSeen = backlog;
+      return Math.max(1, limit / 8);
+    }
+    return backlog === 0 ? 'window' : 'socket';
+  }
+}
