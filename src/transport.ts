@@ -410,6 +410,7 @@ export class Transport implements RoundTripper {
           maxResponseBytes: this.maxResponseBytes,
           decodes: at.compress,
           reused,
+          wire: at.wire,
         });
       } catch (err) {
         const again = this.h2Replay(err, at);

@@ -80,7 +80,6 @@ export interface HeadInit {
  */
 export function makeResponse(init: HeadInit, channel: BodyChannel): Response {
   const rawHeaders = rawPairs(init.headers);
-  // wire events: the HTTP/2 path would publish `hourglass:wire:headers` here.
   return new Response(
     {
       status: init.status,

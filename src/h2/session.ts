@@ -9,7 +9,8 @@
  * phase `h2-ping`), GOAWAY, REFUSED_STREAM accounting, the idle timer (`idleConnTimeout`
  * from the last stream's end) and how many streams it takes ({@link H2Session.streamSlots}:
  * 100 before SETTINGS, the peer's limit after, 1 000 when it sets none, 0 while going away
- * or suspect).
+ * or suspect); `connection:active` when its first stream opens and `connection:idle` when
+ * its last ends (src/wire.ts).
  *
  * Never: builds a request or a Response (h2/stream.ts), retries (the transport), dials.
  *
@@ -26,6 +27,7 @@ import { kernelSendQueue } from '../conn/kernel-queue.js';
 import { now, PhaseClock } from '../deadline.js';
 import { ProtocolError, TimeoutError } from '../errors.js';
 import { channels, type ConnectionInfo } from '../trace.js';
+import { connectionState } from '../wire.js';
 import type { ResolvedH2Options } from './options.js';
 
 /** What a session reports to (the pool, through the transport). */
@@ -187,6 +189,7 @@ export class H2Session {
     if (this.streams.size === 1) {
       this.session.ref();
       this.touch();
+      connectionState(this.info, true);
     }
   }
 
@@ -199,6 +202,7 @@ export class H2Session {
       if (!this.isClosed) {
         this.session.unref();
         this.armIdle();
+        connectionState(this.info, false);
       }
     }
     this.owner?.leaseEnded(this);

@@ -32,6 +32,7 @@ import type { TransportTimeouts } from '../options.js';
 import type { Response } from '../response.js';
 import type { Timings } from '../timings.js';
 import { emit, type TraceHooks } from '../trace.js';
+import { endWire, type WireRequest, wireHeaders } from '../wire.js';
 import { closeError, type StreamFacts, unprocessedError } from './close.js';
 import { headText, makeResponse, rawPairs, requestHeaders } from './head.js';
 import type { H2Session, SessionStream } from './session.js';
@@ -58,6 +59,12 @@ export interface H2Request {
   decodes: boolean;
   /** The session served a stream before this one (`Response.reused`, `gotConn.reused`). */
   reused: boolean;
+  /**
+   * Set only while `wire:*` has subscribers (src/wire.ts): the stream publishes
+   * `wire:headers` and, when the body settles, `wire:end` / `wire:error`. A failure before
+   * the head reaches the transport's `watchWire` instead.
+   */
+  wire?: WireRequest | undefined;
 }
 
 export { unprocessed } from './close.js';
@@ -147,7 +154,6 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     }
     this.stream = stream;
     this.session.opened(this);
-    // wire events: `hourglass:wire:start` would be published here for the HTTP/2 path.
     this.sent = true; // HEADERS are submitted: the peer may act on them
     if (req.trace !== undefined) emit(req.trace, 'wroteHeaders', { head: headText(headers) });
     stream.on('headers', (h: http2.IncomingHttpHeaders) => this.onInterim(h));
@@ -296,6 +302,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       channel,
     );
     watchUnread(res, channel);
+    // Before anything can read (or settle) the body, so it always precedes wire:end.
+    if (req.wire !== undefined) wireHeaders(req.wire, res);
     this.reqPhase = 'body';
     if (req.timeouts.minThroughput !== undefined && !noBody) this.clock.set(RATE, this.meter.begin(0, req.timeouts.minThroughput));
     const resolve = this.resolveHead!;
@@ -356,8 +364,9 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     }
   }
 
-  onSettled(complete: boolean, _err: Error | undefined): void {
+  onSettled(complete: boolean, err: Error | undefined): void {
     this.req.budget.release(this);
+    if (this.req.wire !== undefined) endWire(this.req.wire, this.req.timings, complete, err);
     if (this.finished) return;
     this.clock.dispose();
     const s = this.stream;
@@ -479,8 +488,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.resolveHead = this.rejectHead = undefined;
     if (reject !== undefined) {
       req.budget.release(this);
-      // wire events: `hourglass:wire:error` would be published here.
-      reject(err);
+      reject(err); // wire:error: the transport's watchWire publishes it (once, after any replay)
     } else {
       this.channel?.fail(err);
     }

@@ -1,0 +1,183 @@
+// hourglass/otel and the wire channels over HTTP/2 (SPEC §13, §14): every request on an h2
+// stream gets a span that ends — success (network.protocol.version '2'), multiplexed
+// streams, header and body timeouts, RST_STREAM, an unread body, a GOAWAY replay (one
+// span for the call) — the wire:* order is start → connected → headers → end/error with
+// exactly one end/error, and open_connections counts an h2 session active while it has
+// streams, idle between them, and not at all once closed.
+import * as assert from 'node:assert/strict';
+import * as diagnostics from 'node:diagnostics_channel';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { SpanStatusCode } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { Client, Transport, type TransportOptions } from '../../src/index.js';
+import { instrument, type Instrumentation } from '../../src/otel/index.js';
+import { FaultServer, H2Code } from '../../src/testing/index.js';
+import { makeSdk, type Sdk, spansAfter } from './sdk.js';
+
+const T = { timeout: 15_000 };
+const CHANNELS = ['wire:start', 'wire:connected', 'wire:headers', 'wire:end', 'wire:error', 'connection:active', 'connection:idle'];
+
+describe('hourglass/otel over HTTP/2', () => {
+  let fs: FaultServer;
+  let sdk: Sdk;
+  let inst: Instrumentation;
+  let log: { name: string; msg: Record<string, unknown> }[] = [];
+  const subs: [string, (m: unknown) => void][] = [];
+  const clients: Client[] = [];
+  const mk = (server: FaultServer, t: TransportOptions = {}): Client => {
+    const c = new Client({ transport: new Transport({ tls: { ca: server.ca }, ...t }) });
+    clients.push(c);
+    return c;
+  };
+
+  before(async () => {
+    fs = await FaultServer.start({ h2: true });
+    sdk = makeSdk();
+    inst = instrument({ tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider });
+    for (const n of CHANNELS) {
+      const fn = (m: unknown): void => void log.push({ name: n, msg: m as Record<string, unknown> });
+      diagnostics.subscribe(`hourglass:${n}`, fn);
+      subs.push([`hourglass:${n}`, fn]);
+    }
+  });
+  beforeEach(() => {
+    sdk.exporter.reset();
+    log = [];
+  });
+  after(async () => {
+    for (const [n, fn] of subs) diagnostics.unsubscribe(n, fn);
+    inst.disable();
+    for (const c of clients) await c.close();
+    await fs.close();
+    await sdk.shutdown();
+  });
+
+  /** Each request's wire:* names in order, one list per WireRequest. */
+  const perWire = (): string[][] => {
+    const by = new Map<unknown, string[]>();
+    for (const e of log) {
+      if (!e.name.startsWith('wire:')) continue;
+      const w = e.msg.wire;
+      if (!by.has(w)) by.set(w, []);
+      by.get(w)!.push(e.name);
+    }
+    return [...by.values()];
+  };
+  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 30));
+
+  it('success: 3 multiplexed GETs are 3 ended spans with protocol 2; one session active once, then idle', T, async () => {
+    const c = mk(fs);
+    const bodies = await Promise.all([1, 2, 3].map(async () => (await c.request(fs.url('/delay-headers?ms=50'))).text()));
+    assert.deepEqual(bodies, ['ok', 'ok', 'ok']);
+    const spans = await spansAfter(sdk, 3);
+    assert.equal(spans.length, 3);
+    for (const s of spans) {
+      assert.equal(s.attributes['network.protocol.version'], '2');
+      assert.equal(s.attributes['http.response.status_code'], 200);
+      assert.equal(s.status.code, SpanStatusCode.UNSET);
+    }
+    await settle();
+    assert.deepEqual(perWire(), Array(3).fill(['wire:start', 'wire:connected', 'wire:headers', 'wire:end']));
+    const connected = log.filter((e) => e.name === 'wire:connected').map((e) => e.msg);
+    assert.ok(connected.every((m) => m.protocol === '2' && m.connection === connected[0]!.connection));
+    const conn = log.filter((e) => e.name.startsWith('connection:'));
+    assert.deepEqual(conn.map((e) => e.name), ['connection:active', 'connection:idle']);
+    assert.equal(conn[0]!.msg.connection, connected[0]!.connection);
+    const end = log.find((e) => e.name === 'wire:end')!.msg;
+    assert.equal(end.complete, true);
+  });
+
+  /** Runs `fn`, expects a timeout in `phase`, and returns the one span (ended, ERROR). */
+  async function timeoutSpan(phase: string, fn: () => Promise<unknown>): Promise<ReadableSpan> {
+    await assert.rejects(fn(), (err: Error & { phase?: string }) => err.phase === phase);
+    const spans = await spansAfter(sdk, 1);
+    assert.equal(spans.length, 1);
+    const s = spans[0]!;
+    assert.equal(s.attributes['hourglass.timeout.phase'], phase);
+    assert.equal(s.attributes['error.type'], 'timeout');
+    assert.equal(s.attributes['network.protocol.version'], '2');
+    assert.equal(s.status.code, SpanStatusCode.ERROR);
+    await settle();
+    assert.deepEqual(perWire()[0]!.filter((n) => n === 'wire:end' || n === 'wire:error'), ['wire:error']);
+    return s;
+  }
+
+  it('timeout phase response-headers on a stream: the span ends', T, async () => {
+    const c = mk(fs, { responseHeaderTimeout: 100 });
+    await timeoutSpan('response-headers', () => c.request(fs.url('/never')));
+  });
+
+  it('timeout phase read-idle in an h2 body: the span ends with the body, status 200', T, async () => {
+    const c = mk(fs, { readIdleTimeout: 100 });
+    const s = await timeoutSpan('read-idle', async () => (await c.request(fs.url('/stall-body?after=3&length=100'))).text());
+    assert.equal(s.attributes['http.response.status_code'], 200);
+  });
+
+  it('RST_STREAM before the head and mid-body: each span ends ERROR, one wire:error each', T, async () => {
+    const c = mk(fs);
+    await assert.rejects(c.request(fs.url('/h2/rst?code=2')), { reason: 'stream-reset' });
+    await assert.rejects(async () => (await c.request(fs.url('/h2/rst?code=2&after=3&length=10'))).text());
+    const spans = await spansAfter(sdk, 2);
+    assert.equal(spans.length, 2);
+    for (const s of spans) assert.equal(s.status.code, SpanStatusCode.ERROR);
+    await settle();
+    const w = perWire();
+    assert.deepEqual(w[0], ['wire:start', 'wire:connected', 'wire:error']);
+    assert.deepEqual(w[1], ['wire:start', 'wire:connected', 'wire:headers', 'wire:error']);
+  });
+
+  it('an unread body: wire:end with complete false, the span ends', T, async () => {
+    const c = mk(fs);
+    const res = await c.request(fs.url('/bytes?n=200000'));
+    await res.dump(0, 0);
+    const spans = await spansAfter(sdk, 1);
+    assert.equal(spans.length, 1);
+    await settle();
+    const end = log.find((e) => e.name === 'wire:end' || e.name === 'wire:error')!;
+    assert.equal(end.name, 'wire:end');
+    assert.equal(end.msg.complete, false);
+  });
+
+  it('GOAWAY replay: the replayed request is one span that ends OK; open_connections back to zero', T, async () => {
+    const g = await FaultServer.start({ h2: true });
+    const port = Number(new URL(g.origin).port);
+    const state = async (): Promise<Record<string, number>> => {
+      const out: Record<string, number> = { active: 0, idle: 0 };
+      for (const p of await sdk.points('http.client.open_connections')) {
+        if (p.attributes['server.port'] === port) out[p.attributes['http.connection.state'] as string]! += p.value as number;
+      }
+      return out;
+    };
+    try {
+      let release: () => void = () => {};
+      const held = new Promise<void>((r) => (release = r));
+      g.h2Route('/once', async (s) => {
+        if (s.conn.id === 1) {
+          await s.conn.goaway(0, H2Code.NO_ERROR);
+          return;
+        }
+        await held;
+        await s.respond(200, {}, `c${s.conn.id}`);
+      });
+      const c = mk(g);
+      const pending = c.request(g.url('/once'));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(await state(), { active: 1, idle: 0 }, 'the second session is active (the first went away)');
+      release();
+      const res = await pending;
+      assert.equal(await res.text(), 'c2');
+      const spans = await spansAfter(sdk, 1);
+      assert.equal(spans.length, 1);
+      assert.equal(spans[0]!.status.code, SpanStatusCode.UNSET);
+      assert.equal(spans[0]!.attributes['network.protocol.version'], '2');
+      await settle();
+      assert.deepEqual(perWire(), [['wire:start', 'wire:connected', 'wire:connected', 'wire:headers', 'wire:end']]);
+      assert.deepEqual(await state(), { active: 0, idle: 1 });
+      await c.close();
+      await settle();
+      assert.deepEqual(await state(), { active: 0, idle: 0 });
+    } finally {
+      await g.close();
+    }
+  });
+});
