@@ -89,6 +89,7 @@ describe('spec: flow control', () => {
       assert.equal(got.get('/b')!.bodyBytes, 0);
       await conn.grantWindow(3);
       assert.ok(await eventually(() => conn.dataBytesReceived >= 65_538), 'the 3 bytes were used');
+      assert.ok(await eventually(() => got.get('/b')!.bodyBytes === 3), `B got the 3 bytes (B has ${got.get('/b')!.bodyBytes})`);
       await conn.grantWindow(2 * 1024 * KIB);
       assert.equal(ok(await a), `received ${1024 * KIB}`);
       assert.equal(ok(await b), 'received 10');
