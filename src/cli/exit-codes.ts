@@ -51,6 +51,33 @@ export const EXIT = Object.freeze({
   http2Stream: 92,
 });
 
+/** The exit-code section of `hourglass get --help`: every code the CLI uses, in curl's words. */
+export const EXIT_CODE_HELP: readonly string[] = Object.freeze([
+  "Exit codes (curl's numbers):",
+  '   0  ok',
+  '   1  unsupported URL scheme; --sha256 mismatch (the file is not kept)',
+  '   2  usage error',
+  '   3  malformed URL',
+  '   6  DNS lookup failed',
+  '   7  connect failed',
+  '   8  malformed response',
+  '  16  HTTP/2 connection error (framing, GOAWAY with an error code)',
+  '  18  body cut short by a clean close',
+  '  22  HTTP status >= 400 with --fail',
+  '  23  write error; binary body refused on a terminal (use -o - or -o FILE)',
+  '  26  -d @FILE cannot be read',
+  '  28  timeout (the message names the flag that sets it)',
+  '  33  range request refused on --resume',
+  '  35  TLS handshake failed',
+  '  47  too many redirects',
+  '  52  the server closed the connection without replying (empty reply)',
+  '  56  connection reset while receiving',
+  '  60  certificate verification failed',
+  '  61  bad content encoding',
+  '  77  --cacert FILE cannot be read or holds no certificate',
+  '  92  HTTP/2 stream reset by the server',
+]);
+
 /** A local file (`-o`) could not be written: curl's exit 23. */
 export class WriteError extends Error {
   override name = 'WriteError';

@@ -23,6 +23,7 @@ import {
   text,
   UsageError,
 } from './args.js';
+import { EXIT_CODE_HELP } from './exit-codes.js';
 
 /** Everything `hourglass get` was asked to do. Durations are ms; undefined = library default. */
 export interface GetOptions {
@@ -386,28 +387,6 @@ export function getHelp(): string {
     'Options:',
     ...formatFlags(FLAGS),
     '',
-    "Exit codes (curl's numbers):",
-    '   0  ok',
-    '   1  unsupported URL scheme; --sha256 mismatch (the file is not kept)',
-    '   2  usage error',
-    '   3  malformed URL',
-    '   6  DNS lookup failed',
-    '   7  connect failed',
-    '   8  malformed response',
-    '  16  HTTP/2 connection error (framing, GOAWAY with an error code)',
-    '  18  body cut short by a clean close',
-    '  22  HTTP status >= 400 with --fail',
-    '  23  write error; binary body refused on a terminal (use -o - or -o FILE)',
-    '  26  -d @FILE cannot be read',
-    '  28  timeout (the message names the flag that sets it)',
-    '  33  range request refused on --resume',
-    '  35  TLS handshake failed',
-    '  47  too many redirects',
-    '  52  the server closed the connection without replying (empty reply)',
-    '  56  connection reset while receiving',
-    '  60  certificate verification failed',
-    '  61  bad content encoding',
-    '  77  --cacert FILE cannot be read or holds no certificate',
-    '  92  HTTP/2 stream reset by the server',
+    ...EXIT_CODE_HELP,
   ].join('\n');
 }

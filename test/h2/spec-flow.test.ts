@@ -3,9 +3,10 @@
 // control), a window opened a few bytes at a time, a server that stops reading, an early
 // final response, an unread body that must not stall its neighbours, window settings.
 import * as assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { H2Setting } from '../../src/testing/index.js';
+import { H2Setting, type H2Stream } from '../../src/testing/index.js';
 import { eventually, ok, rig, settle, SLACK, timedOut } from './spec-helpers.js';
 
 const T = { timeout: 20_000 };
@@ -62,6 +63,60 @@ describe('spec: flow control', () => {
       ok(c);
       timedOut(await a, 'write-idle', true, 400, 400 + 2 * SLACK);
       timedOut(await b, 'write-idle', true, 300, 400 + 2 * SLACK);
+      assert.equal(r.fs.connections, 1);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('H2-17b a WINDOW_UPDATE(0, 3) while A is blocked: B gets bytes too (no starvation), then both finish as the window grows', T, async () => {
+    const r = await rig({ h2: { windowUpdates: 'streams' } });
+    try {
+      const got = new Map<string, H2Stream>();
+      for (const p of ['/a', '/b']) {
+        r.fs.h2Route(p, async (s) => {
+          got.set(p, s);
+          const body = await s.readBody();
+          await s.respond(200, {}, `received ${body.length}`);
+        });
+      }
+      ok(await settle(r.client, r.fs.url('/ok')));
+      const conn = r.fs.h2Connections[0]!;
+      const a = settle(r.client, r.fs.url('/a'), { method: 'POST', body: Buffer.alloc(1024 * KIB) });
+      assert.ok(await eventually(() => conn.dataBytesReceived >= 65_535), 'A used the connection window up');
+      const b = settle(r.client, r.fs.url('/b'), { method: 'POST', body: 'ten bytes!' });
+      assert.ok(await eventually(() => got.has('/b')), 'B opened');
+      assert.equal(got.get('/b')!.bodyBytes, 0);
+      await conn.grantWindow(3);
+      assert.ok(await eventually(() => conn.dataBytesReceived >= 65_538), 'the 3 bytes were used');
+      assert.ok(await eventually(() => got.get('/b')!.bodyBytes === 3), `B got the 3 bytes (B has ${got.get('/b')!.bodyBytes})`);
+      await conn.grantWindow(2 * 1024 * KIB);
+      assert.equal(ok(await a), `received ${1024 * KIB}`);
+      assert.equal(ok(await b), 'received 10');
+      assert.equal(r.fs.connections, 1);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('H2-16a an 8 MiB upload through windows that open in drips (256 KiB every 50 ms) completes, sha256 equal', T, async () => {
+    const r = await rig({ h2: { initialWindowSize: 16 * KIB, windowUpdates: 'none' } }, { writeIdleTimeout: 400, responseHeaderTimeout: 400 });
+    try {
+      r.fs.h2Route('/sink', async (s) => {
+        const grant = 256 * KIB;
+        while (!s.remoteEnded && !s.closed) {
+          await s.sleep(50);
+          await s.grantWindow(grant);
+          await s.conn.grantWindow(grant);
+        }
+        const body = await s.readBody();
+        await s.respond(200, {}, createHash('sha256').update(body).digest('hex'));
+      });
+      ok(await settle(r.client, r.fs.url('/ok')));
+      const payload = randomBytes(8 * 1024 * KIB);
+      const g = await settle(r.client, r.fs.url('/sink'), { method: 'POST', body: payload });
+      assert.equal(ok(g), createHash('sha256').update(payload).digest('hex'));
+      assert.ok(g.ms > 1000, `the drips took ${Math.round(g.ms)} ms (about 32 × 50 ms)`);
       assert.equal(r.fs.connections, 1);
     } finally {
       await r.close();

@@ -3,6 +3,7 @@
 // header and read-idle timeouts that reset only their stream, idle connections.
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { AbortError } from '../../src/index.js';
 import { eventually, ok, rig, settle, SLACK, timedOut } from './spec-helpers.js';
 
 const T = { timeout: 15_000 };
@@ -161,6 +162,36 @@ describe('spec: health', () => {
       timedOut(slow, 'min-throughput', true, 500, 1500 + SLACK);
       assert.equal(ok(fast).length, 1_048_576);
       assert.equal(r.fs.connections, 1);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('H2-13 an event stream with data every 700 ms runs 3.5 s: PINGs after each 400 ms of silence, read-idle (1 s) and idleConnTimeout never fire; the abort resets only the stream', T, async () => {
+    const r = await rig({ h2: true }, { readIdleTimeout: 1000, idleConnTimeout: 300, h2: { pingInterval: 400, pingTimeout: 1000 } });
+    try {
+      r.fs.h2Route('/events', async (s) => {
+        await s.headers(200, { 'content-type': 'text/event-stream' });
+        while (!s.closed) {
+          await s.sleep(700);
+          await s.data(': ping\n\n');
+        }
+      });
+      const ac = new AbortController();
+      const res = await r.client.request(r.fs.url('/events'), { signal: ac.signal });
+      const stop = setTimeout(() => ac.abort(new Error('enough')), 3500);
+      let text = '';
+      const err = await (async () => {
+        for await (const chunk of res.body) text += Buffer.from(chunk as Uint8Array).toString();
+      })().then(() => null, (e: unknown) => e);
+      clearTimeout(stop);
+      assert.ok(err instanceof AbortError, `expected AbortError, got ${String(err)}`);
+      assert.ok(text.split(': ping').length - 1 >= 4, `events read: ${JSON.stringify(text)}`);
+      const conn = r.fs.h2Connections[0]!;
+      assert.ok(conn.pingsReceived >= 2, `PINGs ${conn.pingsReceived}`);
+      assert.ok(await eventually(() => conn.resetsReceived.some((x) => x.code === CANCEL)), 'RST_STREAM(CANCEL)');
+      ok(await settle(r.client, r.fs.url('/ok')));
+      assert.equal(r.fs.connections, 1, 'the connection stays for the next request');
     } finally {
       await r.close();
     }

@@ -124,12 +124,15 @@ describe('spec: GOAWAY', () => {
         await s.headers(200, {});
         await s.data('a');
         await s.conn.goaway(s.id, H2Code.NO_ERROR);
+        // A PING after the GOAWAY: its ACK proves the client has read the GOAWAY
+        // (frames are processed in order), so the next request is no race with it.
+        await s.conn.ping();
         await s.sleep(200);
         await s.data('bc', { end: true });
       });
       const slow = settle(r.client, r.fs.url('/slow'));
       await r.fs.waitForRequests(1);
-      await new Promise((res) => setTimeout(res, 50));
+      assert.ok(await eventually(() => r.fs.h2Connections[0]!.pingAcksReceived >= 1), 'the PING after the GOAWAY is ACKed');
       ok(await settle(r.client, r.fs.url('/ok')));
       assert.equal(ok(await slow), 'abc');
       assert.deepEqual(r.fs.h2Connections.map((c) => c.streams), [1, 1]);

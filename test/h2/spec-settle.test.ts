@@ -88,6 +88,24 @@ describe('spec: every request settles', () => {
     }
   });
 
+  it('H2-22r one overall timeout spans an h2 redirect: 302 after 250 ms to a second h2 origin that never answers fails phase request at T', T, async () => {
+    const far = await rig({ h2: true });
+    const r = await rig({ h2: true }, { ...SLOW, writeIdleTimeout: 0 }, 600);
+    try {
+      r.fs.h2Route('/hop', async (s) => {
+        await s.sleep(250);
+        await s.respond(302, { location: far.fs.url('/never') }, '');
+      });
+      const g = await settle(r.client, r.fs.url('/hop'));
+      timedOut(g, 'request', true, 600);
+      assert.equal(far.fs.requests.length, 1, 'the redirect reached the second origin');
+      assert.ok(await eventually(() => far.fs.h2Connections[0]!.resetsReceived.some((x) => x.code === H2Code.CANCEL)), 'RST_STREAM(CANCEL) on the second origin');
+    } finally {
+      await r.close();
+      await far.close();
+    }
+  });
+
   it('H2-23 aborting two of four streams: AbortError, RST_STREAM(CANCEL) for exactly those, the others succeed on the same connection', T, async () => {
     const r = await rig({ h2: true }, SLOW);
     try {
