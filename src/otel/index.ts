@@ -320,8 +320,9 @@ const SERVER_KEYS: readonly string[] = ['server.address', 'server.port', 'url.sc
 
 /** What `propagation.inject` writes through: the request's headers, before the head is sent. */
 const HEADER_SETTER = {
-  set(carrier: WireRequest, key: string, value: string): void {
-    carrier.setHeader(key, value);
+  set(carrier: WireRequest, key: string, value: unknown): void {
+    // A propagator that hands a number, undefined or an array loses that header, not the request.
+    if (typeof key === 'string' && typeof value === 'string') carrier.setHeader(key, value);
   },
 };
 
