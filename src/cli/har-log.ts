@@ -8,8 +8,8 @@
  * hops' were dumped, the final one copied), so each entry's `receive` is known.
  *
  * Never: records a request that failed without a response (HAR has no place for it:
- * the command's error message and exit code tell that), or reads a body. Credentials in
- * the request headers (`Authorization`, `Cookie`, `Proxy-Authorization`) are masked.
+ * the command's error message and exit code tell that), or reads a body. Secrets are
+ * masked by `toHarEntry` (src/redact.ts: one list for HAR and `url.full`).
  */
 
 import { writeFileSync } from 'node:fs';
@@ -17,8 +17,6 @@ import { harLog, type HarEntry, toHarEntry } from '../har.js';
 import type { Response } from '../response.js';
 import { headerFlat, type OutgoingRequest } from '../round-tripper.js';
 import { WriteError } from './exit-codes.js';
-
-const MASKED = new Set(['authorization', 'proxy-authorization', 'cookie']);
 
 /** Collects (request, response) pairs of one command. */
 export class HarRecorder {
@@ -37,7 +35,7 @@ export class HarRecorder {
       const flat = headerFlat(req.headers);
       const headers: [string, string][] = [['Host', req.url.host]];
       for (let j = 0; j + 1 < flat.length; j += 2) {
-        headers.push([flat[j], MASKED.has(flat[j].toLowerCase()) ? '[redacted]' : flat[j + 1]]);
+        headers.push([flat[j], flat[j + 1]]);
       }
       const last = i === this.exchanges.length - 1;
       return toHarEntry(res, {
