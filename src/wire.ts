@@ -99,6 +99,18 @@ export class WireRequest {
     h.push(name, value);
   }
 
+  /**
+   * Removes a request header (every field of that name), under the same rules as
+   * `setHeader`: only during `wire:start`, never a framing or routing field.
+   */
+  deleteHeader(name: string): void {
+    if (!this.open || typeof name !== 'string') return;
+    const lower = name.toLowerCase();
+    if (RESERVED.has(lower) || lower.startsWith('proxy-')) return;
+    const h = this.headers;
+    for (let i = h.length - 2; i >= 0; i -= 2) if (h[i].toLowerCase() === lower) h.splice(i, 2);
+  }
+
   /** @internal */
   seal(): void {
     this.open = false;

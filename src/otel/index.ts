@@ -185,7 +185,10 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
           const method = attrs['http.request.method'] as string;
           inFlight.set(wire, new InFlight(span, recording, method, pick(attrs, SERVER_KEYS)));
         }
-        propagation.inject(trace.setSpan(parent, span), wire, HEADER_SETTER);
+        const carrier = { wire, traceparent: false, tracestate: false };
+        propagation.inject(trace.setSpan(parent, span), carrier, HEADER_SETTER);
+        // tracestate belongs to the traceparent it came with: a caller's goes when ours replaces it.
+        if (carrier.traceparent && !carrier.tracestate) wire.deleteHeader('tracestate');
       },
     ],
     [
@@ -320,9 +323,13 @@ const SERVER_KEYS: readonly string[] = ['server.address', 'server.port', 'url.sc
 
 /** What `propagation.inject` writes through: the request's headers, before the head is sent. */
 const HEADER_SETTER = {
-  set(carrier: WireRequest, key: string, value: unknown): void {
+  set(carrier: { wire: WireRequest; traceparent: boolean; tracestate: boolean }, key: string, value: unknown): void {
     // A propagator that hands a number, undefined or an array loses that header, not the request.
-    if (typeof key === 'string' && typeof value === 'string') carrier.setHeader(key, value);
+    if (typeof key !== 'string' || typeof value !== 'string') return;
+    carrier.wire.setHeader(key, value);
+    const lower = key.toLowerCase();
+    if (lower === 'traceparent') carrier.traceparent = true;
+    else if (lower === 'tracestate') carrier.tracestate = true;
   },
 };
 

@@ -162,4 +162,26 @@ describe('otel propagation: only ordinary headers', () => {
     assert.doesNotMatch(srv.heads[0], /x-v\d/);
     assert.match(srv.heads[0], /\r\nx-str: s\r\n/);
   });
+
+  it("a caller's tracestate goes with the traceparent hourglass replaces; ours replaces it when the span has one (t04)", T, async () => {
+    propagation.disable();
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    const inst = instrument({ tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider });
+    const c = new Client({ transport: new Transport() });
+    try {
+      srv.heads.length = 0;
+      await (await c.request(`${srv.url}/a`, { headers: { traceparent: TP, tracestate: 'vendor=caller' } })).text();
+      await (await c.request(`${srv.url}/b`, { headers: [['TraceState', 'vendor=caller'], ['TraceParent', TP]] })).text();
+      await (await c.request(`${srv.url}/c`, { headers: { 'x-other': '1', tracestate: 'v=1' } })).text();
+    } finally {
+      inst.disable();
+      await c.close();
+    }
+    assert.equal(srv.heads.length, 3);
+    for (const h of srv.heads) {
+      assert.equal(h.match(/\r\ntraceparent:/gi)?.length, 1, h);
+      assert.doesNotMatch(h, /1111111111/);
+      assert.doesNotMatch(h, /\r\ntracestate:/i, h);
+    }
+  });
 });
