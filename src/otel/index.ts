@@ -84,6 +84,8 @@ class InFlight {
   status = 0;
   version = '';
   errorType: string | undefined = undefined;
+  /** Whether a connection was handed to it (its pool wait is then recorded). */
+  connected = false;
 
   constructor(
     readonly span: Span,
@@ -198,6 +200,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
         const f = inFlight.get(m.wire);
         if (f === undefined) return;
         f.version = protocolVersion(m.protocol);
+        f.connected = true;
         if (f.recording) {
           f.span.setAttribute('network.protocol.version', f.version);
           f.span.setAttribute('hourglass.connection.reused', m.reused);
@@ -244,6 +247,8 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
         if (f === undefined) return;
         const phase = timeoutPhase(error);
         if (phase !== undefined) timeouts.add(1, { ...f.server, 'hourglass.timeout.phase': phase });
+        // A wait that ended in a pool timeout is a pool wait too (the longest ones).
+        if (phase === 'pool' && !f.connected) poolWait.record((performance.now() - f.t0) / 1000, f.server);
         // An aborted request is not an error (as instrumentation-undici settled it).
         if (!isAbort(error)) {
           const a = errorAttributes(error);
