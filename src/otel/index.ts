@@ -86,6 +86,8 @@ class InFlight {
   errorType: string | undefined = undefined;
   /** Whether a connection was handed to it (its pool wait is then recorded). */
   connected = false;
+  /** Whether the dial events of a fresh connection were added. */
+  dialEvents = false;
 
   constructor(
     readonly span: Span,
@@ -207,6 +209,11 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
           const c = m.connection;
           if (c.remoteAddress !== undefined) f.span.setAttribute('network.peer.address', c.remoteAddress);
           if (c.remotePort !== undefined) f.span.setAttribute('network.peer.port', c.remotePort);
+          // The dial's marks are known now: a request that then fails before its head keeps them.
+          if (!m.reused && !f.dialEvents) {
+            f.dialEvents = true;
+            addDialEvents(f.span, m.timings);
+          }
         }
         const t = m.timings;
         poolWait.record(Math.max(0, (t.socket ?? t.start) - t.start) / 1000, f.server);
@@ -228,7 +235,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
           f.span.setAttribute('error.type', f.errorType);
           f.span.setStatus({ code: SpanStatusCode.ERROR });
         }
-        addTimingEvents(f.span, response.timings, response.reused);
+        if (response.timings.response !== undefined) f.span.addEvent('hourglass.first_byte', response.timings.response);
       },
     ],
     [
@@ -354,12 +361,9 @@ function connState(info: ConnectionInfo, state: 'active' | 'idle', sets: Map<str
   return { state, active: pair.active, idle: pair.idle };
 }
 
-/** Span events at the dial's marks (a fresh connection only) and at the first response byte. */
-function addTimingEvents(span: Span, t: Timings, reused: boolean): void {
-  if (!reused) {
-    if (t.lookup !== undefined && t.socket !== undefined && t.lookup > t.socket) span.addEvent('hourglass.dns', t.lookup);
-    if (t.connect !== undefined) span.addEvent('hourglass.connect', t.connect);
-    if (t.secureConnect !== undefined) span.addEvent('hourglass.tls', t.secureConnect);
-  }
-  if (t.response !== undefined) span.addEvent('hourglass.first_byte', t.response);
+/** Span events at the dial's marks of a fresh connection (added when it is handed over). */
+function addDialEvents(span: Span, t: Timings): void {
+  if (t.lookup !== undefined && t.socket !== undefined && t.lookup > t.socket) span.addEvent('hourglass.dns', t.lookup);
+  if (t.connect !== undefined) span.addEvent('hourglass.connect', t.connect);
+  if (t.secureConnect !== undefined) span.addEvent('hourglass.tls', t.secureConnect);
 }

@@ -187,6 +187,32 @@ describe('hourglass/otel spans', () => {
     assert.ok(s.endTime[0] > 0);
   });
 
+  it('a fresh connection that fails before the head keeps its dial events (t08, t31)', T, async () => {
+    const cases: [string, (c: Client) => Promise<unknown>][] = [
+      ['response-headers timeout', (c) => c.request(fs.url('/never'), { timeouts: { responseHeaderTimeout: 80 } })],
+      ['close without reply', (c) => c.request(fs.url('/close-before-headers'))],
+      [
+        'abort',
+        (c) => {
+          const ac = new AbortController();
+          setTimeout(() => ac.abort(), 80);
+          return c.request(fs.url('/never'), { signal: ac.signal });
+        },
+      ],
+    ];
+    for (const [name, run] of cases) {
+      sdk.exporter.reset();
+      await assert.rejects(run(mk({}, { retry: { limit: 0 } } as ClientOptions)));
+      const [s] = await spansAfter(sdk, 1);
+      assert.equal(s.attributes['hourglass.connection.reused'], false, name);
+      assert.deepEqual(
+        s.events.map((e) => e.name).filter((n) => n.startsWith('hourglass.')),
+        ['hourglass.connect'],
+        name,
+      );
+    }
+  });
+
   it('connection refused: error.type is the code', T, async () => {
     const probe = await FaultServer.start();
     const url = probe.url('/ok');
