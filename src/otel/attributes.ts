@@ -137,6 +137,21 @@ export function keyAttributes(key: string): Attrs {
   }
 }
 
+/**
+ * The socket path of a pool key of a Unix-socket connection (`...|unix=PATH[|proxy=...|tls=...]`),
+ * for `network.transport` `unix` and `network.peer.address`; undefined for TCP.
+ */
+export function unixSocketPath(key: string): string | undefined {
+  const i = key.indexOf('|unix=');
+  if (i === -1) return undefined;
+  let end = key.length;
+  for (const next of ['|proxy=', '|tls=']) {
+    const j = key.indexOf(next, i + 6);
+    if (j !== -1 && j < end) end = j;
+  }
+  return key.slice(i + 6, end);
+}
+
 /** The subset of `attrs` named by `keys`. */
 export function pick(attrs: Attrs, keys: readonly string[]): Attrs {
   const out: Attrs = {};

@@ -54,6 +54,7 @@ import {
   spanName,
   statusErrorType,
   timeoutPhase,
+  unixSocketPath,
 } from './attributes.js';
 
 /** Options of {@link instrument}. */
@@ -207,8 +208,14 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
           f.span.setAttribute('network.protocol.version', f.version);
           f.span.setAttribute('hourglass.connection.reused', m.reused);
           const c = m.connection;
-          if (c.remoteAddress !== undefined) f.span.setAttribute('network.peer.address', c.remoteAddress);
-          if (c.remotePort !== undefined) f.span.setAttribute('network.peer.port', c.remotePort);
+          const unix = unixSocketPath(c.key);
+          if (unix !== undefined) {
+            f.span.setAttribute('network.transport', 'unix');
+            f.span.setAttribute('network.peer.address', unix);
+          } else {
+            if (c.remoteAddress !== undefined) f.span.setAttribute('network.peer.address', c.remoteAddress);
+            if (c.remotePort !== undefined) f.span.setAttribute('network.peer.port', c.remotePort);
+          }
           // The dial's marks are known now: a request that then fails before its head keeps them.
           if (!m.reused && !f.dialEvents) {
             f.dialEvents = true;

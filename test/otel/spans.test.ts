@@ -213,6 +213,28 @@ describe('hourglass/otel spans', () => {
     }
   });
 
+  it('Unix socket: network.transport unix and network.peer.address the socket path (t30)', T, async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const http = await import('node:http');
+    const dir = mkdtempSync(join(tmpdir(), 'hg-otel-unix-'));
+    const sock = join(dir, 's.sock');
+    const srv = http.createServer((_q, r) => r.end('ok'));
+    await new Promise<void>((r) => srv.listen(sock, r));
+    try {
+      const c = mk({ socketPath: sock });
+      await (await c.request('http://localhost/x')).text();
+      const [s] = await spansAfter(sdk, 1);
+      assert.equal(s.attributes['network.transport'], 'unix');
+      assert.equal(s.attributes['network.peer.address'], sock);
+      assert.equal(s.attributes['network.peer.port'], undefined);
+    } finally {
+      await new Promise<void>((r) => srv.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('connection refused: error.type is the code', T, async () => {
     const probe = await FaultServer.start();
     const url = probe.url('/ok');
