@@ -116,8 +116,10 @@ export function toHarEntry(res: Response, request: HarRequestInfo = {}): HarEntr
     (sum, k) => sum + Math.max(0, timings[k]),
     0,
   );
+  // A HEAD response, 1xx, 204 and 304 have no body whatever Content-Length says (RFC 9110 §6.4.1).
+  const noBody = res.method === 'HEAD' || res.status < 200 || res.status === 204 || res.status === 304;
   const length = Number(res.headers['content-length']);
-  const bodyLength = Number.isFinite(length) ? length : -1;
+  const bodyLength = noBody ? 0 : Number.isFinite(length) ? length : -1;
   const version = `HTTP/${res.httpVersion}`;
   return {
     startedDateTime: new Date(t.start).toISOString(),

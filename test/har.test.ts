@@ -201,3 +201,53 @@ describe('HAR: secrets never written (one redaction rule with url.full)', () => 
     assert.equal(doc.log.entries[0].response.redirectURL, `${base}/final?sig=REDACTED&ok=1`);
   });
 });
+
+describe('HAR: body sizes', () => {
+  let srv: import('node:net').Server;
+  let port = 0;
+  let dir = '';
+  before(async () => {
+    const net = await import('node:net');
+    dir = mkdtempSync(join(tmpdir(), 'hg-har-size-'));
+    srv = net.createServer((sock) => {
+      sock.on('error', () => {});
+      let buf = '';
+      sock.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        if (!buf.includes('\r\n\r\n')) return;
+        // HEAD: the length of the GET body, none sent; GET: 2 of 10 bytes, then a stall.
+        sock.write(buf.startsWith('HEAD') ? 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n' : 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab');
+        buf = '';
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    port = (srv.address() as import('node:net').AddressInfo).port;
+  });
+  after(async () => {
+    srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a HEAD response: content.size and bodySize 0 whatever Content-Length says (t10)', T, async () => {
+    const c = new Client({ transport: new Transport() });
+    try {
+      const r = await c.request(`http://127.0.0.1:${port}/h`, { method: 'HEAD' });
+      await r.text();
+      const e = toHarEntry(r);
+      assert.equal(e.response.content.size, 0);
+      assert.equal(e.response.bodySize, 0);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('get --har, a body cut short: bodySize and content.size are the bytes that arrived (t41)', T, async () => {
+    const file = join(dir, 'cut.har');
+    const r = await hg(['get', '-sS', '--read-timeout', '0.2', '--har', file, '-o', join(dir, 'o'), `http://127.0.0.1:${port}/`]);
+    assert.notEqual(r.code, 0);
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { log: { entries: HarEntry[] } };
+    const e = doc.log.entries[0];
+    assert.equal(e.response.bodySize, 2);
+    assert.equal(e.response.content.size, 2);
+  });
+});

@@ -21,8 +21,10 @@ import { WriteError } from './exit-codes.js';
 /** Collects (request, response) pairs of one command. */
 export class HarRecorder {
   private readonly exchanges: { req: OutgoingRequest; res: Response; bodySize: number }[] = [];
-  /** Decoded bytes of the final body, as the command copied them. */
+  /** Decoded bytes of the final body, as the command copied them (so far, if it failed). */
   finalBytes: number | undefined;
+  /** Whether the final body arrived whole (false: `bodySize` is what arrived, not Content-Length). */
+  finalComplete = true;
 
   /** A response head arrived for `req` (a hop, a retry, or the final response). */
   record(req: OutgoingRequest, res: Response): void {
@@ -38,11 +40,16 @@ export class HarRecorder {
         headers.push([flat[j], flat[j + 1]]);
       }
       const last = i === this.exchanges.length - 1;
-      return toHarEntry(res, {
+      const entry = toHarEntry(res, {
         headers,
         bodySize,
         ...(last && this.finalBytes !== undefined ? { contentSize: this.finalBytes } : {}),
       });
+      if (last && this.finalBytes !== undefined && !this.finalComplete) {
+        // A body cut short: the bytes that arrived; unknown on the wire when it was encoded.
+        entry.response.bodySize = res.headers['content-encoding'] === undefined ? this.finalBytes : -1;
+      }
+      return entry;
     });
   }
 
