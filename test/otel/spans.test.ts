@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { Client, type ClientOptions, Transport, type TransportOptions } from '../../src/index.js';
+import { bearerAuth, Client, type ClientOptions, Transport, type TransportOptions } from '../../src/index.js';
 import { instrument, type Instrumentation } from '../../src/otel/index.js';
 import { FaultServer } from '../../src/testing/index.js';
 import { makeSdk, type Sdk, spansAfter } from './sdk.js';
@@ -232,6 +232,50 @@ describe('hourglass/otel spans', () => {
     } finally {
       await new Promise<void>((r) => srv.close(() => r()));
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('resend_count counts every request of a call on the wire: interceptor replays and bearerAuth 401 replays (t24)', T, async () => {
+    const http = await import('node:http');
+    const srv = http.createServer((q, r) => {
+      if (q.url === '/r') return void r.writeHead(302, { Location: '/auth' }).end();
+      if (!/^Bearer t0k$/.test(q.headers.authorization ?? '')) {
+        return void r.writeHead(401, { 'WWW-Authenticate': 'Bearer realm="http://127.0.0.1/token",service="s"' }).end();
+      }
+      r.end('ok');
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(srv.address() as import('node:net').AddressInfo).port}`;
+    const replay: ClientOptions['interceptors'] = [
+      async (req, next) => {
+        const r = await next(req);
+        if (r.status !== 401) return r;
+        await r.dump();
+        req.headers.set('authorization', 'Bearer t0k');
+        return next(req);
+      },
+    ];
+    const cases: [string, ClientOptions, string, number[]][] = [
+      ['custom replay', { interceptors: replay }, '/auth', [0, 1]],
+      // The replay starts over from /r: 302, 401, then 302, 200.
+      ['redirect then replay', { interceptors: replay }, '/r', [0, 1, 2, 3]],
+      ['bearerAuth interceptor', { interceptors: [bearerAuth({ token: () => 't0k' })] }, '/auth', [0, 1]],
+      ['bearerAuth network interceptor', { networkInterceptors: [bearerAuth({ token: () => 't0k' })] }, '/auth', [0, 1]],
+    ];
+    try {
+      for (const [name, opts, path, want] of cases) {
+        sdk.exporter.reset();
+        const res = await mk({}, opts).request(base + path);
+        assert.equal(await res.text(), 'ok', name);
+        const spans = await spansAfter(sdk, want.length);
+        assert.deepEqual(
+          spans.map((x) => x.attributes['http.request.resend_count'] ?? 0),
+          want,
+          name,
+        );
+      }
+    } finally {
+      await new Promise<void>((r) => srv.close(() => r()));
     }
   });
 
