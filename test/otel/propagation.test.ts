@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { propagation, type TextMapPropagator } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { Client, Transport } from '../../src/index.js';
-import { instrument, type Instrumentation } from '../../src/otel/index.js';
+import { instrument } from '../../src/otel/index.js';
 import { makeSdk, type Sdk } from './sdk.js';
 
 const T = { timeout: 10_000 };
