@@ -8,7 +8,8 @@
  * the rules of `redirect`); where a retry by status or error is decided and waited for
  * (the retry stage: each hop is retried on its own, backoff under the budget); the
  * cookie jar's reads and writes; `OutgoingRequest.attempt` (0 first, +1 for every
- * retry and redirect hop); the checks that an interceptor or a RoundTripper resolved
+ * retry and redirect hop — and, as the transport sees it, +1 for every request of the
+ * call put on the wire, so an interceptor's replay counts as a resend too); the checks that an interceptor or a RoundTripper resolved
  * with a {@link Response} (`HG_BAD_RESPONSE`).
  *
  * Stages are shared objects, not closures: a call walks them by index (OkHttp's
@@ -105,6 +106,8 @@ export interface Chain {
 export class Call {
   /** `attempt` of the last request put on the wire. */
   hops = 0;
+  /** Requests of this call handed to the transport so far (the next one's `attempt`). */
+  sent = 0;
   redirects: string[] | undefined;
   via: RedirectVia[] | undefined;
 
@@ -417,17 +420,27 @@ function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
 /** hourglass's own Transport: it reads the budget from the request's deadline and honours it. */
 const NATIVE_TRANSPORT: Stage = {
   run(call, req) {
-    const wire = req.deadline === call.budget ? req : { ...req, deadline: call.budget };
+    const wire = onWire(call, req);
     return (call.chain.config.transport as Transport).roundTrip(wire);
   },
 };
+
+/**
+ * `req` as the transport gets it: under the call's budget, its `attempt` the number of
+ * requests of the call sent before it (a replay by an interceptor — bearerAuth's 401,
+ * a custom one calling `next` again — is a resend as much as a retry or a hop is).
+ */
+function onWire(call: Call, req: OutgoingRequest): OutgoingRequest {
+  const n = call.sent++;
+  return req.deadline === call.budget && req.attempt === n ? req : { ...req, deadline: call.budget, attempt: n };
+}
 
 /** Any other RoundTripper: raced against the budget, its result checked. */
 class ForeignTransportStage implements Stage {
   constructor(private readonly rt: RoundTripper) {}
 
   run(call: Call, req: OutgoingRequest): Promise<Response> {
-    const wire = req.deadline === call.budget ? req : { ...req, deadline: call.budget };
+    const wire = onWire(call, req);
     // The race is in place before the RoundTripper runs: one that holds the budget itself
     // (a MockTransport's waits, a wrapped Transport) then holds it over the race and names
     // the phase; one that does not is cut by the race.

@@ -8,12 +8,16 @@
  * TLS, as HAR 1.2 says), `ssl`, `send`, `wait`, `receive`; a phase that did not happen
  * on this request (dns/connect/ssl on a reused connection, ssl over plain TCP) is -1.
  *
- * Never: reads a body, or does I/O.
+ * Never: reads a body, does I/O, or writes a secret: header values of credentials and
+ * cookies (request and response, `Set-Cookie` included) become `[redacted]`, and the
+ * values of signed-URL query parameters become `REDACTED` in `request.url`,
+ * `queryString`, `Location` and `redirectURL` (one rule with `url.full`: src/redact.ts).
  *
  * Invariant: `entry.time` is exactly the sum of the timings that are not -1 (`ssl`
  * excluded: it is inside `connect`), all whole milliseconds (the marks are epoch ms).
  */
 
+import { isSecretParam, redactHeader, redactUrl } from './redact.js';
 import type { Response } from './response.js';
 
 /** A name/value pair of HAR. */
@@ -75,7 +79,7 @@ export interface HarLog {
 
 /** What a caller knows of the request that a Response does not carry. */
 export interface HarRequestInfo {
-  /** Request headers as sent (pairs, or a flat `[name, value, ...]` list). */
+  /** Request headers as sent (pairs, or a flat `[name, value, ...]` list); secrets are masked. */
   headers?: readonly (readonly [string, string])[] | readonly string[];
   /** Request body size in bytes (default 0 with no body; -1 unknown). */
   bodySize?: number;
@@ -112,19 +116,21 @@ export function toHarEntry(res: Response, request: HarRequestInfo = {}): HarEntr
     (sum, k) => sum + Math.max(0, timings[k]),
     0,
   );
+  // A HEAD response, 1xx, 204 and 304 have no body whatever Content-Length says (RFC 9110 §6.4.1).
+  const noBody = res.method === 'HEAD' || res.status < 200 || res.status === 204 || res.status === 304;
   const length = Number(res.headers['content-length']);
-  const bodyLength = Number.isFinite(length) ? length : -1;
+  const bodyLength = noBody ? 0 : Number.isFinite(length) ? length : -1;
   const version = `HTTP/${res.httpVersion}`;
   return {
     startedDateTime: new Date(t.start).toISOString(),
     time,
     request: {
       method: res.method,
-      url: url.href,
+      url: redactUrl(url.href),
       httpVersion: version,
       cookies: [],
       headers: pairs(request.headers),
-      queryString: [...url.searchParams].map(([name, value]) => ({ name, value })),
+      queryString: [...url.searchParams].map(([name, value]) => ({ name, value: isSecretParam(name) ? 'REDACTED' : value })),
       headersSize: -1,
       bodySize: request.bodySize ?? 0,
     },
@@ -164,9 +170,9 @@ function pairs(list: readonly (readonly [string, string])[] | readonly string[] 
   const out: HarNameValue[] = [];
   if (list.length > 0 && typeof list[0] === 'string') {
     const flat = list as readonly string[];
-    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ name: flat[i], value: flat[i + 1] });
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ name: flat[i], value: redactHeader(flat[i], flat[i + 1]) });
   } else {
-    for (const [name, value] of list as readonly (readonly [string, string])[]) out.push({ name, value });
+    for (const [name, value] of list as readonly (readonly [string, string])[]) out.push({ name, value: redactHeader(name, value) });
   }
   return out;
 }
@@ -180,8 +186,8 @@ function redirectUrl(res: Response, base: URL): string {
   const loc = headerText(res.headers.location);
   if (loc === undefined || res.status < 300 || res.status >= 400) return '';
   try {
-    return new URL(loc, base).href;
+    return redactUrl(new URL(loc, base).href);
   } catch {
-    return loc;
+    return redactUrl(loc);
   }
 }

@@ -50,6 +50,13 @@ export const wireChannels = {
   connIdle: diagnostics.channel('hourglass:connection:idle'),
 };
 
+/**
+ * Fields `setHeader` refuses: they frame the message or route it (RFC 9112 §6, §7.6;
+ * RFC 9110 §7.2, §7.6.1, §10.1.1), so a subscriber that set them could desync the
+ * connection. `proxy-*` is refused by prefix.
+ */
+const RESERVED = new Set(['content-length', 'transfer-encoding', 'host', 'connection', 'upgrade', 'te', 'trailer', 'expect', 'keep-alive']);
+
 /** One request on the wire, as `wire:*` messages show it. */
 export class WireRequest {
   /** Whether `setHeader` may still change the head. */
@@ -76,14 +83,32 @@ export class WireRequest {
 
   /**
    * Sets a request header (replacing any of that name). Only during `wire:start`;
-   * later calls are ignored. Names and values must be valid field tokens / values.
+   * later calls are ignored, and so are a name that is not a field token, a value that
+   * is not a string or holds CR/LF/NUL, and the framing and routing fields that only the
+   * client writes (`content-length`, `transfer-encoding`, `host`, `connection`,
+   * `upgrade`, `te`, `trailer`, `expect`, `keep-alive`, `proxy-*`): propagation adds
+   * ordinary headers, it never changes how the message is delimited or where it goes.
    */
   setHeader(name: string, value: string): void {
-    if (!this.open || !/^[!#$%&'*+.^`|~\w-]+$/.test(name) || /[\r\n\0]/.test(value)) return;
+    if (!this.open || typeof name !== 'string' || typeof value !== 'string') return;
+    if (!/^[!#$%&'*+.^`|~\w-]+$/.test(name) || /[\r\n\0]/.test(value)) return;
     const lower = name.toLowerCase();
+    if (RESERVED.has(lower) || lower.startsWith('proxy-')) return;
     const h = this.headers;
     for (let i = h.length - 2; i >= 0; i -= 2) if (h[i].toLowerCase() === lower) h.splice(i, 2);
     h.push(name, value);
+  }
+
+  /**
+   * Removes a request header (every field of that name), under the same rules as
+   * `setHeader`: only during `wire:start`, never a framing or routing field.
+   */
+  deleteHeader(name: string): void {
+    if (!this.open || typeof name !== 'string') return;
+    const lower = name.toLowerCase();
+    if (RESERVED.has(lower) || lower.startsWith('proxy-')) return;
+    const h = this.headers;
+    for (let i = h.length - 2; i >= 0; i -= 2) if (h[i].toLowerCase() === lower) h.splice(i, 2);
   }
 
   /** @internal */

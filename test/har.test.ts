@@ -131,3 +131,123 @@ describe('HAR', () => {
     assert.ok(doc.log.entries[0].request.headers.some((h) => h.name === 'Authorization' && h.value === '[redacted]'));
   });
 });
+
+describe('HAR: secrets never written (one redaction rule with url.full)', () => {
+  const SECRETS = ['SECRETPW', 'YWxpY2U6U0VDUkVUUFc', 'SECRETTOKEN', 'SECRETC2', 'SECRETKEY', 'SECRETPA', 'SECRETCOOKIE', 'SECRETSIG', 'SECRETGOOG', 'SECRETAK'];
+  let srv: import('node:http').Server;
+  let base = '';
+  let dir = '';
+  before(async () => {
+    const http = await import('node:http');
+    dir = mkdtempSync(join(tmpdir(), 'hg-har-secret-'));
+    srv = http.createServer((req, res) => {
+      if (req.url!.startsWith('/start')) {
+        res.writeHead(302, { Location: '/final?sig=SECRETSIG&ok=1', 'Set-Cookie': ['sid=SECRETCOOKIE; Path=/', 'b=SECRETCOOKIE'], 'Content-Length': '0' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Set-Cookie': 'x=SECRETCOOKIE' });
+      res.end('hello');
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(srv.address() as import('node:net').AddressInfo).port}`;
+  });
+  after(async () => {
+    await new Promise<void>((r) => srv.close(() => r()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('toHarEntry(res, { headers }): credentials, Set-Cookie, signed-URL query values, Location/redirectURL masked (t27)', T, async () => {
+    const c = new Client({ transport: new Transport(), followRedirects: false });
+    try {
+      const r = await c.request(`${base}/start?X-Goog-Signature=SECRETGOOG&Signature=SECRETSIG&AWSAccessKeyId=SECRETAK&a=1`);
+      await r.text();
+      const e = toHarEntry(r, {
+        headers: [
+          ['Authorization', 'Bearer SECRETTOKEN'],
+          ['Cookie', 'c=SECRETC2'],
+          ['Proxy-Authorization', 'Basic SECRETPA'],
+          ['X-Api-Key', 'SECRETKEY'],
+          ['Accept', 'text/plain'],
+        ],
+      });
+      const text = JSON.stringify(e);
+      for (const s of SECRETS) assert.ok(!text.includes(s), `${s} in ${text}`);
+      assert.equal(e.request.url, `${base}/start?X-Goog-Signature=REDACTED&Signature=REDACTED&AWSAccessKeyId=REDACTED&a=1`);
+      assert.deepEqual(e.request.queryString.find((q) => q.name === 'a'), { name: 'a', value: '1' });
+      assert.deepEqual(e.request.queryString.find((q) => q.name === 'sig' || q.name === 'Signature'), { name: 'Signature', value: 'REDACTED' });
+      assert.deepEqual(e.request.headers.find((h) => h.name === 'Accept'), { name: 'Accept', value: 'text/plain' });
+      assert.equal(e.response.status, 302);
+      assert.equal(e.response.redirectURL, `${base}/final?sig=REDACTED&ok=1`);
+      assert.deepEqual(e.response.headers.find((h) => h.name.toLowerCase() === 'location'), { name: 'Location', value: '/final?sig=REDACTED&ok=1' });
+      assert.ok(e.response.headers.filter((h) => h.name.toLowerCase() === 'set-cookie').every((h) => h.value === '[redacted]'));
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('get --har: the same masks in the CLI log of every hop (t09)', T, async () => {
+    const file = join(dir, 'secret.har');
+    const url = `http://alice:SECRETPW@${base.slice('http://'.length)}/start?X-Goog-Signature=SECRETGOOG&a=1`;
+    const r = await hg(['get', '-sS', '-L', '--har', file, '-o', join(dir, 'o'), '-H', 'Authorization: Bearer SECRETTOKEN', '-H', 'Cookie: c=SECRETC2', '-H', 'X-Api-Key: SECRETKEY', '-H', 'Proxy-Authorization: Basic SECRETPA', url]);
+    assert.equal(r.code, 0, r.stderr);
+    const text = readFileSync(file, 'utf8');
+    for (const s of SECRETS) assert.ok(!text.includes(s), s);
+    const doc = JSON.parse(text) as { log: { entries: HarEntry[] } };
+    assert.deepEqual(
+      doc.log.entries.map((e) => e.response.status),
+      [302, 200],
+    );
+    assert.equal(doc.log.entries[0].response.redirectURL, `${base}/final?sig=REDACTED&ok=1`);
+  });
+});
+
+describe('HAR: body sizes', () => {
+  let srv: import('node:net').Server;
+  let port = 0;
+  let dir = '';
+  before(async () => {
+    const net = await import('node:net');
+    dir = mkdtempSync(join(tmpdir(), 'hg-har-size-'));
+    srv = net.createServer((sock) => {
+      sock.on('error', () => {});
+      let buf = '';
+      sock.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        if (!buf.includes('\r\n\r\n')) return;
+        // HEAD: the length of the GET body, none sent; GET: 2 of 10 bytes, then a stall.
+        sock.write(buf.startsWith('HEAD') ? 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n' : 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab');
+        buf = '';
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    port = (srv.address() as import('node:net').AddressInfo).port;
+  });
+  after(async () => {
+    srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a HEAD response: content.size and bodySize 0 whatever Content-Length says (t10)', T, async () => {
+    const c = new Client({ transport: new Transport() });
+    try {
+      const r = await c.request(`http://127.0.0.1:${port}/h`, { method: 'HEAD' });
+      await r.text();
+      const e = toHarEntry(r);
+      assert.equal(e.response.content.size, 0);
+      assert.equal(e.response.bodySize, 0);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('get --har, a body cut short: bodySize and content.size are the bytes that arrived (t41)', T, async () => {
+    const file = join(dir, 'cut.har');
+    const r = await hg(['get', '-sS', '--read-timeout', '0.2', '--har', file, '-o', join(dir, 'o'), `http://127.0.0.1:${port}/`]);
+    assert.notEqual(r.code, 0);
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { log: { entries: HarEntry[] } };
+    const e = doc.log.entries[0];
+    assert.equal(e.response.bodySize, 2);
+    assert.equal(e.response.content.size, 2);
+  });
+});

@@ -107,7 +107,10 @@ export async function runGet(
     await client?.close();
   }
   if (har !== undefined) {
-    if (!downloading) har.finalBytes = result.bytes;
+    if (!downloading) {
+      har.finalBytes = result.bytes;
+      har.finalComplete = result.error === null;
+    }
     try {
       har.write(o.har!, version());
     } catch (err) {
@@ -185,6 +188,7 @@ async function transfer(
       refuseBinary: sink === process.stdout && o.output !== '-' && env.stdoutIsTTY,
       expected: encoded ? undefined : total,
       progress: (n, chunk) => {
+        result.bytes = n; // so far: a body cut short reports what arrived (--json, --har)
         bar?.update(n, total);
         if (sink === process.stdout) stdoutMidLine = chunk[chunk.length - 1] !== 0x0a;
       },

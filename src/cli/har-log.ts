@@ -8,8 +8,8 @@
  * hops' were dumped, the final one copied), so each entry's `receive` is known.
  *
  * Never: records a request that failed without a response (HAR has no place for it:
- * the command's error message and exit code tell that), or reads a body. Credentials in
- * the request headers (`Authorization`, `Cookie`, `Proxy-Authorization`) are masked.
+ * the command's error message and exit code tell that), or reads a body. Secrets are
+ * masked by `toHarEntry` (src/redact.ts: one list for HAR and `url.full`).
  */
 
 import { writeFileSync } from 'node:fs';
@@ -18,13 +18,13 @@ import type { Response } from '../response.js';
 import { headerFlat, type OutgoingRequest } from '../round-tripper.js';
 import { WriteError } from './exit-codes.js';
 
-const MASKED = new Set(['authorization', 'proxy-authorization', 'cookie']);
-
 /** Collects (request, response) pairs of one command. */
 export class HarRecorder {
   private readonly exchanges: { req: OutgoingRequest; res: Response; bodySize: number }[] = [];
-  /** Decoded bytes of the final body, as the command copied them. */
+  /** Decoded bytes of the final body, as the command copied them (so far, if it failed). */
   finalBytes: number | undefined;
+  /** Whether the final body arrived whole (false: `bodySize` is what arrived, not Content-Length). */
+  finalComplete = true;
 
   /** A response head arrived for `req` (a hop, a retry, or the final response). */
   record(req: OutgoingRequest, res: Response): void {
@@ -37,14 +37,19 @@ export class HarRecorder {
       const flat = headerFlat(req.headers);
       const headers: [string, string][] = [['Host', req.url.host]];
       for (let j = 0; j + 1 < flat.length; j += 2) {
-        headers.push([flat[j], MASKED.has(flat[j].toLowerCase()) ? '[redacted]' : flat[j + 1]]);
+        headers.push([flat[j], flat[j + 1]]);
       }
       const last = i === this.exchanges.length - 1;
-      return toHarEntry(res, {
+      const entry = toHarEntry(res, {
         headers,
         bodySize,
         ...(last && this.finalBytes !== undefined ? { contentSize: this.finalBytes } : {}),
       });
+      if (last && this.finalBytes !== undefined && !this.finalComplete) {
+        // A body cut short: the bytes that arrived; unknown on the wire when it was encoded.
+        entry.response.bodySize = res.headers['content-encoding'] === undefined ? this.finalBytes : -1;
+      }
+      return entry;
     });
   }
 

@@ -14,14 +14,13 @@
  * a returned record: an attribute that does not apply is absent.
  */
 
+import { redactUrl } from '../redact.js';
+
 /** Attribute records as OpenTelemetry takes them. */
 export type Attrs = Record<string, string | number | boolean>;
 
 /** Methods the convention knows (RFC 9110 plus PATCH), case-sensitive. */
 const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
-
-/** Query parameters whose values the convention says to redact in `url.full`. */
-const SECRET_PARAMS = new Set(['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature']);
 
 /** `http.request.method` (and `http.request.method_original` for an unknown method). */
 export function methodAttributes(method: string): Attrs {
@@ -40,29 +39,7 @@ export function spanName(method: string): string {
  * `REDACTED`; the rest of the URL is kept byte for byte (no re-encoding of the query).
  */
 export function fullUrl(url: URL): string {
-  let href = url.href;
-  if (url.username !== '' || url.password !== '') {
-    const copy = new URL(href);
-    copy.username = 'REDACTED';
-    copy.password = 'REDACTED';
-    href = copy.href;
-  }
-  const q = href.indexOf('?');
-  if (q === -1) return href;
-  const hash = href.indexOf('#', q);
-  const query = href.slice(q + 1, hash === -1 ? undefined : hash);
-  const parts = query.split('&');
-  let changed = false;
-  for (let i = 0; i < parts.length; i++) {
-    const eq = parts[i].indexOf('=');
-    const name = eq === -1 ? parts[i] : parts[i].slice(0, eq);
-    if (eq !== -1 && SECRET_PARAMS.has(name)) {
-      parts[i] = `${name}=REDACTED`;
-      changed = true;
-    }
-  }
-  if (!changed) return href;
-  return href.slice(0, q + 1) + parts.join('&') + (hash === -1 ? '' : href.slice(hash));
+  return redactUrl(url.href);
 }
 
 /** `server.address`, `server.port` and `url.scheme` of a request URL. */
@@ -158,6 +135,21 @@ export function keyAttributes(key: string): Attrs {
   } catch {
     return {};
   }
+}
+
+/**
+ * The socket path of a pool key of a Unix-socket connection (`...|unix=PATH[|proxy=...|tls=...]`),
+ * for `network.transport` `unix` and `network.peer.address`; undefined for TCP.
+ */
+export function unixSocketPath(key: string): string | undefined {
+  const i = key.indexOf('|unix=');
+  if (i === -1) return undefined;
+  let end = key.length;
+  for (const next of ['|proxy=', '|tls=']) {
+    const j = key.indexOf(next, i + 6);
+    if (j !== -1 && j < end) end = j;
+  }
+  return key.slice(i + 6, end);
 }
 
 /** The subset of `attrs` named by `keys`. */

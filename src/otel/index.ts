@@ -54,6 +54,7 @@ import {
   spanName,
   statusErrorType,
   timeoutPhase,
+  unixSocketPath,
 } from './attributes.js';
 
 /** Options of {@link instrument}. */
@@ -84,6 +85,10 @@ class InFlight {
   status = 0;
   version = '';
   errorType: string | undefined = undefined;
+  /** Whether a connection was handed to it (its pool wait is then recorded). */
+  connected = false;
+  /** Whether the dial events of a fresh connection were added. */
+  dialEvents = false;
 
   constructor(
     readonly span: Span,
@@ -185,7 +190,10 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
           const method = attrs['http.request.method'] as string;
           inFlight.set(wire, new InFlight(span, recording, method, pick(attrs, SERVER_KEYS)));
         }
-        propagation.inject(trace.setSpan(parent, span), wire, HEADER_SETTER);
+        const carrier = { wire, traceparent: false, tracestate: false };
+        propagation.inject(trace.setSpan(parent, span), carrier, HEADER_SETTER);
+        // tracestate belongs to the traceparent it came with: a caller's goes when ours replaces it.
+        if (carrier.traceparent && !carrier.tracestate) wire.deleteHeader('tracestate');
       },
     ],
     [
@@ -195,12 +203,24 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
         const f = inFlight.get(m.wire);
         if (f === undefined) return;
         f.version = protocolVersion(m.protocol);
+        f.connected = true;
         if (f.recording) {
           f.span.setAttribute('network.protocol.version', f.version);
           f.span.setAttribute('hourglass.connection.reused', m.reused);
           const c = m.connection;
-          if (c.remoteAddress !== undefined) f.span.setAttribute('network.peer.address', c.remoteAddress);
-          if (c.remotePort !== undefined) f.span.setAttribute('network.peer.port', c.remotePort);
+          const unix = unixSocketPath(c.key);
+          if (unix !== undefined) {
+            f.span.setAttribute('network.transport', 'unix');
+            f.span.setAttribute('network.peer.address', unix);
+          } else {
+            if (c.remoteAddress !== undefined) f.span.setAttribute('network.peer.address', c.remoteAddress);
+            if (c.remotePort !== undefined) f.span.setAttribute('network.peer.port', c.remotePort);
+          }
+          // The dial's marks are known now: a request that then fails before its head keeps them.
+          if (!m.reused && !f.dialEvents) {
+            f.dialEvents = true;
+            addDialEvents(f.span, m.timings);
+          }
         }
         const t = m.timings;
         poolWait.record(Math.max(0, (t.socket ?? t.start) - t.start) / 1000, f.server);
@@ -222,7 +242,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
           f.span.setAttribute('error.type', f.errorType);
           f.span.setStatus({ code: SpanStatusCode.ERROR });
         }
-        addTimingEvents(f.span, response.timings, response.reused);
+        if (response.timings.response !== undefined) f.span.addEvent('hourglass.first_byte', response.timings.response);
       },
     ],
     [
@@ -241,6 +261,8 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
         if (f === undefined) return;
         const phase = timeoutPhase(error);
         if (phase !== undefined) timeouts.add(1, { ...f.server, 'hourglass.timeout.phase': phase });
+        // A wait that ended in a pool timeout is a pool wait too (the longest ones).
+        if (phase === 'pool' && !f.connected) poolWait.record((performance.now() - f.t0) / 1000, f.server);
         // An aborted request is not an error (as instrumentation-undici settled it).
         if (!isAbort(error)) {
           const a = errorAttributes(error);
@@ -320,8 +342,13 @@ const SERVER_KEYS: readonly string[] = ['server.address', 'server.port', 'url.sc
 
 /** What `propagation.inject` writes through: the request's headers, before the head is sent. */
 const HEADER_SETTER = {
-  set(carrier: WireRequest, key: string, value: string): void {
-    carrier.setHeader(key, value);
+  set(carrier: { wire: WireRequest; traceparent: boolean; tracestate: boolean }, key: string, value: unknown): void {
+    // A propagator that hands a number, undefined or an array loses that header, not the request.
+    if (typeof key !== 'string' || typeof value !== 'string') return;
+    carrier.wire.setHeader(key, value);
+    const lower = key.toLowerCase();
+    if (lower === 'traceparent') carrier.traceparent = true;
+    else if (lower === 'tracestate') carrier.tracestate = true;
   },
 };
 
@@ -341,12 +368,9 @@ function connState(info: ConnectionInfo, state: 'active' | 'idle', sets: Map<str
   return { state, active: pair.active, idle: pair.idle };
 }
 
-/** Span events at the dial's marks (a fresh connection only) and at the first response byte. */
-function addTimingEvents(span: Span, t: Timings, reused: boolean): void {
-  if (!reused) {
-    if (t.lookup !== undefined && t.socket !== undefined && t.lookup > t.socket) span.addEvent('hourglass.dns', t.lookup);
-    if (t.connect !== undefined) span.addEvent('hourglass.connect', t.connect);
-    if (t.secureConnect !== undefined) span.addEvent('hourglass.tls', t.secureConnect);
-  }
-  if (t.response !== undefined) span.addEvent('hourglass.first_byte', t.response);
+/** Span events at the dial's marks of a fresh connection (added when it is handed over). */
+function addDialEvents(span: Span, t: Timings): void {
+  if (t.lookup !== undefined && t.socket !== undefined && t.lookup > t.socket) span.addEvent('hourglass.dns', t.lookup);
+  if (t.connect !== undefined) span.addEvent('hourglass.connect', t.connect);
+  if (t.secureConnect !== undefined) span.addEvent('hourglass.tls', t.secureConnect);
 }

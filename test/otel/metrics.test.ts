@@ -100,6 +100,28 @@ describe('hourglass/otel metrics', () => {
     await c.close();
   });
 
+  it('a pool wait that ends in a pool timeout is recorded in pool.wait.duration (t34)', T, async () => {
+    const own = makeSdk();
+    const inst2 = instrument({ tracerProvider: own.tracerProvider, meterProvider: own.meterProvider });
+    const c = new Client({ transport: new Transport({ maxConnsPerHost: 1, poolTimeout: 80, responseHeaderTimeout: 300 }) });
+    try {
+      const holder = c.request(fs.url('/never'));
+      holder.catch(() => {});
+      await new Promise((r) => setTimeout(r, 20));
+      await assert.rejects(c.request(fs.url('/ok')), { phase: 'pool' });
+      await assert.rejects(holder, { phase: 'response-headers' });
+      const wait = await own.metric('hourglass.client.pool.wait.duration');
+      assert.ok(wait);
+      const h = wait.dataPoints.map((p) => p.value as Histogram);
+      assert.equal(h.reduce((n, v) => n + v.count, 0), 2, 'the holder (no wait) and the waiter that timed out');
+      assert.ok(h.reduce((n, v) => n + (v.sum ?? 0), 0) >= 0.075, JSON.stringify(h));
+    } finally {
+      inst2.disable();
+      await c.close();
+      await own.shutdown();
+    }
+  });
+
   it('an overall-budget timeout during a request on the wire is counted once, by phase request', T, async () => {
     const c = new Client({ timeout: 80 });
     await assert.rejects(c.request(fs.url('/never')), { phase: 'request' });

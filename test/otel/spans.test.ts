@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { Client, type ClientOptions, Transport, type TransportOptions } from '../../src/index.js';
+import { bearerAuth, Client, type ClientOptions, Transport, type TransportOptions } from '../../src/index.js';
 import { instrument, type Instrumentation } from '../../src/otel/index.js';
 import { FaultServer } from '../../src/testing/index.js';
 import { makeSdk, type Sdk, spansAfter } from './sdk.js';
@@ -185,6 +185,98 @@ describe('hourglass/otel spans', () => {
     assert.equal(s.status.code, SpanStatusCode.UNSET);
     assert.equal(s.attributes['error.type'], undefined);
     assert.ok(s.endTime[0] > 0);
+  });
+
+  it('a fresh connection that fails before the head keeps its dial events (t08, t31)', T, async () => {
+    const cases: [string, (c: Client) => Promise<unknown>][] = [
+      ['response-headers timeout', (c) => c.request(fs.url('/never'), { timeouts: { responseHeaderTimeout: 80 } })],
+      ['close without reply', (c) => c.request(fs.url('/close-before-headers'))],
+      [
+        'abort',
+        (c) => {
+          const ac = new AbortController();
+          setTimeout(() => ac.abort(), 80);
+          return c.request(fs.url('/never'), { signal: ac.signal });
+        },
+      ],
+    ];
+    for (const [name, run] of cases) {
+      sdk.exporter.reset();
+      await assert.rejects(run(mk({}, { retry: { limit: 0 } } as ClientOptions)));
+      const [s] = await spansAfter(sdk, 1);
+      assert.equal(s.attributes['hourglass.connection.reused'], false, name);
+      assert.deepEqual(
+        s.events.map((e) => e.name).filter((n) => n.startsWith('hourglass.')),
+        ['hourglass.connect'],
+        name,
+      );
+    }
+  });
+
+  it('Unix socket: network.transport unix and network.peer.address the socket path (t30)', T, async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const http = await import('node:http');
+    const dir = mkdtempSync(join(tmpdir(), 'hg-otel-unix-'));
+    const sock = join(dir, 's.sock');
+    const srv = http.createServer((_q, r) => r.end('ok'));
+    await new Promise<void>((r) => srv.listen(sock, r));
+    try {
+      const c = mk({ socketPath: sock });
+      await (await c.request('http://localhost/x')).text();
+      const [s] = await spansAfter(sdk, 1);
+      assert.equal(s.attributes['network.transport'], 'unix');
+      assert.equal(s.attributes['network.peer.address'], sock);
+      assert.equal(s.attributes['network.peer.port'], undefined);
+    } finally {
+      await new Promise<void>((r) => srv.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('resend_count counts every request of a call on the wire: interceptor replays and bearerAuth 401 replays (t24)', T, async () => {
+    const http = await import('node:http');
+    const srv = http.createServer((q, r) => {
+      if (q.url === '/r') return void r.writeHead(302, { Location: '/auth' }).end();
+      if (!/^Bearer t0k$/.test(q.headers.authorization ?? '')) {
+        return void r.writeHead(401, { 'WWW-Authenticate': 'Bearer realm="http://127.0.0.1/token",service="s"' }).end();
+      }
+      r.end('ok');
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(srv.address() as import('node:net').AddressInfo).port}`;
+    const replay: ClientOptions['interceptors'] = [
+      async (req, next) => {
+        const r = await next(req);
+        if (r.status !== 401) return r;
+        await r.dump();
+        req.headers.set('authorization', 'Bearer t0k');
+        return next(req);
+      },
+    ];
+    const cases: [string, ClientOptions, string, number[]][] = [
+      ['custom replay', { interceptors: replay }, '/auth', [0, 1]],
+      // The replay starts over from /r: 302, 401, then 302, 200.
+      ['redirect then replay', { interceptors: replay }, '/r', [0, 1, 2, 3]],
+      ['bearerAuth interceptor', { interceptors: [bearerAuth({ token: () => 't0k' })] }, '/auth', [0, 1]],
+      ['bearerAuth network interceptor', { networkInterceptors: [bearerAuth({ token: () => 't0k' })] }, '/auth', [0, 1]],
+    ];
+    try {
+      for (const [name, opts, path, want] of cases) {
+        sdk.exporter.reset();
+        const res = await mk({}, opts).request(base + path);
+        assert.equal(await res.text(), 'ok', name);
+        const spans = await spansAfter(sdk, want.length);
+        assert.deepEqual(
+          spans.map((x) => x.attributes['http.request.resend_count'] ?? 0),
+          want,
+          name,
+        );
+      }
+    } finally {
+      await new Promise<void>((r) => srv.close(() => r()));
+    }
   });
 
   it('connection refused: error.type is the code', T, async () => {

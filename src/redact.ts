@@ -1,0 +1,82 @@
+/**
+ * redact — the one place that decides which parts of a URL or a header are secrets, for
+ * everything hourglass writes out for someone else to read: `url.full` on spans
+ * (hourglass/otel), HAR entries (`toHarEntry`, `hourglass get --har`).
+ *
+ * Owns: the secret query parameters (those OpenTelemetry's HTTP conventions name for
+ * `url.full`: `AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`), the secret
+ * header fields (credentials and cookies), {@link redactUrl} and {@link redactHeader}.
+ *
+ * Never: re-encodes what it keeps (the rest of a URL stays byte for byte), or throws.
+ *
+ * Invariants: a redacted query value is `REDACTED` (the convention's word), userinfo
+ * becomes `REDACTED:REDACTED`; a redacted header value is `[redacted]` (as the
+ * diagnostics messages of SPEC §5 show it).
+ */
+
+/** Query parameters whose values are secrets (case-sensitive, as the convention lists them). */
+const SECRET_PARAMS = new Set(['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature']);
+
+/** Header fields whose values are secrets (lowercase). */
+const SECRET_HEADERS = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'api-key',
+  'x-auth-token',
+  'x-amz-security-token',
+  'x-goog-api-key',
+]);
+
+/** Whether the value of query parameter `name` is a secret. */
+export function isSecretParam(name: string): boolean {
+  return SECRET_PARAMS.has(name);
+}
+
+/**
+ * `href` with userinfo as `REDACTED:REDACTED` and the values of the secret query
+ * parameters as `REDACTED`; the rest byte for byte (no re-encoding). A string that is
+ * not an absolute URL has only its query redacted (e.g. a relative `Location`).
+ */
+export function redactUrl(href: string): string {
+  const at = userinfoEnd(href);
+  if (at !== -1) href = href.slice(0, href.indexOf('//') + 2) + 'REDACTED:REDACTED' + href.slice(at);
+  const q = href.indexOf('?');
+  if (q === -1) return href;
+  const hash = href.indexOf('#', q);
+  const query = href.slice(q + 1, hash === -1 ? undefined : hash);
+  const parts = query.split('&');
+  let changed = false;
+  for (let i = 0; i < parts.length; i++) {
+    const eq = parts[i].indexOf('=');
+    if (eq !== -1 && SECRET_PARAMS.has(parts[i].slice(0, eq))) {
+      parts[i] = `${parts[i].slice(0, eq)}=REDACTED`;
+      changed = true;
+    }
+  }
+  if (!changed) return href;
+  return href.slice(0, q + 1) + parts.join('&') + (hash === -1 ? '' : href.slice(hash));
+}
+
+/** The value of header `name` as it may be shown: `[redacted]` for a secret field, else as is. */
+export function redactHeader(name: string, value: string): string {
+  const lower = name.toLowerCase();
+  if (SECRET_HEADERS.has(lower)) return '[redacted]';
+  if (lower === 'location' || lower === 'content-location' || lower === 'referer') return redactUrl(value);
+  return value;
+}
+
+/** The index of the `@` that ends an absolute URL's userinfo, or -1. */
+function userinfoEnd(href: string): number {
+  const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.exec(href);
+  if (m === null) return -1;
+  const start = m[0].length;
+  let end = href.length;
+  for (const c of ['/', '?', '#']) {
+    const i = href.indexOf(c, start);
+    if (i !== -1 && i < end) end = i;
+  }
+  return href.lastIndexOf('@', end - 1) >= start ? href.lastIndexOf('@', end - 1) : -1;
+}
