@@ -28,19 +28,19 @@ import { HourglassError, RedirectError, redactUrl } from './errors.js';
 import { joinedFields } from './http1/index.js';
 import { DEFAULTS, describeValue } from './options.js';
 import { nextHop, redactLocation } from './redirect.js';
-import { takeUserinfo, withoutHeaders } from './request-init.js';
+import { takeUserinfo } from './request-init.js';
 import { Response } from './response.js';
 import { type RetryPolicy, waitFits } from './retry.js';
 import {
-  bindToOrigin,
+  boundToItsOrigin,
   HeaderList,
   headerFlat,
   headerListOf,
   type Interceptor,
   type NextFn,
-  originBound,
   type OutgoingRequest,
   type RoundTripper,
+  withoutForeignBound,
 } from './round-tripper.js';
 import { Transport } from './transport.js';
 
@@ -166,24 +166,52 @@ class InterceptorStage implements Stage {
 
   run(call: Call, req: OutgoingRequest, i: number): Promise<Response> {
     let given: Response[] | undefined;
+    let settled = false;
     const next: NextFn = (r) => {
+      // Once the interceptor answered (or the call failed), a late next() would run
+      // outside the call's deadline and signal: it sends nothing.
+      if (settled || call.budget.failure !== undefined || call.budget.isFinished) return Promise.reject(lateNext(call, req));
       checkRequest(r);
-      return call.proceed(r, i + 1).then((res) => {
+      // A replay while an earlier response of this call is unclaimed: that one goes
+      // first (it may hold the only connection the replay could get), as a retry does.
+      const pending = given === undefined ? undefined : unclaimed(given);
+      const sent = pending === undefined ? call.proceed(r, i + 1) : pending.then(() => call.proceed(r, i + 1));
+      return sent.then((res) => {
         (given ??= []).push(res);
         return res;
       });
     };
     return Promise.resolve(this.fn(req, next)).then(
       (v) => {
+        settled = true;
         if (given !== undefined) discardUnused(given, v);
         return checkResponse(v, req);
       },
       (err: unknown) => {
+        settled = true;
         if (given !== undefined) discardUnused(given, undefined);
         throw err;
       },
     );
   }
+}
+
+/** The error of a next() called after its interceptor settled. */
+function lateNext(call: Call, req: OutgoingRequest): HourglassError {
+  return (
+    call.budget.failure ??
+    new HourglassError('next() was called after the interceptor settled: the call is over, nothing was sent', 'HG_CLOSED', {
+      method: req.method,
+      url: req.url,
+    })
+  );
+}
+
+/** Discards the responses of `given` nobody claimed yet; settles once they let go of their connections. */
+function unclaimed(given: readonly Response[]): Promise<void> | undefined {
+  let waits: Promise<void>[] | undefined;
+  for (const res of given) if (!res.bodyUsed) (waits ??= []).push(res.dump().catch(() => undefined));
+  return waits === undefined ? undefined : Promise.all(waits).then(() => undefined);
 }
 
 /** Discards (drains a small rest, else closes) the responses of `given` but `kept` whose bodies nobody claimed. */
@@ -221,13 +249,7 @@ async function followRedirect(call: Call, req: OutgoingRequest, res: Response, i
   }
   if (!next.follow) return finalResponse(call, req, res);
   // Headers bound to one origin (an interceptor's token) never follow to another.
-  const bound = originBound(req.headers);
-  let hopFlat = next.headers;
-  if (bound !== undefined) {
-    const drop = new Set<string>();
-    for (const [name, origin] of bound) if (origin !== next.url.origin) drop.add(name);
-    if (drop.size > 0) hopFlat = withoutHeaders(hopFlat, drop);
-  }
+  const hopFlat = withoutForeignBound(next.headers, next.url.origin);
   // Credentials in a Location become Basic auth, never part of a URL we report (Go).
   takeUserinfo(next.url, hopFlat);
   if (mode === 'error') {
@@ -272,7 +294,7 @@ async function followRedirect(call: Call, req: OutgoingRequest, res: Response, i
     ...req,
     method: next.method,
     url: next.url,
-    headers: hopHeaderList(hopFlat, bound, next.url.origin),
+    headers: headerListOf(hopFlat),
     body: next.keepBody ? req.body : undefined,
     attempt: ++call.hops,
   };
@@ -420,7 +442,8 @@ function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
 /** hourglass's own Transport: it reads the budget from the request's deadline and honours it. */
 const NATIVE_TRANSPORT: Stage = {
   run(call, req) {
-    const wire = onWire(call, req);
+    // Where the request goes out: a value bound to another origin (a token) stays here.
+    const wire = onWire(call, boundToItsOrigin(req));
     return (call.chain.config.transport as Transport).roundTrip(wire);
   },
 };
@@ -440,7 +463,7 @@ class ForeignTransportStage implements Stage {
   constructor(private readonly rt: RoundTripper) {}
 
   run(call: Call, req: OutgoingRequest): Promise<Response> {
-    const wire = onWire(call, req);
+    const wire = onWire(call, boundToItsOrigin(req));
     // The race is in place before the RoundTripper runs: one that holds the budget itself
     // (a MockTransport's waits, a wrapped Transport) then holds it over the race and names
     // the phase; one that does not is cut by the race.
@@ -453,13 +476,6 @@ class ForeignTransportStage implements Stage {
     }
     return raced.then((v) => checkResponse(v, req));
   }
-}
-
-/** A hop's header list; origin bindings carry over while the hop stays on their origin. */
-function hopHeaderList(flat: string[], bound: ReadonlyMap<string, string> | undefined, origin: string): HeaderList {
-  const list = headerListOf(flat);
-  if (bound !== undefined) for (const [name, o] of bound) if (o === origin) bindToOrigin(list, name, o);
-  return list;
 }
 
 /** `HG_BAD_RESPONSE` unless `v` is a {@link Response}. */

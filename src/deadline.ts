@@ -302,7 +302,12 @@ export class Budget {
    * is closed.
    */
   guard<T extends { dump(maxBytes?: number, maxMs?: number): Promise<unknown> }>(p: Promise<T>): Promise<T> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.failure !== undefined) {
+      // Failed before (a pre-aborted signal) or while the chain ran synchronously: `p`
+      // still settles later and must neither reject unhandled nor hold a connection.
+      p.then((v) => void v.dump(0, 0).catch(ignore), ignore);
+      return Promise.reject(this.failure);
+    }
     return new Promise<T>((resolve, reject) => {
       this.guardReject = reject;
       p.then(
@@ -355,7 +360,10 @@ export class Budget {
    * budget fails meanwhile, and holds the budget again once `p` settles.
    */
   race<T>(p: PromiseLike<T>): Promise<T> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.failure !== undefined) {
+      p.then(undefined, ignore); // what it settles with later is nobody's: never unhandled
+      return Promise.reject(this.failure);
+    }
     if (this.finished) return Promise.resolve(p);
     return new Promise<T>((resolve, reject) => {
       const r = new Race(this.holder, reject);
@@ -688,3 +696,5 @@ export function sleep(ms: number, budget: Budget | undefined): Promise<void> {
     budget?.hold(holder);
   });
 }
+
+function ignore(): void {}

@@ -209,23 +209,54 @@ export function headerFlat(h: HeaderList): string[] {
   return flatOf(h);
 }
 
-/** Header names bound to one origin, per list (see {@link bindToOrigin}). */
-const ORIGIN_BOUND = new WeakMap<HeaderList, Map<string, string>>();
+/**
+ * Header values bound to origins: `name\nvalue` → the origins it may go to. Keyed by the
+ * value, not the list, so the binding survives any copy of the headers (clone(), a list
+ * rebuilt entry by entry, `{ ...req }`); bounded, oldest binding first out.
+ */
+const BOUND = new Map<string, Set<string>>();
+const MAX_BOUND = 1024;
 
 /**
- * @internal Binds header `name` of `headers` to `origin` (scheme, host, port): the
- * redirect stage drops it on any hop to another origin, whatever SPEC §7's rule for
- * that header would keep (a token an interceptor added for one origin only).
+ * @internal Binds the current value(s) of header `name` of `headers` to `origin` (scheme,
+ * host, port): the redirect stage and the last stage before the transport drop that value
+ * on any request to another origin, whatever SPEC §7's rule for that header would keep
+ * (a token an interceptor added for one origin only).
  */
 export function bindToOrigin(headers: HeaderList, name: string, origin: string): void {
-  let m = ORIGIN_BOUND.get(headers);
-  if (m === undefined) ORIGIN_BOUND.set(headers, (m = new Map()));
-  m.set(name.toLowerCase(), origin);
+  const lower = name.toLowerCase();
+  for (const value of headers.getAll(lower)) {
+    const key = `${lower}\n${value}`;
+    const origins = BOUND.get(key) ?? new Set<string>();
+    BOUND.delete(key);
+    origins.add(origin);
+    BOUND.set(key, origins);
+    if (BOUND.size > MAX_BOUND) BOUND.delete(BOUND.keys().next().value!);
+  }
 }
 
-/** @internal The origin-bound header names of `headers` (name → origin), if any. */
-export function originBound(headers: HeaderList): ReadonlyMap<string, string> | undefined {
-  return ORIGIN_BOUND.get(headers);
+/**
+ * @internal `flat` (`[name, value, ...]`) without the bound values that may not go to
+ * `origin`; `flat` itself when there are none.
+ */
+export function withoutForeignBound(flat: string[], origin: string): string[] {
+  if (BOUND.size === 0) return flat;
+  let out: string[] | undefined;
+  for (let i = 0; i < flat.length; i += 2) {
+    const origins = BOUND.get(`${flat[i]!.toLowerCase()}\n${flat[i + 1]!}`);
+    const foreign = origins !== undefined && !origins.has(origin);
+    if (foreign && out === undefined) out = flat.slice(0, i);
+    else if (!foreign && out !== undefined) out.push(flat[i]!, flat[i + 1]!);
+  }
+  return out ?? flat;
+}
+
+/** @internal `req` as it may go out to its own origin: bound values of other origins dropped. */
+export function boundToItsOrigin(req: OutgoingRequest): OutgoingRequest {
+  if (BOUND.size === 0) return req;
+  const flat = flatOf(req.headers);
+  const kept = withoutForeignBound(flat, req.url.origin);
+  return kept === flat ? req : { ...req, headers: wrapFlat(kept) };
 }
 
 /** @internal Wraps an already validated flat list without copying it. */

@@ -18,6 +18,7 @@
  * reused); concurrent calls that meet the same challenge share one `token()` call.
  */
 
+import { Budget } from '../deadline.js';
 import { HourglassError, invalidArg } from '../errors.js';
 import type { Response } from '../response.js';
 import { bindToOrigin, type Interceptor, type OutgoingRequest } from '../round-tripper.js';
@@ -43,9 +44,12 @@ export interface BearerChallenge {
 export interface BearerAuthOptions {
   /**
    * Returns a token for `challenge`. Called once per origin and challenge; again only
-   * when the server refuses the cached token with a new 401.
+   * when the server refuses the cached token with a new 401. Concurrent calls meeting
+   * the same challenge share one `token()` call while at least one of them still waits:
+   * `signal` aborts once every caller waiting for it gave up (its deadline passed or its
+   * signal fired), and the next caller asks again — pass it on to the token request.
    */
-  token: (challenge: BearerChallenge) => string | Promise<string>;
+  token: (challenge: BearerChallenge, signal: AbortSignal) => string | Promise<string>;
 }
 
 /**
@@ -70,23 +74,32 @@ export function bearerAuth(options: BearerAuthOptions): Interceptor {
   const tokens = new Map<string, string>();
   /** The challenge key whose token an origin gets up front. */
   const current = new Map<string, string>();
-  /** token() calls in flight, by key. */
-  const inflight = new Map<string, Promise<string>>();
+  /** token() calls in flight, by key, while some caller still waits for them. */
+  const inflight = new Map<string, Flight>();
 
-  const fetchToken = (key: string, challenge: BearerChallenge): Promise<string> => {
-    let p = inflight.get(key);
-    if (p === undefined) {
-      p = Promise.resolve()
-        .then(() => getToken(challenge))
-        .then((t) => {
-          if (typeof t !== 'string' || t === '') throw invalidArg('bearerAuth: token() must return a non-empty string');
-          tokens.set(key, t);
-          return t;
-        })
-        .finally(() => inflight.delete(key));
-      inflight.set(key, p);
+  const fetchToken = (key: string, challenge: BearerChallenge, req: OutgoingRequest): Promise<string> => {
+    let f = inflight.get(key);
+    if (f === undefined) {
+      const ac = new AbortController();
+      const flight: Flight = {
+        ac,
+        waiters: 0,
+        p: Promise.resolve()
+          .then(() => getToken(challenge, ac.signal))
+          .then((t) => {
+            if (typeof t !== 'string' || t === '') throw invalidArg('bearerAuth: token() must return a non-empty string');
+            if (!ac.signal.aborted) tokens.set(key, t);
+            return t;
+          })
+          .finally(() => {
+            if (inflight.get(key) === flight) inflight.delete(key);
+          }),
+      };
+      inflight.set(key, (f = flight));
     }
-    return p;
+    return waitFor(f, req, () => {
+      if (inflight.get(key) === f) inflight.delete(key);
+    });
   };
 
   return async function bearerAuthInterceptor(req: OutgoingRequest, next): Promise<Response> {
@@ -106,13 +119,92 @@ export function bearerAuth(options: BearerAuthOptions): Interceptor {
       // A new challenge, or the token we sent was refused: ask again.
       if (token !== undefined && tokens.get(key) === token) tokens.delete(key);
       await res.dump();
-      token = await fetchToken(key, challenge);
+      token = await fetchToken(key, challenge, req);
     } else {
       await res.dump();
     }
     current.set(origin, key);
     return next(withToken(req, token));
   };
+}
+
+/** One token() call and how many callers still wait for it. */
+interface Flight {
+  readonly p: Promise<string>;
+  readonly ac: AbortController;
+  waiters: number;
+}
+
+/**
+ * Waits for `f` within `req`'s deadline and signal. A caller that gives up stops waiting;
+ * the last one to give up aborts token()'s signal and `drop`s the shared call, so no later
+ * caller waits on a token() that nobody's deadline covers any more.
+ */
+function waitFor(f: Flight, req: OutgoingRequest, drop: () => void): Promise<string> {
+  f.waiters++;
+  let over = false;
+  const leave = (gaveUp: boolean, reason?: unknown): void => {
+    if (over) return;
+    over = true;
+    if (--f.waiters === 0 && gaveUp) {
+      drop();
+      f.ac.abort(reason);
+    }
+  };
+  const d = req.deadline;
+  // The client's own budget: its race rejects with the call's own failure (timeout, abort).
+  const waiting = d instanceof Budget ? d.race(f.p) : underForeignDeadline(f.p, req);
+  return waiting.then(
+    (t) => {
+      leave(false);
+      return t;
+    },
+    (err: unknown) => {
+      leave(d instanceof Budget ? d.failure !== undefined : err instanceof GaveUp, err);
+      throw err instanceof GaveUp ? err.reason : err;
+    },
+  );
+}
+
+/** Why a caller stopped waiting for token() (its signal or deadline). */
+class GaveUp {
+  constructor(readonly reason: unknown) {}
+}
+
+/** `p` within a deadline that is not the client's (a request built with `outgoingRequest()`). */
+function underForeignDeadline(p: Promise<string>, req: OutgoingRequest): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const signal = req.signal;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const done = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = (): void => {
+      done();
+      reject(new GaveUp(signal?.reason));
+    };
+    if (signal?.aborted === true) return reject(new GaveUp(signal.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const left = req.deadline.remaining();
+    if (left <= 2 ** 31 - 1) {
+      timer = setTimeout(() => {
+        done();
+        reject(new GaveUp(new DOMException("the request's deadline passed while token() ran", 'TimeoutError')));
+      }, Math.max(0, left));
+      timer.unref();
+    }
+    p.then(
+      (t) => {
+        done();
+        resolve(t);
+      },
+      (err: unknown) => {
+        done();
+        reject(err);
+      },
+    );
+  });
 }
 
 /** A copy of `req` carrying the token (the caller's request is left as it was). */
