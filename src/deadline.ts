@@ -698,3 +698,12 @@ export function sleep(ms: number, budget: Budget | undefined): Promise<void> {
 }
 
 function ignore(): void {}
+
+/**
+ * The timer slots of one exchange (an HTTP/1.1 request on its connection, an HTTP/2
+ * stream) on its {@link PhaseClock}, and the phase each one's TimeoutError names
+ * (CONTINUE is not an error: it sends the body). One table for both connection types.
+ */
+export const EXCHANGE_SLOT = { WRITE: 0, HEADERS: 1, READ_IDLE: 2, RATE: 3, CONTINUE: 4, WRITE_IDLE: 5 } as const;
+export const EXCHANGE_SLOTS = 6;
+export const EXCHANGE_SLOT_PHASE: readonly TimeoutPhase[] = ['write', 'response-headers', 'read-idle', 'min-throughput', 'write', 'write-idle'];

@@ -85,6 +85,25 @@ export interface ConnectionInfo {
   readonly family: number | undefined;
 }
 
+/**
+ * A connection's {@link ConnectionInfo}, captured when it is made: a closed socket no
+ * longer reports its addresses (`connection:close`). One for HTTP/1.1 and HTTP/2.
+ */
+export function connectionInfo(
+  key: string,
+  socket: { localAddress?: string; localPort?: number; remoteAddress?: string; remotePort?: number; remoteFamily?: string | number },
+): ConnectionInfo {
+  const f = socket.remoteFamily;
+  return Object.freeze({
+    key,
+    localAddress: socket.localAddress,
+    localPort: socket.localPort,
+    remoteAddress: socket.remoteAddress,
+    remotePort: socket.remotePort,
+    family: f === 'IPv4' || f === 4 ? 4 : f === 'IPv6' || f === 6 ? 6 : undefined,
+  });
+}
+
 /** diagnostics_channel channels of SPEC §5. */
 export const channels = {
   requestStart: diagnostics.channel('hourglass:request:start'),

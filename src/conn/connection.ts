@@ -27,19 +27,18 @@
  */
 
 import type { Socket } from 'node:net';
-import { type Budget, type Cancelable, now, PhaseClock } from '../deadline.js';
+import { type Budget, type Cancelable, EXCHANGE_SLOT, EXCHANGE_SLOT_PHASE, EXCHANGE_SLOTS, now, PhaseClock } from '../deadline.js';
 import {
   type ActivePhase,
   HourglassError,
   ProtocolError,
   TimeoutError,
-  type TimeoutPhase,
 } from '../errors.js';
 import { headersObject, joinedFields, type ParserEvents, type ResponseHead, ResponseParser } from '../http1/index.js';
 import type { MinThroughput, TransportTimeouts } from '../options.js';
 import { Response } from '../response.js';
 import type { Timings } from '../timings.js';
-import { channels, type ConnectionInfo, emit, type TraceHooks } from '../trace.js';
+import { channels, connectionInfo, type ConnectionInfo, emit, type TraceHooks } from '../trace.js';
 import { isDecodable } from '../decompress.js';
 import { BodyChannel, type BodyProducer, watchUnread } from './body.js';
 import type { ReadSink, SocketReader } from './read-buffer.js';
@@ -96,15 +95,9 @@ export interface ConnRequest {
   wire?: WireRequest | undefined;
 }
 
-const WRITE = 0;
-const HEADERS = 1;
-const READ_IDLE = 2;
-const RATE = 3;
-const CONTINUE = 4;
-const WRITE_IDLE = 5;
-const SLOTS = 6;
-/** The phase of each slot's TimeoutError (CONTINUE is not an error: it sends the body). */
-const SLOT_PHASE: TimeoutPhase[] = ['write', 'response-headers', 'read-idle', 'min-throughput', 'write', 'write-idle'];
+const { WRITE, HEADERS, READ_IDLE, RATE, CONTINUE, WRITE_IDLE } = EXCHANGE_SLOT;
+const SLOTS = EXCHANGE_SLOTS;
+const SLOT_PHASE = EXCHANGE_SLOT_PHASE;
 
 
 type State = 'idle' | 'active' | 'closed';
@@ -186,15 +179,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     this.key = key;
     this.socket = socket;
     this.owner = owner;
-    // Captured now: a closed socket no longer reports its addresses (connection:close).
-    this.info = Object.freeze({
-      key,
-      localAddress: socket.localAddress,
-      localPort: socket.localPort,
-      remoteAddress: socket.remoteAddress,
-      remotePort: socket.remotePort,
-      family: familyNumber(socket.remoteFamily),
-    });
+    this.info = connectionInfo(key, socket);
     this.parser = new ResponseParser(this, { maxHeaderBytes });
     this.clock = new PhaseClock(SLOTS, (slot) => this.onClock(slot));
     this.writer = new RequestWriter(socket, this);
@@ -744,9 +729,3 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   }
 }
 
-/** `'IPv4'`/`'IPv6'` (or a number, on some Node versions) as the number SPEC §11 uses. */
-function familyNumber(f: string | number | undefined): number | undefined {
-  if (f === 'IPv4' || f === 4) return 4;
-  if (f === 'IPv6' || f === 6) return 6;
-  return undefined;
-}

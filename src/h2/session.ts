@@ -26,7 +26,7 @@ import type { Socket } from 'node:net';
 import { kernelSendQueue } from '../conn/kernel-queue.js';
 import { now, PhaseClock } from '../deadline.js';
 import { ProtocolError, TimeoutError } from '../errors.js';
-import { channels, type ConnectionInfo } from '../trace.js';
+import { channels, connectionInfo, type ConnectionInfo } from '../trace.js';
 import { connectionState } from '../wire.js';
 import type { ResolvedH2Options } from './options.js';
 
@@ -111,14 +111,7 @@ export class H2Session {
     this.key = key;
     this.socket = socket;
     this.owner = owner;
-    this.info = Object.freeze({
-      key,
-      localAddress: socket.localAddress,
-      localPort: socket.localPort,
-      remoteAddress: socket.remoteAddress,
-      remotePort: socket.remotePort,
-      family: socket.remoteFamily === 'IPv6' ? 6 : socket.remoteFamily === 'IPv4' ? 4 : undefined,
-    });
+    this.info = connectionInfo(key, socket);
     this.clock = new PhaseClock(SLOTS, (slot) => this.onClock(slot));
     this.session = http2.connect(authority, {
       createConnection: () => socket,

@@ -25,8 +25,8 @@ import { BodyChannel, type BodyProducer, watchUnread } from '../conn/body.js';
 import { ThroughputMeter } from '../conn/throughput.js';
 import type { WritableBody } from '../conn/writer.js';
 import { isDecodable } from '../decompress.js';
-import { type Budget, type Cancelable, now, PhaseClock } from '../deadline.js';
-import { type ActivePhase, HourglassError, ProtocolError, TimeoutError, type TimeoutPhase } from '../errors.js';
+import { type Budget, type Cancelable, EXCHANGE_SLOT, EXCHANGE_SLOT_PHASE, EXCHANGE_SLOTS, now, PhaseClock } from '../deadline.js';
+import { type ActivePhase, HourglassError, ProtocolError, TimeoutError } from '../errors.js';
 import { headersObject } from '../http1/headers.js';
 import type { TransportTimeouts } from '../options.js';
 import type { Response } from '../response.js';
@@ -69,14 +69,9 @@ export interface H2Request {
 
 export { unprocessed } from './close.js';
 
-const WRITE = 0;
-const HEADERS = 1;
-const READ_IDLE = 2;
-const RATE = 3;
-const CONTINUE = 4;
-const WRITE_IDLE = 5;
-const SLOTS = 6;
-const SLOT_PHASE: TimeoutPhase[] = ['write', 'response-headers', 'read-idle', 'min-throughput', 'write', 'write-idle'];
+const { WRITE, HEADERS, READ_IDLE, RATE, CONTINUE, WRITE_IDLE } = EXCHANGE_SLOT;
+const SLOTS = EXCHANGE_SLOTS;
+const SLOT_PHASE = EXCHANGE_SLOT_PHASE;
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
 /** Sends `req` on `session` and resolves with the response head (body streaming). */
