@@ -33,7 +33,7 @@ import { Response } from './response.js';
 import { type RetryPolicy, waitFits } from './retry.js';
 import {
   boundToItsOrigin,
-  HeaderList,
+  checkOutgoingRequest,
   headerFlat,
   headerListOf,
   type Interceptor,
@@ -171,7 +171,7 @@ class InterceptorStage implements Stage {
       // Once the interceptor answered (or the call failed), a late next() would run
       // outside the call's deadline and signal: it sends nothing.
       if (settled || call.budget.failure !== undefined || call.budget.isFinished) return Promise.reject(lateNext(call, req));
-      checkRequest(r);
+      checkOutgoingRequest(r, 'next()');
       // A replay while an earlier response of this call is unclaimed: that one goes
       // first (it may hold the only connection the replay could get), as a retry does.
       const pending = given === undefined ? undefined : unclaimed(given);
@@ -435,7 +435,8 @@ async function underBudget<T>(budget: Budget, call: () => T | PromiseLike<T>): P
   }
 }
 
-function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+/** @internal */
+export function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
   return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as PromiseLike<T>).then === 'function';
 }
 
@@ -485,17 +486,6 @@ function checkResponse(v: unknown, req: OutgoingRequest): Response {
     method: req.method,
     url: req.url,
   });
-}
-
-/** What an interceptor passes to `next` must be a request. */
-function checkRequest(r: unknown): void {
-  const req = r as Partial<OutgoingRequest> | null;
-  if (typeof req !== 'object' || req === null || !(req.url instanceof URL) || !(req.headers instanceof HeaderList) || typeof req.method !== 'string') {
-    throw new HourglassError(
-      `next() takes an OutgoingRequest (method, url: URL, headers: HeaderList, ...), got ${describeValue(r)}`,
-      'HG_INVALID_ARG',
-    );
-  }
 }
 
 /** @internal */

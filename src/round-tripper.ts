@@ -20,8 +20,8 @@
 
 import type { WritableBody } from './conn/writer.js';
 import { HourglassError, invalidArg } from './errors.js';
-import { validateHeaderName, validateHeaderValue } from './http1/index.js';
-import type { TransportTimeouts } from './options.js';
+import { validateHeaderName, validateHeaderValue, validateMethod } from './http1/index.js';
+import { checkSignal, describeValue, type TransportTimeouts } from './options.js';
 import { type BodyOrFactory, checkMethod, type HeadersInit, type PreparedBody, prepareBody, prepareHeaders } from './request-init.js';
 import type { Response } from './response.js';
 import type { TraceHooks } from './trace.js';
@@ -347,6 +347,41 @@ export function outgoingRequest(url: string | URL, init: OutgoingRequestInit = {
       remaining: () => (expiresAt === undefined ? Number.POSITIVE_INFINITY : Math.max(0, expiresAt - Date.now())),
     },
   };
+}
+
+/**
+ * @internal Checks a request handed over at a seam (an interceptor's `next`, a
+ * RoundTripper's `roundTrip`) before anything touches the wire: an http(s) URL with a
+ * host, a method token, a {@link HeaderList}, an AbortSignal or none, a body that is
+ * `undefined` or an {@link OutgoingBody}, timeouts an object or none. `HG_INVALID_ARG`
+ * otherwise, naming what is wrong. The header list validates itself on every write.
+ */
+export function checkOutgoingRequest(r: unknown, where: string): asserts r is OutgoingRequest {
+  const req = r as Partial<Record<keyof OutgoingRequest, unknown>> | null;
+  if (typeof req !== 'object' || req === null) throw invalidArg(`${where} takes an OutgoingRequest, got ${describeValue(r)}`);
+  const url = req.url;
+  if (!(url instanceof URL)) throw invalidArg(`${where}: req.url must be a URL, got ${describeValue(url)}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalidArg(`${where}: unsupported URL scheme ${url.protocol} (only http: and https:)`);
+  }
+  if (url.hostname === '') throw invalidArg(`${where}: req.url has no host`);
+  if (typeof req.method !== 'string') throw invalidArg(`${where}: req.method must be a string, got ${describeValue(req.method)}`);
+  validateMethod(req.method);
+  if (!(req.headers instanceof HeaderList)) {
+    throw invalidArg(`${where}: req.headers must be a HeaderList (req.headers.set(...), or new HeaderList(init)), got ${describeValue(req.headers)}`);
+  }
+  if (req.signal !== undefined) checkSignal(req.signal);
+  const body = req.body as Partial<OutgoingBody> | undefined | null;
+  if (body !== undefined && (typeof body !== 'object' || body === null || typeof body.replayable !== 'boolean' || typeof body.open !== 'function')) {
+    throw invalidArg(`${where}: req.body must be undefined (no body) or { replayable: boolean, open() }, got ${describeValue(body)}`);
+  }
+  if (req.timeouts !== undefined && (typeof req.timeouts !== 'object' || req.timeouts === null)) {
+    throw invalidArg(`${where}: req.timeouts must be an object or undefined, got ${describeValue(req.timeouts)}`);
+  }
+  const d = req.deadline as Partial<RequestDeadline> | null | undefined;
+  if (typeof d !== 'object' || d === null || typeof d.remaining !== 'function') {
+    throw invalidArg(`${where}: req.deadline must be a RequestDeadline ({ expiresAt, remaining() }), got ${describeValue(d)}`);
+  }
 }
 
 /** True for a {@link RoundTripper}: an object with a `roundTrip` method. */

@@ -54,7 +54,7 @@ import {
 import { type ConnectOptions as DialOptions, connectSocket, type DialMarks, readsPlain } from './connector.js';
 import { type ProxyOption, ProxyResolver } from './proxy.js';
 import type { Response } from './response.js';
-import { headerFlat, type OutgoingBody, type OutgoingRequest, PreparedOutgoingBody, type RoundTripper } from './round-tripper.js';
+import { checkOutgoingRequest, headerFlat, type OutgoingBody, type OutgoingRequest, PreparedOutgoingBody, type RoundTripper } from './round-tripper.js';
 import { toWritable } from './request-init.js';
 import { Timings } from './timings.js';
 import { tlsOptionsKey } from './tls.js';
@@ -239,6 +239,11 @@ export class Transport implements RoundTripper {
    * deadline of its own from `req.deadline.remaining()` and `req.signal`.
    */
   roundTrip(req: OutgoingRequest): Promise<Response> {
+    try {
+      checkOutgoingRequest(req, 'Transport.roundTrip');
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const d = req.deadline;
     if (d instanceof Budget) return this.start(req, d);
     // Built by hand (outgoingRequest(), a user's RoundTripper): the transport owns the budget.

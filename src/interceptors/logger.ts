@@ -4,14 +4,16 @@
  * the response head, and the final attempt's phases.
  *
  * Never does: read or wait for the body (the line is written when the head is known, so
- * logging never delays the caller), print header values (no token can leak), or let a
- * throwing log function fail the request.
+ * logging never delays the caller), print header values (no token can leak), wait for an
+ * async log function, or let a throwing or rejecting log function fail the request or
+ * crash the process.
  *
  * Invariants: exactly one call of `fn` per call of the interceptor; the URL passes
  * `redactUrl` (userinfo removed).
  */
 
 import { HourglassError, TimeoutError, redactUrl, invalidArg } from '../errors.js';
+import { isThenable } from '../chain.js';
 import type { Response } from '../response.js';
 import type { Interceptor, OutgoingRequest } from '../round-tripper.js';
 import type { TimingPhases } from '../timings.js';
@@ -42,7 +44,7 @@ export interface LogEntry {
  * @example
  * const client = new Client({ interceptors: [logger((line) => console.error(line))] });
  */
-export function logger(fn: (line: string, entry: LogEntry) => void): Interceptor {
+export function logger(fn: (line: string, entry: LogEntry) => unknown): Interceptor {
   if (typeof fn !== 'function') throw invalidArg('logger: expected a function (line, entry) => void');
   return async function loggerInterceptor(req: OutgoingRequest, next): Promise<Response> {
     const started = performance.now();
@@ -73,13 +75,18 @@ function elapsed(since: number): number {
   return Math.round(performance.now() - since);
 }
 
-function emit(fn: (line: string, entry: LogEntry) => void, e: LogEntry): void {
+function emit(fn: (line: string, entry: LogEntry) => unknown, e: LogEntry): void {
   try {
-    fn(formatLine(e), e);
+    const out = fn(formatLine(e), e) as unknown;
+    // An async sink (fs.promises.appendFile, ...) that rejects: its rejection is handled
+    // here, never left to crash the process.
+    if (isThenable(out)) out.then(undefined, ignore);
   } catch {
     // A log sink's failure is not the request's.
   }
 }
+
+function ignore(): void {}
 
 /** The line for one entry. */
 export function formatLine(e: LogEntry): string {

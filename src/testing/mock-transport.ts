@@ -26,7 +26,7 @@ import { AbortError, type ActivePhase, closedError, HourglassError, TimeoutError
 import { DEFAULTS, checkDuration } from '../options.js';
 import { Response } from '../response.js';
 import type { SourceIdle } from '../body-source.js';
-import type { OutgoingRequest, RequestDeadline, RoundTripper } from '../round-tripper.js';
+import { checkOutgoingRequest, type OutgoingRequest, type RequestDeadline, type RoundTripper } from '../round-tripper.js';
 import { type MockReply, type MockReplyRequest, MockRoute, type MockUrlPattern, routeMethod, routePattern } from './mock-routes.js';
 import { requestBodyBytes } from './mock-body.js';
 
@@ -115,6 +115,7 @@ export class MockTransport implements RoundTripper {
 
   /** Answers `req` from the first live matching route. */
   async roundTrip(req: OutgoingRequest): Promise<Response> {
+    checkOutgoingRequest(req, 'MockTransport.roundTrip');
     if (this.closed) throw closedError('MockTransport', { method: req.method, url: req.url });
     const started = now();
     const method = req.method.toUpperCase();
