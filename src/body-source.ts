@@ -16,7 +16,8 @@
  * pull at a time; when the consumer abandons the body the stream is destroyed (or its
  * iterator returned) and nothing is pulled again. The read-idle clock counts only while
  * the consumer waits for bytes that have not come (the channel is `starving`), restarts
- * on every chunk and every new demand, and is disarmed once the body settles.
+ * on every chunk and every new demand, and is disarmed once the body settles. A source
+ * that ends short of a declared `content-length` fails as a truncated wire body.
  */
 
 import { Readable } from 'node:stream';
@@ -48,12 +49,28 @@ export interface SourceIdle {
 }
 
 /**
+ * The body's declared length (a `content-length` the source must fill): a source that
+ * ends short of it fails with `error()` — the error a wire body cut short gives.
+ */
+export interface DeclaredLength {
+  readonly length: number;
+  readonly error: () => Error;
+}
+
+/** Ends `ch`, or fails it when fewer bytes came than `declared` promised. */
+function endOrShort(ch: BodyChannel, declared: DeclaredLength | undefined): void {
+  if (declared !== undefined && ch.received < declared.length) ch.fail(declared.error());
+  else ch.end();
+}
+
+/**
  * Makes the channel for a body and the function that starts feeding it; call `start`
  * once the Response holds the channel (its settlement must hear the end).
  */
 export function sourceChannel(
   body: ResponseBodyInit | null | undefined,
   idle?: SourceIdle,
+  declared?: DeclaredLength,
 ): {
   channel: BodyChannel;
   start: () => void;
@@ -67,13 +84,13 @@ export function sourceChannel(
       channel,
       start: () => {
         if (bytes.length > 0) channel.push(bytes, true);
-        channel.end();
+        endOrShort(channel, declared);
       },
       stream: false,
     };
   }
   const guard = idle === undefined || idle.timeout === 0 || idle.timeout === Number.POSITIVE_INFINITY ? undefined : idle;
-  const producer = new StreamProducer(body as AsyncIterable<Uint8Array | string>, guard);
+  const producer = new StreamProducer(body as AsyncIterable<Uint8Array | string>, guard, declared);
   const channel = new BodyChannel(producer, -1);
   producer.channel = channel;
   return { channel, start: () => undefined, stream: true };
@@ -97,6 +114,7 @@ class StreamProducer implements BodyProducer {
   constructor(
     private readonly source: AsyncIterable<Uint8Array | string>,
     private readonly idle: SourceIdle | undefined,
+    private readonly declared: DeclaredLength | undefined,
   ) {
     if (idle !== undefined) this.idleTimer = new LongTimer(() => this.idleDue());
   }
@@ -145,7 +163,7 @@ class StreamProducer implements BodyProducer {
         if (r.done === true) {
           this.done = true;
           this.idleTimer?.cancel();
-          ch.end();
+          endOrShort(ch, this.declared);
           return;
         }
         const v = r.value;

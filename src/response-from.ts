@@ -9,10 +9,9 @@
  * touched here.
  */
 
-import type { ResponseBodyInit } from './body-source.js';
-import { invalidArg } from './errors.js';
+import type { DeclaredLength, ResponseBodyInit } from './body-source.js';
+import { invalidArg, ProtocolError } from './errors.js';
 import { FIELD_CHAR, isToken } from './http1/headers.js';
-
 
 /**
  * Headers for {@link Response.from}: a record (a `string[]` value repeats the field, an
@@ -48,6 +47,8 @@ export interface CheckedFromInit {
   method: string;
   rawHeaders: string[];
   body: ResponseBodyInit | null | undefined;
+  /** A `content-length` the body must fill (absent for HEAD, 204, 304). */
+  declared: DeclaredLength | undefined;
 }
 
 /** Validates `Response.from`'s argument. */
@@ -69,13 +70,45 @@ export function checkFromInit(init: ResponseFromInit): CheckedFromInit {
   if ((status === 204 || status === 205 || status === 304) && !isEmptyBody(body)) {
     throw invalidArg(`Response.from: a ${status} response has no body`);
   }
-  return { status, statusText, url, method: method.toUpperCase(), rawHeaders, body };
+  const upper = method.toUpperCase();
+  const declared = upper === 'HEAD' || status === 204 || status === 304 ? undefined : declaredLength(rawHeaders, upper, url);
+  return { status, statusText, url, method: upper, rawHeaders, body, declared };
 }
 
+/** `res.url` never carries credentials (SPEC §12): userinfo is dropped. */
 function fromUrl(url: unknown): string {
-  if (url instanceof URL) return url.href;
-  if (typeof url === 'string' && URL.canParse(url)) return new URL(url).href;
-  throw invalidArg('Response.from: url must be an absolute URL (string or URL)');
+  let u: URL;
+  if (url instanceof URL) u = new URL(url.href);
+  else if (typeof url === 'string' && URL.canParse(url)) u = new URL(url);
+  else throw invalidArg('Response.from: url must be an absolute URL (string or URL)');
+  u.username = '';
+  u.password = '';
+  return u.href;
+}
+
+/**
+ * The `content-length` the body must fill: a body that ends short of it fails as a wire
+ * body cut short does (`ProtocolError` `truncated-body`). Only a valid value counts (one
+ * value, or repeats of the same, all digits).
+ */
+function declaredLength(raw: string[], method: string, url: string): DeclaredLength | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== 'content-length') continue;
+    if (value !== undefined && value !== raw[i + 1]) return undefined;
+    value = raw[i + 1];
+  }
+  if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
+  const length = Number(value);
+  return {
+    length,
+    error: () =>
+      new ProtocolError('truncated-body', `response body ended before its content-length (${length} bytes)`, {
+        method,
+        url,
+        requestSent: true,
+      }),
+  };
 }
 
 function isFieldValue(v: string): boolean {

@@ -200,6 +200,19 @@ export interface ResponseHeaders {
   'access-control-max-age'?: string | undefined;
 }
 
+/** @internal What a connection builds a {@link Response} from. */
+export interface ResponseParts {
+  status: number;
+  statusText: string;
+  httpVersion: string;
+  headers: Record<string, string | string[]>;
+  rawHeaders: string[];
+  url: string;
+  method: string;
+  reused: boolean;
+  timings: Timings;
+}
+
 /** One HTTP response. The body streams; read it once. */
 export class Response {
   /** Status code of the final response. */
@@ -234,21 +247,15 @@ export class Response {
   /** Decoded bytes a readInto did not have room for. */
   private spill: Buffer | undefined;
 
-  /** @internal — responses are made by the connection. */
-  constructor(
-    init: {
-      status: number;
-      statusText: string;
-      httpVersion: string;
-      headers: Record<string, string | string[]>;
-      rawHeaders: string[];
-      url: string;
-      method: string;
-      reused: boolean;
-      timings: Timings;
-    },
-    channel: BodyChannel,
-  ) {
+  /**
+   * Not constructible by users: a Response comes from a request or {@link Response.from}.
+   * (The published declaration keeps only this signature, so `new Response()` does not
+   * compile; connections build responses through the internal one.)
+   */
+  constructor(notConstructible: never);
+  /** @internal — responses are made by the connection (HTTP/1.1 and HTTP/2). */
+  constructor(init: ResponseParts, channel: BodyChannel);
+  constructor(init: ResponseParts, channel?: BodyChannel) {
     this.status = init.status;
     this.statusText = init.statusText;
     this.httpVersion = init.httpVersion;
@@ -259,9 +266,9 @@ export class Response {
     this.method = init.method;
     this.reused = init.reused;
     this.timings = init.timings;
-    this.channel = channel;
+    this.channel = channel!;
     this.settlement = new Settlement(init.timings);
-    channel.listener = this.settlement;
+    channel!.listener = this.settlement;
   }
 
   /**
@@ -280,8 +287,8 @@ export class Response {
 
   /** @internal — `from` with a read-idle guard on a stream body (MockTransport's, SPEC §12). */
   static fromSource(init: ResponseFromInit, idle: SourceIdle | undefined): Response {
-    const { status, statusText, url, method, rawHeaders, body } = checkFromInit(init);
-    const { channel, start, stream } = sourceChannel(body, idle);
+    const { status, statusText, url, method, rawHeaders, body, declared } = checkFromInit(init);
+    const { channel, start, stream } = sourceChannel(body, idle, declared);
     const timings = new Timings(Date.now());
     timings.response = timings.start;
     const res = new Response(

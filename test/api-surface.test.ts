@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import ts from 'typescript';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -100,4 +101,31 @@ test('every type a public declaration uses is one users can name: the report scr
   }
   // Fails (exit 1, naming the type) when a declaration references an unexported one.
   execFileSync(process.execPath, [join(ROOT, 'scripts', 'api-report.mjs'), '--check'], { cwd: ROOT, stdio: 'pipe' });
+});
+
+test('the published declarations do not let users construct a Response (new Response() fails to compile)', { timeout: 60_000 }, (t) => {
+  if (!existsSync(join(ROOT, 'dist', 'index.d.ts'))) {
+    t.skip('dist/ not built (npm run build)');
+    return;
+  }
+  const file = join(ROOT, 'dist', '__ctor-check.ts');
+  const text = [
+    "import { Response } from './index.js';",
+    'export const a = new Response();',
+    'export const b = Response.from({ status: 200, url: "http://a.test/" });',
+  ].join('\n');
+  const host = ts.createCompilerHost({});
+  const read = host.readFile.bind(host);
+  host.readFile = (f) => (f === file ? text : read(f));
+  const exists = host.fileExists.bind(host);
+  host.fileExists = (f) => f === file || exists(f);
+  const program = ts.createProgram(
+    [file],
+    { noEmit: true, strict: true, skipLibCheck: true, types: ['node'], module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext },
+    host,
+  );
+  const errors = ts.getPreEmitDiagnostics(program).map((d) => `${d.start === undefined ? '' : d.file?.getLineAndCharacterOfPosition(d.start).line}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
+  // Line 1 (`new Response()`) fails; line 2 (Response.from) compiles.
+  assert.equal(errors.length, 1, errors.join('\n'));
+  assert.match(errors[0]!, /^1: Expected 1 argument/);
 });
