@@ -20,6 +20,7 @@
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { ProtocolError } from './errors.js';
+import type { Response } from './response.js';
 
 const MAX_CODINGS = 5;
 
@@ -30,6 +31,25 @@ export function isDecodable(value: string | string[] | undefined): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * @internal Installs the decoding stage on a response whose Content-Encoding can be
+ * decoded (never for HEAD, 204 or 304): the caller reads decoded bytes, and the
+ * `content-encoding` and `content-length` headers go (they described the raw body). The
+ * one implementation the transport and MockTransport share. Throws `bad-encoding` for
+ * too many codings (the caller discards the body).
+ */
+export function decodeResponse(res: Response, method: string, url: string, maxBytes: number): void {
+  if (res.status === 204 || res.status === 304 || method === 'HEAD') return;
+  const ce = res.headers['content-encoding'];
+  if (ce === undefined) return;
+  const ctx = { method, url };
+  const codings = parseCodings(ce, ctx);
+  if (codings === undefined) return;
+  delete res.headers['content-encoding'];
+  delete res.headers['content-length'];
+  res.setDecoder((raw) => decodeBody(raw, codings, maxBytes, ctx));
 }
 
 /** Parses a Content-Encoding value into decodable codings, or undefined when not decodable. */

@@ -126,17 +126,20 @@ function isEmptyBody(body: ResponseBodyInit | null | undefined): boolean {
   return false;
 }
 
-/** Flat `[name, value, ...]` list from a {@link ResponseHeadersInit}, validated. */
-function rawHeaderList(init: ResponseHeadersInit | undefined): string[] {
+/**
+ * Flat `[name, value, ...]` list from a {@link ResponseHeadersInit}, validated with the
+ * HTTP/1.1 codec's token and field-value tables (`HG_INVALID_ARG` naming `where`).
+ */
+export function rawHeaderList(init: ResponseHeadersInit | undefined, where = 'Response.from'): string[] {
   const raw: string[] = [];
   if (init === undefined || init === null) return raw;
   const add = (name: unknown, value: unknown): void => {
     const v = typeof value === 'number' ? String(value) : value;
     if (typeof name !== 'string' || !isToken(name)) {
-      throw invalidArg(`Response.from: invalid header name ${JSON.stringify(String(name))}`);
+      throw invalidArg(`${where}: invalid header name ${JSON.stringify(String(name))}`);
     }
     if (typeof v !== 'string' || !isFieldValue(v)) {
-      throw invalidArg(`Response.from: invalid value for header ${name}`);
+      throw invalidArg(`${where}: invalid value for header ${name}`);
     }
     raw.push(name, v.trim());
   };
@@ -144,7 +147,7 @@ function rawHeaderList(init: ResponseHeadersInit | undefined): string[] {
     for (const pair of init as Iterable<readonly [string, string]>) add(pair[0], pair[1]);
     return raw;
   }
-  if (typeof init !== 'object') throw invalidArg('Response.from: headers must be an object or name/value pairs');
+  if (typeof init !== 'object') throw invalidArg(`${where}: headers must be an object or name/value pairs`);
   for (const name of Object.keys(init)) {
     const value = (init as Record<string, unknown>)[name];
     if (Array.isArray(value)) for (const v of value) add(name, v);

@@ -22,7 +22,7 @@ import { Connection, type ConnOwner, exchangeFacts } from './conn/connection.js'
 import { SocketReader } from './conn/read-buffer.js';
 import type { WritableBody } from './conn/writer.js';
 import { Budget } from './deadline.js';
-import { decodeBody, parseCodings } from './decompress.js';
+import { decodeResponse } from './decompress.js';
 import { Dialer, type DialerOptions } from './dial/index.js';
 import { closedError, invalidArg, ProtocolError, redactUrl } from './errors.js';
 import { hostPort, unbracket } from './host.js';
@@ -454,7 +454,7 @@ export class Transport implements RoundTripper {
   private decoded(res: Response, at: Attempt): Response {
     if (at.compress) {
       try {
-        this.maybeDecode(res, at.method, at.url);
+        decodeResponse(res, at.method, at.url, this.maxResponseBytes);
       } catch (err) {
         void res.dump(0, 0); // an undecodable body is never read: close its connection
         throw err;
@@ -549,19 +549,6 @@ export class Transport implements RoundTripper {
       ms = Math.min(ms, hint - Math.min(DEFAULTS.keepAliveHintMargin, hint / 4));
     }
     return ms;
-  }
-
-  private maybeDecode(res: Response, method: string, url: string): void {
-    if (res.status === 204 || res.status === 304 || method === 'HEAD') return;
-    const ce = res.headers['content-encoding'];
-    if (ce === undefined) return;
-    const ctx = { method, url };
-    const codings = parseCodings(ce, ctx);
-    if (codings === undefined) return;
-    delete res.headers['content-encoding'];
-    delete res.headers['content-length'];
-    const max = this.maxResponseBytes;
-    res.setDecoder((raw) => decodeBody(raw, codings, max, ctx));
   }
 
   /**

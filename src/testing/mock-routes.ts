@@ -12,7 +12,9 @@
  */
 
 import { invalidArg, redactUrl } from '../errors.js';
+import { describeValue } from '../options.js';
 import type { ResponseBodyInit, ResponseHeadersInit } from '../response.js';
+import { rawHeaderList } from '../response-from.js';
 
 /** What a route's URL pattern may be: a full URL, a RegExp tried on `url.href`, or a predicate. */
 export type MockUrlPattern = string | URL | RegExp | ((url: URL) => boolean);
@@ -85,8 +87,14 @@ export class MockRoute {
       if (!Number.isInteger(statusOrFn) || statusOrFn < 200 || statusOrFn > 599) {
         throw invalidArg(`MockRoute.reply: status must be an integer from 200 to 599; got ${String(statusOrFn)}`);
       }
-      this.action = { kind: 'reply', reply: { status: statusOrFn, body, headers } };
+      // Checked now with the codec's validator, not when a request comes; an iterable
+      // (a Map's entries()) is read once here, so it is kept as pairs.
+      const flat = rawHeaderList(headers, 'MockRoute.reply');
+      const pairs: Array<[string, string]> = [];
+      for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+      this.action = { kind: 'reply', reply: { status: statusOrFn, body, headers: headers === undefined ? undefined : pairs } };
     }
+    this.checkReplays();
     return this;
   }
 
@@ -108,9 +116,14 @@ export class MockRoute {
     return this;
   }
 
-  /** Fails the request with `err` (as a transport error would). */
+  /**
+   * Fails the request with `err` (as a transport error would). A value that is not an
+   * Error is wrapped in one (its `cause`); `null` or `undefined` is `HG_INVALID_ARG`.
+   */
   error(err: unknown): this {
-    this.action = { kind: 'error', error: err };
+    if (err === undefined || err === null) throw invalidArg(`MockRoute.error: expected an Error, got ${describeValue(err)}`);
+    const error = err instanceof Error ? err : new Error(typeof err === 'string' ? err : `MockTransport error: ${describeValue(err)}`, { cause: err });
+    this.action = { kind: 'error', error };
     return this;
   }
 
@@ -118,13 +131,31 @@ export class MockRoute {
   times(n: number): this {
     if (!Number.isInteger(n) || n < 1) throw invalidArg(`MockRoute.times: n must be an integer >= 1; got ${String(n)}`);
     this.limit = n;
+    this.checkReplays();
     return this;
   }
 
   /** Answers every matching request, however many. */
   persist(): this {
     this.limit = Number.POSITIVE_INFINITY;
+    this.checkReplays();
     return this;
+  }
+
+  /**
+   * A stream body is read once: a static reply with one cannot answer twice (the second
+   * request would get an empty body). Refused at setup, pointing at the fix.
+   */
+  private checkReplays(): void {
+    const a = this.action;
+    if (this.limit <= 1 || a === undefined || a.kind !== 'reply' || typeof a.reply === 'function') return;
+    const body = a.reply.body as Partial<AsyncIterable<unknown>> | null | undefined;
+    if (typeof body === 'object' && body !== null && typeof body[Symbol.asyncIterator] === 'function') {
+      throw invalidArg(
+        'MockRoute: a stream body can be read once, so this route cannot answer more than one request; ' +
+          'reply with a function that returns a new stream for each request: .reply(() => ({ status, body: makeStream() }))',
+      );
+    }
   }
 
   /** How many requests this route answered. */

@@ -4,7 +4,9 @@
  * `Response.from` responses, errors or silence, and every request is recorded.
  *
  * Owns: recording (`calls`), route lookup (mock-routes.ts holds the table's rules), the
- * "no route" error, and the mock's waits (`delay`, `stall`).
+ * "no route" error, and the mock's waits (reading the request body, `delay`, `stall`).
+ * A reply's Content-Encoding is decoded with the transport's own decoder, on the
+ * transport's rule (not for HEAD, nor when the caller sent accept-encoding or range).
  *
  * Never does: sockets, timers that outlive the request.
  *
@@ -16,8 +18,10 @@
  * `phase`, `requestSent` (true: the mock took the whole request), `elapsed`, `method` and
  * `url`; a stream body of a reply stalls into the same `read-idle` error (body-source.ts
  * runs the clock while the caller waits for bytes) and the deadline cuts it as a wire
- * body (`activePhase` `body`). When a wait ends its timer and abort listener are gone, so
- * nothing keeps the process alive.
+ * body (`activePhase` `body`). Reading the request body is bounded by `writeTimeout`
+ * (phase `write`, as the real writer's; the mock always reads, so `writeIdleTimeout`
+ * has nothing to time). A `delay()` cut before it answered leaves its route unused. When
+ * a wait ends its timer and abort listener are gone, so nothing keeps the process alive.
  */
 
 import { AssertionError } from 'node:assert';
@@ -28,6 +32,7 @@ import { Response } from '../response.js';
 import type { SourceIdle } from '../body-source.js';
 import { checkOutgoingRequest, type OutgoingRequest, type RequestDeadline, type RoundTripper } from '../round-tripper.js';
 import { type MockReply, type MockReplyRequest, MockRoute, type MockUrlPattern, routeMethod, routePattern } from './mock-routes.js';
+import { decodeResponse } from '../decompress.js';
 import { requestBodyBytes } from './mock-body.js';
 
 export type { MockRoute } from './mock-routes.js';
@@ -47,6 +52,13 @@ export interface MockTransportOptions {
    * 0/Infinity: none.
    */
   readIdleTimeout?: number | undefined;
+  /**
+   * Write timeout (ms) for requests that carry none in `req.timeouts`: as the real
+   * transport's, it bounds the whole request body — the mock reads every body to its
+   * end, so a stream body that stops giving bytes fails with phase `write`. Default none.
+   * (`writeIdleTimeout` never fires: the mock is a peer that always reads.)
+   */
+  writeTimeout?: number | undefined;
 }
 
 /** One request the mock received. */
@@ -79,6 +91,7 @@ export class MockTransport implements RoundTripper {
   private readonly routes: MockRoute[] = [];
   private readonly headerTimeout: number;
   private readonly readIdle: number;
+  private readonly writeTimeout: number;
   private closed = false;
   private readonly waits = new Set<Wait>();
 
@@ -86,6 +99,7 @@ export class MockTransport implements RoundTripper {
     if (typeof opts !== 'object' || opts === null) throw invalidArg('MockTransport: options must be an object');
     this.headerTimeout = checkDuration('responseHeaderTimeout', opts.responseHeaderTimeout) ?? DEFAULTS.responseHeaderTimeout;
     this.readIdle = checkDuration('readIdleTimeout', opts.readIdleTimeout) ?? DEFAULTS.readIdleTimeout;
+    this.writeTimeout = checkDuration('writeTimeout', opts.writeTimeout) ?? 0;
   }
 
   /**
@@ -128,7 +142,16 @@ export class MockTransport implements RoundTripper {
     route.count++;
     call.route = route.describe();
     const sent = now();
-    if (route.delayMs > 0) await this.wait(req, sent, route.delayMs, undefined, true);
+    if (route.delayMs > 0) {
+      try {
+        await this.wait(req, sent, route.delayMs, undefined, true);
+      } catch (err) {
+        // Cut before it answered (signal, deadline, a timeout): the route did not answer,
+        // so it stays live for `times` and `assertAllUsed`.
+        route.count--;
+        throw err;
+      }
+    }
     const action = route.action;
     if (action === undefined) {
       throw invalidArg(`MockTransport: route ${route.describe()} has no reply, stall or error`, { method, url });
@@ -148,7 +171,18 @@ export class MockTransport implements RoundTripper {
     } else {
       reply = action.reply;
     }
-    return replyResponse(reply, method, url, readIdleGuard(req, readIdleOf(req, this.readIdle)));
+    const res = replyResponse(reply, method, url, readIdleGuard(req, readIdleOf(req, this.readIdle)));
+    // Content-Encoding is decoded as the real transport decodes it: unless the caller
+    // asked for an encoding (its own accept-encoding) or a range, or it is a HEAD.
+    if (method !== 'HEAD' && !req.headers.has('accept-encoding') && !req.headers.has('range')) {
+      try {
+        decodeResponse(res, method, url.href, Number.POSITIVE_INFINITY);
+      } catch (err) {
+        void res.dump(0, 0);
+        throw err;
+      }
+    }
+    return res;
   }
 
   /** Fails waiting requests with `HG_CLOSED`; later requests fail the same way. */
@@ -182,8 +216,8 @@ export class MockTransport implements RoundTripper {
   private wait<T>(req: OutgoingRequest, from: number, ms: number, work: Promise<T> | undefined, headers: boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const w = headers
-        ? new Wait(this.waits, req, from, ms, headerTimeoutOf(req, this.headerTimeout), readIdleOf(req, this.readIdle), resolve, reject)
-        : new Wait(this.waits, req, from, ms, -1, 0, resolve, reject);
+        ? new Wait(this.waits, req, from, ms, headerTimeoutOf(req, this.headerTimeout), readIdleOf(req, this.readIdle), 0, resolve, reject)
+        : new Wait(this.waits, req, from, ms, -1, 0, writeTimeoutOf(req, this.writeTimeout), resolve, reject);
       this.waits.add(w);
       w.start(work);
     });
@@ -203,6 +237,7 @@ class Wait implements Cancelable {
   private readonly endAt: number;
   private readonly headerAt: number;
   private readonly idleAt: number;
+  private readonly writeAt: number;
   private readonly deadlineAt: number;
   private readonly startedEpoch = Date.now();
   /** The client's budget, held while the wait runs (undefined for a hand-built request). */
@@ -217,6 +252,8 @@ class Wait implements Cancelable {
     ms: number,
     private readonly headerTimeout: number,
     private readonly idleTimeout: number,
+    /** While the request body is read: the write timeout (0: none). */
+    private readonly writeTimeout: number,
     private readonly resolve: (v: never) => void,
     private readonly reject: (err: unknown) => void,
   ) {
@@ -226,6 +263,7 @@ class Wait implements Cancelable {
     this.headerAt = headerTimeout > 0 ? from + headerTimeout : Number.POSITIVE_INFINITY;
     // No byte of the head arrives while the mock waits: read-idle counts from `from`.
     this.idleAt = idleTimeout > 0 ? from + idleTimeout : Number.POSITIVE_INFINITY;
+    this.writeAt = writeTimeout > 0 ? from + writeTimeout : Number.POSITIVE_INFINITY;
     const d = req.deadline;
     this.budget = d instanceof Budget ? d : undefined;
     // A budget fails the wait itself (cancel); a plain deadline needs the mock's own clock.
@@ -265,8 +303,9 @@ class Wait implements Cancelable {
     if (this.deadlineAt <= t) return this.fail(this.deadlineError(t));
     if (this.headerAt <= t && this.headerAt <= this.idleAt) return this.fail(this.headerError(t));
     if (this.idleAt <= t) return this.fail(readIdleError(this.req, this.idleTimeout));
+    if (this.writeAt <= t) return this.fail(this.writeError(t));
     if (this.endAt <= t) return this.end(() => this.resolve(undefined as never));
-    this.timer.startAt(Math.min(this.deadlineAt, this.headerAt, this.idleAt, this.endAt));
+    this.timer.startAt(Math.min(this.deadlineAt, this.headerAt, this.idleAt, this.writeAt, this.endAt));
   }
 
   fail(err: unknown): void {
@@ -303,6 +342,11 @@ class Wait implements Cancelable {
     });
   }
 
+  /** The real writer's: the head went out, the body did not end within `writeTimeout`. */
+  private writeError(t: number): TimeoutError {
+    return new TimeoutError({ phase: 'write', timeout: this.writeTimeout, elapsed: t - this.from, requestSent: true, ...this.ctx() });
+  }
+
   private headerError(t: number): TimeoutError {
     return new TimeoutError({
       phase: 'response-headers',
@@ -328,6 +372,12 @@ function readIdleError(req: OutgoingRequest, timeout: number): TimeoutError {
 /** The read-idle guard of a reply's stream body. */
 function readIdleGuard(req: OutgoingRequest, timeout: number): SourceIdle {
   return { timeout, error: () => readIdleError(req, timeout) };
+}
+
+/** The request's write timeout: its own, else the mock's (0: none). */
+function writeTimeoutOf(req: OutgoingRequest, fallback: number): number {
+  const ms = req.timeouts?.writeTimeout ?? fallback;
+  return ms === Number.POSITIVE_INFINITY ? 0 : ms;
 }
 
 /** The request's response-header timeout: its own, else the mock's (0: none). */

@@ -21,8 +21,8 @@ const LATE = 600;
 interface Case {
   /** What stalls: the head, the body after its first 3 bytes, or the request's own body. */
   stall: 'head' | 'body' | 'upload';
-  transport?: { responseHeaderTimeout?: number; readIdleTimeout?: number };
-  request?: { timeouts?: { responseHeaderTimeout?: number; readIdleTimeout?: number } };
+  transport?: { responseHeaderTimeout?: number; readIdleTimeout?: number; writeTimeout?: number };
+  request?: { timeouts?: { responseHeaderTimeout?: number; readIdleTimeout?: number; writeTimeout?: number } };
   /** Client `timeout` (the overall deadline). */
   deadline?: number;
   /** Abort the request's signal after this many ms. */
@@ -98,6 +98,8 @@ const CASES: Array<[string, Case]> = [
   ['stalled head, overall deadline', { stall: 'head', deadline: LIMIT, want: { kind: 'timeout', phase: 'request', activePhase: 'response-headers', timeout: LIMIT } }],
   ['stalled head, signal', { stall: 'head', abortAfter: LIMIT, want: { kind: 'abort' } }],
   ['stalled upload, overall deadline (the request is being sent: activePhase write)', { stall: 'upload', deadline: LIMIT, want: { kind: 'timeout', phase: 'request', activePhase: 'write', timeout: LIMIT } }],
+  ['stalled upload, the request\'s writeTimeout (the mock reads every body: its write clock runs as the real writer\'s)', { stall: 'upload', request: { timeouts: { writeTimeout: LIMIT } }, want: { kind: 'timeout', phase: 'write', timeout: LIMIT } }],
+  ['stalled upload, the transport\'s writeTimeout', { stall: 'upload', transport: { writeTimeout: LIMIT }, want: { kind: 'timeout', phase: 'write', timeout: LIMIT } }],
   ['stalled body, readIdleTimeout', { stall: 'body', transport: { readIdleTimeout: LIMIT }, want: { kind: 'timeout', phase: 'read-idle', timeout: LIMIT } }],
   ['stalled body, the request\'s readIdleTimeout', { stall: 'body', request: { timeouts: { readIdleTimeout: LIMIT } }, want: { kind: 'timeout', phase: 'read-idle', timeout: LIMIT } }],
   ['stalled body, overall deadline', { stall: 'body', deadline: LIMIT * 2, want: { kind: 'timeout', phase: 'request', activePhase: 'body', timeout: LIMIT * 2 } }],
