@@ -283,6 +283,8 @@ class Handshake implements PhaseOwner {
     let why: string;
     if (NOT_TLS_CODES.has(code) || NOT_TLS_MESSAGE.test(err.message)) {
       why = 'server gave HTTP response to HTTPS client (the port does not speak TLS)';
+    } else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      why = `certificate verification failed: ${nameMismatch(err)}`;
     } else if (CERT_ERROR_CODES.has(code)) {
       why = `certificate verification failed: ${err.message}`;
     } else {
@@ -328,4 +330,20 @@ function closedError(): NodeJS.ErrnoException {
   const err: NodeJS.ErrnoException = new Error('socket closed before the TLS handshake completed');
   err.code = 'ECONNRESET';
   return err;
+}
+
+/**
+ * The whole story of a name mismatch: the name asked for and every name the certificate
+ * carries. Node's own message ends in an empty list for an IP when the certificate has no
+ * IP entry ("is not in the cert's list: "); this one always names what the certificate has.
+ */
+function nameMismatch(err: NodeJS.ErrnoException): string {
+  const e = err as NodeJS.ErrnoException & { host?: unknown; cert?: { subjectaltname?: unknown; subject?: { CN?: unknown } } };
+  const host = typeof e.host === 'string' ? e.host : undefined;
+  const san = typeof e.cert?.subjectaltname === 'string' && e.cert.subjectaltname !== '' ? e.cert.subjectaltname : undefined;
+  const cn = e.cert?.subject?.CN;
+  const names = san !== undefined ? `its subjectAltName is ${san}` : typeof cn === 'string' ? `it has no subjectAltName; its subject CN is ${cn}` : 'it names no host';
+  if (host === undefined) return `${err.message} (${names})`;
+  const kind = net.isIP(host) === 0 ? 'host name' : 'IP address';
+  return `the certificate does not match the ${kind} ${host}: ${names}`;
 }

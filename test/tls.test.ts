@@ -193,6 +193,19 @@ describe('upgradeToTls', () => {
     assert.ok(err.message.includes(`127.0.0.1:${srv.port}`), err.message);
   });
 
+  it('GO-43c: the name-mismatch message is complete — the name asked for and every name the certificate has (host name and IP)', async () => {
+    const srv = await serve(certs.wrongName);
+    for (const [servername, kind] of [['localhost', 'host name'], ['127.0.0.1', 'IP address']] as const) {
+      const err = await rejectedWith(handshake(srv.port, { ca: certs.ca }, { servername }));
+      assert.ok(err instanceof ConnectError);
+      assert.equal(err.code, 'ERR_TLS_CERT_ALTNAME_INVALID');
+      // Node's own message ends "is not in the cert's list: " (empty) for an IP.
+      assert.doesNotMatch(err.message, /list: *\[/, err.message);
+      assert.ok(err.message.includes(`does not match the ${kind} ${servername}`), err.message);
+      assert.ok(err.message.includes('DNS:wrong.example'), err.message);
+    }
+  });
+
   it('a self-signed certificate in the chain is rejected without its CA, accepted with rejectUnauthorized:false', async () => {
     const srv = await serve(certs.chain);
     const err = await rejectedWith(handshake(srv.port, undefined));
