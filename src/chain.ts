@@ -268,6 +268,8 @@ async function followRedirect(call: Call, req: OutgoingRequest, res: Response, i
   via.push({ url: redactUrl(url)!, method, status: res.status });
   const check = call.chain.config.checkRedirect;
   if (check !== undefined) {
+    // The policy decides the next hop: a wait for it is that hop's, before anything of it is sent.
+    call.budget.nextRequest();
     let verdict: boolean | undefined | void;
     try {
       const v = check({ url: next.url.href, method: next.method, headers: joinedFields(hopFlat) }, via.map((x) => ({ ...x })));
@@ -287,6 +289,7 @@ async function followRedirect(call: Call, req: OutgoingRequest, res: Response, i
     if (verdict === false) return finalResponse(call, req, res);
   }
   await res.dump(DEFAULTS.redirectDrainBytes);
+  call.budget.nextRequest(); // the next hop: a network interceptor's wait is before its send
   redirects.push(next.url.href);
   call.budget.method = next.method;
   call.budget.url = redactUrl(next.url)!;
@@ -373,6 +376,7 @@ async function backoff(ms: number, budget: Budget, lastError: unknown): Promise<
   }
   budget.activePhase = 'retry-backoff';
   await sleep(ms, budget);
+  budget.nextRequest(); // the retry: a network interceptor's wait is before its send
 }
 
 /** Adds the jar's cookies to each request on the wire and stores its Set-Cookie values. */

@@ -281,6 +281,18 @@ export class Budget {
     this.sent = sent;
   }
 
+  /**
+   * A new request of the call is being prepared (a redirect hop, a retry, bearerAuth's
+   * replay): until a layer holds it, the budget reports phase `start` and nothing sent.
+   * What the call waits for meanwhile (a redirect policy, a token, a network
+   * interceptor) precedes that request, and `requestSent` describes the current request,
+   * not an earlier one of the call.
+   */
+  nextRequest(): void {
+    this.phase = 'start';
+    this.sent = false;
+  }
+
   /** A holder leaves: what it reported stays until the next one reports. */
   private keep(holder: Cancelable | undefined): void {
     if (holder === undefined) return;

@@ -119,6 +119,8 @@ export function bearerAuth(options: BearerAuthOptions): Interceptor {
       // A new challenge, or the token we sent was refused: ask again.
       if (token !== undefined && tokens.get(key) === token) tokens.delete(key);
       await res.dump();
+      // The wait for token() prepares the replay: phase `start`, the replay not sent.
+      if (req.deadline instanceof Budget) req.deadline.nextRequest();
       token = await fetchToken(key, challenge, req);
     } else {
       await res.dump();
