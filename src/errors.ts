@@ -31,9 +31,10 @@ export type TimeoutPhase =
 /**
  * What an overall (`request`) timeout reports as `activePhase`: the phase of
  * {@link TimeoutPhase} that was running, or one of the waits only the client and
- * `download()` know (`start`: before any phase began; `body`: the caller was reading the
- * response body; `retry-backoff`: waiting between attempts; `download`: between the
- * requests of a download).
+ * `download()` know (`start`: no request of the call under way yet — before the first, or
+ * between two while a redirect policy, a network interceptor or a token decides the next;
+ * `body`: the caller was reading the response body; `retry-backoff`: waiting between
+ * attempts; `cookie-jar`: an async jar; `download`: between the requests of a download).
  */
 export type ActivePhase = Exclude<TimeoutPhase, 'request' | 'min-throughput' | 'h2-settings' | 'h2-ping'> | 'start' | 'body' | 'retry-backoff' | 'cookie-jar' | 'download';
 
