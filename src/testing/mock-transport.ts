@@ -4,36 +4,32 @@
  * `Response.from` responses, errors or silence, and every request is recorded.
  *
  * Owns: recording (`calls`), route lookup (mock-routes.ts holds the table's rules), the
- * "no route" error, and the mock's waits (reading the request body, `delay`, `stall`).
- * A reply's Content-Encoding is decoded with the transport's own decoder, on the
- * transport's rule (not for HEAD, nor when the caller sent accept-encoding or range).
+ * "no route" error, and the order of a mocked request: read its body, find the route,
+ * wait (`delay`, `stall`, an async reply), answer. Its waits and their timeouts are
+ * mock-wait.ts's. A reply's Content-Encoding is decoded with the transport's own
+ * decoder, on the transport's rule (not for HEAD, nor when the caller sent
+ * accept-encoding or range).
  *
  * Never does: sockets, timers that outlive the request.
  *
- * Invariants: every wait ends by the earliest of its own end, the request's deadline
- * (`TimeoutError` phase `request`, `activePhase` `response-headers`), its signal
- * (`AbortError`), the response-header timeout (phase `response-headers`) and the
- * read-idle timeout (phase `read-idle`: the head is silence too, as on the wire) — both
- * from `req.timeouts` or the mock's options — the errors the real transport gives, with
- * `phase`, `requestSent` (true: the mock took the whole request), `elapsed`, `method` and
- * `url`; a stream body of a reply stalls into the same `read-idle` error (body-source.ts
- * runs the clock while the caller waits for bytes) and the deadline cuts it as a wire
- * body (`activePhase` `body`). Reading the request body is bounded by `writeTimeout`
- * (phase `write`, as the real writer's; the mock always reads, so `writeIdleTimeout`
- * has nothing to time). A `delay()` cut before it answered leaves its route unused. When
- * a wait ends its timer and abort listener are gone, so nothing keeps the process alive.
+ * Invariants: every wait fails with the error the real transport gives (`phase`,
+ * `requestSent` — true: the mock took the whole request —, `elapsed`, `method`, `url`);
+ * a stream body of a reply stalls into the same `read-idle` error (body-source.ts runs
+ * the clock while the caller waits for bytes) and the deadline cuts it as a wire body
+ * (`activePhase` `body`). A `delay()` cut before it answered leaves its route unused.
  */
 
 import { AssertionError } from 'node:assert';
-import { Budget, type Cancelable, LongTimer, now } from '../deadline.js';
-import { AbortError, type ActivePhase, closedError, HourglassError, TimeoutError, invalidArg, redactUrl } from '../errors.js';
+import { now } from '../deadline.js';
+import { closedError, HourglassError, invalidArg, redactUrl } from '../errors.js';
 import { DEFAULTS, checkDuration } from '../options.js';
 import { Response } from '../response.js';
 import type { SourceIdle } from '../body-source.js';
-import { checkOutgoingRequest, type OutgoingRequest, type RequestDeadline, type RoundTripper } from '../round-tripper.js';
+import { checkOutgoingRequest, type OutgoingRequest, type RoundTripper } from '../round-tripper.js';
 import { type MockReply, type MockReplyRequest, MockRoute, type MockUrlPattern, routeMethod, routePattern } from './mock-routes.js';
 import { decodeResponse } from '../decompress.js';
 import { requestBodyBytes } from './mock-body.js';
+import { headerTimeoutOf, readIdleGuard, readIdleOf, Wait, writeTimeoutOf } from './mock-wait.js';
 
 export type { MockRoute } from './mock-routes.js';
 export type { MockReply, MockReplyBody, MockReplyRequest, MockUrlPattern } from './mock-routes.js';
@@ -222,168 +218,6 @@ export class MockTransport implements RoundTripper {
       w.start(work);
     });
   }
-}
-
-/**
- * One pending wait of the mock: a timer, an abort listener, and how it ends. Under a
- * client's deadline (a {@link Budget}) it holds the budget as the real connection does,
- * reporting its phase (`write` while it reads the request body, then `response-headers`)
- * and `requestSent`, and the budget's failure cancels it.
- */
-class Wait implements Cancelable {
-  private readonly timer: LongTimer;
-  private readonly onAbort = (): void => this.fail(new AbortError(this.req.signal?.reason, this.ctx()));
-  private done = false;
-  private readonly endAt: number;
-  private readonly headerAt: number;
-  private readonly idleAt: number;
-  private readonly writeAt: number;
-  private readonly deadlineAt: number;
-  private readonly startedEpoch = Date.now();
-  /** The client's budget, held while the wait runs (undefined for a hand-built request). */
-  private readonly budget: Budget | undefined;
-  /** The request was received whole: every wait but the request body's is for the head. */
-  readonly requestSent = true;
-
-  constructor(
-    private readonly pending: Set<Wait>,
-    private readonly req: OutgoingRequest,
-    private readonly from: number,
-    ms: number,
-    private readonly headerTimeout: number,
-    private readonly idleTimeout: number,
-    /** While the request body is read: the write timeout (0: none). */
-    private readonly writeTimeout: number,
-    private readonly resolve: (v: never) => void,
-    private readonly reject: (err: unknown) => void,
-  ) {
-    this.timer = new LongTimer(() => this.due());
-    this.endAt = from + ms;
-    // headerTimeout: -1 while the request body is read (no header clock yet), 0 for none.
-    this.headerAt = headerTimeout > 0 ? from + headerTimeout : Number.POSITIVE_INFINITY;
-    // No byte of the head arrives while the mock waits: read-idle counts from `from`.
-    this.idleAt = idleTimeout > 0 ? from + idleTimeout : Number.POSITIVE_INFINITY;
-    this.writeAt = writeTimeout > 0 ? from + writeTimeout : Number.POSITIVE_INFINITY;
-    const d = req.deadline;
-    this.budget = d instanceof Budget ? d : undefined;
-    // A budget fails the wait itself (cancel); a plain deadline needs the mock's own clock.
-    const remaining = this.budget !== undefined ? Number.POSITIVE_INFINITY : d.remaining();
-    this.deadlineAt = remaining === Number.POSITIVE_INFINITY ? remaining : now() + Math.max(0, remaining);
-  }
-
-  /** The phase reported to the budget while this wait holds it. */
-  get phase(): ActivePhase {
-    return this.headerTimeout >= 0 ? 'response-headers' : 'write';
-  }
-
-  /** The budget failed (overall timeout or abort): the wait fails with its error. */
-  cancel(err: HourglassError): void {
-    this.fail(err);
-  }
-
-  start(work: Promise<unknown> | undefined): void {
-    this.budget?.hold(this); // cancels at once if the budget already failed
-    if (this.done) return;
-    const signal = this.req.signal;
-    if (signal?.aborted === true) return this.onAbort();
-    signal?.addEventListener('abort', this.onAbort, { once: true });
-    if (work !== undefined) {
-      work.then(
-        (v) => this.end(() => this.resolve(v as never)),
-        (err: unknown) => this.fail(err),
-      );
-    }
-    this.due();
-  }
-
-  /** Fires whatever is due, else re-arms for the earliest due time. */
-  private due(): void {
-    if (this.done) return;
-    const t = now();
-    if (this.deadlineAt <= t) return this.fail(this.deadlineError(t));
-    if (this.headerAt <= t && this.headerAt <= this.idleAt) return this.fail(this.headerError(t));
-    if (this.idleAt <= t) return this.fail(readIdleError(this.req, this.idleTimeout));
-    if (this.writeAt <= t) return this.fail(this.writeError(t));
-    if (this.endAt <= t) return this.end(() => this.resolve(undefined as never));
-    this.timer.startAt(Math.min(this.deadlineAt, this.headerAt, this.idleAt, this.writeAt, this.endAt));
-  }
-
-  fail(err: unknown): void {
-    this.end(() => this.reject(err));
-  }
-
-  private end(settle: () => void): void {
-    if (this.done) return;
-    this.done = true;
-    this.timer.cancel();
-    this.budget?.release(this);
-    this.req.signal?.removeEventListener('abort', this.onAbort);
-    this.pending.delete(this);
-    settle();
-  }
-
-  private ctx(): { method: string; url: URL } {
-    return { method: this.req.method, url: this.req.url };
-  }
-
-  private deadlineError(t: number): TimeoutError {
-    // The client's deadline knows the configured timeout and when the request began.
-    const d = this.req.deadline as RequestDeadline & { timeoutError?: () => unknown };
-    const own = typeof d.timeoutError === 'function' ? d.timeoutError() : undefined;
-    const known = own instanceof TimeoutError;
-    const timeout = known ? own.timeout : d.expiresAt === undefined ? 0 : Math.max(0, Math.round(d.expiresAt - this.startedEpoch));
-    return new TimeoutError({
-      phase: 'request',
-      timeout,
-      elapsed: known ? own.elapsed : t - this.from,
-      requestSent: true,
-      activePhase: this.phase,
-      ...this.ctx(),
-    });
-  }
-
-  /** The real writer's: the head went out, the body did not end within `writeTimeout`. */
-  private writeError(t: number): TimeoutError {
-    return new TimeoutError({ phase: 'write', timeout: this.writeTimeout, elapsed: t - this.from, requestSent: true, ...this.ctx() });
-  }
-
-  private headerError(t: number): TimeoutError {
-    return new TimeoutError({
-      phase: 'response-headers',
-      timeout: this.headerTimeout,
-      elapsed: t - this.from,
-      requestSent: true,
-      ...this.ctx(),
-    });
-  }
-}
-
-/** The request's read-idle timeout: its own, else the mock's (0: none). */
-function readIdleOf(req: OutgoingRequest, fallback: number): number {
-  const ms = req.timeouts?.readIdleTimeout ?? fallback;
-  return ms === Number.POSITIVE_INFINITY ? 0 : ms;
-}
-
-/** The real connection's read-idle error: `elapsed` is the timeout (the silence it saw). */
-function readIdleError(req: OutgoingRequest, timeout: number): TimeoutError {
-  return new TimeoutError({ phase: 'read-idle', timeout, elapsed: timeout, requestSent: true, method: req.method, url: req.url });
-}
-
-/** The read-idle guard of a reply's stream body. */
-function readIdleGuard(req: OutgoingRequest, timeout: number): SourceIdle {
-  return { timeout, error: () => readIdleError(req, timeout) };
-}
-
-/** The request's write timeout: its own, else the mock's (0: none). */
-function writeTimeoutOf(req: OutgoingRequest, fallback: number): number {
-  const ms = req.timeouts?.writeTimeout ?? fallback;
-  return ms === Number.POSITIVE_INFINITY ? 0 : ms;
-}
-
-/** The request's response-header timeout: its own, else the mock's (0: none). */
-function headerTimeoutOf(req: OutgoingRequest, fallback: number): number {
-  const ms = req.timeouts?.responseHeaderTimeout ?? fallback;
-  return ms === Number.POSITIVE_INFINITY ? 0 : ms;
 }
 
 function headerRecord(req: OutgoingRequest): Record<string, string> {
