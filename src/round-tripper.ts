@@ -6,8 +6,10 @@
  *
  * Owns: header-list validation (names are tokens, values free of CR/LF/NUL; checked on
  * every write), the body's replay rule (a non-replayable body opens once, a second open
- * is `HG_BODY_NOT_REPLAYABLE`), and {@link outgoingRequest} (a request built by hand,
- * for users' tests of an interceptor or a RoundTripper).
+ * is `HG_BODY_NOT_REPLAYABLE`), {@link outgoingRequest} (a request built by hand,
+ * for users' tests of an interceptor or a RoundTripper), and `checkOutgoingRequest`, the
+ * one check of a request handed over at a seam (`next()`, `Transport.roundTrip`,
+ * `MockTransport.roundTrip`) before anything touches the wire.
  *
  * Never: sends anything, holds a timer. How the transport reaches a request's internal
  * deadline is not part of these types: the client hands a `deadline` object that the
