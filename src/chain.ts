@@ -268,14 +268,12 @@ async function followRedirect(call: Call, req: OutgoingRequest, res: Response, i
   via.push({ url: redactUrl(url)!, method, status: res.status });
   const check = call.chain.config.checkRedirect;
   if (check !== undefined) {
-    // The policy decides the next hop: a wait for it is that hop's, before anything of it is sent.
-    call.budget.nextRequest();
     let verdict: boolean | undefined | void;
     try {
       const v = check({ url: next.url.href, method: next.method, headers: joinedFields(hopFlat) }, via.map((x) => ({ ...x })));
       // An async policy is awaited under the deadline and the signal (SPEC §11): its
       // refusal must never be outrun by the next hop.
-      verdict = isThenable(v) ? await call.budget.race(v) : v;
+      verdict = isThenable(v) ? await awaitPolicy(call.budget, v) : v;
     } catch (err) {
       if (call.budget.failure !== undefined) {
         void res.dump(0, 0);
@@ -302,6 +300,23 @@ async function followRedirect(call: Call, req: OutgoingRequest, res: Response, i
     attempt: ++call.hops,
   };
   return REDIRECT.run(call, hopReq, i);
+}
+
+/**
+ * Awaits an async redirect policy under the budget. It decides the next hop, so a wait for
+ * it is that hop's: phase `start`, nothing of it sent. A policy that keeps the 3xx gives
+ * the phase back (the 3xx is the final response, its body still to read).
+ */
+async function awaitPolicy(budget: Budget, v: PromiseLike<boolean | undefined | void>): Promise<boolean | undefined | void> {
+  const phase = budget.activePhase;
+  const sent = budget.requestSent;
+  budget.nextRequest();
+  const verdict = await budget.race(v);
+  if (verdict === false) {
+    budget.activePhase = phase;
+    budget.requestSent = sent;
+  }
+  return verdict;
 }
 
 function finalResponse(call: Call, req: OutgoingRequest, res: Response): Response {
