@@ -22,7 +22,7 @@
 import { AssertionError } from 'node:assert';
 import { now } from '../deadline.js';
 import { closedError, HourglassError, invalidArg, redactUrl } from '../errors.js';
-import { DEFAULTS, checkDuration } from '../options.js';
+import { DEFAULT_TIMEOUTS, DEFAULTS, checkDuration, resolveTimeouts } from '../options.js';
 import { Response } from '../response.js';
 import type { SourceIdle } from '../body-source.js';
 import { checkOutgoingRequest, type OutgoingRequest, type RoundTripper } from '../round-tripper.js';
@@ -126,6 +126,8 @@ export class MockTransport implements RoundTripper {
   /** Answers `req` from the first live matching route. */
   async roundTrip(req: OutgoingRequest): Promise<Response> {
     checkOutgoingRequest(req, 'MockTransport.roundTrip');
+    // The request's timeouts are checked as the transport checks them (names and values).
+    resolveTimeouts(DEFAULT_TIMEOUTS, req.timeouts);
     if (this.closed) throw closedError('MockTransport', { method: req.method, url: req.url });
     const started = now();
     const method = req.method.toUpperCase();

@@ -64,6 +64,8 @@ describe('seams: a malformed request at a seam fails before the wire', () => {
     'headers as a plain object': (r) => ({ ...r, headers: { 'x-a': 'b' } }),
     'a method with a space': (r) => ({ ...r, method: 'GET /evil HTTP/1.1\r\nX: 1\r\n\r\nGET' }),
     'timeouts as a number': (r) => ({ ...r, timeouts: 5 }),
+    'a negative timeout': (r) => ({ ...r, timeouts: { responseHeaderTimeout: -1 } }),
+    'a misspelt timeout': (r) => ({ ...r, timeouts: { responseHeadersTimeout: 5 } }),
   };
   for (const [name, rewrite] of Object.entries(rewrites)) {
     it(`next() with ${name}: HG_INVALID_ARG, nothing on the wire`, T, async () => {
