@@ -28,7 +28,7 @@ import type { SourceIdle } from '../body-source.js';
 import { checkOutgoingRequest, type OutgoingRequest, type RoundTripper } from '../round-tripper.js';
 import { type MockReply, type MockReplyRequest, MockRoute, type MockUrlPattern, routeMethod, routePattern } from './mock-routes.js';
 import { decodeResponse } from '../decompress.js';
-import { requestBodyBytes } from './mock-body.js';
+import { readRequestBody } from './mock-body.js';
 import { headerTimeoutOf, readIdleGuard, readIdleOf, Wait, writeTimeoutOf } from './mock-wait.js';
 
 export type { MockRoute } from './mock-routes.js';
@@ -134,7 +134,13 @@ export class MockTransport implements RoundTripper {
     const url = req.url;
     const call: MockCall = { method, url: url.href, headers: headerRecord(req), body: undefined, route: undefined };
     this.calls.push(call);
-    call.body = await this.wait(req, started, Number.POSITIVE_INFINITY, requestBodyBytes(req.body), false);
+    const read = readRequestBody(req.body);
+    try {
+      call.body = await this.wait(req, started, Number.POSITIVE_INFINITY, read.bytes, false);
+    } catch (err) {
+      read.abandon();
+      throw err;
+    }
     const route = this.routes.find((r) => r.live && r.methodMatches(method) && r.urlMatches(url));
     if (route === undefined) throw this.unmatched(method, url);
     route.count++;

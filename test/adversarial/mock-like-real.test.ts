@@ -32,7 +32,7 @@ interface Case {
 }
 
 /** The error of one stalled request, with the time it took. */
-async function stalled(t: TestContext, side: 'real' | 'mock', c: Case): Promise<{ err: unknown; ms: number; url: string }> {
+async function stalled(t: TestContext, side: 'real' | 'mock', c: Case): Promise<{ err: unknown; ms: number; url: string; upload?: Readable }> {
   let rt: RoundTripper;
   let url: string;
   if (side === 'real') {
@@ -60,17 +60,17 @@ async function stalled(t: TestContext, side: 'real' | 'mock', c: Case): Promise<
   if (c.abortAfter !== undefined) timer = setTimeout(() => ac.abort(reason), c.abortAfter);
   t.after(() => clearTimeout(timer));
   const t0 = performance.now();
+  // An upload that gives its first bytes, then nothing (never ends).
+  const upload = c.stall === 'upload' ? { method: 'POST', body: new Readable({ read() {} }).on('error', () => {}) } : {};
+  if (upload.body !== undefined) upload.body.push('first bytes');
   try {
-    // An upload that gives its first bytes, then nothing (never ends).
-    const upload = c.stall === 'upload' ? { method: 'POST', body: new Readable({ read() {} }).on('error', () => {}) } : {};
-    if (upload.body !== undefined) upload.body.push('first bytes');
     const res = await client.request(url, { signal: ac.signal, ...upload, ...c.request });
     assert.equal(c.stall, 'body', `${side}: the head of a stalled head arrived`);
     assert.equal(res.status, 200);
     await res.text();
   } catch (err) {
     if (err instanceof AbortError) assert.equal(err.cause, reason, `${side}: the abort's cause is the signal's reason`);
-    return { err, ms: performance.now() - t0, url };
+    return { err, ms: performance.now() - t0, url, upload: upload.body };
   }
   assert.fail(`${side}: the stall was not cut`);
 }
@@ -128,6 +128,8 @@ describe('adversarial: a MockTransport stall fails as the same stall on the wire
         }
       }
       for (const [side, x] of [['real', real], ['mock', mock]] as const) {
+        // A stalled upload's stream is given up on: destroyed, by the mock as by the writer.
+        if (c.stall === 'upload') assert.equal(x.upload?.destroyed, true, `${side}: the upload stream was left open`);
         const limit = c.deadline ?? c.abortAfter ?? LIMIT;
         assert.ok(x.ms >= limit - 5 && x.ms <= limit + LATE, `${side}: settled after ${Math.round(x.ms)} ms`);
       }

@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import * as zlib from 'node:zlib';
-import { AbortError, Client, HourglassError } from '../../src/index.js';
+import { AbortError, Client, HourglassError, outgoingRequest, TimeoutError } from '../../src/index.js';
 import { MockTransport } from '../../src/testing/index.js';
 
 const T = { timeout: 10_000 };
@@ -149,5 +149,22 @@ describe('seams: a reply\'s headers are checked at setup with the codec\'s valid
     mock.on('GET', URL1).reply(200, 'x', new Map([['x-a', '1']]).entries()).times(2);
     const client = new Client({ transport: mock });
     for (let i = 0; i < 2; i++) assert.equal((await client.request(URL1)).headers['x-a'], '1');
+  });
+});
+
+describe('seams: a request body the mock gave up on is destroyed, as the real writer destroys it', () => {
+  it('MockTransport.roundTrip of a hand-built request: writeTimeout fires (phase write), the stream is destroyed', T, async () => {
+    const body = new Readable({ read() {} });
+    body.push('first bytes'); // then nothing, never ended
+    const mock = new MockTransport();
+    mock.on('POST', URL1).reply(200);
+    const err = await mock.roundTrip(outgoingRequest(URL1, { method: 'POST', body, timeouts: { writeTimeout: 100 } })).then(
+      () => assert.fail('resolved'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof TimeoutError && err.phase === 'write', String(err));
+    assert.equal(err.timeout, 100);
+    assert.equal(body.destroyed, true);
+    assert.equal(mock.pending().length, 1, 'the route never answered');
   });
 });
