@@ -8,7 +8,7 @@
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { Client, ConnectError, ProtocolError, toHarEntry, Transport } from '../src/index.js';
 import { CA_CERT, FaultServer, SERVER_CERT, SERVER_KEY } from '../src/testing/index.js';
 
@@ -44,9 +44,8 @@ describe('connect phases', () => {
     assert.equal(har.time, [blocked, dns, connect, send, wait, receive].reduce((a, b) => a + Math.max(0, b), 0));
   });
 
-  it('a TLS peer that closes during the handshake: ConnectError ECONNRESET, tlsHandshakeDone with the error', T, async (t) => {
-    // Reads the ClientHello, then closes.
-    const server = net.createServer((s) => s.once('data', () => s.destroy()));
+  /** One request (no retry) to `server`, which the test closes; its error and the trace it left. */
+  async function failAgainst(t: TestContext, server: net.Server): Promise<{ err: unknown; seen: string[] }> {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const client = new Client({ transport: new Transport({ tls: { ca: CA_CERT } }) });
     t.after(async () => {
@@ -66,36 +65,26 @@ describe('connect phases', () => {
         () => assert.fail('resolved'),
         (e: unknown) => e,
       );
+    return { err, seen };
+  }
+
+  it('a TLS peer that closes during the handshake: ConnectError ECONNRESET, tlsHandshakeDone with the error', T, async (t) => {
+    // Reads the ClientHello, then closes.
+    const { err, seen } = await failAgainst(t, net.createServer((s) => s.once('data', () => s.destroy())));
     assert.ok(err instanceof ConnectError, String(err));
     assert.equal(err.code, 'ECONNRESET');
     assert.deepEqual(seen, ['tlsHandshakeDone ECONNRESET']);
   });
 
-  it('a TLS peer that closes right after the handshake: ProtocolError connection-closed (the request was written)', T, async (t) => {
+  it('a TLS peer that closes right after the handshake: ProtocolError connection-closed, the handshake done', T, async (t) => {
     const server = tls.createServer({ key: SERVER_KEY, cert: SERVER_CERT }, (s) => {
       s.on('error', () => {});
       s.end();
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const client = new Client({ transport: new Transport({ tls: { ca: CA_CERT } }) });
-    t.after(async () => {
-      await client.close();
-      server.close();
-    });
-    const seen: string[] = [];
-    const err = await client
-      .request(`https://127.0.0.1:${(server.address() as net.AddressInfo).port}/`, {
-        retry: 0,
-        trace: {
-          tlsHandshakeDone: (i) => seen.push(`tlsHandshakeDone ${(i.error as { code?: string } | undefined)?.code ?? 'ok'}`),
-        },
-      })
-      .then(
-        () => assert.fail('resolved'),
-        (e: unknown) => e,
-      );
+    const { err, seen } = await failAgainst(t, server);
     assert.ok(err instanceof ProtocolError, String(err));
     assert.equal(err.reason, 'connection-closed');
-    assert.deepEqual(seen, ['tlsHandshakeDone ok']);
+    // Whether the request got written before the FIN arrived is the kernel's race: not asserted.
+    assert.deepEqual(seen.filter((e) => e.startsWith('tls')), ['tlsHandshakeDone ok']);
   });
 });
