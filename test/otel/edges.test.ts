@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client, download, Transport } from '../../src/index.js';
 import { instrument, type Instrumentation } from '../../src/otel/index.js';
 import { CA_CERT, FaultServer } from '../../src/testing/index.js';
-import { makeSdk, type Sdk, spansAfter } from './sdk.js';
+import { makeSdk, type Sdk, spansAfter, startInstrumented, stopInstrumented } from './sdk.js';
 
 const T = { timeout: 15_000 };
 
@@ -22,15 +22,9 @@ describe('hourglass/otel edges', () => {
   let inst: Instrumentation;
 
   before(async () => {
-    fs = await FaultServer.start();
-    sdk = makeSdk();
-    inst = instrument({ tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider });
+    ({ fs, sdk, inst } = await startInstrumented());
   });
-  after(async () => {
-    inst.disable();
-    await fs.close();
-    await sdk.shutdown();
-  });
+  after(() => stopInstrumented({ fs, sdk, inst }));
 
   it('download(): every request after the first — retry, resume, next mirror — is a resend', T, async () => {
     sdk.exporter.reset();
