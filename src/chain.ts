@@ -102,12 +102,23 @@ export interface Chain {
   readonly config: ChainConfig;
 }
 
+/** @internal A count of requests put on the wire, shared by every call of one operation. */
+export interface WireCount {
+  /** Requests handed to the transport so far (the next one's `attempt`). */
+  sent: number;
+}
+
 /** @internal The state of one call through the chain (one object per request). */
-export class Call {
+export class Call implements WireCount {
   /** `attempt` of the last request put on the wire. */
   hops = 0;
-  /** Requests of this call handed to the transport so far (the next one's `attempt`). */
+  /** Requests of this call handed to the transport so far, when it counts them itself. */
   sent = 0;
+  /**
+   * Where the requests on the wire are counted: the call itself, or a count shared by the
+   * calls of one operation (a download's retries and resumes are resends too).
+   */
+  readonly count: WireCount;
   redirects: string[] | undefined;
   via: RedirectVia[] | undefined;
 
@@ -120,7 +131,10 @@ export class Call {
     readonly follow: boolean,
     readonly maxRedirects: number,
     readonly mode: 'client' | 'fetch' | 'error',
-  ) {}
+    count?: WireCount,
+  ) {
+    this.count = count ?? this;
+  }
 
   /** Runs stage `i` with `req`. */
   proceed(req: OutgoingRequest, i: number): Promise<Response> {
@@ -471,10 +485,11 @@ const NATIVE_TRANSPORT: Stage = {
 /**
  * `req` as the transport gets it: under the call's budget, its `attempt` the number of
  * requests of the call sent before it (a replay by an interceptor — bearerAuth's 401,
- * a custom one calling `next` again — is a resend as much as a retry or a hop is).
+ * a custom one calling `next` again — is a resend as much as a retry or a hop is; so is
+ * every request after the first of an operation sharing a {@link WireCount}).
  */
 function onWire(call: Call, req: OutgoingRequest): OutgoingRequest {
-  const n = call.sent++;
+  const n = call.count.sent++;
   return req.deadline === call.budget && req.attempt === n ? req : { ...req, deadline: call.budget, attempt: n };
 }
 

@@ -29,7 +29,7 @@ import {
   type TransportTimeouts,
 } from './options.js';
 import { joinedFields } from './http1/index.js';
-import { afterHop, assembleChain, Call, type Chain, type CheckRedirect, type CookieJarLike } from './chain.js';
+import { afterHop, assembleChain, Call, type Chain, type WireCount, type CheckRedirect, type CookieJarLike } from './chain.js';
 import {
   type BodyOrFactory,
   checkMethod,
@@ -88,6 +88,8 @@ export interface RequestOptions {
   trace?: TraceHooks;
   /** @internal — redirect method rules: Go's ('client') or WHATWG fetch's. */
   redirectMode?: 'client' | 'fetch' | 'error';
+  /** @internal — the requests on the wire are counted here, across calls (`download()`'s). */
+  wireCount?: WireCount;
 }
 
 /** Publishes `request:end` / `request:error` when a final body settles (only while subscribed). */
@@ -158,7 +160,7 @@ export class Client<T extends RoundTripper = Transport> {
         attempt: 0,
         deadline: budget,
       };
-      call = new Call(this.chain, budget, url, retry, opts.followRedirects ?? this.followRedirects, maxRedirects, opts.redirectMode ?? 'client');
+      call = new Call(this.chain, budget, url, retry, opts.followRedirects ?? this.followRedirects, maxRedirects, opts.redirectMode ?? 'client', opts.wireCount);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -7,6 +7,10 @@
  * Invariants: every step holds the dial's budget (so the pool can cancel it); the
  * CONNECT wait is bounded by what is left of the dial budget; on any failure the socket
  * is destroyed; the marks of SPEC §5 (lookup, connect, secureConnect) are filled in.
+ * Through a proxy, `connect` marks the end of connecting to the origin — the proxy's
+ * TLS and the CONNECT exchange included, as a timeout there is phase `connect` (and as
+ * browsers count a tunnel in HAR's `connect`) — so `tls` / `ssl` is the origin's
+ * handshake alone.
  */
 
 import type { OnReadOpts, Socket } from 'node:net';
@@ -91,6 +95,7 @@ export async function connectSocket(
           method: o.method,
           url: o.url,
         });
+        marks.connect = Date.now();
       }
       if (target !== undefined && o.https) {
         // The tunnel is part of connecting: bounded by what is left of the dial budget.
@@ -104,6 +109,7 @@ export async function connectSocket(
           method: o.method,
           url: o.url,
         });
+        marks.connect = Date.now();
       }
       if (o.https) {
         socket = await upgradeToTls({

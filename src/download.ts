@@ -128,6 +128,11 @@ class Transfer implements Runnable<DownloadResult> {
   private readonly trace: TraceHooks;
   private host: TransferHost | undefined;
   private attempts = 0;
+  /**
+   * Requests on the wire of the whole transfer (hops included): each call starts its
+   * count here, so a retry, a resume or a mirror is a resend (`http.request.resend_count`).
+   */
+  private readonly wireCount = { sent: 0 };
   private resumed = false;
   private reported = -1;
   /** The one buffer bodies are read into (allocated on the first body). */
@@ -227,6 +232,7 @@ class Transfer implements Runnable<DownloadResult> {
         timeouts: this.opts.timeouts,
         retry: 0,
         trace: this.trace,
+        wireCount: this.wireCount,
         ...(remaining === Number.POSITIVE_INFINITY ? {} : { timeout: 0 }),
       });
     } catch (err) {

@@ -5,7 +5,8 @@
  * Owns: {@link toHarEntry} (one response with its timings → one entry), {@link harLog}
  * (entries → the `{ log }` document) and the HAR types. The timings map the marks of
  * SPEC §5: `blocked` = waiting for a connection (the pool), `dns`, `connect` (including
- * TLS, as HAR 1.2 says), `ssl`, `send`, `wait`, `receive`; a phase that did not happen
+ * TLS, as HAR 1.2 says, and a proxy's CONNECT tunnel, as browsers count it: the
+ * `connect` mark is its end), `ssl`, `send`, `wait`, `receive`; a phase that did not happen
  * on this request (dns/connect/ssl on a reused connection, ssl over plain TCP) is -1.
  *
  * Never: reads a body, does I/O, or writes a secret: header values of credentials and

@@ -465,7 +465,7 @@ export const CLIENT_NAMES: ReadonlySet<string> = nameSet<ClientOptions>()([
   'networkInterceptors',
 ]);
 
-/** Names of one request's options (`redirectMode` is the fetch facade's). */
+/** Names of one request's options (`redirectMode` is the fetch facade's, `wireCount` download's). */
 export const REQUEST_NAMES: ReadonlySet<string> = nameSet<RequestOptions>()([
   'method',
   'headers',
@@ -478,6 +478,7 @@ export const REQUEST_NAMES: ReadonlySet<string> = nameSet<RequestOptions>()([
   'retry',
   'trace',
   'redirectMode',
+  'wireCount',
 ]);
 
 /** Names of `download()`'s options, and of its `retry` object. */

@@ -2,10 +2,12 @@
  * timings — where the time of one request went (SPEC §5): epoch-ms marks filled in by
  * the layers as they pass, and phases derived from them on demand (got's shape).
  *
- * Invariants: marks are set at most once per attempt by the layer that owns them
- * (transport: start/socket; dialer: lookup/connect; tls: secureConnect; conn:
- * upload/response/end). A phase that did not happen is 0. On a reused connection
- * `lookup`/`connect` (and over TLS `secureConnect`) equal `socket` (`reuse()`).
+ * Invariants: marks are set once per attempt by the layer that owns them (transport:
+ * start/socket; dialer: lookup/connect — through a proxy the connector moves `connect` to
+ * the end of the proxy's TLS and CONNECT tunnel, which are part of connecting; tls:
+ * secureConnect; conn: upload/response/end). A phase that did not happen is 0. On a
+ * reused connection `lookup`/`connect` (and over TLS `secureConnect`) equal `socket`
+ * (`reuse()`).
  */
 
 /** Durations derived from the marks, in ms. */

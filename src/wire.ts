@@ -22,7 +22,11 @@
  *     left the wire: read to the end (`complete`), or abandoned by its reader.
  *   - `hourglass:wire:error` `{ wire, error: Error }` — the request or its body failed
  *     (timeout, abort, network, protocol).
- *   Exactly one of `wire:end` / `wire:error` ends every request that had a `wire:start`.
+ *   Exactly one of `wire:end` / `wire:error` ends every request that had a `wire:start`:
+ *   the first wins. A response the transport refuses after its head (more content
+ *   codings than it decodes) ends with the `wire:end` of its dumped body, not with the
+ *   caller's error: as for a body that fails to decode later, the exchange on the wire
+ *   completed and the failure is the client's, above it.
  *   - `hourglass:connection:active` / `hourglass:connection:idle` `{ connection:
  *     ConnectionInfo }` — a connection took an exchange / went back to the idle pool. The
  *     `ConnectionInfo` object is the same for every message of one connection (including
@@ -61,6 +65,8 @@ const RESERVED = new Set(['content-length', 'transfer-encoding', 'host', 'connec
 export class WireRequest {
   /** Whether `setHeader` may still change the head. */
   private open = true;
+  /** Whether its terminal message (`wire:end` or `wire:error`) was published. */
+  private ended = false;
 
   constructor(
     /** The method as sent. */
@@ -115,6 +121,18 @@ export class WireRequest {
   seal(): void {
     this.open = false;
   }
+
+  /**
+   * @internal Claims the one terminal message of this request: true the first time
+   * only. Two layers can see a request end (the connection settling the body, the
+   * transport rejecting the call after the head when it refuses the response and dumps
+   * its body), and only the first may publish.
+   */
+  claimEnd(): boolean {
+    if (this.ended) return false;
+    this.ended = true;
+    return true;
+  }
 }
 
 /**
@@ -128,12 +146,20 @@ export function startWire(method: string, url: URL, attempt: number, headers: st
   return wire;
 }
 
-/** Publishes `wire:error` if the transport's promise for `wire` rejects (before a response head). */
+/**
+ * Publishes `wire:error` if the transport's promise for `wire` rejects before a response
+ * head (after one, the body's settling already ended the request).
+ */
 export function watchWire(wire: WireRequest, p: Promise<Response>): Promise<Response> {
   return p.catch((error: unknown) => {
-    if (wireChannels.error.hasSubscribers) wireChannels.error.publish({ wire, error });
+    failWire(wire, error);
     throw error;
   });
+}
+
+/** `wire:error` for `wire`, unless it already ended (the first terminal message wins). */
+function failWire(wire: WireRequest, error: unknown): void {
+  if (wire.claimEnd() && wireChannels.error.hasSubscribers) wireChannels.error.publish({ wire, error });
 }
 
 /**
@@ -147,8 +173,8 @@ export function wireHeaders(wire: WireRequest, response: Response): void {
 /** The body of `wire`'s response settled on its connection: `wire:end` or `wire:error`. */
 export function endWire(wire: WireRequest, timings: Timings, complete: boolean, error: Error | undefined): void {
   if (error !== undefined) {
-    if (wireChannels.error.hasSubscribers) wireChannels.error.publish({ wire, error });
-  } else if (wireChannels.end.hasSubscribers) {
+    failWire(wire, error);
+  } else if (wire.claimEnd() && wireChannels.end.hasSubscribers) {
     wireChannels.end.publish({ wire, timings, complete });
   }
 }

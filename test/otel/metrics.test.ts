@@ -9,7 +9,7 @@ import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { Client, Transport } from '../../src/index.js';
 import { instrument, type Instrumentation } from '../../src/otel/index.js';
 import { FaultServer } from '../../src/testing/index.js';
-import { makeSdk, type Sdk, spansAfter } from './sdk.js';
+import { makeSdk, type Sdk, spansAfter, startInstrumented, stopInstrumented } from './sdk.js';
 
 const T = { timeout: 15_000 };
 
@@ -19,15 +19,9 @@ describe('hourglass/otel metrics', () => {
   let inst: Instrumentation;
 
   before(async () => {
-    fs = await FaultServer.start();
-    sdk = makeSdk();
-    inst = instrument({ tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider });
+    ({ fs, sdk, inst } = await startInstrumented());
   });
-  after(async () => {
-    inst.disable();
-    await fs.close();
-    await sdk.shutdown();
-  });
+  after(() => stopInstrumented({ fs, sdk, inst }));
 
   it('request duration: one data point per request on the wire, convention attributes and buckets', T, async () => {
     const c = new Client({ transport: new Transport() });

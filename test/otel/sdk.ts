@@ -7,6 +7,8 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { DataPointType, MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { instrument, type Instrumentation } from '../../src/otel/index.js';
+import { FaultServer } from '../../src/testing/index.js';
 
 let globalsSet = false;
 /** Registers the AsyncLocalStorage context manager and the W3C propagator once per process. */
@@ -84,4 +86,25 @@ export async function spansAfter(sdk: Sdk, n: number, ms = 2000): Promise<Readab
   const until = Date.now() + ms;
   while (sdk.spans().length < n && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
   return sdk.spans();
+}
+
+/** A fault server and an SDK that `instrument()` reports to: the fixture of most otel suites. */
+export interface Instrumented {
+  fs: FaultServer;
+  sdk: Sdk;
+  inst: Instrumentation;
+}
+
+/** Starts an {@link Instrumented} fixture (pair it with {@link stopInstrumented}). */
+export async function startInstrumented(): Promise<Instrumented> {
+  const fs = await FaultServer.start();
+  const sdk = makeSdk();
+  return { fs, sdk, inst: instrument({ tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider }) };
+}
+
+/** Disables the instrumentation, then closes the server and the SDK. */
+export async function stopInstrumented({ fs, sdk, inst }: Instrumented): Promise<void> {
+  inst.disable();
+  await fs.close();
+  await sdk.shutdown();
 }
