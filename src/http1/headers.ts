@@ -435,6 +435,9 @@ const STATUS_PREFIX = [0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e];
 
 /** Flags of a comma-separated Connection value. */
 function connectionTokens(value: string): number {
+  // The usual values, whole (the memo hands back the same string every response): no split.
+  if (value === 'keep-alive') return CONNECTION_KEEP_ALIVE;
+  if (value === 'close') return CONNECTION_CLOSE;
   let flags = 0;
   for (const part of value.split(',')) {
     const token = part.trim().toLowerCase();
