@@ -145,7 +145,7 @@ const ms = (us) => (us / 1000).toFixed(1);
 const pct = (us) => `${((us / totalUs) * 100).toFixed(1)} %`;
 const r0 = result.reps[0];
 console.log(
-  `${clientName}${timeoutsOn ? ' (all timeouts on)' : ''} against ${nginxArg === undefined ? 'the node server' : `nginx${tls ? ' over TLS' : ''} (${nginxArg.slice(8) || 'minimal'} headers)`}: GET ${what.path}, ${what.inflight} in flight, ${seconds} s under --cpu-prof (200 µs sampling): ` +
+  `${clientName}${timeoutsOn ? ' (all timeouts on)' : ''} against ${nginxArg === undefined ? 'the node server' : `nginx${tls ? ' over TLS' : ''} (${nginxArg.slice(8) || 'minimal'} headers)`}: GET ${what.path}, ${what.inflight} in flight, ${seconds} s under --cpu-prof (${process.env.BENCH_PROFILE_INTERVAL ?? 200} µs sampling): ` +
     `${Math.round(r0.reqPerSec).toLocaleString('en-US')} req/s, ${Math.round(r0.mbPerSec)} MB/s while profiling, ` +
     `${r0.errors} errors; ` +
     `${ms(totalUs)} ms of samples.`,
