@@ -125,6 +125,24 @@ describe('http1 parser: status line', () => {
     assert.deepEqual(first.rawHeaders, ['Server', 'nginx', 'Date', 'one', 'Content-Length', '0'], 'the first head is untouched');
   });
 
+  it('a head with fewer fields than the one before, then more: only the last head is matched, every string right', () => {
+    const rec = new Recorder();
+    const parser = new ResponseParser(rec);
+    const heads = [
+      'HTTP/1.1 200 OK\r\nServer: a\r\nETag: "x"\r\nVary: b\r\nContent-Length: 0\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nServer: a\r\nContent-Length: 0\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nServer: a\r\nContent-Length: 0\r\nVary: c\r\nETag: "x"\r\n\r\n',
+    ];
+    const seen = heads.map((h) => {
+      parser.expect(false);
+      parser.execute(bytes(h));
+      return rec.head!.rawHeaders;
+    });
+    assert.deepEqual(seen[1], ['Server', 'a', 'Content-Length', '0']);
+    assert.deepEqual(seen[2], ['Server', 'a', 'Content-Length', '0', 'Vary', 'c', 'ETag', '"x"']);
+    assert.deepEqual(seen[0], ['Server', 'a', 'ETag', '"x"', 'Vary', 'b', 'Content-Length', '0'], 'the first head is untouched');
+  });
+
   it('parses a Content-Length response into head, body and completion', () => {
     const raw = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello';
     const { rec, consumed, leftover, parser } = parse(raw);

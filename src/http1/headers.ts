@@ -131,11 +131,15 @@ export class HeadSection {
    * `[name, lower-cased name, value]` of each field of the section being read, and of the
    * previous one: a field spelled as the field at the same place there (most, on a
    * keep-alive connection) reuses its strings instead of decoding new ones. Two arrays
-   * swapped at begin(). Only values of {@link REUSABLE_VALUES} are kept ('' otherwise): a
-   * connection never holds on to a past response's Location, cookies or credentials.
+   * swapped at begin(), overwritten in place (`memoLen`/`prevLen` entries are current, so
+   * a keep-alive connection allocates no memo array per response). Only values of
+   * {@link REUSABLE_VALUES} are kept ('' otherwise): a connection never holds on to a past
+   * response's Location, cookies or credentials.
    */
   private memo: string[] = [];
   private prevMemo: string[] = [];
+  private memoLen = 0;
+  private prevLen = 0;
   clCount = 0;
   /** Value of the (single) Content-Length, -1 when absent. */
   clValue = -1;
@@ -171,8 +175,10 @@ export class HeadSection {
     if (this.pending.length > 4096) this.pending = Buffer.allocUnsafe(256);
     const memo = this.prevMemo;
     this.prevMemo = this.memo;
-    this.memo = memo;
-    memo.length = 0;
+    this.prevLen = this.memoLen;
+    // Reused in place, unless one huge head grew it (not kept for the connection's life).
+    this.memo = memo.length > MEMO_KEEP ? [] : memo;
+    this.memoLen = 0;
     this.raw = [];
     this.lower = [];
     this.clCount = 0;
@@ -239,6 +245,8 @@ export class HeadSection {
     this.pendingLen = 0;
     this.memo = [];
     this.prevMemo = [];
+    this.memoLen = 0;
+    this.prevLen = 0;
   }
 
   /** `HTTP/1.[01] SP 3DIGIT [SP reason]` in buf[s, e). */
@@ -288,9 +296,10 @@ export class HeadSection {
     }
     // Latin-1, as node:http and undici: one char per byte, so obs-text (0x80-0xFF) is kept;
     // the same bytes as the previous section's field at this place: the same strings.
-    const m = this.memo.length;
+    const m = this.memoLen;
     const prev = this.prevMemo;
-    const prevName = prev[m];
+    const inPrev = m < this.prevLen;
+    const prevName = inPrev ? prev[m] : undefined;
     let name: string;
     let lower: string;
     if (prevName !== undefined && sameBytes(buf, s, nameEnd, prevName)) {
@@ -300,10 +309,15 @@ export class HeadSection {
       name = buf.toString('latin1', s, nameEnd);
       lower = name.toLowerCase();
     }
-    const prevValue = prev[m + 2];
+    const prevValue = inPrev ? prev[m + 2] : undefined;
     const value =
       i === ve ? '' : prevValue !== undefined && sameBytes(buf, i, ve, prevValue) ? prevValue : buf.toString('latin1', i, ve);
-    this.memo.push(name, lower, REUSABLE_VALUES.has(lower) ? value : '');
+    // Sequential writes from 0: each index is at most the array's length (no holes).
+    const memo = this.memo;
+    memo[m] = name;
+    memo[m + 1] = lower;
+    memo[m + 2] = REUSABLE_VALUES.has(lower) ? value : '';
+    this.memoLen = m + 3;
     this.raw.push(name, value);
     this.lower.push(lower);
     if (!framing) return;
@@ -422,6 +436,8 @@ function quote(buf: Buffer, s: number, e: number): string {
   return JSON.stringify(buf.toString('latin1', s, Math.min(e, s + 64)));
 }
 
+/** Memo entries (3 per field) a section may leave for reuse: 64 fields. */
+const MEMO_KEEP = 3 * 64;
 const KIND_HEAD = 0;
 const KIND_TRAILERS = 1;
 const HTAB = 0x09;
