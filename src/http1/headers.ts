@@ -278,40 +278,50 @@ export class HeadSection {
    */
   private fieldLine(buf: Buffer, s: number, e: number): void {
     const framing = this.kind === KIND_HEAD;
-    let i = s;
-    while (i < e && TCHAR[buf[i]!] === 1) i++;
-    // i === s also covers obs-fold and whitespace before the first field line.
-    if (i === s || i === e || buf[i] !== COLON) {
-      throw new ProtocolError(
-        'bad-header',
-        `malformed ${framing ? 'header' : 'trailer'} line ${quote(buf, s, e)}`,
-      );
+    // The previous section's field at this place (most, on a keep-alive connection): bytes
+    // equal to its name or value are the same strings, and need no validation again (every
+    // memo string was validated when it was first decoded).
+    const m = this.memoLen;
+    const prev = this.prevMemo;
+    const inPrev = m < this.prevLen;
+    const prevName = inPrev ? prev[m] : undefined;
+    let name: string | undefined;
+    let i: number;
+    if (prevName !== undefined && buf[s + prevName.length] === COLON && s + prevName.length < e && sameBytes(buf, s, s + prevName.length, prevName)) {
+      name = prevName;
+      i = s + prevName.length;
+    } else {
+      i = s;
+      while (i < e && TCHAR[buf[i]!] === 1) i++;
+      // i === s also covers obs-fold and whitespace before the first field line.
+      if (i === s || i === e || buf[i] !== COLON) {
+        throw new ProtocolError(
+          'bad-header',
+          `malformed ${framing ? 'header' : 'trailer'} line ${quote(buf, s, e)}`,
+        );
+      }
     }
     const nameEnd = i++;
     while (i < e && (buf[i] === SP || buf[i] === HTAB)) i++;
     let ve = e;
     while (ve > i && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
-    for (let j = i; j < ve; j++) {
-      if (FIELD_CHAR[buf[j]!] === 0) throw new ProtocolError('bad-header', 'invalid character in a header value');
+    const prevValue = inPrev ? prev[m + 2] : undefined;
+    let value: string;
+    if (i === ve) value = '';
+    else if (prevValue !== undefined && sameBytes(buf, i, ve, prevValue)) value = prevValue;
+    else {
+      for (let j = i; j < ve; j++) {
+        if (FIELD_CHAR[buf[j]!] === 0) throw new ProtocolError('bad-header', 'invalid character in a header value');
+      }
+      // Latin-1, as node:http and undici: one char per byte, so obs-text (0x80-0xFF) is kept.
+      value = buf.toString('latin1', i, ve);
     }
-    // Latin-1, as node:http and undici: one char per byte, so obs-text (0x80-0xFF) is kept;
-    // the same bytes as the previous section's field at this place: the same strings.
-    const m = this.memoLen;
-    const prev = this.prevMemo;
-    const inPrev = m < this.prevLen;
-    const prevName = inPrev ? prev[m] : undefined;
-    let name: string;
     let lower: string;
-    if (prevName !== undefined && sameBytes(buf, s, nameEnd, prevName)) {
-      name = prevName;
-      lower = prev[m + 1]!;
-    } else {
+    if (name !== undefined) lower = prev[m + 1]!;
+    else {
       name = buf.toString('latin1', s, nameEnd);
       lower = name.toLowerCase();
     }
-    const prevValue = inPrev ? prev[m + 2] : undefined;
-    const value =
-      i === ve ? '' : prevValue !== undefined && sameBytes(buf, i, ve, prevValue) ? prevValue : buf.toString('latin1', i, ve);
     // Sequential writes from 0: each index is at most the array's length (no holes).
     const memo = this.memo;
     memo[m] = name;
