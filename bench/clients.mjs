@@ -229,6 +229,8 @@ export async function makeClient(name, { origin, port, inflight, churn = false, 
         timeout: hourglass.timeout ?? HOURGLASS_TIMEOUTS_ON.timeout,
       };
     }
+    // `…-off`: every timeout off, unless the caller passed options (the pair mode does).
+    if (/-off(-|$)/.test(name) && hourglass.transport === undefined) hourglass = HOURGLASS_TIMEOUTS_OFF;
     if (name.endsWith('-idle1000')) hourglass = { ...hourglass, transport: { ...hourglass.transport, maxIdleConns: 1000 } };
     // `hourglass-base…`: another build (BENCH_BASE_DIST, e.g. a copy of dist/ before a change),
     // to compare a change with what it changes in one run.

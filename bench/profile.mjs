@@ -6,6 +6,7 @@
 // --inflight=N sets the small GET's requests in flight (default 10).
 // --nginx[=minimal|realistic] profiles against nginx (scripts/nginx.mjs) instead of the node
 // server; --client=NAME profiles another client of bench/clients.mjs (e.g. undici-request).
+// --tls profiles against nginx over TLS (implies --nginx).
 // --download profiles GET /64m (1 in flight, body streamed) instead; --timeouts-on runs with
 // every timeout of SPEC §3 set (as the bench's timeouts scenario does).
 //
@@ -29,7 +30,8 @@ const keep = argv.includes('--keep');
 const download = argv.includes('--download');
 const timeoutsOn = argv.includes('--timeouts-on');
 const inflightArg = argv.find((a) => a.startsWith('--inflight='));
-const nginxArg = argv.find((a) => a === '--nginx' || a.startsWith('--nginx='));
+const tls = argv.includes('--tls');
+const nginxArg = argv.find((a) => a === '--nginx' || a.startsWith('--nginx=')) ?? (tls ? '--nginx' : undefined);
 const clientName = argv.find((a) => a.startsWith('--client='))?.slice(9) ?? 'hourglass';
 const what = download
   ? { kind: 'stream', path: '/64m', inflight: 1, expect: 64 * 1024 * 1024 }
@@ -42,7 +44,7 @@ const dir = await mkdtemp(path.join(os.tmpdir(), 'hourglass-profile-'));
 const server =
   nginxArg === undefined
     ? await startNodeServer()
-    : await startNginx({ headers: nginxArg.slice(8) || 'minimal', files: download });
+    : await startNginx({ tls, headers: nginxArg.slice(8) || 'minimal', files: download });
 server.stop ??= server.close;
 let result;
 try {
@@ -52,15 +54,16 @@ try {
       client: clientName,
       ...what,
       ...(timeoutsOn ? { hourglass: HOURGLASS_TIMEOUTS_ON } : {}),
-      origin: `http://127.0.0.1:${server.port}`,
+      origin: server.origin ?? `http://127.0.0.1:${server.port}`,
       port: server.port,
+      ca: server.ca,
       serverPid: server.pid,
       warmupMs: 500,
       durationMs: seconds * 1000,
       reps: 1,
     },
     {
-      execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200'],
+      execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${process.env.BENCH_PROFILE_INTERVAL ?? 200}`],
       limitMs: 60_000 + seconds * 2000,
     },
   );
@@ -142,7 +145,7 @@ const ms = (us) => (us / 1000).toFixed(1);
 const pct = (us) => `${((us / totalUs) * 100).toFixed(1)} %`;
 const r0 = result.reps[0];
 console.log(
-  `${clientName}${timeoutsOn ? ' (all timeouts on)' : ''} against ${nginxArg === undefined ? 'the node server' : `nginx (${nginxArg.slice(8) || 'minimal'} headers)`}: GET ${what.path}, ${what.inflight} in flight, ${seconds} s under --cpu-prof (200 µs sampling): ` +
+  `${clientName}${timeoutsOn ? ' (all timeouts on)' : ''} against ${nginxArg === undefined ? 'the node server' : `nginx${tls ? ' over TLS' : ''} (${nginxArg.slice(8) || 'minimal'} headers)`}: GET ${what.path}, ${what.inflight} in flight, ${seconds} s under --cpu-prof (${process.env.BENCH_PROFILE_INTERVAL ?? 200} µs sampling): ` +
     `${Math.round(r0.reqPerSec).toLocaleString('en-US')} req/s, ${Math.round(r0.mbPerSec)} MB/s while profiling, ` +
     `${r0.errors} errors; ` +
     `${ms(totalUs)} ms of samples.`,

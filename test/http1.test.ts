@@ -125,6 +125,53 @@ describe('http1 parser: status line', () => {
     assert.deepEqual(first.rawHeaders, ['Server', 'nginx', 'Date', 'one', 'Content-Length', '0'], 'the first head is untouched');
   });
 
+  it('a head with fewer fields than the one before, then more: only the last head is matched, every string right', () => {
+    const rec = new Recorder();
+    const parser = new ResponseParser(rec);
+    const heads = [
+      'HTTP/1.1 200 OK\r\nServer: a\r\nETag: "x"\r\nVary: b\r\nContent-Length: 0\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nServer: a\r\nContent-Length: 0\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nServer: a\r\nContent-Length: 0\r\nVary: c\r\nETag: "x"\r\n\r\n',
+    ];
+    const seen = heads.map((h) => {
+      parser.expect(false);
+      parser.execute(bytes(h));
+      return rec.head!.rawHeaders;
+    });
+    assert.deepEqual(seen[1], ['Server', 'a', 'Content-Length', '0']);
+    assert.deepEqual(seen[2], ['Server', 'a', 'Content-Length', '0', 'Vary', 'c', 'ETag', '"x"']);
+    assert.deepEqual(seen[0], ['Server', 'a', 'ETag', '"x"', 'Vary', 'b', 'Content-Length', '0'], 'the first head is untouched');
+  });
+
+  it('a field that differs from the previous head only past the reused part is still validated', () => {
+    const first = 'HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n';
+    for (const [second, what] of [
+      ['HTTP/1.1 200 OK\r\nServer: nginx\x01\r\nContent-Length: 0\r\n\r\n', 'control byte after a reused value'],
+      ['HTTP/1.1 200 OK\r\nServer : nginx\r\nContent-Length: 0\r\n\r\n', 'space between a reused name and the colon'],
+      ['HTTP/1.1 200 OK\r\nServer\r\nContent-Length: 0\r\n\r\n', 'a reused name and no colon'],
+      ['HTTP/1.1 200 OK\r\nServers: nginx\r\nContent-Length: 0\r\n\r\n', 'a longer name'],
+    ] as const) {
+      const rec = new Recorder();
+      const parser = new ResponseParser(rec);
+      parser.expect(false);
+      parser.execute(bytes(first));
+      parser.expect(false);
+      let err: unknown;
+      try {
+        parser.execute(bytes(second));
+      } catch (e) {
+        err = e;
+      }
+      if (what === 'a longer name') {
+        assert.equal(err, undefined, what);
+        assert.deepEqual(rec.head!.rawHeaders, ['Servers', 'nginx', 'Content-Length', '0'], what);
+      } else {
+        assert.ok(err instanceof ProtocolError, `${what}: ${String(err)}`);
+        assert.equal(err.reason, 'bad-header', what);
+      }
+    }
+  });
+
   it('parses a Content-Length response into head, body and completion', () => {
     const raw = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello';
     const { rec, consumed, leftover, parser } = parse(raw);

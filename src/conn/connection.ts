@@ -44,6 +44,7 @@ import { BodyChannel, type BodyProducer, watchUnread } from './body.js';
 import type { ReadSink, SocketReader } from './read-buffer.js';
 import { ThroughputMeter } from './throughput.js';
 import { connectionState, endWire, type WireRequest, wireHeaders } from '../wire.js';
+import { atTurnEnd, type TurnEnd } from './turn.js';
 import { RequestWriter, type WritableBody } from './writer.js';
 
 /** The pool side of a connection. */
@@ -103,7 +104,7 @@ const SLOT_PHASE = EXCHANGE_SLOT_PHASE;
 type State = 'idle' | 'active' | 'closed';
 
 /** One persistent HTTP/1.1 connection. */
-export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancelable {
+export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancelable, TurnEnd {
   readonly key: string;
   readonly socket: Socket;
   state: State = 'idle';
@@ -117,6 +118,13 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   keepAliveHint = -1;
   /** Set when the connection must close after the current exchange. */
   private mustClose = false;
+  /**
+   * The connection went idle in this turn and its socket is still ref'd: `turnEnd`
+   * unrefs it unless a request took the connection first (then nothing to undo).
+   */
+  private unrefDue = false;
+  /** Queued with {@link atTurnEnd} in this turn (at most once). */
+  private turnQueued = false;
   private owner: ConnOwner | undefined;
 
   private readonly parser: ResponseParser;
@@ -214,7 +222,9 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     this.failed = undefined;
     this.bodyBytes = 0;
     if (req.closeAfter) this.mustClose = true;
-    this.socket.ref();
+    // Idle since this turn only: the socket was never unref'd.
+    if (this.unrefDue) this.unrefDue = false;
+    else this.socket.ref();
     this.parser.expect(req.method === 'HEAD');
     const p = new Promise<Response>((resolve, reject) => {
       this.resolveHead = resolve;
@@ -542,7 +552,13 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       this.finishExchange();
       this.state = 'idle';
       this.idleSince = now();
-      this.socket.unref();
+      // An idle connection does not keep the process alive, from the end of this turn on:
+      // most are taken again before then (keep-alive under load), and pay no unref/ref.
+      this.unrefDue = true;
+      if (!this.turnQueued) {
+        this.turnQueued = true;
+        atTurnEnd(this);
+      }
       connectionState(this.info, false);
       this.owner?.connReleased(this);
     } else {
@@ -712,6 +728,14 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     this.req = undefined;
     this.channel = undefined;
     this.clock.clear();
+  }
+
+  /** End of the turn the connection went idle in: unref its socket if still idle. */
+  turnEnd(): void {
+    this.turnQueued = false;
+    if (!this.unrefDue) return;
+    this.unrefDue = false;
+    if (this.state === 'idle') this.socket.unref();
   }
 
   private markClosed(): void {

@@ -13,8 +13,8 @@
  * clock, SPEC §11).
  *
  * A request written whole at once (no body, or a buffered one) waits for the end of the
- * event-loop turn: `start` corks the socket and one `setImmediate` per turn uncorks every
- * socket written in it (streamed and `100-continue` bodies are written as they come). A turn that reads many
+ * event-loop turn: `start` corks the socket and the turn's end ({@link atTurnEnd}, one
+ * `setImmediate` for every socket) uncorks every socket written in it (streamed and `100-continue` bodies are written as they come). A turn that reads many
  * responses (and issues the next requests from them) then puts all its requests on the
  * wire after its reads, each head and buffered body in one write syscall, instead of a
  * write between every two reads (which woke nginx ~0.9 times per request instead of
@@ -32,6 +32,7 @@ import type { Socket } from 'node:net';
 import { HourglassError, invalidArg } from '../errors.js';
 import { CRLF, chunkHeader, LAST_CHUNK, serializeRequestHead } from '../http1/index.js';
 import { kernelSendQueue } from './kernel-queue.js';
+import { atTurnEnd, type TurnEnd } from './turn.js';
 
 /** A request body ready to be written. */
 export type WritableBody =
@@ -62,7 +63,7 @@ interface SocketInternals {
 const NO_BODY: WritableBody = { kind: 'none' };
 
 /** Writes requests on one socket, one at a time. */
-export class RequestWriter {
+export class RequestWriter implements TurnEnd {
   /** True once the whole request was flushed (or counted as written, see `settleQueued`). */
   done = true;
   /** True once the last byte of the request was handed to the socket. */
@@ -70,7 +71,7 @@ export class RequestWriter {
   private body: WritableBody = NO_BODY;
   /** Flush callbacks still to come for requests settled early (`settleQueued`): ignored. */
   private staleFlushes = 0;
-  /** The socket is corked until the end of this turn (see `uncorkAll`). */
+  /** The socket is corked until the end of this turn (see `turnEnd`). */
   private corked = false;
   private abandoned = false;
   private drainWaiter: (() => void) | undefined;
@@ -131,8 +132,7 @@ export class RequestWriter {
     if (!this.corked && (body.kind === 'none' || (body.kind === 'buffer' && !holdBody))) {
       this.corked = true;
       s.cork();
-      corkedWriters.push(this);
-      if (corkedWriters.length === 1) setImmediate(uncorkAll);
+      atTurnEnd(this);
     }
     let more = true;
     if (body.kind === 'none') {
@@ -172,7 +172,7 @@ export class RequestWriter {
   }
 
   /** End of the turn: the bytes written in it go to the kernel. */
-  uncork(): void {
+  turnEnd(): void {
     this.corked = false;
     this.socket.uncork();
   }
@@ -272,15 +272,6 @@ export class RequestWriter {
       this.flushed(e);
     }
   }
-}
-
-/** Writers whose socket was corked in this turn; `uncorkAll` runs once at its end. */
-let corkedWriters: RequestWriter[] = [];
-
-function uncorkAll(): void {
-  const list = corkedWriters;
-  corkedWriters = [];
-  for (const w of list) w.uncork();
 }
 
 /** The bytes of a body piece, as a Uint8Array over the same memory (no copy for views). */

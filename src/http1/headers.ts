@@ -131,11 +131,15 @@ export class HeadSection {
    * `[name, lower-cased name, value]` of each field of the section being read, and of the
    * previous one: a field spelled as the field at the same place there (most, on a
    * keep-alive connection) reuses its strings instead of decoding new ones. Two arrays
-   * swapped at begin(). Only values of {@link REUSABLE_VALUES} are kept ('' otherwise): a
-   * connection never holds on to a past response's Location, cookies or credentials.
+   * swapped at begin(), overwritten in place (`memoLen`/`prevLen` entries are current, so
+   * a keep-alive connection allocates no memo array per response). Only values of
+   * {@link REUSABLE_VALUES} are kept ('' otherwise): a connection never holds on to a past
+   * response's Location, cookies or credentials.
    */
   private memo: string[] = [];
   private prevMemo: string[] = [];
+  private memoLen = 0;
+  private prevLen = 0;
   clCount = 0;
   /** Value of the (single) Content-Length, -1 when absent. */
   clValue = -1;
@@ -171,8 +175,10 @@ export class HeadSection {
     if (this.pending.length > 4096) this.pending = Buffer.allocUnsafe(256);
     const memo = this.prevMemo;
     this.prevMemo = this.memo;
-    this.memo = memo;
-    memo.length = 0;
+    this.prevLen = this.memoLen;
+    // Reused in place, unless one huge head grew it (not kept for the connection's life).
+    this.memo = memo.length > MEMO_KEEP ? [] : memo;
+    this.memoLen = 0;
     this.raw = [];
     this.lower = [];
     this.clCount = 0;
@@ -239,6 +245,8 @@ export class HeadSection {
     this.pendingLen = 0;
     this.memo = [];
     this.prevMemo = [];
+    this.memoLen = 0;
+    this.prevLen = 0;
   }
 
   /** `HTTP/1.[01] SP 3DIGIT [SP reason]` in buf[s, e). */
@@ -270,40 +278,56 @@ export class HeadSection {
    */
   private fieldLine(buf: Buffer, s: number, e: number): void {
     const framing = this.kind === KIND_HEAD;
-    let i = s;
-    while (i < e && TCHAR[buf[i]!] === 1) i++;
-    // i === s also covers obs-fold and whitespace before the first field line.
-    if (i === s || i === e || buf[i] !== COLON) {
-      throw new ProtocolError(
-        'bad-header',
-        `malformed ${framing ? 'header' : 'trailer'} line ${quote(buf, s, e)}`,
-      );
+    // The previous section's field at this place (most, on a keep-alive connection): bytes
+    // equal to its name or value are the same strings, and need no validation again (every
+    // memo string was validated when it was first decoded).
+    const m = this.memoLen;
+    const prev = this.prevMemo;
+    const inPrev = m < this.prevLen;
+    const prevName = inPrev ? prev[m] : undefined;
+    let name: string | undefined;
+    let i: number;
+    if (prevName !== undefined && buf[s + prevName.length] === COLON && s + prevName.length < e && sameBytes(buf, s, s + prevName.length, prevName)) {
+      name = prevName;
+      i = s + prevName.length;
+    } else {
+      i = s;
+      while (i < e && TCHAR[buf[i]!] === 1) i++;
+      // i === s also covers obs-fold and whitespace before the first field line.
+      if (i === s || i === e || buf[i] !== COLON) {
+        throw new ProtocolError(
+          'bad-header',
+          `malformed ${framing ? 'header' : 'trailer'} line ${quote(buf, s, e)}`,
+        );
+      }
     }
     const nameEnd = i++;
     while (i < e && (buf[i] === SP || buf[i] === HTAB)) i++;
     let ve = e;
     while (ve > i && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
-    for (let j = i; j < ve; j++) {
-      if (FIELD_CHAR[buf[j]!] === 0) throw new ProtocolError('bad-header', 'invalid character in a header value');
+    const prevValue = inPrev ? prev[m + 2] : undefined;
+    let value: string;
+    if (i === ve) value = '';
+    else if (prevValue !== undefined && sameBytes(buf, i, ve, prevValue)) value = prevValue;
+    else {
+      for (let j = i; j < ve; j++) {
+        if (FIELD_CHAR[buf[j]!] === 0) throw new ProtocolError('bad-header', 'invalid character in a header value');
+      }
+      // Latin-1, as node:http and undici: one char per byte, so obs-text (0x80-0xFF) is kept.
+      value = buf.toString('latin1', i, ve);
     }
-    // Latin-1, as node:http and undici: one char per byte, so obs-text (0x80-0xFF) is kept;
-    // the same bytes as the previous section's field at this place: the same strings.
-    const m = this.memo.length;
-    const prev = this.prevMemo;
-    const prevName = prev[m];
-    let name: string;
     let lower: string;
-    if (prevName !== undefined && sameBytes(buf, s, nameEnd, prevName)) {
-      name = prevName;
-      lower = prev[m + 1]!;
-    } else {
+    if (name !== undefined) lower = prev[m + 1]!;
+    else {
       name = buf.toString('latin1', s, nameEnd);
       lower = name.toLowerCase();
     }
-    const prevValue = prev[m + 2];
-    const value =
-      i === ve ? '' : prevValue !== undefined && sameBytes(buf, i, ve, prevValue) ? prevValue : buf.toString('latin1', i, ve);
-    this.memo.push(name, lower, REUSABLE_VALUES.has(lower) ? value : '');
+    // Sequential writes from 0: each index is at most the array's length (no holes).
+    const memo = this.memo;
+    memo[m] = name;
+    memo[m + 1] = lower;
+    memo[m + 2] = REUSABLE_VALUES.has(lower) ? value : '';
+    this.memoLen = m + 3;
     this.raw.push(name, value);
     this.lower.push(lower);
     if (!framing) return;
@@ -422,6 +446,8 @@ function quote(buf: Buffer, s: number, e: number): string {
   return JSON.stringify(buf.toString('latin1', s, Math.min(e, s + 64)));
 }
 
+/** Memo entries (3 per field) a section may leave for reuse: 64 fields. */
+const MEMO_KEEP = 3 * 64;
 const KIND_HEAD = 0;
 const KIND_TRAILERS = 1;
 const HTAB = 0x09;
@@ -435,6 +461,9 @@ const STATUS_PREFIX = [0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e];
 
 /** Flags of a comma-separated Connection value. */
 function connectionTokens(value: string): number {
+  // The usual values, whole (the memo hands back the same string every response): no split.
+  if (value === 'keep-alive') return CONNECTION_KEEP_ALIVE;
+  if (value === 'close') return CONNECTION_CLOSE;
   let flags = 0;
   for (const part of value.split(',')) {
     const token = part.trim().toLowerCase();
