@@ -26,11 +26,7 @@ const STREAM_BUGS: Record<string, string> = {
   'space-header': 'nghttp2 accepts a field name with spaces and the client does not check it',
   'trailer-empty-name': 'nghttp2 accepts an empty trailer name and the client does not check it',
   'trailer-newline': 'nghttp2 accepts a trailer value with a newline and the client does not check it',
-  'data-before-headers': 'nghttp2 answers with a connection GOAWAY that Node never surfaces: the stream waits for responseHeaderTimeout',
 };
-// nghttp2 sends GOAWAY(code) and stops; Node emits no event until the socket closes.
-const CONN_HANG = 'after nghttp2 sends its own GOAWAY for a connection error, Node emits nothing: the streams wait for their timeouts';
-const CONN_BUGS = new Set(['oversized-frame', 'bad-hpack', 'data-stream-0', 'settings-7-bytes', 'data-unknown-stream']);
 
 describe('spec: malformed stream (H2-33, H2-21d)', () => {
   const cases: [string, string][] = [
@@ -40,7 +36,6 @@ describe('spec: malformed stream (H2-33, H2-21d)', () => {
     ['bad-status', 'h2-protocol-error'],
     ['no-status', 'h2-protocol-error'],
     ['pseudo-after-regular', 'h2-protocol-error'],
-    ['data-before-headers', 'h2-protocol-error'],
     ['data-after-100', 'h2-protocol-error'],
     ['content-length-sign', 'bad-content-length'],
     ['content-length-no-body', 'truncated-body'],
@@ -97,9 +92,13 @@ describe('spec: malformed connection (H2-32, H2-08)', () => {
     ['data-stream-0', 1],
     ['settings-7-bytes', 6],
     ['data-unknown-stream', 1],
+    // H2-33c: RFC 9113 makes DATA before HEADERS a stream error, but nghttp2 (node's codec)
+    // takes it as a connection error (DATA on an idle stream) and sends GOAWAY itself: the
+    // connection cannot be kept, so the case is held to the connection-level rule.
+    ['data-before-headers', 1],
   ];
   for (const [name, code] of cases) {
-    it(`H2-32 ${name}: both open streams fail h2-protocol-error at once; the third request gets a new connection`, CONN_BUGS.has(name) ? known(CONN_HANG) : T, async () => {
+    it(`H2-32 ${name}: both open streams fail h2-protocol-error at once; the third request gets a new connection`, T, async () => {
       const r = await rig({ h2: true }, FAST);
       try {
         ok(await settle(r.client, r.fs.url('/ok')));
