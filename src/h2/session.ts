@@ -363,7 +363,7 @@ export class H2Session {
   }
 
   /** Counters of the socket's native handle (what node's HTTP/2 layer read and wrote); -1 when not countable. */
-  private handleBytes(which: 'bytesRead' | 'bytesWritten'): number {
+  handleBytes(which: 'bytesRead' | 'bytesWritten'): number {
     const n = (this.socket as unknown as { _handle?: Record<string, unknown> | null })._handle?.[which];
     return typeof n === 'number' ? n : -1;
   }

@@ -72,7 +72,9 @@ export { unprocessed } from './close.js';
 const { WRITE, HEADERS, READ_IDLE, RATE, CONTINUE, WRITE_IDLE } = EXCHANGE_SLOT;
 const SLOTS = EXCHANGE_SLOTS;
 const SLOT_PHASE = EXCHANGE_SLOT_PHASE;
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
+/** An RST_STREAM frame on the wire (9-byte header, 4-byte code). */
+const RST_STREAM_BYTES = 13;
 
 /** Sends `req` on `session` and resolves with the response head (body streaming). */
 export function sendOnStream(session: H2Session, req: H2Request): Promise<Response> {
@@ -98,6 +100,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private waitingContinue = false;
   private readonly meter = new ThroughputMeter();
   private streamError: Error | undefined;
+  /** nghttp2 reset the stream itself with PROTOCOL_ERROR: the response was malformed. */
+  private selfReset = false;
   /** SessionStream: set when a GOAWAY showed this stream was never processed. */
   aboveGoaway = false;
   /** This stream counts in its session's `uploaders`. */
@@ -442,9 +446,13 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private onClose(): void {
     if (this.finished || this.failed !== undefined) return;
     if (this.complete) return; // the body settles through the channel
+    // A reset nghttp2 sent itself (a malformed response) leaves the socket only after this
+    // event: bytes written by the next turn tell it from the peer's own RST_STREAM.
+    const out = this.session.handleBytes('bytesWritten');
     // Connection-level causes are recorded on the session a moment after the stream closes.
     setImmediate(() => {
       if (this.finished || this.failed !== undefined || this.complete) return;
+      this.selfReset = out >= 0 && this.stream?.rstCode === NGHTTP2_PROTOCOL_ERROR && this.session.handleBytes('bytesWritten') - out >= RST_STREAM_BYTES;
       this.fail(this.closeError());
     });
   }
@@ -457,6 +465,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       aboveGoaway: this.aboveGoaway || this.id > this.session.lastStreamId,
       requestSent: this.sent,
       streamError: this.streamError,
+      selfReset: this.selfReset,
+      truncated: this.channel !== undefined && this.channel.expectedLength >= 0 && this.bodyBytes < this.channel.expectedLength,
     };
   }
 
