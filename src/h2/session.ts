@@ -80,6 +80,8 @@ export class H2Session {
   readonly key: string;
   readonly session: http2.ClientHttp2Session;
   readonly socket: Socket;
+  /** `maxResponseHeaderBytes`: the most a response head or trailer section may hold. */
+  readonly maxHeaderBytes: number;
   /** Streams started so far (a stream on a session with served > 0 is on a reused connection). */
   served = 0;
   idleSince = 0;
@@ -132,6 +134,7 @@ export class H2Session {
     maxHeaderListSize: number,
   ) {
     this.key = key;
+    this.maxHeaderBytes = maxHeaderListSize;
     this.socket = socket;
     this.owner = owner;
     this.info = connectionInfo(key, socket);

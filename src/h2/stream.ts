@@ -34,7 +34,7 @@ import type { Timings } from '../timings.js';
 import { emit, type TraceHooks } from '../trace.js';
 import { endWire, type WireRequest, wireHeaders } from '../wire.js';
 import { closeError, type StreamFacts, unprocessedError } from './close.js';
-import { headText, makeResponse, rawPairs, requestHeaders } from './head.js';
+import { checkFields, headText, makeResponse, rawPairs, requestHeaders } from './head.js';
 import type { H2Session, SessionStream } from './session.js';
 import { Upload, type UploadOwner, WriteIdleJudge } from './upload.js';
 
@@ -159,10 +159,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     stream.on('continue', () => this.sendBody());
     stream.on('response', (h: http2.IncomingHttpHeaders) => this.onHead(h));
     stream.on('data', (c: Buffer) => this.onData(c));
-    stream.on('trailers', (h: http2.IncomingHttpHeaders) => {
-      const into = this.channel?.trailers;
-      if (into !== undefined) Object.assign(into, headersObject(rawPairs(h)));
-    });
+    stream.on('trailers', (h: http2.IncomingHttpHeaders) => this.onTrailers(h));
     stream.on('end', () => this.onEnd());
     stream.on('error', (err: Error) => {
       this.streamError ??= err;
@@ -277,6 +274,11 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     if (this.failed !== undefined) return;
     const req = this.req;
     this.session.touch();
+    const bad = checkFields(h, this.session.maxHeaderBytes, false);
+    if (bad !== undefined) {
+      this.fail(bad, bad.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);
+      return;
+    }
     this.session.answered();
     this.firstByte();
     this.headSeen = true;
@@ -308,6 +310,18 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     const resolve = this.resolveHead!;
     this.resolveHead = this.rejectHead = undefined;
     resolve(res);
+  }
+
+  private onTrailers(h: http2.IncomingHttpHeaders): void {
+    if (this.failed !== undefined) return;
+    const bad = checkFields(h, this.session.maxHeaderBytes, true);
+    if (bad !== undefined) {
+      // Before 'end': the body fails and no trailer is exposed.
+      this.fail(bad, bad.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);
+      return;
+    }
+    const into = this.channel?.trailers;
+    if (into !== undefined) Object.assign(into, headersObject(rawPairs(h)));
   }
 
   private onData(chunk: Buffer): void {
@@ -478,8 +492,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     return closeError(this.session, this.facts());
   }
 
-  /** Fails the request with `err`: resets this stream only (the connection stays). */
-  private fail(err: Error): void {
+  /** Fails the request with `err`: resets this stream only (RST_STREAM `code`; the connection stays). */
+  private fail(err: Error, code: number = NGHTTP2_CANCEL): void {
     if (this.failed !== undefined || this.finished) return;
     const req = this.req;
     if (err instanceof HourglassError) err.withRequest(req.method, req.url);
@@ -488,7 +502,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.upload?.abandon();
     this.stopUploading();
     const s = this.stream;
-    if (s !== undefined && !s.closed && !s.destroyed) s.close(NGHTTP2_CANCEL);
+    if (s !== undefined && !s.closed && !s.destroyed) s.close(code);
     const reject = this.rejectHead;
     this.resolveHead = this.rejectHead = undefined;
     if (reject !== undefined) {
