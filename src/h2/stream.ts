@@ -22,6 +22,7 @@
 
 import * as http2 from 'node:http2';
 import { BodyChannel, type BodyProducer, watchUnread } from '../conn/body.js';
+import { judgeExpiry } from '../conn/expiry.js';
 import { ThroughputMeter } from '../conn/throughput.js';
 import type { WritableBody } from '../conn/writer.js';
 import { isDecodable } from '../decompress.js';
@@ -402,57 +403,57 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       this.sendBody();
       return;
     }
-    let timeout: number;
-    let elapsed: number;
     let flowControl: boolean | undefined;
-    if (slot === WRITE_IDLE) {
-      if (this.upload === undefined || this.upload.done || this.upload.pending === 0) {
-        // Nothing waits to be taken: the body source is slow, not the peer.
-        this.uploadProgress();
-        return;
-      }
-      const verdict = this.judge.judge(t.writeIdleTimeout);
-      if (verdict === 'progress') {
-        this.uploadProgress();
-        return;
-      }
-      if (typeof verdict === 'number') {
-        this.clock.after(WRITE_IDLE, verdict);
-        return;
-      }
-      timeout = t.writeIdleTimeout;
-      elapsed = now() - this.judge.flushedAt;
-      flowControl = verdict === 'window';
-      if (!flowControl) {
-        // The socket itself takes nothing: the whole connection is stuck (SPEC §13).
-        this.session.fail((sent) => new TimeoutError({ phase: 'write-idle', timeout, elapsed, requestSent: sent, flowControl: false }));
-        return;
-      }
-    } else if (slot === RATE) {
-      const next = this.meter.tick(this.bodyBytes, t.minThroughput!);
-      if (next !== -1) {
-        this.clock.set(RATE, next);
-        return;
-      }
-      timeout = t.minThroughput!.window;
-      elapsed = now() - this.meter.startedAt;
-    } else if (slot === READ_IDLE) {
-      if (this.channel !== undefined && !this.channel.starving) return;
-      timeout = t.readIdleTimeout;
-      elapsed = timeout;
-    } else if (slot === WRITE) {
-      timeout = t.writeTimeout;
-      elapsed = now() - this.phaseStart;
-      flowControl = this.upload !== undefined && this.upload.pending > 0 && this.session.socketBacklog(false) === 0;
-    } else {
-      timeout = t.responseHeaderTimeout;
-      elapsed = now() - this.phaseStart;
-    }
+    const expiry = judgeExpiry(slot, {
+      timeouts: t,
+      clock: this.clock,
+      meter: this.meter,
+      bodyBytes: this.bodyBytes,
+      phaseStart: this.phaseStart,
+      channel: this.channel,
+      writeIdle: () => {
+        const stall = this.writeIdleStall();
+        if (stall !== undefined) flowControl = true;
+        return stall;
+      },
+    });
+    if (expiry === undefined) return;
+    const { timeout, elapsed } = expiry;
+    if (slot === WRITE) flowControl = this.upload !== undefined && this.upload.pending > 0 && this.session.socketBacklog(false) === 0;
     this.fail(new TimeoutError({ phase: SLOT_PHASE[slot]!, timeout, elapsed, requestSent: this.sent, flowControl }));
     // A stream that heard nothing for too long makes its connection suspect (SPEC §13); so
     // does a window that never opened: a peer that stopped reading its socket cannot say
     // so otherwise (its receive buffer took our bytes), and will not answer the PING.
     if (slot === HEADERS || slot === READ_IDLE || slot === WRITE_IDLE) this.session.markSuspect();
+  }
+
+  /**
+   * The write-idle slot came due: the ms since the last flush when the peer's window has
+   * stayed shut for `writeIdleTimeout` (a flow-control stall of this stream), else
+   * undefined. A socket that takes nothing at all fails the whole connection here (SPEC §13).
+   */
+  private writeIdleStall(): number | undefined {
+    const limit = this.req.timeouts.writeIdleTimeout;
+    if (this.upload === undefined || this.upload.done || this.upload.pending === 0) {
+      // Nothing waits to be taken: the body source is slow, not the peer.
+      this.uploadProgress();
+      return undefined;
+    }
+    const verdict = this.judge.judge(limit);
+    if (verdict === 'progress') {
+      this.uploadProgress();
+      return undefined;
+    }
+    if (typeof verdict === 'number') {
+      this.clock.after(WRITE_IDLE, verdict);
+      return undefined;
+    }
+    const elapsed = now() - this.judge.flushedAt;
+    if (verdict !== 'window') {
+      this.session.fail((sent) => new TimeoutError({ phase: 'write-idle', timeout: limit, elapsed, requestSent: sent, flowControl: false }));
+      return undefined;
+    }
+    return elapsed;
   }
 
   // --- failure and teardown --------------------------------------------------------------
