@@ -10,7 +10,9 @@
  * from the last stream's end) and how many streams it takes ({@link H2Session.streamSlots}:
  * 100 before SETTINGS, the peer's limit after, 1 000 when it sets none, 0 while going away
  * or suspect); `connection:active` when its first stream opens and `connection:idle` when
- * its last ends (src/wire.ts).
+ * its last ends (src/wire.ts); and, through h2/probe.ts, noticing that nghttp2 shut the
+ * connection down by itself (its own GOAWAY, which node never reports): its streams fail
+ * with `h2-protocol-error` at once.
  *
  * Never: builds a request or a Response (h2/stream.ts), retries (the transport), dials.
  *
@@ -29,6 +31,7 @@ import { ProtocolError, TimeoutError } from '../errors.js';
 import { channels, connectionInfo, type ConnectionInfo } from '../trace.js';
 import { connectionState } from '../wire.js';
 import type { ResolvedH2Options } from './options.js';
+import { PROBE_EVERY, TerminationProbe } from './probe.js';
 
 /** What a session reports to (the pool, through the transport). */
 export interface SessionOwner {
@@ -57,16 +60,6 @@ const IDLE = 3;
 const ZERO = 4;
 const PROBE = 5;
 const SLOTS = 6;
-
-/**
- * How often a connection with open streams checks that nghttp2 has not given up on it.
- * nghttp2 answers some connection errors (a frame on stream 0, bad HPACK, an oversized
- * frame, DATA on an idle stream...) with its own GOAWAY and then neither reads nor writes
- * again, and node emits nothing: see {@link H2Session} `probe`.
- */
-const PROBE_EVERY = 50;
-/** The least time between two probe PINGs of a connection. */
-const PROBE_GAP = 500;
 
 /** Streams before the peer's SETTINGS arrive, and when it sets no limit (SPEC §13). */
 export const SLOTS_BEFORE_SETTINGS = 100;
@@ -111,18 +104,7 @@ export class H2Session {
   private pingSentAt = -1;
   private isClosed = false;
   private owner: SessionOwner | undefined;
-  /** A frame reached a stream (or the session) since the last probe tick. */
-  private sawFrame = false;
-  /** Bytes received (after TLS) as of the last frame node reported or probe answered. */
-  private probedIn = 0;
-  /** Bytes written (before TLS) when the outstanding probe PING was submitted; -1: none outstanding. */
-  private probeOut = -1;
-  /** The outstanding probe is a PING (else: the first stream's HEADERS after an idle spell). */
-  private probePing = false;
-  /** No new probe before this (monotonic ms). */
-  private probeAfter = 0;
-  /** The peer's connection window at the last probe tick (a WINDOW_UPDATE is an answer too). */
-  private remoteWindow = -1;
+  private readonly probe: TerminationProbe;
 
   constructor(
     key: string,
@@ -150,13 +132,14 @@ export class H2Session {
       },
     });
     const s = this.session;
+    this.probe = new TerminationProbe(s, socket, () => this.socketBacklog(false));
     s.on('remoteSettings', () => this.onSettings());
     s.on('goaway', (code: number, last: number) => this.onGoaway(code, last));
     s.on('error', (err: Error) => this.onError(err));
     s.on('frameError', () => this.touch());
     // Frames no stream hears of, seen so that the probe does not take them for a silent failure.
-    s.on('localSettings', () => this.touchBy(9)); // SETTINGS ACK
-    s.on('ping', () => this.touchBy(17));
+    s.on('localSettings', () => this.touch(9)); // SETTINGS ACK
+    s.on('ping', () => this.touch(17));
     s.on('close', () => this.markClosed());
     socket.on('close', () => this.onSocketGone());
     if (opts.connectionWindowSize > 65_535) {
@@ -212,14 +195,7 @@ export class H2Session {
       this.session.ref();
       this.touch();
       this.clock.after(PROBE, PROBE_EVERY);
-      // What arrived while no stream was open is not a stream's silence; the new stream's
-      // HEADERS are queued now: if they never leave, nghttp2 gave up while idle.
-      this.remoteWindow = this.session.state.remoteWindowSize ?? -1;
-      this.probedIn = this.handleBytes('bytesRead');
-      if (this.probeOut < 0) {
-        this.probeOut = this.handleBytes('bytesWritten');
-        this.probePing = false;
-      }
+      this.probe.started();
       connectionState(this.info, true);
     }
   }
@@ -242,21 +218,11 @@ export class H2Session {
   }
 
   /** A frame (or anything from the peer) arrived: the silence clock restarts. */
-  touch(): void {
-    // The bytes read so far are accounted for by a frame node reported (see probe()).
-    this.sawFrame = true;
-    this.probedIn = this.handleBytes('bytesRead');
+  touch(bytes?: number): void {
+    // What was read so far is accounted for (a frame of known size: only its bytes).
+    if (bytes === undefined) this.probe.heard();
+    else this.probe.heardBytes(bytes);
     if (this.streams.size > 0 && this.pingSentAt < 0) this.clock.after(PING_DUE, this.opts.pingInterval);
-  }
-
-  /**
-   * A frame of known size arrived (a SETTINGS ACK, a PING): only its bytes are accounted
-   * for, since others may have come in the same read after it (see probe()).
-   */
-  touchBy(bytes: number): void {
-    const seen = this.probedIn;
-    this.touch();
-    this.probedIn = Math.min(this.probedIn, seen + bytes);
   }
 
   /** A stream got its response head: refusals so far were not a pattern. */
@@ -356,7 +322,7 @@ export class H2Session {
         this.clock.unset(PING_ACK);
         const wasSuspect = this.suspect;
         this.suspect = false;
-        this.touchBy(17);
+        this.touch(17);
         if (wasSuspect) this.owner?.slotsChanged(this);
       });
     } catch {
@@ -365,68 +331,17 @@ export class H2Session {
     if (!ok) this.clock.after(PING_ACK, 0);
   }
 
-  /** Counters of the socket's native handle (what node's HTTP/2 layer read and wrote); -1 when not countable. */
-  handleBytes(which: 'bytesRead' | 'bytesWritten'): number {
-    const n = (this.socket as unknown as { _handle?: Record<string, unknown> | null })._handle?.[which];
-    return typeof n === 'number' ? n : -1;
-  }
-
-  /**
-   * One probe tick (every {@link PROBE_EVERY} ms while streams are open). nghttp2 answers
-   * some connection errors with its own GOAWAY, then stops reading and writing, and node
-   * emits nothing: the streams would wait for their own timeouts. So when bytes arrived
-   * after the last frame node reported, and no frame came during the last tick, a PING
-   * is submitted (a PING is a PING: none while `h2.pingInterval` is 0);
-   * if at the next tick it is still in nghttp2's queue, nothing was written meanwhile and
-   * the socket holds no backlog, nghttp2 has terminated the session: every stream fails
-   * with `h2-protocol-error` (SPEC §13). Healthy traffic sends a probe only after frames
-   * node does not report (a stream's WINDOW_UPDATE, an unknown frame type), at most one
-   * per {@link PROBE_GAP} ms; a violation inside the same read as a reported frame
-   * (one TLS record, or one TCP read for h2c) is not seen and waits for a timeout.
-   */
-  private probe(): void {
-    const quiet = !this.sawFrame;
-    this.sawFrame = false;
+  /** One tick of the termination probe (h2/probe.ts): fails the connection when nghttp2 gave up on it. */
+  private probeTick(): void {
     if (this.streams.size === 0 || this.goingAway || this.opts.pingInterval === Number.POSITIVE_INFINITY) return;
     this.clock.after(PROBE, PROBE_EVERY);
-    const bytesIn = this.handleBytes('bytesRead');
-    if (bytesIn < 0) return;
-    if (this.probeOut >= 0) {
-      if (this.handleBytes('bytesWritten') === this.probeOut && this.session.state.outboundQueueSize! > 0 && this.socketBacklog(false) === 0) {
-        this.fail(
-          (sent) =>
-            new ProtocolError('h2-protocol-error', 'HTTP/2 connection error: a frame from the server broke RFC 9113 and the connection was shut down (GOAWAY sent)', {
-              requestSent: sent,
-            }),
-        );
-      } else if (!this.probePing && this.handleBytes('bytesWritten') !== this.probeOut) {
-        this.probeOut = -1;
-      }
-      return;
-    }
-    if (!quiet || bytesIn === this.probedIn || now() < this.probeAfter) return;
-    const window = this.session.state.remoteWindowSize ?? -1;
-    if (window > this.remoteWindow) {
-      // A connection WINDOW_UPDATE explains the bytes: nghttp2 is still reading.
-      this.remoteWindow = window;
-      this.probedIn = bytesIn;
-      return;
-    }
-    this.remoteWindow = window;
-    const out = this.handleBytes("bytesWritten");
-    try {
-      if (!this.session.ping(() => this.probeAnswered())) return;
-    } catch {
-      return;
-    }
-    this.probeOut = out;
-    this.probePing = true;
-  }
-
-  private probeAnswered(): void {
-    this.probeOut = -1;
-    this.touchBy(17);
-    this.probeAfter = now() + PROBE_GAP;
+    if (!this.probe.tick()) return;
+    this.fail(
+      (sent) =>
+        new ProtocolError('h2-protocol-error', 'HTTP/2 connection error: a frame from the server broke RFC 9113 and the connection was shut down (GOAWAY sent)', {
+          requestSent: sent,
+        }),
+    );
   }
 
   private onSettings(): void {
@@ -494,7 +409,7 @@ export class H2Session {
   private onClock(slot: number): void {
     if (this.isClosed) return;
     if (slot === PROBE) {
-      this.probe();
+      this.probeTick();
       return;
     }
     if (slot === IDLE) {

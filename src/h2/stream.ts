@@ -36,6 +36,7 @@ import { emit, type TraceHooks } from '../trace.js';
 import { endWire, type WireRequest, wireHeaders } from '../wire.js';
 import { closeError, type StreamFacts, unprocessedError } from './close.js';
 import { checkFields, headText, makeResponse, rawPairs, requestHeaders } from './head.js';
+import { handleBytes } from './probe.js';
 import type { H2Session, SessionStream } from './session.js';
 import { Upload, type UploadOwner, WriteIdleJudge } from './upload.js';
 
@@ -463,11 +464,11 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     if (this.complete) return; // the body settles through the channel
     // A reset nghttp2 sent itself (a malformed response) leaves the socket only after this
     // event: bytes written by the next turn tell it from the peer's own RST_STREAM.
-    const out = this.session.handleBytes('bytesWritten');
+    const out = handleBytes(this.session.socket, 'bytesWritten');
     // Connection-level causes are recorded on the session a moment after the stream closes.
     setImmediate(() => {
       if (this.finished || this.failed !== undefined || this.complete) return;
-      this.selfReset = out >= 0 && this.stream?.rstCode === NGHTTP2_PROTOCOL_ERROR && this.session.handleBytes('bytesWritten') - out >= RST_STREAM_BYTES;
+      this.selfReset = out >= 0 && this.stream?.rstCode === NGHTTP2_PROTOCOL_ERROR && handleBytes(this.session.socket, 'bytesWritten') - out >= RST_STREAM_BYTES;
       this.fail(this.closeError());
     });
   }
