@@ -164,3 +164,22 @@ describe('spec: malformed connection (H2-32, H2-08)', () => {
     }
   });
 });
+
+describe('spec: no false alarm from the connection-error check (H2-32)', () => {
+  it('H2-32 healthy slow heads and a dripped body on a fresh connection: no PING is sent, all succeed on one connection', T, async () => {
+    const r = await rig({ h2: true }, FAST);
+    try {
+      const all = await Promise.all([
+        settle(r.client, r.fs.url('/delay-headers?ms=400')),
+        settle(r.client, r.fs.url('/delay-headers?ms=250')),
+        settle(r.client, r.fs.url('/ok')),
+      ]);
+      for (const g of all) ok(g);
+      ok(await settle(r.client, r.fs.url('/delay-headers?ms=300')));
+      assert.equal(r.fs.connections, 1);
+      assert.equal(r.fs.h2Connections[0]?.pingsReceived, 0);
+    } finally {
+      await r.close();
+    }
+  });
+});
