@@ -42,6 +42,7 @@ import { channels, connectionInfo, type ConnectionInfo, emit, type TraceHooks } 
 import { isDecodable } from '../decompress.js';
 import { BodyChannel, type BodyProducer, watchUnread } from './body.js';
 import type { ReadSink, SocketReader } from './read-buffer.js';
+import { judgeExpiry } from './expiry.js';
 import { ThroughputMeter } from './throughput.js';
 import { connectionState, endWire, type WireRequest, wireHeaders } from '../wire.js';
 import { atTurnEnd, type TurnEnd } from './turn.js';
@@ -590,33 +591,17 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       return;
     }
     const t = req.timeouts;
-    let timeout: number;
-    let elapsed: number;
-    if (slot === WRITE_IDLE) {
-      if (!this.writeStalled(t.writeIdleTimeout)) return;
-      timeout = t.writeIdleTimeout;
-      elapsed = now() - this.flushedAt;
-    } else if (slot === RATE) {
-      const next = this.meter.tick(this.bodyBytes, t.minThroughput!);
-      if (next !== -1) {
-        this.clock.set(RATE, next);
-        return;
-      }
-      timeout = t.minThroughput!.window;
-      elapsed = now() - this.meter.startedAt;
-    } else if (slot === READ_IDLE) {
-      // During the body, silence counts only while the consumer waits for bytes; it
-      // restarts the clock when it asks again (onDemand).
-      if (this.channel !== undefined && !this.channel.starving) return;
-      timeout = t.readIdleTimeout;
-      elapsed = timeout;
-    } else if (slot === WRITE) {
-      timeout = t.writeTimeout;
-      elapsed = now() - this.phaseStart;
-    } else {
-      timeout = t.responseHeaderTimeout;
-      elapsed = now() - this.phaseStart;
-    }
+    const expiry = judgeExpiry(slot, {
+      timeouts: t,
+      clock: this.clock,
+      meter: this.meter,
+      bodyBytes: this.bodyBytes,
+      phaseStart: this.phaseStart,
+      channel: this.channel,
+      writeIdle: () => (this.writeStalled(t.writeIdleTimeout) ? now() - this.flushedAt : undefined),
+    });
+    if (expiry === undefined) return;
+    const { timeout, elapsed } = expiry;
     this.fail(
       new TimeoutError({
         phase: SLOT_PHASE[slot]!,

@@ -28,6 +28,10 @@ export interface StreamFacts {
   requestSent: boolean;
   /** The error node emitted on the stream, if any. */
   streamError: Error | undefined;
+  /** nghttp2 reset the stream itself (PROTOCOL_ERROR): the response broke RFC 9113. */
+  selfReset: boolean;
+  /** The head declared a content-length that the body did not reach. */
+  truncated: boolean;
 }
 
 /** The way a stream was not processed by the peer, read from its error (undefined: it was, or may have been). */
@@ -66,6 +70,13 @@ export function closeError(s: H2Session, f: StreamFacts): Error {
   const se = f.streamError as (Error & { code?: unknown }) | undefined;
   if (se !== undefined && (se.code === 'ERR_HTTP2_ERROR' || se.code === 'ERR_HTTP2_SESSION_ERROR')) {
     return s.protocolFailure(se)(f.requestSent);
+  }
+  if (f.selfReset) {
+    // nghttp2 found the response malformed (a field name or value, :status, a pseudo-header
+    // in the wrong place, a content-length the DATA did not match) and reset it itself.
+    return f.truncated
+      ? new ProtocolError('truncated-body', 'the response body ended before its content-length (the stream was reset with PROTOCOL_ERROR)', { ...ctx, h2Code: 1 })
+      : new ProtocolError('h2-protocol-error', 'the response on this stream broke RFC 9113 (malformed header block or framing); it was reset with PROTOCOL_ERROR', { ...ctx, h2Code: 1 });
   }
   const code = f.rstCode;
   // The socket died (node resets the streams of a destroyed session with CANCEL or INTERNAL_ERROR).

@@ -3,7 +3,9 @@
  * transport's flat header list, and the one place a `Response` is built from a
  * response's HEADERS (so a change of how Responses are made touches one call site).
  *
- * Never: validates header syntax (the request layer did, SPEC §11), sends anything.
+ * Never: validates request header syntax (the request layer did, SPEC §11), sends anything.
+ * Response and trailer fields nghttp2 lets through are checked here ({@link checkFields})
+ * with the HTTP/1.1 codec's rules (src/http1/headers.ts).
  * Invariants: connection-specific fields (RFC 9113 §8.2.2: Connection, Keep-Alive,
  * Proxy-Connection, Transfer-Encoding, Upgrade, and any field Connection names) never go
  * out; `Host` becomes `:authority`; `TE` goes out only as `trailers`; response headers
@@ -13,7 +15,8 @@
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { BodyChannel } from '../conn/body.js';
-import { headersObject } from '../http1/headers.js';
+import { ProtocolError } from '../errors.js';
+import { headersObject, isFieldValue, isToken } from '../http1/headers.js';
 import { Response } from '../response.js';
 import type { Timings } from '../timings.js';
 
@@ -62,6 +65,34 @@ export function rawPairs(h: IncomingHttpHeaders): string[] {
     else raw.push(name, String(v));
   }
   return raw;
+}
+
+/**
+ * Checks a received header block nghttp2 let through: every name an RFC 9110 token (no
+ * space, not empty), every value free of CR, LF, NUL and other controls (as the HTTP/1.1
+ * codec), and its size within `maxBytes`, counted as the HTTP/1.1 text of the same fields
+ * (`name: value` and CRLF each). Returns the stream's error, or undefined.
+ */
+export function checkFields(h: IncomingHttpHeaders, maxBytes: number, trailers: boolean): ProtocolError | undefined {
+  const what = trailers ? 'trailer section' : 'head';
+  let bytes = 0;
+  for (const name of Object.keys(h)) {
+    const v = h[name];
+    if (v === undefined) continue;
+    const pseudo = name.charCodeAt(0) === 58; /* ':' */
+    if (!pseudo && !isToken(name)) {
+      return new ProtocolError('h2-protocol-error', `malformed HTTP/2 response: invalid field name ${JSON.stringify(name)} in the ${what}`, { h2Code: 1 });
+    }
+    for (const one of Array.isArray(v) ? v : [v]) {
+      const value = String(one);
+      if (!isFieldValue(value)) {
+        return new ProtocolError('h2-protocol-error', `malformed HTTP/2 response: invalid character in the value of ${JSON.stringify(name)} in the ${what}`, { h2Code: 1 });
+      }
+      bytes += name.length + value.length + 4;
+    }
+  }
+  if (bytes > maxBytes) return new ProtocolError('headers-too-large', `response ${what} exceeds ${maxBytes} bytes`);
+  return undefined;
 }
 
 /** What the stream knows when the final response head arrives. */

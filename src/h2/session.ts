@@ -10,7 +10,9 @@
  * from the last stream's end) and how many streams it takes ({@link H2Session.streamSlots}:
  * 100 before SETTINGS, the peer's limit after, 1 000 when it sets none, 0 while going away
  * or suspect); `connection:active` when its first stream opens and `connection:idle` when
- * its last ends (src/wire.ts).
+ * its last ends (src/wire.ts); and, through h2/probe.ts, noticing that nghttp2 shut the
+ * connection down by itself (its own GOAWAY, which node never reports): its streams fail
+ * with `h2-protocol-error` at once.
  *
  * Never: builds a request or a Response (h2/stream.ts), retries (the transport), dials.
  *
@@ -29,6 +31,7 @@ import { ProtocolError, TimeoutError } from '../errors.js';
 import { channels, connectionInfo, type ConnectionInfo } from '../trace.js';
 import { connectionState } from '../wire.js';
 import type { ResolvedH2Options } from './options.js';
+import { PROBE_EVERY, TerminationProbe } from './probe.js';
 
 /** What a session reports to (the pool, through the transport). */
 export interface SessionOwner {
@@ -55,7 +58,8 @@ const PING_DUE = 1;
 const PING_ACK = 2;
 const IDLE = 3;
 const ZERO = 4;
-const SLOTS = 5;
+const PROBE = 5;
+const SLOTS = 6;
 
 /** Streams before the peer's SETTINGS arrive, and when it sets no limit (SPEC §13). */
 export const SLOTS_BEFORE_SETTINGS = 100;
@@ -69,6 +73,8 @@ export class H2Session {
   readonly key: string;
   readonly session: http2.ClientHttp2Session;
   readonly socket: Socket;
+  /** `maxResponseHeaderBytes`: the most a response head or trailer section may hold. */
+  readonly maxHeaderBytes: number;
   /** Streams started so far (a stream on a session with served > 0 is on a reused connection). */
   served = 0;
   idleSince = 0;
@@ -98,6 +104,7 @@ export class H2Session {
   private pingSentAt = -1;
   private isClosed = false;
   private owner: SessionOwner | undefined;
+  private readonly probe: TerminationProbe;
 
   constructor(
     key: string,
@@ -109,6 +116,7 @@ export class H2Session {
     maxHeaderListSize: number,
   ) {
     this.key = key;
+    this.maxHeaderBytes = maxHeaderListSize;
     this.socket = socket;
     this.owner = owner;
     this.info = connectionInfo(key, socket);
@@ -124,10 +132,14 @@ export class H2Session {
       },
     });
     const s = this.session;
+    this.probe = new TerminationProbe(s, socket, () => this.socketBacklog(false));
     s.on('remoteSettings', () => this.onSettings());
     s.on('goaway', (code: number, last: number) => this.onGoaway(code, last));
     s.on('error', (err: Error) => this.onError(err));
     s.on('frameError', () => this.touch());
+    // Frames no stream hears of, seen so that the probe does not take them for a silent failure.
+    s.on('localSettings', () => this.touch(9)); // SETTINGS ACK
+    s.on('ping', () => this.touch(17));
     s.on('close', () => this.markClosed());
     socket.on('close', () => this.onSocketGone());
     if (opts.connectionWindowSize > 65_535) {
@@ -182,6 +194,8 @@ export class H2Session {
     if (this.streams.size === 1) {
       this.session.ref();
       this.touch();
+      this.clock.after(PROBE, PROBE_EVERY);
+      this.probe.started();
       connectionState(this.info, true);
     }
   }
@@ -191,6 +205,7 @@ export class H2Session {
     if (!this.streams.delete(st)) return;
     if (this.streams.size === 0) {
       this.clock.unset(PING_DUE);
+      this.clock.unset(PROBE);
       this.idleSince = now();
       if (!this.isClosed) {
         this.session.unref();
@@ -203,7 +218,10 @@ export class H2Session {
   }
 
   /** A frame (or anything from the peer) arrived: the silence clock restarts. */
-  touch(): void {
+  touch(bytes?: number): void {
+    // What was read so far is accounted for (a frame of known size: only its bytes).
+    if (bytes === undefined) this.probe.heard();
+    else this.probe.heardBytes(bytes);
     if (this.streams.size > 0 && this.pingSentAt < 0) this.clock.after(PING_DUE, this.opts.pingInterval);
   }
 
@@ -304,13 +322,26 @@ export class H2Session {
         this.clock.unset(PING_ACK);
         const wasSuspect = this.suspect;
         this.suspect = false;
-        this.touch();
+        this.touch(17);
         if (wasSuspect) this.owner?.slotsChanged(this);
       });
     } catch {
       ok = false;
     }
     if (!ok) this.clock.after(PING_ACK, 0);
+  }
+
+  /** One tick of the termination probe (h2/probe.ts): fails the connection when nghttp2 gave up on it. */
+  private probeTick(): void {
+    if (this.streams.size === 0 || this.goingAway || this.opts.pingInterval === Number.POSITIVE_INFINITY) return;
+    this.clock.after(PROBE, PROBE_EVERY);
+    if (!this.probe.tick()) return;
+    this.fail(
+      (sent) =>
+        new ProtocolError('h2-protocol-error', 'HTTP/2 connection error: a frame from the server broke RFC 9113 and the connection was shut down (GOAWAY sent)', {
+          requestSent: sent,
+        }),
+    );
   }
 
   private onSettings(): void {
@@ -377,6 +408,10 @@ export class H2Session {
 
   private onClock(slot: number): void {
     if (this.isClosed) return;
+    if (slot === PROBE) {
+      this.probeTick();
+      return;
+    }
     if (slot === IDLE) {
       if (this.streams.size === 0) this.close();
       return;

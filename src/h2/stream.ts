@@ -22,6 +22,7 @@
 
 import * as http2 from 'node:http2';
 import { BodyChannel, type BodyProducer, watchUnread } from '../conn/body.js';
+import { judgeExpiry } from '../conn/expiry.js';
 import { ThroughputMeter } from '../conn/throughput.js';
 import type { WritableBody } from '../conn/writer.js';
 import { isDecodable } from '../decompress.js';
@@ -34,7 +35,8 @@ import type { Timings } from '../timings.js';
 import { emit, type TraceHooks } from '../trace.js';
 import { endWire, type WireRequest, wireHeaders } from '../wire.js';
 import { closeError, type StreamFacts, unprocessedError } from './close.js';
-import { headText, makeResponse, rawPairs, requestHeaders } from './head.js';
+import { checkFields, headText, makeResponse, rawPairs, requestHeaders } from './head.js';
+import { handleBytes } from './probe.js';
 import type { H2Session, SessionStream } from './session.js';
 import { Upload, type UploadOwner, WriteIdleJudge } from './upload.js';
 
@@ -72,7 +74,9 @@ export { unprocessed } from './close.js';
 const { WRITE, HEADERS, READ_IDLE, RATE, CONTINUE, WRITE_IDLE } = EXCHANGE_SLOT;
 const SLOTS = EXCHANGE_SLOTS;
 const SLOT_PHASE = EXCHANGE_SLOT_PHASE;
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
+/** An RST_STREAM frame on the wire (9-byte header, 4-byte code). */
+const RST_STREAM_BYTES = 13;
 
 /** Sends `req` on `session` and resolves with the response head (body streaming). */
 export function sendOnStream(session: H2Session, req: H2Request): Promise<Response> {
@@ -98,6 +102,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private waitingContinue = false;
   private readonly meter = new ThroughputMeter();
   private streamError: Error | undefined;
+  /** nghttp2 reset the stream itself with PROTOCOL_ERROR: the response was malformed. */
+  private selfReset = false;
   /** SessionStream: set when a GOAWAY showed this stream was never processed. */
   aboveGoaway = false;
   /** This stream counts in its session's `uploaders`. */
@@ -155,10 +161,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     stream.on('continue', () => this.sendBody());
     stream.on('response', (h: http2.IncomingHttpHeaders) => this.onHead(h));
     stream.on('data', (c: Buffer) => this.onData(c));
-    stream.on('trailers', (h: http2.IncomingHttpHeaders) => {
-      const into = this.channel?.trailers;
-      if (into !== undefined) Object.assign(into, headersObject(rawPairs(h)));
-    });
+    stream.on('trailers', (h: http2.IncomingHttpHeaders) => this.onTrailers(h));
     stream.on('end', () => this.onEnd());
     stream.on('error', (err: Error) => {
       this.streamError ??= err;
@@ -273,6 +276,11 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     if (this.failed !== undefined) return;
     const req = this.req;
     this.session.touch();
+    const bad = checkFields(h, this.session.maxHeaderBytes, false);
+    if (bad !== undefined) {
+      this.fail(bad, bad.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);
+      return;
+    }
     this.session.answered();
     this.firstByte();
     this.headSeen = true;
@@ -304,6 +312,18 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     const resolve = this.resolveHead!;
     this.resolveHead = this.rejectHead = undefined;
     resolve(res);
+  }
+
+  private onTrailers(h: http2.IncomingHttpHeaders): void {
+    if (this.failed !== undefined) return;
+    const bad = checkFields(h, this.session.maxHeaderBytes, true);
+    if (bad !== undefined) {
+      // Before 'end': the body fails and no trailer is exposed.
+      this.fail(bad, bad.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);
+      return;
+    }
+    const into = this.channel?.trailers;
+    if (into !== undefined) Object.assign(into, headersObject(rawPairs(h)));
   }
 
   private onData(chunk: Buffer): void {
@@ -384,52 +404,23 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       this.sendBody();
       return;
     }
-    let timeout: number;
-    let elapsed: number;
     let flowControl: boolean | undefined;
-    if (slot === WRITE_IDLE) {
-      if (this.upload === undefined || this.upload.done || this.upload.pending === 0) {
-        // Nothing waits to be taken: the body source is slow, not the peer.
-        this.uploadProgress();
-        return;
-      }
-      const verdict = this.judge.judge(t.writeIdleTimeout);
-      if (verdict === 'progress') {
-        this.uploadProgress();
-        return;
-      }
-      if (typeof verdict === 'number') {
-        this.clock.after(WRITE_IDLE, verdict);
-        return;
-      }
-      timeout = t.writeIdleTimeout;
-      elapsed = now() - this.judge.flushedAt;
-      flowControl = verdict === 'window';
-      if (!flowControl) {
-        // The socket itself takes nothing: the whole connection is stuck (SPEC §13).
-        this.session.fail((sent) => new TimeoutError({ phase: 'write-idle', timeout, elapsed, requestSent: sent, flowControl: false }));
-        return;
-      }
-    } else if (slot === RATE) {
-      const next = this.meter.tick(this.bodyBytes, t.minThroughput!);
-      if (next !== -1) {
-        this.clock.set(RATE, next);
-        return;
-      }
-      timeout = t.minThroughput!.window;
-      elapsed = now() - this.meter.startedAt;
-    } else if (slot === READ_IDLE) {
-      if (this.channel !== undefined && !this.channel.starving) return;
-      timeout = t.readIdleTimeout;
-      elapsed = timeout;
-    } else if (slot === WRITE) {
-      timeout = t.writeTimeout;
-      elapsed = now() - this.phaseStart;
-      flowControl = this.upload !== undefined && this.upload.pending > 0 && this.session.socketBacklog(false) === 0;
-    } else {
-      timeout = t.responseHeaderTimeout;
-      elapsed = now() - this.phaseStart;
-    }
+    const expiry = judgeExpiry(slot, {
+      timeouts: t,
+      clock: this.clock,
+      meter: this.meter,
+      bodyBytes: this.bodyBytes,
+      phaseStart: this.phaseStart,
+      channel: this.channel,
+      writeIdle: () => {
+        const stall = this.writeIdleStall();
+        if (stall !== undefined) flowControl = true;
+        return stall;
+      },
+    });
+    if (expiry === undefined) return;
+    const { timeout, elapsed } = expiry;
+    if (slot === WRITE) flowControl = this.upload !== undefined && this.upload.pending > 0 && this.session.socketBacklog(false) === 0;
     this.fail(new TimeoutError({ phase: SLOT_PHASE[slot]!, timeout, elapsed, requestSent: this.sent, flowControl }));
     // A stream that heard nothing for too long makes its connection suspect (SPEC §13); so
     // does a window that never opened: a peer that stopped reading its socket cannot say
@@ -437,14 +428,47 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     if (slot === HEADERS || slot === READ_IDLE || slot === WRITE_IDLE) this.session.markSuspect();
   }
 
+  /**
+   * The write-idle slot came due: the ms since the last flush when the peer's window has
+   * stayed shut for `writeIdleTimeout` (a flow-control stall of this stream), else
+   * undefined. A socket that takes nothing at all fails the whole connection here (SPEC §13).
+   */
+  private writeIdleStall(): number | undefined {
+    const limit = this.req.timeouts.writeIdleTimeout;
+    if (this.upload === undefined || this.upload.done || this.upload.pending === 0) {
+      // Nothing waits to be taken: the body source is slow, not the peer.
+      this.uploadProgress();
+      return undefined;
+    }
+    const verdict = this.judge.judge(limit);
+    if (verdict === 'progress') {
+      this.uploadProgress();
+      return undefined;
+    }
+    if (typeof verdict === 'number') {
+      this.clock.after(WRITE_IDLE, verdict);
+      return undefined;
+    }
+    const elapsed = now() - this.judge.flushedAt;
+    if (verdict !== 'window') {
+      this.session.fail((sent) => new TimeoutError({ phase: 'write-idle', timeout: limit, elapsed, requestSent: sent, flowControl: false }));
+      return undefined;
+    }
+    return elapsed;
+  }
+
   // --- failure and teardown --------------------------------------------------------------
 
   private onClose(): void {
     if (this.finished || this.failed !== undefined) return;
     if (this.complete) return; // the body settles through the channel
+    // A reset nghttp2 sent itself (a malformed response) leaves the socket only after this
+    // event: bytes written by the next turn tell it from the peer's own RST_STREAM.
+    const out = handleBytes(this.session.socket, 'bytesWritten');
     // Connection-level causes are recorded on the session a moment after the stream closes.
     setImmediate(() => {
       if (this.finished || this.failed !== undefined || this.complete) return;
+      this.selfReset = out >= 0 && this.stream?.rstCode === NGHTTP2_PROTOCOL_ERROR && handleBytes(this.session.socket, 'bytesWritten') - out >= RST_STREAM_BYTES;
       this.fail(this.closeError());
     });
   }
@@ -457,6 +481,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       aboveGoaway: this.aboveGoaway || this.id > this.session.lastStreamId,
       requestSent: this.sent,
       streamError: this.streamError,
+      selfReset: this.selfReset,
+      truncated: this.channel !== undefined && this.channel.expectedLength >= 0 && this.bodyBytes < this.channel.expectedLength,
     };
   }
 
@@ -468,8 +494,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     return closeError(this.session, this.facts());
   }
 
-  /** Fails the request with `err`: resets this stream only (the connection stays). */
-  private fail(err: Error): void {
+  /** Fails the request with `err`: resets this stream only (RST_STREAM `code`; the connection stays). */
+  private fail(err: Error, code: number = NGHTTP2_CANCEL): void {
     if (this.failed !== undefined || this.finished) return;
     const req = this.req;
     if (err instanceof HourglassError) err.withRequest(req.method, req.url);
@@ -478,7 +504,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.upload?.abandon();
     this.stopUploading();
     const s = this.stream;
-    if (s !== undefined && !s.closed && !s.destroyed) s.close(NGHTTP2_CANCEL);
+    if (s !== undefined && !s.closed && !s.destroyed) s.close(code);
     const reject = this.rejectHead;
     this.resolveHead = this.rejectHead = undefined;
     if (reject !== undefined) {

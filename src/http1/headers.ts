@@ -49,6 +49,15 @@ export function isToken(s: string): boolean {
   return true;
 }
 
+/** True when `s` may be a field value (HTAB, SP, VCHAR, obs-text: {@link FIELD_CHAR}); characters above 0xFF are allowed. */
+export function isFieldValue(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0xff && FIELD_CHAR[c] === 0) return false;
+  }
+  return true;
+}
+
 /**
  * Builds the user-facing headers object from a flat `[name, value, ...]` list: names
  * lower-cased, repeated fields joined with `', '`, except `set-cookie`, which is

@@ -1,0 +1,120 @@
+/**
+ * h2/probe — notices that nghttp2 shut a connection down by itself. nghttp2 answers some
+ * connection errors (DATA on stream 0 or on an idle stream, bad HPACK, an oversized frame,
+ * a 7-byte SETTINGS...) with its own GOAWAY, then neither reads nor writes again, and
+ * node emits nothing: without this the streams would wait for their own timeouts.
+ *
+ * How (measured on node 20: no session event, `session.state` field or socket event
+ * changes; a JS Duplex between socket and session costs 1.3-2x CPU per request): the
+ * socket's native handle counts the bytes node's HTTP/2 layer read and wrote. Every frame
+ * node reports to hourglass marks the bytes read so far as accounted for
+ * ({@link TerminationProbe.heard}). On a tick (every {@link PROBE_EVERY} ms while streams
+ * are open) with no frame reported, if bytes arrived unaccounted for (and no connection
+ * WINDOW_UPDATE explains them) a PING is submitted; if at the next tick it is still in
+ * nghttp2's outbound queue, nothing was written meanwhile and the socket holds no
+ * backlog, nghttp2 has terminated the session. The same test covers a session that died
+ * while idle: the first stream's HEADERS never leave.
+ *
+ * Owns: its counters and the probe PING. Never: fails streams itself (it tells its
+ * owner), sends a PING while `h2.pingInterval` is 0 (a PING is a PING), or more than one
+ * per {@link PROBE_GAP} ms. A violation in the same read as a reported frame (one TLS
+ * record; one TCP read for h2c) is not seen: it waits for a timeout as before.
+ */
+
+import type * as http2 from 'node:http2';
+import type { Socket } from 'node:net';
+import { now } from '../deadline.js';
+
+/** Tick period while streams are open (ms). */
+export const PROBE_EVERY = 50;
+/** The least time between two probe PINGs of a connection (ms). */
+const PROBE_GAP = 500;
+
+/** Counters of a socket's native handle (what node's HTTP/2 layer read and wrote); -1 when not countable. */
+export function handleBytes(socket: Socket, which: 'bytesRead' | 'bytesWritten'): number {
+  const n = (socket as unknown as { _handle?: Record<string, unknown> | null })._handle?.[which];
+  return typeof n === 'number' ? n : -1;
+}
+
+/** One connection's probe. */
+export class TerminationProbe {
+  /** A frame was reported since the last tick. */
+  private sawFrame = false;
+  /** Bytes read as of the last frame reported or probe answered. */
+  private accounted = 0;
+  /** Bytes written when the outstanding check began; -1: none outstanding. */
+  private out = -1;
+  /** The outstanding check is a PING (else: the first stream's HEADERS after an idle spell). */
+  private ping = false;
+  /** No new PING before this (monotonic ms). */
+  private after = 0;
+  /** The peer's connection window at the last PING decision. */
+  private window = -1;
+
+  constructor(
+    private readonly session: http2.ClientHttp2Session,
+    private readonly socket: Socket,
+    /** Bytes queued in the socket below node's HTTP/2 layer (libuv, TLS). */
+    private readonly backlog: () => number,
+  ) {}
+
+  /** A first stream opened (its HEADERS are queued): what came while idle is no stream's silence. */
+  started(): void {
+    this.window = this.session.state.remoteWindowSize ?? -1;
+    this.accounted = handleBytes(this.socket, 'bytesRead');
+    if (this.out < 0) {
+      this.out = handleBytes(this.socket, 'bytesWritten');
+      this.ping = false;
+    }
+  }
+
+  /** Node reported a frame: the bytes read so far are accounted for. */
+  heard(): void {
+    this.sawFrame = true;
+    this.accounted = handleBytes(this.socket, 'bytesRead');
+  }
+
+  /** Node reported a frame of known size (SETTINGS ACK, PING): only its bytes are accounted for. */
+  heardBytes(bytes: number): void {
+    const before = this.accounted;
+    this.heard();
+    this.accounted = Math.min(this.accounted, before + bytes);
+  }
+
+  /** A tick: true when nghttp2 has terminated the session. */
+  tick(): boolean {
+    const quiet = !this.sawFrame;
+    this.sawFrame = false;
+    const bytesIn = handleBytes(this.socket, 'bytesRead');
+    if (bytesIn < 0) return false;
+    const written = handleBytes(this.socket, 'bytesWritten');
+    if (this.out >= 0) {
+      if (written === this.out && (this.session.state.outboundQueueSize ?? 0) > 0 && this.backlog() === 0) return true;
+      if (!this.ping && written !== this.out) this.out = -1;
+      return false;
+    }
+    if (!quiet || bytesIn === this.accounted || now() < this.after) return false;
+    const window = this.session.state.remoteWindowSize ?? -1;
+    const moved = window > this.window;
+    this.window = window;
+    if (moved) {
+      // A connection WINDOW_UPDATE explains the bytes: nghttp2 is still reading.
+      this.accounted = bytesIn;
+      return false;
+    }
+    try {
+      if (!this.session.ping(() => this.answered())) return false;
+    } catch {
+      return false;
+    }
+    this.out = written;
+    this.ping = true;
+    return false;
+  }
+
+  private answered(): void {
+    this.out = -1;
+    this.heardBytes(17);
+    this.after = now() + PROBE_GAP;
+  }
+}
