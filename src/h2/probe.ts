@@ -48,7 +48,7 @@ export class TerminationProbe {
   private ping = false;
   /** No new PING before this (monotonic ms). */
   private after = 0;
-  /** The peer's connection window at the last PING decision. */
+  /** The peer's connection window at the last PING decision (-1: not read yet). */
   private window = -1;
 
   constructor(
@@ -60,7 +60,6 @@ export class TerminationProbe {
 
   /** A first stream opened (its HEADERS are queued): what came while idle is no stream's silence. */
   started(): void {
-    this.window = this.session.state.remoteWindowSize ?? -1;
     this.accounted = handleBytes(this.socket, 'bytesRead');
     if (this.out < 0) {
       this.out = handleBytes(this.socket, 'bytesWritten');
@@ -95,7 +94,7 @@ export class TerminationProbe {
     }
     if (!quiet || bytesIn === this.accounted || now() < this.after) return false;
     const window = this.session.state.remoteWindowSize ?? -1;
-    const moved = window > this.window;
+    const moved = this.window >= 0 && window > this.window;
     this.window = window;
     if (moved) {
       // A connection WINDOW_UPDATE explains the bytes: nghttp2 is still reading.

@@ -194,7 +194,9 @@ export class H2Session {
     if (this.streams.size === 1) {
       this.session.ref();
       this.touch();
-      this.clock.after(PROBE, PROBE_EVERY);
+      // Armed once: a tick finding no stream stops re-arming, so back-to-back requests
+      // do not move the timer each time.
+      if (this.clock.dueAt(PROBE) === Number.POSITIVE_INFINITY) this.clock.after(PROBE, PROBE_EVERY);
       this.probe.started();
       connectionState(this.info, true);
     }
@@ -205,7 +207,6 @@ export class H2Session {
     if (!this.streams.delete(st)) return;
     if (this.streams.size === 0) {
       this.clock.unset(PING_DUE);
-      this.clock.unset(PROBE);
       this.idleSince = now();
       if (!this.isClosed) {
         this.session.unref();

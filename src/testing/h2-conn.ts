@@ -5,8 +5,8 @@
  * Owns: the connection-level script ({@link H2FaultOptions}: SETTINGS withheld or late,
  * PINGs unanswered, windows that never reopen, a stream limit), the frame loop
  * (SETTINGS/PING/WINDOW_UPDATE/HEADERS+CONTINUATION/DATA/RST_STREAM/GOAWAY from the
- * client), flow-controlled sending of DATA, GOAWAY bookkeeping, and the counters
- * tests assert on ({@link H2Connection}). Streams are ./h2-stream.ts; routes are
+ * client), flow-controlled sending of DATA, GOAWAY bookkeeping, and filling the
+ * record tests assert on (./h2-record.ts, which {@link H2Connection} extends). Streams are ./h2-stream.ts; routes are
  * ./h2-routes.ts.
  *
  * Never: validates what a script sends (that is the point), or closes the
@@ -23,6 +23,8 @@ import type * as net from 'node:net';
 import type { Conn, ConnectionInfo } from './conn.js';
 import { HpackDecoder } from './h2-hpack.js';
 import type { H2FaultOptions } from './h2-options.js';
+import { H2ClientRecord } from './h2-record.js';
+export type { H2ClientError } from './h2-record.js';
 import { H2Stream, type H2StreamHost } from './h2-stream.js';
 import {
   Flag, type Frame, FrameReader, FrameType, goawayFrame, H2Code, headerBlockFragment, pingFrame, PREFACE, rstFrame,
@@ -36,32 +38,8 @@ export interface H2ConnHost extends H2StreamHost {
   openStream(stream: H2Stream): void;
 }
 
-/** A frame the client sent that RFC 9113 forbids, as the server noticed it. */
-export interface H2ClientError {
-  readonly stream: number;
-  readonly message: string;
-}
-
 /** One HTTP/2 connection: counters to assert on and connection-level primitives for scripts. */
-export class H2Connection {
-  /** HEADERS that opened a stream, GOAWAY-ignored ones included. */
-  streams = 0;
-  /** Highest stream id the client opened. */
-  lastStreamId = 0;
-  /** PINGs received (not ACKs), and PING ACKs received for the server's own PINGs. */
-  pingsReceived = 0;
-  pingAcksReceived = 0;
-  /** SETTINGS frames (not ACKs) received, and ACKs of the server's SETTINGS. */
-  settingsReceived = 0;
-  settingsAcksReceived = 0;
-  windowUpdatesReceived = 0;
-  /** Flow-controlled bytes of DATA received (padding included). */
-  dataBytesReceived = 0;
-  /** The client's SETTINGS, last value per id. */
-  readonly clientSettings = new Map<number, number>();
-  readonly resetsReceived: { stream: number; code: number }[] = [];
-  readonly goawaysReceived: { lastStreamId: number; code: number; debug: string }[] = [];
-  readonly errors: H2ClientError[] = [];
+export class H2Connection extends H2ClientRecord {
   /** Last-stream-id of the lowest GOAWAY sent, or null. */
   goawaySent: number | null = null;
   /** PING answers: as the option, changeable by a script. */
@@ -90,6 +68,7 @@ export class H2Connection {
     private readonly host: H2ConnHost,
     private readonly conn: Conn,
   ) {
+    super();
     this.pingAck = host.h2Options.pingAck ?? true;
     conn.socket.once('close', () => {
       for (const done of [...this.unflushed]) done();

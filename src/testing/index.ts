@@ -29,6 +29,7 @@ export { Exchange, formatHead } from './exchange.js';
 export type { FaultServerOptions, FaultServerTlsOptions } from './fault-server.js';
 export { FaultServer } from './fault-server.js';
 export type { H2ClientError, H2Connection } from './h2-conn.js';
+export type { H2ClientRecord } from './h2-record.js';
 export type { H2FaultOptions } from './h2-options.js';
 export type { H2MalformedCase } from './h2-malformed.js';
 export type { H2Stats } from './h2-server.js';
