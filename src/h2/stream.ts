@@ -108,6 +108,12 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   aboveGoaway = false;
   /** This stream counts in its session's `uploaders`. */
   private uploading = false;
+  /**
+   * The peer's END_STREAM arrived. Node ends the readable side on any stream close, RST_STREAM
+   * (NO_ERROR) and a dead socket included: only an end pushed while the stream was still open
+   * is the response's real end (SPEC §13).
+   */
+  private remoteEnded = false;
   private readonly judge: WriteIdleJudge;
 
   constructor(
@@ -154,6 +160,11 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       return p;
     }
     this.stream = stream;
+    const push = stream.push.bind(stream);
+    stream.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+      if (chunk === null && !stream.closed) this.remoteEnded = true;
+      return push(chunk, encoding);
+    };
     this.session.opened(this);
     this.sent = true; // HEADERS are submitted: the peer may act on them
     if (req.trace !== undefined) emit(req.trace, 'wroteHeaders', { head: headText(headers) });
@@ -357,9 +368,10 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       });
       return;
     }
-    // A reset ends the readable side too: that is a failure, which 'close' reports.
+    // A reset or a dead socket ends the readable side too (RST_STREAM NO_ERROR included):
+    // without the peer's END_STREAM that is a failure, which 'close' reports.
     const code = this.stream?.rstCode;
-    if (code !== undefined && code !== NGHTTP2_NO_ERROR) return;
+    if (!this.remoteEnded || code !== undefined && code !== NGHTTP2_NO_ERROR) return;
     this.session.touch();
     this.complete = true;
     this.clock.clear();
