@@ -161,7 +161,7 @@ export class H2Session {
 
   /** Streams it may carry at once right now (the pool's slots). */
   streamSlots(): number {
-    if (this.isClosed || this.goingAway || this.suspect || this.refusals >= 2) return 0;
+    if (this.isClosed || this.failure !== undefined || this.goingAway || this.suspect || this.refusals >= 2) return 0;
     if (!this.gotSettings) return SLOTS_BEFORE_SETTINGS;
     const m = this.session.remoteSettings.maxConcurrentStreams;
     if (m === undefined || m >= 2 ** 31) return SLOTS_WHEN_UNLIMITED;
@@ -170,7 +170,8 @@ export class H2Session {
 
   /** Whether a new stream may start on it now. */
   isUsable(): boolean {
-    if (this.isClosed || this.session.destroyed || this.session.closed || this.goingAway || this.suspect) return false;
+    // A failed connection is closing: a slot its failing streams free is no slot (a waiter dials).
+    if (this.isClosed || this.failure !== undefined || this.session.destroyed || this.session.closed || this.goingAway || this.suspect) return false;
     // Never hand out a session racing its idle timer (golang/go#70515).
     return this.streams.size > 0 || now() < this.idleSince + this.idleConnTimeout - 1;
   }
