@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { download } from '../../src/download.js';
+import { TimeoutError } from '../../src/index.js';
 import { H2Code } from '../../src/testing/index.js';
-import { protocol, rig, settle } from './spec-helpers.js';
+import { describe as what, ok, protocol, rig, settle, sleep } from './spec-helpers.js';
 
 const T = { timeout: 15_000 };
 const SLOW = { readIdleTimeout: 5000, responseHeaderTimeout: 5000 };
@@ -66,6 +67,72 @@ describe('h2 adversarial: a cut-short body is never a success', () => {
       const g = await settle(r.client, r.fs.url('/cut'));
       assert.equal(g.res?.status, 200);
       protocol(g, 'truncated-body');
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+describe('h2 adversarial: a waiter for a stream slot moves on when hourglass closes the connection', () => {
+  it('h2-ping closes the only connection (MCS 1, maxConnsPerHost 1): the queued GET goes to a new connection (t06)', T, async () => {
+    const r = await rig({ h2: { maxConcurrentStreams: 1, pingAck: false } }, { maxConnsPerHost: 1, h2: { pingInterval: 200, pingTimeout: 200 } });
+    try {
+      const a = settle(r.client, r.fs.url('/never'));
+      await sleep(50);
+      const b = settle(r.client, r.fs.url('/ok'));
+      const ga = await a;
+      assert.ok(ga.err instanceof TimeoutError && ga.err.phase === 'h2-ping', what(ga));
+      ok(await b);
+      assert.equal(r.fs.connections, 2);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('h2-settings closes the connection holding 100 streams: the 101st request is not handed the dead session (t08)', T, async () => {
+    const r = await rig({ h2: { settingsDelay: 'never' } }, { maxConnsPerHost: 1, h2: { settingsTimeout: 300 } });
+    try {
+      const first = Array.from({ length: 100 }, () => settle(r.client, r.fs.url('/never')));
+      await sleep(50);
+      const last = await settle(r.client, r.fs.url('/ok'));
+      for (const g of await Promise.all(first)) assert.ok(g.err instanceof TimeoutError && g.err.phase === 'h2-settings', what(g));
+      assert.ok(last.err instanceof TimeoutError && last.err.phase === 'h2-settings', what(last));
+      assert.equal(r.fs.connections, 2);
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+describe('h2 adversarial: the stale-connection retry (SPEC §4)', () => {
+  it('a GET on a reused idle connection that the server closes before any response byte is retried on a new one (t67)', T, async () => {
+    const r = await rig({ h2: true }, SLOW);
+    try {
+      r.fs.h2Route('/s', async (s) => {
+        if (s.conn.id === 1 && s.id > 1) return s.conn.end();
+        await s.respond(200, {}, `c${s.conn.id}`);
+      });
+      assert.equal(ok(await settle(r.client, r.fs.url('/s'))), 'c1');
+      await sleep(50);
+      assert.equal(ok(await settle(r.client, r.fs.url('/s'))), 'c2');
+      assert.equal(r.fs.connections, 2);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a POST (not replayable by method) in the same case still fails connection-closed, requestSent', T, async () => {
+    const r = await rig({ h2: true }, SLOW);
+    try {
+      r.fs.h2Route('/s', async (s) => {
+        if (s.conn.id === 1 && s.id > 1) return s.conn.end();
+        await s.respond(200, {}, `c${s.conn.id}`);
+      });
+      ok(await settle(r.client, r.fs.url('/s')));
+      await sleep(50);
+      const e = protocol(await settle(r.client, r.fs.url('/s'), { method: 'POST', body: 'x' }), 'connection-closed');
+      assert.equal(e.requestSent, true);
+      assert.equal(r.fs.connections, 1);
     } finally {
       await r.close();
     }
