@@ -236,7 +236,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     if (this.headSeen) return;
     const t = now();
     this.judge.progress(t);
-    this.clock.after(WRITE_IDLE, this.req.timeouts.writeIdleTimeout, t);
+    // The judge's first look is halfway (h2/upload.ts): a stall is named at the limit itself.
+    this.clock.after(WRITE_IDLE, this.req.timeouts.writeIdleTimeout / 2, t);
   }
 
   private stopUploading(): void {
@@ -452,7 +453,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       this.uploadProgress();
       return undefined;
     }
-    const verdict = this.judge.judge(limit);
+    const verdict = this.judge.judge(limit, now());
     if (verdict === 'progress') {
       this.uploadProgress();
       return undefined;

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { download } from '../../src/download.js';
 import { TimeoutError } from '../../src/index.js';
-import { H2Code } from '../../src/testing/index.js';
+import { type H2Connection, H2Code } from '../../src/testing/index.js';
+import { windowUpdateFrame } from '../../src/testing/h2-wire.js';
 import { describe as what, ok, protocol, rig, settle, sleep } from './spec-helpers.js';
 
 const T = { timeout: 15_000 };
@@ -133,6 +134,52 @@ describe('h2 adversarial: the stale-connection retry (SPEC §4)', () => {
       const e = protocol(await settle(r.client, r.fs.url('/s'), { method: 'POST', body: 'x' }), 'connection-closed');
       assert.equal(e.requestSent, true);
       assert.equal(r.fs.connections, 1);
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+describe('h2 adversarial: writeIdleTimeout fires on time (SPEC §3)', () => {
+  const LIMIT = 400;
+  /** A write-idle TimeoutError whose wait was at most the limit plus scheduling slack. */
+  function onTime(g: Awaited<ReturnType<typeof settle>>): void {
+    assert.ok(g.err instanceof TimeoutError && g.err.phase === 'write-idle', what(g));
+    assert.ok(g.err.elapsed <= LIMIT + 60, `elapsed ${g.err.elapsed} for a limit of ${LIMIT}`);
+  }
+
+  it('a stream waiting on the connection window from its start (t38)', T, async () => {
+    const r = await rig({ h2: { initialWindowSize: 1 << 20, windowUpdates: 'streams' } }, { writeIdleTimeout: LIMIT, h2: { pingInterval: 0 } });
+    try {
+      ok(await settle(r.client, r.fs.url('/ok')));
+      const a = settle(r.client, r.fs.url('/never'), { method: 'PUT', body: Buffer.alloc(1 << 20) });
+      await sleep(50);
+      const b = settle(r.client, r.fs.url('/never'), { method: 'POST', body: '0123456789' });
+      onTime(await a);
+      onTime(await b);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a peer that stops reading its socket with the windows wide open (t33)', T, async () => {
+    let conn: H2Connection | undefined;
+    const r = await rig(
+      {
+        h2: {
+          initialWindowSize: 0x7fffffff,
+          onConnection: (c) => {
+            conn = c;
+            void c.write(windowUpdateFrame(0, 0x7fffffff - 65_535));
+          },
+        },
+      },
+      { writeIdleTimeout: LIMIT, h2: { pingInterval: 0 } },
+    );
+    try {
+      ok(await settle(r.client, r.fs.url('/ok')));
+      conn?.stopReading();
+      onTime(await settle(r.client, r.fs.url('/never'), { method: 'PUT', body: Buffer.alloc(16 << 20, 97) }));
     } finally {
       await r.close();
     }
