@@ -251,6 +251,7 @@ export class H2Session {
   close(): void {
     if (this.isClosed) return;
     const s = this.session;
+    Reflect.deleteProperty(s, 'close'); // the skip set by onGoaway, if node never called it
     if (!s.destroyed && this.streams.size === 0 && !this.socket.destroyed) {
       // Quietly: GOAWAY(NO_ERROR), then node ends the socket (the peer sees the FIN);
       // destroyed anyway if that does not finish promptly.
@@ -373,7 +374,23 @@ export class H2Session {
         });
     }
     this.owner?.slotsChanged(this);
-    if (this.streams.size === 0) this.close();
+    if (this.streams.size === 0) {
+      this.close();
+      return;
+    }
+    if (code === http2.constants.NGHTTP2_NO_ERROR) {
+      // Node closes the session right after this event, and a closing session sends no
+      // PING: the draining streams would lose their health check (SPEC §13). That one call
+      // is skipped; the session closes itself when its last stream ends (ended()).
+      const s = this.session;
+      Object.defineProperty(s, 'close', {
+        configurable: true,
+        writable: true,
+        value: () => {
+          Reflect.deleteProperty(s, 'close');
+        },
+      });
+    }
   }
 
   private onError(err: Error): void {

@@ -185,3 +185,21 @@ describe('h2 adversarial: writeIdleTimeout fires on time (SPEC §3)', () => {
     }
   });
 });
+
+describe('h2 adversarial: a draining connection is still health-checked', () => {
+  it('GOAWAY(NO_ERROR) covering an open stream, then silence mid-body: h2-ping at interval + timeout (t73)', T, async () => {
+    const r = await rig({ h2: { pingAck: false } }, { readIdleTimeout: 3000, h2: { pingInterval: 150, pingTimeout: 150 } });
+    try {
+      r.fs.h2Route('/drain', async (s) => {
+        await s.headers(200, { 'content-length': '100' });
+        await s.data('abc');
+        await s.conn.goaway(s.id, H2Code.NO_ERROR);
+      });
+      const g = await settle(r.client, r.fs.url('/drain'));
+      assert.ok(g.err instanceof TimeoutError && g.err.phase === 'h2-ping', what(g));
+      assert.ok(g.ms < 1000, `settled after ${Math.round(g.ms)} ms`);
+    } finally {
+      await r.close();
+    }
+  });
+});
