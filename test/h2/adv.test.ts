@@ -2,14 +2,17 @@
 // test is one finding, turned from a standalone repro (/work/adv-h2/tNN-*.mjs) into a
 // FaultServer test; it failed before its fix.
 import * as assert from 'node:assert/strict';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { download } from '../../src/download.js';
 import { TimeoutError } from '../../src/index.js';
 import { type H2Connection, H2Code } from '../../src/testing/index.js';
 import { windowUpdateFrame } from '../../src/testing/h2-wire.js';
+import { h2Server } from './helpers.js';
 import { describe as what, ok, protocol, rig, settle, sleep } from './spec-helpers.js';
 
 const T = { timeout: 15_000 };
@@ -200,6 +203,46 @@ describe('h2 adversarial: a draining connection is still health-checked', () => 
       assert.ok(g.ms < 1000, `settled after ${Math.round(g.ms)} ms`);
     } finally {
       await r.close();
+    }
+  });
+});
+
+describe('h2 adversarial: an unread body does not keep the process alive (SPEC §3/§11)', () => {
+  it('a 200 KB body left unread, no close(): the process exits at once (t48)', T, async () => {
+    // A node:http2 server writes the whole body at once (as fast as the windows let it).
+    const srv = await h2Server(
+      (stream) => {
+        stream.respond({ ':status': 200 });
+        stream.end(Buffer.alloc(200_000, 97));
+      },
+      { h2c: true },
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'hg-h2-adv-'));
+    try {
+      const index = fileURLToPath(new URL('../../src/index.js', import.meta.url));
+      const script = join(dir, 'child.mjs');
+      await writeFile(
+        script,
+        `import { Client, Transport } from ${JSON.stringify(index)};\n` +
+          `const c = new Client({ transport: new Transport({ h2c: true }) });\n` +
+          `const res = await c.request(process.argv[2]);\n` +
+          `if (res.status !== 200) process.exit(3);\n`,
+      );
+      const child = spawn(process.execPath, [script, srv.url('/big')], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const code = await new Promise<number | string | null>((resolve) => {
+        const k = setTimeout(() => {
+          child.kill();
+          resolve('still alive after 3 s');
+        }, 3000);
+        child.on('exit', (c) => {
+          clearTimeout(k);
+          resolve(c);
+        });
+      });
+      assert.equal(code, 0);
+    } finally {
+      await srv.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
