@@ -19,7 +19,8 @@
  * Invariants: a connection-level failure (timeout, protocol error, socket death) is
  * recorded before the streams hear of it, so every open stream fails with it (with its
  * own `requestSent`) at once, never later by a timeout; the session's socket is ref'd
- * only while a stream is open; every timer is unref'd and cleared on close; the owner
+ * only while a stream is open that is not parked by a reader not reading; every timer is
+ * unref'd and cleared on close; the owner
  * hears `sessionClosed` exactly once.
  */
 
@@ -94,6 +95,8 @@ export class H2Session {
   goawayCode: number | undefined;
 
   private readonly streams = new Set<SessionStream>();
+  /** Open streams parked by backpressure ({@link park}). */
+  private parked = 0;
   private readonly clock: PhaseClock;
   private readonly info: ConnectionInfo;
   private readonly startedAt = now();
@@ -192,8 +195,8 @@ export class H2Session {
     this.streams.add(st);
     this.served++;
     this.clock.unset(IDLE);
+    this.updateRef();
     if (this.streams.size === 1) {
-      this.session.ref();
       this.touch();
       this.clock.after(PROBE, PROBE_EVERY);
       this.probe.started();
@@ -209,13 +212,29 @@ export class H2Session {
       this.clock.unset(PROBE);
       this.idleSince = now();
       if (!this.isClosed) {
-        this.session.unref();
+        this.updateRef();
         this.armIdle();
         connectionState(this.info, false);
       }
     }
     this.owner?.leaseEnded(this);
     if (this.goingAway && this.streams.size === 0) this.close();
+  }
+
+  /**
+   * A stream's body waits for a reader that is not reading (`on`), or reads again. Such a
+   * stream does not hold the event loop (SPEC §3/§11: an unread HTTP/1.1 body does not
+   * either: its socket is not read); the session is ref'd while another stream is open.
+   */
+  park(on: boolean): void {
+    this.parked += on ? 1 : -1;
+    this.updateRef();
+  }
+
+  private updateRef(): void {
+    if (this.isClosed) return;
+    if (this.streams.size > this.parked) this.session.ref();
+    else this.session.unref();
   }
 
   /** A frame (or anything from the peer) arrived: the silence clock restarts. */

@@ -114,6 +114,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
    * is the response's real end (SPEC §13).
    */
   private remoteEnded = false;
+  private parked = false;
   private readonly judge: WriteIdleJudge;
 
   constructor(
@@ -351,6 +352,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     if (!ch.push(chunk, true)) {
       // Backpressure: not reading the stream keeps its receive window shut (SPEC §13).
       this.stream?.pause();
+      this.setParked(true);
       this.clock.unset(RATE);
     }
   }
@@ -385,6 +387,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     if (this.complete || this.failed !== undefined) return;
     this.clock.after(READ_IDLE, this.req.timeouts.readIdleTimeout);
     const s = this.stream;
+    this.setParked(false);
     if (s !== undefined && s.isPaused()) {
       s.resume();
       const mt = this.req.timeouts.minThroughput;
@@ -529,9 +532,17 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.finish();
   }
 
+  /** Parked: the body waits for a reader that is not reading (it holds no event-loop ref). */
+  private setParked(on: boolean): void {
+    if (this.parked === on) return;
+    this.parked = on;
+    this.session.park(on);
+  }
+
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    this.setParked(false);
     this.clock.dispose();
     this.session.ended(this);
   }
