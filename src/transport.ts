@@ -420,6 +420,11 @@ export class Transport implements RoundTripper {
       } catch (err) {
         const again = this.h2Replay(err, at);
         if (again) return this.attempt(at);
+        // SPEC §4 on HTTP/2 too: a reused connection closed before any response byte.
+        if (reused && budget.failure === undefined && this.mayRetryStale(err, at, true)) {
+          at.n++;
+          return this.attempt(at);
+        }
         throw err;
       }
       return this.decoded(res, at);
@@ -555,9 +560,10 @@ export class Transport implements RoundTripper {
    * The stale-connection retry (SPEC §4): decided from the facts the failed exchange's
    * error carries (nothing written, no response byte), not from the connection.
    */
-  private mayRetryStale(err: unknown, at: Attempt): boolean {
+  private mayRetryStale(err: unknown, at: Attempt, h2 = false): boolean {
     if (!(err instanceof ProtocolError) || err.reason !== 'connection-closed') return false;
-    const facts = exchangeFacts(err);
+    // An HTTP/2 stream reports `connection-closed` only before its response head (h2/close.ts).
+    const facts = h2 ? { requestWritten: err.requestSent === true, responseStarted: false } : exchangeFacts(err);
     if (facts === undefined || facts.responseStarted) return false;
     // A stream was handed to the failed attempt (and destroyed): only a factory can replay it.
     const replayable = at.source === undefined || at.source.replayable;

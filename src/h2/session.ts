@@ -19,7 +19,8 @@
  * Invariants: a connection-level failure (timeout, protocol error, socket death) is
  * recorded before the streams hear of it, so every open stream fails with it (with its
  * own `requestSent`) at once, never later by a timeout; the session's socket is ref'd
- * only while a stream is open; every timer is unref'd and cleared on close; the owner
+ * only while a stream is open that is not parked by a reader not reading; every timer is
+ * unref'd and cleared on close; the owner
  * hears `sessionClosed` exactly once.
  */
 
@@ -94,6 +95,8 @@ export class H2Session {
   goawayCode: number | undefined;
 
   private readonly streams = new Set<SessionStream>();
+  /** Open streams parked by backpressure ({@link park}). */
+  private parked = 0;
   private readonly clock: PhaseClock;
   private readonly info: ConnectionInfo;
   private readonly startedAt = now();
@@ -161,7 +164,7 @@ export class H2Session {
 
   /** Streams it may carry at once right now (the pool's slots). */
   streamSlots(): number {
-    if (this.isClosed || this.goingAway || this.suspect || this.refusals >= 2) return 0;
+    if (this.isClosed || this.failure !== undefined || this.goingAway || this.suspect || this.refusals >= 2) return 0;
     if (!this.gotSettings) return SLOTS_BEFORE_SETTINGS;
     const m = this.session.remoteSettings.maxConcurrentStreams;
     if (m === undefined || m >= 2 ** 31) return SLOTS_WHEN_UNLIMITED;
@@ -170,7 +173,8 @@ export class H2Session {
 
   /** Whether a new stream may start on it now. */
   isUsable(): boolean {
-    if (this.isClosed || this.session.destroyed || this.session.closed || this.goingAway || this.suspect) return false;
+    // A failed connection is closing: a slot its failing streams free is no slot (a waiter dials).
+    if (this.isClosed || this.failure !== undefined || this.session.destroyed || this.session.closed || this.goingAway || this.suspect) return false;
     // Never hand out a session racing its idle timer (golang/go#70515).
     return this.streams.size > 0 || now() < this.idleSince + this.idleConnTimeout - 1;
   }
@@ -191,8 +195,8 @@ export class H2Session {
     this.streams.add(st);
     this.served++;
     this.clock.unset(IDLE);
+    this.updateRef();
     if (this.streams.size === 1) {
-      this.session.ref();
       this.touch();
       // Armed once: a tick finding no stream stops re-arming, so back-to-back requests
       // do not move the timer each time.
@@ -209,13 +213,29 @@ export class H2Session {
       this.clock.unset(PING_DUE);
       this.idleSince = now();
       if (!this.isClosed) {
-        this.session.unref();
+        this.updateRef();
         this.armIdle();
         connectionState(this.info, false);
       }
     }
     this.owner?.leaseEnded(this);
     if (this.goingAway && this.streams.size === 0) this.close();
+  }
+
+  /**
+   * A stream's body waits for a reader that is not reading (`on`), or reads again. Such a
+   * stream does not hold the event loop (SPEC §3/§11: an unread HTTP/1.1 body does not
+   * either: its socket is not read); the session is ref'd while another stream is open.
+   */
+  park(on: boolean): void {
+    this.parked += on ? 1 : -1;
+    this.updateRef();
+  }
+
+  private updateRef(): void {
+    if (this.isClosed) return;
+    if (this.streams.size > this.parked) this.session.ref();
+    else this.session.unref();
   }
 
   /** A frame (or anything from the peer) arrived: the silence clock restarts. */
@@ -251,6 +271,7 @@ export class H2Session {
   close(): void {
     if (this.isClosed) return;
     const s = this.session;
+    Reflect.deleteProperty(s, 'close'); // the skip set by onGoaway, if node never called it
     if (!s.destroyed && this.streams.size === 0 && !this.socket.destroyed) {
       // Quietly: GOAWAY(NO_ERROR), then node ends the socket (the peer sees the FIN);
       // destroyed anyway if that does not finish promptly.
@@ -373,7 +394,23 @@ export class H2Session {
         });
     }
     this.owner?.slotsChanged(this);
-    if (this.streams.size === 0) this.close();
+    if (this.streams.size === 0) {
+      this.close();
+      return;
+    }
+    if (code === http2.constants.NGHTTP2_NO_ERROR) {
+      // Node closes the session right after this event, and a closing session sends no
+      // PING: the draining streams would lose their health check (SPEC §13). That one call
+      // is skipped; the session closes itself when its last stream ends (ended()).
+      const s = this.session;
+      Object.defineProperty(s, 'close', {
+        configurable: true,
+        writable: true,
+        value: () => {
+          Reflect.deleteProperty(s, 'close');
+        },
+      });
+    }
   }
 
   private onError(err: Error): void {

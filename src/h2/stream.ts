@@ -108,6 +108,13 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   aboveGoaway = false;
   /** This stream counts in its session's `uploaders`. */
   private uploading = false;
+  /**
+   * The peer's END_STREAM arrived. Node ends the readable side on any stream close, RST_STREAM
+   * (NO_ERROR) and a dead socket included: only an end pushed while the stream was still open
+   * is the response's real end (SPEC §13).
+   */
+  private remoteEnded = false;
+  private parked = false;
   private readonly judge: WriteIdleJudge;
 
   constructor(
@@ -154,6 +161,11 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       return p;
     }
     this.stream = stream;
+    const push = stream.push.bind(stream);
+    stream.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+      if (chunk === null && !stream.closed) this.remoteEnded = true;
+      return push(chunk, encoding);
+    };
     this.session.opened(this);
     this.sent = true; // HEADERS are submitted: the peer may act on them
     if (req.trace !== undefined) emit(req.trace, 'wroteHeaders', { head: headText(headers) });
@@ -225,7 +237,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     if (this.headSeen) return;
     const t = now();
     this.judge.progress(t);
-    this.clock.after(WRITE_IDLE, this.req.timeouts.writeIdleTimeout, t);
+    // The judge's first look is halfway (h2/upload.ts): a stall is named at the limit itself.
+    this.clock.after(WRITE_IDLE, this.req.timeouts.writeIdleTimeout / 2, t);
   }
 
   private stopUploading(): void {
@@ -339,6 +352,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     if (!ch.push(chunk, true)) {
       // Backpressure: not reading the stream keeps its receive window shut (SPEC §13).
       this.stream?.pause();
+      this.setParked(true);
       this.clock.unset(RATE);
     }
   }
@@ -357,9 +371,10 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       });
       return;
     }
-    // A reset ends the readable side too: that is a failure, which 'close' reports.
+    // A reset or a dead socket ends the readable side too (RST_STREAM NO_ERROR included):
+    // without the peer's END_STREAM that is a failure, which 'close' reports.
     const code = this.stream?.rstCode;
-    if (code !== undefined && code !== NGHTTP2_NO_ERROR) return;
+    if (!this.remoteEnded || code !== undefined && code !== NGHTTP2_NO_ERROR) return;
     this.session.touch();
     this.complete = true;
     this.clock.clear();
@@ -372,6 +387,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     if (this.complete || this.failed !== undefined) return;
     this.clock.after(READ_IDLE, this.req.timeouts.readIdleTimeout);
     const s = this.stream;
+    this.setParked(false);
     if (s !== undefined && s.isPaused()) {
       s.resume();
       const mt = this.req.timeouts.minThroughput;
@@ -440,7 +456,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       this.uploadProgress();
       return undefined;
     }
-    const verdict = this.judge.judge(limit);
+    const verdict = this.judge.judge(limit, now());
     if (verdict === 'progress') {
       this.uploadProgress();
       return undefined;
@@ -516,9 +532,17 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.finish();
   }
 
+  /** Parked: the body waits for a reader that is not reading (it holds no event-loop ref). */
+  private setParked(on: boolean): void {
+    if (this.parked === on) return;
+    this.parked = on;
+    this.session.park(on);
+  }
+
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    this.setParked(false);
     this.clock.dispose();
     this.session.ended(this);
   }

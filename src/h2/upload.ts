@@ -155,47 +155,48 @@ export interface UploadConnection {
 
 /**
  * The write-idle judgement of one upload (SPEC §13: waits for the peer's window count).
- * When the clock comes due with bytes waiting, {@link judge} says: progress after all (the
- * only upload of its connection, and bytes went out in two looks in a row: a window opened
- * a few bytes, less than one written piece), look again in N ms (bytes sit in the socket:
- * unchanged at the next look means the peer stopped reading), `'socket'` (the connection
- * is stuck) or `'window'` (the stream waits for flow control; the socket is empty).
+ * It takes two looks: one halfway to the limit (it records the bytes out and the socket
+ * backlog and asks to be called again at the limit), and one at the limit, so that a
+ * stall is named on time, never a look later (SPEC §3). At the limit it says: progress
+ * after all (the only upload of its connection, and bytes went out in both halves: a
+ * window opened a few bytes, less than one written piece; or the socket backlog shrank:
+ * the peer reads slowly), `'socket'` (bytes sit in the socket: the connection is stuck)
+ * or `'window'` (the stream waits for flow control; the socket is empty).
  */
 export class WriteIdleJudge {
   /** Monotonic ms of the last progress. */
   flushedAt = 0;
-  private outSeen = -1;
-  private backlogSeen = -1;
-  private looking = false;
+  private outAtProgress = -1;
+  private outAtMid = -1;
+  private backlogAtMid = -1;
 
   constructor(private readonly conn: UploadConnection) {}
 
   progress(t: number): void {
     this.flushedAt = t;
-    this.outSeen = this.conn.bytesOut();
-    this.backlogSeen = -1;
-    this.looking = false;
+    this.outAtProgress = this.conn.bytesOut();
+    this.outAtMid = -1;
+    this.backlogAtMid = -1;
   }
 
   /** Bytes out so far are not this upload's (its HEADERS went out after they were counted). */
   rebase(): void {
-    this.outSeen = this.conn.bytesOut();
+    this.outAtProgress = this.conn.bytesOut();
   }
 
-  judge(limit: number): 'progress' | number | 'socket' | 'window' {
+  /** At `t` (monotonic ms): progress, ms until the next look, or the kind of stall. */
+  judge(limit: number, t: number): 'progress' | number | 'socket' | 'window' {
+    const due = this.flushedAt + limit;
     const out = this.conn.bytesOut();
-    if (this.conn.uploaders === 1 && out !== this.outSeen) {
-      this.outSeen = out;
-      if (this.looking) return 'progress';
-      this.looking = true;
-      return Math.max(1, limit / 2);
+    if (this.outAtMid < 0 && t < due - 1) {
+      this.outAtMid = out;
+      this.backlogAtMid = this.conn.socketBacklog();
+      return due - t;
     }
-    this.looking = false;
+    const mid = this.outAtMid < 0 ? this.outAtProgress : this.outAtMid;
+    if (this.conn.uploaders === 1 && out !== mid && mid !== this.outAtProgress) return 'progress';
     const backlog = this.conn.socketBacklog();
-    if (backlog > 0 && backlog !== this.backlogSeen) {
-      this.backlogSeen = backlog;
-      return Math.max(1, limit / 8);
-    }
+    if (backlog > 0 && this.backlogAtMid > 0 && backlog < this.backlogAtMid) return 'progress';
     return backlog === 0 ? 'window' : 'socket';
   }
 }
