@@ -30,9 +30,19 @@ const SECRET_HEADERS = new Set([
   'x-goog-api-key',
 ]);
 
-/** Whether the value of query parameter `name` is a secret. */
+/**
+ * Whether the value of query parameter `name` is a secret. `name` may be raw (as in the
+ * URL) or decoded: the server decodes `Sig%6eature` to `Signature`, so a name is judged
+ * by its decoded form (a malformed escape is judged as written).
+ */
 export function isSecretParam(name: string): boolean {
-  return SECRET_PARAMS.has(name);
+  if (SECRET_PARAMS.has(name)) return true;
+  if (!name.includes('%') && !name.includes('+')) return false;
+  try {
+    return SECRET_PARAMS.has(decodeURIComponent(name.replace(/\+/g, ' ')));
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -51,7 +61,7 @@ export function redactUrl(href: string): string {
   let changed = false;
   for (let i = 0; i < parts.length; i++) {
     const eq = parts[i].indexOf('=');
-    if (eq !== -1 && SECRET_PARAMS.has(parts[i].slice(0, eq))) {
+    if (eq !== -1 && isSecretParam(parts[i].slice(0, eq))) {
       parts[i] = `${parts[i].slice(0, eq)}=REDACTED`;
       changed = true;
     }
