@@ -106,8 +106,11 @@ export function toHarEntry(res: Response, request: HarRequestInfo = {}): HarEntr
   const end = t.end ?? first;
   const timings: HarTimings = {
     blocked: span(t.start, socket),
-    dns: fresh ? span(socket, dnsEnd) : -1,
-    connect: fresh ? span(dnsEnd, connected) : -1,
+    // No lookup / connect mark: no connection was made at all (a MockTransport reply), so
+    // dns and connect did not happen: -1, not 0 ms. (An IP literal or a Unix socket has a
+    // lookup mark at the dial's start: dns 0, as got counts it.)
+    dns: fresh && t.lookup !== undefined ? span(socket, dnsEnd) : -1,
+    connect: fresh && (t.connect !== undefined || t.secureConnect !== undefined) ? span(dnsEnd, connected) : -1,
     send: span(connected, sent),
     wait: span(sent, first),
     receive: span(first, end),

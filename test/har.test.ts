@@ -251,3 +251,39 @@ describe('HAR: body sizes', () => {
     assert.equal(e.response.content.size, 2);
   });
 });
+
+describe('HAR: a phase that did not happen is -1, not 0 ms', () => {
+  it('a Unix socket: dns 0 as for an IP literal (no lookup, as got counts it), connect timed; a mock makes no connection (dns, connect, ssl -1)', T, async () => {
+    const { MockTransport } = await import('../src/testing/index.js');
+    const sock = join(tmpdir(), `hg-har-${process.pid}.sock`);
+    rmSync(sock, { force: true });
+    const server = await FaultServer.start({ socketPath: sock });
+    const c = new Client({ transport: new Transport({ socketPath: sock }) });
+    try {
+      const r = await c.request('http://unix.test/ok');
+      await r.text();
+      const e = toHarEntry(r);
+      assert.equal(e.timings.dns, 0, JSON.stringify(e.timings));
+      assert.ok(e.timings.connect >= 0, JSON.stringify(e.timings));
+      assertSums(e);
+    } finally {
+      await c.close();
+      await server.close();
+      rmSync(sock, { force: true });
+    }
+    const mock = new MockTransport();
+    mock.on('GET', 'http://mock.test/x').reply(200, 'hi');
+    const m = new Client({ transport: mock });
+    try {
+      const r = await m.request('http://mock.test/x');
+      await r.text();
+      const e = toHarEntry(r);
+      assert.equal(e.timings.dns, -1, JSON.stringify(e.timings));
+      assert.equal(e.timings.connect, -1, JSON.stringify(e.timings));
+      assert.equal(e.timings.ssl, -1, JSON.stringify(e.timings));
+      assertSums(e);
+    } finally {
+      await m.close();
+    }
+  });
+});
