@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { download } from '../../src/download.js';
-import { TimeoutError } from '../../src/index.js';
+import { HourglassError, TimeoutError, Transport } from '../../src/index.js';
 import { type H2Connection, H2Code } from '../../src/testing/index.js';
 import { windowUpdateFrame } from '../../src/testing/h2-wire.js';
 import { h2Server } from './helpers.js';
@@ -244,5 +244,12 @@ describe('h2 adversarial: an unread body does not keep the process alive (SPEC Â
       await srv.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('h2 adversarial: option validation', () => {
+  it('h2.initialWindowSize 0 (every body would stall) is HG_INVALID_ARG; 1 is accepted (t36)', T, () => {
+    assert.throws(() => new Transport({ h2: { initialWindowSize: 0 } }), (e: unknown) => e instanceof HourglassError && e.code === 'HG_INVALID_ARG');
+    assert.doesNotThrow(() => new Transport({ h2: { initialWindowSize: 1 } }));
   });
 });
