@@ -253,3 +253,22 @@ describe('h2 adversarial: option validation', () => {
     assert.doesNotThrow(() => new Transport({ h2: { initialWindowSize: 1 } }));
   });
 });
+
+describe('h2 adversarial: GOAWAY details', () => {
+  it('GOAWAY(NO_ERROR, "some debug data"), then GOAWAY(13) with a stream in flight: h2-protocol-error h2Code 13 naming the debug text (t34 two)', T, async () => {
+    const r = await rig({ h2: true }, SLOW);
+    try {
+      r.fs.h2Route('/two', async (s) => {
+        await s.conn.goaway(5, H2Code.NO_ERROR, 'some debug data');
+        await s.sleep(30);
+        await s.conn.goaway(5, 13);
+        await s.sleep(10);
+        await s.conn.end();
+      });
+      const e = protocol(await settle(r.client, r.fs.url('/two')), 'h2-protocol-error', 13);
+      assert.match(e.message, /some debug data/);
+    } finally {
+      await r.close();
+    }
+  });
+});
