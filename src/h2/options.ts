@@ -76,7 +76,8 @@ export function resolveH2Options(value: unknown): ResolvedH2Options {
     settingsTimeout: duration('settingsTimeout', v.settingsTimeout, H2_DEFAULTS.settingsTimeout),
     pingInterval: duration('pingInterval', v.pingInterval, H2_DEFAULTS.pingInterval),
     pingTimeout: duration('pingTimeout', v.pingTimeout, H2_DEFAULTS.pingTimeout),
-    initialWindowSize: windowSize('initialWindowSize', v.initialWindowSize, H2_DEFAULTS.initialWindowSize, 0),
+    // A window of 0 never opens: hourglass reopens only what the caller consumed (SPEC §13).
+    initialWindowSize: windowSize('initialWindowSize', v.initialWindowSize, H2_DEFAULTS.initialWindowSize, 1),
     connectionWindowSize: windowSize('connectionWindowSize', v.connectionWindowSize, H2_DEFAULTS.connectionWindowSize, 65_535),
   };
 }

@@ -93,6 +93,8 @@ export class H2Session {
   lastStreamId = Number.POSITIVE_INFINITY;
   /** Error code of the GOAWAY received, if any. */
   goawayCode: number | undefined;
+  /** Debug text of the GOAWAYs received (the last non-empty one), for error messages. */
+  goawayDebug: string | undefined;
 
   private readonly streams = new Set<SessionStream>();
   /** Open streams parked by backpressure ({@link park}). */
@@ -137,7 +139,7 @@ export class H2Session {
     const s = this.session;
     this.probe = new TerminationProbe(s, socket, () => this.socketBacklog(false));
     s.on('remoteSettings', () => this.onSettings());
-    s.on('goaway', (code: number, last: number) => this.onGoaway(code, last));
+    s.on('goaway', (code: number, last: number, debug?: Buffer) => this.onGoaway(code, last, debug));
     s.on('error', (err: Error) => this.onError(err));
     s.on('frameError', () => this.touch());
     // Frames no stream hears of, seen so that the probe does not take them for a silent failure.
@@ -378,8 +380,11 @@ export class H2Session {
     this.owner?.slotsChanged(this);
   }
 
-  private onGoaway(code: number, last: number): void {
+  private onGoaway(code: number, last: number, debug?: Buffer): void {
     this.touch();
+    // The server's own words, kept for the error message (printable ASCII, 200 bytes at most).
+    const said = debug?.subarray(0, 200).toString('latin1').replace(/[^\x20-\x7e]/g, '?');
+    if (said !== undefined && said !== '') this.goawayDebug = said;
     this.goingAway = true;
     this.goawayCode = code;
     this.lastStreamId = last;
@@ -388,7 +393,7 @@ export class H2Session {
     if (code !== http2.constants.NGHTTP2_NO_ERROR) {
       const c = code;
       this.failure ??= (sent) =>
-        new ProtocolError('h2-protocol-error', `the server closed the HTTP/2 connection with error code ${c} (GOAWAY)`, {
+        new ProtocolError('h2-protocol-error', `the server closed the HTTP/2 connection with error code ${c} (GOAWAY${this.goawayDebug === undefined ? '' : `: "${this.goawayDebug}"`})`, {
           requestSent: sent,
           h2Code: c,
         });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { download } from '../../src/download.js';
-import { TimeoutError } from '../../src/index.js';
+import { HourglassError, TimeoutError, Transport } from '../../src/index.js';
 import { type H2Connection, H2Code } from '../../src/testing/index.js';
 import { windowUpdateFrame } from '../../src/testing/h2-wire.js';
 import { h2Server } from './helpers.js';
@@ -243,6 +243,32 @@ describe('h2 adversarial: an unread body does not keep the process alive (SPEC Â
     } finally {
       await srv.close();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('h2 adversarial: option validation', () => {
+  it('h2.initialWindowSize 0 (every body would stall) is HG_INVALID_ARG; 1 is accepted (t36)', T, () => {
+    assert.throws(() => new Transport({ h2: { initialWindowSize: 0 } }), (e: unknown) => e instanceof HourglassError && e.code === 'HG_INVALID_ARG');
+    assert.doesNotThrow(() => new Transport({ h2: { initialWindowSize: 1 } }));
+  });
+});
+
+describe('h2 adversarial: GOAWAY details', () => {
+  it('GOAWAY(NO_ERROR, "some debug data"), then GOAWAY(13) with a stream in flight: h2-protocol-error h2Code 13 naming the debug text (t34 two)', T, async () => {
+    const r = await rig({ h2: true }, SLOW);
+    try {
+      r.fs.h2Route('/two', async (s) => {
+        await s.conn.goaway(5, H2Code.NO_ERROR, 'some debug data');
+        await s.sleep(30);
+        await s.conn.goaway(5, 13);
+        await s.sleep(10);
+        await s.conn.end();
+      });
+      const e = protocol(await settle(r.client, r.fs.url('/two')), 'h2-protocol-error', 13);
+      assert.match(e.message, /some debug data/);
+    } finally {
+      await r.close();
     }
   });
 });
