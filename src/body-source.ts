@@ -77,7 +77,9 @@ export function sourceChannel(
   /** The body is a stream (pulled on demand). */
   stream: boolean;
 } {
-  const bytes = memoryBody(body);
+  let bytes = memoryBody(body);
+  // Bytes past a declared content-length never reach the reader (the wire stops there).
+  if (bytes !== undefined && declared !== undefined && bytes.length > declared.length) bytes = bytes.subarray(0, declared.length);
   if (bytes !== undefined) {
     const channel = new BodyChannel(IDLE_PRODUCER, bytes.length);
     return {
@@ -168,10 +170,20 @@ class StreamProducer implements BodyProducer {
         }
         const v = r.value;
         const chunk = typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-        if (chunk.length > 0) {
-          this.idleTimer?.start(this.idle!.timeout); // bytes came: the silence starts again
-          if (!ch.push(chunk, true)) this.wanted = false;
+        if (chunk.length === 0) continue;
+        const room = this.declared === undefined ? Number.POSITIVE_INFINITY : this.declared.length - ch.received;
+        if (chunk.length >= room) {
+          // The declared length is filled: the body ends there, as on the wire; the rest
+          // of the source is never read.
+          if (room > 0) ch.push(chunk.subarray(0, room), true);
+          this.done = true;
+          this.idleTimer?.cancel();
+          ch.end();
+          if (this.source instanceof Readable) this.source.destroy();
+          break; // an iterator is returned below
         }
+        this.idleTimer?.start(this.idle!.timeout); // bytes came: the silence starts again
+        if (!ch.push(chunk, true)) this.wanted = false;
       }
     } catch (err) {
       if (!this.done) {

@@ -504,14 +504,33 @@ class ForeignTransportStage implements Stage {
     // the phase; one that does not is cut by the race.
     let trip!: (p: PromiseLike<Response>) => void;
     const raced = call.budget.race(new Promise<Response>((resolve) => (trip = resolve)));
+    let got: Promise<Response>;
     try {
-      trip(Promise.resolve(this.rt.roundTrip(wire)));
+      got = Promise.resolve(this.rt.roundTrip(wire));
     } catch (err) {
-      trip(Promise.reject(err as Error));
+      got = Promise.reject(err as Error);
     }
+    trip(got);
+    // A Response that comes after the deadline or abort cut the race is nobody's: its body
+    // is closed, as the chain does for a response an interceptor dropped.
+    got.then((v) => {
+      if (call.budget.failure !== undefined) discardLate(v);
+    }, ignoreError);
     return raced.then((v) => checkResponse(v, req));
   }
 }
+
+/** Closes the body of a Response nobody will read (anything else is left alone). */
+function discardLate(v: unknown): void {
+  if (!(v instanceof Response)) return;
+  try {
+    if (!v.bodyUsed) void v.dump(0, 0).catch(ignoreError);
+  } catch {
+    // A foreign object posing as a Response: nothing of ours to close.
+  }
+}
+
+function ignoreError(): void {}
 
 /** `HG_BAD_RESPONSE` unless `v` is a {@link Response}. */
 function checkResponse(v: unknown, req: OutgoingRequest): Response {

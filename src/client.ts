@@ -167,10 +167,18 @@ export class Client<T extends RoundTripper = Transport> {
     return this.send(call, req);
   }
 
-  /** Closes idle connections and rejects new requests with `HG_CLOSED`. */
+  /**
+   * Closes idle connections and rejects new requests with `HG_CLOSED`. A {@link Transport}
+   * is awaited; the `close()` of any other RoundTripper is awaited for at most
+   * 1 s: one that never settles cannot hang this call. An
+   * error it throws or rejects with is passed on.
+   */
   async close(): Promise<void> {
     this.isClosed = true;
-    await this.transport.close?.();
+    const t = this.transport;
+    if (t.close === undefined) return;
+    if (t instanceof Transport) return t.close();
+    await settleWithin(new Promise<void>((resolve) => resolve(t.close!())), FOREIGN_CLOSE_GRACE_MS);
   }
 
   /**
@@ -239,6 +247,16 @@ function checkInterceptors(name: string, list: unknown): readonly Interceptor[] 
 
 /** The default of `request()`'s options: shared, frozen, and not worth checking. */
 const EMPTY_OPTIONS: RequestOptions = Object.freeze({});
+
+/** How long (ms) {@link Client.close} waits for a user RoundTripper's `close()`. */
+const FOREIGN_CLOSE_GRACE_MS = 1000;
+
+/** `p`, or undefined once `ms` pass first (the timer is cleared when `p` settles). */
+function settleWithin(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([p, grace]).finally(() => clearTimeout(timer));
+}
 
 /** A `transport` must be a RoundTripper: an object with a `roundTrip` method (SPEC §12). */
 function checkTransport<T>(t: T): T {

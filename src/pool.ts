@@ -258,6 +258,11 @@ class HostEntry<T, D> {
   proto: 'unknown' | 'single' | 'multi' = 'unknown';
   readonly waiters = new WaitQueue<Waiter<T, D>>();
   readonly dials = new Set<DialHandle>();
+  /**
+   * Dials cancelled because no waiter was left: their failure is nobody's (a request
+   * that arrived since is served by another dial), their connection still anyone's.
+   */
+  readonly abandoned = new Set<DialHandle>();
   /** Made on the first waiter that runs a `poolTimeout`. */
   poolClock: PoolClock<T, D> | undefined;
   constructor(readonly key: string) {}
@@ -469,7 +474,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
   private joinable(host: HostEntry<T, D>, mayMultiplex: boolean): H | undefined {
     if (host.dialing === 0 || host.proto === 'single' || (!mayMultiplex && host.proto !== 'multi')) return undefined;
     if (host.proto === 'unknown' || host.waiters.length <= host.dialing * EXPECTED_SLOTS) {
-      return host.dials.values().next().value as H | undefined;
+      for (const d of host.dials) if (!host.abandoned.has(d)) return d as H;
     }
     return undefined;
   }
@@ -483,6 +488,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       (conn) => {
         host.dialing--;
         host.dials.delete(dialBudget);
+        host.abandoned.delete(dialBudget);
         for (let i = 0; ; i++) {
           const w = host.waiters.at(i);
           if (w === undefined) break;
@@ -508,6 +514,21 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       (err: Error) => {
         host.dialing--;
         host.dials.delete(dialBudget);
+        if (host.abandoned.delete(dialBudget)) {
+          // Cancelled for want of a waiter: a request queued since (even in the same tick
+          // as the cancel) is not failed by it; it gets a dial of its own instead.
+          for (let i = 0; ; i++) {
+            const w = host.waiters.at(i);
+            if (w === undefined) break;
+            if (w.dial === dialBudget) {
+              w.dial = undefined;
+              w.joined = false;
+            }
+          }
+          this.pumpDials(host);
+          this.forgetIfEmpty(host);
+          return;
+        }
         const w = this.nextWaiter(host);
         if (w !== undefined) {
           w.settle();
@@ -598,7 +619,10 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     host.waiterGone();
     // Nobody is left to use a pending dial: cancel it rather than keep a socket connecting.
     if (host.waiters.length === 0 && host.dials.size > 0) {
-      for (const d of host.dials) d.abort(closedError('dial (no waiter left)'));
+      for (const d of host.dials) {
+        host.abandoned.add(d);
+        d.abort(closedError('dial (no waiter left)'));
+      }
     }
   }
 

@@ -54,6 +54,11 @@ export interface CheckedFromInit {
 /** Validates `Response.from`'s argument. */
 export function checkFromInit(init: ResponseFromInit): CheckedFromInit {
   if (typeof init !== 'object' || init === null) throw invalidArg('Response.from: expected an object');
+  for (const key of Object.keys(init)) {
+    if (!FROM_KEYS.has(key)) {
+      throw invalidArg(`Response.from: unknown option ${JSON.stringify(key)} (expected one of ${[...FROM_KEYS].join(', ')})`);
+    }
+  }
   const { status } = init;
   if (!Number.isInteger(status) || status < 200 || status > 599) {
     throw invalidArg(`Response.from: status must be an integer from 200 to 599; got ${String(status)}`);
@@ -71,7 +76,8 @@ export function checkFromInit(init: ResponseFromInit): CheckedFromInit {
     throw invalidArg(`Response.from: a ${status} response has no body`);
   }
   const upper = method.toUpperCase();
-  const declared = upper === 'HEAD' || status === 204 || status === 304 ? undefined : declaredLength(rawHeaders, upper, url);
+  const length = framedLength(rawHeaders, upper, url);
+  const declared = upper === 'HEAD' || status === 204 || status === 304 ? undefined : length;
   return { status, statusText, url, method: upper, rawHeaders, body, declared };
 }
 
@@ -86,28 +92,39 @@ function fromUrl(url: unknown): string {
   return u.href;
 }
 
+/** The keys {@link ResponseFromInit} has: any other is a misspelling (SPEC §11). */
+const FROM_KEYS: ReadonlySet<string> = new Set(['status', 'statusText', 'headers', 'body', 'url', 'method']);
+
 /**
- * The `content-length` the body must fill: a body that ends short of it fails as a wire
- * body cut short does (`ProtocolError` `truncated-body`). Only a valid value counts (one
- * value, or repeats of the same, all digits).
+ * The `content-length` the body is framed by, judged as the HTTP/1.1 codec judges a head:
+ * a body that ends short of it fails as a wire body cut short does (`ProtocolError`
+ * `truncated-body`), a longer one is cut to it. A value that is not all digits, or repeats
+ * that differ, is `bad-content-length`; a `transfer-encoding` beside it is
+ * `conflicting-framing` (thrown here, as the wire fails the request).
  */
-function declaredLength(raw: string[], method: string, url: string): DeclaredLength | undefined {
+function framedLength(raw: string[], method: string, url: string): DeclaredLength | undefined {
+  const fields = { method, url, requestSent: true };
   let value: string | undefined;
+  let te = false;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() !== 'content-length') continue;
-    if (value !== undefined && value !== raw[i + 1]) return undefined;
-    value = raw[i + 1];
+    const name = raw[i]!.toLowerCase();
+    if (name === 'transfer-encoding') te = true;
+    if (name !== 'content-length') continue;
+    const v = raw[i + 1]!;
+    if (value !== undefined && value !== v) {
+      throw new ProtocolError('bad-content-length', 'more than one Content-Length header, with different values', fields);
+    }
+    if (!/^\d{1,15}$/.test(v) || Number(v) > Number.MAX_SAFE_INTEGER) {
+      throw new ProtocolError('bad-content-length', `Content-Length ${JSON.stringify(v)} is not a decimal number`, fields);
+    }
+    value = v;
   }
-  if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
+  if (value === undefined) return undefined;
+  if (te) throw new ProtocolError('conflicting-framing', 'both Transfer-Encoding and Content-Length', fields);
   const length = Number(value);
   return {
     length,
-    error: () =>
-      new ProtocolError('truncated-body', `response body ended before its content-length (${length} bytes)`, {
-        method,
-        url,
-        requestSent: true,
-      }),
+    error: () => new ProtocolError('truncated-body', `response body ended before its content-length (${length} bytes)`, fields),
   };
 }
 

@@ -22,7 +22,7 @@
 import { AssertionError } from 'node:assert';
 import { now } from '../deadline.js';
 import { closedError, HourglassError, invalidArg, redactUrl } from '../errors.js';
-import { DEFAULT_TIMEOUTS, DEFAULTS, checkDuration, resolveTimeouts } from '../options.js';
+import { DEFAULT_TIMEOUTS, DEFAULTS, checkDuration, checkOptionsObject, resolveTimeouts } from '../options.js';
 import { Response } from '../response.js';
 import type { SourceIdle } from '../body-source.js';
 import { checkOutgoingRequest, type OutgoingRequest, type RoundTripper } from '../round-tripper.js';
@@ -33,6 +33,9 @@ import { headerTimeoutOf, readIdleGuard, readIdleOf, Wait, writeTimeoutOf } from
 
 export type { MockRoute } from './mock-routes.js';
 export type { MockReply, MockReplyBody, MockReplyRequest, MockUrlPattern } from './mock-routes.js';
+
+/** The keys of {@link MockTransportOptions}. */
+const MOCK_OPTION_NAMES: ReadonlySet<string> = new Set(['responseHeaderTimeout', 'readIdleTimeout', 'writeTimeout']);
 
 /** Options of a {@link MockTransport}. */
 export interface MockTransportOptions {
@@ -93,6 +96,8 @@ export class MockTransport implements RoundTripper {
 
   constructor(opts: MockTransportOptions = {}) {
     if (typeof opts !== 'object' || opts === null) throw invalidArg('MockTransport: options must be an object');
+    // A misspelt timeout never silently leaves a default (SPEC §11): the transport's name check.
+    checkOptionsObject('MockTransport options', '', opts, MOCK_OPTION_NAMES);
     this.headerTimeout = checkDuration('responseHeaderTimeout', opts.responseHeaderTimeout) ?? DEFAULTS.responseHeaderTimeout;
     this.readIdle = checkDuration('readIdleTimeout', opts.readIdleTimeout) ?? DEFAULTS.readIdleTimeout;
     this.writeTimeout = checkDuration('writeTimeout', opts.writeTimeout) ?? 0;
