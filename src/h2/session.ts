@@ -62,6 +62,9 @@ const ZERO = 4;
 const PROBE = 5;
 const SLOTS = 6;
 
+/** A control frame we write (PING, PING ACK, SETTINGS ACK: at most 17 bytes) plus a TLS record's overhead, rounded up. */
+const CONTROL_FRAME_OUT = 64;
+
 /** Streams before the peer's SETTINGS arrive, and when it sets no limit (SPEC §13). */
 export const SLOTS_BEFORE_SETTINGS = 100;
 export const SLOTS_WHEN_UNLIMITED = 1_000;
@@ -142,7 +145,10 @@ export class H2Session {
     s.on('frameError', () => this.touch());
     // Frames no stream hears of, seen so that the probe does not take them for a silent failure.
     s.on('localSettings', () => this.touch(9)); // SETTINGS ACK
-    s.on('ping', () => this.touch(17));
+    s.on('ping', () => {
+      this.controlOut += CONTROL_FRAME_OUT; // our PING ACK
+      this.touch(17);
+    });
     s.on('close', () => this.markClosed());
     socket.on('close', () => this.onSocketGone());
     if (opts.connectionWindowSize > 65_535) {
@@ -300,10 +306,18 @@ export class H2Session {
   /** Streams of this session whose request body is being written. */
   uploaders = 0;
 
-  /** Bytes the session has written to its socket so far (any stream, any frame). */
+  /**
+   * Bytes the session has written to its socket so far, less a generous estimate of the
+   * control frames it wrote on its own (PINGs, PING ACKs, SETTINGS ACKs): those say
+   * nothing of a stream's body, so they never count as write progress (SPEC §13). The
+   * estimate errs high, so the result may step back: compare with `>`.
+   */
   bytesOut(): number {
-    return this.socket.bytesWritten;
+    return this.socket.bytesWritten - this.controlOut;
   }
+
+  /** Estimated bytes of control frames written so far (see `bytesOut`). */
+  private controlOut = 0;
 
   /**
    * Bytes written to the socket that the peer has not taken: libuv's queue (TLS
@@ -337,6 +351,7 @@ export class H2Session {
     this.clock.unset(PING_DUE);
     this.clock.after(PING_ACK, this.opts.pingTimeout);
     let ok = false;
+    this.controlOut += CONTROL_FRAME_OUT;
     try {
       ok = this.session.ping((err) => {
         if (err !== null || this.isClosed) return;
@@ -367,6 +382,7 @@ export class H2Session {
   }
 
   private onSettings(): void {
+    this.controlOut += CONTROL_FRAME_OUT; // our SETTINGS ACK
     this.touch();
     const first = !this.gotSettings;
     this.gotSettings = true;
