@@ -225,7 +225,8 @@ export class H2Session {
       }
     }
     this.owner?.leaseEnded(this);
-    if (this.goingAway && this.streams.size === 0) this.close();
+    // Draining (GOAWAY) or retired (refused twice): no new stream will come; free the slot.
+    if ((this.goingAway || this.refusals >= 2) && this.streams.size === 0) this.close();
   }
 
   /**
@@ -257,10 +258,16 @@ export class H2Session {
     this.refusals = 0;
   }
 
-  /** The peer refused a stream (REFUSED_STREAM): a second refusal in a row retires the session for new streams. */
+  /**
+   * The peer refused a stream (REFUSED_STREAM): a second refusal in a row retires the
+   * session for new streams; once its last stream ends it closes (as after a GOAWAY), so
+   * that it does not hold a `maxConnsPerHost` slot until `idleConnTimeout`.
+   */
   refused(): void {
     this.refusals++;
-    if (this.refusals === 2) this.owner?.slotsChanged(this);
+    if (this.refusals !== 2) return;
+    this.owner?.slotsChanged(this);
+    if (this.streams.size === 0) this.close();
   }
 
   /**

@@ -5,6 +5,8 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Client, Transport, type TransportOptions } from '../../src/index.js';
 import { FaultServer } from '../../src/testing/index.js';
+import * as http2 from 'node:http2';
+import { h2Server, h2Transport } from './helpers.js';
 
 const T = { timeout: 15_000 };
 
@@ -37,4 +39,63 @@ describe('h2 adversarial (round 2): a shut window with PINGs answered', () => {
       assert.ok(wall < (opts.writeIdleTimeout as number) * 2 + 500, `fired after ${wall} ms`);
     });
   }
+});
+
+describe('h2 adversarial (round 2): a connection retired by refusals', () => {
+  const refusing = (): ReturnType<typeof h2Server> =>
+    h2Server((st, hd) => {
+      const p = hd[':path'];
+      if (p === '/refuse') return st.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      st.respond({ ':status': 200 });
+      if (p === '/slow') {
+        st.write('a');
+        setTimeout(() => st.end('b'), 300);
+        return;
+      }
+      st.end('ok');
+    });
+
+  it('maxConnsPerHost 1: after a twice-refused GET the next request gets a new connection at once (t13, t12 seq)', T, async () => {
+    const srv = await refusing();
+    const tr = h2Transport({ maxConnsPerHost: 1 });
+    const c = new Client({ timeout: 5000, transport: tr });
+    try {
+      await assert.rejects(c.request(srv.url('/refuse')), (e: Error & { h2Code?: number }) => e.h2Code === 7);
+      const t0 = Date.now();
+      const r = await c.request(srv.url('/ok'));
+      assert.equal(await r.text(), 'ok');
+      assert.ok(Date.now() - t0 < 1000, `waited ${Date.now() - t0} ms for a slot`);
+      assert.equal(srv.sessions, 2);
+    } finally {
+      await c.close();
+      await srv.close();
+    }
+  });
+
+  it('maxConnsPerHost 1: a retired connection busy with a slow stream frees its slot when that stream ends (t12 concurrent)', T, async () => {
+    const srv = await refusing();
+    const c = new Client({ timeout: 5000, transport: h2Transport({ maxConnsPerHost: 1 }) });
+    try {
+      const go = async (p: string): Promise<string> => {
+        try {
+          const r = await c.request(srv.url(p));
+          return `${r.status}:${await r.text()}`;
+        } catch (e) {
+          return `${(e as Error).name}`;
+        }
+      };
+      const slow = go('/slow');
+      const refused = go('/refuse');
+      await new Promise((r) => setTimeout(r, 50));
+      const t0 = Date.now();
+      const later = await Promise.all([go('/ok'), go('/ok2')]);
+      assert.deepEqual(later, ['200:ok', '200:ok']);
+      assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+      assert.equal(await slow, '200:ab');
+      assert.equal(await refused, 'ProtocolError');
+    } finally {
+      await c.close();
+      await srv.close();
+    }
+  });
 });
