@@ -65,6 +65,15 @@ const SLOTS = 6;
 /** A control frame we write (PING, PING ACK, SETTINGS ACK: at most 17 bytes) plus a TLS record's overhead, rounded up. */
 const CONTROL_FRAME_OUT = 64;
 
+/**
+ * What the connections to one origin learned of its SETTINGS_MAX_CONCURRENT_STREAMS (shared
+ * by them, kept by the transport): a new connection opens no more streams than that before
+ * its own SETTINGS arrive, so a burst at a known origin is not refused (issue #16).
+ */
+export interface OriginHint {
+  maxStreams: number | undefined;
+}
+
 /** Streams before the peer's SETTINGS arrive, and when it sets no limit (SPEC §13). */
 export const SLOTS_BEFORE_SETTINGS = 100;
 export const SLOTS_WHEN_UNLIMITED = 1_000;
@@ -120,6 +129,7 @@ export class H2Session {
     private readonly idleConnTimeout: number,
     owner: SessionOwner,
     maxHeaderListSize: number,
+    private readonly hint: OriginHint = { maxStreams: undefined },
   ) {
     this.key = key;
     this.maxHeaderBytes = maxHeaderListSize;
@@ -171,10 +181,22 @@ export class H2Session {
   /** Streams it may carry at once right now (the pool's slots). */
   streamSlots(): number {
     if (this.isClosed || this.failure !== undefined || this.goingAway || this.suspect || this.refusals >= 2) return 0;
-    if (!this.gotSettings) return SLOTS_BEFORE_SETTINGS;
+    if (!this.gotSettings) return this.hint.maxStreams ?? SLOTS_BEFORE_SETTINGS;
+    return this.peerLimit();
+  }
+
+  /**
+   * Whether a stream opened now is within the limit the peer advertised. A refusal of a
+   * stream that was not (opened before the peer's SETTINGS, or above its limit) says
+   * nothing of the connection's health: it is no strike towards retiring it.
+   */
+  withinLimit(): boolean {
+    return this.gotSettings && this.streams.size < this.peerLimit();
+  }
+
+  private peerLimit(): number {
     const m = this.session.remoteSettings.maxConcurrentStreams;
-    if (m === undefined || m >= 2 ** 31) return SLOTS_WHEN_UNLIMITED;
-    return m;
+    return m === undefined || m >= 2 ** 31 ? SLOTS_WHEN_UNLIMITED : m;
   }
 
   /** Whether a new stream may start on it now. */
@@ -394,6 +416,7 @@ export class H2Session {
     const first = !this.gotSettings;
     this.gotSettings = true;
     if (first) this.clock.unset(SETTINGS);
+    this.hint.maxStreams = Math.min(this.peerLimit(), SLOTS_BEFORE_SETTINGS);
     // A peer allowing 0 streams: if it still does after settingsTimeout, close (SPEC §13).
     if (this.streamSlots() === 0 && this.clock.dueAt(ZERO) === Number.POSITIVE_INFINITY) {
       this.clock.after(ZERO, this.opts.settingsTimeout === Number.POSITIVE_INFINITY ? 10_000 : this.opts.settingsTimeout);

@@ -60,6 +60,8 @@ describe('h2 adversarial (round 2): a connection retired by refusals', () => {
     const tr = h2Transport({ maxConnsPerHost: 1 });
     const c = new Client({ timeout: 5000, transport: tr });
     try {
+      // A first exchange: the peer's SETTINGS are known, so both refusals count as strikes.
+      assert.equal(await (await c.request(srv.url('/ok'))).text(), 'ok');
       await assert.rejects(c.request(srv.url('/refuse')), (e: Error & { h2Code?: number }) => e.h2Code === 7);
       const t0 = Date.now();
       const r = await c.request(srv.url('/ok'));
@@ -98,4 +100,30 @@ describe('h2 adversarial (round 2): a connection retired by refusals', () => {
       await srv.close();
     }
   });
+});
+
+describe('h2 adversarial (round 2): a burst at a new origin with a small stream limit', () => {
+  for (const maxConnsPerHost of [undefined, 1, 2]) {
+    it(`20 GETs, SETTINGS_MAX_CONCURRENT_STREAMS 3, maxConnsPerHost ${maxConnsPerHost ?? 'default'}: all succeed (t27)`, T, async () => {
+      const srv = await h2Server(
+        (st) => {
+          setTimeout(() => {
+            if (st.destroyed) return;
+            st.respond({ ':status': 200 });
+            st.end('ok');
+          }, 20);
+        },
+        { settings: { maxConcurrentStreams: 3 } },
+      );
+      const c = new Client({ timeout: 8000, transport: h2Transport(maxConnsPerHost === undefined ? {} : { maxConnsPerHost }) });
+      try {
+        const res = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => c.request(srv.url(`/r${i}`)).then((r) => r.text())));
+        const fails = res.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+        assert.deepEqual(fails, [], `${fails.length} of 20 failed; server sessions ${srv.sessions}`);
+      } finally {
+        await c.close();
+        await srv.close();
+      }
+    });
+  }
 });
