@@ -61,7 +61,7 @@ import { tlsOptionsKey } from './tls.js';
 import { emit, type TraceHooks } from './trace.js';
 import { startWire, watchWire, type WireRequest, wireChannels } from './wire.js';
 import { checkFlag, type H2Options, resolveH2Options, type ResolvedH2Options } from './h2/options.js';
-import { H2Session, type SessionOwner } from './h2/session.js';
+import { H2Session, type OriginHint, type SessionOwner } from './h2/session.js';
 import { sendOnStream, unprocessed } from './h2/stream.js';
 
 /** TLS options for every host, or per host. */
@@ -496,6 +496,19 @@ export class Transport implements RoundTripper {
     return false;
   }
 
+  /** What this transport's connections learned of an origin's stream limit (h2/session.ts). */
+  private originHint(key: string): OriginHint {
+    let h = this.originHints.get(key);
+    if (h === undefined) {
+      // Bounded: a transport that saw very many origins forgets the oldest.
+      if (this.originHints.size >= 1024) this.originHints.delete(this.originHints.keys().next().value!);
+      h = { maxStreams: undefined };
+      this.originHints.set(key, h);
+    }
+    return h;
+  }
+  private readonly originHints = new Map<string, OriginHint>();
+
   private async openConnection(key: string, o: DialOptions, dialBudget: Budget): Promise<AnyConn> {
     const marks: DialMarks = { start: Date.now(), lookup: undefined, connect: undefined, secureConnect: undefined };
     const h2c = !o.https && this.h2c && o.proxy === undefined;
@@ -510,6 +523,7 @@ export class Transport implements RoundTripper {
         this.idleConnTimeout,
         this.sessionOwner,
         this.maxResponseHeaderBytes,
+        this.originHint(key),
       );
       session.dialMarks = marks;
       return session;

@@ -25,6 +25,8 @@ export interface StreamFacts {
   headSeen: boolean;
   /** Above a GOAWAY's last-stream-id. */
   aboveGoaway: boolean;
+  /** Opened within the peer's advertised stream limit (a refusal then counts against the connection). */
+  withinLimit: boolean;
   requestSent: boolean;
   /** The error node emitted on the stream, if any. */
   streamError: Error | undefined;
@@ -47,7 +49,7 @@ export function unprocessed(err: unknown): 'refused' | 'goaway' | undefined {
 export function unprocessedError(s: H2Session, f: StreamFacts): Error | undefined {
   const goaway = f.aboveGoaway;
   if (f.headSeen || !(f.rstCode === NGHTTP2_REFUSED_STREAM || goaway)) return undefined;
-  if (!goaway) s.refused();
+  if (!goaway && f.withinLimit) s.refused();
   const err = new ProtocolError(
     'stream-refused',
     goaway ? 'the server went away (GOAWAY) before processing the stream' : 'the server refused the stream (REFUSED_STREAM)',

@@ -62,6 +62,18 @@ const ZERO = 4;
 const PROBE = 5;
 const SLOTS = 6;
 
+/** A control frame we write (PING, PING ACK, SETTINGS ACK: at most 17 bytes) plus a TLS record's overhead, rounded up. */
+const CONTROL_FRAME_OUT = 64;
+
+/**
+ * What the connections to one origin learned of its SETTINGS_MAX_CONCURRENT_STREAMS (shared
+ * by them, kept by the transport): a new connection opens no more streams than that before
+ * its own SETTINGS arrive, so a burst at a known origin is not refused (issue #16).
+ */
+export interface OriginHint {
+  maxStreams: number | undefined;
+}
+
 /** Streams before the peer's SETTINGS arrive, and when it sets no limit (SPEC §13). */
 export const SLOTS_BEFORE_SETTINGS = 100;
 export const SLOTS_WHEN_UNLIMITED = 1_000;
@@ -119,6 +131,7 @@ export class H2Session {
     private readonly idleConnTimeout: number,
     owner: SessionOwner,
     maxHeaderListSize: number,
+    private readonly hint: OriginHint = { maxStreams: undefined },
   ) {
     this.key = key;
     this.maxHeaderBytes = maxHeaderListSize;
@@ -144,7 +157,10 @@ export class H2Session {
     s.on('frameError', () => this.touch());
     // Frames no stream hears of, seen so that the probe does not take them for a silent failure.
     s.on('localSettings', () => this.touch(9)); // SETTINGS ACK
-    s.on('ping', () => this.touch(17));
+    s.on('ping', () => {
+      this.controlOut += CONTROL_FRAME_OUT; // our PING ACK
+      this.touch(17);
+    });
     s.on('close', () => this.markClosed());
     socket.on('close', () => this.onSocketGone());
     if (opts.connectionWindowSize > 65_535) {
@@ -167,10 +183,22 @@ export class H2Session {
   /** Streams it may carry at once right now (the pool's slots). */
   streamSlots(): number {
     if (this.isClosed || this.failure !== undefined || this.goingAway || this.suspect || this.refusals >= 2) return 0;
-    if (!this.gotSettings) return SLOTS_BEFORE_SETTINGS;
+    if (!this.gotSettings) return this.hint.maxStreams ?? SLOTS_BEFORE_SETTINGS;
+    return this.peerLimit();
+  }
+
+  /**
+   * Whether a stream opened now is within the limit the peer advertised. A refusal of a
+   * stream that was not (opened before the peer's SETTINGS, or above its limit) says
+   * nothing of the connection's health: it is no strike towards retiring it.
+   */
+  withinLimit(): boolean {
+    return this.gotSettings && this.streams.size < this.peerLimit();
+  }
+
+  private peerLimit(): number {
     const m = this.session.remoteSettings.maxConcurrentStreams;
-    if (m === undefined || m >= 2 ** 31) return SLOTS_WHEN_UNLIMITED;
-    return m;
+    return m === undefined || m >= 2 ** 31 ? SLOTS_WHEN_UNLIMITED : m;
   }
 
   /** Whether a new stream may start on it now. */
@@ -221,7 +249,8 @@ export class H2Session {
       }
     }
     this.owner?.leaseEnded(this);
-    if (this.goingAway && this.streams.size === 0) this.close();
+    // Draining (GOAWAY) or retired (refused twice): no new stream will come; free the slot.
+    if ((this.goingAway || this.refusals >= 2) && this.streams.size === 0) this.close();
   }
 
   /**
@@ -253,10 +282,16 @@ export class H2Session {
     this.refusals = 0;
   }
 
-  /** The peer refused a stream (REFUSED_STREAM): a second refusal in a row retires the session for new streams. */
+  /**
+   * The peer refused a stream (REFUSED_STREAM): a second refusal in a row retires the
+   * session for new streams; once its last stream ends it closes (as after a GOAWAY), so
+   * that it does not hold a `maxConnsPerHost` slot until `idleConnTimeout`.
+   */
   refused(): void {
     this.refusals++;
-    if (this.refusals === 2) this.owner?.slotsChanged(this);
+    if (this.refusals !== 2) return;
+    this.owner?.slotsChanged(this);
+    if (this.streams.size === 0) this.close();
   }
 
   /**
@@ -302,10 +337,18 @@ export class H2Session {
   /** Streams of this session whose request body is being written. */
   uploaders = 0;
 
-  /** Bytes the session has written to its socket so far (any stream, any frame). */
+  /**
+   * Bytes the session has written to its socket so far, less a generous estimate of the
+   * control frames it wrote on its own (PINGs, PING ACKs, SETTINGS ACKs): those say
+   * nothing of a stream's body, so they never count as write progress (SPEC §13). The
+   * estimate errs high, so the result may step back: compare with `>`.
+   */
   bytesOut(): number {
-    return this.socket.bytesWritten;
+    return this.socket.bytesWritten - this.controlOut;
   }
+
+  /** Estimated bytes of control frames written so far (see `bytesOut`). */
+  private controlOut = 0;
 
   /**
    * Bytes written to the socket that the peer has not taken: libuv's queue (TLS
@@ -339,6 +382,7 @@ export class H2Session {
     this.clock.unset(PING_DUE);
     this.clock.after(PING_ACK, this.opts.pingTimeout);
     let ok = false;
+    this.controlOut += CONTROL_FRAME_OUT;
     try {
       ok = this.session.ping((err) => {
         if (err !== null || this.isClosed) return;
@@ -369,10 +413,12 @@ export class H2Session {
   }
 
   private onSettings(): void {
+    this.controlOut += CONTROL_FRAME_OUT; // our SETTINGS ACK
     this.touch();
     const first = !this.gotSettings;
     this.gotSettings = true;
     if (first) this.clock.unset(SETTINGS);
+    this.hint.maxStreams = Math.min(this.peerLimit(), SLOTS_BEFORE_SETTINGS);
     // A peer allowing 0 streams: if it still does after settingsTimeout, close (SPEC §13).
     if (this.streamSlots() === 0 && this.clock.dueAt(ZERO) === Number.POSITIVE_INFINITY) {
       this.clock.after(ZERO, this.opts.settingsTimeout === Number.POSITIVE_INFINITY ? 10_000 : this.opts.settingsTimeout);

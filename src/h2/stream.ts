@@ -106,6 +106,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private selfReset = false;
   /** SessionStream: set when a GOAWAY showed this stream was never processed. */
   aboveGoaway = false;
+  /** Opened within the peer's advertised stream limit (see {@link H2Session.withinLimit}). */
+  private withinLimit = false;
   /** This stream counts in its session's `uploaders`. */
   private uploading = false;
   /**
@@ -166,6 +168,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       if (chunk === null && !stream.closed) this.remoteEnded = true;
       return push(chunk, encoding);
     };
+    this.withinLimit = this.session.withinLimit();
     this.session.opened(this);
     this.sent = true; // HEADERS are submitted: the peer may act on them
     if (req.trace !== undefined) emit(req.trace, 'wroteHeaders', { head: headText(headers) });
@@ -495,6 +498,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       rstCode: this.stream?.rstCode,
       headSeen: this.headSeen,
       aboveGoaway: this.aboveGoaway || this.id > this.session.lastStreamId,
+      withinLimit: this.withinLimit,
       requestSent: this.sent,
       streamError: this.streamError,
       selfReset: this.selfReset,

@@ -145,7 +145,7 @@ function bytesOf(piece: unknown): Uint8Array {
 
 /** What the write-idle judgement reads of the connection. */
 export interface UploadConnection {
-  /** Bytes the connection has written to its socket so far. */
+  /** Bytes the connection has written to its socket so far, less its own control frames (may step back). */
   bytesOut(): number;
   /** Streams of the connection whose body is being written. */
   readonly uploaders: number;
@@ -194,7 +194,7 @@ export class WriteIdleJudge {
       return due - t;
     }
     const mid = this.outAtMid < 0 ? this.outAtProgress : this.outAtMid;
-    if (this.conn.uploaders === 1 && out !== mid && mid !== this.outAtProgress) return 'progress';
+    if (this.conn.uploaders === 1 && out > mid && mid > this.outAtProgress) return 'progress';
     const backlog = this.conn.socketBacklog();
     if (backlog > 0 && this.backlogAtMid > 0 && backlog < this.backlogAtMid) return 'progress';
     return backlog === 0 ? 'window' : 'socket';
