@@ -17,7 +17,9 @@
  * Invariants: while no instrumentation is enabled nothing is subscribed (hourglass then
  * builds no WireRequest); every span started is ended exactly once — on `wire:end`,
  * `wire:error`, or `disable()`; a connection is counted in `open_connections` only for
- * states this instrumentation saw it enter, so counts never go negative.
+ * states this instrumentation saw it enter, so counts never go negative; a series of
+ * `open_connections` stops being observed only after it was observed at 0 (after
+ * `disable()`, at the next collection), so no reader keeps a stale count.
  */
 
 import * as diagnostics from 'node:diagnostics_channel';
@@ -67,7 +69,11 @@ export interface InstrumentOptions {
 
 /** What {@link instrument} returns. */
 export interface Instrumentation {
-  /** Unsubscribes everything; spans still in flight are ended. Idempotent. */
+  /**
+   * Unsubscribes everything; spans still in flight are ended. Every series of
+   * `http.client.open_connections` is reported at 0 at the next collection, then no more
+   * (a reader never keeps a stale count). Idempotent.
+   */
   disable(): void;
 }
 
@@ -150,13 +156,20 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   const counts = new Map<Attrs, number>();
   const attrSets = new Map<string, { active: Attrs; idle: Attrs }>();
   const add = (a: Attrs, n: number): void => {
-    const v = (counts.get(a) ?? 0) + n;
-    // A series at 0 keeps reporting 0 — unless many hosts came and went (bounded memory).
-    if (v === 0 && counts.size > 512) counts.delete(a);
-    else counts.set(a, v);
+    counts.set(a, (counts.get(a) ?? 0) + n);
   };
+  let enabled = true;
+  // The SDK (sdk-metrics 2.x) goes on exporting a cumulative series it no longer observes
+  // at its last observed value, so a series leaves `counts` only once it has been observed
+  // at 0: one at 0 stays while enabled, unless many hosts came and went (bounded memory);
+  // after disable() every series is observed at 0 once, then the callback removes itself.
   const observe = (result: ObservableResult): void => {
-    for (const [a, n] of counts) result.observe(n, a);
+    for (const [a, n] of counts) {
+      result.observe(n, a);
+      if (n === 0 && (!enabled || counts.size > 512)) counts.delete(a);
+    }
+    // Not synchronously: the SDK is iterating over its callbacks.
+    if (!enabled && counts.size === 0) queueMicrotask(() => open.removeCallback(observe));
   };
   open.addCallback(observe);
   const timeouts: Counter = meter.createCounter('hourglass.client.timeouts', {
@@ -325,13 +338,14 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     return [name, safe] as const;
   });
 
-  let enabled = true;
   return {
     disable(): void {
       if (!enabled) return;
       enabled = false;
       for (const [name, fn] of wrapped) diagnostics.unsubscribe(name, fn);
-      open.removeCallback(observe);
+      // Reported at 0 at the next collection (see `observe`), then the callback goes.
+      for (const a of counts.keys()) counts.set(a, 0);
+      if (counts.size === 0) open.removeCallback(observe);
       for (const [wire, f] of [...inFlight]) finish(wire, f);
     },
   };
