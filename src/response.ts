@@ -425,6 +425,16 @@ export class Response {
     return this.channel.discard(maxBytes, maxMs);
   }
 
+  /**
+   * @internal — the body bytes that arrived (as on the wire, before decoding) when the
+   * body failed before its end (cut, reset, timeout); undefined when it ended or is open.
+   * For the HAR entry of a request cut mid-body (src/cli/har-log.ts).
+   */
+  get failedBodyBytes(): number | undefined {
+    const ch = this.channel;
+    return ch.error !== undefined && !ch.ended ? ch.received : undefined;
+  }
+
   /** @internal — installs the decoding stage (called before the caller sees the response). */
   setDecoder(decoder: BodyDecoder): void {
     this.decoder = decoder;

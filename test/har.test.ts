@@ -121,6 +121,23 @@ describe('HAR', () => {
     for (const e of doc.log.entries) assertSums(e);
   });
 
+  it('get --har with --resume, a request cut mid-body: its entry has the bytes that arrived, not Content-Length (issue #17)', T, async () => {
+    const file = join(dir, 'resume-cut.har');
+    const out = join(dir, 'resume-cut.bin');
+    // The first request is reset after 300 of 1000 bytes; the download resumes with Range.
+    const r = await hg(['get', '-s', '--resume', '--retry', '2', '--har', file, '-o', out, fs.url('/range?size=1000&resetAt=300')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(out).length, 1000);
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { log: { entries: HarEntry[] } };
+    assert.ok(validate(doc), JSON.stringify(validate.errors));
+    const got = doc.log.entries.map((e) => [e.response.status, e.response.bodySize, e.response.content.size]);
+    assert.deepEqual(got, [
+      [200, 300, 300],
+      [206, 700, 700],
+    ]);
+    for (const e of doc.log.entries) assertSums(e);
+  });
+
   it('get --har: credentials in request headers are masked', T, async () => {
     const file = join(dir, 'auth.har');
     const r = await hg(['get', '-s', '-H', 'Authorization: Bearer secret', '--har', file, '-o', join(dir, 'out3'), fs.url('/ok')]);

@@ -5,7 +5,9 @@
  *
  * Owns: {@link HarRecorder}, which the hop transport tells of each response, and the
  * writing of the file. Entries are built at the end, when every body has settled (the
- * hops' were dumped, the final one copied), so each entry's `receive` is known.
+ * hops' were dumped, the final one copied), so each entry's `receive` is known, and a
+ * body cut mid-way (a download then resumes) reports the bytes that arrived, not its
+ * Content-Length.
  *
  * Never: records a request that failed without a response (HAR has no place for it:
  * the command's error message and exit code tell that), or reads a body. Secrets are
@@ -45,9 +47,19 @@ export class HarRecorder {
         bodySize,
         ...(last && this.finalBytes !== undefined ? { contentSize: this.finalBytes } : {}),
       });
-      if (last && this.finalBytes !== undefined && !this.finalComplete) {
+      const encoded = res.headers['content-encoding'] !== undefined;
+      if (last && this.finalBytes !== undefined) {
         // A body cut short: the bytes that arrived; unknown on the wire when it was encoded.
-        entry.response.bodySize = res.headers['content-encoding'] === undefined ? this.finalBytes : -1;
+        if (!this.finalComplete) entry.response.bodySize = encoded ? -1 : this.finalBytes;
+      } else {
+        // A request whose body nobody here copied (a hop, or any request of a download)
+        // and that was cut mid-body: the bytes that arrived, not Content-Length; its
+        // decoded size is unknown (-1) when it was encoded.
+        const got = res.failedBodyBytes;
+        if (got !== undefined) {
+          entry.response.bodySize = got;
+          entry.response.content.size = encoded ? -1 : got;
+        }
       }
       return entry;
     });
