@@ -29,7 +29,7 @@ import { joinedFields } from './http1/index.js';
 import { DEFAULTS, describeValue } from './options.js';
 import { nextHop, redactLocation } from './redirect.js';
 import { takeUserinfo } from './request-init.js';
-import { Response } from './response.js';
+import { isGenuineResponse, Response } from './response.js';
 import { type RetryPolicy, waitFits } from './retry.js';
 import {
   boundToItsOrigin,
@@ -522,7 +522,7 @@ class ForeignTransportStage implements Stage {
 
 /** Closes the body of a Response nobody will read (anything else is left alone). */
 function discardLate(v: unknown): void {
-  if (!(v instanceof Response)) return;
+  if (!isGenuineResponse(v)) return;
   try {
     if (!v.bodyUsed) void v.dump(0, 0).catch(ignoreError);
   } catch {
@@ -532,10 +532,15 @@ function discardLate(v: unknown): void {
 
 function ignoreError(): void {}
 
-/** `HG_BAD_RESPONSE` unless `v` is a {@link Response}. */
+/**
+ * `HG_BAD_RESPONSE` unless `v` is a {@link Response} that was really constructed (a
+ * connection's or `Response.from`'s): a Proxy, `Object.create(Response.prototype)` or a
+ * subclass instance that skipped construction passes `instanceof` but is none.
+ */
 function checkResponse(v: unknown, req: OutgoingRequest): Response {
-  if (v instanceof Response) return v;
-  throw new HourglassError(`an interceptor or RoundTripper resolved with ${describeValue(v)}, not a Response`, 'HG_BAD_RESPONSE', {
+  if (isGenuineResponse(v)) return v;
+  const what = v instanceof Response ? 'an object posing as a Response (not made by a request or Response.from)' : describeValue(v);
+  throw new HourglassError(`an interceptor or RoundTripper resolved with ${what}, not a Response`, 'HG_BAD_RESPONSE', {
     method: req.method,
     url: req.url,
   });
