@@ -84,6 +84,10 @@ export type NextFn = (req: OutgoingRequest) => Promise<Response>;
 /**
  * A link of the client's chain (OkHttp's Interceptor): it may rewrite the request, answer
  * without calling `next`, call `next` again (a replay: the body must be replayable), or throw.
+ *
+ * Calling `next` twice concurrently (hedging) with `maxConnsPerHost: 1` and no
+ * `poolTimeout`: the second request waits for the connection the first holds until the
+ * overall deadline, by design — set `poolTimeout`, or allow 2 or more connections per host.
  */
 export type Interceptor = (req: OutgoingRequest, next: NextFn) => Promise<Response>;
 
