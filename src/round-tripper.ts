@@ -388,6 +388,11 @@ export function checkOutgoingRequest(r: unknown, where: string): asserts r is Ou
   if (typeof d !== 'object' || d === null || typeof d.remaining !== 'function') {
     throw invalidArg(`${where}: req.deadline must be a RequestDeadline ({ expiresAt, remaining() }), got ${describeValue(d)}`);
   }
+  // A remaining() that is no number (or NaN) would corrupt every timer armed from it.
+  const left: unknown = d.remaining();
+  if (typeof left !== 'number' || Number.isNaN(left)) {
+    throw invalidArg(`${where}: req.deadline.remaining() must return a number of ms (Infinity: none), got ${describeValue(left)}`);
+  }
 }
 
 /** True for a {@link RoundTripper}: an object with a `roundTrip` method. */
