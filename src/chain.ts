@@ -34,6 +34,7 @@ import { type RetryPolicy, waitFits } from './retry.js';
 import {
   boundToItsOrigin,
   checkOutgoingRequest,
+  fixDeadline,
   headerFlat,
   headerListOf,
   type Interceptor,
@@ -313,7 +314,7 @@ async function followRedirect(call: Call, req: OutgoingRequest, res: Response, i
     body: next.keepBody ? req.body : undefined,
     attempt: ++call.hops,
   };
-  return REDIRECT.run(call, hopReq, i);
+  return REDIRECT.run(call, call.chain.guarded ? fixDeadline(hopReq) : hopReq, i);
 }
 
 /**
@@ -389,7 +390,7 @@ async function retryLoop(call: Call, req: OutgoingRequest, i: number): Promise<R
 
 /** A request of its own for one trip on the wire (what stages below change stays there). */
 function copyFor(req: OutgoingRequest, attempt: number): OutgoingRequest {
-  return { ...req, headers: req.headers.clone(), attempt };
+  return fixDeadline({ ...req, headers: req.headers.clone(), attempt });
 }
 
 /**
@@ -423,7 +424,7 @@ class CookieStage implements Stage {
       const existing = headers.getAll('cookie').join('; ');
       headers.delete('cookie');
       headers.append('cookie', existing ? `${existing}; ${fromJar}` : fromJar);
-      wire = { ...req, headers };
+      wire = fixDeadline({ ...req, headers });
     }
     const res = await call.proceed(wire, i + 1);
     try {

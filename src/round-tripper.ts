@@ -313,6 +313,15 @@ export function notReplayable(): HourglassError {
   );
 }
 
+/**
+ * @internal Makes `req.deadline` read-only at runtime too (SPEC §12): assigning it throws
+ * in strict code and does nothing otherwise. A copy (`{ ...req }`) is the copier's own.
+ */
+export function fixDeadline<T extends OutgoingRequest>(req: T): T {
+  Object.defineProperty(req, 'deadline', { value: req.deadline, enumerable: true, writable: false, configurable: false });
+  return req;
+}
+
 /** What {@link outgoingRequest} takes. */
 export interface OutgoingRequestInit {
   method?: string;
@@ -339,7 +348,7 @@ export function outgoingRequest(url: string | URL, init: OutgoingRequestInit = {
   }
   const expiresAt = timeout === undefined || timeout === 0 || timeout === Number.POSITIVE_INFINITY ? undefined : Date.now() + timeout;
   const body = init.body === undefined || init.body === null ? undefined : new PreparedOutgoingBody(prepareBody(init.body));
-  return {
+  return fixDeadline({
     method: checkMethod(init.method),
     url: u,
     headers: new HeaderList(init.headers),
@@ -352,7 +361,7 @@ export function outgoingRequest(url: string | URL, init: OutgoingRequestInit = {
       expiresAt,
       remaining: () => (expiresAt === undefined ? Number.POSITIVE_INFINITY : Math.max(0, expiresAt - Date.now())),
     },
-  };
+  });
 }
 
 /**

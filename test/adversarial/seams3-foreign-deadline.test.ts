@@ -32,3 +32,25 @@ describe('seams3: a foreign deadline whose remaining() is no number', () => {
     });
   }
 });
+
+describe('seams3: OutgoingRequest.deadline is read-only at runtime', () => {
+  const attempt = (req: OutgoingRequest): void => {
+    (req as { deadline: unknown }).deadline = { expiresAt: undefined, remaining: () => 1e9 };
+  };
+  it('assignment throws (strict mode) on a request an interceptor, a network interceptor or outgoingRequest() hands out', T, async () => {
+    assert.throws(() => attempt(outgoingRequest(URL_)), TypeError);
+    const seen: string[] = [];
+    const check: (name: string) => Interceptor = (name) => (req, next) => {
+      const before = req.deadline;
+      assert.throws(() => attempt(req), TypeError);
+      assert.equal(req.deadline, before);
+      seen.push(name);
+      return next(req);
+    };
+    const mock = new MockTransport();
+    mock.on('GET', URL_).reply(200, 'ok');
+    const c = new Client({ transport: mock, interceptors: [check('outer')], networkInterceptors: [check('network')], timeout: 2000 });
+    assert.equal(await (await c.request(URL_)).text(), 'ok');
+    assert.deepEqual(seen, ['outer', 'network']);
+  });
+});
