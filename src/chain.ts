@@ -29,11 +29,12 @@ import { joinedFields } from './http1/index.js';
 import { DEFAULTS, describeValue } from './options.js';
 import { nextHop, redactLocation } from './redirect.js';
 import { takeUserinfo } from './request-init.js';
-import { Response } from './response.js';
+import { isGenuineResponse, Response } from './response.js';
 import { type RetryPolicy, waitFits } from './retry.js';
 import {
   boundToItsOrigin,
   checkOutgoingRequest,
+  fixDeadline,
   headerFlat,
   headerListOf,
   type Interceptor,
@@ -313,7 +314,7 @@ async function followRedirect(call: Call, req: OutgoingRequest, res: Response, i
     body: next.keepBody ? req.body : undefined,
     attempt: ++call.hops,
   };
-  return REDIRECT.run(call, hopReq, i);
+  return REDIRECT.run(call, call.chain.guarded ? fixDeadline(hopReq) : hopReq, i);
 }
 
 /**
@@ -389,7 +390,7 @@ async function retryLoop(call: Call, req: OutgoingRequest, i: number): Promise<R
 
 /** A request of its own for one trip on the wire (what stages below change stays there). */
 function copyFor(req: OutgoingRequest, attempt: number): OutgoingRequest {
-  return { ...req, headers: req.headers.clone(), attempt };
+  return fixDeadline({ ...req, headers: req.headers.clone(), attempt });
 }
 
 /**
@@ -423,7 +424,7 @@ class CookieStage implements Stage {
       const existing = headers.getAll('cookie').join('; ');
       headers.delete('cookie');
       headers.append('cookie', existing ? `${existing}; ${fromJar}` : fromJar);
-      wire = { ...req, headers };
+      wire = fixDeadline({ ...req, headers });
     }
     const res = await call.proceed(wire, i + 1);
     try {
@@ -522,7 +523,7 @@ class ForeignTransportStage implements Stage {
 
 /** Closes the body of a Response nobody will read (anything else is left alone). */
 function discardLate(v: unknown): void {
-  if (!(v instanceof Response)) return;
+  if (!isGenuineResponse(v)) return;
   try {
     if (!v.bodyUsed) void v.dump(0, 0).catch(ignoreError);
   } catch {
@@ -532,10 +533,15 @@ function discardLate(v: unknown): void {
 
 function ignoreError(): void {}
 
-/** `HG_BAD_RESPONSE` unless `v` is a {@link Response}. */
+/**
+ * `HG_BAD_RESPONSE` unless `v` is a {@link Response} that was really constructed (a
+ * connection's or `Response.from`'s): a Proxy, `Object.create(Response.prototype)` or a
+ * subclass instance that skipped construction passes `instanceof` but is none.
+ */
 function checkResponse(v: unknown, req: OutgoingRequest): Response {
-  if (v instanceof Response) return v;
-  throw new HourglassError(`an interceptor or RoundTripper resolved with ${describeValue(v)}, not a Response`, 'HG_BAD_RESPONSE', {
+  if (isGenuineResponse(v)) return v;
+  const what = v instanceof Response ? 'an object posing as a Response (not made by a request or Response.from)' : describeValue(v);
+  throw new HourglassError(`an interceptor or RoundTripper resolved with ${what}, not a Response`, 'HG_BAD_RESPONSE', {
     method: req.method,
     url: req.url,
   });

@@ -41,7 +41,7 @@ import {
 } from './request-init.js';
 import type { BodyObserver, Response } from './response.js';
 import { RetryPolicy, type RetryOptions } from './retry.js';
-import { headerFlat, headerListOf, type Interceptor, isRoundTripper, type OutgoingRequest, PreparedOutgoingBody, type RoundTripper } from './round-tripper.js';
+import { fixDeadline, headerFlat, headerListOf, type Interceptor, isRoundTripper, type OutgoingRequest, PreparedOutgoingBody, type RoundTripper } from './round-tripper.js';
 import { channels, type TraceHooks } from './trace.js';
 import { Transport } from './transport.js';
 
@@ -160,6 +160,8 @@ export class Client<T extends RoundTripper = Transport> {
         attempt: 0,
         deadline: budget,
       };
+      // User code sees it: its deadline is read-only at runtime too (SPEC §12).
+      if (this.chain.guarded) fixDeadline(req);
       call = new Call(this.chain, budget, url, retry, opts.followRedirects ?? this.followRedirects, maxRedirects, opts.redirectMode ?? 'client', opts.wireCount);
     } catch (err) {
       return Promise.reject(err);

@@ -117,6 +117,7 @@ export async function connectSocket(
           servername: o.host,
           port: o.port,
           alpn: o.alpn,
+          socketPath: target === undefined ? o.socketPath : undefined,
           options: o.tls,
           timeout: o.timeouts.tlsHandshakeTimeout,
           budget: dialBudget,

@@ -133,6 +133,19 @@ class Settlement implements BodyEndListener, Cancelable {
   }
 }
 
+/**
+ * Every Response that went through the real constructor (a connection's, or
+ * `Response.from`'s). `instanceof` is not enough at a seam: an object made by
+ * `Object.create(Response.prototype)`, a Proxy of a Response or a subclass instance that
+ * skipped construction passes it and then fails deep inside with a TypeError.
+ */
+const GENUINE = new WeakSet<object>();
+
+/** @internal True only for a Response genuinely constructed here (not a Proxy, not a bare prototype object). */
+export function isGenuineResponse(v: unknown): v is Response {
+  return typeof v === 'object' && v !== null && GENUINE.has(v);
+}
+
 /** Decoded bodies whose Response was collected before the decoded stream was built. */
 const DROPPED = new FinalizationRegistry<Settlement>((s) => s.drop());
 
@@ -269,6 +282,7 @@ export class Response {
     this.channel = channel!;
     this.settlement = new Settlement(init.timings);
     channel!.listener = this.settlement;
+    GENUINE.add(this);
   }
 
   /**

@@ -84,6 +84,10 @@ export type NextFn = (req: OutgoingRequest) => Promise<Response>;
 /**
  * A link of the client's chain (OkHttp's Interceptor): it may rewrite the request, answer
  * without calling `next`, call `next` again (a replay: the body must be replayable), or throw.
+ *
+ * Calling `next` twice concurrently (hedging) with `maxConnsPerHost: 1` and no
+ * `poolTimeout`: the second request waits for the connection the first holds until the
+ * overall deadline, by design — set `poolTimeout`, or allow 2 or more connections per host.
  */
 export type Interceptor = (req: OutgoingRequest, next: NextFn) => Promise<Response>;
 
@@ -309,6 +313,15 @@ export function notReplayable(): HourglassError {
   );
 }
 
+/**
+ * @internal Makes `req.deadline` read-only at runtime too (SPEC §12): assigning it throws
+ * in strict code and does nothing otherwise. A copy (`{ ...req }`) is the copier's own.
+ */
+export function fixDeadline<T extends OutgoingRequest>(req: T): T {
+  Object.defineProperty(req, 'deadline', { value: req.deadline, enumerable: true, writable: false, configurable: false });
+  return req;
+}
+
 /** What {@link outgoingRequest} takes. */
 export interface OutgoingRequestInit {
   method?: string;
@@ -335,7 +348,7 @@ export function outgoingRequest(url: string | URL, init: OutgoingRequestInit = {
   }
   const expiresAt = timeout === undefined || timeout === 0 || timeout === Number.POSITIVE_INFINITY ? undefined : Date.now() + timeout;
   const body = init.body === undefined || init.body === null ? undefined : new PreparedOutgoingBody(prepareBody(init.body));
-  return {
+  return fixDeadline({
     method: checkMethod(init.method),
     url: u,
     headers: new HeaderList(init.headers),
@@ -348,7 +361,7 @@ export function outgoingRequest(url: string | URL, init: OutgoingRequestInit = {
       expiresAt,
       remaining: () => (expiresAt === undefined ? Number.POSITIVE_INFINITY : Math.max(0, expiresAt - Date.now())),
     },
-  };
+  });
 }
 
 /**
@@ -383,6 +396,11 @@ export function checkOutgoingRequest(r: unknown, where: string): asserts r is Ou
   const d = req.deadline as Partial<RequestDeadline> | null | undefined;
   if (typeof d !== 'object' || d === null || typeof d.remaining !== 'function') {
     throw invalidArg(`${where}: req.deadline must be a RequestDeadline ({ expiresAt, remaining() }), got ${describeValue(d)}`);
+  }
+  // A remaining() that is no number (or NaN) would corrupt every timer armed from it.
+  const left: unknown = d.remaining();
+  if (typeof left !== 'number' || Number.isNaN(left)) {
+    throw invalidArg(`${where}: req.deadline.remaining() must return a number of ms (Infinity: none), got ${describeValue(left)}`);
   }
 }
 

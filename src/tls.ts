@@ -45,6 +45,8 @@ export interface TlsUpgradeRequest {
   url?: string | undefined;
   /** ALPN protocols to offer, in order of preference. Default `['http/1.1']`. */
   alpn?: readonly string[] | undefined;
+  /** The Unix socket path dialled (named `unix:/path` in errors), if any. */
+  socketPath?: string | undefined;
 }
 
 const HTTP1_ONLY: readonly string[] = Object.freeze(['http/1.1']);
@@ -314,7 +316,7 @@ class Handshake implements PhaseOwner {
   private peer(): string {
     const { address, port } = this.remote;
     // A Unix domain socket has no remote address (the dialer reports its path).
-    if (address === undefined) return 'a Unix socket';
+    if (address === undefined) return this.req.socketPath !== undefined ? `unix:${this.req.socketPath}` : 'a Unix socket';
     return hostPort(address, port ?? 0);
   }
 

@@ -42,7 +42,12 @@ export interface DownloadResponseInfo {
 
 /** Options of `download()`. Durations are in ms. */
 export interface DownloadOptions {
-  /** Client to send requests with. Default `defaultClient()`. Its own retries are not used. */
+  /**
+   * Client to send requests with (transport, interceptors, cookies, redirects). Default
+   * `defaultClient()`. Its `retry` options are not used at all: which statuses and errors
+   * are retried, how often and with what backoff come from this call's {@link retry}
+   * (run by the same `RetryPolicy` implementation as the client's).
+   */
   client?: Client;
   /** Expected SHA-256 (hex) of the whole file, checked before the rename. */
   sha256?: string;

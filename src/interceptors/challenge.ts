@@ -2,7 +2,9 @@
  * challenge — reads `WWW-Authenticate` (RFC 9110 §11.6.1): a list of challenges, each an
  * auth-scheme followed by a token68 or comma-separated `name=value` parameters whose
  * values are tokens or quoted-strings (commas and escaped quotes allowed inside quotes).
- * Several header lines arrive joined with `', '`, which the same grammar reads.
+ * Several header lines arrive joined with `', '`, which the same grammar reads. Empty
+ * list elements (`,,`, RFC 9110 §5.6.1) are skipped wherever a list element may stand,
+ * also between the scheme and its first parameter.
  *
  * Invariants: never throws — what cannot be read ends the parse, keeping the challenges
  * read so far; scheme and parameter names are lower-cased; a repeated parameter keeps
@@ -34,6 +36,13 @@ export function parseChallenges(value: string): AuthChallenge[] {
     const ch: AuthChallenge = { scheme: scheme.toLowerCase(), params: Object.create(null) as Record<string, string>, token68: undefined };
     out.push(ch);
     skip(p, /[ \t]/);
+    // Empty list elements before the first parameter (`Bearer ,,realm="r"`, RFC 9110
+    // §5.6.1: a recipient accepts them): a `name=` after them is still this challenge's.
+    if (p.s[p.i] === ',') {
+      const save = p.i;
+      skip(p, /[ \t,]/);
+      if (!isParamAt(p)) p.i = save;
+    }
     // token68: a credential that is not `name=value` (its '=' are trailing padding).
     const t68 = TOKEN68.exec(p.s.slice(p.i));
     if (t68 !== null && !isParamAt(p) && endsItem(p.s, p.i + t68[0].length)) {

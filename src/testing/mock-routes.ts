@@ -7,8 +7,11 @@
  * Never does: waiting or building responses (mock-transport.ts does both).
  *
  * Invariants: routes match in the order they were added, the first live one wins; a
- * route is used up after its count of answers; matching never throws (a predicate that
- * throws does not match).
+ * route is used up after its count of answers; a predicate that throws fails the request
+ * with its error (as a reply function that throws does: the user's bug surfaces), except
+ * while naming the closest route for an unmatched request, where it simply does not
+ * match; a URL route (string or URL) matches ignoring the fragment, which no request
+ * carries on the wire.
  */
 
 import { invalidArg, redactUrl } from '../errors.js';
@@ -64,11 +67,16 @@ export class MockRoute {
   /** @internal — answers given. */
   count = 0;
 
+  /** A URL route's href without its fragment, computed once. */
+  private readonly href: string | undefined;
+
   /** @internal */
   constructor(
     readonly method: string,
     private readonly pattern: MockUrlPattern,
-  ) {}
+  ) {
+    this.href = typeof pattern === 'string' || pattern instanceof URL ? withoutFragment(pattern) : undefined;
+  }
 
   /**
    * Answers with `status`, an optional body (string, bytes, stream, or a value sent as
@@ -178,17 +186,21 @@ export class MockRoute {
     return this.method === '*' || this.method === method;
   }
 
-  /** @internal */
+  /** @internal — a predicate's throw goes up as is (the request fails with it). */
   urlMatches(url: URL): boolean {
     const p = this.pattern;
+    if (typeof p === 'string' || p instanceof URL) return this.href === (url.hash === '' ? url.href : withoutFragment(url));
+    if (p instanceof RegExp) {
+      p.lastIndex = 0;
+      return p.test(url.href);
+    }
+    return p(url) === true;
+  }
+
+  /** {@link urlMatches}, a throwing predicate counting as no match (for messages). */
+  private matchesQuietly(url: URL): boolean {
     try {
-      if (typeof p === 'string') return sameUrl(p, url);
-      if (p instanceof URL) return p.href === url.href;
-      if (p instanceof RegExp) {
-        p.lastIndex = 0;
-        return p.test(url.href);
-      }
-      return p(url) === true;
+      return this.urlMatches(url);
     } catch {
       return false;
     }
@@ -206,9 +218,8 @@ export class MockRoute {
   /** @internal — how far the route is from matching (lower is closer). */
   distance(method: string, url: URL): number {
     const methodCost = this.methodMatches(method) ? 0 : 8;
-    if (this.urlMatches(url)) return methodCost + (this.live ? 0 : 1);
-    const p = this.pattern;
-    const href = typeof p === 'string' ? normalize(p) : p instanceof URL ? p.href : undefined;
+    if (this.matchesQuietly(url)) return methodCost + (this.live ? 0 : 1);
+    const href = this.href;
     if (href === undefined) return methodCost + 1_000;
     return methodCost + 2 + editDistance(href, url.href);
   }
@@ -232,12 +243,11 @@ export function routePattern(url: MockUrlPattern): MockUrlPattern {
   throw invalidArg('MockTransport.on: url must be a full URL, a URL, a RegExp or a predicate');
 }
 
-function normalize(s: string): string {
-  return new URL(s).href;
-}
-
-function sameUrl(route: string, url: URL): boolean {
-  return normalize(route) === url.href;
+/** The normalised href without its `#fragment` (curl and fetch never send one). */
+function withoutFragment(u: string | URL): string {
+  const url = new URL(typeof u === 'string' ? u : u.href);
+  url.hash = '';
+  return url.href;
 }
 
 /** Levenshtein distance, capped at 200 characters of each string (messages only). */

@@ -23,7 +23,7 @@ import { AssertionError } from 'node:assert';
 import { now } from '../deadline.js';
 import { closedError, HourglassError, invalidArg, redactUrl } from '../errors.js';
 import { DEFAULT_TIMEOUTS, DEFAULTS, checkDuration, checkOptionsObject, resolveTimeouts } from '../options.js';
-import { Response } from '../response.js';
+import { isGenuineResponse, Response } from '../response.js';
 import type { SourceIdle } from '../body-source.js';
 import { checkOutgoingRequest, type OutgoingRequest, type RoundTripper } from '../round-tripper.js';
 import { type MockReply, type MockReplyRequest, MockRoute, type MockUrlPattern, routeMethod, routePattern } from './mock-routes.js';
@@ -174,7 +174,8 @@ export class MockTransport implements RoundTripper {
     if (typeof action.reply === 'function') {
       const view: MockReplyRequest = { method, url: new URL(url.href), headers: { ...call.headers }, body: call.body };
       reply = await this.wait(req, sent, Number.POSITIVE_INFINITY, Promise.resolve(action.reply(view)), true);
-      if (typeof reply !== 'object' || reply === null) {
+      // An object posing as a Response (a Proxy, Object.create(Response.prototype)) is no reply.
+      if (typeof reply !== 'object' || reply === null || (reply instanceof Response && !isGenuineResponse(reply))) {
         throw new HourglassError('MockTransport: a reply function must return { status, body?, headers? }', 'HG_BAD_RESPONSE', { method, url });
       }
     } else {
