@@ -5,7 +5,9 @@
 import * as assert from 'node:assert/strict';
 import * as diagnostics from 'node:diagnostics_channel';
 import { describe, it } from 'node:test';
-import { rig, settle, ok } from './spec-helpers.js';
+import { ProtocolError } from '../../src/index.js';
+import { H2Code } from '../../src/testing/index.js';
+import { rig, settle, ok, protocol, sleep } from './spec-helpers.js';
 
 const T = { timeout: 15_000 };
 
@@ -76,4 +78,31 @@ describe('h2 adversarial (round 3): connection-specific request fields', () => {
       await r.close();
     }
   });
+});
+
+describe('h2 adversarial (round 3): GOAWAY with an error code during a body', () => {
+  // [GOAWAY code, ms the caller waits before reading the body]
+  for (const [code, readAfter] of [[H2Code.ENHANCE_YOUR_CALM, 0], [H2Code.REFUSED_STREAM, 0], [H2Code.INTERNAL_ERROR, 200]] as const) {
+    it(`a stream below last-stream-id with its head received fails h2-protocol-error h2Code ${code} (body read after ${readAfter} ms)`, T, async () => {
+      const r = await rig();
+      try {
+        r.fs.h2Route('/body-then-goaway', async (s) => {
+          await s.headers(200, [['content-length', '100']]);
+          await s.data('abc');
+          await s.sleep(50);
+          await s.conn.goaway(s.id, code);
+        });
+        const res = await r.client.request(r.fs.url('/body-then-goaway'));
+        assert.equal(res.status, 200);
+        await sleep(readAfter);
+        const err = await res.text().then(() => assert.fail('the body must fail'), (e: unknown) => e);
+        assert.ok(err instanceof ProtocolError, String(err));
+        assert.equal(err.reason, 'h2-protocol-error', String(err));
+        assert.equal(err.h2Code, code);
+        assert.equal(err.requestSent, true);
+      } finally {
+        await r.close();
+      }
+    });
+  }
 });
