@@ -106,3 +106,39 @@ describe('h2 adversarial (round 3): GOAWAY with an error code during a body', ()
     });
   }
 });
+
+describe('h2 adversarial (round 3): refused twice, GOAWAY storm', () => {
+  it('a stream refused twice is stream-refused with h2Code 7 (not stream-reset)', T, async () => {
+    const r = await rig();
+    try {
+      const e = protocol(await settle(r.client, r.fs.url('/h2/refuse?times=always')), 'stream-refused', 7);
+      assert.ok(e instanceof ProtocolError);
+      assert.equal(r.fs.h2Stats().streams, 2);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('every connection GOAWAYs at once with last-stream-id 0: a GET is replayed once, then fails stream-refused promptly', T, async () => {
+    const r = await rig({ h2: { onConnection: (c) => void c.goaway(0, H2Code.NO_ERROR) } }, {}, 5000);
+    try {
+      const g = await settle(r.client, r.fs.url('/ok'));
+      protocol(g, 'stream-refused', 0, 2000);
+      await sleep(200); // no reconnect loop after the error either
+      assert.equal(r.fs.connections, 2);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a storm of GOAWAYs with an error code: replayed once, then the connection error (h2-protocol-error with the code) promptly', T, async () => {
+    const r = await rig({ h2: { onConnection: (c) => void c.goaway(0, H2Code.ENHANCE_YOUR_CALM) } }, {}, 5000);
+    try {
+      protocol(await settle(r.client, r.fs.url('/ok')), 'h2-protocol-error', H2Code.ENHANCE_YOUR_CALM, 2000);
+      await sleep(200);
+      assert.equal(r.fs.connections, 2);
+    } finally {
+      await r.close();
+    }
+  });
+});
