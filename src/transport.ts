@@ -471,8 +471,8 @@ export class Transport implements RoundTripper {
   /**
    * SPEC §13: a stream the peer did not process (REFUSED_STREAM, or above a GOAWAY's
    * last-stream-id) is replayed once whatever its method, when its body can be sent
-   * again. Returns true to replay; otherwise the error stands (a second refusal is
-   * `stream-reset` with h2Code 7; a body that cannot be replayed, `stream-refused`).
+   * again. Returns true to replay; otherwise the error stands (a second refusal, or a
+   * body that cannot be replayed: `stream-refused`, h2Code 7 for REFUSED_STREAM).
    */
   private h2Replay(err: unknown, at: Attempt): boolean {
     const why = unprocessed(err);
@@ -485,10 +485,7 @@ export class Transport implements RoundTripper {
       return true;
     }
     const e = err as ProtocolError;
-    if (why === 'refused') {
-      e.reason = 'stream-reset';
-      e.message = e.message.replace('(stream-refused)', '(stream-reset)');
-    } else if (e.h2Code !== undefined && e.h2Code !== 0) {
+    if (why === 'goaway' && e.h2Code !== undefined && e.h2Code !== 0) {
       // Refused again by a GOAWAY carrying an error code: the connection's error stands.
       e.reason = 'h2-protocol-error';
       e.message = e.message.replace('(stream-refused)', '(h2-protocol-error)');

@@ -56,10 +56,11 @@ export const wireChannels = {
 
 /**
  * Fields `setHeader` refuses: they frame the message or route it (RFC 9112 §6, §7.6;
- * RFC 9110 §7.2, §7.6.1, §10.1.1), so a subscriber that set them could desync the
- * connection. `proxy-*` is refused by prefix.
+ * RFC 9110 §7.2, §7.6.1, §10.1.1; `http2-settings`, RFC 7540 §3.2.1, belongs to an h2c
+ * upgrade), so a subscriber that set them could desync the connection. `proxy-*` is
+ * refused by prefix.
  */
-const RESERVED = new Set(['content-length', 'transfer-encoding', 'host', 'connection', 'upgrade', 'te', 'trailer', 'expect', 'keep-alive']);
+const RESERVED = new Set(['content-length', 'transfer-encoding', 'host', 'connection', 'upgrade', 'http2-settings', 'te', 'trailer', 'expect', 'keep-alive']);
 
 /** One request on the wire, as `wire:*` messages show it. */
 export class WireRequest {
@@ -92,7 +93,7 @@ export class WireRequest {
    * later calls are ignored, and so are a name that is not a field token, a value that
    * is not a string or holds CR/LF/NUL, and the framing and routing fields that only the
    * client writes (`content-length`, `transfer-encoding`, `host`, `connection`,
-   * `upgrade`, `te`, `trailer`, `expect`, `keep-alive`, `proxy-*`): propagation adds
+   * `upgrade`, `http2-settings`, `te`, `trailer`, `expect`, `keep-alive`, `proxy-*`): propagation adds
    * ordinary headers, it never changes how the message is delimited or where it goes.
    */
   setHeader(name: string, value: string): void {

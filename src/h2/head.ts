@@ -7,8 +7,8 @@
  * Response and trailer fields nghttp2 lets through are checked here ({@link checkFields})
  * with the HTTP/1.1 codec's rules (src/http1/headers.ts).
  * Invariants: connection-specific fields (RFC 9113 §8.2.2: Connection, Keep-Alive,
- * Proxy-Connection, Transfer-Encoding, Upgrade, and any field Connection names) never go
- * out; `Host` becomes `:authority`; `TE` goes out only as `trailers`; response headers
+ * Proxy-Connection, Transfer-Encoding, Upgrade, HTTP2-Settings, and any field Connection
+ * names) never go out (nghttp2 would refuse the whole request); `Host` becomes `:authority`; `TE` goes out only as `trailers`; response headers
  * never contain pseudo-headers; `statusText` is empty (HTTP/2 has no reason phrase: as
  * fetch and undici report it, and as curl prints `HTTP/2 200`).
  */
@@ -20,7 +20,7 @@ import { headersObject, isFieldValue, isToken } from '../http1/headers.js';
 import { Response } from '../response.js';
 import type { Timings } from '../timings.js';
 
-const DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host']);
+const DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host']);
 
 /** The request's HEADERS: pseudo-headers first, then the fields, names lower-cased. */
 export function requestHeaders(method: string, scheme: string, authority: string, path: string, flat: string[]): OutgoingHttpHeaders {

@@ -77,13 +77,13 @@ describe('HTTP/2 replays and resets', { timeout: 30_000 }, () => {
     }
   });
 
-  it('H2-29 a second refusal stands (stream-reset, h2Code 7); a stream body is never replayed (stream-refused)', { timeout: 10_000 }, async () => {
+  it('H2-29 a second refusal stands (stream-refused, h2Code 7); a stream body is never replayed (stream-refused)', { timeout: 10_000 }, async () => {
     const srv = await h2Server((stream) => stream.close(NGHTTP2_REFUSED_STREAM));
     const c = new Client({ transport: h2Transport() });
     try {
       const e1 = await c.request(srv.url('/')).then(() => assert.fail('no error'), (e: unknown) => e);
       assert.ok(e1 instanceof ProtocolError, String(e1));
-      assert.equal(e1.reason, 'stream-reset');
+      assert.equal(e1.reason, 'stream-refused');
       assert.equal(e1.h2Code, 7);
       assert.equal(srv.streams, 2);
       const e2 = await c

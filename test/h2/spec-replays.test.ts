@@ -157,10 +157,10 @@ describe('spec: REFUSED_STREAM and RST_STREAM', () => {
     }
   });
 
-  it('H2-29b refused always: the second refusal surfaces stream-reset h2Code 7; two streams in all; the next request works', T, async () => {
+  it('H2-29b refused always: the second refusal surfaces stream-refused h2Code 7; two streams in all; the next request works', T, async () => {
     const r = await rig();
     try {
-      protocol(await settle(r.client, r.fs.url('/h2/refuse?times=always')), 'stream-reset', 7);
+      protocol(await settle(r.client, r.fs.url('/h2/refuse?times=always')), 'stream-refused', 7);
       assert.equal(r.fs.h2Stats().streams, 2);
       ok(await settle(r.client, r.fs.url('/ok')));
     } finally {
