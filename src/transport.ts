@@ -296,7 +296,8 @@ export class Transport implements RoundTripper {
 
   static {
     exchangeOn = (t, at, lease) => {
-      t.exchange(at, lease).then(at.resolve, at.reject);
+      if (lease.conn instanceof H2Session) t.exchangeH2(at, lease, lease.conn);
+      else t.exchange(at, lease).then(at.resolve, at.reject);
     };
   }
 
@@ -367,12 +368,11 @@ export class Transport implements RoundTripper {
     });
   }
 
-  private async exchange(at: Attempt, lease: Lease<AnyConn>): Promise<Response> {
-    const budget = at.budget;
+  /** The attempt's Timings on `conn`, with `gotConn` and `wire:connected` emitted. */
+  private connTimings(at: Attempt, lease: Lease<AnyConn>, reused: boolean): Timings {
     const o = at;
     const conn = lease.conn;
-    const reused = conn.served > 0;
-    const timings = new Timings(budget.startedEpoch, at.start);
+    const timings = new Timings(at.budget.startedEpoch, at.start);
     timings.socket = Date.now();
     if (!reused && conn.dialMarks !== undefined) {
       // got's meaning: the socket was assigned when its dial started (before DNS).
@@ -396,39 +396,73 @@ export class Transport implements RoundTripper {
     if (at.wire !== undefined && wireChannels.connected.hasSubscribers) {
       wireChannels.connected.publish({ wire: at.wire, reused, protocol: conn instanceof H2Session ? '2' : '1.1', connection: conn.describe(), timings });
     }
-    let res: Response;
-    if (conn instanceof H2Session) {
-      try {
-        res = await sendOnStream(conn, {
+    return timings;
+  }
+
+  /**
+   * An HTTP/2 exchange: the stream settles the attempt's promise itself through callbacks
+   * (no async frame or promise layer per request, issue #16). A failure is handled a
+   * microtask later, after the stream has finished and freed its slot, as an `await`
+   * would have.
+   */
+  private exchangeH2(at: Attempt, lease: Lease<AnyConn>, conn: H2Session): void {
+    const { resolve, reject } = at;
+    try {
+      const reused = conn.served > 0;
+      const timings = this.connTimings(at, lease, reused);
+      sendOnStream(
+        conn,
+        {
           method: at.method,
-          url: o.url,
+          url: at.url,
           scheme: at.https ? 'https' : 'http',
           authority: hostPort(at.host, at.port),
           path: at.originTarget,
           headers: at.headers,
           body: at.body,
           expectContinue: hasExpectContinue(at.headers),
-          timeouts: o.timeouts,
-          budget,
-          trace: o.trace,
+          timeouts: at.timeouts,
+          budget: at.budget,
+          trace: at.trace,
           timings,
           maxResponseBytes: this.maxResponseBytes,
           decodes: at.compress,
           reused,
           wire: at.wire,
-        });
-      } catch (err) {
-        const again = this.h2Replay(err, at);
-        if (again) return this.attempt(at);
-        // SPEC §4 on HTTP/2 too: a reused connection closed before any response byte.
-        if (reused && budget.failure === undefined && this.mayRetryStale(err, at, true)) {
-          at.n++;
-          return this.attempt(at);
-        }
-        throw err;
-      }
-      return this.decoded(res, at);
+        },
+        (res) => {
+          let out: Response;
+          try {
+            out = this.decoded(res, at);
+          } catch (err) {
+            reject(err);
+            return;
+          }
+          resolve(out);
+        },
+        (err) => {
+          void SETTLED.then(() => {
+            if (this.h2Replay(err, at)) resolve(this.attempt(at));
+            // SPEC §4 on HTTP/2 too: a reused connection closed before any response byte.
+            else if (reused && at.budget.failure === undefined && this.mayRetryStale(err, at, true)) {
+              at.n++;
+              resolve(this.attempt(at));
+            } else reject(err);
+          });
+        },
+      );
+    } catch (err) {
+      reject(err);
     }
+  }
+
+  private async exchange(at: Attempt, lease: Lease<AnyConn>): Promise<Response> {
+    const budget = at.budget;
+    const o = at;
+    const conn = lease.conn as Connection;
+    const reused = conn.served > 0;
+    const timings = this.connTimings(at, lease, reused);
+    let res: Response;
     try {
       res = await conn.roundTrip({
         method: at.method,

@@ -78,9 +78,15 @@ const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.const
 /** An RST_STREAM frame on the wire (9-byte header, 4-byte code). */
 const RST_STREAM_BYTES = 13;
 
-/** Sends `req` on `session` and resolves with the response head (body streaming). */
-export function sendOnStream(session: H2Session, req: H2Request): Promise<Response> {
-  return new H2Stream(session, req).start();
+/**
+ * Sends `req` on `session`: `onHead` gets the response head (body streaming), or `onFail`
+ * the request's error; exactly one of them is called, once. Callbacks rather than a
+ * promise: the transport settles its own attempt from them, with no promise layer in
+ * between (issue #16). `onHead` runs inside the stream's 'response' event; `onFail` may
+ * run inside `sendOnStream` itself.
+ */
+export function sendOnStream(session: H2Session, req: H2Request, onHead: (res: Response) => void, onFail: (err: Error) => void): void {
+  new H2Stream(session, req, onHead, onFail).start();
 }
 
 class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
@@ -122,8 +128,12 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   constructor(
     private readonly session: H2Session,
     private readonly req: H2Request,
+    onHead: (res: Response) => void,
+    onFail: (err: Error) => void,
   ) {
     this.judge = new WriteIdleJudge(session);
+    this.resolveHead = onHead;
+    this.rejectHead = onFail;
   }
 
   get id(): number {
@@ -140,14 +150,10 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     return this.sent;
   }
 
-  start(): Promise<Response> {
+  start(): void {
     const req = this.req;
-    const p = new Promise<Response>((resolve, reject) => {
-      this.resolveHead = resolve;
-      this.rejectHead = reject;
-    });
     req.budget.hold(this);
-    if (this.failed !== undefined) return p;
+    if (this.failed !== undefined) return;
     let stream: http2.ClientHttp2Stream;
     let headers: http2.OutgoingHttpHeaders;
     try {
@@ -160,7 +166,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
           requestSent: false,
         }),
       );
-      return p;
+      return;
     }
     this.stream = stream;
     const push = stream.push.bind(stream);
@@ -187,7 +193,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.clock.after(WRITE, req.timeouts.writeTimeout, t);
     if (req.body.kind === 'none') {
       this.uploadDone(undefined);
-      return p;
+      return;
     }
     this.upload = new Upload(stream, req.body, this);
     this.waitingContinue = req.expectContinue;
@@ -198,10 +204,10 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       this.clock.after(READ_IDLE, req.timeouts.readIdleTimeout, t);
       this.reqPhase = 'response-headers';
       this.clock.after(CONTINUE, req.timeouts.expectContinueTimeout);
-      return p;
+      return;
     }
     this.sendBody();
-    return p;
+    return;
   }
 
   /** The budget failed (overall timeout, abort): reset only this stream. */
