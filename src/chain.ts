@@ -390,7 +390,9 @@ async function retryLoop(call: Call, req: OutgoingRequest, i: number): Promise<R
 
 /** A request of its own for one trip on the wire (what stages below change stays there). */
 function copyFor(req: OutgoingRequest, attempt: number): OutgoingRequest {
-  return fixDeadline({ ...req, headers: req.headers.clone(), attempt });
+  // The URL too: a network interceptor that signs the query in place must not sign it
+  // again on the next retry, nor leak it into the next hop's Referer.
+  return fixDeadline({ ...req, url: new URL(req.url.href), headers: req.headers.clone(), attempt });
 }
 
 /**
