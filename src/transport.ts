@@ -297,7 +297,7 @@ export class Transport implements RoundTripper {
   static {
     exchangeOn = (t, at, lease) => {
       if (lease.conn instanceof H2Session) t.exchangeH2(at, lease, lease.conn);
-      else t.exchange(at, lease).then(at.resolve, at.reject);
+      else t.exchange1(at, lease, lease.conn);
     };
   }
 
@@ -456,24 +456,27 @@ export class Transport implements RoundTripper {
     }
   }
 
-  private async exchange(at: Attempt, lease: Lease<AnyConn>): Promise<Response> {
-    const budget = at.budget;
-    const o = at;
-    const conn = lease.conn as Connection;
+  /**
+   * An exchange on an HTTP/1.1 connection. Not an async function: the connection's promise
+   * settles the attempt directly (no async frame and no promise between the connection and
+   * the caller; a failure is decided in the rejection job, after the connection let go).
+   */
+  private exchange1(at: Attempt, lease: Lease<AnyConn>, conn: Connection): void {
+    const { resolve, reject } = at;
     const reused = conn.served > 0;
-    const timings = this.connTimings(at, lease, reused);
-    let res: Response;
+    let head: Promise<Response>;
     try {
-      res = await conn.roundTrip({
+      const timings = this.connTimings(at, lease, reused);
+      head = conn.roundTrip({
         method: at.method,
         target: at.target,
         headers: at.headers,
         body: at.body,
         expectContinue: hasExpectContinue(at.headers),
-        url: o.url,
-        timeouts: o.timeouts,
-        budget,
-        trace: o.trace,
+        url: at.url,
+        timeouts: at.timeouts,
+        budget: at.budget,
+        trace: at.trace,
         timings,
         maxResponseBytes: this.maxResponseBytes,
         decodes: at.compress,
@@ -481,13 +484,27 @@ export class Transport implements RoundTripper {
         wire: at.wire,
       });
     } catch (err) {
-      if (reused && budget.failure === undefined && this.mayRetryStale(err, at)) {
-        at.n++;
-        return this.attempt(at);
-      }
-      throw err;
+      reject(err);
+      return;
     }
-    return this.decoded(res, at);
+    head.then(
+      (res) => {
+        let out: Response;
+        try {
+          out = this.decoded(res, at);
+        } catch (err) {
+          reject(err);
+          return;
+        }
+        resolve(out);
+      },
+      (err: unknown) => {
+        if (reused && at.budget.failure === undefined && this.mayRetryStale(err, at)) {
+          at.n++;
+          resolve(this.attempt(at));
+        } else reject(err);
+      },
+    );
   }
 
   private decoded(res: Response, at: Attempt): Response {
