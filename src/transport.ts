@@ -49,13 +49,13 @@ import {
   dropProxyAuth,
   hasExpectContinue,
   hasIdempotencyKey,
+  openBody,
   requestHead,
 } from './transport-head.js';
 import { type ConnectOptions as DialOptions, connectSocket, type DialMarks, readsPlain } from './connector.js';
 import { type ProxyOption, ProxyResolver } from './proxy.js';
 import type { Response } from './response.js';
-import { checkOutgoingRequest, headerFlat, type OutgoingBody, type OutgoingRequest, PreparedOutgoingBody, type RoundTripper } from './round-tripper.js';
-import { toWritable } from './request-init.js';
+import { checkOutgoingRequest, headerFlat, type OutgoingBody, type OutgoingRequest, type RoundTripper } from './round-tripper.js';
 import { Timings } from './timings.js';
 import { tlsOptionsKey } from './tls.js';
 import { emit, type TraceHooks } from './trace.js';
@@ -752,14 +752,6 @@ interface AttemptInit {
   socketPath: string | undefined;
 }
 
-/** The body for one send. */
-function openBody(source: OutgoingBody | undefined, callerHeaders: string[]): WritableBody {
-  if (source === undefined) return NO_BODY;
-  if (source instanceof PreparedOutgoingBody) return source.writable(callerHeaders);
-  return toWritable(source.open(), callerHeaders);
-}
-
-const NO_BODY: WritableBody = Object.freeze({ kind: 'none' });
 
 /** ALPN offered when HTTP/2 is allowed: `h2` first, as Go and curl. */
 const H2_ALPN: readonly string[] = Object.freeze(['h2', 'http/1.1']);
