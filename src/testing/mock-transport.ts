@@ -29,7 +29,7 @@ import { isGenuineResponse, Response } from '../response.js';
 import type { SourceIdle } from '../body-source.js';
 import { checkOutgoingRequest, headerFlat, type OutgoingRequest, type RoundTripper } from '../round-tripper.js';
 import { openBody, requestHead } from '../transport-head.js';
-import { type MockReply, type MockReplyRequest, MockRoute, type MockUrlPattern, routeMethod, routePattern } from './mock-routes.js';
+import { jsonBody, type MockReply, type MockReplyRequest, MockRoute, type MockUrlPattern, routeMethod, routePattern } from './mock-routes.js';
 import { decodeResponse } from '../decompress.js';
 import { readRequestBody } from './mock-body.js';
 import { headerTimeoutOf, readIdleGuard, readIdleOf, Wait, writeTimeoutOf } from './mock-wait.js';
@@ -278,15 +278,11 @@ function headerRecord(req: OutgoingRequest): Record<string, string> {
 function replyResponse(reply: MockReply, method: string, url: URL, idle: SourceIdle): Response {
   let body = reply.body;
   let headers = reply.headers;
-  const isBody =
-    body === undefined ||
-    body === null ||
-    typeof body === 'string' ||
-    body instanceof Uint8Array ||
-    body instanceof ArrayBuffer ||
-    typeof (body as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function';
-  if (!isBody) {
-    body = JSON.stringify(body);
+  const json = jsonBody(body, (why, cause) =>
+    new HourglassError(`MockTransport: the reply body cannot be sent as JSON (${why})`, 'HG_BAD_RESPONSE', { method, url, cause }),
+  );
+  if (json !== undefined) {
+    body = json;
     const pairs = headers === undefined ? [] : [...headerPairs(headers)];
     if (!pairs.some(([n]) => n.toLowerCase() === 'content-type')) pairs.push(['content-type', 'application/json']);
     headers = pairs;
