@@ -158,7 +158,8 @@ export class Client<T extends RoundTripper = Transport> {
         timeouts: opts.timeouts,
         trace: opts.trace,
         attempt: 0,
-        deadline: budget,
+        // User code (an interceptor, a RoundTripper) gets the budget's frozen view.
+        deadline: this.chain.guarded ? budget.view : budget,
       };
       // User code sees it: its deadline is read-only at runtime too (SPEC §12).
       if (this.chain.guarded) fixDeadline(req);

@@ -21,7 +21,7 @@ import type * as tls from 'node:tls';
 import { Connection, type ConnOwner, exchangeFacts } from './conn/connection.js';
 import { SocketReader } from './conn/read-buffer.js';
 import type { WritableBody } from './conn/writer.js';
-import { Budget } from './deadline.js';
+import { Budget, budgetOf } from './deadline.js';
 import { decodeResponse } from './decompress.js';
 import { Dialer, type DialerOptions } from './dial/index.js';
 import { closedError, invalidArg, ProtocolError, redactUrl } from './errors.js';
@@ -236,7 +236,10 @@ export class Transport implements RoundTripper {
   /**
    * Sends one request and resolves with its response (any status). The request's
    * overall deadline and signal apply; a request the client did not make gets a
-   * deadline of its own from `req.deadline.remaining()` and `req.signal`.
+   * deadline of its own from `req.deadline.remaining()` and `req.signal`. When that
+   * deadline runs out, the `TimeoutError` (phase `request`) reports as `timeout` the ms
+   * that remained when `roundTrip` was called — 0 for a deadline already past, which
+   * fails at once — and as `elapsed` the ms since that call.
    */
   roundTrip(req: OutgoingRequest): Promise<Response> {
     try {
@@ -245,12 +248,13 @@ export class Transport implements RoundTripper {
       return Promise.reject(err);
     }
     const d = req.deadline;
-    if (d instanceof Budget) return this.start(req, d);
+    const own = budgetOf(d);
+    if (own !== undefined) return this.start(req, own);
     // Built by hand (outgoingRequest(), a user's RoundTripper): the transport owns the budget.
     let budget: Budget;
     try {
       const left = d.remaining();
-      budget = new Budget(left <= 0 ? Number.MIN_VALUE : left, req.signal, req.method, redactUrl(req.url)!);
+      budget = Budget.forRemaining(left, req.signal, req.method, redactUrl(req.url)!);
     } catch (err) {
       return Promise.reject(err);
     }
