@@ -22,7 +22,8 @@
 
 import { Readable } from 'node:stream';
 import { LongTimer } from './deadline.js';
-import { invalidArg } from './errors.js';
+import { HourglassError, invalidArg } from './errors.js';
+import { describeValue } from './options.js';
 import { BodyChannel, type BodyProducer } from './conn/body.js';
 
 /**
@@ -98,6 +99,21 @@ export function sourceChannel(
   return { channel, start: () => undefined, stream: true };
 }
 
+/**
+ * A stream chunk's bytes: a string (UTF-8), any ArrayBufferView or an ArrayBuffer. Any
+ * other value fails the body with `HourglassError` `HG_BAD_RESPONSE` (cause: a
+ * TypeError), not a raw error from Buffer (SPEC §4).
+ */
+function chunkBytes(v: unknown): Buffer {
+  if (typeof v === 'string') return Buffer.from(v, 'utf8');
+  if (ArrayBuffer.isView(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (v instanceof ArrayBuffer) return Buffer.from(v);
+  const what = describeValue(v);
+  throw new HourglassError(`a response body stream yielded ${what}, not a string or bytes`, 'HG_BAD_RESPONSE', {
+    cause: new TypeError(`a body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${what}`),
+  });
+}
+
 /** In-memory bodies are complete before anyone asks. */
 const IDLE_PRODUCER: BodyProducer = {
   onDemand(): void {},
@@ -168,8 +184,7 @@ class StreamProducer implements BodyProducer {
           endOrShort(ch, this.declared);
           return;
         }
-        const v = r.value;
-        const chunk = typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+        const chunk = chunkBytes(r.value);
         if (chunk.length === 0) continue;
         const room = this.declared === undefined ? Number.POSITIVE_INFINITY : this.declared.length - ch.received;
         if (chunk.length >= room) {

@@ -187,6 +187,9 @@ class InterceptorStage implements Stage {
       // outside the call's deadline and signal: it sends nothing.
       if (settled || call.budget.failure !== undefined || call.budget.isFinished) return Promise.reject(lateNext(call, req));
       checkOutgoingRequest(r, 'next()');
+      // SPEC §12: the deadline is read-only. A copy carrying another one (earlier or later)
+      // goes on under the call's: every stage below and the wire run by the call's deadline.
+      if (r.deadline !== req.deadline) r = fixDeadline({ ...r, deadline: req.deadline });
       // A replay while an earlier response of this call is unclaimed: that one goes
       // first (it may hold the only connection the replay could get), as a retry does.
       const pending = given === undefined ? undefined : unclaimed(given);
@@ -480,7 +483,7 @@ export function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
 const NATIVE_TRANSPORT: Stage = {
   run(call, req) {
     // Where the request goes out: a value bound to another origin (a token) stays here.
-    const wire = onWire(call, boundToItsOrigin(req));
+    const wire = onWire(call, boundToItsOrigin(req), call.budget);
     return (call.chain.config.transport as Transport).roundTrip(wire);
   },
 };
@@ -491,9 +494,10 @@ const NATIVE_TRANSPORT: Stage = {
  * a custom one calling `next` again — is a resend as much as a retry or a hop is; so is
  * every request after the first of an operation sharing a {@link WireCount}).
  */
-function onWire(call: Call, req: OutgoingRequest): OutgoingRequest {
+function onWire(call: Call, req: OutgoingRequest, deadline: OutgoingRequest['deadline']): OutgoingRequest {
   const n = call.count.sent++;
-  return req.deadline === call.budget && req.attempt === n ? req : { ...req, deadline: call.budget, attempt: n };
+  // The call's deadline, whatever deadline a copy passed to next() carried (SPEC §12: it is read-only).
+  return req.deadline === deadline && req.attempt === n ? req : { ...req, deadline, attempt: n };
 }
 
 /** Any other RoundTripper: raced against the budget, its result checked. */
@@ -501,7 +505,8 @@ class ForeignTransportStage implements Stage {
   constructor(private readonly rt: RoundTripper) {}
 
   run(call: Call, req: OutgoingRequest): Promise<Response> {
-    const wire = onWire(call, boundToItsOrigin(req));
+    // A RoundTripper of the user's gets the budget's frozen view.
+    const wire = onWire(call, boundToItsOrigin(req), call.budget.view);
     // The race is in place before the RoundTripper runs: one that holds the budget itself
     // (a MockTransport's waits, a wrapped Transport) then holds it over the race and names
     // the phase; one that does not is cut by the race.

@@ -158,7 +158,8 @@ export class Client<T extends RoundTripper = Transport> {
         timeouts: opts.timeouts,
         trace: opts.trace,
         attempt: 0,
-        deadline: budget,
+        // User code (an interceptor, a RoundTripper) gets the budget's frozen view.
+        deadline: this.chain.guarded ? budget.view : budget,
       };
       // User code sees it: its deadline is read-only at runtime too (SPEC §12).
       if (this.chain.guarded) fixDeadline(req);
@@ -262,7 +263,14 @@ function settleWithin(p: Promise<void>, ms: number): Promise<void> {
 
 /** A `transport` must be a RoundTripper: an object with a `roundTrip` method (SPEC §12). */
 function checkTransport<T>(t: T): T {
-  if (isRoundTripper(t)) return t;
+  if (isRoundTripper(t)) {
+    // close() is optional; one that is not a function would fail client.close() raw.
+    const close = (t as { close?: unknown }).close;
+    if (close !== undefined && typeof close !== 'function') {
+      throw invalidArg(`transport.close must be a function or undefined, got ${describeValue(close)}`);
+    }
+    return t;
+  }
   let hint = '';
   if (typeof t === 'object' && t !== null && Object.keys(t).some((k) => TRANSPORT_NAMES.has(k))) {
     hint = '; pass new Transport({ ... }) for Transport options';

@@ -345,6 +345,12 @@ export class Budget {
     return this.deadlineAt === Number.POSITIVE_INFINITY ? this.deadlineAt : this.deadlineAt - now();
   }
 
+  /** The frozen, read-only face of this budget that user code gets as `req.deadline` (made once). */
+  get view(): DeadlineView {
+    return (this.viewOf ??= new DeadlineView(this));
+  }
+  private viewOf: DeadlineView | undefined;
+
   /** Makes `holder` the one to cancel; cancels it at once if the budget already failed. */
   hold(holder: Cancelable): void {
     if (this.holder !== holder) this.keep(this.holder);
@@ -402,11 +408,28 @@ export class Budget {
     if (this.failure !== undefined) throw this.failure;
   }
 
+  /**
+   * A budget for a deadline known only as the ms left of it (a foreign
+   * `RequestDeadline`'s `remaining()`): its timeout is `left`; one already past (`left`
+   * 0 or less) fails at once, its `TimeoutError` reporting `timeout` 0 (what was left)
+   * and `elapsed` from now — never a sentinel value.
+   */
+  static forRemaining(left: number, signal: AbortSignal | undefined, method: string, url: string): Budget {
+    if (left > 0) return new Budget(left, signal, method, url);
+    // 0 means "none" to the constructor: arm the smallest timeout, report it as 0.
+    const b = new Budget(Number.MIN_VALUE, signal, method, url);
+    b.spentAtStart = true;
+    return b;
+  }
+
+  /** Made by {@link forRemaining} from a deadline already past: its timeout reads 0. */
+  private spentAtStart = false;
+
   /** Builds the overall-timeout error as of now (also used when a wait would overrun). */
   timeoutError(cause?: unknown): TimeoutError {
     return new TimeoutError({
       phase: 'request',
-      timeout: this.timeout,
+      timeout: this.spentAtStart ? 0 : this.timeout,
       elapsed: now() - this.startedAt,
       requestSent: this.requestSent,
       activePhase: this.activePhase,
@@ -514,6 +537,44 @@ class SignalWatch {
 }
 
 const WATCHES = new WeakMap<AbortSignal, SignalWatch>();
+
+let budgetOfView: (v: DeadlineView) => Budget;
+
+/**
+ * What user code gets as `OutgoingRequest.deadline` (SPEC §12 `RequestDeadline`): frozen
+ * and read-only (`expiresAt`, `remaining()`); the budget behind it is reachable only by
+ * {@link budgetOf}, so an interceptor can neither fail, extend nor re-label the call's
+ * deadline.
+ */
+export class DeadlineView {
+  /** Epoch ms when the overall timeout expires; `undefined`: none. */
+  readonly expiresAt: number | undefined;
+  readonly #budget: Budget;
+
+  constructor(budget: Budget) {
+    if (!(budget instanceof Budget)) throw new TypeError('DeadlineView: not a budget');
+    this.#budget = budget;
+    this.expiresAt = budget.expiresAt;
+    Object.freeze(this);
+  }
+
+  /** Milliseconds left before the overall timeout (Infinity when there is none). */
+  remaining(): number {
+    return this.#budget.remaining();
+  }
+
+  static {
+    budgetOfView = (v) => v.#budget;
+  }
+}
+Object.freeze(DeadlineView.prototype);
+
+/** The client's budget behind a request's `deadline` (the budget itself or its view), else undefined. */
+export function budgetOf(d: unknown): Budget | undefined {
+  if (d instanceof Budget) return d;
+  if (d instanceof DeadlineView) return budgetOfView(d);
+  return undefined;
+}
 
 /** Budgets of one timeout length, oldest (earliest deadline) first. */
 interface DeadlineList {

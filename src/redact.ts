@@ -1,10 +1,13 @@
 /**
  * redact — the one place that decides which parts of a URL or a header are secrets, for
  * everything hourglass writes out for someone else to read: `url.full` on spans
- * (hourglass/otel), HAR entries (`toHarEntry`, `hourglass get --har`).
+ * (hourglass/otel), HAR entries (`toHarEntry`, `hourglass get --har`), the `logger()`
+ * interceptor's line and entry.
  *
  * Owns: the secret query parameters (those OpenTelemetry's HTTP conventions name for
- * `url.full`: `AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`), the secret
+ * `url.full`: `AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`; and the bearer
+ * token of RFC 6750 §2.3 `access_token`, AWS SigV4's presigned `X-Amz-Signature` and
+ * `X-Amz-Security-Token`, `api_key`), the secret
  * header fields (credentials and cookies), {@link redactUrl} and {@link redactHeader}.
  *
  * Never: re-encodes what it keeps (the rest of a URL stays byte for byte), or throws.
@@ -15,7 +18,16 @@
  */
 
 /** Query parameters whose values are secrets (case-sensitive, as the convention lists them). */
-const SECRET_PARAMS = new Set(['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature']);
+const SECRET_PARAMS = new Set([
+  'AWSAccessKeyId',
+  'Signature',
+  'sig',
+  'X-Goog-Signature',
+  'access_token',
+  'X-Amz-Signature',
+  'X-Amz-Security-Token',
+  'api_key',
+]);
 
 /** Header fields whose values are secrets (lowercase). */
 const SECRET_HEADERS = new Set([

@@ -11,7 +11,7 @@
 
 import type { DeclaredLength, ResponseBodyInit } from './body-source.js';
 import { invalidArg, ProtocolError } from './errors.js';
-import { FIELD_CHAR, isToken } from './http1/headers.js';
+import { chunkedOnly, FIELD_CHAR, isToken, UNSUPPORTED_TE } from './http1/headers.js';
 
 /**
  * Headers for {@link Response.from}: a record (a `string[]` value repeats the field, an
@@ -76,7 +76,7 @@ export function checkFromInit(init: ResponseFromInit): CheckedFromInit {
     throw invalidArg(`Response.from: a ${status} response has no body`);
   }
   const upper = method.toUpperCase();
-  const length = framedLength(rawHeaders, upper, url);
+  const length = framedLength(rawHeaders, upper, url, status);
   const declared = upper === 'HEAD' || status === 204 || status === 304 ? undefined : length;
   return { status, statusText, url, method: upper, rawHeaders, body, declared };
 }
@@ -100,15 +100,20 @@ const FROM_KEYS: ReadonlySet<string> = new Set(['status', 'statusText', 'headers
  * a body that ends short of it fails as a wire body cut short does (`ProtocolError`
  * `truncated-body`), a longer one is cut to it. A value that is not all digits, or repeats
  * that differ, is `bad-content-length`; a `transfer-encoding` beside it is
- * `conflicting-framing` (thrown here, as the wire fails the request).
+ * `conflicting-framing` (thrown here, as the wire fails the request), and so is a
+ * `transfer-encoding` the codec refuses ({@link chunkedOnly}) on a response with a body.
  */
-function framedLength(raw: string[], method: string, url: string): DeclaredLength | undefined {
+function framedLength(raw: string[], method: string, url: string, status: number): DeclaredLength | undefined {
   const fields = { method, url, requestSent: true };
   let value: string | undefined;
-  let te = false;
+  let te = 0;
+  let teValue = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (name === 'transfer-encoding') te = true;
+    if (name === 'transfer-encoding') {
+      te++;
+      teValue = raw[i + 1]!;
+    }
     if (name !== 'content-length') continue;
     const v = raw[i + 1]!;
     if (value !== undefined && value !== v) {
@@ -119,8 +124,10 @@ function framedLength(raw: string[], method: string, url: string): DeclaredLengt
     }
     value = v;
   }
+  if (value !== undefined && te > 0) throw new ProtocolError('conflicting-framing', 'both Transfer-Encoding and Content-Length', fields);
+  const bodiless = method === 'HEAD' || status === 204 || status === 304;
+  if (te > 0 && !bodiless && !chunkedOnly(te, teValue)) throw new ProtocolError('conflicting-framing', UNSUPPORTED_TE, fields);
   if (value === undefined) return undefined;
-  if (te) throw new ProtocolError('conflicting-framing', 'both Transfer-Encoding and Content-Length', fields);
   const length = Number(value);
   return {
     length,

@@ -12,8 +12,10 @@
  * `MockTransport.roundTrip`) before anything touches the wire.
  *
  * Never: sends anything, holds a timer. How the transport reaches a request's internal
- * deadline is not part of these types: the client hands a `deadline` object that the
- * transport recognises; any other `deadline` is honoured through its `remaining()`.
+ * deadline is not part of these types: the client hands a frozen `deadline` object that
+ * the transport recognises (deadline.ts `DeadlineView`); the chain puts it back on any
+ * copy passed to `next()` with another one (SPEC §12: read-only); a request built by hand
+ * and handed to a RoundTripper directly is honoured through its `remaining()`.
  *
  * Invariants: a {@link HeaderList} reports names lower-cased and keeps the case it was
  * given for the wire; its values are validated before they are stored; entries keep
@@ -28,7 +30,13 @@ import { type BodyOrFactory, checkMethod, type HeadersInit, type PreparedBody, p
 import type { Response } from './response.js';
 import type { TraceHooks } from './trace.js';
 
-/** The request's overall deadline, read-only (SPEC §12). */
+/**
+ * The request's overall deadline, read-only (SPEC §12): the object the client hands out
+ * is frozen. A copy of the request passed to `next()` with another deadline (earlier or
+ * later) does not change the call's: the stages below and the wire run by the call's
+ * deadline (bound one attempt tighter with `req.timeouts`). A RoundTripper called
+ * directly with a deadline of its own (`outgoingRequest()`) honours its `remaining()`.
+ */
 export interface RequestDeadline {
   /** Epoch ms (as `Date.now()`) when the overall timeout expires; `undefined`: none. */
   readonly expiresAt: number | undefined;
@@ -66,7 +74,10 @@ export interface OutgoingRequest {
   trace: TraceHooks | undefined;
   /** 0 for the first request on the wire; counts retries and redirect hops. */
   attempt: number;
-  /** The overall deadline, shared by every hop, retry and the final body. */
+  /**
+   * The overall deadline, shared by every hop, retry and the final body; read-only (a
+   * copy passed to `next()` with another one runs under the call's, see {@link RequestDeadline}).
+   */
   readonly deadline: RequestDeadline;
 }
 
@@ -357,10 +368,10 @@ export function outgoingRequest(url: string | URL, init: OutgoingRequestInit = {
     timeouts: init.timeouts,
     trace: init.trace,
     attempt: init.attempt ?? 0,
-    deadline: {
+    deadline: Object.freeze({
       expiresAt,
       remaining: () => (expiresAt === undefined ? Number.POSITIVE_INFINITY : Math.max(0, expiresAt - Date.now())),
-    },
+    }),
   });
 }
 

@@ -13,7 +13,8 @@
 
 import type { WritableBody } from './conn/writer.js';
 import { invalidArg } from './errors.js';
-import { parseContentLength } from './request-init.js';
+import { parseContentLength, toWritable } from './request-init.js';
+import { type OutgoingBody, PreparedOutgoingBody } from './round-tripper.js';
 
 /** What the transport decided about one request's head. */
 export interface RequestHead {
@@ -153,3 +154,12 @@ export function hasIdempotencyKey(headers: string[]): boolean {
   return false;
 }
 
+
+/** The body for one send (a stream's length from the caller's content-length). */
+export function openBody(source: OutgoingBody | undefined, callerHeaders: string[]): WritableBody {
+  if (source === undefined) return NO_BODY;
+  if (source instanceof PreparedOutgoingBody) return source.writable(callerHeaders);
+  return toWritable(source.open(), callerHeaders);
+}
+
+const NO_BODY: WritableBody = Object.freeze({ kind: 'none' });

@@ -21,7 +21,7 @@ import type * as tls from 'node:tls';
 import { Connection, type ConnOwner, exchangeFacts } from './conn/connection.js';
 import { SocketReader } from './conn/read-buffer.js';
 import type { WritableBody } from './conn/writer.js';
-import { Budget } from './deadline.js';
+import { Budget, budgetOf } from './deadline.js';
 import { decodeResponse } from './decompress.js';
 import { Dialer, type DialerOptions } from './dial/index.js';
 import { closedError, invalidArg, ProtocolError, redactUrl } from './errors.js';
@@ -49,13 +49,13 @@ import {
   dropProxyAuth,
   hasExpectContinue,
   hasIdempotencyKey,
+  openBody,
   requestHead,
 } from './transport-head.js';
 import { type ConnectOptions as DialOptions, connectSocket, type DialMarks, readsPlain } from './connector.js';
 import { type ProxyOption, ProxyResolver } from './proxy.js';
 import type { Response } from './response.js';
-import { checkOutgoingRequest, headerFlat, type OutgoingBody, type OutgoingRequest, PreparedOutgoingBody, type RoundTripper } from './round-tripper.js';
-import { toWritable } from './request-init.js';
+import { checkOutgoingRequest, headerFlat, type OutgoingBody, type OutgoingRequest, type RoundTripper } from './round-tripper.js';
 import { Timings } from './timings.js';
 import { tlsOptionsKey } from './tls.js';
 import { emit, type TraceHooks } from './trace.js';
@@ -236,7 +236,10 @@ export class Transport implements RoundTripper {
   /**
    * Sends one request and resolves with its response (any status). The request's
    * overall deadline and signal apply; a request the client did not make gets a
-   * deadline of its own from `req.deadline.remaining()` and `req.signal`.
+   * deadline of its own from `req.deadline.remaining()` and `req.signal`. When that
+   * deadline runs out, the `TimeoutError` (phase `request`) reports as `timeout` the ms
+   * that remained when `roundTrip` was called — 0 for a deadline already past, which
+   * fails at once — and as `elapsed` the ms since that call.
    */
   roundTrip(req: OutgoingRequest): Promise<Response> {
     try {
@@ -245,12 +248,13 @@ export class Transport implements RoundTripper {
       return Promise.reject(err);
     }
     const d = req.deadline;
-    if (d instanceof Budget) return this.start(req, d);
+    const own = budgetOf(d);
+    if (own !== undefined) return this.start(req, own);
     // Built by hand (outgoingRequest(), a user's RoundTripper): the transport owns the budget.
     let budget: Budget;
     try {
       const left = d.remaining();
-      budget = new Budget(left <= 0 ? Number.MIN_VALUE : left, req.signal, req.method, redactUrl(req.url)!);
+      budget = Budget.forRemaining(left, req.signal, req.method, redactUrl(req.url)!);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -752,14 +756,6 @@ interface AttemptInit {
   socketPath: string | undefined;
 }
 
-/** The body for one send. */
-function openBody(source: OutgoingBody | undefined, callerHeaders: string[]): WritableBody {
-  if (source === undefined) return NO_BODY;
-  if (source instanceof PreparedOutgoingBody) return source.writable(callerHeaders);
-  return toWritable(source.open(), callerHeaders);
-}
-
-const NO_BODY: WritableBody = Object.freeze({ kind: 'none' });
 
 /** ALPN offered when HTTP/2 is allowed: `h2` first, as Go and curl. */
 const H2_ALPN: readonly string[] = Object.freeze(['h2', 'http/1.1']);

@@ -234,9 +234,7 @@ export class RequestWriter implements TurnEnd {
         // Framing counts bytes: a Uint16Array's `length` is not its size on the wire.
         if (chunk.byteLength === 0) continue;
         sent += chunk.byteLength;
-        if (!chunked && sent > length) {
-          throw invalidArg(`request body is longer than its content-length (${length})`);
-        }
+        if (!chunked && sent > length) throw bodyTooLong(length);
         let more: boolean;
         if (chunked) {
           s.cork();
@@ -256,26 +254,40 @@ export class RequestWriter implements TurnEnd {
         }
       }
       if (this.abandoned || s.destroyed) return;
-      if (!chunked && sent !== length) {
-        throw invalidArg(`request body is shorter (${sent} bytes) than its content-length (${length})`);
-      }
+      if (!chunked && sent !== length) throw bodyTooShort(sent, length);
       s.write(chunked ? LAST_CHUNK : Buffer.alloc(0), this.onFlushed);
       this.queued = true;
     } catch (err) {
       if (this.abandoned) return;
-      const e =
-        err instanceof HourglassError
-          ? err
-          : new HourglassError(`request body stream failed: ${(err as Error)?.message ?? String(err)}`, 'HG_REQUEST_BODY', {
-              cause: err,
-            });
-      this.flushed(e);
+      this.flushed(bodyStreamFailed(err));
     }
   }
 }
 
+/*
+ * The framing rules of a stream request body, one implementation for every sender (the
+ * HTTP/1.1 writer, the HTTP/2 upload, MockTransport): a piece's bytes, a declared length
+ * overrun (before the surplus byte leaves) or left short, a stream that failed.
+ */
+
+/** `HG_INVALID_ARG`: the stream gave more bytes than its content-length. */
+export function bodyTooLong(length: number): HourglassError {
+  return invalidArg(`request body is longer than its content-length (${length})`);
+}
+
+/** `HG_INVALID_ARG`: the stream ended short of its content-length. */
+export function bodyTooShort(sent: number, length: number): HourglassError {
+  return invalidArg(`request body is shorter (${sent} bytes) than its content-length (${length})`);
+}
+
+/** What a body stream's failure becomes: an HourglassError as is, anything else `HG_REQUEST_BODY` (cause: it). */
+export function bodyStreamFailed(err: unknown): HourglassError {
+  if (err instanceof HourglassError) return err;
+  return new HourglassError(`request body stream failed: ${(err as Error)?.message ?? String(err)}`, 'HG_REQUEST_BODY', { cause: err });
+}
+
 /** The bytes of a body piece, as a Uint8Array over the same memory (no copy for views). */
-function bodyBytes(piece: unknown): Uint8Array {
+export function bodyBytes(piece: unknown): Uint8Array {
   if (piece instanceof Uint8Array) return piece;
   if (typeof piece === 'string') return Buffer.from(piece);
   if (ArrayBuffer.isView(piece)) return new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength);

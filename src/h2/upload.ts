@@ -14,8 +14,7 @@
  */
 
 import type { ClientHttp2Stream } from 'node:http2';
-import type { BodyChunk, WritableBody } from '../conn/writer.js';
-import { HourglassError, invalidArg } from '../errors.js';
+import { type BodyChunk, bodyBytes, bodyStreamFailed, bodyTooLong, bodyTooShort, type WritableBody } from '../conn/writer.js';
 
 const PIECE = 64 * 1024;
 
@@ -91,10 +90,10 @@ export class Upload {
     try {
       for await (const piece of source) {
         if (this.stopped) return;
-        const chunk = bytesOf(piece);
+        const chunk = bodyBytes(piece);
         if (chunk.byteLength === 0) continue;
         sent += chunk.byteLength;
-        if (length >= 0 && sent > length) throw invalidArg(`request body is longer than its content-length (${length})`);
+        if (length >= 0 && sent > length) throw bodyTooLong(length);
         for (let off = 0; off < chunk.byteLength; off += PIECE) {
           const part = chunk.byteLength <= PIECE ? chunk : chunk.subarray(off, off + PIECE);
           if (length >= 0 && sent === length && off + PIECE >= chunk.byteLength) {
@@ -111,19 +110,11 @@ export class Upload {
         }
       }
       if (this.stopped) return;
-      if (length >= 0 && sent !== length) {
-        throw invalidArg(`request body is shorter (${sent} bytes) than its content-length (${length})`);
-      }
+      if (length >= 0 && sent !== length) throw bodyTooShort(sent, length);
       s.end(() => this.finish(undefined));
     } catch (err) {
       if (this.abandoned) return;
-      this.finish(
-        err instanceof HourglassError
-          ? err
-          : new HourglassError(`request body stream failed: ${(err as Error)?.message ?? String(err)}`, 'HG_REQUEST_BODY', {
-              cause: err,
-            }),
-      );
+      this.finish(bodyStreamFailed(err));
     }
   }
 
@@ -135,13 +126,6 @@ export class Upload {
   }
 }
 
-function bytesOf(piece: unknown): Uint8Array {
-  if (piece instanceof Uint8Array) return piece;
-  if (typeof piece === 'string') return Buffer.from(piece);
-  if (ArrayBuffer.isView(piece)) return new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength);
-  if (piece instanceof ArrayBuffer) return new Uint8Array(piece);
-  throw invalidArg(`a request body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${typeof piece}`);
-}
 
 /** What the write-idle judgement reads of the connection. */
 export interface UploadConnection {

@@ -495,3 +495,15 @@ function table(member: (c: number) => boolean): Uint8Array {
   for (let c = 0; c < 256; c++) t[c] = member(c) ? 1 : 0;
   return t;
 }
+
+/**
+ * The codec's rule for a response's Transfer-Encoding (RFC 9112 §6.1): exactly one field,
+ * and it is `chunked`; anything else is `conflicting-framing`. Shared by the parser and
+ * the responses no connection produced (`Response.from`, `MockTransport` replies).
+ */
+export function chunkedOnly(count: number, value: string): boolean {
+  return count === 1 && value.length === 7 && value.toLowerCase() === 'chunked';
+}
+
+/** The codec's message for a Transfer-Encoding {@link chunkedOnly} refuses. */
+export const UNSUPPORTED_TE = 'unsupported Transfer-Encoding (only "chunked" is accepted)';

@@ -21,7 +21,7 @@
 
 import { ProtocolError, type ProtocolReason } from '../errors.js';
 import { DEFAULTS } from '../options.js';
-import { CONNECTION_CLOSE, CONNECTION_KEEP_ALIVE, FIELD_CHAR, HEX, HeadSection, TCHAR } from './headers.js';
+import { chunkedOnly, CONNECTION_CLOSE, CONNECTION_KEEP_ALIVE, FIELD_CHAR, HEX, HeadSection, TCHAR, UNSUPPORTED_TE } from './headers.js';
 
 /** A parsed response head (interim or final). */
 export interface ResponseHead {
@@ -221,12 +221,7 @@ export class ResponseParser {
       if (h.minor === 0) {
         throw protocolError('conflicting-framing', 'Transfer-Encoding in an HTTP/1.0 response');
       }
-      if (h.teCount !== 1 || h.teValue.length !== 7 || h.teValue.toLowerCase() !== 'chunked') {
-        throw protocolError(
-          'conflicting-framing',
-          `unsupported Transfer-Encoding (only "chunked" is accepted)`,
-        );
-      }
+      if (!chunkedOnly(h.teCount, h.teValue)) throw protocolError('conflicting-framing', UNSUPPORTED_TE);
       framing = 'chunked';
       next = S_SIZE_START;
     } else if (h.clCount > 0) {

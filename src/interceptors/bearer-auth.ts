@@ -18,7 +18,7 @@
  * reused); concurrent calls that meet the same challenge share one `token()` call.
  */
 
-import { Budget } from '../deadline.js';
+import { budgetOf } from '../deadline.js';
 import { HourglassError, invalidArg } from '../errors.js';
 import type { Response } from '../response.js';
 import { bindToOrigin, type Interceptor, type OutgoingRequest } from '../round-tripper.js';
@@ -120,7 +120,7 @@ export function bearerAuth(options: BearerAuthOptions): Interceptor {
       if (token !== undefined && tokens.get(key) === token) tokens.delete(key);
       await res.dump();
       // The wait for token() prepares the replay: phase `start`, the replay not sent.
-      if (req.deadline instanceof Budget) req.deadline.nextRequest();
+      budgetOf(req.deadline)?.nextRequest();
       token = await fetchToken(key, challenge, req);
     } else {
       await res.dump();
@@ -153,16 +153,16 @@ function waitFor(f: Flight, req: OutgoingRequest, drop: () => void): Promise<str
       f.ac.abort(reason);
     }
   };
-  const d = req.deadline;
+  const d = budgetOf(req.deadline);
   // The client's own budget: its race rejects with the call's own failure (timeout, abort).
-  const waiting = d instanceof Budget ? d.race(f.p) : underForeignDeadline(f.p, req);
+  const waiting = d !== undefined ? d.race(f.p) : underForeignDeadline(f.p, req);
   return waiting.then(
     (t) => {
       leave(false);
       return t;
     },
     (err: unknown) => {
-      leave(d instanceof Budget ? d.failure !== undefined : err instanceof GaveUp, err);
+      leave(d !== undefined ? d.failure !== undefined : err instanceof GaveUp, err);
       throw err instanceof GaveUp ? err.reason : err;
     },
   );

@@ -9,11 +9,13 @@
  * crash the process.
  *
  * Invariants: exactly one call of `fn` per call of the interceptor; the URL passes
- * `redactUrl` (userinfo removed).
+ * `redactUrl` (userinfo removed) and redact.ts's query redaction (the secret parameters'
+ * values are `REDACTED`, as on telemetry's `url.full`).
  */
 
 import { HourglassError, TimeoutError, redactUrl, invalidArg } from '../errors.js';
 import { isThenable } from '../chain.js';
+import { redactUrl as redactQuery } from '../redact.js';
 import type { Response } from '../response.js';
 import type { Interceptor, OutgoingRequest } from '../round-tripper.js';
 import type { TimingPhases } from '../timings.js';
@@ -21,7 +23,7 @@ import type { TimingPhases } from '../timings.js';
 /** What {@link logger} knows about one call, besides the formatted line. */
 export interface LogEntry {
   method: string;
-  /** The URL without userinfo. */
+  /** The URL without userinfo, secret query values `REDACTED` (as telemetry's `url.full`). */
   url: string;
   /** The final status, when a response came. */
   status: number | undefined;
@@ -39,7 +41,9 @@ export interface LogEntry {
  * An interceptor that calls `fn` once per request with one line, e.g.
  * `GET https://api.test/users -> 200 in 41 ms (dns 1, tcp 2, tls 9, firstByte 27)` or
  * `GET https://api.test/slow -> TimeoutError ETIMEDOUT response-headers in 5002 ms`.
- * The URL never carries credentials; header values are never printed.
+ * The URL never carries credentials (no userinfo; the values of secret query parameters
+ * such as `access_token` or `X-Amz-Signature` are `REDACTED`, as on telemetry's
+ * `url.full`); header values are never printed.
  *
  * @example
  * const client = new Client({ interceptors: [logger((line) => console.error(line))] });
@@ -49,7 +53,7 @@ export function logger(fn: (line: string, entry: LogEntry) => unknown): Intercep
   return async function loggerInterceptor(req: OutgoingRequest, next): Promise<Response> {
     const started = performance.now();
     const method = req.method;
-    const url = redactUrl(req.url) ?? '';
+    const url = redactQuery(redactUrl(req.url) ?? '');
     let res: Response;
     try {
       res = await next(req);

@@ -35,7 +35,8 @@ export function spanName(method: string): string {
 
 /**
  * `url.full` as the convention wants it: userinfo becomes `REDACTED:REDACTED`, and the
- * values of `AWSAccessKeyId`, `Signature`, `sig` and `X-Goog-Signature` become
+ * values of the secret query parameters (src/redact.ts: the convention's
+ * `AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`, and a few more) become
  * `REDACTED`; the rest of the URL is kept byte for byte (no re-encoding of the query).
  */
 export function fullUrl(url: URL): string {

@@ -2,15 +2,20 @@
  * mock-body — reads an outgoing request body to its end for {@link MockTransport}'s
  * record (SPEC §12: `mock.calls` holds the body's bytes, a stream read fully).
  *
- * Invariants: the body is opened once (a non-replayable body is consumed, as a real send
- * would); a stream that fails gives `HG_REQUEST_BODY` (as the real writer does); the
- * caller bounds the wait (the request's deadline, signal and write timeout) and, when it
- * gives up, a Readable body is destroyed as the real writer destroys it.
+ * Owns nothing of framing: the body comes framed by the transport's own rules
+ * (transport-head.ts `requestHead`), and a stream is held to its declared length by the
+ * writers' rules (conn/writer.ts: `bodyTooLong`, `bodyTooShort`, `bodyStreamFailed`),
+ * so the mock refuses what the wire refuses, with the same codes and messages.
+ *
+ * Invariants: the body is opened once, by the caller, when the request is taken (a
+ * non-replayable body is consumed, as a real send would); a stream that fails gives
+ * `HG_REQUEST_BODY` (as the real writer does); the caller bounds the wait (the
+ * request's deadline, signal and write timeout) and, when it gives up, a Readable body
+ * is destroyed as the real writer destroys it.
  */
 
 import { Readable } from 'node:stream';
-import { HourglassError } from '../errors.js';
-import type { OutgoingBody } from '../round-tripper.js';
+import { type BodyChunk, bodyBytes, bodyStreamFailed, bodyTooLong, bodyTooShort, type WritableBody } from '../conn/writer.js';
 
 /** A body being read: its bytes, and how to give up on it. */
 export interface BodyRead {
@@ -19,21 +24,16 @@ export interface BodyRead {
   abandon(): void;
 }
 
-/** Starts reading the body of a request (undefined bytes when it has none). */
-export function readRequestBody(body: OutgoingBody | undefined): BodyRead {
-  if (body === undefined) return { bytes: Promise.resolve(undefined), abandon: noop };
-  let content: ReturnType<OutgoingBody['open']>;
-  try {
-    content = body.open();
-  } catch (err) {
-    return { bytes: Promise.reject(err as Error), abandon: noop };
+/** Starts reading a framed request body (undefined bytes when it has none). */
+export function readRequestBody(body: WritableBody): BodyRead {
+  if (body.kind === 'none') return { bytes: Promise.resolve(undefined), abandon: noop };
+  if (body.kind === 'buffer') {
+    const d = body.data;
+    const bytes = typeof d === 'string' ? Buffer.from(d, 'utf8') : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+    return { bytes: Promise.resolve(bytes), abandon: noop };
   }
-  if (typeof content === 'string') return { bytes: Promise.resolve(Buffer.from(content, 'utf8')), abandon: noop };
-  if (content instanceof Uint8Array) {
-    return { bytes: Promise.resolve(Buffer.from(content.buffer, content.byteOffset, content.byteLength)), abandon: noop };
-  }
-  const stream = content;
-  const bytes = drain(stream);
+  const stream = body.source;
+  const bytes = drain(stream, body.length);
   bytes.catch(noop); // a wait that ended first (or never started) leaves its failure nobody's
   return {
     bytes,
@@ -45,17 +45,20 @@ export function readRequestBody(body: OutgoingBody | undefined): BodyRead {
 
 function noop(): void {}
 
-async function drain(content: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
+async function drain(content: AsyncIterable<BodyChunk> | Iterable<BodyChunk>, length: number): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  let sent = 0;
   try {
-    for await (const c of content as AsyncIterable<Uint8Array | string>) {
-      chunks.push(typeof c === 'string' ? Buffer.from(c, 'utf8') : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+    for await (const piece of content) {
+      const c = bodyBytes(piece);
+      sent += c.byteLength;
+      if (length >= 0 && sent > length) throw bodyTooLong(length);
+      chunks.push(c);
     }
+    if (length >= 0 && sent !== length) throw bodyTooShort(sent, length);
   } catch (err) {
-    if (err instanceof HourglassError) throw err;
-    throw new HourglassError(`request body stream failed: ${(err as Error)?.message ?? String(err)}`, 'HG_REQUEST_BODY', {
-      cause: err,
-    });
+    if (content instanceof Readable) content.destroy();
+    throw bodyStreamFailed(err);
   }
   return Buffer.concat(chunks);
 }

@@ -18,6 +18,50 @@ import { invalidArg, redactUrl } from '../errors.js';
 import { describeValue } from '../options.js';
 import type { ResponseBodyInit, ResponseHeadersInit } from '../response.js';
 import { rawHeaderList } from '../response-from.js';
+import { chunkedOnly, UNSUPPORTED_TE } from '../http1/headers.js';
+
+/**
+ * A reply header the codec refuses is the mock author's mistake: `HG_INVALID_ARG` at
+ * setup, by the codec's own rule ({@link chunkedOnly}), not a failure of every request.
+ */
+function checkReplyFraming(flat: string[]): void {
+  let count = 0;
+  let value = '';
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i]!.toLowerCase() !== 'transfer-encoding') continue;
+    count++;
+    value = flat[i + 1]!;
+  }
+  if (count > 0 && !chunkedOnly(count, value)) {
+    throw invalidArg(`MockRoute.reply: transfer-encoding ${JSON.stringify(value.slice(0, 40))}: ${UNSUPPORTED_TE}`);
+  }
+}
+
+/**
+ * The JSON text of a reply body that is no string, bytes or stream (SPEC §12: any other
+ * value is sent as JSON), or undefined for those. A value JSON.stringify refuses (a
+ * BigInt, a cycle) or turns into nothing (a function, a symbol) fails with `fail(...)`.
+ */
+export function jsonBody(body: MockReplyBody, fail: (why: string, cause: unknown) => Error): string | undefined {
+  if (
+    body === undefined ||
+    body === null ||
+    typeof body === 'string' ||
+    body instanceof Uint8Array ||
+    body instanceof ArrayBuffer ||
+    typeof (body as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function'
+  ) {
+    return undefined;
+  }
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(body) as string | undefined;
+  } catch (err) {
+    throw fail((err as Error)?.message ?? String(err), err);
+  }
+  if (text === undefined) throw fail(`${describeValue(body)} has no JSON form`, undefined);
+  return text;
+}
 
 /** What a route's URL pattern may be: a full URL, a RegExp tried on `url.href`, or a predicate. */
 export type MockUrlPattern = string | URL | RegExp | ((url: URL) => boolean);
@@ -98,6 +142,8 @@ export class MockRoute {
       // Checked now with the codec's validator, not when a request comes; an iterable
       // (a Map's entries()) is read once here, so it is kept as pairs.
       const flat = rawHeaderList(headers, 'MockRoute.reply');
+      checkReplyFraming(flat);
+      jsonBody(body, (why, cause) => invalidArg(`MockRoute.reply: the body cannot be sent as JSON (${why})`, { cause }));
       const pairs: Array<[string, string]> = [];
       for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
       this.action = { kind: 'reply', reply: { status: statusOrFn, body, headers: headers === undefined ? undefined : pairs } };

@@ -16,7 +16,9 @@
  * `requestSent` — true: the mock took the whole request —, `elapsed`, `method`, `url`);
  * a stream body of a reply stalls into the same `read-idle` error (body-source.ts runs
  * the clock while the caller waits for bytes) and the deadline cuts it as a wire body
- * (`activePhase` `body`). A `delay()` cut before it answered leaves its route unused.
+ * (`activePhase` `body`). A `delay()` cut before it answered leaves its route unused
+ * (and `calls[i].route` undefined). Every step works on a snapshot of the request taken
+ * when `roundTrip` is called, framed by the transport's own rules (transport-head.ts).
  */
 
 import { AssertionError } from 'node:assert';
@@ -25,8 +27,9 @@ import { closedError, HourglassError, invalidArg, redactUrl } from '../errors.js
 import { DEFAULT_TIMEOUTS, DEFAULTS, checkDuration, checkOptionsObject, resolveTimeouts } from '../options.js';
 import { isGenuineResponse, Response } from '../response.js';
 import type { SourceIdle } from '../body-source.js';
-import { checkOutgoingRequest, type OutgoingRequest, type RoundTripper } from '../round-tripper.js';
-import { type MockReply, type MockReplyRequest, MockRoute, type MockUrlPattern, routeMethod, routePattern } from './mock-routes.js';
+import { checkOutgoingRequest, headerFlat, type OutgoingRequest, type RoundTripper } from '../round-tripper.js';
+import { openBody, requestHead } from '../transport-head.js';
+import { jsonBody, type MockReply, type MockReplyRequest, MockRoute, type MockUrlPattern, routeMethod, routePattern } from './mock-routes.js';
 import { decodeResponse } from '../decompress.js';
 import { readRequestBody } from './mock-body.js';
 import { headerTimeoutOf, readIdleGuard, readIdleOf, Wait, writeTimeoutOf } from './mock-wait.js';
@@ -69,7 +72,10 @@ export interface MockCall {
   headers: Record<string, string>;
   /** The body's bytes (a stream body read to its end), or undefined for none. */
   body: Buffer | undefined;
-  /** The route that answered (its description), or undefined when none matched. */
+  /**
+   * The route that answered (its description), or undefined when none matched or the
+   * route's `delay()` was cut (timeout, signal, close) before it answered.
+   */
   route: string | undefined;
 }
 
@@ -134,12 +140,23 @@ export class MockTransport implements RoundTripper {
     // The request's timeouts are checked as the transport checks them (names and values).
     resolveTimeouts(DEFAULT_TIMEOUTS, req.timeouts);
     if (this.closed) throw closedError('MockTransport', { method: req.method, url: req.url });
+    // As the transport, the mock works on the request as it was handed over: a caller
+    // that changes it after roundTrip() changes neither the route, nor `calls`, nor errors.
+    return this.answer(snapshot(req));
+  }
+
+  /** The steps of {@link roundTrip} on the snapshot `req`. */
+  private async answer(req: OutgoingRequest): Promise<Response> {
     const started = now();
     const method = req.method.toUpperCase();
     const url = req.url;
+    // The transport's own framing rules (SPEC §11), with its codes and messages: a test
+    // with the mock fails where the wire would.
+    const flat = headerFlat(req.headers);
+    const framed = requestHead(req.method, url, flat, openBody(req.body, flat), FRAMING_POLICY).body;
     const call: MockCall = { method, url: url.href, headers: headerRecord(req), body: undefined, route: undefined };
     this.calls.push(call);
-    const read = readRequestBody(req.body);
+    const read = readRequestBody(framed);
     try {
       call.body = await this.wait(req, started, Number.POSITIVE_INFINITY, read.bytes, false);
     } catch (err) {
@@ -149,7 +166,6 @@ export class MockTransport implements RoundTripper {
     const route = this.routes.find((r) => r.live && r.methodMatches(method) && r.urlMatches(url));
     if (route === undefined) throw this.unmatched(method, url);
     route.count++;
-    call.route = route.describe();
     const sent = now();
     if (route.delayMs > 0) {
       try {
@@ -161,6 +177,8 @@ export class MockTransport implements RoundTripper {
         throw err;
       }
     }
+    // The route answers now (a reply, a stall, an error): `calls` names it.
+    call.route = route.describe();
     const action = route.action;
     if (action === undefined) {
       throw invalidArg(`MockTransport: route ${route.describe()} has no reply, stall or error`, { method, url });
@@ -234,6 +252,19 @@ export class MockTransport implements RoundTripper {
   }
 }
 
+/** What the framing check is told of the sender (nothing it adds is recorded). */
+const FRAMING_POLICY = { disableKeepAlives: false, disableCompression: true } as const;
+
+/** The request as handed over: its URL, headers and timeouts are copies (the body was not opened yet). */
+function snapshot(req: OutgoingRequest): OutgoingRequest {
+  return {
+    ...req,
+    url: new URL(req.url.href),
+    headers: req.headers.clone(),
+    timeouts: req.timeouts === undefined ? undefined : { ...req.timeouts },
+  };
+}
+
 function headerRecord(req: OutgoingRequest): Record<string, string> {
   const out = Object.create(null) as Record<string, string>;
   for (const [name, value] of req.headers.entries()) {
@@ -247,15 +278,11 @@ function headerRecord(req: OutgoingRequest): Record<string, string> {
 function replyResponse(reply: MockReply, method: string, url: URL, idle: SourceIdle): Response {
   let body = reply.body;
   let headers = reply.headers;
-  const isBody =
-    body === undefined ||
-    body === null ||
-    typeof body === 'string' ||
-    body instanceof Uint8Array ||
-    body instanceof ArrayBuffer ||
-    typeof (body as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function';
-  if (!isBody) {
-    body = JSON.stringify(body);
+  const json = jsonBody(body, (why, cause) =>
+    new HourglassError(`MockTransport: the reply body cannot be sent as JSON (${why})`, 'HG_BAD_RESPONSE', { method, url, cause }),
+  );
+  if (json !== undefined) {
+    body = json;
     const pairs = headers === undefined ? [] : [...headerPairs(headers)];
     if (!pairs.some(([n]) => n.toLowerCase() === 'content-type')) pairs.push(['content-type', 'application/json']);
     headers = pairs;

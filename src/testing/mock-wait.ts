@@ -12,7 +12,7 @@
  * listener and hold on the budget are gone.
  */
 
-import { Budget, type Cancelable, LongTimer, now } from '../deadline.js';
+import { type Budget, budgetOf, type Cancelable, LongTimer, now } from '../deadline.js';
 import { AbortError, type ActivePhase, type HourglassError, TimeoutError } from '../errors.js';
 import type { SourceIdle } from '../body-source.js';
 import type { OutgoingRequest, RequestDeadline } from '../round-tripper.js';
@@ -58,7 +58,7 @@ export class Wait implements Cancelable {
     this.idleAt = idleTimeout > 0 ? from + idleTimeout : Number.POSITIVE_INFINITY;
     this.writeAt = writeTimeout > 0 ? from + writeTimeout : Number.POSITIVE_INFINITY;
     const d = req.deadline;
-    this.budget = d instanceof Budget ? d : undefined;
+    this.budget = budgetOf(d);
     // A budget fails the wait itself (cancel); a plain deadline needs the mock's own clock.
     const remaining = this.budget !== undefined ? Number.POSITIVE_INFINITY : d.remaining();
     this.deadlineAt = remaining === Number.POSITIVE_INFINITY ? remaining : now() + Math.max(0, remaining);
@@ -121,8 +121,8 @@ export class Wait implements Cancelable {
 
   private deadlineError(t: number): TimeoutError {
     // The client's deadline knows the configured timeout and when the request began.
-    const d = this.req.deadline as RequestDeadline & { timeoutError?: () => unknown };
-    const own = typeof d.timeoutError === 'function' ? d.timeoutError() : undefined;
+    const d: RequestDeadline = this.req.deadline;
+    const own = budgetOf(d)?.timeoutError();
     const known = own instanceof TimeoutError;
     const timeout = known ? own.timeout : d.expiresAt === undefined ? 0 : Math.max(0, Math.round(d.expiresAt - this.startedEpoch));
     return new TimeoutError({
