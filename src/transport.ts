@@ -59,7 +59,7 @@ import { toWritable } from './request-init.js';
 import { Timings } from './timings.js';
 import { tlsOptionsKey } from './tls.js';
 import { emit, type TraceHooks } from './trace.js';
-import { startWire, watchWire, type WireRequest, wireChannels } from './wire.js';
+import { replayWire, startWire, watchWire, type WireRequest, wireChannels } from './wire.js';
 import { checkFlag, type H2Options, resolveH2Options, type ResolvedH2Options } from './h2/options.js';
 import { H2Session, type OriginHint, type SessionOwner } from './h2/session.js';
 import { sendOnStream, unprocessed } from './h2/stream.js';
@@ -275,7 +275,7 @@ export class Transport implements RoundTripper {
     }
     if (!wireChannels.start.hasSubscribers) return this.attempt(at);
     at.wire = startWire(req.method, req.url, req.attempt, at.headers);
-    return watchWire(at.wire, this.attempt(at));
+    return watchWire(at, this.attempt(at));
   }
 
   /** Counters per host key and in total (SPEC §11). */
@@ -442,7 +442,11 @@ export class Transport implements RoundTripper {
         },
         (err) => {
           void SETTLED.then(() => {
-            if (this.h2Replay(err, at)) resolve(this.attempt(at));
+            if (this.h2Replay(err, at)) {
+              // SPEC §14: the replay is a request on the wire of its own (its own span).
+              if (at.wire !== undefined) at.wire = replayWire(at.wire, err, at.headers);
+              resolve(this.attempt(at));
+            }
             // SPEC §4 on HTTP/2 too: a reused connection closed before any response byte.
             else if (reused && at.budget.failure === undefined && this.mayRetryStale(err, at, true)) {
               at.n++;

@@ -535,7 +535,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.resolveHead = this.rejectHead = undefined;
     if (reject !== undefined) {
       req.budget.release(this);
-      reject(err); // wire:error: the transport's watchWire publishes it (once, after any replay)
+      reject(err); // wire:error: the transport publishes it (watchWire, or replayWire for a replay)
     } else {
       this.channel?.fail(err);
     }
