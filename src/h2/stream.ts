@@ -471,7 +471,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       return undefined;
     }
     if (typeof verdict === 'number') {
-      this.clock.after(WRITE_IDLE, verdict);
+      this.clock.set(WRITE_IDLE, verdict); // the limit itself, not "from now" (SPEC §3)
       return undefined;
     }
     const elapsed = now() - this.judge.flushedAt;
