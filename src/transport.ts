@@ -213,7 +213,7 @@ export class Transport implements RoundTripper {
 
   // Private implementation past this point.
 
-  /** The pool handed `at` a connection (Attempt.leased): exchange on it. */
+  /** @internal The pool handed `at` a connection (Attempt.leased): exchange on it. */
   private readonly exchangeOn = (at: Attempt, lease: Lease<AnyConn>): void => {
     if (lease.conn instanceof H2Session) this.exchangeH2(at, lease, lease.conn);
     else this.exchange1(at, lease, lease.conn);
