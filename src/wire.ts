@@ -13,7 +13,12 @@
  * Payloads (a second connection type, e.g. HTTP/2, publishes the same):
  *   - `hourglass:wire:start` `{ wire: WireRequest }` — once per request handed to the
  *     transport, synchronously in the caller's async context, before a connection is
- *     wanted; `wire.setHeader(name, value)` works only during this message.
+ *     wanted; `wire.setHeader(name, value)` works only during this message. An HTTP/2
+ *     stream the server did not process (REFUSED_STREAM, above a GOAWAY's last-stream-id)
+ *     ends with `wire:error` (the refusal) and its replay is a request of its own: a new
+ *     `wire:start` (`attempt` + 1, `replayOf` the refused one), published from the
+ *     connection's context, not the caller's (a subscriber finds the caller's through
+ *     `replayOf`).
  *   - `hourglass:wire:connected` `{ wire, reused: boolean, protocol: '1.1' | '2',
  *     connection: ConnectionInfo, timings: Timings }` — a connection was handed to it
  *     (again if the transport's stale-connection retry takes another one).
@@ -78,6 +83,12 @@ export class WireRequest {
     readonly attempt: number,
     /** The head's field list, flat `[name, value, ...]`, as the transport will write it. */
     private readonly headers: string[],
+    /**
+     * The request on the wire this one replays — an HTTP/2 stream the server did not
+     * process (REFUSED_STREAM, or above a GOAWAY's last-stream-id), which ended with
+     * `wire:error` — or undefined. Its `attempt` is one less than this one's.
+     */
+    readonly replayOf: WireRequest | undefined = undefined,
   ) {}
 
   /** The value of a request header as it will be sent (first of its name), if any. */
@@ -148,14 +159,31 @@ export function startWire(method: string, url: URL, attempt: number, headers: st
 }
 
 /**
- * Publishes `wire:error` if the transport's promise for `wire` rejects before a response
- * head (after one, the body's settling already ended the request).
+ * Publishes `wire:error` for the request on the wire `at` holds when the transport's
+ * promise rejects before a response head (after one, the body's settling already ended
+ * the request). Read when it rejects: a replay may have replaced it ({@link replayWire}).
  */
-export function watchWire(wire: WireRequest, p: Promise<Response>): Promise<Response> {
+export function watchWire(at: { readonly wire: WireRequest | undefined }, p: Promise<Response>): Promise<Response> {
   return p.catch((error: unknown) => {
-    failWire(wire, error);
+    if (at.wire !== undefined) failWire(at.wire, error);
     throw error;
   });
+}
+
+/**
+ * An HTTP/2 stream the server did not process is replayed (SPEC §13): `wire` ends with
+ * `wire:error` (the refusal, `error`), and the replay is a request on the wire of its own
+ * — `wire:start` with `attempt` + 1 and `replayOf` set, `headers` the list its head is
+ * serialized from. Returns its WireRequest, or undefined when `wire:start` has no
+ * subscriber any more. Called on the replay path only.
+ */
+export function replayWire(wire: WireRequest, error: unknown, headers: string[]): WireRequest | undefined {
+  failWire(wire, error);
+  if (!wireChannels.start.hasSubscribers) return undefined;
+  const next = new WireRequest(wire.method, wire.url, wire.attempt + 1, headers, wire);
+  wireChannels.start.publish({ wire: next });
+  next.seal();
+  return next;
 }
 
 /** `wire:error` for `wire`, unless it already ended (the first terminal message wins). */

@@ -178,8 +178,9 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.session.opened(this);
     this.sent = true; // HEADERS are submitted: the peer may act on them
     if (req.trace !== undefined) emit(req.trace, 'wroteHeaders', { head: headText(headers) });
+    // Seven listeners per stream ('continue' only when the request waits for a 100).
     stream.on('headers', (h: http2.IncomingHttpHeaders) => this.onInterim(h));
-    stream.on('continue', () => this.sendBody());
+    if (req.expectContinue) stream.on('continue', () => this.sendBody());
     stream.on('response', (h: http2.IncomingHttpHeaders) => this.onHead(h));
     stream.on('data', (c: Buffer) => this.onData(c));
     stream.on('trailers', (h: http2.IncomingHttpHeaders) => this.onTrailers(h));
@@ -187,7 +188,10 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     stream.on('error', (err: Error) => {
       this.streamError ??= err;
     });
-    stream.on('close', () => this.onClose());
+    stream.on('close', () => {
+      this.onClose();
+      this.upload?.streamClosed(); // the upload's own 'close' listener, folded in
+    });
     const t = now();
     this.phaseStart = t;
     this.clock.after(WRITE, req.timeouts.writeTimeout, t);
@@ -224,7 +228,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   // --- request body ------------------------------------------------------------
 
   private sendBody(): void {
-    if (this.upload === undefined || this.failed !== undefined || this.headSeen && this.upload.done) return;
+    // Once: a 100 Continue after expectContinueTimeout sent the body does not send it again.
+    if (this.upload === undefined || this.upload.started || this.failed !== undefined || this.headSeen && this.upload.done) return;
     if (this.waitingContinue) {
       this.waitingContinue = false;
       this.clock.unset(CONTINUE);
@@ -471,7 +476,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       return undefined;
     }
     if (typeof verdict === 'number') {
-      this.clock.after(WRITE_IDLE, verdict);
+      this.clock.set(WRITE_IDLE, verdict); // the limit itself, not "from now" (SPEC §3)
       return undefined;
     }
     const elapsed = now() - this.judge.flushedAt;
@@ -535,7 +540,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.resolveHead = this.rejectHead = undefined;
     if (reject !== undefined) {
       req.budget.release(this);
-      reject(err); // wire:error: the transport's watchWire publishes it (once, after any replay)
+      reject(err); // wire:error: the transport publishes it (watchWire, or replayWire for a replay)
     } else {
       this.channel?.fail(err);
     }

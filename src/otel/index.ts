@@ -3,8 +3,8 @@
  * the stable HTTP client semantic conventions.
  *
  * Owns: {@link instrument} and what it subscribes: the `wire:*` and connection channels
- * (src/wire.ts) for one CLIENT span per request on the wire (each redirect hop and
- * retry), `traceparent` injection through the global propagator, and the metrics
+ * (src/wire.ts) for one CLIENT span per request on the wire (each redirect hop,
+ * retry and HTTP/2 replay), `traceparent` injection through the global propagator, and the metrics
  * `http.client.request.duration`, `http.client.open_connections`,
  * `hourglass.client.pool.wait.duration`, `hourglass.client.timeouts` (timeouts of
  * requests on the wire; not the call-level channels of SPEC §5, whose subscription
@@ -98,6 +98,8 @@ class InFlight {
 
   constructor(
     readonly span: Span,
+    /** The context the span was started in (a replay's span is started in it too). */
+    readonly parent: Context,
     /** Whether the span records (a no-op provider's does not: its attributes are skipped). */
     readonly recording: boolean,
     readonly method: string,
@@ -179,6 +181,12 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   });
 
   const inFlight = new Map<WireRequest, InFlight>();
+  /**
+   * The parent context of requests that ended in `wire:error`, for a replay of theirs
+   * (`wire.replayOf`): its `wire:start` comes from the connection's async context, not
+   * the caller's. Written on the error path only; entries go with their WireRequest.
+   */
+  const failedParents = new WeakMap<WireRequest, Context>();
   const conns = new WeakMap<ConnectionInfo, ConnState>();
   /** Whether the meter records at all (the API's no-op meter does not: nothing to track then). */
   const measuring = !(duration instanceof NOOP_HISTOGRAM);
@@ -195,13 +203,14 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       (msg) => {
         const { wire } = msg as { wire: WireRequest };
         const attrs = requestAttributes(wire.method, wire.url, wire.attempt);
-        const parent: Context = context.active();
+        // A replay (SPEC §13) is a sibling of the request it replays, under the caller's context.
+        const parent: Context = (wire.replayOf !== undefined ? failedParents.get(wire.replayOf) : undefined) ?? context.active();
         const span = tracer.startSpan(spanName(wire.method), { kind: SpanKind.CLIENT, attributes: attrs }, parent);
         const recording = span.isRecording();
         // Nothing records (no-op providers): only the context travels on.
         if (recording || measuring) {
           const method = attrs['http.request.method'] as string;
-          inFlight.set(wire, new InFlight(span, recording, method, pick(attrs, SERVER_KEYS)));
+          inFlight.set(wire, new InFlight(span, parent, recording, method, pick(attrs, SERVER_KEYS)));
         }
         const carrier = { wire, traceparent: false, tracestate: false };
         propagation.inject(trace.setSpan(parent, span), carrier, HEADER_SETTER);
@@ -272,6 +281,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
         const { wire, error } = msg as { wire: WireRequest; error: unknown };
         const f = inFlight.get(wire);
         if (f === undefined) return;
+        failedParents.set(wire, f.parent);
         const phase = timeoutPhase(error);
         if (phase !== undefined) timeouts.add(1, { ...f.server, 'hourglass.timeout.phase': phase });
         // A wait that ended in a pool timeout is a pool wait too (the longest ones).

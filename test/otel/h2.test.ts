@@ -1,13 +1,15 @@
 // hourglass/otel and the wire channels over HTTP/2 (SPEC §13, §14): every request on an h2
 // stream gets a span that ends — success (network.protocol.version '2'), multiplexed
-// streams, header and body timeouts, RST_STREAM, an unread body, a GOAWAY replay (one
-// span for the call) — the wire:* order is start → connected → headers → end/error with
+// streams, header and body timeouts, RST_STREAM, an unread body, GOAWAY and
+// REFUSED_STREAM replays (a span per request on the wire: the refused one ends ERROR,
+// the replay is a sibling with resend_count and the connection's real reuse, carrying
+// its own traceparent) — the wire:* order is start → connected → headers → end/error with
 // exactly one end/error, and open_connections counts an h2 session active while it has
 // streams, idle between them, and not at all once closed.
 import * as assert from 'node:assert/strict';
 import * as diagnostics from 'node:diagnostics_channel';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { SpanStatusCode } from '@opentelemetry/api';
+import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Client, Transport, type TransportOptions } from '../../src/index.js';
 import { instrument, type Instrumentation } from '../../src/otel/index.js';
@@ -138,7 +140,39 @@ describe('hourglass/otel over HTTP/2', () => {
     assert.equal(end.msg.complete, false);
   });
 
-  it('GOAWAY replay: the replayed request is one span that ends OK; open_connections back to zero', T, async () => {
+  /** The two spans of a replayed call, in start order: refused (ERROR) then replay (OK). */
+  async function replaySpans(parentSpanId: string): Promise<[ReadableSpan, ReadableSpan]> {
+    const spans = (await spansAfter(sdk, 3)).filter((s) => s.name === 'GET');
+    assert.equal(spans.length, 2, 'one span per request on the wire');
+    spans.sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1]);
+    const [refused, replay] = spans as [ReadableSpan, ReadableSpan];
+    assert.equal(refused.status.code, SpanStatusCode.ERROR);
+    assert.equal(refused.attributes['error.type'], 'HG_PROTOCOL');
+    assert.equal(refused.attributes['http.request.resend_count'], undefined);
+    assert.equal(replay.status.code, SpanStatusCode.UNSET);
+    assert.equal(replay.attributes['http.request.resend_count'], 1);
+    assert.equal(replay.attributes['http.response.status_code'], 200);
+    assert.equal(replay.attributes['network.protocol.version'], '2');
+    // Siblings under the caller's span, though the replay starts from the connection's events.
+    for (const s of spans) {
+      assert.equal(s.parentSpanContext?.spanId, parentSpanId);
+      assert.equal(s.spanContext().traceId, spans[0]!.spanContext().traceId);
+    }
+    return [refused, replay];
+  }
+
+  /** Runs `fn` under a fresh parent span (ended after); returns its result and the parent's span id. */
+  async function underParent<T>(name: string, fn: () => Promise<T>): Promise<{ out: T; parentSpanId: string }> {
+    const parent = sdk.tracerProvider.getTracer('test').startSpan(name);
+    try {
+      const out = await context.with(trace.setSpan(context.active(), parent), fn);
+      return { out, parentSpanId: parent.spanContext().spanId };
+    } finally {
+      parent.end();
+    }
+  }
+
+  it('GOAWAY replay: two spans under the caller (refused ERROR on the reused connection, replay OK with resend_count 1 and reused false on a new one); open_connections back to zero', T, async () => {
     const g = await FaultServer.start({ h2: true });
     const port = Number(new URL(g.origin).port);
     const state = async (): Promise<Record<string, number>> => {
@@ -151,27 +185,42 @@ describe('hourglass/otel over HTTP/2', () => {
     try {
       let release: () => void = () => {};
       const held = new Promise<void>((r) => (release = r));
+      const traceparents: (string | undefined)[] = [];
+      g.h2Route('/first', async (s) => s.respond(200, {}, 'first'));
       g.h2Route('/once', async (s) => {
+        traceparents.push(s.request.headers.traceparent);
         if (s.conn.id === 1) {
-          await s.conn.goaway(0, H2Code.NO_ERROR);
+          await s.conn.goaway(s.id - 2, H2Code.NO_ERROR);
           return;
         }
         await held;
         await s.respond(200, {}, `c${s.conn.id}`);
       });
       const c = mk(g);
-      const pending = c.request(g.url('/once'));
-      await new Promise((r) => setTimeout(r, 100));
-      assert.deepEqual(await state(), { active: 1, idle: 0 }, 'the second session is active (the first went away)');
-      release();
-      const res = await pending;
-      assert.equal(await res.text(), 'c2');
-      const spans = await spansAfter(sdk, 1);
-      assert.equal(spans.length, 1);
-      assert.equal(spans[0]!.status.code, SpanStatusCode.UNSET);
-      assert.equal(spans[0]!.attributes['network.protocol.version'], '2');
+      // The first connection is opened under another parent: the replay must not inherit its context.
+      assert.equal((await underParent('opener', async () => (await c.request(g.url('/first'))).text())).out, 'first');
+      sdk.exporter.reset();
+      log = [];
+      const { out: body, parentSpanId } = await underParent('caller', async () => {
+        const pending = c.request(g.url('/once'));
+        await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(await state(), { active: 1, idle: 0 }, 'the second session is active (the first went away)');
+        release();
+        return (await pending).text();
+      });
+      assert.equal(body, 'c2');
+      const [refused, replay] = await replaySpans(parentSpanId);
+      assert.equal(replay.attributes['hourglass.connection.reused'], false, 'the replay went on a fresh connection');
+      assert.equal(refused.attributes['hourglass.connection.reused'], true);
+      // Each request on the wire carried its own span as traceparent.
+      assert.equal(traceparents.length, 2);
+      assert.ok(traceparents[0]!.includes(refused.spanContext().spanId), traceparents[0]);
+      assert.ok(traceparents[1]!.includes(replay.spanContext().spanId), traceparents[1]);
       await settle();
-      assert.deepEqual(perWire(), [['wire:start', 'wire:connected', 'wire:connected', 'wire:headers', 'wire:end']]);
+      assert.deepEqual(perWire(), [
+        ['wire:start', 'wire:connected', 'wire:error'],
+        ['wire:start', 'wire:connected', 'wire:headers', 'wire:end'],
+      ]);
       assert.deepEqual(await state(), { active: 0, idle: 1 });
       await c.close();
       await settle();
@@ -179,5 +228,39 @@ describe('hourglass/otel over HTTP/2', () => {
     } finally {
       await g.close();
     }
+  });
+
+  it('a replay of a request that waited for a stream slot is under its own caller, not the one whose stream freed the slot', T, async () => {
+    const g = await FaultServer.start({ h2: { maxConcurrentStreams: 1 } });
+    try {
+      const c = mk(g, { maxConnsPerHost: 1 });
+      assert.equal(await (await c.request(g.url('/ok'))).text(), 'ok'); // the peer's limit is known
+      sdk.exporter.reset();
+      const a = underParent('A', async () => (await c.request(g.url('/delay-headers?ms=150'))).text());
+      await new Promise((r) => setTimeout(r, 40));
+      const b = underParent('B', async () => (await c.request(g.url('/h2/refuse?times=1'))).text());
+      assert.equal((await a).out, 'ok');
+      const { out, parentSpanId } = await b;
+      assert.equal(out, 'ok 0');
+      const bSpans = (await spansAfter(sdk, 5)).filter((s) => s.attributes['url.full'] === g.url('/h2/refuse?times=1'));
+      assert.equal(bSpans.length, 2);
+      for (const s of bSpans) assert.equal(s.parentSpanContext?.spanId, parentSpanId, 'B\'s spans are children of B');
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('REFUSED_STREAM replay: two spans under the caller (the replay on the same connection, reused true), not the parent of the request that opened it', T, async () => {
+    const c = mk(fs);
+    // The connection is opened under another parent: a replay must not inherit its context.
+    const first = await underParent('opener', async () => (await c.request(fs.url('/ok'))).text());
+    assert.equal(first.out, 'ok');
+    sdk.exporter.reset();
+    const u = fs.url(`/h2/refuse?times=1&k=${Math.random()}`);
+    const { out, parentSpanId } = await underParent('caller', async () => (await c.request(u)).text());
+    assert.equal(out, 'ok 0');
+    const [refused, replay] = await replaySpans(parentSpanId);
+    assert.equal(refused.attributes['hourglass.connection.reused'], true);
+    assert.equal(replay.attributes['hourglass.connection.reused'], true);
   });
 });
