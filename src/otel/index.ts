@@ -41,6 +41,7 @@ import {
   type TracerProvider,
   ValueType,
 } from '@opentelemetry/api';
+import { redactText } from '../redact.js';
 import type { Response } from '../response.js';
 import type { Timings } from '../timings.js';
 import type { ConnectionInfo } from '../trace.js';
@@ -281,8 +282,9 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
           const a = errorAttributes(error);
           f.errorType = a['error.type'] as string | undefined;
           if (f.recording) f.span.setAttributes(a);
-          if (error instanceof Error) f.span.recordException(error);
-          f.span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+          // Through the redaction of `url.full` (a message quotes the URL, or a header line).
+          if (error instanceof Error) f.span.recordException(redactedException(error));
+          f.span.setStatus({ code: SpanStatusCode.ERROR, message: redactText(error instanceof Error ? error.message : String(error)) });
         }
         finish(wire, f);
       },
@@ -380,6 +382,19 @@ function connState(info: ConnectionInfo, state: 'active' | 'idle', sets: Map<str
     sets.set(id, pair);
   }
   return { state, active: pair.active, idle: pair.idle };
+}
+
+/**
+ * What `recordException` gets for `err`: its name and code, message and stack passed
+ * through {@link redactText} (the `exception` event would otherwise ship the secrets
+ * `url.full` hides).
+ */
+function redactedException(err: Error): { name: string; message: string; stack?: string; code?: string } {
+  const e: { name: string; message: string; stack?: string; code?: string } = { name: err.name, message: redactText(err.message) };
+  if (typeof err.stack === 'string') e.stack = redactText(err.stack);
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') e.code = code;
+  return e;
 }
 
 /** Span events at the dial's marks of a fresh connection (added when it is handed over). */
