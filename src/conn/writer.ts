@@ -29,8 +29,8 @@
  */
 
 import type { Socket } from 'node:net';
-import { HourglassError, invalidArg } from '../errors.js';
 import { CRLF, chunkHeader, LAST_CHUNK, serializeRequestHead } from '../http1/index.js';
+import { bodyCheck, requestBodyError } from './body-error.js';
 import { kernelSendQueue } from './kernel-queue.js';
 import { atTurnEnd, type TurnEnd } from './turn.js';
 
@@ -235,7 +235,7 @@ export class RequestWriter implements TurnEnd {
         if (chunk.byteLength === 0) continue;
         sent += chunk.byteLength;
         if (!chunked && sent > length) {
-          throw invalidArg(`request body is longer than its content-length (${length})`);
+          throw bodyCheck(`request body is longer than its content-length (${length})`);
         }
         let more: boolean;
         if (chunked) {
@@ -257,19 +257,13 @@ export class RequestWriter implements TurnEnd {
       }
       if (this.abandoned || s.destroyed) return;
       if (!chunked && sent !== length) {
-        throw invalidArg(`request body is shorter (${sent} bytes) than its content-length (${length})`);
+        throw bodyCheck(`request body is shorter (${sent} bytes) than its content-length (${length})`);
       }
       s.write(chunked ? LAST_CHUNK : Buffer.alloc(0), this.onFlushed);
       this.queued = true;
     } catch (err) {
       if (this.abandoned) return;
-      const e =
-        err instanceof HourglassError
-          ? err
-          : new HourglassError(`request body stream failed: ${(err as Error)?.message ?? String(err)}`, 'HG_REQUEST_BODY', {
-              cause: err,
-            });
-      this.flushed(e);
+      this.flushed(requestBodyError(err));
     }
   }
 }
@@ -280,5 +274,5 @@ function bodyBytes(piece: unknown): Uint8Array {
   if (typeof piece === 'string') return Buffer.from(piece);
   if (ArrayBuffer.isView(piece)) return new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength);
   if (piece instanceof ArrayBuffer) return new Uint8Array(piece);
-  throw invalidArg(`a request body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${typeof piece}`);
+  throw bodyCheck(`a request body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${typeof piece}`);
 }

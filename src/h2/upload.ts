@@ -15,7 +15,7 @@
 
 import type { ClientHttp2Stream } from 'node:http2';
 import type { BodyChunk, WritableBody } from '../conn/writer.js';
-import { HourglassError, invalidArg } from '../errors.js';
+import { bodyCheck, requestBodyError } from '../conn/body-error.js';
 
 const PIECE = 64 * 1024;
 
@@ -94,7 +94,7 @@ export class Upload {
         const chunk = bytesOf(piece);
         if (chunk.byteLength === 0) continue;
         sent += chunk.byteLength;
-        if (length >= 0 && sent > length) throw invalidArg(`request body is longer than its content-length (${length})`);
+        if (length >= 0 && sent > length) throw bodyCheck(`request body is longer than its content-length (${length})`);
         for (let off = 0; off < chunk.byteLength; off += PIECE) {
           const part = chunk.byteLength <= PIECE ? chunk : chunk.subarray(off, off + PIECE);
           if (length >= 0 && sent === length && off + PIECE >= chunk.byteLength) {
@@ -112,18 +112,12 @@ export class Upload {
       }
       if (this.stopped) return;
       if (length >= 0 && sent !== length) {
-        throw invalidArg(`request body is shorter (${sent} bytes) than its content-length (${length})`);
+        throw bodyCheck(`request body is shorter (${sent} bytes) than its content-length (${length})`);
       }
       s.end(() => this.finish(undefined));
     } catch (err) {
       if (this.abandoned) return;
-      this.finish(
-        err instanceof HourglassError
-          ? err
-          : new HourglassError(`request body stream failed: ${(err as Error)?.message ?? String(err)}`, 'HG_REQUEST_BODY', {
-              cause: err,
-            }),
-      );
+      this.finish(requestBodyError(err));
     }
   }
 
@@ -140,7 +134,7 @@ function bytesOf(piece: unknown): Uint8Array {
   if (typeof piece === 'string') return Buffer.from(piece);
   if (ArrayBuffer.isView(piece)) return new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength);
   if (piece instanceof ArrayBuffer) return new Uint8Array(piece);
-  throw invalidArg(`a request body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${typeof piece}`);
+  throw bodyCheck(`a request body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${typeof piece}`);
 }
 
 /** What the write-idle judgement reads of the connection. */
