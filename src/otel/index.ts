@@ -127,13 +127,45 @@ interface ConnState {
   readonly idle: Attrs;
 }
 
+/** Live instrumentations by their providers, with how many handles share each. */
+const live = new Map<TracerProvider, Map<MeterProvider, { inst: Instrumentation; handles: number }>>();
+
 /**
  * Starts tracing and measuring every hourglass request made after this call, from any
- * Client or Transport, until `disable()`. Each call subscribes anew (call it once).
+ * Client or Transport, until `disable()`. A call with the same providers as one still
+ * enabled shares it (one span per request, not two): it returns a new handle, and the
+ * instrumentation ends when every handle sharing it is disabled.
  */
 export function instrument(options: InstrumentOptions = {}): Instrumentation {
-  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, SCOPE_VERSION);
-  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE, SCOPE_VERSION);
+  const tp = options.tracerProvider ?? trace.getTracerProvider();
+  const mp = options.meterProvider ?? metrics.getMeterProvider();
+  let byMeter = live.get(tp);
+  let shared = byMeter?.get(mp);
+  if (shared === undefined) {
+    shared = { inst: start(tp, mp), handles: 0 };
+    if (byMeter === undefined) live.set(tp, (byMeter = new Map()));
+    byMeter.set(mp, shared);
+  }
+  shared.handles++;
+  const s = shared;
+  const m = byMeter!;
+  let on = true;
+  return {
+    disable(): void {
+      if (!on) return;
+      on = false;
+      if (--s.handles > 0) return;
+      if (m.get(mp) === s) m.delete(mp);
+      if (m.size === 0 && live.get(tp) === m) live.delete(tp);
+      s.inst.disable();
+    },
+  };
+}
+
+/** One instrumentation reporting to `tp` and `mp` (see {@link instrument}). */
+function start(tp: TracerProvider, mp: MeterProvider): Instrumentation {
+  const tracer = tp.getTracer(SCOPE, SCOPE_VERSION);
+  const meter = mp.getMeter(SCOPE, SCOPE_VERSION);
   const duration: Histogram = meter.createHistogram('http.client.request.duration', {
     description: 'Duration of HTTP client requests.',
     unit: 's',
