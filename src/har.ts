@@ -12,7 +12,8 @@
  * Never: reads a body, does I/O, or writes a secret: header values of credentials and
  * cookies (request and response, `Set-Cookie` included) become `[redacted]`, and the
  * values of signed-URL query parameters become `REDACTED` in `request.url`,
- * `queryString`, `Location` and `redirectURL` (one rule with `url.full`: src/redact.ts).
+ * `queryString`, `Location` and `redirectURL` (one rule with `url.full`: src/redact.ts);
+ * `request.url` and `redirectURL` hold no fragment (HAR 1.2; it never went on the wire).
  *
  * Invariant: `entry.time` is exactly the sum of the timings that are not -1 (`ssl`
  * excluded: it is inside `connect`), all whole milliseconds (the marks are epoch ms).
@@ -130,7 +131,7 @@ export function toHarEntry(res: Response, request: HarRequestInfo = {}): HarEntr
     time,
     request: {
       method: res.method,
-      url: redactUrl(url.href),
+      url: redactUrl(withoutFragment(url.href)),
       httpVersion: version,
       cookies: [],
       headers: pairs(request.headers),
@@ -190,8 +191,14 @@ function redirectUrl(res: Response, base: URL): string {
   const loc = headerText(res.headers.location);
   if (loc === undefined || res.status < 300 || res.status >= 400) return '';
   try {
-    return redactUrl(new URL(loc, base).href);
+    return redactUrl(withoutFragment(new URL(loc, base).href));
   } catch {
-    return redactUrl(loc);
+    return redactUrl(withoutFragment(loc));
   }
+}
+
+/** `href` without its fragment: HAR 1.2 URLs never hold one (it is not sent either). */
+function withoutFragment(href: string): string {
+  const hash = href.indexOf('#');
+  return hash === -1 ? href : href.slice(0, hash);
 }

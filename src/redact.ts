@@ -8,7 +8,8 @@
  * `url.full`: `AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`; and the bearer
  * token of RFC 6750 §2.3 `access_token`, AWS SigV4's presigned `X-Amz-Signature` and
  * `X-Amz-Security-Token`, `api_key`), the secret
- * header fields (credentials and cookies), {@link redactUrl} and {@link redactHeader}.
+ * header fields (credentials and cookies), {@link redactUrl}, {@link redactHeader} and
+ * {@link redactText} (free text such as an error message that quotes a URL or a header line).
  *
  * Never: re-encodes what it keeps (the rest of a URL stays byte for byte), or throws.
  *
@@ -88,6 +89,23 @@ export function redactHeader(name: string, value: string): string {
   if (SECRET_HEADERS.has(lower)) return '[redacted]';
   if (lower === 'location' || lower === 'content-location' || lower === 'referer') return redactUrl(value);
   return value;
+}
+
+/** Secret header names as they may appear in a quoted header line (`Name: value`, `Name : value`). */
+const SECRET_HEADER_LINE = new RegExp(`\\b(${[...SECRET_HEADERS].join('|')})(\\s*:\\s*)[^"'\\r\\n]*`, 'gi');
+
+/**
+ * Free text (an error message or stack) with what {@link redactUrl} and
+ * {@link redactHeader} hide hidden in it too: userinfo of any absolute URL, the values of
+ * secret query parameters (`?sig=...`, `&Signature=...`), and the values of quoted
+ * secret header lines (`Set-Cookie : sid=...`). The rest is kept as is.
+ */
+export function redactText(text: string): string {
+  let out = text.replace(/\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^\s/?#@"']*@/g, '$1REDACTED:REDACTED@');
+  out = out.replace(/([?&;])([^=&#\s"';]+)=([^&#\s"';]*)/g, (m, sep: string, name: string) =>
+    isSecretParam(name) ? `${sep}${name}=REDACTED` : m,
+  );
+  return out.replace(SECRET_HEADER_LINE, (_m, name: string, colon: string) => `${name}${colon}[redacted]`);
 }
 
 /** The index of the `@` that ends an absolute URL's userinfo, or -1. */

@@ -281,7 +281,9 @@ export class Transport implements RoundTripper {
     if (budget.failure !== undefined) return Promise.reject(budget.failure);
     if (at.n > 0 && at.source !== undefined && at.source.replayable) at.body = openBody(at.source, at.callerHeaders);
     if (at.trace !== undefined) emit(at.trace, 'getConn', { hostPort: `${at.host}:${at.port}` });
-    at.start = Date.now();
+    // A stale-connection retry or an h2 replay is invisible: its timings keep the real
+    // start, so the time lost on the dead connection is a wait for a connection (HAR blocked).
+    if (at.n === 0 && at.h2Replays === 0) at.start = Date.now();
     return new Promise<Response>((resolve, reject) => {
       at.resolve = resolve;
       at.reject = reject;

@@ -29,8 +29,8 @@
  */
 
 import type { Socket } from 'node:net';
-import { HourglassError, invalidArg } from '../errors.js';
 import { CRLF, chunkHeader, LAST_CHUNK, serializeRequestHead } from '../http1/index.js';
+import { bodyBytes, bodyTooLong, bodyTooShort, requestBodyError } from './body-error.js';
 import { kernelSendQueue } from './kernel-queue.js';
 import { atTurnEnd, type TurnEnd } from './turn.js';
 
@@ -259,7 +259,7 @@ export class RequestWriter implements TurnEnd {
       this.queued = true;
     } catch (err) {
       if (this.abandoned) return;
-      this.flushed(bodyStreamFailed(err));
+      this.flushed(requestBodyError(err));
     }
   }
 }
@@ -269,28 +269,3 @@ export class RequestWriter implements TurnEnd {
  * HTTP/1.1 writer, the HTTP/2 upload, MockTransport): a piece's bytes, a declared length
  * overrun (before the surplus byte leaves) or left short, a stream that failed.
  */
-
-/** `HG_INVALID_ARG`: the stream gave more bytes than its content-length. */
-export function bodyTooLong(length: number): HourglassError {
-  return invalidArg(`request body is longer than its content-length (${length})`);
-}
-
-/** `HG_INVALID_ARG`: the stream ended short of its content-length. */
-export function bodyTooShort(sent: number, length: number): HourglassError {
-  return invalidArg(`request body is shorter (${sent} bytes) than its content-length (${length})`);
-}
-
-/** What a body stream's failure becomes: an HourglassError as is, anything else `HG_REQUEST_BODY` (cause: it). */
-export function bodyStreamFailed(err: unknown): HourglassError {
-  if (err instanceof HourglassError) return err;
-  return new HourglassError(`request body stream failed: ${(err as Error)?.message ?? String(err)}`, 'HG_REQUEST_BODY', { cause: err });
-}
-
-/** The bytes of a body piece, as a Uint8Array over the same memory (no copy for views). */
-export function bodyBytes(piece: unknown): Uint8Array {
-  if (piece instanceof Uint8Array) return piece;
-  if (typeof piece === 'string') return Buffer.from(piece);
-  if (ArrayBuffer.isView(piece)) return new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength);
-  if (piece instanceof ArrayBuffer) return new Uint8Array(piece);
-  throw invalidArg(`a request body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${typeof piece}`);
-}

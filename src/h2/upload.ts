@@ -14,7 +14,8 @@
  */
 
 import type { ClientHttp2Stream } from 'node:http2';
-import { type BodyChunk, bodyBytes, bodyStreamFailed, bodyTooLong, bodyTooShort, type WritableBody } from '../conn/writer.js';
+import type { BodyChunk, WritableBody } from '../conn/writer.js';
+import { bodyBytes, bodyTooLong, bodyTooShort, requestBodyError } from '../conn/body-error.js';
 
 const PIECE = 64 * 1024;
 
@@ -122,7 +123,7 @@ export class Upload {
       s.end(() => this.finish(undefined));
     } catch (err) {
       if (this.abandoned) return;
-      this.finish(bodyStreamFailed(err));
+      this.finish(requestBodyError(err));
     }
   }
 

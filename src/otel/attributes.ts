@@ -82,11 +82,17 @@ export function isAbort(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AbortError';
 }
 
-/** The TimeoutError in `err`'s cause chain, if any (its `phase` names the wait). */
+/**
+ * The TimeoutError in `err`'s cause chain, if any (its `phase` names the wait); never one
+ * below an `HG_REQUEST_BODY` (the body source's, not this request's).
+ */
 export function timeoutOf(err: unknown): { readonly phase: string } | undefined {
   let e: unknown = err;
   for (let depth = 0; depth < 8 && typeof e === 'object' && e !== null; depth++) {
-    const o = e as { name?: unknown; phase?: unknown; cause?: unknown };
+    const o = e as { name?: unknown; phase?: unknown; cause?: unknown; code?: unknown };
+    // A failed request body's cause is its source's failure (e.g. a piped download's
+    // read-idle timeout), not a wait of this request on the wire.
+    if (o.code === 'HG_REQUEST_BODY') return undefined;
     if (o.name === 'TimeoutError' && typeof o.phase === 'string') return o as { phase: string };
     e = o.cause;
   }
@@ -100,7 +106,7 @@ export function timeoutPhase(err: unknown): string | undefined {
 
 /**
  * `error.type` of a failure: `timeout` for a TimeoutError (anywhere in the cause
- * chain), else the error's `code` (ECONNREFUSED, HG_PROTOCOL, ...), else its class name,
+ * chain above a failed request body's), else the error's `code` (ECONNREFUSED, HG_PROTOCOL, ...), else its class name,
  * else `_OTHER`. Undefined for an abort (not an error).
  */
 export function errorType(err: unknown): string | undefined {

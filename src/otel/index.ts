@@ -41,6 +41,7 @@ import {
   type TracerProvider,
   ValueType,
 } from '@opentelemetry/api';
+import { redactText } from '../redact.js';
 import type { Response } from '../response.js';
 import type { Timings } from '../timings.js';
 import type { ConnectionInfo } from '../trace.js';
@@ -128,13 +129,45 @@ interface ConnState {
   readonly idle: Attrs;
 }
 
+/** Live instrumentations by their providers, with how many handles share each. */
+const live = new Map<TracerProvider, Map<MeterProvider, { inst: Instrumentation; handles: number }>>();
+
 /**
  * Starts tracing and measuring every hourglass request made after this call, from any
- * Client or Transport, until `disable()`. Each call subscribes anew (call it once).
+ * Client or Transport, until `disable()`. A call with the same providers as one still
+ * enabled shares it (one span per request, not two): it returns a new handle, and the
+ * instrumentation ends when every handle sharing it is disabled.
  */
 export function instrument(options: InstrumentOptions = {}): Instrumentation {
-  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, SCOPE_VERSION);
-  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE, SCOPE_VERSION);
+  const tp = options.tracerProvider ?? trace.getTracerProvider();
+  const mp = options.meterProvider ?? metrics.getMeterProvider();
+  let byMeter = live.get(tp);
+  let shared = byMeter?.get(mp);
+  if (shared === undefined) {
+    shared = { inst: start(tp, mp), handles: 0 };
+    if (byMeter === undefined) live.set(tp, (byMeter = new Map()));
+    byMeter.set(mp, shared);
+  }
+  shared.handles++;
+  const s = shared;
+  const m = byMeter!;
+  let on = true;
+  return {
+    disable(): void {
+      if (!on) return;
+      on = false;
+      if (--s.handles > 0) return;
+      if (m.get(mp) === s) m.delete(mp);
+      if (m.size === 0 && live.get(tp) === m) live.delete(tp);
+      s.inst.disable();
+    },
+  };
+}
+
+/** One instrumentation reporting to `tp` and `mp` (see {@link instrument}). */
+function start(tp: TracerProvider, mp: MeterProvider): Instrumentation {
+  const tracer = tp.getTracer(SCOPE, SCOPE_VERSION);
+  const meter = mp.getMeter(SCOPE, SCOPE_VERSION);
   const duration: Histogram = meter.createHistogram('http.client.request.duration', {
     description: 'Duration of HTTP client requests.',
     unit: 's',
@@ -291,8 +324,9 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
           const a = errorAttributes(error);
           f.errorType = a['error.type'] as string | undefined;
           if (f.recording) f.span.setAttributes(a);
-          if (error instanceof Error) f.span.recordException(error);
-          f.span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+          // Through the redaction of `url.full` (a message quotes the URL, or a header line).
+          if (error instanceof Error) f.span.recordException(redactedException(error));
+          f.span.setStatus({ code: SpanStatusCode.ERROR, message: redactText(error instanceof Error ? error.message : String(error)) });
         }
         finish(wire, f);
       },
@@ -390,6 +424,19 @@ function connState(info: ConnectionInfo, state: 'active' | 'idle', sets: Map<str
     sets.set(id, pair);
   }
   return { state, active: pair.active, idle: pair.idle };
+}
+
+/**
+ * What `recordException` gets for `err`: its name and code, message and stack passed
+ * through {@link redactText} (the `exception` event would otherwise ship the secrets
+ * `url.full` hides).
+ */
+function redactedException(err: Error): { name: string; message: string; stack?: string; code?: string } {
+  const e: { name: string; message: string; stack?: string; code?: string } = { name: err.name, message: redactText(err.message) };
+  if (typeof err.stack === 'string') e.stack = redactText(err.stack);
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') e.code = code;
+  return e;
 }
 
 /** Span events at the dial's marks of a fresh connection (added when it is handed over). */

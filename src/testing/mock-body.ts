@@ -4,7 +4,7 @@
  *
  * Owns nothing of framing: the body comes framed by the transport's own rules
  * (transport-head.ts `requestHead`), and a stream is held to its declared length by the
- * writers' rules (conn/writer.ts: `bodyTooLong`, `bodyTooShort`, `bodyStreamFailed`),
+ * writers' rules (conn/body-error.ts: `bodyTooLong`, `bodyTooShort`, `requestBodyError`),
  * so the mock refuses what the wire refuses, with the same codes and messages.
  *
  * Invariants: the body is opened once, by the caller, when the request is taken (a
@@ -15,7 +15,8 @@
  */
 
 import { Readable } from 'node:stream';
-import { type BodyChunk, bodyBytes, bodyStreamFailed, bodyTooLong, bodyTooShort, type WritableBody } from '../conn/writer.js';
+import type { BodyChunk, WritableBody } from '../conn/writer.js';
+import { bodyBytes, bodyTooLong, bodyTooShort, requestBodyError } from '../conn/body-error.js';
 
 /** A body being read: its bytes, and how to give up on it. */
 export interface BodyRead {
@@ -58,7 +59,7 @@ async function drain(content: AsyncIterable<BodyChunk> | Iterable<BodyChunk>, le
     if (length >= 0 && sent !== length) throw bodyTooShort(sent, length);
   } catch (err) {
     if (content instanceof Readable) content.destroy();
-    throw bodyStreamFailed(err);
+    throw requestBodyError(err);
   }
   return Buffer.concat(chunks);
 }

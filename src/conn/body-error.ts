@@ -1,0 +1,54 @@
+/**
+ * conn/body-error — what an upload rejects with when its request body fails, one rule for
+ * the HTTP/1.1 writer (./writer.ts) and the HTTP/2 upload (../h2/upload.ts) (SPEC §4).
+ *
+ * Owns: the uploaders' own checks of a body ({@link bodyTooLong}, {@link bodyTooShort},
+ * {@link bodyBytes}: HG_INVALID_ARG, the same for MockTransport, testing/mock-body.ts) and
+ * {@link requestBodyError}.
+ *
+ * Never: passes a body source's error through as the request's own: a source that is
+ * another request's body (piped download) fails with *that* request's TimeoutError,
+ * AbortError or ConnectError, which would name the wrong method/url/phase and be retried
+ * as a connect failure of this one.
+ *
+ * Invariant: the result is either an error {@link bodyCheck} made (HG_INVALID_ARG) or an
+ * `HG_REQUEST_BODY` HourglassError whose `cause` is what the source threw.
+ */
+
+import { HourglassError, invalidArg } from '../errors.js';
+
+/** Errors raised by the uploaders' own checks, kept as they are. */
+const OWN = new WeakSet<object>();
+
+/** An HG_INVALID_ARG raised by an uploader's own check of the body (not by its source). */
+function bodyCheck(message: string): HourglassError {
+  const e = invalidArg(message);
+  OWN.add(e);
+  return e;
+}
+
+/** The error an upload fails with when its body loop threw `err`. */
+export function requestBodyError(err: unknown): HourglassError {
+  if (err instanceof HourglassError && OWN.has(err)) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new HourglassError(`request body stream failed: ${message}`, 'HG_REQUEST_BODY', { cause: err });
+}
+
+/** `HG_INVALID_ARG`: the stream gave more bytes than its content-length. */
+export function bodyTooLong(length: number): HourglassError {
+  return bodyCheck(`request body is longer than its content-length (${length})`);
+}
+
+/** `HG_INVALID_ARG`: the stream ended short of its content-length. */
+export function bodyTooShort(sent: number, length: number): HourglassError {
+  return bodyCheck(`request body is shorter (${sent} bytes) than its content-length (${length})`);
+}
+
+/** The bytes of a body piece, as a Uint8Array over the same memory (no copy for views). */
+export function bodyBytes(piece: unknown): Uint8Array {
+  if (piece instanceof Uint8Array) return piece;
+  if (typeof piece === 'string') return Buffer.from(piece);
+  if (ArrayBuffer.isView(piece)) return new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength);
+  if (piece instanceof ArrayBuffer) return new Uint8Array(piece);
+  throw bodyCheck(`a request body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${typeof piece}`);
+}

@@ -1,0 +1,52 @@
+// adv-otel4 F3 (issue #17): a second instrument() with the same providers shares the
+// first (one CLIENT span per request on the wire, not two); the instrumentation ends only
+// when every handle is disabled, so disabling one leaves the other's spans and gauge whole.
+import * as assert from 'node:assert/strict';
+import * as diagnostics from 'node:diagnostics_channel';
+import { after, before, describe, it } from 'node:test';
+import { Client, Transport } from '../../src/index.js';
+import { instrument } from '../../src/otel/index.js';
+import { FaultServer } from '../../src/testing/index.js';
+import { makeSdk, type Sdk, spansAfter } from './sdk.js';
+
+const T = { timeout: 10_000 };
+
+describe('hourglass/otel: instrument() twice', () => {
+  let fs: FaultServer;
+  let sdk: Sdk;
+
+  before(async () => {
+    fs = await FaultServer.start();
+    sdk = makeSdk();
+  });
+  after(async () => {
+    await fs.close();
+    await sdk.shutdown();
+  });
+
+  it('same providers: one span per request; one handle disabled keeps the other working', T, async () => {
+    const opts = { tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider };
+    const a = instrument(opts);
+    const b = instrument(opts);
+    const c = new Client({ transport: new Transport() });
+    try {
+      await (await c.request(fs.url('/ok'))).text();
+      await spansAfter(sdk, 1);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(sdk.spans().length, 1, 'one CLIENT span for one request');
+      b.disable();
+      b.disable();
+      const idle = (await sdk.points('http.client.open_connections')).find((p) => p.attributes['http.connection.state'] === 'idle');
+      assert.equal(idle?.value, 1, 'the idle connection is still counted');
+      sdk.exporter.reset();
+      await (await c.request(fs.url('/ok'))).text();
+      assert.equal((await spansAfter(sdk, 1)).length, 1, 'still instrumented by the other handle');
+      a.disable();
+      assert.equal(diagnostics.channel('hourglass:wire:start').hasSubscribers, false);
+    } finally {
+      a.disable();
+      b.disable();
+      await c.close();
+    }
+  });
+});
