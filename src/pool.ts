@@ -98,7 +98,7 @@ export interface PoolLimits {
   idleTimeout(conn: unknown): number;
 }
 
-/** Per-host counters of SPEC §11. */
+/** Connection counts of one host key (or of all): the per-host counters of SPEC §11. */
 export interface HostStats {
   active: number;
   idle: number;

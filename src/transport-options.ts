@@ -11,6 +11,9 @@ import type { Dialer, DialerOptions } from './dial/index.js';
 import type { H2Options } from './h2/options.js';
 import type { MinThroughput, SocketPathOption } from './options.js';
 import type { ProxyOption } from './proxy.js';
+import type { HostStats } from './pool.js';
+
+export type { HostStats };
 
 /** TLS options for every host, or per host. */
 export type TlsOption = tls.ConnectionOptions | ((host: string, port: number) => tls.ConnectionOptions);
@@ -82,12 +85,3 @@ export interface TransportStats {
   totals: HostStats;
 }
 
-/** Connection counts of one host key (or of all). */
-export interface HostStats {
-  active: number;
-  idle: number;
-  dialing: number;
-  waiting: number;
-  /** Streams in flight on HTTP/2 connections (present only for hosts with HTTP/2 connections). */
-  streams?: number;
-}

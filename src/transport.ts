@@ -353,16 +353,7 @@ export class Transport implements RoundTripper {
           reused,
           wire: at.wire,
         },
-        (res) => {
-          let out: Response;
-          try {
-            out = this.decoded(res, at);
-          } catch (err) {
-            reject(err);
-            return;
-          }
-          resolve(out);
-        },
+        (res) => this.settleDecoded(res, at, resolve, reject),
         (err) => {
           void SETTLED.then(() => {
             if (this.h2Replay(err, at)) {
@@ -381,6 +372,18 @@ export class Transport implements RoundTripper {
     } catch (err) {
       reject(err);
     }
+  }
+
+  /** Settles an attempt with its response, decoded (a decoder that cannot start rejects). */
+  private settleDecoded(res: Response, at: Attempt, resolve: Attempt['resolve'], reject: Attempt['reject']): void {
+    let out: Response;
+    try {
+      out = this.decoded(res, at);
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    resolve(out);
   }
 
   /**
@@ -415,16 +418,7 @@ export class Transport implements RoundTripper {
       return;
     }
     head.then(
-      (res) => {
-        let out: Response;
-        try {
-          out = this.decoded(res, at);
-        } catch (err) {
-          reject(err);
-          return;
-        }
-        resolve(out);
-      },
+      (res) => this.settleDecoded(res, at, resolve, reject),
       (err: unknown) => {
         if (reused && at.budget.failure === undefined && this.mayRetryStale(err, at)) {
           at.n++;
