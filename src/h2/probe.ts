@@ -17,8 +17,9 @@
  *
  * Owns: its counters and the probe PING. Never: fails streams itself (it tells its
  * owner), sends a PING while `h2.pingInterval` is 0 (a PING is a PING), or more than one
- * per {@link PROBE_GAP} ms. A violation in the same read as a reported frame (one TLS
- * record; one TCP read for h2c) is not seen: it waits for a timeout as before.
+ * per {@link PROBE_GAP} ms. A violation read with a response head or 1xx is seen: a quiet
+ * tick after a head probes once (one PING when a body pauses after its head); one read
+ * with a DATA, SETTINGS, PING or GOAWAY frame is not: it waits for a timeout as before.
  */
 
 import type * as http2 from 'node:http2';
@@ -48,6 +49,8 @@ export class TerminationProbe {
   private ping = false;
   /** No new PING before this (monotonic ms). */
   private after = 0;
+  /** A header block was reported and no PING has been sent since ({@link heardBlock}). */
+  private unsure = false;
   /** The peer's connection window at the last PING decision (-1: not read yet). */
   private window = -1;
 
@@ -73,6 +76,16 @@ export class TerminationProbe {
     this.accounted = handleBytes(this.socket, 'bytesRead');
   }
 
+  /**
+   * Node reported a header block (a response head or 1xx) whose size on the wire is
+   * unknown: bytes that came in the same read (a violation nghttp2 answered with its own
+   * GOAWAY) may follow it unseen, so the next quiet tick probes once (issue #16 F0).
+   */
+  heardBlock(): void {
+    this.heard();
+    this.unsure = true;
+  }
+
   /** Node reported a frame of known size (SETTINGS ACK, PING): only its bytes are accounted for. */
   heardBytes(bytes: number): void {
     const before = this.accounted;
@@ -92,11 +105,11 @@ export class TerminationProbe {
       if (!this.ping && written !== this.out) this.out = -1;
       return false;
     }
-    if (!quiet || bytesIn === this.accounted || now() < this.after) return false;
+    if (!quiet || bytesIn === this.accounted && !this.unsure || now() < this.after) return false;
     const window = this.session.state.remoteWindowSize ?? -1;
     const moved = this.window >= 0 && window > this.window;
     this.window = window;
-    if (moved) {
+    if (moved && !this.unsure) {
       // A connection WINDOW_UPDATE explains the bytes: nghttp2 is still reading.
       this.accounted = bytesIn;
       return false;
@@ -108,6 +121,7 @@ export class TerminationProbe {
     }
     this.out = written;
     this.ping = true;
+    this.unsure = false;
     return false;
   }
 

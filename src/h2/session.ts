@@ -269,10 +269,15 @@ export class H2Session {
     else this.session.unref();
   }
 
-  /** A frame (or anything from the peer) arrived: the silence clock restarts. */
-  touch(bytes?: number): void {
-    // What was read so far is accounted for (a frame of known size: only its bytes).
+  /**
+   * A frame (or anything from the peer) arrived: the silence clock restarts. What was read
+   * so far is accounted for by the probe; a frame of known size (`bytes`): only its bytes;
+   * a header block (`'block'`, size unknown): none, so a violation read with it is still
+   * seen (issue #16 F0).
+   */
+  touch(bytes?: number | 'block'): void {
     if (bytes === undefined) this.probe.heard();
+    else if (bytes === 'block') this.probe.heardBlock();
     else this.probe.heardBytes(bytes);
     if (this.streams.size > 0 && this.pingSentAt < 0) this.clock.after(PING_DUE, this.opts.pingInterval);
   }

@@ -285,7 +285,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   }
 
   private onInterim(h: http2.IncomingHttpHeaders): void {
-    this.session.touch();
+    this.session.touch('block');
     const status = Number(h[':status']);
     if (!(status >= 100 && status < 200)) return;
     this.firstByte();
@@ -297,7 +297,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private onHead(h: http2.IncomingHttpHeaders): void {
     if (this.failed !== undefined) return;
     const req = this.req;
-    this.session.touch();
+    this.session.touch('block');
     const bad = checkFields(h, this.session.maxHeaderBytes, false);
     if (bad !== undefined) {
       this.fail(bad, bad.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);

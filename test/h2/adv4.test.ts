@@ -1,0 +1,31 @@
+// The HTTP/2 client against the fourth round of outside findings of issue #16 (SPEC §11,
+// §13): a connection error read together with a response head, per-stream failures that
+// must stay per-stream, big header lists, 1xx floods, over-long bodies and `:status 099`.
+// Each test failed before its fix.
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { rig, settle, ok, protocol } from './spec-helpers.js';
+
+const T = { timeout: 15_000 };
+const SLOW = { readIdleTimeout: 5_000, responseHeaderTimeout: 5_000 };
+
+describe('h2 adversarial (round 4): F0 a connection error in the same read as the head', () => {
+  for (const tls of [false, true]) {
+    for (const name of ['head-then-oversized', 'head-then-bad-padding', 'head-then-data-unknown-stream', 'head-then-ping-3']) {
+      it(`${tls ? 'h2' : 'h2c'} ${name}: the body fails h2-protocol-error at once, the session leaves the pool, the next request dials`, T, async () => {
+        const r = await rig({ h2: true, tls }, SLOW);
+        try {
+          const bad = await settle(r.client, r.fs.url(`/h2/malformed/${name}`));
+          assert.equal(bad.res?.status, 200, 'the head arrived');
+          const e = protocol(bad, 'h2-protocol-error', undefined, 1500);
+          assert.equal(e.requestSent, true);
+          assert.equal(r.transport.stats().totals.idle, 0, 'the dead session is not idle in the pool');
+          ok(await settle(r.client, r.fs.url('/ok')));
+          assert.equal(r.fs.connections, 2);
+        } finally {
+          await r.close();
+        }
+      });
+    }
+  }
+});
