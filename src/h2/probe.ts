@@ -17,9 +17,10 @@
  *
  * Owns: its counters and the probe PING. Never: fails streams itself (it tells its
  * owner), sends a PING while `h2.pingInterval` is 0 (a PING is a PING), or more than one
- * per {@link PROBE_GAP} ms. A violation read with a response head or 1xx is seen: a quiet
- * tick after a head probes once (one PING when a body pauses after its head); one read
- * with a DATA, SETTINGS, PING or GOAWAY frame is not: it waits for a timeout as before.
+ * per {@link PROBE_GAP} ms. A violation read right after a response head or 1xx is seen:
+ * when the head was the last frame reported, a quiet tick probes once (so one PING when a
+ * body pauses after a head that came alone); one read right after a DATA, SETTINGS, PING
+ * or GOAWAY frame is not: it waits for a timeout as before.
  */
 
 import type * as http2 from 'node:http2';
@@ -64,6 +65,7 @@ export class TerminationProbe {
   /** A first stream opened (its HEADERS are queued): what came while idle is no stream's silence. */
   started(): void {
     this.accounted = handleBytes(this.socket, 'bytesRead');
+    this.unsure = false; // a dead session is seen by the HEADERS that never leave
     if (this.out < 0) {
       this.out = handleBytes(this.socket, 'bytesWritten');
       this.ping = false;
@@ -73,13 +75,15 @@ export class TerminationProbe {
   /** Node reported a frame: the bytes read so far are accounted for. */
   heard(): void {
     this.sawFrame = true;
+    this.unsure = false; // nghttp2 went on past the last header block
     this.accounted = handleBytes(this.socket, 'bytesRead');
   }
 
   /**
    * Node reported a header block (a response head or 1xx) whose size on the wire is
    * unknown: bytes that came in the same read (a violation nghttp2 answered with its own
-   * GOAWAY) may follow it unseen, so the next quiet tick probes once (issue #16 F0).
+   * GOAWAY) may follow it unseen. Unless another frame is reported after it, the next quiet
+   * tick probes once (issue #16 F0).
    */
   heardBlock(): void {
     this.heard();
