@@ -46,6 +46,8 @@ export class TerminationProbe {
   private accounted = 0;
   /** Bytes written when the outstanding check began; -1: none outstanding. */
   private out = -1;
+  /** When the outstanding check began (monotonic ms). */
+  private outAt = 0;
   /** The outstanding check is a PING (else: the first stream's HEADERS after an idle spell). */
   private ping = false;
   /** No new PING before this (monotonic ms). */
@@ -68,6 +70,7 @@ export class TerminationProbe {
     this.unsure = false; // a dead session is seen by the HEADERS that never leave
     if (this.out < 0) {
       this.out = handleBytes(this.socket, 'bytesWritten');
+      this.outAt = now();
       this.ping = false;
     }
   }
@@ -105,6 +108,10 @@ export class TerminationProbe {
     if (bytesIn < 0) return false;
     const written = handleBytes(this.socket, 'bytesWritten');
     if (this.out >= 0) {
+      // Node writes what was submitted from a setImmediate: a tick in the same turn of the
+      // loop (a stream opened in the check phase, a tick due in the next timers phase)
+      // would find the HEADERS still queued on a healthy session (issue #16 adv4 F-A).
+      if (now() - this.outAt < PROBE_EVERY / 2) return false;
       if (written === this.out && (this.session.state.outboundQueueSize ?? 0) > 0 && this.backlog() === 0) return true;
       if (!this.ping && written !== this.out) this.out = -1;
       return false;
@@ -124,6 +131,7 @@ export class TerminationProbe {
       return false;
     }
     this.out = written;
+    this.outAt = now();
     this.ping = true;
     this.unsure = false;
     return false;
