@@ -75,6 +75,8 @@ const { WRITE, HEADERS, READ_IDLE, RATE, CONTINUE, WRITE_IDLE } = EXCHANGE_SLOT;
 const SLOTS = EXCHANGE_SLOTS;
 const SLOT_PHASE = EXCHANGE_SLOT_PHASE;
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
+/** Interim (1xx) heads allowed before the final one (SPEC §11, as HTTP/1.1). */
+const MAX_INTERIM = 10;
 /** An RST_STREAM frame on the wire (9-byte header, 4-byte code). */
 const RST_STREAM_BYTES = 13;
 
@@ -123,6 +125,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
    */
   private remoteEnded = false;
   private parked = false;
+  /** Interim (1xx) heads received so far. */
+  private interims = 0;
   private readonly judge: WriteIdleJudge;
 
   constructor(
@@ -287,7 +291,12 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private onInterim(h: http2.IncomingHttpHeaders): void {
     this.session.touch('block');
     const status = Number(h[':status']);
-    if (!(status >= 100 && status < 200)) return;
+    if (!(status >= 100 && status < 200) || this.failed !== undefined) return;
+    // As on HTTP/1.1 (SPEC §11): more than 10 interim heads fail the stream (issue #16 adv4 F3).
+    if (++this.interims > MAX_INTERIM) {
+      this.fail(new ProtocolError('too-many-1xx', `more than ${MAX_INTERIM} interim (1xx) responses`, { requestSent: this.sent }));
+      return;
+    }
     this.firstByte();
     if (this.clock.dueAt(READ_IDLE) !== Number.POSITIVE_INFINITY) this.clock.after(READ_IDLE, this.req.timeouts.readIdleTimeout);
     if (status === 100) emit(this.req.trace, 'got100Continue');

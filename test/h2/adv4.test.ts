@@ -29,3 +29,29 @@ describe('h2 adversarial (round 4): F0 a connection error in the same read as th
     }
   }
 });
+
+describe('h2 adversarial (round 4): F3 interim heads', () => {
+  it('10 interim heads then 200: success, got1xxResponse 10 times', T, async () => {
+    const r = await rig({ h2: true });
+    try {
+      let n = 0;
+      const s = await settle(r.client, r.fs.url('/h2/interim?count=10'), { trace: { got1xxResponse: () => void n++ } });
+      assert.equal(ok(s), 'ok');
+      assert.equal(n, 10);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('11 interim heads: ProtocolError too-many-1xx on that stream; the connection serves the next request', T, async () => {
+    const r = await rig({ h2: true });
+    try {
+      const e = protocol(await settle(r.client, r.fs.url('/h2/interim?count=11')), 'too-many-1xx');
+      assert.equal(e.requestSent, true);
+      ok(await settle(r.client, r.fs.url('/ok')));
+      assert.equal(r.fs.connections, 1);
+    } finally {
+      await r.close();
+    }
+  });
+});
