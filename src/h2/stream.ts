@@ -74,7 +74,7 @@ export { unprocessed } from './close.js';
 const { WRITE, HEADERS, READ_IDLE, RATE, CONTINUE, WRITE_IDLE } = EXCHANGE_SLOT;
 const SLOTS = EXCHANGE_SLOTS;
 const SLOT_PHASE = EXCHANGE_SLOT_PHASE;
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
 /** Interim (1xx) heads allowed before the final one (SPEC §11, as HTTP/1.1). */
 const MAX_INTERIM = 10;
 /** An RST_STREAM frame on the wire (9-byte header, 4-byte code). */
@@ -112,6 +112,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private streamError: Error | undefined;
   /** nghttp2 reset the stream itself with PROTOCOL_ERROR: the response was malformed. */
   private selfReset = false;
+  /** Node reset the stream itself with ENHANCE_YOUR_CALM before the head: too many fields. */
+  private tooManyFields = false;
   /** SessionStream: set when a GOAWAY showed this stream was never processed. */
   aboveGoaway = false;
   /** Opened within the peer's advertised stream limit (see {@link H2Session.withinLimit}). */
@@ -502,7 +504,10 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     // Connection-level causes are recorded on the session a moment after the stream closes.
     setImmediate(() => {
       if (this.finished || this.failed !== undefined || this.complete) return;
-      this.selfReset = out >= 0 && this.stream?.rstCode === NGHTTP2_PROTOCOL_ERROR && handleBytes(this.session.socket, 'bytesWritten') - out >= RST_STREAM_BYTES;
+      const own = out >= 0 && handleBytes(this.session.socket, 'bytesWritten') - out >= RST_STREAM_BYTES;
+      this.selfReset = own && this.stream?.rstCode === NGHTTP2_PROTOCOL_ERROR;
+      // Node resets a head of more fields than maxHeaderListPairs itself (issue #16 adv4 F1).
+      this.tooManyFields = own && !this.headSeen && this.stream?.rstCode === NGHTTP2_ENHANCE_YOUR_CALM;
       this.fail(this.closeError());
     });
   }
@@ -517,6 +522,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       requestSent: this.sent,
       streamError: this.streamError,
       selfReset: this.selfReset,
+      tooManyFields: this.tooManyFields,
       truncated: this.channel !== undefined && this.channel.expectedLength >= 0 && this.bodyBytes < this.channel.expectedLength,
     };
   }

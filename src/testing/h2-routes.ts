@@ -254,6 +254,7 @@ export const H2_ROUTES: readonly H2Route[] = [
     description: '`?status=413&after=0&body=&rst=`: once `after` upload bytes arrived, a complete response (END_STREAM) before the upload ends, then RST_STREAM(`rst`) if given; `&open=1`: HEADERS without END_STREAM, reads the whole upload, then ends',
     handler: early,
   },
+  { path: '/h2/many-headers', description: '`?count=200`: 200 `ok` with `count` fields `x-hN: v`', handler: (s) => s.respond(200, [TEXT, ...Array.from({ length: num(s.query, 'count', 200) }, (_, i): [string, string] => [`x-h${i}`, 'v'])], 'ok') },
   { path: '/h2/interim', description: '`?count=11&status=103`: `count` interim heads, then 200 `ok`', handler: interim },
   {
     path: '/h2/continue',

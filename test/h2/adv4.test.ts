@@ -55,3 +55,28 @@ describe('h2 adversarial (round 4): F3 interim heads', () => {
     }
   });
 });
+
+describe('h2 adversarial (round 4): F1 many response header fields', () => {
+  it('a head of 1 000 small fields succeeds on h2 (node\'s 128-field default no longer applies)', T, async () => {
+    const r = await rig({ h2: true });
+    try {
+      const s = await settle(r.client, r.fs.url('/h2/many-headers?count=1000'));
+      assert.equal(ok(s), 'ok');
+      assert.equal(s.res?.headers['x-h999'], 'v');
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('more fields than fit in maxResponseHeaderBytes: headers-too-large on that stream only, the connection is reused', T, async () => {
+    const r = await rig({ h2: true }, { maxResponseHeaderBytes: 1000 });
+    try {
+      const e = protocol(await settle(r.client, r.fs.url('/h2/many-headers?count=400')), 'headers-too-large');
+      assert.equal(e.requestSent, true);
+      ok(await settle(r.client, r.fs.url('/ok')));
+      assert.equal(r.fs.connections, 1);
+    } finally {
+      await r.close();
+    }
+  });
+});
