@@ -309,7 +309,12 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     if (this.failed !== undefined) return;
     const req = this.req;
     this.session.touch('block');
-    const bad = checkFields(h, this.session.maxHeaderBytes, false);
+    // RFC 9110 §15: a status is 100-599; nghttp2 takes any three digits and node hands them
+    // over as a number, so `099` arrives as 99 (issue #16 adv4 F5).
+    const st = Number(h[':status']);
+    const bad = !(Number.isInteger(st) && st >= 100 && st <= 599)
+      ? new ProtocolError('h2-protocol-error', `malformed HTTP/2 response: :status ${String(h[':status'])} is not 100-599`, { h2Code: 1, requestSent: this.sent })
+      : checkFields(h, this.session.maxHeaderBytes, false);
     if (bad !== undefined) {
       this.fail(bad, bad.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);
       return;

@@ -42,6 +42,10 @@ const CASES: Record<string, H2MalformedCase & { play: Play }> = {
     level: 'stream', code: 1, description: '`:status abc`',
     play: (s) => head(s, [[':status', 'abc']], true),
   },
+  'status-099': {
+    level: 'stream', code: 1, description: '`:status 099` (below 100)',
+    play: (s) => head(s, [[':status', '099']], true),
+  },
   'no-status': {
     level: 'stream', code: 1, description: 'HEADERS without `:status`',
     play: (s) => head(s, [['content-type', 'text/plain']], true),

@@ -80,3 +80,17 @@ describe('h2 adversarial (round 4): F1 many response header fields', () => {
     }
   });
 });
+
+describe('h2 adversarial (round 4): F5 :status 099', () => {
+  it('`:status 099` fails that stream h2-protocol-error (malformed); the connection serves the next request', T, async () => {
+    const r = await rig({ h2: true });
+    try {
+      const e = protocol(await settle(r.client, r.fs.url('/h2/malformed/status-099')), 'h2-protocol-error');
+      assert.equal(e.requestSent, true);
+      ok(await settle(r.client, r.fs.url('/ok')));
+      assert.equal(r.fs.connections, 1);
+    } finally {
+      await r.close();
+    }
+  });
+});
