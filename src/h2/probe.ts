@@ -12,8 +12,9 @@
  * are open) with no frame reported, if bytes arrived unaccounted for (and no connection
  * WINDOW_UPDATE explains them) a PING is submitted; if at the next tick it is still in
  * nghttp2's outbound queue, nothing was written meanwhile and the socket holds no
- * backlog, nghttp2 has terminated the session. The same test covers a session that died
- * while idle: the first stream's HEADERS never leave.
+ * backlog, nghttp2 has terminated the session. A session that died while idle: the first
+ * stream's HEADERS never leave; as nghttp2 also holds HEADERS for the peer's stream limit,
+ * that only triggers the PING test, never a verdict of its own.
  *
  * Owns: its counters and the probe PING. Never: fails streams itself (it tells its
  * owner), sends a PING while `h2.pingInterval` is 0 (a PING is a PING), or more than one
@@ -112,7 +113,12 @@ export class TerminationProbe {
       // loop (a stream opened in the check phase, a tick due in the next timers phase)
       // would find the HEADERS still queued on a healthy session (issue #16 adv4 F-A).
       if (now() - this.outAt < PROBE_EVERY / 2) return false;
-      if (written === this.out && (this.session.state.outboundQueueSize ?? 0) > 0 && this.backlog() === 0) return true;
+      const stuck = written === this.out && (this.session.state.outboundQueueSize ?? 0) > 0 && this.backlog() === 0;
+      if (stuck && this.ping) return true;
+      // HEADERS that did not leave may be held by nghttp2 for the peer's stream limit (a
+      // batch opened while the last one's streams close), which no terminated session
+      // explains: only a PING that does not leave either proves it (issue #16 adv4 F-A).
+      if (stuck) this.sendPing(written);
       if (!this.ping && written !== this.out) this.out = -1;
       return false;
     }
@@ -125,16 +131,20 @@ export class TerminationProbe {
       this.accounted = bytesIn;
       return false;
     }
+    this.sendPing(written);
+    return false;
+  }
+
+  private sendPing(written: number): void {
     try {
-      if (!this.session.ping(() => this.answered())) return false;
+      if (!this.session.ping(() => this.answered())) return;
     } catch {
-      return false;
+      return;
     }
     this.out = written;
     this.outAt = now();
     this.ping = true;
     this.unsure = false;
-    return false;
   }
 
   private answered(): void {

@@ -45,6 +45,21 @@ describe('h2 adversarial (round 4): F-A no false connection error from the probe
     }
   });
 
+  it('batches of 100 at the peer\'s stream limit (100), one malformed response in each: only those fail, one connection', T, async () => {
+    const r = await rig({ h2: { maxConcurrentStreams: 100 }, tls: false }, { maxConnsPerHost: 1 });
+    try {
+      for (let b = 0; b < 8; b++) {
+        const all = await Promise.all(
+          Array.from({ length: 100 }, (_, i) => settle(r.client, r.fs.url(i % 25 === 2 ? '/h2/malformed/uppercase-header' : '/ok'))),
+        );
+        all.forEach((g, i) => (i % 25 === 2 ? protocol(g, 'h2-protocol-error', 1) : ok(g)));
+      }
+      assert.equal(r.fs.connections, 1);
+    } finally {
+      await r.close();
+    }
+  });
+
   it('batches of 4 on one connection with one reset stream each: only the reset streams fail', T, async () => {
     const r = await rig({ h2: true, tls: false }, { maxConnsPerHost: 1 });
     try {
