@@ -14,16 +14,18 @@
  * The stale retry is decided from the facts the failed exchange's error carries.
  *
  * Never: follows redirects, sets cookies, retries by status, or reads a body for the
- * caller. `roundTrip` returns a response for any status code.
+ * caller. `roundTrip` returns a response for any status code. A request's state across
+ * its attempts is an Attempt (src/attempt.ts); the option and stats types are in
+ * src/transport-options.ts.
  */
 
 import type * as tls from 'node:tls';
 import { Connection, type ConnOwner, exchangeFacts } from './conn/connection.js';
 import { SocketReader } from './conn/read-buffer.js';
-import type { WritableBody } from './conn/writer.js';
 import { Budget } from './deadline.js';
 import { decodeResponse } from './decompress.js';
 import { Dialer, type DialerOptions } from './dial/index.js';
+import type { TlsOption, TransportOptions, TransportStats } from './transport-options.js';
 import { closedError, invalidArg, ProtocolError, redactUrl } from './errors.js';
 import { hostPort, unbracket } from './host.js';
 import {
@@ -36,13 +38,12 @@ import {
   describeValue,
   DIALER_NAMES,
   DEFAULTS,
-  type MinThroughput,
   resolveTimeouts,
   type SocketPathOption,
   TRANSPORT_NAMES,
   type TransportTimeouts,
 } from './options.js';
-import { type Lease, Pool, type Wanter } from './pool.js';
+import { type Lease, Pool } from './pool.js';
 import {
   absoluteForm,
   addProxyAuth,
@@ -52,105 +53,21 @@ import {
   requestHead,
 } from './transport-head.js';
 import { type ConnectOptions as DialOptions, connectSocket, type DialMarks, readsPlain } from './connector.js';
-import { type ProxyOption, ProxyResolver } from './proxy.js';
+import { ProxyResolver } from './proxy.js';
 import type { Response } from './response.js';
-import { checkOutgoingRequest, headerFlat, type OutgoingBody, type OutgoingRequest, PreparedOutgoingBody, type RoundTripper } from './round-tripper.js';
-import { toWritable } from './request-init.js';
+import { checkOutgoingRequest, headerFlat, type OutgoingRequest, type RoundTripper } from './round-tripper.js';
 import { Timings } from './timings.js';
 import { tlsOptionsKey } from './tls.js';
-import { emit, type TraceHooks } from './trace.js';
-import { replayWire, startWire, watchWire, type WireRequest, wireChannels } from './wire.js';
-import { checkFlag, type H2Options, resolveH2Options, type ResolvedH2Options } from './h2/options.js';
+import { emit } from './trace.js';
+import { replayWire, startWire, watchWire, wireChannels } from './wire.js';
+import { checkFlag, resolveH2Options, type ResolvedH2Options } from './h2/options.js';
 import { H2Session, type OriginHint, type SessionOwner } from './h2/session.js';
 import { sendOnStream, unprocessed } from './h2/stream.js';
+import { type AnyConn, Attempt, openBody, SETTLED } from './attempt.js';
 
-/** TLS options for every host, or per host. */
-export type TlsOption = tls.ConnectionOptions | ((host: string, port: number) => tls.ConnectionOptions);
-
-/** Options of a {@link Transport}. Durations are in ms; 0 or Infinity disables a timeout. */
-export interface TransportOptions {
-  /** A Dialer, or options for the Transport's own. */
-  dialer?: Dialer | DialerOptions;
-  /** Same as `dialer.timeout`. Default 30 000. */
-  dialTimeout?: number;
-  /** TLS options, or a function `(host, port) => options` (see `certsDir`). */
-  tls?: TlsOption;
-  /** Default 10 000. */
-  tlsHandshakeTimeout?: number;
-  /** Wait for a connection when `maxConnsPerHost` is reached. Default none. */
-  poolTimeout?: number;
-  /** From the request write's start until its last byte is flushed. Default none. */
-  writeTimeout?: number;
-  /** The request is being written and no byte of it could be flushed for this long. Default 300 000. */
-  writeIdleTimeout?: number;
-  /** Default 1 000; 0 sends the body at once; Infinity waits for the server's answer. */
-  expectContinueTimeout?: number;
-  /** Default 300 000. */
-  responseHeaderTimeout?: number;
-  /** Default 300 000. */
-  readIdleTimeout?: number;
-  /** Minimum body rate; default none. */
-  minThroughput?: MinThroughput;
-  /** Idle connection lifetime. Default 90 000. */
-  idleConnTimeout?: number;
-  /** Idle connections kept across all hosts. Default 100. */
-  maxIdleConns?: number;
-  /** Idle connections kept per host. Default 100. */
-  maxIdleConnsPerHost?: number;
-  /** Connections per host (0 = unlimited); excess requests wait FIFO. */
-  maxConnsPerHost?: number;
-  /** Send `Connection: close` and never reuse a connection. */
-  disableKeepAlives?: boolean;
-  /** Do not send `Accept-Encoding` nor decode bodies. */
-  disableCompression?: boolean;
-  /** Default 65 536. */
-  maxResponseHeaderBytes?: number;
-  /** Decoded body size limit; exceeding it is `ProtocolError` `body-too-large`. Default none. */
-  maxResponseBytes?: number;
-  /** A proxy URL, a function choosing one per request URL, or `'env'`. */
-  proxy?: ProxyOption;
-  /**
-   * Dial this Unix domain socket path instead of TCP (curl's `--unix-socket`), or a
-   * function choosing a path per request URL (`undefined`: TCP as usual). The URL's host
-   * still fills `Host` and, for https, SNI and certificate verification. There is no
-   * DNS phase; `dialTimeout` and the `connect` phase apply; the pool keeps separate
-   * connections per path; a proxy is never used for such a request. Default none.
-   */
-  socketPath?: SocketPathOption;
-  /**
-   * Offer HTTP/2 by ALPN (`h2`, then `http/1.1`) on https. Default true. `disableKeepAlives`
-   * turns HTTP/2 off (one request per connection is what it asks for).
-   */
-  allowH2?: boolean;
-  /** Speak HTTP/2 with prior knowledge (h2c) on http:// URLs (never through a proxy). Default false. */
-  h2c?: boolean;
-  /** HTTP/2 waits and windows (SPEC §13). */
-  h2?: H2Options;
-}
+export type { HostStats, TlsOption, TransportOptions, TransportStats } from './transport-options.js';
 
 const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
-
-/** A pooled connection: HTTP/1.1, or an HTTP/2 session carrying many streams. */
-type AnyConn = Connection | H2Session;
-
-/** The pool handed `at` a connection (Attempt.leased): exchange on it (set by Transport's static block). */
-let exchangeOn: (t: Transport, at: Attempt, lease: Lease<AnyConn>) => void;
-
-/** Counters of a {@link Transport}'s pool (SPEC §11), per host key and in total. */
-export interface TransportStats {
-  hosts: Record<string, HostStats>;
-  totals: HostStats;
-}
-
-/** Connection counts of one host key (or of all). */
-export interface HostStats {
-  active: number;
-  idle: number;
-  dialing: number;
-  waiting: number;
-  /** Streams in flight on HTTP/2 connections (present only for hosts with HTTP/2 connections). */
-  streams?: number;
-}
 
 /** Carries requests to servers over pooled HTTP/1.1 connections and multiplexed HTTP/2 ones. */
 export class Transport implements RoundTripper {
@@ -294,14 +211,13 @@ export class Transport implements RoundTripper {
     this.pool.close();
   }
 
-  static {
-    exchangeOn = (t, at, lease) => {
-      if (lease.conn instanceof H2Session) t.exchangeH2(at, lease, lease.conn);
-      else t.exchange1(at, lease, lease.conn);
-    };
-  }
-
   // Private implementation past this point.
+
+  /** @internal The pool handed `at` a connection (Attempt.leased): exchange on it. */
+  private readonly exchangeOn = (at: Attempt, lease: Lease<AnyConn>): void => {
+    if (lease.conn instanceof H2Session) this.exchangeH2(at, lease, lease.conn);
+    else this.exchange1(at, lease, lease.conn);
+  };
 
   /** Everything about a request that does not change between its attempts. */
   private prepare(req: OutgoingRequest, budget: Budget): Attempt {
@@ -321,7 +237,7 @@ export class Transport implements RoundTripper {
     // Proxy credentials are for the proxy: never send them through a CONNECT tunnel to the origin.
     else if (proxy !== undefined) dropProxyAuth(headers);
     const multiplex = https ? this.allowH2 : this.h2c && proxy === undefined;
-    return new Attempt(this, {
+    return new Attempt(this.exchangeOn, {
       multiplex,
       alpn: https && this.allowH2 ? H2_ALPN : undefined,
       method: req.method,
@@ -638,132 +554,6 @@ export class Transport implements RoundTripper {
     return replayable && (REPLAYABLE_METHODS.has(at.method) || hasIdempotencyKey(at.headers));
   }
 }
-
-/**
- * The state of one request across its attempts on the transport. It is also what a dial
- * started for this request needs (its DialOptions) and what the pool reports to (its
- * Wanter), so a queued request is this object, a Waiter and one promise.
- */
-class Attempt implements DialOptions, Wanter<AnyConn> {
-  /** Attempts made so far after the first. */
-  n = 0;
-  /** HTTP/2 replays of an unprocessed stream so far (SPEC §13: at most one). */
-  h2Replays = 0;
-  /** The request may go on a multiplexed connection (its origin may speak HTTP/2). */
-  readonly multiplex: boolean;
-  readonly alpn: readonly string[] | undefined;
-  /** The target in origin-form (HTTP/2's `:path`). */
-  readonly originTarget: string;
-  /** Epoch ms the current attempt began waiting for a connection. */
-  start = 0;
-  /** Set only while `wire:start` has subscribers (src/wire.ts). */
-  wire: WireRequest | undefined = undefined;
-  /** Settle the current attempt's promise. */
-  resolve!: (res: Response | PromiseLike<Response>) => void;
-  reject!: (err: unknown) => void;
-  readonly method: string;
-  readonly url: string;
-  readonly budget: Budget;
-  readonly https: boolean;
-  readonly host: string;
-  readonly port: number;
-  readonly proxy: URL | undefined;
-  readonly tls: tls.ConnectionOptions | undefined;
-  readonly timeouts: TransportTimeouts;
-  readonly trace: TraceHooks | undefined;
-  readonly key: string;
-  readonly target: string;
-  readonly headers: string[];
-  readonly callerHeaders: string[];
-  body: WritableBody;
-  readonly source: OutgoingBody | undefined;
-  readonly compress: boolean;
-  readonly closeAfter: boolean;
-  readonly socketPath: string | undefined;
-
-  constructor(
-    readonly transport: Transport,
-    o: AttemptInit,
-  ) {
-    this.multiplex = o.multiplex;
-    this.alpn = o.alpn;
-    this.originTarget = o.originTarget;
-    this.method = o.method;
-    this.url = o.url;
-    this.budget = o.budget;
-    this.https = o.https;
-    this.host = o.host;
-    this.port = o.port;
-    this.proxy = o.proxy;
-    this.tls = o.tls;
-    this.timeouts = o.timeouts;
-    this.trace = o.trace;
-    this.key = o.key;
-    this.target = o.target;
-    this.headers = o.headers;
-    this.callerHeaders = o.callerHeaders;
-    this.body = o.body;
-    this.source = o.source;
-    this.compress = o.compress;
-    this.closeAfter = o.closeAfter;
-    this.socketPath = o.socketPath;
-  }
-
-  leased(lease: Lease<AnyConn>): void {
-    // Off the pool's call stack (a release from inside another exchange's settle path).
-    // A promise job, not queueMicrotask: the same queue and order, and the same async
-    // context, without the AsyncResource Node builds per queueMicrotask call.
-    void SETTLED.then(() => exchangeOn(this.transport, this, lease));
-  }
-
-  failed(err: Error): void {
-    this.reject(err);
-  }
-}
-
-/** An already-settled promise: `.then` on it queues one microtask. */
-const SETTLED: Promise<void> = Promise.resolve();
-
-/** What an {@link Attempt} is made of (named: the fields are many and alike). */
-interface AttemptInit {
-  multiplex: boolean;
-  alpn: readonly string[] | undefined;
-  originTarget: string;
-  method: string;
-  /** The request URL (href) for messages and the response. */
-  url: string;
-  budget: Budget;
-  https: boolean;
-  host: string;
-  port: number;
-  proxy: URL | undefined;
-  tls: tls.ConnectionOptions | undefined;
-  timeouts: TransportTimeouts;
-  trace: TraceHooks | undefined;
-  /** Pool key. */
-  key: string;
-  /** Request target (origin-form, or absolute-form through a plain proxy). */
-  target: string;
-  /** The headers written on the wire (the caller's plus the transport's). */
-  headers: string[];
-  /** The caller's headers (a replayed stream body reads its content-length here). */
-  callerHeaders: string[];
-  body: WritableBody;
-  /** The request's body, reopened for a stale-connection retry when replayable. */
-  source: OutgoingBody | undefined;
-  compress: boolean;
-  closeAfter: boolean;
-  socketPath: string | undefined;
-}
-
-/** The body for one send. */
-function openBody(source: OutgoingBody | undefined, callerHeaders: string[]): WritableBody {
-  if (source === undefined) return NO_BODY;
-  if (source instanceof PreparedOutgoingBody) return source.writable(callerHeaders);
-  return toWritable(source.open(), callerHeaders);
-}
-
-const NO_BODY: WritableBody = Object.freeze({ kind: 'none' });
 
 /** ALPN offered when HTTP/2 is allowed: `h2` first, as Go and curl. */
 const H2_ALPN: readonly string[] = Object.freeze(['h2', 'http/1.1']);

@@ -16,7 +16,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { BodyChannel } from '../conn/body.js';
 import { ProtocolError } from '../errors.js';
-import { headersObject, isFieldValue, isToken } from '../http1/headers.js';
+import { isFieldValue, isToken } from '../http1/headers.js';
 import { Response } from '../response.js';
 import type { Timings } from '../timings.js';
 
@@ -68,6 +68,32 @@ export function rawPairs(h: IncomingHttpHeaders): string[] {
 }
 
 /**
+ * A received header block as `res.headers` holds it, and its pairs pushed on `raw`, in
+ * one pass — what `headersObject(rawPairs(h))` makes (issue #16: the block was converted
+ * twice). Node already joined repeated fields (`, `; set-cookie as an array) and names
+ * are lower-case (nghttp2 refuses others, RFC 9113 §8.2.1), so each field is copied once:
+ * set-cookie always as an array, everything else as a string.
+ */
+export function fieldsOf(h: IncomingHttpHeaders, raw: string[]): Record<string, string | string[]> {
+  const out = Object.create(null) as Record<string, string | string[]>;
+  for (const name of Object.keys(h)) {
+    if (name.charCodeAt(0) === 58 /* ':' */) continue;
+    const v = h[name];
+    if (v === undefined) continue;
+    if (Array.isArray(v) || name === 'set-cookie') {
+      const list = Array.isArray(v) ? v.map(String) : [String(v)];
+      for (const one of list) raw.push(name, one);
+      out[name] = name === 'set-cookie' ? list : list.join(', ');
+    } else {
+      const value = String(v);
+      raw.push(name, value);
+      out[name] = value;
+    }
+  }
+  return out;
+}
+
+/**
  * Checks a received header block nghttp2 let through: every name an RFC 9110 token (no
  * space, not empty), every value free of CR, LF, NUL and other controls (as the HTTP/1.1
  * codec), and its size within `maxBytes`, counted as the HTTP/1.1 text of the same fields
@@ -110,13 +136,14 @@ export interface HeadInit {
  * one. `httpVersion` is `'2'`.
  */
 export function makeResponse(init: HeadInit, channel: BodyChannel): Response {
-  const rawHeaders = rawPairs(init.headers);
+  const rawHeaders: string[] = [];
+  const headers = fieldsOf(init.headers, rawHeaders);
   return new Response(
     {
       status: init.status,
       statusText: '',
       httpVersion: '2',
-      headers: headersObject(rawHeaders),
+      headers,
       rawHeaders,
       url: init.url,
       method: init.method,

@@ -184,8 +184,9 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.session.opened(this);
     this.sent = true; // HEADERS are submitted: the peer may act on them
     if (req.trace !== undefined) emit(req.trace, 'wroteHeaders', { head: headText(headers) });
+    // Seven listeners per stream ('continue' only when the request waits for a 100).
     stream.on('headers', (h: http2.IncomingHttpHeaders) => this.onInterim(h));
-    stream.on('continue', () => this.sendBody());
+    if (req.expectContinue) stream.on('continue', () => this.sendBody());
     stream.on('response', (h: http2.IncomingHttpHeaders) => this.onHead(h));
     stream.on('data', (c: Buffer) => this.onData(c));
     stream.on('trailers', (h: http2.IncomingHttpHeaders) => this.onTrailers(h));
@@ -193,7 +194,10 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     stream.on('error', (err: Error) => {
       this.streamError ??= err;
     });
-    stream.on('close', () => this.onClose());
+    stream.on('close', () => {
+      this.onClose();
+      this.upload?.streamClosed(); // the upload's own 'close' listener, folded in
+    });
     const t = now();
     this.phaseStart = t;
     this.clock.after(WRITE, req.timeouts.writeTimeout, t);
@@ -230,7 +234,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   // --- request body ------------------------------------------------------------
 
   private sendBody(): void {
-    if (this.upload === undefined || this.failed !== undefined || this.headSeen && this.upload.done) return;
+    // Once: a 100 Continue after expectContinueTimeout sent the body does not send it again.
+    if (this.upload === undefined || this.upload.started || this.failed !== undefined || this.headSeen && this.upload.done) return;
     if (this.waitingContinue) {
       this.waitingContinue = false;
       this.clock.unset(CONTINUE);

@@ -29,6 +29,8 @@ export interface UploadOwner {
 
 /** One request body on its way. */
 export class Upload {
+  /** `start()` was called (a body is started once: a late 100 Continue does not start it again). */
+  started = false;
   done = false;
   private abandoned = false;
   private drainWaiter: (() => void) | undefined;
@@ -39,7 +41,11 @@ export class Upload {
     private readonly owner: UploadOwner,
   ) {
     stream.on('drain', () => this.wake());
-    stream.on('close', () => this.wake());
+  }
+
+  /** The stream closed (its owner's 'close' listener calls this): a write waiting for 'drain' stops waiting. */
+  streamClosed(): void {
+    this.wake();
   }
 
   /** Bytes written and not yet taken (waiting for a window or the socket). */
@@ -48,6 +54,8 @@ export class Upload {
   }
 
   start(): void {
+    if (this.started) return;
+    this.started = true;
     const b = this.body;
     if (b.kind === 'none') {
       this.finish(undefined);
