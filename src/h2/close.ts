@@ -32,6 +32,8 @@ export interface StreamFacts {
   streamError: Error | undefined;
   /** nghttp2 reset the stream itself (PROTOCOL_ERROR): the response broke RFC 9113. */
   selfReset: boolean;
+  /** Node reset the stream itself (ENHANCE_YOUR_CALM) for a head of more fields than it takes. */
+  tooManyFields: boolean;
   /** The head declared a content-length that the body did not reach. */
   truncated: boolean;
 }
@@ -72,6 +74,9 @@ export function closeError(s: H2Session, f: StreamFacts): Error {
   const se = f.streamError as (Error & { code?: unknown }) | undefined;
   if (se !== undefined && (se.code === 'ERR_HTTP2_ERROR' || se.code === 'ERR_HTTP2_SESSION_ERROR')) {
     return s.protocolFailure(se)(f.requestSent);
+  }
+  if (f.tooManyFields) {
+    return new ProtocolError('headers-too-large', `response head has more fields than fit in maxResponseHeaderBytes (${s.maxHeaderBytes})`, ctx);
   }
   if (f.selfReset) {
     // nghttp2 found the response malformed (a field name or value, :status, a pseudo-header

@@ -12,13 +12,16 @@
  * are open) with no frame reported, if bytes arrived unaccounted for (and no connection
  * WINDOW_UPDATE explains them) a PING is submitted; if at the next tick it is still in
  * nghttp2's outbound queue, nothing was written meanwhile and the socket holds no
- * backlog, nghttp2 has terminated the session. The same test covers a session that died
- * while idle: the first stream's HEADERS never leave.
+ * backlog, nghttp2 has terminated the session. A session that died while idle: the first
+ * stream's HEADERS never leave; as nghttp2 also holds HEADERS for the peer's stream limit,
+ * that only triggers the PING test, never a verdict of its own.
  *
  * Owns: its counters and the probe PING. Never: fails streams itself (it tells its
  * owner), sends a PING while `h2.pingInterval` is 0 (a PING is a PING), or more than one
- * per {@link PROBE_GAP} ms. A violation in the same read as a reported frame (one TLS
- * record; one TCP read for h2c) is not seen: it waits for a timeout as before.
+ * per {@link PROBE_GAP} ms. A violation read right after a response head or 1xx is seen:
+ * when the head was the last frame reported, a quiet tick probes once (so one PING when a
+ * body pauses after a head that came alone); one read right after a DATA, SETTINGS, PING
+ * or GOAWAY frame is not: it waits for a timeout as before.
  */
 
 import type * as http2 from 'node:http2';
@@ -44,10 +47,14 @@ export class TerminationProbe {
   private accounted = 0;
   /** Bytes written when the outstanding check began; -1: none outstanding. */
   private out = -1;
+  /** When the outstanding check began (monotonic ms). */
+  private outAt = 0;
   /** The outstanding check is a PING (else: the first stream's HEADERS after an idle spell). */
   private ping = false;
   /** No new PING before this (monotonic ms). */
   private after = 0;
+  /** A header block was reported and no PING has been sent since ({@link heardBlock}). */
+  private unsure = false;
   /** The peer's connection window at the last PING decision (-1: not read yet). */
   private window = -1;
 
@@ -61,8 +68,10 @@ export class TerminationProbe {
   /** A first stream opened (its HEADERS are queued): what came while idle is no stream's silence. */
   started(): void {
     this.accounted = handleBytes(this.socket, 'bytesRead');
+    this.unsure = false; // a dead session is seen by the HEADERS that never leave
     if (this.out < 0) {
       this.out = handleBytes(this.socket, 'bytesWritten');
+      this.outAt = now();
       this.ping = false;
     }
   }
@@ -70,7 +79,19 @@ export class TerminationProbe {
   /** Node reported a frame: the bytes read so far are accounted for. */
   heard(): void {
     this.sawFrame = true;
+    this.unsure = false; // nghttp2 went on past the last header block
     this.accounted = handleBytes(this.socket, 'bytesRead');
+  }
+
+  /**
+   * Node reported a header block (a response head or 1xx) whose size on the wire is
+   * unknown: bytes that came in the same read (a violation nghttp2 answered with its own
+   * GOAWAY) may follow it unseen. Unless another frame is reported after it, the next quiet
+   * tick probes once (issue #16 F0).
+   */
+  heardBlock(): void {
+    this.heard();
+    this.unsure = true;
   }
 
   /** Node reported a frame of known size (SETTINGS ACK, PING): only its bytes are accounted for. */
@@ -88,27 +109,42 @@ export class TerminationProbe {
     if (bytesIn < 0) return false;
     const written = handleBytes(this.socket, 'bytesWritten');
     if (this.out >= 0) {
-      if (written === this.out && (this.session.state.outboundQueueSize ?? 0) > 0 && this.backlog() === 0) return true;
+      // Node writes what was submitted from a setImmediate: a tick in the same turn of the
+      // loop (a stream opened in the check phase, a tick due in the next timers phase)
+      // would find the HEADERS still queued on a healthy session (issue #16 adv4 F-A).
+      if (now() - this.outAt < PROBE_EVERY / 2) return false;
+      const stuck = written === this.out && (this.session.state.outboundQueueSize ?? 0) > 0 && this.backlog() === 0;
+      if (stuck && this.ping) return true;
+      // HEADERS that did not leave may be held by nghttp2 for the peer's stream limit (a
+      // batch opened while the last one's streams close), which no terminated session
+      // explains: only a PING that does not leave either proves it (issue #16 adv4 F-A).
+      if (stuck) this.sendPing(written);
       if (!this.ping && written !== this.out) this.out = -1;
       return false;
     }
-    if (!quiet || bytesIn === this.accounted || now() < this.after) return false;
+    if (!quiet || bytesIn === this.accounted && !this.unsure || now() < this.after) return false;
     const window = this.session.state.remoteWindowSize ?? -1;
     const moved = this.window >= 0 && window > this.window;
     this.window = window;
-    if (moved) {
+    if (moved && !this.unsure) {
       // A connection WINDOW_UPDATE explains the bytes: nghttp2 is still reading.
       this.accounted = bytesIn;
       return false;
     }
+    this.sendPing(written);
+    return false;
+  }
+
+  private sendPing(written: number): void {
     try {
-      if (!this.session.ping(() => this.answered())) return false;
+      if (!this.session.ping(() => this.answered())) return;
     } catch {
-      return false;
+      return;
     }
     this.out = written;
+    this.outAt = now();
     this.ping = true;
-    return false;
+    this.unsure = false;
   }
 
   private answered(): void {

@@ -142,6 +142,10 @@ export class H2Session {
     this.session = http2.connect(authority, {
       createConnection: () => socket,
       peerMaxConcurrentStreams: SLOTS_BEFORE_SETTINGS,
+      // Node's default (128 fields) would reset a head of many small fields with
+      // ENHANCE_YOUR_CALM: allow as many as fit in the limit counted as checkFields does
+      // (5 bytes at least each), so the limit decides (issue #16 adv4 F1).
+      maxHeaderListPairs: Math.min(Math.ceil(maxHeaderListSize / 5), 2 ** 31 - 1) + 8,
       maxSessionMemory: 64,
       settings: {
         enablePush: false,
@@ -269,10 +273,15 @@ export class H2Session {
     else this.session.unref();
   }
 
-  /** A frame (or anything from the peer) arrived: the silence clock restarts. */
-  touch(bytes?: number): void {
-    // What was read so far is accounted for (a frame of known size: only its bytes).
+  /**
+   * A frame (or anything from the peer) arrived: the silence clock restarts. What was read
+   * so far is accounted for by the probe; a frame of known size (`bytes`): only its bytes;
+   * a header block (`'block'`, size unknown): none, so a violation read with it is still
+   * seen (issue #16 F0).
+   */
+  touch(bytes?: number | 'block'): void {
     if (bytes === undefined) this.probe.heard();
+    else if (bytes === 'block') this.probe.heardBlock();
     else this.probe.heardBytes(bytes);
     if (this.streams.size > 0 && this.pingSentAt < 0) this.clock.after(PING_DUE, this.opts.pingInterval);
   }

@@ -74,7 +74,9 @@ export { unprocessed } from './close.js';
 const { WRITE, HEADERS, READ_IDLE, RATE, CONTINUE, WRITE_IDLE } = EXCHANGE_SLOT;
 const SLOTS = EXCHANGE_SLOTS;
 const SLOT_PHASE = EXCHANGE_SLOT_PHASE;
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
+/** Interim (1xx) heads allowed before the final one (SPEC §11, as HTTP/1.1). */
+const MAX_INTERIM = 10;
 /** An RST_STREAM frame on the wire (9-byte header, 4-byte code). */
 const RST_STREAM_BYTES = 13;
 
@@ -110,6 +112,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private streamError: Error | undefined;
   /** nghttp2 reset the stream itself with PROTOCOL_ERROR: the response was malformed. */
   private selfReset = false;
+  /** Node reset the stream itself with ENHANCE_YOUR_CALM before the head: too many fields. */
+  private tooManyFields = false;
   /** SessionStream: set when a GOAWAY showed this stream was never processed. */
   aboveGoaway = false;
   /** Opened within the peer's advertised stream limit (see {@link H2Session.withinLimit}). */
@@ -123,6 +127,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
    */
   private remoteEnded = false;
   private parked = false;
+  /** Interim (1xx) heads received so far. */
+  private interims = 0;
   private readonly judge: WriteIdleJudge;
 
   constructor(
@@ -290,9 +296,14 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   }
 
   private onInterim(h: http2.IncomingHttpHeaders): void {
-    this.session.touch();
+    this.session.touch('block');
     const status = Number(h[':status']);
-    if (!(status >= 100 && status < 200)) return;
+    if (!(status >= 100 && status < 200) || this.failed !== undefined) return;
+    // As on HTTP/1.1 (SPEC §11): more than 10 interim heads fail the stream (issue #16 adv4 F3).
+    if (++this.interims > MAX_INTERIM) {
+      this.fail(new ProtocolError('too-many-1xx', `more than ${MAX_INTERIM} interim (1xx) responses`, { requestSent: this.sent }));
+      return;
+    }
     this.firstByte();
     if (this.clock.dueAt(READ_IDLE) !== Number.POSITIVE_INFINITY) this.clock.after(READ_IDLE, this.req.timeouts.readIdleTimeout);
     if (status === 100) emit(this.req.trace, 'got100Continue');
@@ -302,8 +313,13 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private onHead(h: http2.IncomingHttpHeaders): void {
     if (this.failed !== undefined) return;
     const req = this.req;
-    this.session.touch();
-    const bad = checkFields(h, this.session.maxHeaderBytes, false);
+    this.session.touch('block');
+    // RFC 9110 §15: a status is 100-599; nghttp2 takes any three digits and node hands them
+    // over as a number, so `099` arrives as 99 (issue #16 adv4 F5).
+    const st = Number(h[':status']);
+    const bad = !(Number.isInteger(st) && st >= 100 && st <= 599)
+      ? new ProtocolError('h2-protocol-error', `malformed HTTP/2 response: :status ${String(h[':status'])} is not 100-599`, { h2Code: 1, requestSent: this.sent })
+      : checkFields(h, this.session.maxHeaderBytes, false);
     if (bad !== undefined) {
       this.fail(bad, bad.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);
       return;
@@ -498,7 +514,10 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     // Connection-level causes are recorded on the session a moment after the stream closes.
     setImmediate(() => {
       if (this.finished || this.failed !== undefined || this.complete) return;
-      this.selfReset = out >= 0 && this.stream?.rstCode === NGHTTP2_PROTOCOL_ERROR && handleBytes(this.session.socket, 'bytesWritten') - out >= RST_STREAM_BYTES;
+      const own = out >= 0 && handleBytes(this.session.socket, 'bytesWritten') - out >= RST_STREAM_BYTES;
+      this.selfReset = own && this.stream?.rstCode === NGHTTP2_PROTOCOL_ERROR;
+      // Node resets a head of more fields than maxHeaderListPairs itself (issue #16 adv4 F1).
+      this.tooManyFields = own && !this.headSeen && this.stream?.rstCode === NGHTTP2_ENHANCE_YOUR_CALM;
       this.fail(this.closeError());
     });
   }
@@ -513,6 +532,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       requestSent: this.sent,
       streamError: this.streamError,
       selfReset: this.selfReset,
+      tooManyFields: this.tooManyFields,
       truncated: this.channel !== undefined && this.channel.expectedLength >= 0 && this.bodyBytes < this.channel.expectedLength,
     };
   }

@@ -42,6 +42,10 @@ const CASES: Record<string, H2MalformedCase & { play: Play }> = {
     level: 'stream', code: 1, description: '`:status abc`',
     play: (s) => head(s, [[':status', 'abc']], true),
   },
+  'status-099': {
+    level: 'stream', code: 1, description: '`:status 099` (below 100)',
+    play: (s) => head(s, [[':status', '099']], true),
+  },
   'no-status': {
     level: 'stream', code: 1, description: 'HEADERS without `:status`',
     play: (s) => head(s, [['content-type', 'text/plain']], true),
@@ -138,6 +142,23 @@ const CASES: Record<string, H2MalformedCase & { play: Play }> = {
       await s.conn.write(dataFrame(s.id, Buffer.alloc(20_000, 0x61), true));
     },
   },
+  // A connection error in the same write as a 200 head (one read for the client: issue #16 F0).
+  'head-then-oversized': {
+    level: 'connection', code: 6, description: 'a 200 head and, in the same write, a DATA frame of 20 000 bytes',
+    play: (s) => headThen(s, dataFrame(s.id, Buffer.alloc(20_000, 0x61), true)),
+  },
+  'head-then-bad-padding': {
+    level: 'connection', code: 1, description: 'a 200 head and, in the same write, a DATA frame whose pad length exceeds its payload',
+    play: (s) => headThen(s, frame(FrameType.DATA, Flag.PADDED | Flag.END_STREAM, s.id, Buffer.from([50, 0x68, 0x69]))),
+  },
+  'head-then-data-unknown-stream': {
+    level: 'connection', code: 1, description: 'a 200 head and, in the same write, DATA on a stream never opened (id + 100)',
+    play: (s) => headThen(s, dataFrame(s.id + 100, Buffer.from('x'), false)),
+  },
+  'head-then-ping-3': {
+    level: 'connection', code: 6, description: 'a 200 head and, in the same write, a PING of 3 bytes',
+    play: (s) => headThen(s, frame(FrameType.PING, 0, 0, Buffer.alloc(3))),
+  },
   'http1-response': {
     level: 'connection', code: 1, description: 'an HTTP/1.1 response instead of a frame',
     play: (s) => s.conn.write(Buffer.from('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n', 'latin1')),
@@ -156,6 +177,10 @@ const CASES: Record<string, H2MalformedCase & { play: Play }> = {
     },
   },
 };
+
+function headThen(s: H2Stream, violation: Buffer): Promise<void> {
+  return s.conn.write(Buffer.concat([...headerFrames(s.id, encodeHeaderBlock([[':status', '200']]), false), violation]));
+}
 
 function withTrailers(s: H2Stream, trailers: [string, string][]): Promise<void> {
   return (async () => {

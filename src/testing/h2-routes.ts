@@ -122,6 +122,12 @@ async function expectContinue(s: H2Stream): Promise<void> {
   await s.respond(final, [TEXT], `received ${s.bodyBytes}`);
 }
 
+async function interim(s: H2Stream): Promise<void> {
+  const count = num(s.query, 'count', 11);
+  for (let i = 0; i < count; i++) await s.headers(num(s.query, 'status', 103), [['link', `</i${i}>`]]);
+  await s.respond(200, [TEXT], 'ok');
+}
+
 async function dripHeaders(s: H2Stream): Promise<void> {
   const split = Math.max(1, num(s.query, 'split', 4));
   const interval = num(s.query, 'interval', 50);
@@ -248,6 +254,8 @@ export const H2_ROUTES: readonly H2Route[] = [
     description: '`?status=413&after=0&body=&rst=`: once `after` upload bytes arrived, a complete response (END_STREAM) before the upload ends, then RST_STREAM(`rst`) if given; `&open=1`: HEADERS without END_STREAM, reads the whole upload, then ends',
     handler: early,
   },
+  { path: '/h2/many-headers', description: '`?count=200`: 200 `ok` with `count` fields `x-hN: v`', handler: (s) => s.respond(200, [TEXT, ...Array.from({ length: num(s.query, 'count', 200) }, (_, i): [string, string] => [`x-h${i}`, 'v'])], 'ok') },
+  { path: '/h2/interim', description: '`?count=11&status=103`: `count` interim heads, then 200 `ok`', handler: interim },
   {
     path: '/h2/continue',
     description: '`?final=200&split=1`: HEADERS(:status 100), reads the body, then `final` `received N`; `&no100=1`: `final` at once with body `denied`, never a 100',
