@@ -13,7 +13,7 @@
 
 import { Readable } from 'node:stream';
 import type { WritableBody } from './conn/writer.js';
-import { invalidArg, redactUrl } from './errors.js';
+import { HourglassError, invalidArg, redactUrl } from './errors.js';
 import { describeValue } from './options.js';
 import { validateHeaderName, validateHeaderValue, validateMethod } from './http1/index.js';
 
@@ -225,7 +225,7 @@ export function prepareBody(body: BodyOrFactory): PreparedBody {
     replayable: false,
     present: true,
     next: (headers) => {
-      if (used) throw invalidArg('a stream request body cannot be sent twice; pass a body factory () => body');
+      if (used) throw notReplayable();
       used = true;
       return toWritable(body, headers);
     },
@@ -233,6 +233,14 @@ export function prepareBody(body: BodyOrFactory): PreparedBody {
 }
 
 const NO_BODY: PreparedBody = { replayable: true, present: false, next: () => ({ kind: 'none' }) };
+
+/** `HG_BODY_NOT_REPLAYABLE`: a body that opens once was asked for again. */
+export function notReplayable(): HourglassError {
+  return new HourglassError(
+    'the request body is a stream and was already sent; pass a body factory () => body to allow replays',
+    'HG_BODY_NOT_REPLAYABLE',
+  );
+}
 
 /** The body for one send, as a connection writes it (a stream's length from `content-length`). */
 export function toWritable(body: BodyInit, headers: string[]): WritableBody {

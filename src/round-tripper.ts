@@ -307,22 +307,12 @@ export class PreparedOutgoingBody implements OutgoingBody {
 
   /** The body for one send, as a connection writes it (`headers`: its content-length). */
   writable(headers: string[]): WritableBody {
-    try {
-      return this.prepared.next(headers);
-    } catch (err) {
-      if (err instanceof HourglassError && err.code === 'HG_INVALID_ARG' && !this.replayable) throw notReplayable();
-      throw err;
-    }
+    // A stream asked for a second time throws HG_BODY_NOT_REPLAYABLE itself; any other
+    // error (a content-length that is no number, ...) is the caller's HG_INVALID_ARG.
+    return this.prepared.next(headers);
   }
 }
 
-/** `HG_BODY_NOT_REPLAYABLE`: a body that opens once was asked for again. */
-export function notReplayable(): HourglassError {
-  return new HourglassError(
-    'the request body is a stream and was already sent; pass a body factory () => body to allow replays',
-    'HG_BODY_NOT_REPLAYABLE',
-  );
-}
 
 /**
  * @internal Makes `req.deadline` read-only at runtime too (SPEC §12): assigning it throws
