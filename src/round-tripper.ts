@@ -23,7 +23,7 @@
  */
 
 import type { WritableBody } from './conn/writer.js';
-import { HourglassError, invalidArg } from './errors.js';
+import { invalidArg } from './errors.js';
 import { validateHeaderName, validateHeaderValue, validateMethod } from './http1/index.js';
 import { checkSignal, describeValue, type TransportTimeouts } from './options.js';
 import { type BodyOrFactory, checkMethod, type HeadersInit, type PreparedBody, prepareBody, prepareHeaders } from './request-init.js';
