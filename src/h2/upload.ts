@@ -154,10 +154,14 @@ export interface UploadConnection {
  * It takes two looks: one halfway to the limit (it records the bytes out and the socket
  * backlog and asks to be called again at the limit), and one at the limit, so that a
  * stall is named on time, never a look later (SPEC §3). At the limit it says: progress
- * after all (the only upload of its connection, and bytes went out in both halves: a
+ * after all (the only upload of its connection, and bytes went out since halfway: a
  * window opened a few bytes, less than one written piece; or the socket backlog shrank:
  * the peer reads slowly), `'socket'` (bytes sit in the socket: the connection is stuck)
- * or `'window'` (the stream waits for flow control; the socket is empty).
+ * or `'window'` (the stream waits for flow control; the socket is empty). Bytes that went
+ * out before halfway only move the count to start at the halfway look (when they left is
+ * not known closer than that): a window reopened a little every 300 ms is never called a
+ * 400 ms stall, at the price of naming a stall that follows such a trickle up to half the
+ * limit late.
  *
  * Precision (SPEC §3: within 15 ms of the due time): the halfway look names the limit as
  * an absolute time (the slow /proc read it makes does not push the limit back), and the
@@ -171,6 +175,8 @@ export class WriteIdleJudge {
   private outAtProgress = -1;
   private outAtMid = -1;
   private backlogAtMid = -1;
+  /** Monotonic ms of the halfway look. */
+  private midAt = 0;
 
   constructor(private readonly conn: UploadConnection) {}
 
@@ -195,11 +201,26 @@ export class WriteIdleJudge {
     const out = this.conn.bytesOut();
     if (this.outAtMid < 0 && t < due - 1) {
       this.outAtMid = out;
+      this.midAt = t;
       this.backlogAtMid = this.conn.socketBacklog();
       return due;
     }
     const mid = this.outAtMid < 0 ? this.outAtProgress : this.outAtMid;
-    if (this.conn.uploaders === 1 && out > mid && mid > this.outAtProgress) return 'progress';
+    if (this.conn.uploaders === 1) {
+      // Bytes went out since halfway: the last left less than half the limit ago.
+      if (out > mid) return 'progress';
+      // Bytes went out before halfway only: the last left by the halfway look at the
+      // latest. Counting from that look (never from earlier: a trickling window is not a
+      // stall), this look is the new halfway one.
+      if (this.outAtMid >= 0 && mid > this.outAtProgress) {
+        this.flushedAt = this.midAt;
+        this.outAtProgress = mid;
+        this.outAtMid = out;
+        this.midAt = t;
+        this.backlogAtMid = this.conn.socketBacklog();
+        return this.flushedAt + limit;
+      }
+    }
     // The socket (kernel included) was empty halfway and nothing was written since: only
     // libuv's queue (a control frame) can hold bytes now, not the kernel.
     const quiet = this.outAtMid >= 0 && out === this.outAtMid && this.backlogAtMid === 0;

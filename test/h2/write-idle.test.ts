@@ -86,6 +86,36 @@ describe('h2 write-idle judgement (unit)', () => {
     c.out += 5;
     assert.equal(j.judge(200, 1200), 'progress');
   });
+
+  it('bytes out since halfway only (one upload) are progress: the window reopened a little', () => {
+    const c = new FakeConn();
+    const j = new WriteIdleJudge(c);
+    j.progress(1000);
+    assert.equal(j.judge(200, 1100), 1200);
+    c.out += 3000;
+    assert.equal(j.judge(200, 1200), 'progress');
+  });
+
+  it('bytes out before halfway only: counted from the halfway look, never a stall at the first limit (adv-h2-4 F7)', () => {
+    const c = new FakeConn();
+    const j = new WriteIdleJudge(c);
+    j.progress(1000);
+    c.out += 3000; // the window opened at ~1050
+    assert.equal(j.judge(200, 1100), 1200);
+    assert.equal(j.judge(200, 1200), 1300, 'the count starts at the halfway look (1100)');
+    assert.equal(j.flushedAt, 1100);
+    assert.equal(j.judge(200, 1300), 'window', 'nothing since: a stall, 200 ms after the halfway look');
+  });
+
+  it('another upload on the connection: bytes out before halfway are not this stream\'s progress', () => {
+    const c = new FakeConn();
+    c.uploaders = 2;
+    const j = new WriteIdleJudge(c);
+    j.progress(1000);
+    c.out += 3000;
+    assert.equal(j.judge(200, 1100), 1200);
+    assert.equal(j.judge(200, 1200), 'window');
+  });
 });
 
 describe('h2 writeIdleTimeout precision (SPEC §3)', () => {
