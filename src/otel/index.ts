@@ -71,7 +71,9 @@ export interface InstrumentOptions {
 /** What {@link instrument} returns. */
 export interface Instrumentation {
   /**
-   * Unsubscribes everything; spans still in flight are ended. Every series of
+   * Unsubscribes everything; spans still in flight are ended with the attribute
+   * `hourglass.instrumentation.disabled` true and no `http.client.request.duration`
+   * point (their end was not seen). Every series of
    * `http.client.open_connections` is reported at 0 at the next collection, then no more
    * (a reader never keeps a stale count). Idempotent.
    */
@@ -390,7 +392,13 @@ function start(tp: TracerProvider, mp: MeterProvider): Instrumentation {
       // Reported at 0 at the next collection (see `observe`), then the callback goes.
       for (const a of counts.keys()) counts.set(a, 0);
       if (counts.size === 0) open.removeCallback(observe);
-      for (const [wire, f] of [...inFlight]) finish(wire, f);
+      // Their end is not seen: the span ends marked so, and no duration is recorded (a
+      // point would claim a request over, maybe a success, that may still fail).
+      for (const [wire, f] of [...inFlight]) {
+        inFlight.delete(wire);
+        f.span.setAttribute('hourglass.instrumentation.disabled', true);
+        f.span.end();
+      }
     },
   };
 }

@@ -5,6 +5,7 @@
 // made after disable() are not counted. Read through the SDK's in-memory exporter.
 import * as assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import {
   AggregationTemporality,
   InMemoryMetricExporter,
@@ -104,5 +105,43 @@ describe('hourglass/otel disable(): open_connections', () => {
     const late = instrument({ meterProvider });
     late.disable(); // a reader that never collects again: the final 0 simply waits
     await meterProvider.shutdown();
+  });
+
+  it('requests in flight at disable(): their spans end marked, and no duration is recorded for them (adv-otel4 F8)', T, async () => {
+    const cum = reader(AggregationTemporality.CUMULATIVE);
+    const meterProvider = new MeterProvider({ readers: [cum.reader] });
+    const spans = new InMemorySpanExporter();
+    const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+    const inst = instrument({ meterProvider, tracerProvider });
+    const c = new Client({ transport: new Transport() });
+    const ac = new AbortController();
+    try {
+      await (await c.request(fs.url('/ok'))).text(); // one finished request: one point
+      const hung = c.request(fs.url('/never'), { signal: ac.signal });
+      hung.catch(() => {});
+      await new Promise((r) => setTimeout(r, 30));
+      inst.disable();
+      await meterProvider.forceFlush();
+      const all = cum.exporter.getMetrics();
+      let count = 0;
+      for (const sm of all[all.length - 1]?.scopeMetrics ?? []) {
+        for (const m of sm.metrics) {
+          if (m.descriptor.name !== 'http.client.request.duration') continue;
+          for (const p of m.dataPoints) count += (p.value as { count: number }).count;
+        }
+      }
+      assert.equal(count, 1, 'only the finished request has a duration point');
+      const ended = spans.getFinishedSpans();
+      assert.equal(ended.length, 2, 'the span in flight was ended too');
+      assert.deepEqual(
+        ended.map((sp) => sp.attributes['hourglass.instrumentation.disabled'] ?? false),
+        [false, true],
+      );
+    } finally {
+      ac.abort();
+      await c.close();
+      await meterProvider.shutdown();
+      await tracerProvider.shutdown();
+    }
   });
 });
