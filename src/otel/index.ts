@@ -276,7 +276,7 @@ function start(tp: TracerProvider, mp: MeterProvider): Instrumentation {
           // The dial's marks are known now: a request that then fails before its head keeps them.
           if (!m.reused && !f.dialEvents) {
             f.dialEvents = true;
-            addDialEvents(f.span, m.timings);
+            addDialEvents(f, m.timings);
           }
         }
         const t = m.timings;
@@ -299,7 +299,7 @@ function start(tp: TracerProvider, mp: MeterProvider): Instrumentation {
           f.span.setAttribute('error.type', f.errorType);
           f.span.setStatus({ code: SpanStatusCode.ERROR });
         }
-        if (response.timings.response !== undefined) f.span.addEvent('hourglass.first_byte', response.timings.response);
+        if (response.timings.response !== undefined) f.span.addEvent('hourglass.first_byte', eventTime(f, response.timings.response));
       },
     ],
     [
@@ -448,8 +448,21 @@ function redactedException(err: Error): { name: string; message: string; stack?:
 }
 
 /** Span events at the dial's marks of a fresh connection (added when it is handed over). */
-function addDialEvents(span: Span, t: Timings): void {
-  if (t.lookup !== undefined && t.socket !== undefined && t.lookup > t.socket) span.addEvent('hourglass.dns', t.lookup);
-  if (t.connect !== undefined) span.addEvent('hourglass.connect', t.connect);
-  if (t.secureConnect !== undefined) span.addEvent('hourglass.tls', t.secureConnect);
+function addDialEvents(f: InFlight, t: Timings): void {
+  const span = f.span;
+  if (t.lookup !== undefined && t.socket !== undefined && t.lookup > t.socket) span.addEvent('hourglass.dns', eventTime(f, t.lookup));
+  if (t.connect !== undefined) span.addEvent('hourglass.connect', eventTime(f, t.connect));
+  if (t.secureConnect !== undefined) span.addEvent('hourglass.tls', eventTime(f, t.secureConnect));
+}
+
+/**
+ * A timings mark (epoch ms, whole: `Date.now()`) as an event time on the span's own
+ * clock: a `performance.now()` timestamp, which the SDK places relative to the span's
+ * start as it does the end (an epoch number would be taken as is, against a start the
+ * SDK stamps with a whole-ms `Date.now()`, and could land after the end). Kept within
+ * [the span's start, now], so an event never falls outside its span (it is added before
+ * the end).
+ */
+function eventTime(f: InFlight, mark: number): number {
+  return Math.min(Math.max(mark - performance.timeOrigin, f.t0), performance.now());
 }
