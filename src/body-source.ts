@@ -25,6 +25,7 @@ import { LongTimer } from './deadline.js';
 import { HourglassError, invalidArg } from './errors.js';
 import { describeValue } from './options.js';
 import { BodyChannel, type BodyProducer } from './conn/body.js';
+import { asBytes } from './conn/body-error.js';
 
 /**
  * A body for `Response.from`: a string (UTF-8), bytes, or a stream — a Node `Readable`,
@@ -106,8 +107,8 @@ export function sourceChannel(
  */
 function chunkBytes(v: unknown): Buffer {
   if (typeof v === 'string') return Buffer.from(v, 'utf8');
-  if (ArrayBuffer.isView(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  if (v instanceof ArrayBuffer) return Buffer.from(v);
+  const bytes = asBytes(v);
+  if (bytes !== undefined) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const what = describeValue(v);
   throw new HourglassError(`a response body stream yielded ${what}, not a string or bytes`, 'HG_BAD_RESPONSE', {
     cause: new TypeError(`a body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${what}`),

@@ -13,6 +13,7 @@
 
 import { Readable } from 'node:stream';
 import type { WritableBody } from './conn/writer.js';
+import { asBytes } from './conn/body-error.js';
 import { HourglassError, invalidArg, redactUrl } from './errors.js';
 import { describeValue } from './options.js';
 import { validateHeaderName, validateHeaderValue, validateMethod } from './http1/index.js';
@@ -257,18 +258,6 @@ export function toWritable(body: BodyInit, headers: string[]): WritableBody {
 
 function badBody(body: unknown): Error {
   return invalidArg(`body must be a string, ArrayBufferView, ArrayBuffer, Readable, AsyncIterable, null, or a factory, got ${describeValue(body)}`);
-}
-
-/**
- * The bytes of an `ArrayBufferView` of any type (DataView, Float64Array, ...) or an
- * `ArrayBuffer`, as a Uint8Array over the same memory; undefined for anything else.
- * Framing is computed from these bytes, never from an element count.
- */
-export function asBytes(v: unknown): Uint8Array | undefined {
-  if (v instanceof Uint8Array) return v;
-  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  return undefined;
 }
 
 /** A caller's content-length value: 1*DIGIT, a safe integer; else HG_INVALID_ARG. */

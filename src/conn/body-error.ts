@@ -3,8 +3,9 @@
  * the HTTP/1.1 writer (./writer.ts) and the HTTP/2 upload (../h2/upload.ts) (SPEC §4).
  *
  * Owns: the uploaders' own checks of a body ({@link bodyTooLong}, {@link bodyTooShort},
- * {@link bodyBytes}: HG_INVALID_ARG, the same for MockTransport, testing/mock-body.ts) and
- * {@link requestBodyError}.
+ * {@link bodyBytes}: HG_INVALID_ARG; the same for MockTransport, testing/mock-body.ts),
+ * {@link requestBodyError}, and {@link asBytes} (a body value's bytes, for request and
+ * response bodies alike).
  *
  * Never: passes a body source's error through as the request's own: a source that is
  * another request's body (piped download) fails with *that* request's TimeoutError,
@@ -46,9 +47,20 @@ export function bodyTooShort(sent: number, length: number): HourglassError {
 
 /** The bytes of a body piece, as a Uint8Array over the same memory (no copy for views). */
 export function bodyBytes(piece: unknown): Uint8Array {
-  if (piece instanceof Uint8Array) return piece;
   if (typeof piece === 'string') return Buffer.from(piece);
-  if (ArrayBuffer.isView(piece)) return new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength);
-  if (piece instanceof ArrayBuffer) return new Uint8Array(piece);
+  const bytes = asBytes(piece);
+  if (bytes !== undefined) return bytes;
   throw bodyCheck(`a request body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${typeof piece}`);
+}
+
+/**
+ * The bytes of an `ArrayBufferView` of any type (DataView, Float64Array, ...) or an
+ * `ArrayBuffer`, as a Uint8Array over the same memory; undefined for anything else.
+ * Framing is computed from these bytes, never from an element count.
+ */
+export function asBytes(v: unknown): Uint8Array | undefined {
+  if (v instanceof Uint8Array) return v;
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  return undefined;
 }

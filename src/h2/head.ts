@@ -54,23 +54,10 @@ export function requestHeaders(method: string, scheme: string, authority: string
   return out;
 }
 
-/** Name/value pairs of a received header block, pseudo-headers left out. */
-export function rawPairs(h: IncomingHttpHeaders): string[] {
-  const raw: string[] = [];
-  for (const name of Object.keys(h)) {
-    if (name.charCodeAt(0) === 58 /* ':' */) continue;
-    const v = h[name];
-    if (v === undefined) continue;
-    if (Array.isArray(v)) for (const one of v) raw.push(name, one);
-    else raw.push(name, String(v));
-  }
-  return raw;
-}
-
 /**
  * A received header block as `res.headers` holds it, and its pairs pushed on `raw`, in
- * one pass — what `headersObject(rawPairs(h))` makes (issue #16: the block was converted
- * twice). Node already joined repeated fields (`, `; set-cookie as an array) and names
+ * one pass, the one conversion of a received block (head, 1xx, trailers; issue #16: the
+ * head was converted twice). Node already joined repeated fields (`, `; set-cookie as an array) and names
  * are lower-case (nghttp2 refuses others, RFC 9113 §8.2.1), so each field is copied once:
  * set-cookie always as an array, everything else as a string.
  */

@@ -28,14 +28,13 @@ import type { WritableBody } from '../conn/writer.js';
 import { isDecodable } from '../decompress.js';
 import { type Budget, type Cancelable, EXCHANGE_SLOT, EXCHANGE_SLOT_PHASE, EXCHANGE_SLOTS, now, PhaseClock } from '../deadline.js';
 import { type ActivePhase, HourglassError, ProtocolError, TimeoutError } from '../errors.js';
-import { headersObject } from '../http1/headers.js';
 import type { TransportTimeouts } from '../options.js';
 import type { Response } from '../response.js';
 import type { Timings } from '../timings.js';
 import { emit, type TraceHooks } from '../trace.js';
 import { endWire, type WireRequest, wireHeaders } from '../wire.js';
 import { closeError, type StreamFacts, unprocessedError } from './close.js';
-import { checkFields, headText, makeResponse, rawPairs, requestHeaders } from './head.js';
+import { checkFields, fieldsOf, headText, makeResponse, requestHeaders } from './head.js';
 import { handleBytes } from './probe.js';
 import type { H2Session, SessionStream } from './session.js';
 import { Upload, type UploadOwner, WriteIdleJudge } from './upload.js';
@@ -307,7 +306,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.firstByte();
     if (this.clock.dueAt(READ_IDLE) !== Number.POSITIVE_INFINITY) this.clock.after(READ_IDLE, this.req.timeouts.readIdleTimeout);
     if (status === 100) emit(this.req.trace, 'got100Continue');
-    emit(this.req.trace, 'got1xxResponse', { status, headers: headersObject(rawPairs(h)) });
+    emit(this.req.trace, 'got1xxResponse', { status, headers: fieldsOf(h, []) });
   }
 
   private onHead(h: http2.IncomingHttpHeaders): void {
@@ -366,7 +365,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       return;
     }
     const into = this.channel?.trailers;
-    if (into !== undefined) Object.assign(into, headersObject(rawPairs(h)));
+    if (into !== undefined) Object.assign(into, fieldsOf(h, []));
   }
 
   private onData(chunk: Buffer): void {
