@@ -29,12 +29,16 @@
  *     turns out single-use (ALPN chose http/1.1) lets the queue dial for itself; a failed
  *     dial fails every request that joined it, each with its own method and URL.
  *
+ * A waiter's outcome is delivered in the async context it was made in (it is an
+ * AsyncResource), never in the releaser's, the dial's or the timer's.
+ *
  * Invariants: a waiter is settled exactly once; `active + idle + dialing + shared` is the
  * host's connection count; one unref'd sweep timer exists only while some connection
  * is idle; a host entry with nothing in it is deleted; a shared connection's
  * `poolLeases` counts the leases handed out and not yet returned.
  */
 
+import { AsyncResource } from 'node:async_hooks';
 import {
   type Budget,
   failPhaseAfter,
@@ -117,7 +121,13 @@ export interface Wanter<T> {
   failed(err: Error): void;
 }
 
-class Waiter<T, D> implements PhaseOwner {
+/**
+ * One request waiting for a connection. It is an async resource made in the request's
+ * context: its outcome is delivered in that context, not in the one of whoever released
+ * the connection, finished the dial or ran the timer (a callback made there would
+ * otherwise run in another request's trace).
+ */
+class Waiter<T, D> extends AsyncResource implements PhaseOwner {
   settled = false;
   /** Its own `poolTimeout` timer: only when it could not join its host's {@link PoolClock}. */
   timer: LongTimer | undefined;
@@ -143,7 +153,17 @@ class Waiter<T, D> implements PhaseOwner {
     readonly budget: Budget,
     private readonly pool: { waiterLeft(w: Waiter<T, D>): void },
     readonly wanter: Wanter<T>,
-  ) {}
+  ) {
+    super('hourglass.pool-wait');
+  }
+  /** Hands it `lease`, in its own async context. */
+  lease(lease: Lease<T>): void {
+    this.runInAsyncScope(this.wanter.leased, this.wanter, lease);
+  }
+  /** Fails it with `err`, in its own async context. */
+  fail(err: Error): void {
+    this.runInAsyncScope(this.wanter.failed, this.wanter, err);
+  }
   phaseExpiry(): PhaseExpiry | undefined {
     if (this.settled) return undefined;
     return { phase: 'pool', timeout: this.poolTimeout, method: this.budget.method, url: this.budget.url };
@@ -152,7 +172,7 @@ class Waiter<T, D> implements PhaseOwner {
     if (this.settled) return;
     this.settle();
     this.pool.waiterLeft(this);
-    this.wanter.failed(err);
+    this.fail(err);
   }
   settle(): void {
     this.settled = true;
@@ -532,14 +552,14 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
         const w = this.nextWaiter(host);
         if (w !== undefined) {
           w.settle();
-          w.wanter.failed(err);
+          w.fail(err);
         }
         // Requests that joined this dial fail with it, each under its own method and URL.
         for (const j of host.waiters.drain()) {
           if (j.settled) continue;
           if (j.joined && j.dial === dialBudget) {
             j.settle();
-            j.wanter.failed(retarget(err, j.budget.method, j.budget.url));
+            j.fail(retarget(err, j.budget.method, j.budget.url));
           } else {
             host.waiters.push(j);
           }
@@ -558,7 +578,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       if (w === undefined) return;
       w.settle();
       conn.poolLeases!++;
-      w.wanter.leased({ conn, wasIdle: false, idleTime: 0 });
+      w.lease({ conn, wasIdle: false, idleTime: 0 });
     }
   }
 
@@ -569,7 +589,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       w.settle();
       conn.poolState = 'active';
       host.active++;
-      w.wanter.leased({ conn, wasIdle: false, idleTime: 0 });
+      w.lease({ conn, wasIdle: false, idleTime: 0 });
       return;
     }
     if (!conn.isUsable()) {

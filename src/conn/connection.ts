@@ -45,6 +45,7 @@ import type { ReadSink, SocketReader } from './read-buffer.js';
 import { judgeExpiry } from './expiry.js';
 import { ThroughputMeter } from './throughput.js';
 import { connectionState, endWire, type WireRequest, wireHeaders } from '../wire.js';
+import { adoptCallerContext, ExchangeScope } from './async-context.js';
 import { atTurnEnd, type TurnEnd } from './turn.js';
 import { RequestWriter, type WritableBody } from './writer.js';
 
@@ -109,6 +110,8 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   readonly key: string;
   readonly socket: Socket;
   state: State = 'idle';
+  /** The async context of the current exchange (see async-context.ts). */
+  private scope: ExchangeScope | undefined;
   /** Requests served so far (a request on a connection with served > 0 is on a reused one). */
   served = 0;
   /** Monotonic ms when the connection last became idle. */
@@ -226,6 +229,10 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     // Idle since this turn only: the socket was never unref'd.
     if (this.unrefDue) this.unrefDue = false;
     else this.socket.ref();
+    // The socket's callbacks now belong to this request (it may have been dialed, or last
+    // used, under another caller's trace).
+    adoptCallerContext(this.socket);
+    this.writer.scope = this.scope = new ExchangeScope();
     this.parser.expect(req.method === 'HEAD');
     const p = new Promise<Response>((resolve, reject) => {
       this.resolveHead = resolve;
@@ -587,7 +594,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     const req = this.req;
     if (req === undefined || this.state !== 'active') return;
     if (slot === CONTINUE) {
-      this.sendContinueBody();
+      this.scope!.runInAsyncScope(this.sendContinueBody, this);
       return;
     }
     const t = req.timeouts;
@@ -602,7 +609,10 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     });
     if (expiry === undefined) return;
     const { timeout, elapsed } = expiry;
-    this.fail(
+    // The clock's timer belongs to whichever request armed it first: fail in this one's context.
+    this.scope!.runInAsyncScope(
+      this.fail,
+      this,
       new TimeoutError({
         phase: SLOT_PHASE[slot]!,
         timeout,

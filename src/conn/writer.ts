@@ -32,6 +32,7 @@ import type { Socket } from 'node:net';
 import { CRLF, chunkHeader, LAST_CHUNK, serializeRequestHead } from '../http1/index.js';
 import { bodyBytes, bodyTooLong, bodyTooShort, requestBodyError } from './body-error.js';
 import { kernelSendQueue } from './kernel-queue.js';
+import type { ExchangeScope } from './async-context.js';
 import { atTurnEnd, type TurnEnd } from './turn.js';
 
 /** A request body ready to be written. */
@@ -171,9 +172,21 @@ export class RequestWriter implements TurnEnd {
     return true;
   }
 
+  /**
+   * The async context of the request being written: the turn's end is shared by every
+   * socket, so its uncork (and the write callbacks it causes) runs in this scope.
+   */
+  scope: ExchangeScope | undefined;
+
   /** End of the turn: the bytes written in it go to the kernel. */
   turnEnd(): void {
     this.corked = false;
+    const scope = this.scope;
+    if (scope === undefined) this.socket.uncork();
+    else scope.runInAsyncScope(this.uncork, this);
+  }
+
+  private uncork(): void {
     this.socket.uncork();
   }
 

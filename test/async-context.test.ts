@@ -1,0 +1,108 @@
+// A reused HTTP/1.1 connection delivers its request's callbacks in that request's async
+// context (adv-otel4 F9, issue #17). A connection opened under context A and reused by
+// request B must run B's body 'data'/'end' handlers, trace hooks and diagnostics-channel
+// subscribers with B's AsyncLocalStorage store, as node:http's keep-alive Agent does, so a
+// request made from there (pagination, fan-out) carries B's trace, never A's. A request
+// whose connection was dialed for another caller is covered the same way.
+import * as assert from 'node:assert/strict';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import * as diagnostics from 'node:diagnostics_channel';
+import { test } from 'node:test';
+import { FaultServer } from '../src/testing/index.js';
+import { clientFor } from './helpers/setup.js';
+
+const T = { timeout: 10_000 };
+const als = new AsyncLocalStorage<string>();
+const CHANNELS = ['hourglass:wire:start', 'hourglass:wire:headers', 'hourglass:wire:end', 'hourglass:request:end', 'hourglass:connection:idle'];
+
+for (const tls of [false, true]) {
+  const scheme = tls ? 'https' : 'http';
+  test(`${scheme}: callbacks of a request on a reused connection run in that request's context`, T, async (t) => {
+    const fs = await FaultServer.start({ tls });
+    const { client } = clientFor(t, tls ? { tls: { ca: fs.ca } } : {}, fs);
+    // A opens the connection and leaves it idle in the pool.
+    await als.run('A', async () => {
+      const r = await client.request(fs.url('/ok'));
+      await r.text();
+    });
+
+    const seen = new Map<string, Set<string | undefined>>();
+    const note = (where: string): void => {
+      let s = seen.get(where);
+      if (s === undefined) seen.set(where, (s = new Set()));
+      s.add(als.getStore());
+    };
+    const subs = CHANNELS.map((name) => {
+      const fn = (): void => note(name);
+      diagnostics.subscribe(name, fn);
+      return [name, fn] as const;
+    });
+    t.after(() => {
+      for (const [name, fn] of subs) diagnostics.unsubscribe(name, fn);
+    });
+
+    const followUp = await als.run('B', async () => {
+      const res = await client.request(fs.url('/drip?bytes=6&interval=20&chunk=2'), {
+        trace: {
+          gotConn: () => note('gotConn'),
+          wroteRequest: () => note('wroteRequest'),
+          gotFirstResponseByte: () => note('gotFirstResponseByte'),
+        },
+      });
+      assert.equal(res.reused, true, 'B reuses the connection A opened');
+      // The follow-up starts from the body's 'end' handler, as pagination code does.
+      return new Promise<string | undefined>((resolve, reject) => {
+        res.body.on('data', () => note('data'));
+        res.body.on('error', reject);
+        res.body.on('end', () => {
+          note('end');
+          resolve(als.getStore());
+        });
+      });
+    });
+    assert.equal(followUp, 'B');
+
+    for (const [where, stores] of seen) assert.deepEqual([...stores], ['B'], `${where} ran under ${[...stores].join(', ')}`);
+    for (const where of ['data', 'end', 'gotFirstResponseByte', 'hourglass:wire:end', 'hourglass:request:end', 'hourglass:connection:idle']) {
+      assert.ok(seen.has(where), `${where} was observed`);
+    }
+  });
+}
+
+test('a connection dialed for one caller and handed to another runs the taker\'s callbacks in its context', T, async (t) => {
+  const fs = await FaultServer.start();
+  const { client } = clientFor(t, { maxConnsPerHost: 1 }, fs);
+  // A holds the only connection; B queues for it and gets it when A's body ends.
+  const a = await als.run('A', () => client.request(fs.url('/drip?bytes=4&interval=30&chunk=2')));
+  const b = als.run('B', () => client.request(fs.url('/drip?bytes=4&interval=20&chunk=2')));
+  await a.text();
+  const res = await b;
+  assert.equal(res.reused, true);
+  const stores = await new Promise<Set<string | undefined>>((resolve, reject) => {
+    const s = new Set<string | undefined>();
+    res.body.on('data', () => s.add(als.getStore()));
+    res.body.on('error', reject);
+    res.body.on('end', () => resolve(s.add(als.getStore())));
+  });
+  assert.deepEqual([...stores], ['B']);
+});
+
+test('a timeout of a request on a reused connection is delivered in that request\'s context', T, async (t) => {
+  const fs = await FaultServer.start();
+  const { client } = clientFor(t, { readIdleTimeout: 150 }, fs);
+  await als.run('A', async () => {
+    const r = await client.request(fs.url('/ok'));
+    await r.text();
+  });
+  const where = await als.run('B', async () => {
+    // Two bytes, then silence: read-idle fires while B's body is being read.
+    const res = await client.request(fs.url('/drip?bytes=8&interval=2000&chunk=2'));
+    assert.equal(res.reused, true);
+    return new Promise<string | undefined>((resolve) => {
+      res.body.on('data', () => {});
+      res.body.on('error', () => resolve(als.getStore()));
+      res.body.on('end', () => resolve('ended'));
+    });
+  });
+  assert.equal(where, 'B');
+});
