@@ -12,7 +12,8 @@
  *
  * Never: patches anything, or is imported by the main entry (`@opentelemetry/api` is an
  * optional peer dependency, needed by this entry alone); a handler never throws into
- * hourglass. Attribute mapping lives in ./attributes.ts (pure).
+ * hourglass, and a span method that throws or rejects is contained (./contained.ts).
+ * Attribute mapping lives in ./attributes.ts (pure).
  *
  * Invariants: while no instrumentation is enabled nothing is subscribed (hourglass then
  * builds no WireRequest); every span started is ended exactly once — on `wire:end`,
@@ -32,7 +33,6 @@ import {
   type MeterProvider,
   metrics,
   propagation,
-  type Span,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -42,6 +42,7 @@ import {
   ValueType,
 } from '@opentelemetry/api';
 import { redactText } from '../redact.js';
+import { contain, ContainedSpan } from './contained.js';
 import type { Response } from '../response.js';
 import type { Timings } from '../timings.js';
 import type { ConnectionInfo } from '../trace.js';
@@ -100,7 +101,7 @@ class InFlight {
   dialEvents = false;
 
   constructor(
-    readonly span: Span,
+    readonly span: ContainedSpan,
     /** The context the span was started in (a replay's span is started in it too). */
     readonly parent: Context,
     /** Whether the span records (a no-op provider's does not: its attributes are skipped). */
@@ -229,7 +230,7 @@ function start(tp: TracerProvider, mp: MeterProvider): Instrumentation {
   const finish = (wire: WireRequest, f: InFlight): void => {
     inFlight.delete(wire);
     f.span.end();
-    duration.record((performance.now() - f.t0) / 1000, f.metricAttributes());
+    contain(duration.record((performance.now() - f.t0) / 1000, f.metricAttributes()));
   };
 
   const handlers: [string, (msg: unknown) => void][] = [
@@ -245,7 +246,7 @@ function start(tp: TracerProvider, mp: MeterProvider): Instrumentation {
         // Nothing records (no-op providers): only the context travels on.
         if (recording || measuring) {
           const method = attrs['http.request.method'] as string;
-          inFlight.set(wire, new InFlight(span, parent, recording, method, pick(attrs, SERVER_KEYS)));
+          inFlight.set(wire, new InFlight(new ContainedSpan(span), parent, recording, method, pick(attrs, SERVER_KEYS)));
         }
         const carrier = { wire, traceparent: false, tracestate: false };
         propagation.inject(trace.setSpan(parent, span), carrier, HEADER_SETTER);
@@ -280,7 +281,7 @@ function start(tp: TracerProvider, mp: MeterProvider): Instrumentation {
           }
         }
         const t = m.timings;
-        poolWait.record(Math.max(0, (t.socket ?? t.start) - t.start) / 1000, f.server);
+        contain(poolWait.record(Math.max(0, (t.socket ?? t.start) - t.start) / 1000, f.server));
       },
     ],
     [
@@ -318,9 +319,9 @@ function start(tp: TracerProvider, mp: MeterProvider): Instrumentation {
         if (f === undefined) return;
         failedParents.set(wire, f.parent);
         const phase = timeoutPhase(error);
-        if (phase !== undefined) timeouts.add(1, { ...f.server, 'hourglass.timeout.phase': phase });
+        if (phase !== undefined) contain(timeouts.add(1, { ...f.server, 'hourglass.timeout.phase': phase }));
         // A wait that ended in a pool timeout is a pool wait too (the longest ones).
-        if (phase === 'pool' && !f.connected) poolWait.record((performance.now() - f.t0) / 1000, f.server);
+        if (phase === 'pool' && !f.connected) contain(poolWait.record((performance.now() - f.t0) / 1000, f.server));
         // An aborted request is not an error (as instrumentation-undici settled it).
         if (!isAbort(error)) {
           const a = errorAttributes(error);
