@@ -59,18 +59,34 @@ export function isSecretParam(name: string): boolean {
 }
 
 /**
- * `href` with userinfo as `REDACTED:REDACTED` and the values of the secret query
- * parameters as `REDACTED`; the rest byte for byte (no re-encoding). A string that is
- * not an absolute URL has only its query redacted (e.g. a relative `Location`).
+ * `href` with userinfo as `REDACTED:REDACTED` and the values of the secret parameters of
+ * its query and of its fragment (an OAuth implicit grant answers
+ * `#access_token=…&token_type=bearer`) as `REDACTED`; the rest byte for byte (no
+ * re-encoding). A string that is not an absolute URL has only its query and fragment
+ * redacted (e.g. a relative `Location`).
  */
 export function redactUrl(href: string): string {
   const at = userinfoEnd(href);
   if (at !== -1) href = href.slice(0, href.indexOf('//') + 2) + 'REDACTED:REDACTED' + href.slice(at);
+  const hash = href.indexOf('#');
   const q = href.indexOf('?');
-  if (q === -1) return href;
-  const hash = href.indexOf('#', q);
-  const query = href.slice(q + 1, hash === -1 ? undefined : hash);
-  const parts = query.split('&');
+  if (q !== -1 && (hash === -1 || q < hash)) {
+    const end = hash === -1 ? href.length : hash;
+    const query = redactParams(href.slice(q + 1, end));
+    if (query !== undefined) href = href.slice(0, q + 1) + query + href.slice(end);
+  }
+  const h = href.indexOf('#');
+  if (h === -1) return href;
+  // `#a=1&b=2`, or a client-side route with its own query: `#/callback?access_token=…`.
+  const fq = href.indexOf('?', h);
+  const from = fq === -1 ? h + 1 : fq + 1;
+  const fragment = redactParams(href.slice(from));
+  return fragment === undefined ? href : href.slice(0, from) + fragment;
+}
+
+/** `name=value` pairs joined by `&` with each secret value `REDACTED`; undefined when none is. */
+function redactParams(params: string): string | undefined {
+  const parts = params.split('&');
   let changed = false;
   for (let i = 0; i < parts.length; i++) {
     const eq = parts[i].indexOf('=');
@@ -79,8 +95,7 @@ export function redactUrl(href: string): string {
       changed = true;
     }
   }
-  if (!changed) return href;
-  return href.slice(0, q + 1) + parts.join('&') + (hash === -1 ? '' : href.slice(hash));
+  return changed ? parts.join('&') : undefined;
 }
 
 /** The value of header `name` as it may be shown: `[redacted]` for a secret field, else as is. */
@@ -97,12 +112,13 @@ const SECRET_HEADER_LINE = new RegExp(`\\b(${[...SECRET_HEADERS].join('|')})(\\s
 /**
  * Free text (an error message or stack) with what {@link redactUrl} and
  * {@link redactHeader} hide hidden in it too: userinfo of any absolute URL, the values of
- * secret query parameters (`?sig=...`, `&Signature=...`), and the values of quoted
+ * secret query or fragment parameters (`?sig=...`, `&Signature=...`,
+ * `#access_token=...`), and the values of quoted
  * secret header lines (`Set-Cookie : sid=...`). The rest is kept as is.
  */
 export function redactText(text: string): string {
   let out = text.replace(/\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^\s/?#@"']*@/g, '$1REDACTED:REDACTED@');
-  out = out.replace(/([?&;])([^=&#\s"';]+)=([^&#\s"';]*)/g, (m, sep: string, name: string) =>
+  out = out.replace(/([?&;#])([^=&#\s"';]+)=([^&#\s"';]*)/g, (m, sep: string, name: string) =>
     isSecretParam(name) ? `${sep}${name}=REDACTED` : m,
   );
   return out.replace(SECRET_HEADER_LINE, (_m, name: string, colon: string) => `${name}${colon}[redacted]`);

@@ -304,10 +304,7 @@ export class HeadSection {
       while (i < e && TCHAR[buf[i]!] === 1) i++;
       // i === s also covers obs-fold and whitespace before the first field line.
       if (i === s || i === e || buf[i] !== COLON) {
-        throw new ProtocolError(
-          'bad-header',
-          `malformed ${framing ? 'header' : 'trailer'} line ${quote(buf, s, e)}`,
-        );
+        throw new ProtocolError('bad-header', malformedLine(framing ? 'header' : 'trailer', buf, s, i, e));
       }
     }
     const nameEnd = i++;
@@ -451,6 +448,24 @@ function sameBytes(buf: Buffer, s: number, e: number, str: string): boolean {
 }
 
 /** A printable excerpt of untrusted bytes for error messages. */
+/**
+ * The message for a field line that is not `name ":" value`, from its name (the token
+ * chars at its start, buf[s, i), in the line buf[s, e)) and the byte that ended it. The value is never
+ * quoted: it may be a secret (a folded `Set-Cookie` continuation, `Cookie sid=…` with no
+ * colon), and error messages reach logs and span status.
+ */
+function malformedLine(what: string, buf: Buffer, s: number, i: number, e: number): string {
+  const c = buf[i];
+  if (i === s) {
+    return c === SP || c === HTAB
+      ? `malformed ${what} line: a line starting with whitespace (obsolete line folding)`
+      : `malformed ${what} line: it starts with ${quote(buf, s, s + 1)}`;
+  }
+  // A line that is one token may be a value on its own line: not quoted either.
+  if (i === e) return `malformed ${what} line: no ":" in it`;
+  return `malformed ${what} line: the name ${quote(buf, s, i)} is followed by ${quote(buf, i, i + 1)}, not ":"`;
+}
+
 function quote(buf: Buffer, s: number, e: number): string {
   return JSON.stringify(buf.toString('latin1', s, Math.min(e, s + 64)));
 }
