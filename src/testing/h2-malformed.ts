@@ -69,6 +69,22 @@ const CASES: Record<string, H2MalformedCase & { play: Play }> = {
       await s.conn.write(dataFrame(s.id, Buffer.from('abc'), true));
     },
   },
+  'content-length-surplus': {
+    level: 'stream', code: 1, description: '`content-length: 3` and one DATA frame of 11 bytes with END_STREAM',
+    play: async (s) => {
+      await head(s, [[':status', '200'], ['content-length', '3']]);
+      await s.conn.write(dataFrame(s.id, Buffer.from('hello world'), true));
+    },
+  },
+  'content-length-surplus-later': {
+    level: 'stream', code: 1, description: '`content-length: 3`, DATA `abc`, then 20 ms later DATA `defgh` with END_STREAM',
+    play: async (s) => {
+      await head(s, [[':status', '200'], ['content-length', '3']]);
+      await s.conn.write(dataFrame(s.id, Buffer.from('abc'), false));
+      await s.sleep(20);
+      await s.conn.write(dataFrame(s.id, Buffer.from('defgh'), true));
+    },
+  },
   'content-length-no-body': {
     level: 'stream', code: 1, description: '`content-length: 42` and END_STREAM on HEADERS',
     play: (s) => head(s, [[':status', '200'], ['content-length', '42']], true),
