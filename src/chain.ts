@@ -484,6 +484,7 @@ const NATIVE_TRANSPORT: Stage = {
   run(call, req) {
     // Where the request goes out: a value bound to another origin (a token) stays here.
     const wire = onWire(call, boundToItsOrigin(req), call.budget);
+    call.budget.wireCount = call.count; // the transport's own replays count as sends (issue #16)
     return (call.chain.config.transport as Transport).roundTrip(wire);
   },
 };

@@ -230,6 +230,13 @@ export class Budget {
   /** @internal */ nextQueued: Budget | undefined;
   /** @internal — this pending deadline keeps the process alive (see {@link letProcessExit}). */
   keepsAlive = false;
+  /**
+   * @internal — the count of the call's requests on the wire (chain.ts's WireCount), set as
+   * the chain hands a request to hourglass's own Transport: a request the transport puts on
+   * the wire by itself (an HTTP/2 replay, SPEC §13) counts there too, so the next request's
+   * `attempt` (and `http.request.resend_count`) follows it.
+   */
+  wireCount: { sent: number } | undefined = undefined;
   private watch: SignalWatch | undefined;
   private finished = false;
 

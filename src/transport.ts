@@ -357,8 +357,10 @@ export class Transport implements RoundTripper {
         (err) => {
           void SETTLED.then(() => {
             if (this.h2Replay(err, at)) {
-              // SPEC §14: the replay is a request on the wire of its own (its own span).
+              // SPEC §14: the replay is a request on the wire of its own (its own span), and
+              // a send the call's next retry or hop counts (its `attempt` follows the replay's).
               if (at.wire !== undefined) at.wire = replayWire(at.wire, err, at.headers);
+              if (at.budget.wireCount !== undefined) at.budget.wireCount.sent++;
               resolve(this.attempt(at));
             }
             // SPEC §4 on HTTP/2 too: a reused connection closed before any response byte.

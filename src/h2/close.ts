@@ -36,6 +36,8 @@ export interface StreamFacts {
   tooManyFields: boolean;
   /** The head declared a content-length that the body did not reach. */
   truncated: boolean;
+  /** nghttp2 reset the stream for DATA beyond the head's content-length. */
+  surplus: boolean;
 }
 
 /** The way a stream was not processed by the peer, read from its error (undefined: it was, or may have been). */
@@ -81,6 +83,9 @@ export function closeError(s: H2Session, f: StreamFacts): Error {
   if (f.selfReset) {
     // nghttp2 found the response malformed (a field name or value, :status, a pseudo-header
     // in the wrong place, a content-length the DATA did not match) and reset it itself.
+    if (f.surplus) {
+      return new ProtocolError('unexpected-data', 'the response body is longer than its content-length (the stream was reset with PROTOCOL_ERROR)', { ...ctx, h2Code: 1 });
+    }
     return f.truncated
       ? new ProtocolError('truncated-body', 'the response body ended before its content-length (the stream was reset with PROTOCOL_ERROR)', { ...ctx, h2Code: 1 })
       : new ProtocolError('h2-protocol-error', 'the response on this stream broke RFC 9113 (malformed header block or framing); it was reset with PROTOCOL_ERROR', { ...ctx, h2Code: 1 });

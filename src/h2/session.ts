@@ -107,6 +107,8 @@ export class H2Session {
   goawayCode: number | undefined;
   /** Debug text of the GOAWAYs received (the last non-empty one), for error messages. */
   goawayDebug: string | undefined;
+  /** DATA payload bytes node handed to this session's streams, ever (h2/stream.ts's surplus check). */
+  dataIn = 0;
 
   private readonly streams = new Set<SessionStream>();
   /** Open streams parked by backpressure ({@link park}). */
@@ -271,6 +273,14 @@ export class H2Session {
     if (this.isClosed) return;
     if (this.streams.size > this.parked) this.session.ref();
     else this.session.unref();
+  }
+
+  /**
+   * DATA bytes nghttp2 counted against the connection window since its last WINDOW_UPDATE
+   * (padding and DATA it dropped itself included); -1 once the session is gone.
+   */
+  recvData(): number {
+    return this.session.state.effectiveRecvDataLength ?? -1;
   }
 
   /**

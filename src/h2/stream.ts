@@ -113,6 +113,13 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private selfReset = false;
   /** Node reset the stream itself with ENHANCE_YOUR_CALM before the head: too many fields. */
   private tooManyFields = false;
+  /**
+   * At the head of a body with a content-length: the session's {@link H2Session.recvData}
+   * and `dataIn` (-1: not taken). DATA nghttp2 counted but never handed on tells a body
+   * longer than its content-length (nghttp2 drops it and resets the stream) from a short one.
+   */
+  private recvMark = -1;
+  private dataMark = 0;
   /** SessionStream: set when a GOAWAY showed this stream was never processed. */
   aboveGoaway = false;
   /** Opened within the peer's advertised stream limit (see {@link H2Session.withinLimit}). */
@@ -176,7 +183,11 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.stream = stream;
     const push = stream.push.bind(stream);
     stream.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
-      if (chunk === null && !stream.closed) this.remoteEnded = true;
+      if (chunk === null) {
+        if (!stream.closed) this.remoteEnded = true;
+      } else {
+        this.session.dataIn += (chunk as Buffer).length;
+      }
       return push(chunk, encoding);
     };
     this.withinLimit = this.session.withinLimit();
@@ -340,6 +351,10 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     const noBody = req.method === 'HEAD' || status === 204 || status === 304;
     const length = noBody ? 0 : typeof cl === 'string' && /^\d+$/.test(cl) ? Number(cl) : -1;
     this.rawLimit = req.decodes && isDecodable(h['content-encoding'] as string | undefined) ? Number.POSITIVE_INFINITY : req.maxResponseBytes;
+    if (length > 0) {
+      this.recvMark = this.session.recvData();
+      this.dataMark = this.session.dataIn;
+    }
     const channel = new BodyChannel(this, length);
     this.channel = channel;
     const res = makeResponse(
@@ -533,7 +548,24 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       selfReset: this.selfReset,
       tooManyFields: this.tooManyFields,
       truncated: this.channel !== undefined && this.channel.expectedLength >= 0 && this.bodyBytes < this.channel.expectedLength,
+      surplus: this.selfReset && this.surplus(),
     };
+  }
+
+  /**
+   * nghttp2 dropped DATA of this stream that would have passed its content-length (it checks
+   * each DATA piece before handing it on, and resets the stream with PROTOCOL_ERROR): since
+   * the head it counted more DATA on the connection than node handed to any stream, by more
+   * than the body still lacked. Padding, or DATA for a stream already closed, in that span
+   * can only add to the count (issue #16 adv4 F4).
+   */
+  private surplus(): boolean {
+    const length = this.channel?.expectedLength ?? -1;
+    if (this.recvMark < 0 || length < 0) return false;
+    const recv = this.session.recvData();
+    if (recv < this.recvMark) return false; // a WINDOW_UPDATE went out since: unknown
+    const dropped = recv - this.recvMark - (this.session.dataIn - this.dataMark);
+    return dropped > length - this.bodyBytes;
   }
 
   private unprocessedError(): Error | undefined {

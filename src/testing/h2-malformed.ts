@@ -22,6 +22,14 @@ export interface H2MalformedCase {
 
 type Play = (s: H2Stream) => Promise<void>;
 
+/** Fields RFC 9113 §8.2.1 makes malformed, each a smuggling attempt if passed on. */
+const INVALID_FIELDS: [string, string][] = [
+  ['x-inj', 'a\r\nset-cookie: evil=1'],
+  ['x-nul', 'a\u0000b'],
+  ['x bad', '1'],
+  ['', 'empty-name'],
+];
+
 const head = (s: H2Stream, fields: [string, string][], end = false): Promise<void> =>
   s.conn.write(Buffer.concat(headerFrames(s.id, encodeHeaderBlock(fields), end)));
 
@@ -33,6 +41,16 @@ const CASES: Record<string, H2MalformedCase & { play: Play }> = {
   'space-header': {
     level: 'stream', code: 1, description: 'HEADERS with a field name `  content-type`',
     play: (s) => head(s, [[':status', '200'], ['  content-type', 'text/plain']], true),
+  },
+  // RFC 9113 §8.2.1 makes each of these malformed; node's nghttp2 drops them (issue #16 adv4 F5).
+  'invalid-fields': {
+    level: 'stream', code: 1,
+    description: 'a 200 `ok` whose head and trailers carry, beside `x-ok: 1`, a value with CR LF (`a\\r\\nset-cookie: evil=1`), a value with NUL, a name with a space and an empty name',
+    play: async (s) => {
+      await head(s, [[':status', '200'], ['content-length', '2'], ...INVALID_FIELDS, ['x-ok', '1']]);
+      await s.conn.write(dataFrame(s.id, Buffer.from('ok'), false));
+      await s.conn.write(Buffer.concat(headerFrames(s.id, encodeHeaderBlock([...INVALID_FIELDS, ['x-ok-trailer', '1']]), true)));
+    },
   },
   'connection-header': {
     level: 'stream', code: 1, description: 'HEADERS with `connection: keep-alive` (connection-specific)',
@@ -67,6 +85,22 @@ const CASES: Record<string, H2MalformedCase & { play: Play }> = {
     play: async (s) => {
       await head(s, [[':status', '200'], ['content-length', '42']]);
       await s.conn.write(dataFrame(s.id, Buffer.from('abc'), true));
+    },
+  },
+  'content-length-surplus': {
+    level: 'stream', code: 1, description: '`content-length: 3` and one DATA frame of 11 bytes with END_STREAM',
+    play: async (s) => {
+      await head(s, [[':status', '200'], ['content-length', '3']]);
+      await s.conn.write(dataFrame(s.id, Buffer.from('hello world'), true));
+    },
+  },
+  'content-length-surplus-later': {
+    level: 'stream', code: 1, description: '`content-length: 3`, DATA `abc`, then 20 ms later DATA `defgh` with END_STREAM',
+    play: async (s) => {
+      await head(s, [[':status', '200'], ['content-length', '3']]);
+      await s.conn.write(dataFrame(s.id, Buffer.from('abc'), false));
+      await s.sleep(20);
+      await s.conn.write(dataFrame(s.id, Buffer.from('defgh'), true));
     },
   },
   'content-length-no-body': {

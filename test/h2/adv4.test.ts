@@ -81,6 +81,32 @@ describe('h2 adversarial (round 4): F1 many response header fields', () => {
   });
 });
 
+describe('h2 adversarial (round 4): F5 invalid response fields', () => {
+  // node:http2 (Node 20) has no option to refuse them: nghttp2 flags each one and node's
+  // on_invalid_header callback drops it (SPEC §13). Pinned: dropped, never surfaced.
+  for (const tls of [false, true]) {
+    it(`${tls ? 'h2' : 'h2c'} CR LF / NUL in a value, a space in a name, an empty name: dropped from head and trailers, never surfaced; the rest intact`, T, async () => {
+      const r = await rig({ h2: true, tls }, SLOW);
+      try {
+        const res = await r.client.request(r.fs.url('/h2/malformed/invalid-fields'));
+        assert.equal(res.status, 200);
+        assert.equal(await res.text(), 'ok');
+        assert.equal(res.headers['x-ok'], '1');
+        assert.equal(res.trailers['x-ok-trailer'], '1');
+        const names = [...Object.keys(res.headers), ...Object.keys(res.trailers)];
+        for (const n of ['x-inj', 'x-nul', 'x bad', '', 'set-cookie']) assert.ok(!names.includes(n), `${JSON.stringify(n)} surfaced`);
+        assert.deepEqual(res.rawHeaders.filter((_, i) => i % 2 === 0).sort(), ['content-length', 'x-ok']);
+        const all = [...res.rawHeaders, ...Object.values(res.headers), ...Object.values(res.trailers)].flat().join('\n');
+        assert.doesNotMatch(all, /evil|empty-name|\r|\u0000/);
+        ok(await settle(r.client, r.fs.url('/ok')));
+        assert.equal(r.fs.connections, 1);
+      } finally {
+        await r.close();
+      }
+    });
+  }
+});
+
 describe('h2 adversarial (round 4): F5 :status 099', () => {
   it('`:status 099` fails that stream h2-protocol-error (malformed); the connection serves the next request', T, async () => {
     const r = await rig({ h2: true });
@@ -88,6 +114,61 @@ describe('h2 adversarial (round 4): F5 :status 099', () => {
       const e = protocol(await settle(r.client, r.fs.url('/h2/malformed/status-099')), 'h2-protocol-error');
       assert.equal(e.requestSent, true);
       ok(await settle(r.client, r.fs.url('/ok')));
+      assert.equal(r.fs.connections, 1);
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+describe('h2 adversarial (round 4): F4 a body longer than its content-length', () => {
+  // nghttp2 checks every DATA piece against the content-length, drops the one that would pass
+  // it and resets the stream (PROTOCOL_ERROR): the client must call that a surplus, not a cut.
+  for (const tls of [false, true]) {
+    for (const name of ['content-length-surplus', 'content-length-surplus-later']) {
+      it(`${tls ? 'h2' : 'h2c'} ${name}: unexpected-data (h2Code 1) on that stream only; the neighbour and the next request succeed (conns 1)`, T, async () => {
+        const r = await rig({ h2: true, tls }, SLOW);
+        try {
+          ok(await settle(r.client, r.fs.url('/ok')));
+          const [bad, neighbour] = await Promise.all([
+            settle(r.client, r.fs.url(`/h2/malformed/${name}`)),
+            settle(r.client, r.fs.url('/bytes?n=200000')),
+          ]);
+          assert.equal(bad.res?.status, 200, 'the head arrived');
+          const e = protocol(bad, 'unexpected-data', 1);
+          assert.match(e.message, /longer than its content-length/);
+          assert.equal(e.requestSent, true);
+          assert.equal(ok(neighbour).length, 200_000);
+          ok(await settle(r.client, r.fs.url('/ok')));
+          assert.equal(r.fs.connections, 1);
+        } finally {
+          await r.close();
+        }
+      });
+    }
+  }
+
+  it('a body shorter than its content-length stays truncated-body, also beside a big body on the same connection', T, async () => {
+    const r = await rig({ h2: true, tls: false }, SLOW);
+    try {
+      // Padding counts against the connection window like dropped DATA: up to the bytes still
+      // missing (here 5) it cannot pass for a surplus.
+      r.fs.h2Route('/short-padded', async (s) => {
+        await s.headers(200, { 'content-length': '10' });
+        await s.data('abc', { pad: 2 });
+        await s.sleep(20);
+        await s.data('de', { end: true, pad: 1 });
+      });
+      const [short, padded, neighbour] = await Promise.all([
+        settle(r.client, r.fs.url('/h2/malformed/content-length-mismatch')),
+        settle(r.client, r.fs.url('/short-padded')),
+        settle(r.client, r.fs.url('/bytes?n=300000')),
+      ]);
+      for (const s of [short, padded]) {
+        const e = protocol(s, 'truncated-body', 1);
+        assert.match(e.message, /ended before its content-length/);
+      }
+      assert.equal(ok(neighbour).length, 300_000);
       assert.equal(r.fs.connections, 1);
     } finally {
       await r.close();

@@ -263,4 +263,34 @@ describe('hourglass/otel over HTTP/2', () => {
     assert.equal(refused.attributes['hourglass.connection.reused'], true);
     assert.equal(replay.attributes['hourglass.connection.reused'], true);
   });
+  it('a REFUSED_STREAM replay, then a status retry (503, then 200): three spans with resend_count unset, 1, 2 — every earlier send counted once', T, async () => {
+    const g = await FaultServer.start({ h2: true });
+    try {
+      let hits = 0;
+      g.h2Route('/seq', async (s) => {
+        hits++;
+        if (hits === 1) {
+          await s.rst(H2Code.REFUSED_STREAM);
+          return;
+        }
+        await s.respond(hits === 2 ? 503 : 200, {}, `hit ${hits}`);
+      });
+      const c = new Client({ transport: new Transport({ tls: { ca: g.ca } }), retry: { limit: 2, statusCodes: [503], backoff: () => 0 } });
+      clients.push(c);
+      assert.equal(await (await c.request(g.url('/seq'))).text(), 'hit 3');
+      const spans = (await spansAfter(sdk, 3)).filter((x) => x.name === 'GET');
+      assert.equal(spans.length, 3, 'one span per request on the wire');
+      spans.sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1]);
+      assert.deepEqual(
+        spans.map((x) => [x.attributes['http.request.resend_count'], x.attributes['http.response.status_code'], x.attributes['error.type']]),
+        [
+          [undefined, undefined, 'HG_PROTOCOL'],
+          [1, 503, '503'],
+          [2, 200, undefined],
+        ],
+      );
+    } finally {
+      await g.close();
+    }
+  });
 });

@@ -162,6 +162,71 @@ describe('wire channels over HTTP/2 replays', () => {
     }
   });
 
+  // Issue #16 (h2-fix6 item 3): the transport's replay is a send the client's retry must count.
+  for (const how of ['refuse', 'goaway'] as const) {
+    it(`${how} replay, then a status retry (503, then 200): three requests on the wire, attempts 0, 1, 2, each its own start…end/error set`, T, async () => {
+      const g = await FaultServer.start({ h2: true });
+      try {
+        let hits = 0;
+        g.h2Route('/seq', async (s) => {
+          hits++;
+          if (hits === 1) {
+            if (how === 'refuse') await s.rst(H2Code.REFUSED_STREAM);
+            else await s.conn.goaway(0, H2Code.NO_ERROR);
+            return;
+          }
+          await s.respond(hits === 2 ? 503 : 200, {}, `hit ${hits}`);
+        });
+        const c = new Client({ transport: new Transport({ tls: { ca: g.ca } }), retry: { limit: 3, statusCodes: [503], backoff: () => 0 } });
+        clients.push(c);
+        assert.equal(await (await c.request(g.url('/seq'))).text(), 'hit 3');
+        await settle();
+        const w = wires();
+        assert.deepEqual(
+          w.map((x) => x.names),
+          [
+            ['wire:start', 'wire:connected', 'wire:error'],
+            ['wire:start', 'wire:connected', 'wire:headers', 'wire:end'],
+            ['wire:start', 'wire:connected', 'wire:headers', 'wire:end'],
+          ],
+        );
+        assert.deepEqual(w.map((x) => x.wire.attempt), [0, 1, 2], 'every earlier send counted once');
+        assert.equal(w[1]!.wire.replayOf, w[0]!.wire);
+        assert.equal(w[2]!.wire.replayOf, undefined);
+      } finally {
+        await g.close();
+      }
+    });
+  }
+
+  it('a status retry (503), then a refused retry and its replay (503), then 200: attempts 0, 1, 2, 3', T, async () => {
+    const g = await FaultServer.start({ h2: true });
+    try {
+      let hits = 0;
+      g.h2Route('/seq', async (s) => {
+        hits++;
+        if (hits === 2) {
+          await s.rst(H2Code.REFUSED_STREAM);
+          return;
+        }
+        await s.respond(hits === 4 ? 200 : 503, {}, `hit ${hits}`);
+      });
+      const c = new Client({ transport: new Transport({ tls: { ca: g.ca } }), retry: { limit: 3, statusCodes: [503], backoff: () => 0 } });
+      clients.push(c);
+      assert.equal(await (await c.request(g.url('/seq'))).text(), 'hit 4');
+      await settle();
+      const w = wires();
+      assert.deepEqual(w.map((x) => x.wire.attempt), [0, 1, 2, 3]);
+      assert.deepEqual(
+        w.map((x) => x.names.at(-1)),
+        ['wire:end', 'wire:error', 'wire:end', 'wire:end'],
+      );
+      for (const x of w) assert.equal(x.names.filter((n) => n === 'wire:start').length, 1);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('a stream body cannot be replayed: one request on the wire, ended by wire:error', T, async () => {
     const c = mk(fs);
     async function* body(): AsyncGenerator<Uint8Array> {
