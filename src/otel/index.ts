@@ -33,6 +33,7 @@ import {
   type MeterProvider,
   metrics,
   propagation,
+  ProxyTracerProvider,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -142,12 +143,16 @@ const live = new Map<TracerProvider, Map<MeterProvider, { inst: Instrumentation;
  * instrumentation ends when every handle sharing it is disabled.
  */
 export function instrument(options: InstrumentOptions = {}): Instrumentation {
-  const tp = options.tracerProvider ?? trace.getTracerProvider();
+  const given = options.tracerProvider ?? trace.getTracerProvider();
   const mp = options.meterProvider ?? metrics.getMeterProvider();
+  // The global provider is a proxy for the SDK's: a call with the global and one with the
+  // provider it stands for are the same providers. The proxy itself is what starts (an SDK
+  // registered later is then still found through it).
+  const tp = given instanceof ProxyTracerProvider ? given.getDelegate() : given;
   let byMeter = live.get(tp);
   let shared = byMeter?.get(mp);
   if (shared === undefined) {
-    shared = { inst: start(tp, mp), handles: 0 };
+    shared = { inst: start(given, mp), handles: 0 };
     if (byMeter === undefined) live.set(tp, (byMeter = new Map()));
     byMeter.set(mp, shared);
   }

@@ -4,6 +4,7 @@
 import * as assert from 'node:assert/strict';
 import * as diagnostics from 'node:diagnostics_channel';
 import { after, before, describe, it } from 'node:test';
+import { trace } from '@opentelemetry/api';
 import { Client, Transport } from '../../src/index.js';
 import { instrument } from '../../src/otel/index.js';
 import { FaultServer } from '../../src/testing/index.js';
@@ -46,6 +47,46 @@ describe('hourglass/otel: instrument() twice', () => {
     } finally {
       a.disable();
       b.disable();
+      await c.close();
+    }
+  });
+
+  // adv-otel5 N2: the global provider is a proxy; the provider it stands for is the same one.
+  it('the global tracer provider and the SDK provider it delegates to are the same providers: one span', T, async () => {
+    trace.setGlobalTracerProvider(sdk.tracerProvider);
+    const a = instrument({ meterProvider: sdk.meterProvider });
+    const b = instrument({ tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider });
+    const c = new Client({ transport: new Transport() });
+    try {
+      sdk.exporter.reset();
+      await (await c.request(fs.url('/ok'))).text();
+      await spansAfter(sdk, 1);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(sdk.spans().length, 1, 'one CLIENT span for one request');
+      a.disable();
+      sdk.exporter.reset();
+      await (await c.request(fs.url('/ok'))).text();
+      assert.equal((await spansAfter(sdk, 1)).length, 1, 'still instrumented by the other handle');
+    } finally {
+      a.disable();
+      b.disable();
+      trace.disable();
+      await c.close();
+    }
+  });
+
+  it('instrument() before the SDK is registered still traces through the global provider', T, async () => {
+    trace.disable();
+    const a = instrument({ meterProvider: sdk.meterProvider });
+    trace.setGlobalTracerProvider(sdk.tracerProvider);
+    const c = new Client({ transport: new Transport() });
+    try {
+      sdk.exporter.reset();
+      await (await c.request(fs.url('/ok'))).text();
+      assert.equal((await spansAfter(sdk, 1)).length, 1);
+    } finally {
+      a.disable();
+      trace.disable();
       await c.close();
     }
   });
