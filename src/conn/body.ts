@@ -85,9 +85,9 @@ export class BodyChannel {
   error: Error | undefined;
   /** Null prototype: a trailer may be named `__proto__` or `constructor`. */
   trailers: Record<string, string> = Object.create(null) as Record<string, string>;
-  /** Stream mode: the Readable, held strongly... */
+  /** Stream mode: the Readable, held strongly once it is read... */
   private strong: BodyReadable | undefined;
-  /** ...or weakly, once its Response was collected before anyone read it (see `collected`). */
+  /** ...or weakly until then, and again once its Response was collected before anyone read it (see `collected`). */
   private loose: WeakRef<BodyReadable> | undefined;
   private collectResolve: ((chunks: Buffer[]) => void) | undefined;
   private collectReject: ((err: Error) => void) | undefined;
@@ -247,7 +247,11 @@ export class BodyChannel {
     if (this.mode === 'collect' || this.mode === 'reader') throw bodyUsed();
     this.mode = 'stream';
     const r = new BodyReadable(this);
-    this.strong = r;
+    // Held weakly until something reads it (`hold`): the Response holds it meanwhile, and a
+    // listener on it that mentions the Response (`res.body.on('error', () => log(res.url))`)
+    // must not make the connection keep that Response alive once the caller dropped it.
+    this.loose = new WeakRef(r);
+    LOOSE.register(r, this, r);
     for (const c of this.chunks) r.push(c);
     this.chunks = [];
     this.bufferedBytes = 0;
@@ -514,7 +518,9 @@ export class BodyReadable extends Readable {
   }
 
   override _read(): void {
-    this.channel.hold(this);
+    // Node also asks after a push nobody reads (to fill the buffer): only a consumer — a
+    // flowing stream, a 'readable' listener (async iteration) — makes the channel hold it.
+    if (this.readableFlowing === true || this.listenerCount('readable') > 0) this.channel.hold(this);
     this.channel.demand();
   }
 
