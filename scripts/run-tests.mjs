@@ -62,11 +62,14 @@ let failed = 0;
 const retried = [];
 const failing = [];
 const whys = [];
+/** What failed in the first run of each retried file (a flake is still worth a look). */
+const flakes = [];
 for (const file of files) {
   let r = run(file);
   if (!r.ok && process.env.NO_RETRY !== '1') {
     console.log(`\n### ${file} failed; running it once more to tell a flake from a bug\n`);
     retried.push(file);
+    flakes.push(`--- ${file}\n${r.why.join('\n') || '(no TAP failure lines: the file crashed or timed out)'}`);
     r = run(file);
   }
   passed += r.pass;
@@ -78,7 +81,7 @@ for (const file of files) {
   }
 }
 console.log('');
-if (retried.length > 0) console.log(`retried once: ${retried.join(', ')}`);
+if (retried.length > 0) console.log(`retried once: ${retried.join(', ')}\nwhat failed in their first run:\n${flakes.join('\n')}\n`);
 if (failing.length > 0) {
   // Repeated at the end so a CI log cut to its tail still says what failed and why.
   console.log(`what failed (second run):\n${whys.join('\n')}\n`);
