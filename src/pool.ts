@@ -627,7 +627,9 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     const per = host.proto === 'multi' ? EXPECTED_SLOTS : 1;
     while (host.waiters.length > host.dialing * per && this.canDial(host) && !this.isClosed) {
       const w = host.waiters.at(host.dialing * per)!;
-      w.dial = this.startDial(host, w.opts);
+      // Started by whoever freed the slot (a failed dial, a closed connection): the dial
+      // and its trace hooks belong to the waiter it is for.
+      w.dial = w.runInAsyncScope(this.startDial, this, host, w.opts);
       w.joined = false;
     }
   }

@@ -7,6 +7,7 @@
 import * as assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as diagnostics from 'node:diagnostics_channel';
+import type { LookupFunction } from 'node:net';
 import { test } from 'node:test';
 import { FaultServer } from '../src/testing/index.js';
 import { clientFor } from './helpers/setup.js';
@@ -105,4 +106,25 @@ test('a timeout of a request on a reused connection is delivered in that request
     });
   });
   assert.equal(where, 'B');
+});
+
+test('a dial a queued request starts after another request\'s dial failed runs its hooks in its own context', T, async (t) => {
+  const fs = await FaultServer.start();
+  let lookups = 0;
+  // The first lookup fails (after 60 ms, while B waits behind maxConnsPerHost 1), the rest answer.
+  const lookup: LookupFunction = (_h, _o, cb) => {
+    setTimeout(() => (lookups++ === 0 ? cb(Object.assign(new Error('nope'), { code: 'ENOTFOUND' }), []) : cb(null, [{ address: '127.0.0.1', family: 4 }])), 60);
+  };
+  const { client } = clientFor(t, { maxConnsPerHost: 1, dialer: { lookup } }, fs);
+  const url = `http://lh.test:${fs.port}/ok`;
+  const a = als.run('A', () => client.request(url)).then(() => 'ok', (e: { code?: string }) => e.code);
+  await new Promise((r) => setTimeout(r, 20));
+  const seen = new Set<string | undefined>();
+  const note = (): void => void seen.add(als.getStore());
+  const res = await als.run('B', () =>
+    client.request(url, { trace: { dnsStart: note, dnsDone: note, connectStart: note, connectDone: note, gotConn: note } }),
+  );
+  await res.text();
+  assert.equal(await a, 'ENOTFOUND');
+  assert.deepEqual([...seen], ['B']);
 });
