@@ -242,11 +242,20 @@ function start(tp: TracerProvider, mp: MeterProvider): Instrumentation {
     [
       'hourglass:wire:start',
       (msg) => {
+        // disable() from an earlier subscriber of this same message: delivery goes on.
+        if (!enabled) return;
         const { wire } = msg as { wire: WireRequest };
         const attrs = requestAttributes(wire.method, wire.url, wire.attempt);
         // A replay (SPEC §13) is a sibling of the request it replays, under the caller's context.
         const parent: Context = (wire.replayOf !== undefined ? failedParents.get(wire.replayOf) : undefined) ?? context.active();
         const span = tracer.startSpan(spanName(wire.method), { kind: SpanKind.CLIENT, attributes: attrs }, parent);
+        if (!enabled) {
+          // disable() from inside startSpan (a SpanProcessor's onStart): nobody will end it.
+          const c = new ContainedSpan(span);
+          c.setAttribute('hourglass.instrumentation.disabled', true);
+          c.end();
+          return;
+        }
         const recording = span.isRecording();
         // Nothing records (no-op providers): only the context travels on.
         if (recording || measuring) {

@@ -5,6 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as diagnostics from 'node:diagnostics_channel';
 import { after, before, describe, it } from 'node:test';
 import { trace } from '@opentelemetry/api';
+import { BasicTracerProvider, type ReadableSpan, type Span, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Client, Transport } from '../../src/index.js';
 import { instrument } from '../../src/otel/index.js';
 import { FaultServer } from '../../src/testing/index.js';
@@ -74,6 +75,39 @@ describe('hourglass/otel: instrument() twice', () => {
       await c.close();
     }
   });
+
+  // adv-otel5 N5: disable() while wire:start is being delivered leaves no span unended.
+  for (const where of ['an earlier wire:start subscriber', 'a SpanProcessor\'s onStart'] as const) {
+    it(`disable() from ${where}: every span started is ended`, T, async () => {
+      const started = new Set<Span>();
+      const ended = new Set<ReadableSpan>();
+      let handle: { disable(): void } | undefined;
+      const proc: SpanProcessor = {
+        onStart(s) {
+          started.add(s);
+          if (where !== 'an earlier wire:start subscriber') handle?.disable();
+        },
+        onEnd: (s) => void ended.add(s),
+        shutdown: async () => {},
+        forceFlush: async () => {},
+      };
+      const tp = new BasicTracerProvider({ spanProcessors: [proc] });
+      const early = (): void => handle?.disable();
+      if (where === 'an earlier wire:start subscriber') diagnostics.subscribe('hourglass:wire:start', early);
+      handle = instrument({ tracerProvider: tp, meterProvider: sdk.meterProvider });
+      const c = new Client({ transport: new Transport() });
+      try {
+        await (await c.request(fs.url('/ok'))).text();
+        await new Promise((r) => setTimeout(r, 20));
+        assert.equal(ended.size, started.size, `${started.size} started, ${ended.size} ended`);
+        assert.equal(diagnostics.channel('hourglass:wire:end').hasSubscribers, false);
+      } finally {
+        diagnostics.unsubscribe('hourglass:wire:start', early);
+        handle.disable();
+        await c.close();
+      }
+    });
+  }
 
   it('instrument() before the SDK is registered still traces through the global provider', T, async () => {
     trace.disable();
