@@ -23,7 +23,7 @@
 
 import type { Readable } from 'node:stream';
 import { type SourceIdle, sourceChannel } from './body-source.js';
-import { type BodyChannel, type BodyEndListener, joinChunks, watchUnread } from './conn/body.js';
+import { type BodyChannel, type BodyEndListener, bodyUsed, joinChunks, watchUnread } from './conn/body.js';
 import type { Budget, Cancelable } from './deadline.js';
 import { HourglassError } from './errors.js';
 import { headersObject } from './http1/headers.js';
@@ -282,6 +282,8 @@ export class Response {
     this.channel = channel!;
     this.settlement = new Settlement(init.timings);
     channel!.listener = this.settlement;
+    channel!.method = init.method;
+    channel!.url = init.url;
     GENUINE.add(this);
   }
 
@@ -339,7 +341,7 @@ export class Response {
 
   /** The decoded body as a Node `Readable`. Throws `HG_BODY_USED` once another reader claimed it. */
   get body(): Readable {
-    if (this.used) throw bodyUsed();
+    if (this.used) throw bodyUsed(this.method, this.url);
     return this.stream();
   }
 
@@ -418,7 +420,7 @@ export class Response {
     }
     if (this.decoder !== undefined) return this.readDecodedInto(into);
     if (this.used && !this.reading) {
-      return Promise.reject(new HourglassError('The response body was already read', 'HG_BODY_USED'));
+      return Promise.reject(bodyUsed(this.method, this.url));
     }
     if (!this.reading) this.pin();
     this.used = this.reading = true;
@@ -524,7 +526,7 @@ export class Response {
   }
 
   private claim(): void {
-    if (this.used || this.channel.claimed) throw bodyUsed();
+    if (this.used || this.channel.claimed) throw bodyUsed(this.method, this.url);
     this.used = true;
     this.pin();
   }
@@ -547,9 +549,6 @@ function readableOrEnd(r: Readable): Promise<void> {
   });
 }
 
-function bodyUsed(): HourglassError {
-  return new HourglassError('The response body was already read', 'HG_BODY_USED');
-}
 
 function utf8Text(b: Buffer): string {
   return b.toString('utf8');

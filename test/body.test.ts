@@ -727,6 +727,27 @@ describe('response bodies: trailers and streaming', () => {
     );
     await assertQuiet(transport);
   });
+
+  // SPEC §4: every error names its request (adv-otel5: HG_BODY_USED had no method or url).
+  const misuses: [string, (r: Awaited<ReturnType<import('../src/index.js').Client['request']>>) => Promise<unknown>][] = [
+    ['text twice', async (r) => { await r.text(); return r.text(); }],
+    ['body then text', async (r) => { r.body.on('data', () => {}); return r.text(); }],
+    ['dump then text', async (r) => { await r.dump(); return r.text(); }],
+    ['text then readInto', async (r) => { await r.text(); return r.readInto(new Uint8Array(8)); }],
+    ['readInto then body', async (r) => { await r.readInto(new Uint8Array(8)); return r.body; }],
+  ];
+  for (const [name, misuse] of misuses) {
+    it(`HG_BODY_USED (${name}) carries the request's method and url`, T, async (t) => {
+      const { fs, client } = await setup(t);
+      const res = await client.request(fs.url('/ok?x=1'), { method: 'POST', body: 'a' });
+      await assert.rejects(misuse(res), (e: unknown) => {
+        assert.ok(e instanceof HourglassError && e.code === 'HG_BODY_USED', String(e));
+        assert.equal(e.method, 'POST');
+        assert.equal(e.url, fs.url('/ok?x=1'));
+        return true;
+      });
+    });
+  }
 });
 
 describe('response bodies: read-idle and throughput (HG-02..HG-05, PF-06, PF-07)', () => {

@@ -111,6 +111,9 @@ export class BodyChannel {
   private carry: Carry | undefined;
   /** The Response's budget and observers (never the Response itself). */
   listener: BodyEndListener | undefined;
+  /** The request's method and URL, for the errors this channel makes (set by its Response). */
+  method: string | undefined;
+  url: string | undefined;
   /** Registered by {@link watchUnread}: unregistered when it settles. */
   watched = false;
 
@@ -220,13 +223,13 @@ export class BodyChannel {
 
   /** Collects the whole body (collect mode). */
   collect(): Promise<Buffer[]> {
-    if (this.mode !== 'buffered') return Promise.reject(bodyUsed());
+    if (this.mode !== 'buffered') return Promise.reject(bodyUsed(this.method, this.url));
     this.mode = 'collect';
     if (this.error !== undefined) {
       this.settle(false, this.error);
       return Promise.reject(this.error);
     }
-    if (this.isSettled && !this.ended) return Promise.reject(abandoned());
+    if (this.isSettled && !this.ended) return Promise.reject(abandoned(this));
     if (this.ended) {
       const chunks = this.chunks;
       this.chunks = [];
@@ -244,7 +247,7 @@ export class BodyChannel {
   /** The body as a Readable (stream mode). Idempotent. */
   stream(): BodyReadable {
     if (this.readable !== undefined) return this.readable;
-    if (this.mode === 'collect' || this.mode === 'reader') throw bodyUsed();
+    if (this.mode === 'collect' || this.mode === 'reader') throw bodyUsed(this.method, this.url);
     this.mode = 'stream';
     const r = new BodyReadable(this);
     // Held weakly until something reads it (`hold`): the Response holds it meanwhile, and a
@@ -270,7 +273,7 @@ export class BodyChannel {
    */
   readInto(into: Uint8Array): Promise<number> {
     if (this.mode === 'buffered') this.mode = 'reader';
-    else if (this.mode !== 'reader') return Promise.reject(bodyUsed());
+    else if (this.mode !== 'reader') return Promise.reject(bodyUsed(this.method, this.url));
     if (this.target !== undefined) {
       return Promise.reject(new HourglassError('readInto: another read is still pending', 'HG_BODY_USED'));
     }
@@ -372,7 +375,7 @@ export class BodyChannel {
       else this.settle(true, undefined);
       return Promise.resolve();
     }
-    if (this.mode === 'collect') return Promise.reject(bodyUsed());
+    if (this.mode === 'collect') return Promise.reject(bodyUsed(this.method, this.url));
     if (this.target !== undefined) {
       // A read is waiting: it fails, and the rest of the body is not drained.
       this.failRead(new HourglassError('The response body was discarded during a read', 'HG_BODY_USED'));
@@ -410,7 +413,7 @@ export class BodyChannel {
     this.bufferedBytes = 0;
     this.carry = undefined;
     if (this.target !== undefined) {
-      this.failRead(err ?? abandoned());
+      this.failRead(err ?? abandoned(this));
     }
     this.settle(this.ended, err);
   }
@@ -543,12 +546,13 @@ function onEnd(this: BodyReadable): void {
   (this as unknown as { channel: BodyChannel }).channel.streamEnded();
 }
 
-function bodyUsed(): HourglassError {
-  return new HourglassError('The response body was already read', 'HG_BODY_USED');
+/** HG_BODY_USED for the request `method` `url` (SPEC §4: every error names its request). */
+export function bodyUsed(method: string | undefined, url: string | undefined): HourglassError {
+  return new HourglassError('The response body was already read', 'HG_BODY_USED', { method, url });
 }
 
-function abandoned(): HourglassError {
-  return new HourglassError('The response body was abandoned', 'HG_BODY_USED');
+function abandoned(ch: BodyChannel): HourglassError {
+  return new HourglassError('The response body was abandoned', 'HG_BODY_USED', { method: ch.method, url: ch.url });
 }
 
 /** Joins collected chunks into one Buffer, copying at most once. */
