@@ -128,3 +128,28 @@ test('a dial a queued request starts after another request\'s dial failed runs i
   assert.equal(await a, 'ENOTFOUND');
   assert.deepEqual([...seen], ['B']);
 });
+
+test('HTTP/2: a connection that dies under a stream fails it in that stream\'s context (adv-otel5 N7)', T, async (t) => {
+  const fs = await FaultServer.start({ h2: true });
+  const { client } = clientFor(t, { tls: { ca: fs.ca }, h2: { pingInterval: 100, pingTimeout: 150 } }, fs);
+  await als.run('A', async () => {
+    const r = await client.request(fs.url('/ok'));
+    await r.text();
+  });
+  const res = await als.run('B', () => client.request(fs.url('/drip?bytes=20&interval=50&chunk=1')));
+  assert.equal(res.reused, true);
+  const seen = new Set<string | undefined>();
+  const failed = new Promise<string>((resolve) => {
+    res.body.on('data', () => {});
+    res.body.on('error', (e: Error & { phase?: string }) => {
+      seen.add(als.getStore());
+      resolve(e.phase ?? e.message);
+    });
+    res.body.on('close', () => seen.add(als.getStore()));
+  });
+  // C silences the whole connection: the PING goes unanswered and every stream fails.
+  void als.run('C', () => client.request(fs.url('/h2/dead')).catch(() => undefined));
+  assert.equal(await failed, 'h2-ping');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual([...seen], ['B']);
+});

@@ -21,6 +21,7 @@
  */
 
 import * as http2 from 'node:http2';
+import { ExchangeScope } from '../conn/async-context.js';
 import { BodyChannel, type BodyProducer, watchUnread } from '../conn/body.js';
 import { judgeExpiry } from '../conn/expiry.js';
 import { ThroughputMeter } from '../conn/throughput.js';
@@ -102,6 +103,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private headSeen = false;
   private complete = false;
   private failed: Error | undefined;
+  /** The async context of the request (made in its call path, see conn/async-context.ts). */
+  private readonly scope: ExchangeScope;
   private finished = false;
   private bodyBytes = 0;
   private rawLimit = Number.POSITIVE_INFINITY;
@@ -144,6 +147,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     onFail: (err: Error) => void,
   ) {
     this.judge = new WriteIdleJudge(session);
+    this.scope = new ExchangeScope();
     this.resolveHead = onHead;
     this.rejectHead = onFail;
   }
@@ -204,10 +208,9 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     stream.on('error', (err: Error) => {
       this.streamError ??= err;
     });
-    stream.on('close', () => {
-      this.onClose();
-      this.upload?.streamClosed(); // the upload's own 'close' listener, folded in
-    });
+    // A stream closed by its session's failure closes in that session's callback (another
+    // request's context): its end runs in this request's.
+    stream.on('close', () => this.scope.runInAsyncScope(this.onStreamClose, this));
     const t = now();
     this.phaseStart = t;
     this.clock.after(WRITE, req.timeouts.writeTimeout, t);
@@ -235,8 +238,20 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     this.fail(err);
   }
 
-  /** The connection failed as a whole. */
+  /**
+   * The connection failed as a whole. Called from the session's callbacks (another
+   * request's context): the failure, its callbacks and a replay run in this request's.
+   */
   connectionFailed(err: (requestSent: boolean) => Error): void {
+    this.scope.runInAsyncScope(this.failConnection, this, err);
+  }
+
+  private onStreamClose(): void {
+    this.onClose();
+    this.upload?.streamClosed(); // the upload's own 'close' listener, folded in
+  }
+
+  private failConnection(err: (requestSent: boolean) => Error): void {
     // A stream above a GOAWAY's last-stream-id was not processed: it may be replayed.
     this.fail(this.unprocessedError() ?? err(this.sent));
   }
