@@ -153,3 +153,33 @@ test('HTTP/2: a connection that dies under a stream fails it in that stream\'s c
   await new Promise((r) => setImmediate(r));
   assert.deepEqual([...seen], ['B']);
 });
+
+for (const h2 of [false, true]) {
+  const proto = h2 ? 'HTTP/2' : 'HTTP/1.1';
+  test(`${proto}: an abort from another context, and an overall timeout, fail the body in the request's own context`, T, async (t) => {
+    const fs = await FaultServer.start(h2 ? { h2: true } : {});
+    const { client } = clientFor(t, h2 ? { tls: { ca: fs.ca } } : {}, fs);
+    await als.run('A', async () => (await client.request(fs.url('/ok'))).text());
+    const bodyError = (res: { body: NodeJS.ReadableStream }): Promise<string | undefined> =>
+      new Promise((resolve) => {
+        res.body.on('data', () => {});
+        res.body.on('error', () => resolve(als.getStore()));
+      });
+    // Aborted by code running in C.
+    const ac = new AbortController();
+    let aborted: Promise<string | undefined> | undefined;
+    await als.run('B', async () => {
+      const res = await client.request(fs.url('/drip?bytes=20&interval=100&chunk=1'), { signal: ac.signal });
+      aborted = bodyError(res);
+    });
+    // The overall timeout: the budgets' shared timer fires it.
+    let timedOut: Promise<string | undefined> | undefined;
+    await als.run('D', async () => {
+      const res = await client.request(fs.url('/drip?bytes=20&interval=100&chunk=1'), { timeout: 250 });
+      timedOut = bodyError(res);
+    });
+    setTimeout(() => als.run('C', () => ac.abort()), 150);
+    assert.equal(await aborted, 'B');
+    assert.equal(await timedOut, 'D');
+  });
+}

@@ -257,7 +257,11 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   }
 
   cancel(err: HourglassError): void {
-    this.fail(err);
+    // An abort from another caller's code, or the budgets' shared timer: fail in this
+    // request's async context, as its socket callbacks run.
+    const scope = this.scope;
+    if (scope === undefined) this.fail(err);
+    else scope.runInAsyncScope(this.fail, this, err);
   }
 
   /** Closes the connection now. */

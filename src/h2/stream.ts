@@ -235,7 +235,9 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
 
   /** The budget failed (overall timeout, abort): reset only this stream. */
   cancel(err: HourglassError): void {
-    this.fail(err);
+    // An abort from another caller's code, or the budgets' shared timer: fail in this
+    // request's async context.
+    this.scope.runInAsyncScope(this.fail, this, err);
   }
 
   /**
