@@ -52,7 +52,12 @@ const LOOSE = new FinalizationRegistry<BodyChannel>((ch) => ch.orphaned());
 
 /** Destroys `channel`'s body if `owner` (its Response) is collected while the body is unread. */
 export function watchUnread(owner: object, channel: BodyChannel): void {
-  UNREAD.register(owner, channel);
+  // The channel is its own unregister token: a settled body leaves the registry at once.
+  // Left registered, the cell would hold the channel (and through it the connection's
+  // exchange, an h2 stream with node's stream objects) until the Response's next full GC:
+  // every such body survived scavenges and was promoted (issue #16).
+  channel.watched = true;
+  UNREAD.register(owner, channel, channel);
 }
 
 /** What the connection learns when its body is finished with. */
@@ -106,6 +111,8 @@ export class BodyChannel {
   private carry: Carry | undefined;
   /** The Response's budget and observers (never the Response itself). */
   listener: BodyEndListener | undefined;
+  /** Registered by {@link watchUnread}: unregistered when it settles. */
+  watched = false;
 
   constructor(
     private readonly producer: BodyProducer,
@@ -488,6 +495,10 @@ export class BodyChannel {
   private settle(complete: boolean, err: Error | undefined): void {
     if (this.isSettled) return;
     this.isSettled = true;
+    if (this.watched) {
+      this.watched = false;
+      UNREAD.unregister(this);
+    }
     const l = this.listener;
     this.listener = undefined;
     l?.bodyEnded(err);
