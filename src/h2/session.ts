@@ -269,9 +269,16 @@ export class H2Session {
 
   private updateRef(): void {
     if (this.isClosed) return;
-    if (this.streams.size > this.parked) this.session.ref();
+    // Only a change reaches the socket: a ref() per stream opened was a native call each.
+    const want = this.streams.size > this.parked;
+    if (want === this.refd) return;
+    this.refd = want;
+    if (want) this.session.ref();
     else this.session.unref();
   }
+
+  /** The session's socket is ref'd (only {@link updateRef} and the constructor change it). */
+  private refd = false;
 
   /**
    * A frame (or anything from the peer) arrived: the silence clock restarts. What was read
