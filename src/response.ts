@@ -133,17 +133,9 @@ class Settlement implements BodyEndListener, Cancelable {
   }
 }
 
-/**
- * Every Response that went through the real constructor (a connection's, or
- * `Response.from`'s). `instanceof` is not enough at a seam: an object made by
- * `Object.create(Response.prototype)`, a Proxy of a Response or a subclass instance that
- * skipped construction passes it and then fails deep inside with a TypeError.
- */
-const GENUINE = new WeakSet<object>();
-
 /** @internal True only for a Response genuinely constructed here (not a Proxy, not a bare prototype object). */
 export function isGenuineResponse(v: unknown): v is Response {
-  return typeof v === 'object' && v !== null && GENUINE.has(v);
+  return Response.isGenuine(v);
 }
 
 /** Decoded bodies whose Response was collected before the decoded stream was built. */
@@ -228,6 +220,18 @@ export interface ResponseParts {
 
 /** One HTTP response. The body streams; read it once. */
 export class Response {
+  /**
+   * Set by the real constructor (a connection's, or `Response.from`'s) only. `instanceof`
+   * is not enough at a seam: an object made by `Object.create(Response.prototype)`, a Proxy
+   * of a Response or a subclass instance that skipped construction passes it and then fails
+   * deep inside with a TypeError. A private field, not a WeakSet entry per Response (an
+   * ephemeron the GC visits, issue #16).
+   */
+  readonly #genuine = true;
+  /** @internal */
+  static isGenuine(v: unknown): v is Response {
+    return typeof v === 'object' && v !== null && #genuine in v;
+  }
   /** Status code of the final response. */
   readonly status: number;
   readonly statusText: string;
@@ -282,7 +286,6 @@ export class Response {
     this.channel = channel!;
     this.settlement = new Settlement(init.timings);
     channel!.listener = this.settlement;
-    GENUINE.add(this);
   }
 
   /**
