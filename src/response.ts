@@ -370,7 +370,7 @@ export class Response {
 
   /** Reads the whole body as UTF-8 text. */
   text(): Promise<string> {
-    // One async frame (bytes), not two: bytes() never throws synchronously.
+    // One reaction on bytes(), which never throws synchronously.
     return this.bytes().then(utf8Text);
   }
 
@@ -381,14 +381,20 @@ export class Response {
   }
 
   /** Reads the whole body. */
-  async bytes(): Promise<Buffer> {
-    this.claim();
-    if (this.decoder === undefined) {
-      const chunks = await this.channel.collect();
-      let total = 0;
-      for (const c of chunks) total += c.length;
-      return joinChunks(chunks, total);
+  bytes(): Promise<Buffer> {
+    try {
+      this.claim();
+    } catch (err) {
+      return Promise.reject(err);
     }
+    // Not an async function: the channel's own promise and one reaction, no async frame
+    // and await on top of it (issue #16: text() made 4 promises per response).
+    if (this.decoder === undefined) return this.channel.collect().then(joinAll);
+    return this.decodedBytes();
+  }
+
+  /** bytes() of a decoded body (claimed already). */
+  private async decodedBytes(): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let total = 0;
     for await (const c of this.stream()) {
@@ -552,6 +558,12 @@ function readableOrEnd(r: Readable): Promise<void> {
 
 function bodyUsed(): HourglassError {
   return new HourglassError('The response body was already read', 'HG_BODY_USED');
+}
+
+function joinAll(chunks: Buffer[]): Buffer {
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  return joinChunks(chunks, total);
 }
 
 function utf8Text(b: Buffer): string {
