@@ -133,17 +133,9 @@ class Settlement implements BodyEndListener, Cancelable {
   }
 }
 
-/**
- * Every Response that went through the real constructor (a connection's, or
- * `Response.from`'s). `instanceof` is not enough at a seam: an object made by
- * `Object.create(Response.prototype)`, a Proxy of a Response or a subclass instance that
- * skipped construction passes it and then fails deep inside with a TypeError.
- */
-const GENUINE = new WeakSet<object>();
-
 /** @internal True only for a Response genuinely constructed here (not a Proxy, not a bare prototype object). */
 export function isGenuineResponse(v: unknown): v is Response {
-  return typeof v === 'object' && v !== null && GENUINE.has(v);
+  return Response.isGenuine(v);
 }
 
 /** Decoded bodies whose Response was collected before the decoded stream was built. */
@@ -228,6 +220,18 @@ export interface ResponseParts {
 
 /** One HTTP response. The body streams; read it once. */
 export class Response {
+  /**
+   * Set by the real constructor (a connection's, or `Response.from`'s) only. `instanceof`
+   * is not enough at a seam: an object made by `Object.create(Response.prototype)`, a Proxy
+   * of a Response or a subclass instance that skipped construction passes it and then fails
+   * deep inside with a TypeError. A private field, not a WeakSet entry per Response (an
+   * ephemeron the GC visits, issue #16).
+   */
+  readonly #genuine = true;
+  /** @internal */
+  static isGenuine(v: unknown): v is Response {
+    return typeof v === 'object' && v !== null && #genuine in v;
+  }
   /** Status code of the final response. */
   readonly status: number;
   readonly statusText: string;
@@ -284,7 +288,6 @@ export class Response {
     channel!.listener = this.settlement;
     channel!.method = init.method;
     channel!.url = init.url;
-    GENUINE.add(this);
   }
 
   /**
@@ -369,7 +372,7 @@ export class Response {
 
   /** Reads the whole body as UTF-8 text. */
   text(): Promise<string> {
-    // One async frame (bytes), not two: bytes() never throws synchronously.
+    // One reaction on bytes(), which never throws synchronously.
     return this.bytes().then(utf8Text);
   }
 
@@ -380,14 +383,20 @@ export class Response {
   }
 
   /** Reads the whole body. */
-  async bytes(): Promise<Buffer> {
-    this.claim();
-    if (this.decoder === undefined) {
-      const chunks = await this.channel.collect();
-      let total = 0;
-      for (const c of chunks) total += c.length;
-      return joinChunks(chunks, total);
+  bytes(): Promise<Buffer> {
+    try {
+      this.claim();
+    } catch (err) {
+      return Promise.reject(err);
     }
+    // Not an async function: the channel's own promise and one reaction, no async frame
+    // and await on top of it (issue #16: text() made 4 promises per response).
+    if (this.decoder === undefined) return this.channel.collect().then(joinAll);
+    return this.decodedBytes();
+  }
+
+  /** bytes() of a decoded body (claimed already). */
+  private async decodedBytes(): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let total = 0;
     for await (const c of this.stream()) {
@@ -549,6 +558,12 @@ function readableOrEnd(r: Readable): Promise<void> {
   });
 }
 
+
+function joinAll(chunks: Buffer[]): Buffer {
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  return joinChunks(chunks, total);
+}
 
 function utf8Text(b: Buffer): string {
   return b.toString('utf8');

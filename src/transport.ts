@@ -256,8 +256,8 @@ export class Transport implements RoundTripper {
       timeouts,
       trace: req.trace,
       key:
-        proxy === undefined && tlsOpts === undefined && socketPath === undefined
-          ? this.plainKey(https, host, port)
+        proxy === undefined && socketPath === undefined && (tlsOpts === undefined || tlsOpts === this.tlsOption)
+          ? this.plainKey(https, host, port, tlsOpts)
           : poolKey(https, host, port, proxy, tlsOpts, socketPath),
       target: proxy !== undefined && !https ? absoluteForm(url) : url.search === '' ? url.pathname : url.pathname + url.search,
       originTarget: url.search === '' ? url.pathname : url.pathname + url.search,
@@ -505,14 +505,17 @@ export class Transport implements RoundTripper {
   }
 
 
-  /** Pool keys of direct connections without TLS options, made once per origin. */
+  /**
+   * Pool keys of direct connections without TLS options or with the transport's own `tls`
+   * object (the same for every https origin: no function to ask), made once per origin.
+   */
   private readonly plainKeys = new Map<string, string>();
 
-  private plainKey(https: boolean, host: string, port: number): string {
+  private plainKey(https: boolean, host: string, port: number, tlsOpts: tls.ConnectionOptions | undefined): string {
     const origin = `${https ? 's' : ''}${host}:${port}`;
     let key = this.plainKeys.get(origin);
     if (key === undefined) {
-      key = poolKey(https, host, port, undefined, undefined);
+      key = poolKey(https, host, port, undefined, tlsOpts);
       if (this.plainKeys.size < 1024) this.plainKeys.set(origin, key);
     }
     return key;

@@ -271,9 +271,16 @@ export class H2Session {
 
   private updateRef(): void {
     if (this.isClosed) return;
-    if (this.streams.size > this.parked) this.session.ref();
+    // Only a change reaches the socket: a ref() per stream opened was a native call each.
+    const want = this.streams.size > this.parked;
+    if (want === this.refd) return;
+    this.refd = want;
+    if (want) this.session.ref();
     else this.session.unref();
   }
+
+  /** The session's socket is ref'd (only {@link updateRef} and the constructor change it). */
+  private refd = false;
 
   /**
    * DATA bytes nghttp2 counted against the connection window since its last WINDOW_UPDATE

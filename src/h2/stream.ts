@@ -71,6 +71,22 @@ export interface H2Request {
 
 export { unprocessed } from './close.js';
 
+/** Set on a node stream whose peer's END_STREAM arrived while it was still open ({@link pushSpy}). */
+const REMOTE_ENDED = Symbol('hourglass.remoteEnded');
+type SpiedStream = http2.ClientHttp2Stream & { [REMOTE_ENDED]?: true };
+/** The streams' own `push` (Readable's), called by {@link pushSpy}. */
+let protoPush: ((chunk: unknown, encoding?: BufferEncoding) => boolean) | undefined;
+
+/**
+ * Every stream's `push`, one function for all (a bound copy and a closure per stream cost
+ * measurably, issue #16): an end pushed while the stream is still open is the peer's
+ * END_STREAM, one pushed by node as the stream closes is not.
+ */
+function pushSpy(this: SpiedStream, chunk: unknown, encoding?: BufferEncoding): boolean {
+  if (chunk === null && !this.closed) this[REMOTE_ENDED] = true;
+  return protoPush!.call(this, chunk, encoding);
+}
+
 const { WRITE, HEADERS, READ_IDLE, RATE, CONTINUE, WRITE_IDLE } = EXCHANGE_SLOT;
 const SLOTS = EXCHANGE_SLOTS;
 const SLOT_PHASE = EXCHANGE_SLOT_PHASE;
@@ -134,7 +150,9 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
    * (NO_ERROR) and a dead socket included: only an end pushed while the stream was still open
    * is the response's real end (SPEC §13).
    */
-  private remoteEnded = false;
+  private get remoteEnded(): boolean {
+    return (this.stream as SpiedStream | undefined)?.[REMOTE_ENDED] === true;
+  }
   private parked = false;
   /** Interim (1xx) heads received so far. */
   private interims = 0;
@@ -185,15 +203,8 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       return;
     }
     this.stream = stream;
-    const push = stream.push.bind(stream);
-    stream.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
-      if (chunk === null) {
-        if (!stream.closed) this.remoteEnded = true;
-      } else {
-        this.session.dataIn += (chunk as Buffer).length;
-      }
-      return push(chunk, encoding);
-    };
+    protoPush ??= stream.push;
+    stream.push = pushSpy;
     this.withinLimit = this.session.withinLimit();
     this.session.opened(this);
     this.sent = true; // HEADERS are submitted: the peer may act on them
