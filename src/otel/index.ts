@@ -133,6 +133,9 @@ interface ConnState {
   readonly idle: Attrs;
 }
 
+/** How many enabled instrumentations observe `open_connections` on each meter provider. */
+const onMeter = new Map<MeterProvider, number>();
+
 /** Live instrumentations by their providers, with how many handles share each. */
 const live = new Map<TracerProvider, Map<MeterProvider, { inst: Instrumentation; handles: number }>>();
 
@@ -215,6 +218,7 @@ function start(tp: TracerProvider, mp: MeterProvider): Instrumentation {
     if (!enabled && counts.size === 0) queueMicrotask(() => open.removeCallback(observe));
   };
   open.addCallback(observe);
+  onMeter.set(mp, (onMeter.get(mp) ?? 0) + 1);
   const timeouts: Counter = meter.createCounter('hourglass.client.timeouts', {
     description: 'Timeouts by the phase (named wait) that expired.',
     unit: '{timeout}',
@@ -404,9 +408,19 @@ function start(tp: TracerProvider, mp: MeterProvider): Instrumentation {
       if (!enabled) return;
       enabled = false;
       for (const [name, fn] of wrapped) diagnostics.unsubscribe(name, fn);
-      // Reported at 0 at the next collection (see `observe`), then the callback goes.
-      for (const a of counts.keys()) counts.set(a, 0);
-      if (counts.size === 0) open.removeCallback(observe);
+      const others = (onMeter.get(mp) ?? 1) - 1;
+      if (others > 0) onMeter.set(mp, others);
+      else onMeter.delete(mp);
+      if (others > 0) {
+        // Another instrumentation observes the same series on this meter: a 0 from this
+        // one would overwrite its live counts. Just stop observing.
+        counts.clear();
+        open.removeCallback(observe);
+      } else {
+        // Reported at 0 at the next collection (see `observe`), then the callback goes.
+        for (const a of counts.keys()) counts.set(a, 0);
+        if (counts.size === 0) open.removeCallback(observe);
+      }
       // Their end is not seen: the span ends marked so, and no duration is recorded (a
       // point would claim a request over, maybe a success, that may still fail).
       for (const [wire, f] of [...inFlight]) {

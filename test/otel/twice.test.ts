@@ -109,6 +109,28 @@ describe('hourglass/otel: instrument() twice', () => {
     });
   }
 
+  // adv-otel5 (c41): two instrumentations on one meter provider observe the same series.
+  it('different tracer providers on one meter: disabling one leaves the other\'s open_connections live', T, async () => {
+    const a = instrument({ tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider });
+    const b = instrument({ tracerProvider: new BasicTracerProvider(), meterProvider: sdk.meterProvider });
+    const c = new Client({ transport: new Transport() });
+    const idle = async (): Promise<unknown> =>
+      (await sdk.points('http.client.open_connections')).find((p) => p.attributes['http.connection.state'] === 'idle')?.value;
+    try {
+      await (await c.request(fs.url('/ok'))).text();
+      assert.equal(await idle(), 1);
+      b.disable();
+      assert.equal(await idle(), 1, 'first collection after the other was disabled');
+      assert.equal(await idle(), 1, 'and the next');
+      a.disable();
+      assert.equal(await idle(), 0, 'the last one disabled reports 0');
+    } finally {
+      a.disable();
+      b.disable();
+      await c.close();
+    }
+  });
+
   it('instrument() before the SDK is registered still traces through the global provider', T, async () => {
     trace.disable();
     const a = instrument({ meterProvider: sdk.meterProvider });
