@@ -63,6 +63,8 @@ export class TerminationProbe {
     private readonly socket: Socket,
     /** Bytes queued in the socket below node's HTTP/2 layer (libuv, TLS). */
     private readonly backlog: () => number,
+    /** A probe PING was submitted (its bytes are no stream's). */
+    private readonly pinged: () => void = () => {},
   ) {}
 
   /** A first stream opened (its HEADERS are queued): what came while idle is no stream's silence. */
@@ -141,6 +143,7 @@ export class TerminationProbe {
     } catch {
       return;
     }
+    this.pinged();
     this.out = written;
     this.outAt = now();
     this.ping = true;

@@ -62,8 +62,13 @@ const ZERO = 4;
 const PROBE = 5;
 const SLOTS = 6;
 
-/** A control frame we write (PING, PING ACK, SETTINGS ACK: at most 17 bytes) plus a TLS record's overhead, rounded up. */
-const CONTROL_FRAME_OUT = 64;
+/**
+ * Bytes of a PING or PING ACK we write, and of a SETTINGS ACK (the socket's `bytesWritten`
+ * counts them before TLS, so exactly: an estimate erring high would hide a DATA frame of
+ * a few bytes written in the same spell, issue #16 N2).
+ */
+const PING_OUT = 17;
+const SETTINGS_ACK_OUT = 9;
 
 /**
  * What the connections to one origin learned of its SETTINGS_MAX_CONCURRENT_STREAMS (shared
@@ -154,7 +159,9 @@ export class H2Session {
       },
     });
     const s = this.session;
-    this.probe = new TerminationProbe(s, socket, () => this.socketBacklog(false));
+    this.probe = new TerminationProbe(s, socket, () => this.socketBacklog(false), () => {
+      this.controlOut += PING_OUT; // the probe's PING
+    });
     s.on('remoteSettings', () => this.onSettings());
     s.on('goaway', (code: number, last: number, debug?: Buffer) => this.onGoaway(code, last, debug));
     s.on('error', (err: Error) => this.onError(err));
@@ -162,7 +169,7 @@ export class H2Session {
     // Frames no stream hears of, seen so that the probe does not take them for a silent failure.
     s.on('localSettings', () => this.touch(9)); // SETTINGS ACK
     s.on('ping', () => {
-      this.controlOut += CONTROL_FRAME_OUT; // our PING ACK
+      this.controlOut += PING_OUT; // our PING ACK
       this.touch(17);
     });
     s.on('close', () => this.markClosed());
@@ -227,6 +234,7 @@ export class H2Session {
   /** A stream of this session started. */
   opened(st: SessionStream): void {
     this.streams.add(st);
+    this.traffic++;
     this.served++;
     this.clock.unset(IDLE);
     this.updateRef();
@@ -243,6 +251,7 @@ export class H2Session {
   /** A stream of this session ended (its lease goes back to the pool). */
   ended(st: SessionStream): void {
     if (!this.streams.delete(st)) return;
+    this.traffic++;
     if (this.streams.size === 0) {
       this.clock.unset(PING_DUE);
       this.idleSince = now();
@@ -280,6 +289,7 @@ export class H2Session {
    * seen (issue #16 F0).
    */
   touch(bytes?: number | 'block'): void {
+    this.traffic++;
     if (bytes === undefined) this.probe.heard();
     else if (bytes === 'block') this.probe.heardBlock();
     else this.probe.heardBytes(bytes);
@@ -346,14 +356,26 @@ export class H2Session {
   /** Streams of this session whose request body is being written. */
   uploaders = 0;
 
+  /** Streams opened or ended and frames received so far (h2/upload.ts: bytes out that may be no DATA). */
+  traffic = 0;
+
   /**
-   * Bytes the session has written to its socket so far, less a generous estimate of the
-   * control frames it wrote on its own (PINGs, PING ACKs, SETTINGS ACKs): those say
-   * nothing of a stream's body, so they never count as write progress (SPEC §13). The
-   * estimate errs high, so the result may step back: compare with `>`.
+   * Bytes the session has written to its socket so far, less the control frames it wrote
+   * on its own (PINGs, PING ACKs, SETTINGS ACKs): those say nothing of a stream's body, so
+   * they never count as write progress (SPEC §13). One counted but not written makes the
+   * result step back: compare with `>`.
    */
   bytesOut(): number {
     return this.socket.bytesWritten - this.controlOut;
+  }
+
+  /** The peer's connection-level flow-control window: shrinks only by the DATA we send. */
+  sendWindow(): number {
+    try {
+      return this.session.state.remoteWindowSize ?? 0;
+    } catch {
+      return 0; // a destroyed session has no state
+    }
   }
 
   /** Estimated bytes of control frames written so far (see `bytesOut`). */
@@ -391,7 +413,7 @@ export class H2Session {
     this.clock.unset(PING_DUE);
     this.clock.after(PING_ACK, this.opts.pingTimeout);
     let ok = false;
-    this.controlOut += CONTROL_FRAME_OUT;
+    this.controlOut += PING_OUT;
     try {
       ok = this.session.ping((err) => {
         if (err !== null || this.isClosed) return;
@@ -422,7 +444,7 @@ export class H2Session {
   }
 
   private onSettings(): void {
-    this.controlOut += CONTROL_FRAME_OUT; // our SETTINGS ACK
+    this.controlOut += SETTINGS_ACK_OUT; // our SETTINGS ACK
     this.touch();
     const first = !this.gotSettings;
     this.gotSettings = true;

@@ -204,7 +204,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       this.uploadDone(undefined);
       return;
     }
-    this.upload = new Upload(stream, req.body, this);
+    this.upload = new Upload(stream, req.body, this, req.timeouts.writeIdleTimeout);
     this.waitingContinue = req.expectContinue;
     if (this.waitingContinue && req.timeouts.expectContinueTimeout !== 0) {
       emit(req.trace, 'wait100Continue');
@@ -244,18 +244,14 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     }
     this.uploading = true;
     this.session.uploaders++;
-    this.uploadProgress();
-    // Our HEADERS leave the socket on the session's next write: they are not body progress.
-    setTimeout(() => {
-      if (this.uploading && this.upload?.done === false) this.judge.rebase();
-    }, 5).unref();
+    this.uploadProgress(true);
     this.upload.start();
   }
 
-  uploadProgress(): void {
+  uploadProgress(first = false): void {
     if (this.headSeen) return;
     const t = now();
-    this.judge.progress(t);
+    this.judge.progress(t, first);
     // The judge's first look is halfway (h2/upload.ts): a stall is named at the limit itself.
     this.clock.after(WRITE_IDLE, this.req.timeouts.writeIdleTimeout / 2, t);
   }
