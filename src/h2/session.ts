@@ -32,7 +32,7 @@ import { ProtocolError, TimeoutError } from '../errors.js';
 import { channels, connectionInfo, type ConnectionInfo } from '../trace.js';
 import { connectionState } from '../wire.js';
 import type { ResolvedH2Options } from './options.js';
-import { PROBE_EVERY, TerminationProbe } from './probe.js';
+import { handleBytes, PROBE_EVERY, TerminationProbe } from './probe.js';
 
 /** What a session reports to (the pool, through the transport). */
 export interface SessionOwner {
@@ -127,6 +127,8 @@ export class H2Session {
   private isClosed = false;
   private owner: SessionOwner | undefined;
   private readonly probe: TerminationProbe;
+  /** The peer's SETTINGS as of the last SETTINGS frame (node's defaults before). */
+  private lastRemoteSettings: Record<string, unknown> = {};
 
   constructor(
     key: string,
@@ -159,6 +161,7 @@ export class H2Session {
       },
     });
     const s = this.session;
+    this.lastRemoteSettings = { ...(s.remoteSettings as Record<string, unknown>) };
     this.probe = new TerminationProbe(s, socket, () => this.socketBacklog(false), () => {
       this.controlOut += PING_OUT; // the probe's PING
     });
@@ -216,9 +219,37 @@ export class H2Session {
   isUsable(): boolean {
     // A failed connection is closing: a slot its failing streams free is no slot (a waiter dials).
     if (this.isClosed || this.failure !== undefined || this.session.destroyed || this.session.closed || this.goingAway || this.suspect) return false;
+    if (this.streams.size === 0 && this.diedIdle()) return false;
     // Never hand out a session racing its idle timer (golang/go#70515).
     return this.streams.size > 0 || now() < this.idleSince + this.idleConnTimeout - 1;
   }
+
+  /**
+   * Whether nghttp2 shut the session down while it had no stream (issue #16 adv5 N7): the
+   * peer sent something since the session went idle, and the session wrote at least a
+   * GOAWAY's 17 bytes on its own (PING and SETTINGS ACKs are subtracted; a WINDOW_UPDATE
+   * or RST_STREAM trailing the last stream went before the idle mark). Such a session is
+   * failed here, so it leaves the pool before a request is put on it. A healthy one taken
+   * for dead (the peer's frame answered by both a WINDOW_UPDATE and an RST_STREAM) only
+   * costs a new connection.
+   */
+  private diedIdle(): boolean {
+    const mark = this.idleMark;
+    if (mark === undefined) return false;
+    const read = handleBytes(this.socket, 'bytesRead');
+    const written = handleBytes(this.socket, 'bytesWritten');
+    if (read < 0 || written < 0 || read === mark.read || written - this.controlOut < mark.written + 17) return false;
+    this.fail(
+      (sent) =>
+        new ProtocolError('h2-protocol-error', 'HTTP/2 connection error: a frame from the server broke RFC 9113 while the connection was idle, and it was shut down (GOAWAY sent)', {
+          requestSent: sent,
+        }),
+    );
+    return true;
+  }
+
+  /** Bytes read and written (less control frames) once the last stream ended and its frames left; undefined while streams are open. */
+  private idleMark: { read: number; written: number } | undefined;
 
   /** Local and remote addresses as of connect. */
   get localAddress(): string | undefined {
@@ -233,6 +264,7 @@ export class H2Session {
 
   /** A stream of this session started. */
   opened(st: SessionStream): void {
+    this.idleMark = undefined;
     this.streams.add(st);
     this.traffic++;
     this.served++;
@@ -255,6 +287,11 @@ export class H2Session {
     if (this.streams.size === 0) {
       this.clock.unset(PING_DUE);
       this.idleSince = now();
+      // Taken once the last stream's own frames (RST_STREAM, WINDOW_UPDATE) were written.
+      setImmediate(() => {
+        if (this.streams.size > 0 || this.isClosed) return;
+        this.idleMark = { read: handleBytes(this.socket, 'bytesRead'), written: handleBytes(this.socket, 'bytesWritten') - this.controlOut };
+      });
       if (!this.isClosed) {
         this.updateRef();
         this.armIdle();
@@ -432,7 +469,8 @@ export class H2Session {
 
   /** One tick of the termination probe (h2/probe.ts): fails the connection when nghttp2 gave up on it. */
   private probeTick(): void {
-    if (this.streams.size === 0 || this.goingAway || this.opts.pingInterval === Number.POSITIVE_INFINITY) return;
+    // Draining after a GOAWAY(NO_ERROR) the session still reads: a violation may still come (issue #16 adv5 N1).
+    if (this.streams.size === 0 || this.goingAway && this.goawayCode !== http2.constants.NGHTTP2_NO_ERROR || this.opts.pingInterval === Number.POSITIVE_INFINITY) return;
     this.clock.after(PROBE, PROBE_EVERY);
     if (!this.probe.tick()) return;
     this.fail(
@@ -445,7 +483,14 @@ export class H2Session {
 
   private onSettings(): void {
     this.controlOut += SETTINGS_ACK_OUT; // our SETTINGS ACK
-    this.touch();
+    // Only the frame's bytes are accounted for (a violation read with it is still seen,
+    // issue #16 adv5 N1): 6 per setting that changed (one sent unchanged is left to the
+    // probe, which then only checks with a PING).
+    const now = this.session.remoteSettings as Record<string, unknown>;
+    let changed = 0;
+    for (const k of Object.keys(now)) if (now[k] !== this.lastRemoteSettings[k]) changed++;
+    this.lastRemoteSettings = { ...now };
+    this.touch(9 + 6 * changed);
     const first = !this.gotSettings;
     this.gotSettings = true;
     if (first) this.clock.unset(SETTINGS);
@@ -458,7 +503,7 @@ export class H2Session {
   }
 
   private onGoaway(code: number, last: number, debug?: Buffer): void {
-    this.touch();
+    this.touch(17 + (debug?.length ?? 0)); // only this frame's bytes (issue #16 adv5 N1)
     // The server's own words, kept for the error message (printable ASCII, 200 bytes at most).
     const said = debug?.subarray(0, 200).toString('latin1').replace(/[^\x20-\x7e]/g, '?');
     if (said !== undefined && said !== '') this.goawayDebug = said;

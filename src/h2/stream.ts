@@ -71,6 +71,8 @@ export interface H2Request {
 export { unprocessed } from './close.js';
 
 const { WRITE, HEADERS, READ_IDLE, RATE, CONTINUE, WRITE_IDLE } = EXCHANGE_SLOT;
+/** Bytes of an HTTP/2 frame header. */
+const FRAME_HEADER = 9;
 const SLOTS = EXCHANGE_SLOTS;
 const SLOT_PHASE = EXCHANGE_SLOT_PHASE;
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
@@ -367,7 +369,9 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private onData(chunk: Buffer): void {
     const ch = this.channel;
     if (ch === undefined || this.failed !== undefined) return;
-    this.session.touch();
+    // Only this DATA frame's bytes (its header included) are accounted for: a violation
+    // read with it is still seen by the probe (issue #16 adv5 N1).
+    this.session.touch(chunk.length + FRAME_HEADER);
     this.bodyBytes += chunk.length;
     if (this.bodyBytes > this.rawLimit) {
       this.fail(new ProtocolError('body-too-large', `response body exceeds maxResponseBytes (${this.rawLimit})`, {}));
@@ -400,7 +404,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     // without the peer's END_STREAM that is a failure, which 'close' reports.
     const code = this.stream?.rstCode;
     if (!this.remoteEnded || code !== undefined && code !== NGHTTP2_NO_ERROR) return;
-    this.session.touch();
+    this.session.touch(FRAME_HEADER); // at most an empty DATA frame with END_STREAM
     this.complete = true;
     this.clock.clear();
     this.channel.end();
