@@ -73,3 +73,22 @@ describe('h2 adversarial (round 5): write-idle per stream (N2, N3)', () => {
     });
   }
 });
+
+describe('h2 adversarial (round 5): N5 an upload to a peer that stops reading times out', () => {
+  it('a 1 MB upload whose stream window is never reopened (the connection\'s is) fails write-idle; the client\'s PINGs are no progress', T, async () => {
+    const limit = 1000;
+    const r = await rig({ h2: true, tls: false }, { maxConnsPerHost: 1, writeIdleTimeout: limit });
+    try {
+      ok(await settle(r.client, r.fs.url('/ok')));
+      const g = await settle(r.client, r.fs.url('/h2/hold-window'), { method: 'POST', body: Buffer.alloc(1024 * 1024, 1), timeout: 6000 });
+      assert.ok(g.err instanceof TimeoutError, `expected write-idle, got ${String(g.err)}`);
+      assert.equal(g.err.phase, 'write-idle');
+      assert.equal(g.err.flowControl, true);
+      // The window's last bytes left at some time between the last mark and the halfway
+      // look: the count starts at that look at the latest (h2/upload.ts), so up to half the limit late.
+      assert.ok(g.ms >= limit - 5 && g.ms <= limit * 1.5 + SLACK, `settled after ${Math.round(g.ms)} ms`);
+    } finally {
+      await r.close();
+    }
+  });
+});
