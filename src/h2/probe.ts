@@ -60,6 +60,8 @@ export class TerminationProbe {
   private after = 0;
   /** A header block was reported and no PING has been sent since ({@link heardBlock}). */
   private unsure = false;
+  /** Bytes read when the last probe PING was submitted. */
+  private readAtPing = 0;
   /** Bytes read as of the last header block reported (-1: none). */
   private blockRead = -1;
   /** The peer's connection window at the last PING decision (-1: not read yet). */
@@ -165,10 +167,15 @@ export class TerminationProbe {
     this.outAt = now();
     this.ping = true;
     this.unsure = false;
+    this.readAtPing = handleBytes(this.socket, 'bytesRead');
   }
 
   private answered(): void {
     this.out = -1;
+    // The peer answers in order: all read before the PING left was read by a live
+    // session, whatever node reported of it (a WINDOW_UPDATE, PRIORITY or an extension
+    // frame): one PING for it, not one every PROBE_GAP (issue #16 adv5 N6).
+    if (this.readAtPing > this.accounted) this.accounted = this.readAtPing;
     this.heardBytes(17);
     this.after = now() + PROBE_GAP;
   }
