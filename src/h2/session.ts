@@ -393,6 +393,10 @@ export class H2Session {
   /** Streams of this session whose request body is being written. */
   uploaders = 0;
 
+  /** Monotonic ms the send window was last seen to shrink while one body was being written (see probeTick). */
+  lastDataAt = Number.NEGATIVE_INFINITY;
+  private windowSeen = Number.POSITIVE_INFINITY;
+
   /** Streams opened or ended and frames received so far (h2/upload.ts: bytes out that may be no DATA). */
   traffic = 0;
 
@@ -472,6 +476,12 @@ export class H2Session {
     // Draining after a GOAWAY(NO_ERROR) the session still reads: a violation may still come (issue #16 adv5 N1).
     if (this.streams.size === 0 || this.goingAway && this.goawayCode !== http2.constants.NGHTTP2_NO_ERROR || this.opts.pingInterval === Number.POSITIVE_INFINITY) return;
     this.clock.after(PROBE, PROBE_EVERY);
+    if (this.uploaders === 1) {
+      // The write-idle judgement's clock of the only upload (h2/upload.ts): when DATA last went out.
+      const w = this.sendWindow();
+      if (w < this.windowSeen) this.lastDataAt = now();
+      this.windowSeen = w;
+    } else this.windowSeen = Number.POSITIVE_INFINITY;
     if (!this.probe.tick()) return;
     this.fail(
       (sent) =>

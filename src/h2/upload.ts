@@ -194,6 +194,11 @@ export interface UploadConnection {
    */
   readonly traffic: number;
   /**
+   * Monotonic ms of the last time the connection's send window was seen to shrink (DATA
+   * went out; read every probe tick, 50 ms, while a body is being written); -Infinity if never.
+   */
+  readonly lastDataAt: number;
+  /**
    * Bytes written that the peer has not taken: libuv's queue, plus (`deep`, the default)
    * the kernel's send queue, read from /proc — milliseconds on a host with many sockets.
    */
@@ -277,8 +282,17 @@ export class WriteIdleJudge {
    * or the kind of stall.
    */
   judge(limit: number, t: number): 'progress' | number | 'socket' | 'window' {
-    const due = this.flushedAt + limit;
     const sole = this.conn.uploaders === 1;
+    if (sole && this.conn.lastDataAt > this.flushedAt && this.conn.lastDataAt <= t) {
+      // DATA went out since the mark, and only this upload had any: a mark at that time
+      // (to the probe tick), so the stall is named on time and `elapsed` is real (issue #16 adv5 N5).
+      this.progress(this.conn.lastDataAt);
+      if (this.flushedAt + limit > t + 1) {
+        this.look(t, sole);
+        return this.flushedAt + limit;
+      }
+    }
+    const due = this.flushedAt + limit;
     if (!this.atMid && t < due - 1) {
       this.atMid = true;
       this.look(t, sole);

@@ -19,6 +19,7 @@ class FakeConn implements UploadConnection {
   window = 1_000_000;
   uploaders = 1;
   traffic = 0;
+  lastDataAt = Number.NEGATIVE_INFINITY;
   shallow = 0;
   kernel = 0;
   deepReads = 0;
@@ -91,6 +92,17 @@ describe('h2 write-idle judgement (unit)', () => {
     assert.equal(j.judge(200, 1100), 1200);
     c.out += 14; // DATA of 5 bytes, then WINDOW_UPDATE(0, 5): the window is back where it was
     assert.equal(j.judge(200, 1200), 'progress');
+  });
+
+  it('DATA the probe tick saw go out (one upload) dates the mark: the stall is named a limit after it, not after a later look (issue #16 adv5 N5)', () => {
+    const c = new FakeConn();
+    const j = new WriteIdleJudge(c);
+    j.progress(1000);
+    c.lastDataAt = 1020;
+    c.window -= 5000;
+    assert.equal(j.judge(200, 1100), 1220, 'the limit counts from the DATA at 1020');
+    assert.equal(j.flushedAt, 1020);
+    assert.equal(j.judge(200, 1220), 'window');
   });
 
   it('a window opened a few bytes in both halves (one upload) is progress', () => {
