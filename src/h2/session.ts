@@ -234,11 +234,7 @@ export class H2Session {
    * costs a new connection.
    */
   private diedIdle(): boolean {
-    const mark = this.idleMark;
-    if (mark === undefined) return false;
-    const read = handleBytes(this.socket, 'bytesRead');
-    const written = handleBytes(this.socket, 'bytesWritten');
-    if (read < 0 || written < 0 || read === mark.read || written - this.controlOut < mark.written + 17) return false;
+    if (!this.wroteAlone()) return false;
     this.fail(
       (sent) =>
         new ProtocolError('h2-protocol-error', 'HTTP/2 connection error: a frame from the server broke RFC 9113 while the connection was idle, and it was shut down (GOAWAY sent)', {
@@ -246,6 +242,15 @@ export class H2Session {
         }),
     );
     return true;
+  }
+
+  /** Since the idle mark: bytes were read, and at least a GOAWAY's worth written on the session's own. */
+  private wroteAlone(): boolean {
+    const mark = this.idleMark;
+    if (mark === undefined) return false;
+    const read = handleBytes(this.socket, 'bytesRead');
+    const written = handleBytes(this.socket, 'bytesWritten');
+    return read >= 0 && written >= 0 && read !== mark.read && written - this.controlOut >= mark.written + 17;
   }
 
   /** Bytes read and written (less control frames) once the last stream ended and its frames left; undefined while streams are open. */
@@ -365,7 +370,11 @@ export class H2Session {
     if (this.isClosed) return;
     const s = this.session;
     Reflect.deleteProperty(s, 'close'); // the skip set by onGoaway, if node never called it
-    if (!s.destroyed && this.streams.size === 0 && !this.socket.destroyed) {
+    // Quietly only when the session is healthy as far as we know: one nghttp2 shut down by
+    // itself (a PING unanswered, or its own GOAWAY written while idle) never finishes a
+    // graceful close and would hold the socket (and the process) ~1 s (issue #16 adv5 N8).
+    const doubtful = this.suspect || this.pingSentAt >= 0 || this.streams.size === 0 && this.idleMark !== undefined && this.wroteAlone();
+    if (!s.destroyed && this.streams.size === 0 && !this.socket.destroyed && !doubtful) {
       // Quietly: GOAWAY(NO_ERROR), then node ends the socket (the peer sees the FIN);
       // destroyed anyway if that does not finish promptly.
       s.close(() => this.socket.destroy());
