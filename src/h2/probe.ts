@@ -19,9 +19,14 @@
  * Owns: its counters and the probe PING. Never: fails streams itself (it tells its
  * owner), sends a PING while `h2.pingInterval` is 0 (a PING is a PING), or more than one
  * per {@link PROBE_GAP} ms. A violation read right after a response head or 1xx is seen:
- * when the head was the last frame reported, a quiet tick probes once (so one PING when a
- * body pauses after a head that came alone); one read right after a DATA, SETTINGS, PING
- * or GOAWAY frame is not: it waits for a timeout as before.
+ * when the head was the last frame reported, or only frames of the same read came after
+ * it, a quiet tick probes once (so one PING when a body pauses after a head that came
+ * alone or with its first DATA). One read right after a DATA, SETTINGS, PING or GOAWAY
+ * frame is seen too: those account for their own bytes only (a DATA frame its payload and
+ * header, a SETTINGS frame 6 bytes per setting that changed, a GOAWAY its 17 bytes and
+ * debug data), so the violation's bytes stay unaccounted for (issue #16 adv5 N1). Padding
+ * or a SETTINGS frame repeating a value leaves bytes unaccounted for too: that costs one
+ * PING, never a verdict.
  */
 
 import type * as http2 from 'node:http2';
@@ -55,6 +60,10 @@ export class TerminationProbe {
   private after = 0;
   /** A header block was reported and no PING has been sent since ({@link heardBlock}). */
   private unsure = false;
+  /** Bytes read when the last probe PING was submitted. */
+  private readAtPing = 0;
+  /** Bytes read as of the last header block reported (-1: none). */
+  private blockRead = -1;
   /** The peer's connection window at the last PING decision (-1: not read yet). */
   private window = -1;
 
@@ -63,6 +72,8 @@ export class TerminationProbe {
     private readonly socket: Socket,
     /** Bytes queued in the socket below node's HTTP/2 layer (libuv, TLS). */
     private readonly backlog: () => number,
+    /** A probe PING was submitted (its bytes are no stream's). */
+    private readonly pinged: () => void = () => {},
   ) {}
 
   /** A first stream opened (its HEADERS are queued): what came while idle is no stream's silence. */
@@ -79,8 +90,11 @@ export class TerminationProbe {
   /** Node reported a frame: the bytes read so far are accounted for. */
   heard(): void {
     this.sawFrame = true;
-    this.unsure = false; // nghttp2 went on past the last header block
-    this.accounted = handleBytes(this.socket, 'bytesRead');
+    const read = handleBytes(this.socket, 'bytesRead');
+    // nghttp2 went on past the last header block — unless this frame came in the same
+    // read as the block: bytes after it may still be unseen (issue #16 adv5 N1).
+    if (read !== this.blockRead) this.unsure = false;
+    this.accounted = read;
   }
 
   /**
@@ -92,6 +106,7 @@ export class TerminationProbe {
   heardBlock(): void {
     this.heard();
     this.unsure = true;
+    this.blockRead = this.accounted;
   }
 
   /** Node reported a frame of known size (SETTINGS ACK, PING): only its bytes are accounted for. */
@@ -119,6 +134,12 @@ export class TerminationProbe {
       // batch opened while the last one's streams close), which no terminated session
       // explains: only a PING that does not leave either proves it (issue #16 adv4 F-A).
       if (stuck) this.sendPing(written);
+      else if (this.ping && written !== this.out && now() - this.outAt >= PROBE_GAP && bytesIn !== this.accounted) {
+        // Our PING left but no answer came, and bytes arrived unaccounted for: the
+        // session may have died after the PING left (its ACK then goes unread). A
+        // second PING that does not leave proves it (issue #16 adv5 N1).
+        this.sendPing(written);
+      }
       if (!this.ping && written !== this.out) this.out = -1;
       return false;
     }
@@ -141,14 +162,20 @@ export class TerminationProbe {
     } catch {
       return;
     }
+    this.pinged();
     this.out = written;
     this.outAt = now();
     this.ping = true;
     this.unsure = false;
+    this.readAtPing = handleBytes(this.socket, 'bytesRead');
   }
 
   private answered(): void {
     this.out = -1;
+    // The peer answers in order: all read before the PING left was read by a live
+    // session, whatever node reported of it (a WINDOW_UPDATE, PRIORITY or an extension
+    // frame): one PING for it, not one every PROBE_GAP (issue #16 adv5 N6).
+    if (this.readAtPing > this.accounted) this.accounted = this.readAtPing;
     this.heardBytes(17);
     this.after = now() + PROBE_GAP;
   }

@@ -32,7 +32,7 @@ import { ProtocolError, TimeoutError } from '../errors.js';
 import { channels, connectionInfo, type ConnectionInfo } from '../trace.js';
 import { connectionState } from '../wire.js';
 import type { ResolvedH2Options } from './options.js';
-import { PROBE_EVERY, TerminationProbe } from './probe.js';
+import { handleBytes, PROBE_EVERY, TerminationProbe } from './probe.js';
 
 /** What a session reports to (the pool, through the transport). */
 export interface SessionOwner {
@@ -62,8 +62,13 @@ const ZERO = 4;
 const PROBE = 5;
 const SLOTS = 6;
 
-/** A control frame we write (PING, PING ACK, SETTINGS ACK: at most 17 bytes) plus a TLS record's overhead, rounded up. */
-const CONTROL_FRAME_OUT = 64;
+/**
+ * Bytes of a PING or PING ACK we write, and of a SETTINGS ACK (the socket's `bytesWritten`
+ * counts them before TLS, so exactly: an estimate erring high would hide a DATA frame of
+ * a few bytes written in the same spell, issue #16 N2).
+ */
+const PING_OUT = 17;
+const SETTINGS_ACK_OUT = 9;
 
 /**
  * What the connections to one origin learned of its SETTINGS_MAX_CONCURRENT_STREAMS (shared
@@ -124,6 +129,8 @@ export class H2Session {
   private isClosed = false;
   private owner: SessionOwner | undefined;
   private readonly probe: TerminationProbe;
+  /** The peer's SETTINGS as of the last SETTINGS frame (node's defaults before). */
+  private lastRemoteSettings: Record<string, unknown> = {};
 
   constructor(
     key: string,
@@ -156,7 +163,10 @@ export class H2Session {
       },
     });
     const s = this.session;
-    this.probe = new TerminationProbe(s, socket, () => this.socketBacklog(false));
+    this.lastRemoteSettings = { ...(s.remoteSettings as Record<string, unknown>) };
+    this.probe = new TerminationProbe(s, socket, () => this.socketBacklog(false), () => {
+      this.controlOut += PING_OUT; // the probe's PING
+    });
     s.on('remoteSettings', () => this.onSettings());
     s.on('goaway', (code: number, last: number, debug?: Buffer) => this.onGoaway(code, last, debug));
     s.on('error', (err: Error) => this.onError(err));
@@ -164,7 +174,7 @@ export class H2Session {
     // Frames no stream hears of, seen so that the probe does not take them for a silent failure.
     s.on('localSettings', () => this.touch(9)); // SETTINGS ACK
     s.on('ping', () => {
-      this.controlOut += CONTROL_FRAME_OUT; // our PING ACK
+      this.controlOut += PING_OUT; // our PING ACK
       this.touch(17);
     });
     s.on('close', () => this.markClosed());
@@ -211,9 +221,42 @@ export class H2Session {
   isUsable(): boolean {
     // A failed connection is closing: a slot its failing streams free is no slot (a waiter dials).
     if (this.isClosed || this.failure !== undefined || this.session.destroyed || this.session.closed || this.goingAway || this.suspect) return false;
+    if (this.streams.size === 0 && this.diedIdle()) return false;
     // Never hand out a session racing its idle timer (golang/go#70515).
     return this.streams.size > 0 || now() < this.idleSince + this.idleConnTimeout - 1;
   }
+
+  /**
+   * Whether nghttp2 shut the session down while it had no stream (issue #16 adv5 N7): the
+   * peer sent something since the session went idle, and the session wrote at least a
+   * GOAWAY's 17 bytes on its own (PING and SETTINGS ACKs are subtracted; a WINDOW_UPDATE
+   * or RST_STREAM trailing the last stream went before the idle mark). Such a session is
+   * failed here, so it leaves the pool before a request is put on it. A healthy one taken
+   * for dead (the peer's frame answered by both a WINDOW_UPDATE and an RST_STREAM) only
+   * costs a new connection.
+   */
+  private diedIdle(): boolean {
+    if (!this.wroteAlone()) return false;
+    this.fail(
+      (sent) =>
+        new ProtocolError('h2-protocol-error', 'HTTP/2 connection error: a frame from the server broke RFC 9113 while the connection was idle, and it was shut down (GOAWAY sent)', {
+          requestSent: sent,
+        }),
+    );
+    return true;
+  }
+
+  /** Since the idle mark: bytes were read, and at least a GOAWAY's worth written on the session's own. */
+  private wroteAlone(): boolean {
+    const mark = this.idleMark;
+    if (mark === undefined) return false;
+    const read = handleBytes(this.socket, 'bytesRead');
+    const written = handleBytes(this.socket, 'bytesWritten');
+    return read >= 0 && written >= 0 && read !== mark.read && written - this.controlOut >= mark.written + 17;
+  }
+
+  /** Bytes read and written (less control frames) once the last stream ended and its frames left; undefined while streams are open. */
+  private idleMark: { read: number; written: number } | undefined;
 
   /** Local and remote addresses as of connect. */
   get localAddress(): string | undefined {
@@ -228,7 +271,9 @@ export class H2Session {
 
   /** A stream of this session started. */
   opened(st: SessionStream): void {
+    this.idleMark = undefined;
     this.streams.add(st);
+    this.traffic++;
     this.served++;
     this.clock.unset(IDLE);
     this.updateRef();
@@ -245,9 +290,15 @@ export class H2Session {
   /** A stream of this session ended (its lease goes back to the pool). */
   ended(st: SessionStream): void {
     if (!this.streams.delete(st)) return;
+    this.traffic++;
     if (this.streams.size === 0) {
       this.clock.unset(PING_DUE);
       this.idleSince = now();
+      // Taken once the last stream's own frames (RST_STREAM, WINDOW_UPDATE) were written.
+      setImmediate(() => {
+        if (this.streams.size > 0 || this.isClosed) return;
+        this.idleMark = { read: handleBytes(this.socket, 'bytesRead'), written: handleBytes(this.socket, 'bytesWritten') - this.controlOut };
+      });
       if (!this.isClosed) {
         this.updateRef();
         this.armIdle();
@@ -297,6 +348,7 @@ export class H2Session {
    * seen (issue #16 F0).
    */
   touch(bytes?: number | 'block'): void {
+    this.traffic++;
     if (bytes === undefined) this.probe.heard();
     else if (bytes === 'block') this.probe.heardBlock();
     else this.probe.heardBytes(bytes);
@@ -335,7 +387,11 @@ export class H2Session {
     if (this.isClosed) return;
     const s = this.session;
     Reflect.deleteProperty(s, 'close'); // the skip set by onGoaway, if node never called it
-    if (!s.destroyed && this.streams.size === 0 && !this.socket.destroyed) {
+    // Quietly only when the session is healthy as far as we know: one nghttp2 shut down by
+    // itself (a PING unanswered, or its own GOAWAY written while idle) never finishes a
+    // graceful close and would hold the socket (and the process) ~1 s (issue #16 adv5 N8).
+    const doubtful = this.suspect || this.pingSentAt >= 0 || this.streams.size === 0 && this.idleMark !== undefined && this.wroteAlone();
+    if (!s.destroyed && this.streams.size === 0 && !this.socket.destroyed && !doubtful) {
       // Quietly: GOAWAY(NO_ERROR), then node ends the socket (the peer sees the FIN);
       // destroyed anyway if that does not finish promptly.
       s.close(() => this.socket.destroy());
@@ -363,14 +419,30 @@ export class H2Session {
   /** Streams of this session whose request body is being written. */
   uploaders = 0;
 
+  /** Monotonic ms the send window was last seen to shrink while one body was being written (see probeTick). */
+  lastDataAt = Number.NEGATIVE_INFINITY;
+  private windowSeen = Number.POSITIVE_INFINITY;
+
+  /** Streams opened or ended and frames received so far (h2/upload.ts: bytes out that may be no DATA). */
+  traffic = 0;
+
   /**
-   * Bytes the session has written to its socket so far, less a generous estimate of the
-   * control frames it wrote on its own (PINGs, PING ACKs, SETTINGS ACKs): those say
-   * nothing of a stream's body, so they never count as write progress (SPEC §13). The
-   * estimate errs high, so the result may step back: compare with `>`.
+   * Bytes the session has written to its socket so far, less the control frames it wrote
+   * on its own (PINGs, PING ACKs, SETTINGS ACKs): those say nothing of a stream's body, so
+   * they never count as write progress (SPEC §13). One counted but not written makes the
+   * result step back: compare with `>`.
    */
   bytesOut(): number {
     return this.socket.bytesWritten - this.controlOut;
+  }
+
+  /** The peer's connection-level flow-control window: shrinks only by the DATA we send. */
+  sendWindow(): number {
+    try {
+      return this.session.state.remoteWindowSize ?? 0;
+    } catch {
+      return 0; // a destroyed session has no state
+    }
   }
 
   /** Estimated bytes of control frames written so far (see `bytesOut`). */
@@ -408,7 +480,7 @@ export class H2Session {
     this.clock.unset(PING_DUE);
     this.clock.after(PING_ACK, this.opts.pingTimeout);
     let ok = false;
-    this.controlOut += CONTROL_FRAME_OUT;
+    this.controlOut += PING_OUT;
     try {
       ok = this.session.ping((err) => {
         if (err !== null || this.isClosed) return;
@@ -427,8 +499,15 @@ export class H2Session {
 
   /** One tick of the termination probe (h2/probe.ts): fails the connection when nghttp2 gave up on it. */
   private probeTick(): void {
-    if (this.streams.size === 0 || this.goingAway || this.opts.pingInterval === Number.POSITIVE_INFINITY) return;
+    // Draining after a GOAWAY(NO_ERROR) the session still reads: a violation may still come (issue #16 adv5 N1).
+    if (this.streams.size === 0 || this.goingAway && this.goawayCode !== http2.constants.NGHTTP2_NO_ERROR || this.opts.pingInterval === Number.POSITIVE_INFINITY) return;
     this.clock.after(PROBE, PROBE_EVERY);
+    if (this.uploaders === 1) {
+      // The write-idle judgement's clock of the only upload (h2/upload.ts): when DATA last went out.
+      const w = this.sendWindow();
+      if (w < this.windowSeen) this.lastDataAt = now();
+      this.windowSeen = w;
+    } else this.windowSeen = Number.POSITIVE_INFINITY;
     if (!this.probe.tick()) return;
     this.fail(
       (sent) =>
@@ -439,8 +518,15 @@ export class H2Session {
   }
 
   private onSettings(): void {
-    this.controlOut += CONTROL_FRAME_OUT; // our SETTINGS ACK
-    this.touch();
+    this.controlOut += SETTINGS_ACK_OUT; // our SETTINGS ACK
+    // Only the frame's bytes are accounted for (a violation read with it is still seen,
+    // issue #16 adv5 N1): 6 per setting that changed (one sent unchanged is left to the
+    // probe, which then only checks with a PING).
+    const now = this.session.remoteSettings as Record<string, unknown>;
+    let changed = 0;
+    for (const k of Object.keys(now)) if (now[k] !== this.lastRemoteSettings[k]) changed++;
+    this.lastRemoteSettings = { ...now };
+    this.touch(9 + 6 * changed);
     const first = !this.gotSettings;
     this.gotSettings = true;
     if (first) this.clock.unset(SETTINGS);
@@ -453,7 +539,7 @@ export class H2Session {
   }
 
   private onGoaway(code: number, last: number, debug?: Buffer): void {
-    this.touch();
+    this.touch(17 + (debug?.length ?? 0)); // only this frame's bytes (issue #16 adv5 N1)
     // The server's own words, kept for the error message (printable ASCII, 200 bytes at most).
     const said = debug?.subarray(0, 200).toString('latin1').replace(/[^\x20-\x7e]/g, '?');
     if (said !== undefined && said !== '') this.goawayDebug = said;

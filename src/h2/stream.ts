@@ -88,6 +88,8 @@ function pushSpy(this: SpiedStream, chunk: unknown, encoding?: BufferEncoding): 
 }
 
 const { WRITE, HEADERS, READ_IDLE, RATE, CONTINUE, WRITE_IDLE } = EXCHANGE_SLOT;
+/** Bytes of an HTTP/2 frame header. */
+const FRAME_HEADER = 9;
 const SLOTS = EXCHANGE_SLOTS;
 const SLOT_PHASE = EXCHANGE_SLOT_PHASE;
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
@@ -229,7 +231,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       this.uploadDone(undefined);
       return;
     }
-    this.upload = new Upload(stream, req.body, this);
+    this.upload = new Upload(stream, req.body, this, req.timeouts.writeIdleTimeout);
     this.waitingContinue = req.expectContinue;
     if (this.waitingContinue && req.timeouts.expectContinueTimeout !== 0) {
       emit(req.trace, 'wait100Continue');
@@ -283,18 +285,14 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     }
     this.uploading = true;
     this.session.uploaders++;
-    this.uploadProgress();
-    // Our HEADERS leave the socket on the session's next write: they are not body progress.
-    setTimeout(() => {
-      if (this.uploading && this.upload?.done === false) this.judge.rebase();
-    }, 5).unref();
+    this.uploadProgress(true);
     this.upload.start();
   }
 
-  uploadProgress(): void {
+  uploadProgress(first = false): void {
     if (this.headSeen) return;
     const t = now();
-    this.judge.progress(t);
+    this.judge.progress(t, first);
     // The judge's first look is halfway (h2/upload.ts): a stall is named at the limit itself.
     this.clock.after(WRITE_IDLE, this.req.timeouts.writeIdleTimeout / 2, t);
   }
@@ -414,7 +412,9 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   private onData(chunk: Buffer): void {
     const ch = this.channel;
     if (ch === undefined || this.failed !== undefined) return;
-    this.session.touch();
+    // Only this DATA frame's bytes (its header included) are accounted for: a violation
+    // read with it is still seen by the probe (issue #16 adv5 N1).
+    this.session.touch(chunk.length + FRAME_HEADER);
     this.bodyBytes += chunk.length;
     if (this.bodyBytes > this.rawLimit) {
       this.fail(new ProtocolError('body-too-large', `response body exceeds maxResponseBytes (${this.rawLimit})`, {}));
@@ -447,7 +447,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     // without the peer's END_STREAM that is a failure, which 'close' reports.
     const code = this.stream?.rstCode;
     if (!this.remoteEnded || code !== undefined && code !== NGHTTP2_NO_ERROR) return;
-    this.session.touch();
+    this.session.touch(FRAME_HEADER); // at most an empty DATA frame with END_STREAM
     this.complete = true;
     this.clock.clear();
     this.channel.end();

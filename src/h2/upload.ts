@@ -1,23 +1,47 @@
 /**
  * h2/upload — writes one request body as DATA frames on an HTTP/2 stream.
  *
- * Owns: the write side of one stream. Bytes are written in pieces of at most 64 KiB so
- * that each piece's write callback — which fires once nghttp2 has taken it, i.e. once
- * the peer's flow-control windows let it go — is a progress mark for the write-idle
- * clock (SPEC §13: flow-control waits count). Reports `progress()` per piece taken and
- * `done(err)` once, at the end or on failure.
+ * Owns: the write side of one stream. Bytes are handed to node's HTTP/2 layer one piece
+ * at a time (the next after the last one's write callback), and that callback — which
+ * fires once nghttp2 has sent the whole piece to the socket, i.e. once the peer's
+ * flow-control windows let it go — is this stream's own progress mark for the write-idle
+ * clock (SPEC §13: flow-control waits count): node says nothing of a piece half sent, nor
+ * of a stream's send window. So pieces are sized to the pace: the first as the peer's
+ * initial stream window (a power of two, 512 bytes to 64 KiB), then doubled (up to 64 KiB)
+ * after a piece that went within an eighth of `writeIdleTimeout`, halved (down to 512
+ * bytes) after one that took over a quarter of it: a window reopened a few KB at a time
+ * gives a mark per step, a fast peer the big pieces. A window reopened by less than 512
+ * bytes per `writeIdleTimeout` is seen only while the upload is its connection's only one
+ * ({@link WriteIdleJudge}). Reports `progress()` per piece
+ * taken and `done(err)` once, at the end or on failure.
  *
  * Never: runs a clock (the stream does), touches the socket.
  * Invariants: a declared length the stream body does not match fails before a surplus
  * byte is written; the last DATA frame carries END_STREAM (no empty trailing frame when
- * the body is bytes); an abandoned stream body is destroyed once.
+ * the body is bytes); an abandoned stream body is destroyed once; at most one piece is
+ * in node's hands at a time (its writes are never merged into one, so each has its mark).
  */
 
 import type { ClientHttp2Stream } from 'node:http2';
 import type { BodyChunk, WritableBody } from '../conn/writer.js';
 import { bodyBytes, bodyTooLong, bodyTooShort, requestBodyError } from '../conn/body-error.js';
+import { now } from '../deadline.js';
 
-const PIECE = 64 * 1024;
+/** Piece sizes (bytes): the most and the least. */
+const PIECE_MAX = 64 * 1024;
+const PIECE_MIN = 512;
+
+/** The first piece: what the peer's initial stream window lets go at once (RFC 9113 default 65 535). */
+function firstPiece(stream: ClientHttp2Stream): number {
+  let w: number | undefined;
+  try {
+    w = stream.session?.remoteSettings.initialWindowSize;
+  } catch {
+    w = undefined;
+  }
+  const p = 2 ** Math.floor(Math.log2(Math.max(1, w ?? 65_535)));
+  return Math.min(PIECE_MAX, Math.max(PIECE_MIN, p));
+}
 
 /** What an upload reports to (its stream). */
 export interface UploadOwner {
@@ -35,15 +59,20 @@ export class Upload {
   private abandoned = false;
   private drainWaiter: (() => void) | undefined;
 
+  /** Size of the next piece (bytes), see the file header. */
+  private piece: number;
+
   constructor(
     private readonly stream: ClientHttp2Stream,
     private readonly body: WritableBody,
     private readonly owner: UploadOwner,
+    /** `writeIdleTimeout` (ms): what a piece's pace is measured against. */
+    private readonly idleLimit = Number.POSITIVE_INFINITY,
   ) {
-    stream.on('drain', () => this.wake());
+    this.piece = firstPiece(stream);
   }
 
-  /** The stream closed (its owner's 'close' listener calls this): a write waiting for 'drain' stops waiting. */
+  /** The stream closed (its owner's 'close' listener calls this): a piece waiting to be sent stops waiting. */
   streamClosed(): void {
     this.wake();
   }
@@ -93,9 +122,6 @@ export class Upload {
   private async pump(source: AsyncIterable<BodyChunk> | Iterable<BodyChunk>, length: number): Promise<void> {
     const s = this.stream;
     let sent = 0;
-    const progress = (err?: Error | null): void => {
-      if (err == null && !this.done && !this.abandoned) this.owner.uploadProgress();
-    };
     try {
       for await (const piece of source) {
         if (this.stopped) return;
@@ -103,19 +129,17 @@ export class Upload {
         if (chunk.byteLength === 0) continue;
         sent += chunk.byteLength;
         if (length >= 0 && sent > length) throw bodyTooLong(length);
-        for (let off = 0; off < chunk.byteLength; off += PIECE) {
-          const part = chunk.byteLength <= PIECE ? chunk : chunk.subarray(off, off + PIECE);
-          if (length >= 0 && sent === length && off + PIECE >= chunk.byteLength) {
+        for (let off = 0; off < chunk.byteLength; ) {
+          const size = Math.min(this.piece, chunk.byteLength - off);
+          const part = size === chunk.byteLength ? chunk : chunk.subarray(off, off + size);
+          off += size;
+          if (length >= 0 && sent === length && off >= chunk.byteLength) {
             // The last bytes: END_STREAM rides on this DATA frame (no empty frame after it).
             s.end(part, () => this.finish(undefined));
             return;
           }
-          if (!s.write(part, progress)) {
-            await new Promise<void>((resolve) => {
-              this.drainWaiter = resolve;
-            });
-            if (this.stopped) return;
-          }
+          await this.writePiece(part);
+          if (this.stopped) return;
         }
       }
       if (this.stopped) return;
@@ -125,6 +149,23 @@ export class Upload {
       if (this.abandoned) return;
       this.finish(requestBodyError(err));
     }
+  }
+
+  /** Hands one piece to node and waits until it was sent (or the stream stopped); sizes the next. */
+  private writePiece(part: Uint8Array): Promise<void> {
+    const at = now();
+    return new Promise<void>((resolve) => {
+      this.drainWaiter = resolve;
+      this.stream.write(part, (err?: Error | null) => {
+        if (err == null && !this.done && !this.abandoned) {
+          const took = now() - at;
+          if (took <= this.idleLimit / 8) this.piece = Math.min(PIECE_MAX, this.piece * 2);
+          else if (took > this.idleLimit / 4) this.piece = Math.max(PIECE_MIN, this.piece >> 1);
+          this.owner.uploadProgress();
+        }
+        if (this.drainWaiter === resolve) this.wake();
+      });
+    });
   }
 
   private finish(err: Error | undefined): void {
@@ -140,8 +181,23 @@ export class Upload {
 export interface UploadConnection {
   /** Bytes the connection has written to its socket so far, less its own control frames (may step back). */
   bytesOut(): number;
+  /**
+   * The peer's connection-level flow-control window (what we may still send): only DATA
+   * frames we send make it shrink (a WINDOW_UPDATE from the peer makes it grow).
+   */
+  sendWindow(): number;
   /** Streams of the connection whose body is being written. */
   readonly uploaders: number;
+  /**
+   * Counts what may make the connection write bytes other than DATA: streams opened or
+   * ended, frames received (a response's DATA is answered by our WINDOW_UPDATE).
+   */
+  readonly traffic: number;
+  /**
+   * Monotonic ms of the last time the connection's send window was seen to shrink (DATA
+   * went out; read every probe tick, 50 ms, while a body is being written); -Infinity if never.
+   */
+  readonly lastDataAt: number;
   /**
    * Bytes written that the peer has not taken: libuv's queue, plus (`deep`, the default)
    * the kernel's send queue, read from /proc — milliseconds on a host with many sockets.
@@ -150,46 +206,75 @@ export interface UploadConnection {
 }
 
 /**
- * The write-idle judgement of one upload (SPEC §13: waits for the peer's window count).
- * It takes two looks: one halfway to the limit (it records the bytes out and the socket
- * backlog and asks to be called again at the limit), and one at the limit, so that a
- * stall is named on time, never a look later (SPEC §3). At the limit it says: progress
- * after all (the only upload of its connection, and bytes went out since halfway: a
- * window opened a few bytes, less than one written piece; or the socket backlog shrank:
- * the peer reads slowly), `'socket'` (bytes sit in the socket: the connection is stuck)
- * or `'window'` (the stream waits for flow control; the socket is empty). Bytes that went
- * out before halfway only move the count to start at the halfway look (when they left is
- * not known closer than that): a window reopened a little every 300 ms is never called a
- * 400 ms stall, at the price of naming a stall that follows such a trickle up to half the
- * limit late.
+ * The write-idle judgement of one upload (SPEC §3/§11/§13), called only while a piece of
+ * it waits in node's hands (the stream's own marks, {@link WriteIdleJudge.progress}, come
+ * from its pieces' write callbacks). It takes two looks: one halfway to the limit (it
+ * records the connection's send window, bytes out and socket backlog, and asks to be
+ * called again at the limit), and one at the limit, so that a stall is named on time,
+ * never a look later (SPEC §3). At the limit it says:
+ * - progress after all, when this is the only upload of its connection and DATA went
+ *   out since halfway (a window opened a few bytes, less than the piece): the
+ *   connection's send window shrank, or bytes went out while nothing else happened on
+ *   the connection (no stream opened or ended, no frame received: {@link
+ *   UploadConnection.traffic}). Other streams' HEADERS, our WINDOW_UPDATEs, PINGs or the
+ *   peer's WINDOW_UPDATEs never count (issue #16 N3).
+ *   DATA that went out before halfway only moves the count to start at the halfway look
+ *   (when it left is not known closer than that). A WINDOW_UPDATE the peer sends for the
+ *   connection between two looks may hide DATA sent meanwhile (the window is read, not
+ *   each frame): then the stall is named unless a piece of the upload went whole;
+ * - progress when the socket held bytes halfway and took some since (a slow reader);
+ * - `'socket'` when the socket held bytes halfway and now and took none meanwhile (the
+ *   connection is stuck: all its streams fail);
+ * - else `'window'`: this stream waits for flow control, whatever its siblings do — a
+ *   socket empty halfway is no stuck socket, even if a sibling's bytes sit in it now
+ *   (issue #16 N2).
  *
  * Precision (SPEC §3: within 15 ms of the due time): the halfway look names the limit as
  * an absolute time (the slow /proc read it makes does not push the limit back), and the
- * look at the limit reads /proc only when the socket held bytes halfway or bytes went
- * out since (else the kernel's queue is still empty), so a window stall is named
- * without that read.
+ * look at the limit reads /proc only when the socket held bytes halfway.
  */
 export class WriteIdleJudge {
   /** Monotonic ms of the last progress. */
   flushedAt = 0;
-  private outAtProgress = -1;
-  private outAtMid = -1;
+  private windowAtProgress = Number.NaN;
+  private windowAtMid = Number.NaN;
+  /** Bytes out at the last mark; NaN: not known (the upload's own HEADERS may leave after it). */
+  private outAtProgress = Number.NaN;
+  private trafficAtProgress = -1;
+  private outAtMid = 0;
+  private trafficAtMid = -1;
   private backlogAtMid = -1;
   /** Monotonic ms of the halfway look. */
   private midAt = 0;
+  private atMid = false;
 
   constructor(private readonly conn: UploadConnection) {}
 
-  progress(t: number): void {
+  /** A mark: a piece of the upload was sent (`first`: the upload starts, its HEADERS may still be queued). */
+  progress(t: number, first = false): void {
     this.flushedAt = t;
-    this.outAtProgress = this.conn.bytesOut();
-    this.outAtMid = -1;
+    this.atMid = false;
+    const sole = this.conn.uploaders === 1;
+    this.windowAtProgress = sole ? this.conn.sendWindow() : Number.NaN;
+    this.outAtProgress = sole && !first ? this.conn.bytesOut() : Number.NaN;
+    this.trafficAtProgress = this.conn.traffic;
     this.backlogAtMid = -1;
   }
 
-  /** Bytes out so far are not this upload's (its HEADERS went out after they were counted). */
-  rebase(): void {
-    this.outAtProgress = this.conn.bytesOut();
+  /** DATA went out between a look (or mark) and now, by the counters taken then. */
+  private dataOut(window: number, out: number, traffic: number): boolean {
+    if (this.conn.sendWindow() < window) return true;
+    return traffic === this.conn.traffic && this.conn.bytesOut() > out;
+  }
+
+  /** The halfway look: what the connection's counters say now. */
+  private look(t: number, sole: boolean): void {
+    this.atMid = true;
+    this.windowAtMid = sole ? this.conn.sendWindow() : Number.NaN;
+    this.outAtMid = this.conn.bytesOut();
+    this.trafficAtMid = this.conn.traffic;
+    this.midAt = t;
+    this.backlogAtMid = this.conn.socketBacklog();
   }
 
   /**
@@ -197,35 +282,45 @@ export class WriteIdleJudge {
    * or the kind of stall.
    */
   judge(limit: number, t: number): 'progress' | number | 'socket' | 'window' {
-    const due = this.flushedAt + limit;
-    const out = this.conn.bytesOut();
-    if (this.outAtMid < 0 && t < due - 1) {
-      this.outAtMid = out;
-      this.midAt = t;
-      this.backlogAtMid = this.conn.socketBacklog();
-      return due;
-    }
-    const mid = this.outAtMid < 0 ? this.outAtProgress : this.outAtMid;
-    if (this.conn.uploaders === 1) {
-      // Bytes went out since halfway: the last left less than half the limit ago.
-      if (out > mid) return 'progress';
-      // Bytes went out before halfway only: the last left by the halfway look at the
-      // latest. Counting from that look (never from earlier: a trickling window is not a
-      // stall), this look is the new halfway one.
-      if (this.outAtMid >= 0 && mid > this.outAtProgress) {
-        this.flushedAt = this.midAt;
-        this.outAtProgress = mid;
-        this.outAtMid = out;
-        this.midAt = t;
-        this.backlogAtMid = this.conn.socketBacklog();
+    const sole = this.conn.uploaders === 1;
+    if (sole && this.conn.lastDataAt > this.flushedAt && this.conn.lastDataAt <= t) {
+      // DATA went out since the mark, and only this upload had any: a mark at that time
+      // (to the probe tick), so the stall is named on time and `elapsed` is real (issue #16 adv5 N5).
+      this.progress(this.conn.lastDataAt);
+      if (this.flushedAt + limit > t + 1) {
+        this.look(t, sole);
         return this.flushedAt + limit;
       }
     }
-    // The socket (kernel included) was empty halfway and nothing was written since: only
-    // libuv's queue (a control frame) can hold bytes now, not the kernel.
-    const quiet = this.outAtMid >= 0 && out === this.outAtMid && this.backlogAtMid === 0;
-    const backlog = this.conn.socketBacklog(!quiet);
-    if (backlog > 0 && this.backlogAtMid > 0 && backlog < this.backlogAtMid) return 'progress';
-    return backlog === 0 ? 'window' : 'socket';
+    const due = this.flushedAt + limit;
+    if (!this.atMid && t < due - 1) {
+      this.atMid = true;
+      this.look(t, sole);
+      return due;
+    }
+    if (sole && this.atMid && !Number.isNaN(this.windowAtMid)) {
+      // DATA went out since halfway: the last left less than half the limit ago.
+      if (this.dataOut(this.windowAtMid, this.outAtMid, this.trafficAtMid)) return 'progress';
+      // DATA went out before halfway only: the last left by the halfway look at the latest.
+      // Counting from that look (never from earlier: a trickling window is not a stall),
+      // this look is the new halfway one.
+      if (this.windowAtMid < this.windowAtProgress || this.trafficAtMid === this.trafficAtProgress && this.outAtMid > this.outAtProgress) {
+        this.flushedAt = this.midAt;
+        this.windowAtProgress = this.windowAtMid;
+        this.outAtProgress = this.outAtMid;
+        this.trafficAtProgress = this.trafficAtMid;
+        this.look(t, sole);
+        return this.flushedAt + limit;
+      }
+    }
+    if (this.backlogAtMid > 0) {
+      const backlog = this.conn.socketBacklog();
+      if (backlog > 0) {
+        // What the socket took since halfway: what it held then plus what was written since, less what it holds now.
+        const taken = this.backlogAtMid + (this.conn.bytesOut() - this.outAtMid) - backlog;
+        return taken > 0 ? 'progress' : 'socket';
+      }
+    }
+    return 'window';
   }
 }

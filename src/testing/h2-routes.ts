@@ -86,6 +86,7 @@ async function holdWindow(s: H2Stream): Promise<void> {
   s.holdWindow = true;
   const grant = num(s.query, 'grant', 0);
   const every = Math.max(1, num(s.query, 'every', 50));
+  if (grant > 0) await s.sleep(num(s.query, 'shift', 0));
   while (grant > 0 && !s.remoteEnded && !s.closed) {
     await s.sleep(every);
     await s.grantWindow(grant);
@@ -246,7 +247,7 @@ export const H2_ROUTES: readonly H2Route[] = [
   },
   {
     path: '/h2/hold-window',
-    description: '`?grant=0&every=50`: never reopens this stream\'s receive window (with `grant`, opens `grant` bytes every `every` ms); 200 `received N` once the upload ends',
+    description: '`?grant=0&every=50&shift=0`: never reopens this stream\'s receive window (with `grant`, opens `grant` bytes every `every` ms, the first `shift` + `every` ms in); 200 `received N` once the upload ends',
     handler: holdWindow,
   },
   {

@@ -15,7 +15,11 @@ const T = { timeout: 15_000 };
 /** A connection whose counters the test sets; a deep backlog read "takes" `readMs` of the fake clock. */
 class FakeConn implements UploadConnection {
   out = 100;
+  /** The connection's send window: only DATA makes it shrink. */
+  window = 1_000_000;
   uploaders = 1;
+  traffic = 0;
+  lastDataAt = Number.NEGATIVE_INFINITY;
   shallow = 0;
   kernel = 0;
   deepReads = 0;
@@ -23,6 +27,9 @@ class FakeConn implements UploadConnection {
   readMs = 0;
   bytesOut(): number {
     return this.out;
+  }
+  sendWindow(): number {
+    return this.window;
   }
   socketBacklog(deep = true): number {
     if (!deep) return this.shallow;
@@ -65,56 +72,95 @@ describe('h2 write-idle judgement (unit)', () => {
     assert.equal(j.judge(200, 1400), 'socket');
   });
 
-  it('bytes went out since halfway: the look at the limit reads /proc (they may sit in the kernel)', () => {
+  it('a socket empty halfway is no stuck socket, even if a sibling\'s bytes sit in it at the limit (issue #16 N2)', () => {
     const c = new FakeConn();
     c.uploaders = 2; // another upload's bytes: not this one's progress
     const j = new WriteIdleJudge(c);
     j.progress(1000);
     assert.equal(j.judge(200, 1100), 1200);
     c.out += 500;
+    c.window -= 500;
     c.kernel = 500;
-    assert.equal(j.judge(200, 1200), 'socket');
-    assert.equal(c.deepReads, 2);
+    assert.equal(j.judge(200, 1200), 'window');
+    assert.equal(c.deepReads, 1, 'only the halfway look read /proc');
+  });
+
+  it('bytes out while nothing else happened on the connection (one upload) are its DATA, even if the peer reopened the connection window meanwhile', () => {
+    const c = new FakeConn();
+    const j = new WriteIdleJudge(c);
+    j.progress(1000);
+    assert.equal(j.judge(200, 1100), 1200);
+    c.out += 14; // DATA of 5 bytes, then WINDOW_UPDATE(0, 5): the window is back where it was
+    assert.equal(j.judge(200, 1200), 'progress');
+  });
+
+  it('DATA the probe tick saw go out (one upload) dates the mark: the stall is named a limit after it, not after a later look (issue #16 adv5 N5)', () => {
+    const c = new FakeConn();
+    const j = new WriteIdleJudge(c);
+    j.progress(1000);
+    c.lastDataAt = 1020;
+    c.window -= 5000;
+    assert.equal(j.judge(200, 1100), 1220, 'the limit counts from the DATA at 1020');
+    assert.equal(j.flushedAt, 1020);
+    assert.equal(j.judge(200, 1220), 'window');
   });
 
   it('a window opened a few bytes in both halves (one upload) is progress', () => {
     const c = new FakeConn();
     const j = new WriteIdleJudge(c);
     j.progress(1000);
-    c.out += 5;
+    c.window -= 5;
+    c.out += 14;
     assert.equal(j.judge(200, 1100), 1200);
-    c.out += 5;
+    c.window -= 5;
+    c.out += 14;
     assert.equal(j.judge(200, 1200), 'progress');
   });
 
-  it('bytes out since halfway only (one upload) are progress: the window reopened a little', () => {
+  it('DATA out since halfway only (one upload) is progress: the window reopened a little', () => {
     const c = new FakeConn();
     const j = new WriteIdleJudge(c);
     j.progress(1000);
     assert.equal(j.judge(200, 1100), 1200);
-    c.out += 3000;
+    c.window -= 3000;
     assert.equal(j.judge(200, 1200), 'progress');
   });
 
-  it('bytes out before halfway only: counted from the halfway look, never a stall at the first limit (adv-h2-4 F7)', () => {
+  it('DATA out before halfway only: counted from the halfway look, never a stall at the first limit (adv-h2-4 F7)', () => {
     const c = new FakeConn();
     const j = new WriteIdleJudge(c);
     j.progress(1000);
-    c.out += 3000; // the window opened at ~1050
+    c.window -= 3000; // the window opened at ~1050
     assert.equal(j.judge(200, 1100), 1200);
     assert.equal(j.judge(200, 1200), 1300, 'the count starts at the halfway look (1100)');
     assert.equal(j.flushedAt, 1100);
     assert.equal(j.judge(200, 1300), 'window', 'nothing since: a stall, 200 ms after the halfway look');
   });
 
-  it('another upload on the connection: bytes out before halfway are not this stream\'s progress', () => {
+  it('another upload on the connection: DATA out is not this stream\'s progress', () => {
     const c = new FakeConn();
     c.uploaders = 2;
     const j = new WriteIdleJudge(c);
     j.progress(1000);
-    c.out += 3000;
+    c.window -= 3000;
     assert.equal(j.judge(200, 1100), 1200);
+    c.window -= 3000;
     assert.equal(j.judge(200, 1200), 'window');
+  });
+
+  it('other streams\' bytes (HEADERS of GETs, WINDOW_UPDATEs) and the peer\'s WINDOW_UPDATEs are never the only upload\'s progress (issue #16 N3)', () => {
+    const c = new FakeConn();
+    const j = new WriteIdleJudge(c);
+    j.progress(1000);
+    c.out += 3000;
+    c.window += 1000;
+    c.traffic++;
+    assert.equal(j.judge(200, 1100), 1200);
+    c.out += 3000;
+    c.window += 1000;
+    c.traffic++;
+    assert.equal(j.judge(200, 1200), 'window');
+    assert.equal(j.flushedAt, 1000, 'elapsed counts from the last DATA');
   });
 });
 
