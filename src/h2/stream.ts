@@ -73,7 +73,9 @@ export { unprocessed } from './close.js';
 
 /** Set on a node stream whose peer's END_STREAM arrived while it was still open ({@link pushSpy}). */
 const REMOTE_ENDED = Symbol('hourglass.remoteEnded');
-type SpiedStream = http2.ClientHttp2Stream & { [REMOTE_ENDED]?: true };
+/** The session whose `dataIn` counts the body bytes node hands this stream ({@link pushSpy}). */
+const COUNTER = Symbol('hourglass.dataCounter');
+type SpiedStream = http2.ClientHttp2Stream & { [REMOTE_ENDED]?: true; [COUNTER]?: { dataIn: number } };
 /** The streams' own `push` (Readable's), called by {@link pushSpy}. */
 let protoPush: ((chunk: unknown, encoding?: BufferEncoding) => boolean) | undefined;
 
@@ -83,7 +85,12 @@ let protoPush: ((chunk: unknown, encoding?: BufferEncoding) => boolean) | undefi
  * END_STREAM, one pushed by node as the stream closes is not.
  */
 function pushSpy(this: SpiedStream, chunk: unknown, encoding?: BufferEncoding): boolean {
-  if (chunk === null && !this.closed) this[REMOTE_ENDED] = true;
+  if (chunk === null) {
+    if (!this.closed) this[REMOTE_ENDED] = true;
+  } else {
+    // What node handed on, against what nghttp2 counted: tells a surplus (see `dataMark`).
+    this[COUNTER]!.dataIn += (chunk as Buffer).length;
+  }
   return protoPush!.call(this, chunk, encoding);
 }
 
@@ -206,6 +213,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
     }
     this.stream = stream;
     protoPush ??= stream.push;
+    (stream as SpiedStream)[COUNTER] = this.session;
     stream.push = pushSpy;
     this.withinLimit = this.session.withinLimit();
     this.session.opened(this);
