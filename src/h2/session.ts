@@ -21,7 +21,8 @@
  * own `requestSent`) at once, never later by a timeout; the session's socket is ref'd
  * only while a stream is open that is not parked by a reader not reading; every timer is
  * unref'd and cleared on close; the owner
- * hears `sessionClosed` exactly once.
+ * hears `sessionClosed` exactly once; node's native session handle stays reachable until a
+ * moment after the socket closed (node 20 aborts if it is collected too early: issue #16 N10).
  */
 
 import * as http2 from 'node:http2';
@@ -78,6 +79,36 @@ export interface OriginHint {
 export const SLOTS_BEFORE_SETTINGS = 100;
 export const SLOTS_WHEN_UNLIMITED = 1_000;
 
+/**
+ * The native handles of closed sessions, kept reachable until a moment past their socket's
+ * close (issue #16 N10). Node 20 aborts the process (`~Http2Session`: `current_nghttp2_memory_
+ * == 0`) when the garbage collector takes a session's handle while one of its streams still
+ * holds nghttp2 memory (part of a header block a CONTINUATION flood never ended): node drops
+ * its own reference at teardown, and a minor collection right after took the handle first
+ * about every other time. Held by the H2Session while it lives, then here.
+ */
+const retiring = new Set<object>();
+/** How long past its socket's close a closed session's handle is kept (ms). */
+const RETIRE_MS = 200;
+
+/** The session's native handle (node's internal `kHandle`); undefined where node has none yet. */
+function nativeHandle(s: http2.ClientHttp2Session): object | undefined {
+  const key = Object.getOwnPropertySymbols(s).find((k) => k.description === 'kHandle');
+  const h = key === undefined ? undefined : (s as unknown as Record<symbol, unknown>)[key];
+  return typeof h === 'object' && h !== null ? h : undefined;
+}
+
+/** Keeps `handle` reachable until {@link RETIRE_MS} after `socket` closed. */
+function retire(handle: object | undefined, socket: Socket): void {
+  if (handle === undefined || retiring.has(handle)) return;
+  retiring.add(handle);
+  const release = (): void => {
+    setTimeout(() => retiring.delete(handle), RETIRE_MS).unref();
+  };
+  if (socket.closed) release();
+  else socket.once('close', release);
+}
+
 /** nghttp2 library error codes (negative) to RFC 9113 error codes, where they map. */
 const LIB_TO_H2: Readonly<Record<number, number>> = { [-505]: 1, [-524]: 3, [-522]: 6, [-523]: 9, [-536]: 1, [-532]: 1 };
 
@@ -124,6 +155,8 @@ export class H2Session {
   private isClosed = false;
   private owner: SessionOwner | undefined;
   private readonly probe: TerminationProbe;
+  /** node's native session handle, kept past the close ({@link retire}). */
+  private handle: object | undefined;
 
   constructor(
     key: string,
@@ -156,6 +189,8 @@ export class H2Session {
       },
     });
     const s = this.session;
+    this.handle = nativeHandle(s);
+    if (this.handle === undefined) s.once('connect', () => (this.handle = nativeHandle(s)));
     this.probe = new TerminationProbe(s, socket, () => this.socketBacklog(false));
     s.on('remoteSettings', () => this.onSettings());
     s.on('goaway', (code: number, last: number, debug?: Buffer) => this.onGoaway(code, last, debug));
@@ -553,6 +588,8 @@ export class H2Session {
     if (this.isClosed) return;
     this.isClosed = true;
     this.clock.dispose();
+    retire(this.handle, this.socket);
+    this.handle = undefined;
     if (channels.connectionClose.hasSubscribers) channels.connectionClose.publish({ connection: this.info });
     const owner = this.owner;
     this.owner = undefined;
