@@ -358,12 +358,18 @@ export class H2Session {
     this.sendPing();
   }
 
-  /** Closes now: streams still open fail with `connection-closed` or the failure recorded. */
-  close(): void {
+  /**
+   * Closes now: streams still open fail with `connection-closed` or the failure recorded.
+   * `now` (the transport is closing): node's session is destroyed, which writes its
+   * GOAWAY(NO_ERROR) at once, and so is the socket, without waiting for the peer's answer,
+   * which never comes where nghttp2 had given up on the connection (SPEC §3: a finished
+   * process exits at once; issue #16 N8).
+   */
+  close(now = false): void {
     if (this.isClosed) return;
     const s = this.session;
     Reflect.deleteProperty(s, 'close'); // the skip set by onGoaway, if node never called it
-    if (!s.destroyed && this.streams.size === 0 && !this.socket.destroyed) {
+    if (!now && !s.destroyed && this.streams.size === 0 && !this.socket.destroyed) {
       // Quietly: GOAWAY(NO_ERROR), then node ends the socket (the peer sees the FIN);
       // destroyed anyway if that does not finish promptly.
       s.close(() => this.socket.destroy());
