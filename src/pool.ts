@@ -56,7 +56,8 @@ import { type ActivePhase, closedError, type HourglassError } from './errors.js'
 export interface Pooled {
   readonly key: string;
   isUsable(): boolean;
-  close(): void;
+  /** Closes it; `now`: the transport is closing, its socket goes at once (SPEC §3). */
+  close(now?: boolean): void;
   /** Monotonic ms when it became idle. */
   idleSince: number;
   /** Monotonic ms after which an idle connection is closed. */
@@ -380,7 +381,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     const host = this.hosts.get(conn.key);
     if (host === undefined) return;
     if (this.isClosed && conn.poolLeases === 0) {
-      conn.close();
+      conn.close(true);
       return;
     }
     this.serveShared(host, conn);
@@ -407,7 +408,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     host.active--;
     conn.poolState = undefined;
     if (this.isClosed) {
-      conn.close();
+      conn.close(true);
       return;
     }
     this.deliver(host, conn);
@@ -457,11 +458,11 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     return { hosts, totals };
   }
 
-  /** Closes every idle connection. */
-  closeIdle(): void {
-    for (const conn of [...this.lru.keys()]) conn.close();
+  /** Closes every idle connection (`now`: the transport is closing). */
+  closeIdle(now = false): void {
+    for (const conn of [...this.lru.keys()]) conn.close(now);
     for (const host of [...this.hosts.values()]) {
-      for (const conn of [...host.shared]) if (conn.poolLeases === 0) conn.close();
+      for (const conn of [...host.shared]) if (conn.poolLeases === 0) conn.close(now);
     }
   }
 
@@ -475,7 +476,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       host.waiterGone();
       for (const d of host.dials) d.abort(closedError('transport'));
     }
-    this.closeIdle();
+    this.closeIdle(true);
     this.sweepTimer.cancel();
     this.sweepAt = Number.POSITIVE_INFINITY;
   }
@@ -515,7 +516,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
           if (w.dial === dialBudget) w.joined = false; // served or not, it no longer waits on this dial
         }
         if (this.isClosed) {
-          conn.close();
+          conn.close(true);
           return;
         }
         if (conn.streamSlots !== undefined) {

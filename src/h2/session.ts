@@ -21,7 +21,8 @@
  * own `requestSent`) at once, never later by a timeout; the session's socket is ref'd
  * only while a stream is open that is not parked by a reader not reading; every timer is
  * unref'd and cleared on close; the owner
- * hears `sessionClosed` exactly once.
+ * hears `sessionClosed` exactly once; node's native session handle stays reachable until a
+ * moment after the socket closed (node 20 aborts if it is collected too early: issue #16 N10).
  */
 
 import * as http2 from 'node:http2';
@@ -83,6 +84,36 @@ export interface OriginHint {
 export const SLOTS_BEFORE_SETTINGS = 100;
 export const SLOTS_WHEN_UNLIMITED = 1_000;
 
+/**
+ * The native handles of closed sessions, kept reachable until a moment past their socket's
+ * close (issue #16 N10). Node 20 aborts the process (`~Http2Session`: `current_nghttp2_memory_
+ * == 0`) when the garbage collector takes a session's handle while one of its streams still
+ * holds nghttp2 memory (part of a header block a CONTINUATION flood never ended): node drops
+ * its own reference at teardown, and a minor collection right after took the handle first
+ * about every other time. Held by the H2Session while it lives, then here.
+ */
+const retiring = new Set<object>();
+/** How long past its socket's close a closed session's handle is kept (ms). */
+const RETIRE_MS = 200;
+
+/** The session's native handle (node's internal `kHandle`); undefined where node has none yet. */
+function nativeHandle(s: http2.ClientHttp2Session): object | undefined {
+  const key = Object.getOwnPropertySymbols(s).find((k) => k.description === 'kHandle');
+  const h = key === undefined ? undefined : (s as unknown as Record<symbol, unknown>)[key];
+  return typeof h === 'object' && h !== null ? h : undefined;
+}
+
+/** Keeps `handle` reachable until {@link RETIRE_MS} after `socket` closed. */
+function retire(handle: object | undefined, socket: Socket): void {
+  if (handle === undefined || retiring.has(handle)) return;
+  retiring.add(handle);
+  const release = (): void => {
+    setTimeout(() => retiring.delete(handle), RETIRE_MS).unref();
+  };
+  if (socket.closed) release();
+  else socket.once('close', release);
+}
+
 /** nghttp2 library error codes (negative) to RFC 9113 error codes, where they map. */
 const LIB_TO_H2: Readonly<Record<number, number>> = { [-505]: 1, [-524]: 3, [-522]: 6, [-523]: 9, [-536]: 1, [-532]: 1 };
 
@@ -131,6 +162,8 @@ export class H2Session {
   private readonly probe: TerminationProbe;
   /** The peer's SETTINGS as of the last SETTINGS frame (node's defaults before). */
   private lastRemoteSettings: Record<string, unknown> = {};
+  /** node's native session handle, kept past the close ({@link retire}). */
+  private handle: object | undefined;
 
   constructor(
     key: string,
@@ -164,6 +197,8 @@ export class H2Session {
     });
     const s = this.session;
     this.lastRemoteSettings = { ...(s.remoteSettings as Record<string, unknown>) };
+    this.handle = nativeHandle(s);
+    if (this.handle === undefined) s.once('connect', () => (this.handle = nativeHandle(s)));
     this.probe = new TerminationProbe(s, socket, () => this.socketBacklog(false), () => {
       this.controlOut += PING_OUT; // the probe's PING
     });
@@ -382,16 +417,23 @@ export class H2Session {
     this.sendPing();
   }
 
-  /** Closes now: streams still open fail with `connection-closed` or the failure recorded. */
-  close(): void {
+  /**
+   * Closes now: streams still open fail with `connection-closed` or the failure recorded.
+   * `now` (the transport is closing): node's session is destroyed, which writes its
+   * GOAWAY(NO_ERROR) at once, and so is the socket, without waiting for the peer's answer,
+   * which never comes where nghttp2 had given up on the connection (SPEC §3: a finished
+   * process exits at once; issue #16 N8).
+   */
+  close(now = false): void {
     if (this.isClosed) return;
     const s = this.session;
     Reflect.deleteProperty(s, 'close'); // the skip set by onGoaway, if node never called it
     // Quietly only when the session is healthy as far as we know: one nghttp2 shut down by
     // itself (a PING unanswered, or its own GOAWAY written while idle) never finishes a
-    // graceful close and would hold the socket (and the process) ~1 s (issue #16 adv5 N8).
+    // graceful close and would hold the socket (and the process) ~1 s (issue #16 adv5 N8);
+    // nor when the transport is closing (`now`).
     const doubtful = this.suspect || this.pingSentAt >= 0 || this.streams.size === 0 && this.idleMark !== undefined && this.wroteAlone();
-    if (!s.destroyed && this.streams.size === 0 && !this.socket.destroyed && !doubtful) {
+    if (!now && !s.destroyed && this.streams.size === 0 && !this.socket.destroyed && !doubtful) {
       // Quietly: GOAWAY(NO_ERROR), then node ends the socket (the peer sees the FIN);
       // destroyed anyway if that does not finish promptly.
       s.close(() => this.socket.destroy());
@@ -646,6 +688,8 @@ export class H2Session {
     if (this.isClosed) return;
     this.isClosed = true;
     this.clock.dispose();
+    retire(this.handle, this.socket);
+    this.handle = undefined;
     if (channels.connectionClose.hasSubscribers) channels.connectionClose.publish({ connection: this.info });
     const owner = this.owner;
     this.owner = undefined;

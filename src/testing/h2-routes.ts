@@ -13,7 +13,7 @@ import * as zlib from 'node:zlib';
 import { H2_MALFORMED_ROUTE } from './h2-malformed.js';
 import type { H2Route, H2Stream } from './h2-stream.js';
 import { encodeHeaderBlock } from './h2-hpack.js';
-import { H2Code, headerFrames, Setting } from './h2-wire.js';
+import { frame, FrameType, H2Code, headerFrames, Setting } from './h2-wire.js';
 import { flag, num } from './route-kit.js';
 import { COMPRESSED_TEXT, rangeContent } from './routes-content.js';
 
@@ -145,6 +145,25 @@ async function dripHeaders(s: H2Stream): Promise<void> {
   await s.data('ok', { end: true });
 }
 
+async function continuationFlood(s: H2Stream): Promise<void> {
+  const q = s.query;
+  const burst = Math.max(1, num(q, 'burst', 200));
+  const bursts = Math.max(1, num(q, 'bursts', 100));
+  const interval = num(q, 'interval', 5);
+  // HEADERS without END_HEADERS, then CONTINUATIONs that never end the block: nothing else
+  // may be sent on the connection meanwhile (RFC 9113 §6.10), so nothing else is.
+  await s.conn.write(frame(FrameType.HEADERS, 0, s.id, encodeHeaderBlock([[':status', '200']])));
+  const piece = frame(FrameType.CONTINUATION, 0, s.id, encodeHeaderBlock([['x-f', 'a'.repeat(Math.max(1, num(q, 'value', 100)))]]));
+  for (let i = 0; i < bursts && !s.conn.closed; i++) {
+    if (i > 0) await s.sleep(interval);
+    // One write per frame: the client reads the block in many pieces, as from a real peer.
+    let last: Promise<void> = Promise.resolve();
+    for (let k = 0; k < burst && !s.conn.closed; k++) last = s.conn.write(piece);
+    await last;
+  }
+  await s.stall();
+}
+
 async function stallBody(s: H2Stream): Promise<void> {
   const after = Math.max(0, num(s.query, 'after', 3));
   const length = Math.max(after, num(s.query, 'length', 10));
@@ -187,6 +206,11 @@ export const H2_ROUTES: readonly H2Route[] = [
     },
   },
   { path: '/drip-headers', description: '`?split=4&interval=50`: the head in `split` frames (HEADERS + CONTINUATION) `interval` ms apart (the connection\'s other frames wait meanwhile, as RFC 9113 requires), then `ok`', handler: dripHeaders },
+  {
+    path: '/h2/continuation-flood',
+    description: '`?burst=200&bursts=100&interval=5&value=100`: HEADERS(:status 200) without END_HEADERS, then `bursts` writes of `burst` CONTINUATION frames (one field of `value` bytes each, never END_HEADERS) `interval` ms apart, until the connection closes',
+    handler: continuationFlood,
+  },
   { path: '/stall-body', description: '`?after=3&length=10`: HEADERS (content-length), `after` body bytes, then silence on this stream', handler: stallBody },
   {
     path: '/trailers',
