@@ -2,7 +2,8 @@
 // floor, on loopback, against real servers in their own processes: nginx (scripts/nginx.mjs,
 // when installed: minimal and realistic header sets, http and https, 1,000 origins) and the
 // raw node:net load server (bench/server.mjs, the floor). Prints markdown tables and writes
-// bench/results/latest.json (and latest.md). The headline per row is client CPU per request
+// bench/results/latest.json (and latest.md) — partial.json/.md for a --quick, --scenarios
+// or --clients run. The headline per row is client CPU per request
 // (µs) beside req/s, both as ratios to undici.request in the same run.
 //
 //   node bench/run.mjs [--quick] [--scenarios=a,b] [--clients=x,y] [--out=FILE] [--list]
@@ -911,7 +912,10 @@ say(
     `of a core (median; max ${pct(meta.quietGate.otherLoadBeforeRunsMax)}); waited ${meta.quietGate.waitedSeconds} s in ${meta.quietGate.waits} runs for quiet.`,
 );
 
-const outFile = option('out') ?? path.join(BENCH_DIR, 'results', 'latest.json');
+// Only a full run replaces latest.json/.md (what the README table comes from); a partial or
+// quick one goes to partial.json/.md unless --out says otherwise.
+const partial = quick || scenarioFilter !== undefined || clientFilter !== undefined;
+const outFile = option('out') ?? path.join(BENCH_DIR, 'results', partial ? 'partial.json' : 'latest.json');
 await mkdir(path.dirname(outFile), { recursive: true });
 await writeFile(outFile, `${JSON.stringify({ meta, results, targets: checks }, null, 2)}\n`);
 const mdFile = outFile.endsWith('.json') ? outFile.replace(/\.json$/, '.md') : `${outFile}.md`;
