@@ -70,6 +70,8 @@ const SLOTS = 6;
  */
 const PING_OUT = 17;
 const SETTINGS_ACK_OUT = 9;
+/** Bytes of the smallest GOAWAY (no debug data): what nghttp2 writes when it shuts a session. */
+const GOAWAY_OUT = 17;
 
 /**
  * What the connections to one origin learned of its SETTINGS_MAX_CONCURRENT_STREAMS (shared
@@ -287,7 +289,7 @@ export class H2Session {
     if (mark === undefined) return false;
     const read = handleBytes(this.socket, 'bytesRead');
     const written = handleBytes(this.socket, 'bytesWritten');
-    return read >= 0 && written >= 0 && read !== mark.read && written - this.controlOut >= mark.written + 17;
+    return read >= 0 && written >= 0 && read !== mark.read && written - this.controlOut >= mark.written + GOAWAY_OUT;
   }
 
   /** Bytes read and written (less control frames) once the last stream ended and its frames left; undefined while streams are open. */
@@ -432,7 +434,7 @@ export class H2Session {
     // itself (a PING unanswered, or its own GOAWAY written while idle) never finishes a
     // graceful close and would hold the socket (and the process) ~1 s (issue #16 adv5 N8);
     // nor when the transport is closing (`now`).
-    const doubtful = this.suspect || this.pingSentAt >= 0 || this.streams.size === 0 && this.idleMark !== undefined && this.wroteAlone();
+    const doubtful = this.suspect || this.pingSentAt >= 0 || (this.streams.size === 0 && this.wroteAlone());
     if (!now && !s.destroyed && this.streams.size === 0 && !this.socket.destroyed && !doubtful) {
       // Quietly: GOAWAY(NO_ERROR), then node ends the socket (the peer sees the FIN);
       // destroyed anyway if that does not finish promptly.
