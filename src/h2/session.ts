@@ -12,7 +12,10 @@
  * or suspect); `connection:active` when its first stream opens and `connection:idle` when
  * its last ends (src/wire.ts); and, through h2/probe.ts, noticing that nghttp2 shut the
  * connection down by itself (its own GOAWAY, which node never reports): its streams fail
- * with `h2-protocol-error` at once.
+ * with `h2-protocol-error` at once. The session holds the state and the stream-facing
+ * methods; what its clock's slots do, the SETTINGS and PING handling (h2/health.ts), GOAWAY,
+ * errors and the close (h2/teardown.ts) and its native handle's retirement (h2/retire.ts)
+ * are functions over it in modules of their own.
  *
  * Never: builds a request or a Response (h2/stream.ts), retries (the transport), dials.
  *
@@ -29,11 +32,13 @@ import * as http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { kernelSendQueue } from '../conn/kernel-queue.js';
 import { now, PhaseClock } from '../deadline.js';
-import { ProtocolError, TimeoutError } from '../errors.js';
 import { channels, connectionInfo, type ConnectionInfo } from '../trace.js';
 import { connectionState } from '../wire.js';
+import { IDLE, onClock, onSettings, PING_DUE, PING_OUT, PROBE, sendPing, SETTINGS, SLOTS } from './health.js';
 import type { ResolvedH2Options } from './options.js';
 import { handleBytes, PROBE_EVERY, TerminationProbe } from './probe.js';
+import { nativeHandle } from './retire.js';
+import { closeSession, diedIdle, failSession, markClosed, onError, onGoaway, protocolFailure } from './teardown.js';
 
 /** What a session reports to (the pool, through the transport). */
 export interface SessionOwner {
@@ -55,24 +60,6 @@ export interface SessionStream {
   connectionFailed(err: (requestSent: boolean) => Error): void;
 }
 
-const SETTINGS = 0;
-const PING_DUE = 1;
-const PING_ACK = 2;
-const IDLE = 3;
-const ZERO = 4;
-const PROBE = 5;
-const SLOTS = 6;
-
-/**
- * Bytes of a PING or PING ACK we write, and of a SETTINGS ACK (the socket's `bytesWritten`
- * counts them before TLS, so exactly: an estimate erring high would hide a DATA frame of
- * a few bytes written in the same spell, issue #16 N2).
- */
-const PING_OUT = 17;
-const SETTINGS_ACK_OUT = 9;
-/** Bytes of the smallest GOAWAY (no debug data): what nghttp2 writes when it shuts a session. */
-const GOAWAY_OUT = 17;
-
 /**
  * What the connections to one origin learned of its SETTINGS_MAX_CONCURRENT_STREAMS (shared
  * by them, kept by the transport): a new connection opens no more streams than that before
@@ -85,39 +72,6 @@ export interface OriginHint {
 /** Streams before the peer's SETTINGS arrive, and when it sets no limit (SPEC §13). */
 export const SLOTS_BEFORE_SETTINGS = 100;
 export const SLOTS_WHEN_UNLIMITED = 1_000;
-
-/**
- * The native handles of closed sessions, kept reachable until a moment past their socket's
- * close (issue #16 N10). Node 20 aborts the process (`~Http2Session`: `current_nghttp2_memory_
- * == 0`) when the garbage collector takes a session's handle while one of its streams still
- * holds nghttp2 memory (part of a header block a CONTINUATION flood never ended): node drops
- * its own reference at teardown, and a minor collection right after took the handle first
- * about every other time. Held by the H2Session while it lives, then here.
- */
-const retiring = new Set<object>();
-/** How long past its socket's close a closed session's handle is kept (ms). */
-const RETIRE_MS = 200;
-
-/** The session's native handle (node's internal `kHandle`); undefined where node has none yet. */
-function nativeHandle(s: http2.ClientHttp2Session): object | undefined {
-  const key = Object.getOwnPropertySymbols(s).find((k) => k.description === 'kHandle');
-  const h = key === undefined ? undefined : (s as unknown as Record<symbol, unknown>)[key];
-  return typeof h === 'object' && h !== null ? h : undefined;
-}
-
-/** Keeps `handle` reachable until {@link RETIRE_MS} after `socket` closed. */
-function retire(handle: object | undefined, socket: Socket): void {
-  if (handle === undefined || retiring.has(handle)) return;
-  retiring.add(handle);
-  const release = (): void => {
-    setTimeout(() => retiring.delete(handle), RETIRE_MS).unref();
-  };
-  if (socket.closed) release();
-  else socket.once('close', release);
-}
-
-/** nghttp2 library error codes (negative) to RFC 9113 error codes, where they map. */
-const LIB_TO_H2: Readonly<Record<number, number>> = { [-505]: 1, [-524]: 3, [-522]: 6, [-523]: 9, [-536]: 1, [-532]: 1 };
 
 /** One HTTP/2 connection. */
 export class H2Session {
@@ -148,41 +102,43 @@ export class H2Session {
   /** DATA payload bytes node handed to this session's streams, ever (h2/stream.ts's surplus check). */
   dataIn = 0;
 
-  private readonly streams = new Set<SessionStream>();
+  // @internal from here to the constructor: the session's own state, read and written only by
+  // it and by h2/health.ts and h2/teardown.ts (functions over the session, moved out of it).
+  readonly streams = new Set<SessionStream>();
   /** Open streams parked by backpressure ({@link park}). */
   private parked = 0;
-  private readonly clock: PhaseClock;
-  private readonly info: ConnectionInfo;
-  private readonly startedAt = now();
-  private gotSettings = false;
-  private goingAway = false;
-  private suspect = false;
-  private refusals = 0;
-  private pingSentAt = -1;
-  private isClosed = false;
-  private owner: SessionOwner | undefined;
-  private readonly probe: TerminationProbe;
+  readonly clock: PhaseClock;
+  readonly info: ConnectionInfo;
+  readonly startedAt = now();
+  gotSettings = false;
+  goingAway = false;
+  suspect = false;
+  refusals = 0;
+  pingSentAt = -1;
+  isClosed = false;
+  owner: SessionOwner | undefined;
+  readonly probe: TerminationProbe;
   /** The peer's SETTINGS as of the last SETTINGS frame (node's defaults before). */
-  private lastRemoteSettings: Record<string, unknown> = {};
-  /** node's native session handle, kept past the close ({@link retire}). */
-  private handle: object | undefined;
+  lastRemoteSettings: Record<string, unknown> = {};
+  /** node's native session handle, kept past the close (h2/retire.ts). */
+  handle: object | undefined;
 
   constructor(
     key: string,
     socket: Socket,
     authority: string,
-    private readonly opts: ResolvedH2Options,
+    readonly opts: ResolvedH2Options,
     private readonly idleConnTimeout: number,
     owner: SessionOwner,
     maxHeaderListSize: number,
-    private readonly hint: OriginHint = { maxStreams: undefined },
+    readonly hint: OriginHint = { maxStreams: undefined },
   ) {
     this.key = key;
     this.maxHeaderBytes = maxHeaderListSize;
     this.socket = socket;
     this.owner = owner;
     this.info = connectionInfo(key, socket);
-    this.clock = new PhaseClock(SLOTS, (slot) => this.onClock(slot));
+    this.clock = new PhaseClock(SLOTS, (slot) => onClock(this, slot));
     this.session = http2.connect(authority, {
       createConnection: () => socket,
       peerMaxConcurrentStreams: SLOTS_BEFORE_SETTINGS,
@@ -204,9 +160,9 @@ export class H2Session {
     this.probe = new TerminationProbe(s, socket, () => this.socketBacklog(false), () => {
       this.controlOut += PING_OUT; // the probe's PING
     });
-    s.on('remoteSettings', () => this.onSettings());
-    s.on('goaway', (code: number, last: number, debug?: Buffer) => this.onGoaway(code, last, debug));
-    s.on('error', (err: Error) => this.onError(err));
+    s.on('remoteSettings', () => onSettings(this));
+    s.on('goaway', (code: number, last: number, debug?: Buffer) => onGoaway(this, code, last, debug));
+    s.on('error', (err: Error) => onError(this, err));
     s.on('frameError', () => this.touch());
     // Frames no stream hears of, seen so that the probe does not take them for a silent failure.
     s.on('localSettings', () => this.touch(9)); // SETTINGS ACK
@@ -214,7 +170,7 @@ export class H2Session {
       this.controlOut += PING_OUT; // our PING ACK
       this.touch(17);
     });
-    s.on('close', () => this.markClosed());
+    s.on('close', () => markClosed(this));
     socket.on('close', () => this.onSocketGone());
     if (opts.connectionWindowSize > 65_535) {
       try {
@@ -249,7 +205,7 @@ export class H2Session {
     return this.gotSettings && this.streams.size < this.peerLimit();
   }
 
-  private peerLimit(): number {
+  peerLimit(): number {
     const m = this.session.remoteSettings.maxConcurrentStreams;
     return m === undefined || m >= 2 ** 31 ? SLOTS_WHEN_UNLIMITED : m;
   }
@@ -258,42 +214,14 @@ export class H2Session {
   isUsable(): boolean {
     // A failed connection is closing: a slot its failing streams free is no slot (a waiter dials).
     if (this.isClosed || this.failure !== undefined || this.session.destroyed || this.session.closed || this.goingAway || this.suspect) return false;
-    if (this.streams.size === 0 && this.diedIdle()) return false;
+    if (this.streams.size === 0 && diedIdle(this)) return false;
     // Never hand out a session racing its idle timer (golang/go#70515).
     return this.streams.size > 0 || now() < this.idleSince + this.idleConnTimeout - 1;
   }
 
-  /**
-   * Whether nghttp2 shut the session down while it had no stream (issue #16 adv5 N7): the
-   * peer sent something since the session went idle, and the session wrote at least a
-   * GOAWAY's 17 bytes on its own (PING and SETTINGS ACKs are subtracted; a WINDOW_UPDATE
-   * or RST_STREAM trailing the last stream went before the idle mark). Such a session is
-   * failed here, so it leaves the pool before a request is put on it. A healthy one taken
-   * for dead (the peer's frame answered by both a WINDOW_UPDATE and an RST_STREAM) only
-   * costs a new connection.
-   */
-  private diedIdle(): boolean {
-    if (!this.wroteAlone()) return false;
-    this.fail(
-      (sent) =>
-        new ProtocolError('h2-protocol-error', 'HTTP/2 connection error: a frame from the server broke RFC 9113 while the connection was idle, and it was shut down (GOAWAY sent)', {
-          requestSent: sent,
-        }),
-    );
-    return true;
-  }
-
-  /** Since the idle mark: bytes were read, and at least a GOAWAY's worth written on the session's own. */
-  private wroteAlone(): boolean {
-    const mark = this.idleMark;
-    if (mark === undefined) return false;
-    const read = handleBytes(this.socket, 'bytesRead');
-    const written = handleBytes(this.socket, 'bytesWritten');
-    return read >= 0 && written >= 0 && read !== mark.read && written - this.controlOut >= mark.written + GOAWAY_OUT;
-  }
 
   /** Bytes read and written (less control frames) once the last stream ended and its frames left; undefined while streams are open. */
-  private idleMark: { read: number; written: number } | undefined;
+  idleMark: { read: number; written: number } | undefined;
 
   /** Local and remote addresses as of connect. */
   get localAddress(): string | undefined {
@@ -416,7 +344,7 @@ export class H2Session {
   markSuspect(): void {
     if (this.isClosed) return;
     this.suspect = true;
-    this.sendPing();
+    sendPing(this);
   }
 
   /**
@@ -427,45 +355,20 @@ export class H2Session {
    * process exits at once; issue #16 N8).
    */
   close(now = false): void {
-    if (this.isClosed) return;
-    const s = this.session;
-    Reflect.deleteProperty(s, 'close'); // the skip set by onGoaway, if node never called it
-    // Quietly only when the session is healthy as far as we know: one nghttp2 shut down by
-    // itself (a PING unanswered, or its own GOAWAY written while idle) never finishes a
-    // graceful close and would hold the socket (and the process) ~1 s (issue #16 adv5 N8);
-    // nor when the transport is closing (`now`).
-    const doubtful = this.suspect || this.pingSentAt >= 0 || (this.streams.size === 0 && this.wroteAlone());
-    if (!now && !s.destroyed && this.streams.size === 0 && !this.socket.destroyed && !doubtful) {
-      // Quietly: GOAWAY(NO_ERROR), then node ends the socket (the peer sees the FIN);
-      // destroyed anyway if that does not finish promptly.
-      s.close(() => this.socket.destroy());
-      setTimeout(() => {
-        if (!s.destroyed) s.destroy();
-        this.socket.destroy();
-      }, 1_000).unref();
-    } else {
-      if (!s.destroyed) s.destroy();
-      this.socket.destroy();
-    }
-    this.markClosed();
+    closeSession(this, now);
   }
 
   /** Fails the whole connection: every open stream with `err`, then closes it. */
   fail(err: (requestSent: boolean) => Error, h2Code = http2.constants.NGHTTP2_NO_ERROR): void {
-    if (this.isClosed) return;
-    this.failure ??= err;
-    for (const st of [...this.streams]) st.connectionFailed(this.failure);
-    if (!this.session.destroyed) this.session.destroy(undefined, h2Code);
-    this.socket.destroy();
-    this.markClosed();
+    failSession(this, err, h2Code);
   }
 
   /** Streams of this session whose request body is being written. */
   uploaders = 0;
 
-  /** Monotonic ms the send window was last seen to shrink while one body was being written (see probeTick). */
+  /** Monotonic ms the send window was last seen to shrink while one body was being written (h2/health.ts's probeTick). */
   lastDataAt = Number.NEGATIVE_INFINITY;
-  private windowSeen = Number.POSITIVE_INFINITY;
+  windowSeen = Number.POSITIVE_INFINITY;
 
   /** Streams opened or ended and frames received so far (h2/upload.ts: bytes out that may be no DATA). */
   traffic = 0;
@@ -490,7 +393,7 @@ export class H2Session {
   }
 
   /** Estimated bytes of control frames written so far (see `bytesOut`). */
-  private controlOut = 0;
+  controlOut = 0;
 
   /**
    * Bytes written to the socket that the peer has not taken: libuv's queue (TLS
@@ -512,121 +415,8 @@ export class H2Session {
     return n;
   }
 
-  // Private implementation past this point.
-
   private armIdle(): void {
     if (this.idleConnTimeout !== Number.POSITIVE_INFINITY) this.clock.after(IDLE, this.idleConnTimeout, this.idleSince);
-  }
-
-  private sendPing(): void {
-    if (this.pingSentAt >= 0 || this.isClosed) return;
-    this.pingSentAt = now();
-    this.clock.unset(PING_DUE);
-    this.clock.after(PING_ACK, this.opts.pingTimeout);
-    let ok = false;
-    this.controlOut += PING_OUT;
-    try {
-      ok = this.session.ping((err) => {
-        if (err !== null || this.isClosed) return;
-        this.pingSentAt = -1;
-        this.clock.unset(PING_ACK);
-        const wasSuspect = this.suspect;
-        this.suspect = false;
-        this.touch(17);
-        if (wasSuspect) this.owner?.slotsChanged(this);
-      });
-    } catch {
-      ok = false;
-    }
-    if (!ok) this.clock.after(PING_ACK, 0);
-  }
-
-  /** One tick of the termination probe (h2/probe.ts): fails the connection when nghttp2 gave up on it. */
-  private probeTick(): void {
-    // Draining after a GOAWAY(NO_ERROR) the session still reads: a violation may still come (issue #16 adv5 N1).
-    if (this.streams.size === 0 || this.goingAway && this.goawayCode !== http2.constants.NGHTTP2_NO_ERROR || this.opts.pingInterval === Number.POSITIVE_INFINITY) return;
-    this.clock.after(PROBE, PROBE_EVERY);
-    if (this.uploaders === 1) {
-      // The write-idle judgement's clock of the only upload (h2/upload.ts): when DATA last went out.
-      const w = this.sendWindow();
-      if (w < this.windowSeen) this.lastDataAt = now();
-      this.windowSeen = w;
-    } else this.windowSeen = Number.POSITIVE_INFINITY;
-    if (!this.probe.tick()) return;
-    this.fail(
-      (sent) =>
-        new ProtocolError('h2-protocol-error', 'HTTP/2 connection error: a frame from the server broke RFC 9113 and the connection was shut down (GOAWAY sent)', {
-          requestSent: sent,
-        }),
-    );
-  }
-
-  private onSettings(): void {
-    this.controlOut += SETTINGS_ACK_OUT; // our SETTINGS ACK
-    // Only the frame's bytes are accounted for (a violation read with it is still seen,
-    // issue #16 adv5 N1): 6 per setting that changed (one sent unchanged is left to the
-    // probe, which then only checks with a PING).
-    const now = this.session.remoteSettings as Record<string, unknown>;
-    let changed = 0;
-    for (const k of Object.keys(now)) if (now[k] !== this.lastRemoteSettings[k]) changed++;
-    this.lastRemoteSettings = { ...now };
-    this.touch(9 + 6 * changed);
-    const first = !this.gotSettings;
-    this.gotSettings = true;
-    if (first) this.clock.unset(SETTINGS);
-    this.hint.maxStreams = Math.min(this.peerLimit(), SLOTS_BEFORE_SETTINGS);
-    // A peer allowing 0 streams: if it still does after settingsTimeout, close (SPEC §13).
-    if (this.streamSlots() === 0 && this.clock.dueAt(ZERO) === Number.POSITIVE_INFINITY) {
-      this.clock.after(ZERO, this.opts.settingsTimeout === Number.POSITIVE_INFINITY ? 10_000 : this.opts.settingsTimeout);
-    }
-    this.owner?.slotsChanged(this);
-  }
-
-  private onGoaway(code: number, last: number, debug?: Buffer): void {
-    this.touch(17 + (debug?.length ?? 0)); // only this frame's bytes (issue #16 adv5 N1)
-    // The server's own words, kept for the error message (printable ASCII, 200 bytes at most).
-    const said = debug?.subarray(0, 200).toString('latin1').replace(/[^\x20-\x7e]/g, '?');
-    if (said !== undefined && said !== '') this.goawayDebug = said;
-    this.goingAway = true;
-    this.goawayCode = code;
-    this.lastStreamId = last;
-    // Marked now: node destroys the streams (and forgets their ids) right after this event.
-    for (const st of this.streams) if (st.id === 0 || st.id > last) st.aboveGoaway = true;
-    if (code !== http2.constants.NGHTTP2_NO_ERROR) {
-      const c = code;
-      this.failure ??= (sent) =>
-        new ProtocolError('h2-protocol-error', `the server closed the HTTP/2 connection with error code ${c} (GOAWAY${this.goawayDebug === undefined ? '' : `: "${this.goawayDebug}"`})`, {
-          requestSent: sent,
-          h2Code: c,
-        });
-    }
-    this.owner?.slotsChanged(this);
-    if (this.streams.size === 0) {
-      this.close();
-      return;
-    }
-    if (code === http2.constants.NGHTTP2_NO_ERROR) {
-      // Node closes the session right after this event, and a closing session sends no
-      // PING: the draining streams would lose their health check (SPEC §13). That one call
-      // is skipped; the session closes itself when its last stream ends (ended()).
-      const s = this.session;
-      Object.defineProperty(s, 'close', {
-        configurable: true,
-        writable: true,
-        value: () => {
-          Reflect.deleteProperty(s, 'close');
-        },
-      });
-    }
-  }
-
-  private onError(err: Error): void {
-    if (isSocketError(err)) {
-      this.socketError = err;
-      return;
-    }
-    const f = this.protocolFailure(err);
-    for (const st of [...this.streams]) st.connectionFailed(f);
   }
 
   /**
@@ -635,11 +425,7 @@ export class H2Session {
    * them before the session's 'error' event) call this too.
    */
   protocolFailure(err: Error): (requestSent: boolean) => Error {
-    const errno = (err as { errno?: unknown }).errno;
-    const h2Code = this.goawayCode ?? (typeof errno === 'number' ? LIB_TO_H2[errno] : undefined) ?? 1;
-    this.failure ??= (sent) =>
-      new ProtocolError('h2-protocol-error', `HTTP/2 connection error: ${err.message}`, { cause: err, requestSent: sent, h2Code });
-    return this.failure;
+    return protocolFailure(this, err);
   }
 
   /** The socket error that killed the session, if any (the cause of `connection-closed`). */
@@ -651,55 +437,4 @@ export class H2Session {
     setImmediate(() => this.close());
   }
 
-  private onClock(slot: number): void {
-    if (this.isClosed) return;
-    if (slot === PROBE) {
-      this.probeTick();
-      return;
-    }
-    if (slot === IDLE) {
-      if (this.streams.size === 0) this.close();
-      return;
-    }
-    if (slot === ZERO) {
-      if (this.streamSlots() === 0 && this.streams.size === 0 && !this.goingAway && !this.suspect) this.close();
-      return;
-    }
-    if (slot === PING_DUE) {
-      if (this.streams.size > 0) this.sendPing();
-      return;
-    }
-    const settings = slot === SETTINGS;
-    const timeout = settings ? this.opts.settingsTimeout : this.opts.pingTimeout;
-    const since = settings ? this.startedAt : this.pingSentAt;
-    const elapsed = now() - since;
-    const what = settings ? "waiting for the server's HTTP/2 SETTINGS" : 'waiting for the HTTP/2 PING acknowledgement';
-    this.fail(
-      (sent) =>
-        new TimeoutError({
-          phase: settings ? 'h2-settings' : 'h2-ping',
-          timeout,
-          elapsed,
-          requestSent: sent,
-        }, `${settings ? 'h2-settings' : 'h2-ping'} timeout: ${Math.round(elapsed)} ms elapsed, limit ${timeout} ms, ${what}${sent ? ' (request sent)' : ' (request not sent)'}`),
-      http2.constants.NGHTTP2_PROTOCOL_ERROR,
-    );
-  }
-
-  private markClosed(): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    this.clock.dispose();
-    retire(this.handle, this.socket);
-    this.handle = undefined;
-    if (channels.connectionClose.hasSubscribers) channels.connectionClose.publish({ connection: this.info });
-    const owner = this.owner;
-    this.owner = undefined;
-    owner?.sessionClosed(this);
-  }
-}
-
-function isSocketError(err: Error): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && /^E[A-Z]+$/.test(code) && code !== 'ERR_HTTP2_ERROR';
 }

@@ -1,0 +1,140 @@
+/**
+ * h2/health — the connection-level waits of one HTTP/2 session (SPEC §13): the peer's
+ * SETTINGS (`h2.settingsTimeout`, phase `h2-settings`; a peer allowing 0 streams), the PING
+ * health check (a PING after `h2.pingInterval` of silence while streams are open, or at once
+ * when the session is suspect; no ACK within `h2.pingTimeout`: phase `h2-ping`), the idle
+ * timer, and the termination probe's tick (h2/probe.ts).
+ *
+ * Owns: what each slot of the session's clock does when it comes due, and the control frames
+ * the session writes on its own (PINGs, PING ACKs, SETTINGS ACKs) as counted in `controlOut`.
+ * Functions over the session, which owns the state (h2/session.ts); none of its own.
+ *
+ * Never: fails a stream itself (only the whole connection, through {@link H2Session.fail}),
+ * opens or ends streams, builds requests or responses.
+ *
+ * Invariants: at most one PING of ours is outstanding (`pingSentAt` ≥ 0 while it is); its ACK
+ * clears `suspect` and tells the owner; every control frame of ours is counted in `controlOut`
+ * before it is written.
+ */
+
+import * as http2 from 'node:http2';
+import { now } from '../deadline.js';
+import { ProtocolError, TimeoutError } from '../errors.js';
+import { PROBE_EVERY } from './probe.js';
+import { SLOTS_BEFORE_SETTINGS, type H2Session } from './session.js';
+
+/** The slots of the session's clock. */
+export const SETTINGS = 0;
+export const PING_DUE = 1;
+export const PING_ACK = 2;
+export const IDLE = 3;
+export const ZERO = 4;
+export const PROBE = 5;
+export const SLOTS = 6;
+
+/**
+ * Bytes of a PING or PING ACK we write, and of a SETTINGS ACK (the socket's `bytesWritten`
+ * counts them before TLS, so exactly: an estimate erring high would hide a DATA frame of
+ * a few bytes written in the same spell, issue #16 N2).
+ */
+export const PING_OUT = 17;
+const SETTINGS_ACK_OUT = 9;
+
+export function sendPing(conn: H2Session): void {
+  if (conn.pingSentAt >= 0 || conn.isClosed) return;
+  conn.pingSentAt = now();
+  conn.clock.unset(PING_DUE);
+  conn.clock.after(PING_ACK, conn.opts.pingTimeout);
+  let ok = false;
+  conn.controlOut += PING_OUT;
+  try {
+    ok = conn.session.ping((err) => {
+      if (err !== null || conn.isClosed) return;
+      conn.pingSentAt = -1;
+      conn.clock.unset(PING_ACK);
+      const wasSuspect = conn.suspect;
+      conn.suspect = false;
+      conn.touch(17);
+      if (wasSuspect) conn.owner?.slotsChanged(conn);
+    });
+  } catch {
+    ok = false;
+  }
+  if (!ok) conn.clock.after(PING_ACK, 0);
+}
+
+/** One tick of the termination probe (h2/probe.ts): fails the connection when nghttp2 gave up on it. */
+function probeTick(conn: H2Session): void {
+  // Draining after a GOAWAY(NO_ERROR) the session still reads: a violation may still come (issue #16 adv5 N1).
+  if (conn.streams.size === 0 || conn.goingAway && conn.goawayCode !== http2.constants.NGHTTP2_NO_ERROR || conn.opts.pingInterval === Number.POSITIVE_INFINITY) return;
+  conn.clock.after(PROBE, PROBE_EVERY);
+  if (conn.uploaders === 1) {
+    // The write-idle judgement's clock of the only upload (h2/upload.ts): when DATA last went out.
+    const w = conn.sendWindow();
+    if (w < conn.windowSeen) conn.lastDataAt = now();
+    conn.windowSeen = w;
+  } else conn.windowSeen = Number.POSITIVE_INFINITY;
+  if (!conn.probe.tick()) return;
+  conn.fail(
+    (sent) =>
+      new ProtocolError('h2-protocol-error', 'HTTP/2 connection error: a frame from the server broke RFC 9113 and the connection was shut down (GOAWAY sent)', {
+        requestSent: sent,
+      }),
+  );
+}
+
+export function onSettings(conn: H2Session): void {
+  conn.controlOut += SETTINGS_ACK_OUT; // our SETTINGS ACK
+  // Only the frame's bytes are accounted for (a violation read with it is still seen,
+  // issue #16 adv5 N1): 6 per setting that changed (one sent unchanged is left to the
+  // probe, which then only checks with a PING).
+  const now = conn.session.remoteSettings as Record<string, unknown>;
+  let changed = 0;
+  for (const k of Object.keys(now)) if (now[k] !== conn.lastRemoteSettings[k]) changed++;
+  conn.lastRemoteSettings = { ...now };
+  conn.touch(9 + 6 * changed);
+  const first = !conn.gotSettings;
+  conn.gotSettings = true;
+  if (first) conn.clock.unset(SETTINGS);
+  conn.hint.maxStreams = Math.min(conn.peerLimit(), SLOTS_BEFORE_SETTINGS);
+  // A peer allowing 0 streams: if it still does after settingsTimeout, close (SPEC §13).
+  if (conn.streamSlots() === 0 && conn.clock.dueAt(ZERO) === Number.POSITIVE_INFINITY) {
+    conn.clock.after(ZERO, conn.opts.settingsTimeout === Number.POSITIVE_INFINITY ? 10_000 : conn.opts.settingsTimeout);
+  }
+  conn.owner?.slotsChanged(conn);
+}
+
+export function onClock(conn: H2Session, slot: number): void {
+  if (conn.isClosed) return;
+  if (slot === PROBE) {
+    probeTick(conn);
+    return;
+  }
+  if (slot === IDLE) {
+    if (conn.streams.size === 0) conn.close();
+    return;
+  }
+  if (slot === ZERO) {
+    if (conn.streamSlots() === 0 && conn.streams.size === 0 && !conn.goingAway && !conn.suspect) conn.close();
+    return;
+  }
+  if (slot === PING_DUE) {
+    if (conn.streams.size > 0) sendPing(conn);
+    return;
+  }
+  const settings = slot === SETTINGS;
+  const timeout = settings ? conn.opts.settingsTimeout : conn.opts.pingTimeout;
+  const since = settings ? conn.startedAt : conn.pingSentAt;
+  const elapsed = now() - since;
+  const what = settings ? "waiting for the server's HTTP/2 SETTINGS" : 'waiting for the HTTP/2 PING acknowledgement';
+  conn.fail(
+    (sent) =>
+      new TimeoutError({
+        phase: settings ? 'h2-settings' : 'h2-ping',
+        timeout,
+        elapsed,
+        requestSent: sent,
+      }, `${settings ? 'h2-settings' : 'h2-ping'} timeout: ${Math.round(elapsed)} ms elapsed, limit ${timeout} ms, ${what}${sent ? ' (request sent)' : ' (request not sent)'}`),
+    http2.constants.NGHTTP2_PROTOCOL_ERROR,
+  );
+}
