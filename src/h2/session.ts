@@ -113,7 +113,7 @@ export class H2Session {
   gotSettings = false;
   goingAway = false;
   suspect = false;
-  refusals = 0;
+  private refusals = 0;
   pingSentAt = -1;
   isClosed = false;
   owner: SessionOwner | undefined;
