@@ -1,7 +1,7 @@
 /**
  * expiry — the one judgement of an exchange's expired clock slot (EXCHANGE_SLOT in
  * src/deadline.ts), shared by the HTTP/1.1 connection (conn/connection.ts) and the
- * HTTP/2 stream (h2/stream.ts): is it a timeout now, and with which limit and elapsed
+ * HTTP/2 stream (h2/stream-clock.ts): is it a timeout now, and with which limit and elapsed
  * time, or has the slot moved on (re-armed)?
  *
  * Owns: the rules of `writeTimeout`, `responseHeaderTimeout`, `readIdleTimeout` (body

@@ -99,7 +99,7 @@ export class H2Session {
   goawayCode: number | undefined;
   /** Debug text of the GOAWAYs received (the last non-empty one), for error messages. */
   goawayDebug: string | undefined;
-  /** DATA payload bytes node handed to this session's streams, ever (h2/stream.ts's surplus check). */
+  /** DATA payload bytes node handed to this session's streams, ever (h2/delivery.ts's surplus check). */
   dataIn = 0;
 
   // @internal from here to the constructor: the session's own state, read and written only by
