@@ -368,6 +368,7 @@ export class H2Session {
 
   /** Monotonic ms the send window was last seen to shrink while one body was being written (h2/health.ts's probeTick). */
   lastDataAt = Number.NEGATIVE_INFINITY;
+  /** The send window as of the probe's last tick while one body was being written (h2/health.ts). */
   windowSeen = Number.POSITIVE_INFINITY;
 
   /** Streams opened or ended and frames received so far (h2/upload.ts: bytes out that may be no DATA). */
