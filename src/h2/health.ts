@@ -21,7 +21,7 @@ import * as http2 from 'node:http2';
 import { now } from '../deadline.js';
 import { ProtocolError, TimeoutError } from '../errors.js';
 import { PROBE_EVERY } from './probe.js';
-import { SLOTS_BEFORE_SETTINGS, type H2Session } from './session.js';
+import type { H2Session } from './session.js';
 
 /** The slots of the session's clock. */
 export const SETTINGS = 0;
@@ -31,6 +31,10 @@ export const IDLE = 3;
 export const ZERO = 4;
 export const PROBE = 5;
 export const SLOTS = 6;
+
+/** Streams before the peer's SETTINGS arrive, and when it sets no limit (SPEC §13). */
+export const SLOTS_BEFORE_SETTINGS = 100;
+export const SLOTS_WHEN_UNLIMITED = 1_000;
 
 /**
  * Bytes of a PING or PING ACK we write, and of a SETTINGS ACK (the socket's `bytesWritten`

@@ -34,7 +34,7 @@ import { kernelSendQueue } from '../conn/kernel-queue.js';
 import { now, PhaseClock } from '../deadline.js';
 import { channels, connectionInfo, type ConnectionInfo } from '../trace.js';
 import { connectionState } from '../wire.js';
-import { IDLE, onClock, onSettings, PING_DUE, PING_OUT, PROBE, sendPing, SETTINGS, SLOTS } from './health.js';
+import { IDLE, onClock, onSettings, PING_DUE, PING_OUT, PROBE, sendPing, SETTINGS, SLOTS, SLOTS_BEFORE_SETTINGS, SLOTS_WHEN_UNLIMITED } from './health.js';
 import type { ResolvedH2Options } from './options.js';
 import { handleBytes, PROBE_EVERY, TerminationProbe } from './probe.js';
 import { nativeHandle } from './retire.js';
@@ -69,9 +69,9 @@ export interface OriginHint {
   maxStreams: number | undefined;
 }
 
-/** Streams before the peer's SETTINGS arrive, and when it sets no limit (SPEC §13). */
-export const SLOTS_BEFORE_SETTINGS = 100;
-export const SLOTS_WHEN_UNLIMITED = 1_000;
+// Streams before the peer's SETTINGS arrive, and when it sets no limit (SPEC §13): defined in
+// h2/health.ts, which reads them too (it imports nothing from here at run time: no cycle).
+export { SLOTS_BEFORE_SETTINGS, SLOTS_WHEN_UNLIMITED };
 
 /** One HTTP/2 connection. */
 export class H2Session {
