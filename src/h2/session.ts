@@ -33,7 +33,7 @@ import { ProtocolError, TimeoutError } from '../errors.js';
 import { channels, connectionInfo, type ConnectionInfo } from '../trace.js';
 import { connectionState } from '../wire.js';
 import type { ResolvedH2Options } from './options.js';
-import { handleBytes, PROBE_EVERY, TerminationProbe } from './probe.js';
+import { ackMatches, handleBytes, pingPayload, PROBE_EVERY, STRAY_ACK_ERRNO, STRAY_ACK_MESSAGE, TerminationProbe } from './probe.js';
 
 /** What a session reports to (the pool, through the transport). */
 export interface SessionOwner {
@@ -525,9 +525,12 @@ export class H2Session {
     this.clock.after(PING_ACK, this.opts.pingTimeout);
     let ok = false;
     this.controlOut += PING_OUT;
+    const payload = pingPayload();
     try {
-      ok = this.session.ping((err) => {
+      ok = this.session.ping(payload, (err, _ms, ack) => {
         if (err !== null || this.isClosed) return;
+        // RFC 9113 §6.7: an ACK with other opaque data is not this PING's; the wait goes on (issue #16 adv5 N4).
+        if (!ackMatches(ack, payload)) return void this.touch(17);
         this.pingSentAt = -1;
         this.clock.unset(PING_ACK);
         const wasSuspect = this.suspect;
@@ -637,8 +640,8 @@ export class H2Session {
   protocolFailure(err: Error): (requestSent: boolean) => Error {
     const errno = (err as { errno?: unknown }).errno;
     const h2Code = this.goawayCode ?? (typeof errno === 'number' ? LIB_TO_H2[errno] : undefined) ?? 1;
-    this.failure ??= (sent) =>
-      new ProtocolError('h2-protocol-error', `HTTP/2 connection error: ${err.message}`, { cause: err, requestSent: sent, h2Code });
+    const message = errno === STRAY_ACK_ERRNO ? STRAY_ACK_MESSAGE : `HTTP/2 connection error: ${err.message}`;
+    this.failure ??= (sent) => new ProtocolError('h2-protocol-error', message, { cause: err, requestSent: sent, h2Code });
     return this.failure;
   }
 
