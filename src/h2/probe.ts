@@ -117,6 +117,12 @@ export class TerminationProbe {
     this.accounted = Math.min(this.accounted, before + bytes);
   }
 
+  /** Bytes read that no frame node reported accounts for (h2/field-cap.ts). */
+  unaccounted(): number {
+    const read = handleBytes(this.socket, 'bytesRead');
+    return read < 0 ? 0 : read - this.accounted;
+  }
+
   /** A tick: true when nghttp2 has terminated the session. */
   tick(): boolean {
     const quiet = !this.sawFrame;

@@ -33,6 +33,7 @@ import { ProtocolError, TimeoutError } from '../errors.js';
 import { channels, connectionInfo, type ConnectionInfo } from '../trace.js';
 import { connectionState } from '../wire.js';
 import type { ResolvedH2Options } from './options.js';
+import { capCulprit, capError, capSiblingError, codecShutError } from './field-cap.js';
 import { ackMatches, handleBytes, pingPayload, PROBE_EVERY, STRAY_ACK_ERRNO, STRAY_ACK_MESSAGE, TerminationProbe } from './probe.js';
 
 /** What a session reports to (the pool, through the transport). */
@@ -53,6 +54,8 @@ export interface SessionStream {
   aboveGoaway: boolean;
   /** The connection failed: fail the stream with `err` (its own `requestSent` is added by the stream). */
   connectionFailed(err: (requestSent: boolean) => Error): void;
+  /** No final response head yet, and not failed (h2/field-cap.ts). */
+  readonly awaitingHead: boolean;
 }
 
 const SETTINGS = 0;
@@ -556,12 +559,10 @@ export class H2Session {
       this.windowSeen = w;
     } else this.windowSeen = Number.POSITIVE_INFINITY;
     if (!this.probe.tick()) return;
-    this.fail(
-      (sent) =>
-        new ProtocolError('h2-protocol-error', 'HTTP/2 connection error: a frame from the server broke RFC 9113 and the connection was shut down (GOAWAY sent)', {
-          requestSent: sent,
-        }),
-    );
+    // Which stream's head nghttp2 refused, when that can be told (h2/field-cap.ts; issue #16 adv5 N9).
+    const culprit = capCulprit(this.probe.unaccounted(), this.streams);
+    culprit?.connectionFailed(capError);
+    this.fail(culprit === undefined ? codecShutError : capSiblingError);
   }
 
   private onSettings(): void {

@@ -265,6 +265,11 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
    * The connection failed as a whole. Called from the session's callbacks (another
    * request's context): the failure, its callbacks and a replay run in this request's.
    */
+  /** No final response head yet, and not failed (the session's SessionStream). */
+  get awaitingHead(): boolean {
+    return !this.headSeen && this.failed === undefined && !this.finished;
+  }
+
   connectionFailed(err: (requestSent: boolean) => Error): void {
     this.scope.runInAsyncScope(this.failConnection, this, err);
   }
