@@ -239,7 +239,7 @@ class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
       this.uploadDone(undefined);
       return;
     }
-    this.upload = new Upload(stream, req.body, this, req.timeouts.writeIdleTimeout);
+    this.upload = new Upload(stream, req.body, this, req.timeouts.writeIdleTimeout, this.session);
     this.waitingContinue = req.expectContinue;
     if (this.waitingContinue && req.timeouts.expectContinueTimeout !== 0) {
       emit(req.trace, 'wait100Continue');
