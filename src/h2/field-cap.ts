@@ -10,11 +10,12 @@
  * Which stream carried the block is not reported either, and node stops reading once
  * nghttp2 stops (measured on node 20: the bytes read end with the read that held the
  * string's length, 64 KiB at most), so the block's size is never seen whole. It is inferred:
- * more bytes arrived unreported than one frame may carry (16 KiB, the frame size we allow:
- * a header block split in CONTINUATIONs, or an oversized frame) and exactly one stream
- * awaits its head — that stream fails `headers-too-large`, the others say their
- * connection was lost for another stream's head. Otherwise (the block came in smaller
- * reads, several heads were awaited, or a trailer section) every stream gets the message
+ * a whole 64 KiB read arrived that no frame node reported accounts for (a header block in
+ * CONTINUATIONs that big, which a field over the cap needs; a broken frame is rarely that
+ * big — a 20 KB oversized DATA frame is not taken for it) and exactly one stream awaits
+ * its head — that stream fails `headers-too-large`, the others say their connection was
+ * lost for another stream's head. Otherwise (the block came in smaller reads, as over TLS
+ * it may, several heads were awaited, or a trailer section) every stream gets the message
  * that names both causes (a broken frame, or a field over the cap).
  *
  * Never: fails a stream itself (the session does), reads the socket.
@@ -26,9 +27,6 @@ import { ProtocolError } from '../errors.js';
 /** nghttp2's cap on one HPACK string (a field's name or value) on the wire, in bytes. */
 export const HPACK_STRING_CAP = 65_536;
 
-/** The most one frame we allow may hold on the wire (SETTINGS_MAX_FRAME_SIZE 16 384, plus its 9-byte header). */
-const FRAME_MAX = 16_384 + 9;
-
 /** What the session knows of a stream when nghttp2 shut the connection down. */
 export interface CapSuspect {
   /** No final response head was reported yet (and the stream has not failed). */
@@ -37,7 +35,7 @@ export interface CapSuspect {
 
 /** The one stream whose head may be the oversized block, or undefined when it cannot be told. */
 export function capCulprit<S extends CapSuspect>(unaccounted: number, streams: Iterable<S>): S | undefined {
-  if (unaccounted <= FRAME_MAX) return undefined;
+  if (unaccounted < HPACK_STRING_CAP) return undefined;
   let found: S | undefined;
   for (const st of streams) {
     if (!st.awaitingHead) continue;
@@ -53,7 +51,7 @@ const SHUT = "node's HTTP/2 codec (nghttp2) shut the connection down (GOAWAY sen
 export function capError(sent: boolean): ProtocolError {
   return new ProtocolError(
     'headers-too-large',
-    `response head refused: a header block over 16 KiB arrived and ${SHUT} (over HTTP/2 one header field is capped at ${HPACK_STRING_CAP} bytes by the codec, whatever maxResponseHeaderBytes allows)`,
+    `response head refused: a header block of 64 KiB or more arrived and ${SHUT} (over HTTP/2 one header field is capped at ${HPACK_STRING_CAP} bytes by the codec, whatever maxResponseHeaderBytes allows)`,
     { requestSent: sent },
   );
 }
@@ -62,7 +60,7 @@ export function capError(sent: boolean): ProtocolError {
 export function capSiblingError(sent: boolean): ProtocolError {
   return new ProtocolError(
     'h2-protocol-error',
-    `HTTP/2 connection lost: ${SHUT} after refusing another stream's response head, a header block over 16 KiB (one header field is capped at ${HPACK_STRING_CAP} bytes by the codec); this stream's frames were not at fault`,
+    `HTTP/2 connection lost: ${SHUT} after refusing another stream's response head, a header block of 64 KiB or more (one header field is capped at ${HPACK_STRING_CAP} bytes by the codec); this stream's frames were not at fault`,
     { requestSent: sent },
   );
 }

@@ -19,13 +19,20 @@ describe('h2 adversarial (round 5): N9 a header field over the codec cap', () =>
       await new Promise((res) => setTimeout(res, 100));
       const b = await settle(r.client, r.fs.url('/h2/big-header?bytes=70000'));
       assert.ok(b.err instanceof ProtocolError, `got ${String(b.err)}`);
-      assert.equal(b.err.reason, 'headers-too-large');
-      assert.match(b.err.message, /capped at 65536 bytes by the codec/);
       assert.ok(b.ms < 2000, `failed after ${Math.round(b.ms)} ms`);
       const s = await a;
       assert.ok(s.err instanceof ProtocolError, `got ${String(s.err)}`);
       assert.doesNotMatch(s.err.message, /broke RFC 9113/);
-      assert.match(s.err.message, /another stream's response head/);
+      if (b.err.reason === 'headers-too-large') {
+        // The usual case on loopback: the block's first 64 KiB came in one read.
+        assert.match(b.err.message, /capped at 65536 bytes by the codec/);
+        assert.match(s.err.message, /another stream's response head/);
+      } else {
+        // The block came in smaller reads (a loaded host): the stream cannot be told, and
+        // both errors name the two possible causes (h2/field-cap.ts).
+        assert.equal(b.err.reason, 'h2-protocol-error');
+        for (const e of [b.err, s.err]) assert.match(e.message, /a header field over its 65536-byte per-field cap/);
+      }
       ok(await settle(r.client, r.fs.url('/ok')));
     } finally {
       await r.close();
