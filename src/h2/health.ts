@@ -19,8 +19,9 @@
 
 import * as http2 from 'node:http2';
 import { now } from '../deadline.js';
-import { ProtocolError, TimeoutError } from '../errors.js';
-import { PROBE_EVERY } from './probe.js';
+import { TimeoutError } from '../errors.js';
+import { capCulprit, capError, capSiblingError, codecShutError } from './field-cap.js';
+import { ackMatches, pingPayload, PROBE_EVERY } from './probe.js';
 import type { H2Session } from './session.js';
 
 /** The slots of the session's clock. */
@@ -51,9 +52,12 @@ export function sendPing(conn: H2Session): void {
   conn.clock.after(PING_ACK, conn.opts.pingTimeout);
   let ok = false;
   conn.controlOut += PING_OUT;
+  const payload = pingPayload();
   try {
-    ok = conn.session.ping((err) => {
+    ok = conn.session.ping(payload, (err, _ms, ack) => {
       if (err !== null || conn.isClosed) return;
+      // RFC 9113 §6.7: an ACK with other opaque data is not this PING's; the wait goes on (issue #16 adv5 N4).
+      if (!ackMatches(ack, payload)) return void conn.touch(17);
       conn.pingSentAt = -1;
       conn.clock.unset(PING_ACK);
       const wasSuspect = conn.suspect;
@@ -79,12 +83,10 @@ function probeTick(conn: H2Session): void {
     conn.windowSeen = w;
   } else conn.windowSeen = Number.POSITIVE_INFINITY;
   if (!conn.probe.tick()) return;
-  conn.fail(
-    (sent) =>
-      new ProtocolError('h2-protocol-error', 'HTTP/2 connection error: a frame from the server broke RFC 9113 and the connection was shut down (GOAWAY sent)', {
-        requestSent: sent,
-      }),
-  );
+  // Which stream's head nghttp2 refused, when that can be told (h2/field-cap.ts; issue #16 adv5 N9).
+  const culprit = capCulprit(conn.probe.unaccounted(), conn.streams);
+  culprit?.connectionFailed(capError);
+  conn.fail(culprit === undefined ? codecShutError : capSiblingError);
 }
 
 export function onSettings(conn: H2Session): void {

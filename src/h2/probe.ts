@@ -30,6 +30,7 @@
  */
 
 import type * as http2 from 'node:http2';
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { now } from '../deadline.js';
 
@@ -116,6 +117,12 @@ export class TerminationProbe {
     this.accounted = Math.min(this.accounted, before + bytes);
   }
 
+  /** Bytes read that no frame node reported accounts for (h2/field-cap.ts). */
+  unaccounted(): number {
+    const read = handleBytes(this.socket, 'bytesRead');
+    return read < 0 ? 0 : read - this.accounted;
+  }
+
   /** A tick: true when nghttp2 has terminated the session. */
   tick(): boolean {
     const quiet = !this.sawFrame;
@@ -180,3 +187,27 @@ export class TerminationProbe {
     this.after = now() + PROBE_GAP;
   }
 }
+
+/** Opaque data for a health-check PING: its ACK must carry the same 8 bytes (RFC 9113 §6.7). */
+export function pingPayload(): Buffer {
+  return randomBytes(8);
+}
+
+/** The ACK node handed to a PING's callback carries that PING's opaque data (issue #16 adv5 N4). */
+export function ackMatches(ack: unknown, sent: Uint8Array): boolean {
+  return ack instanceof Uint8Array && Buffer.compare(ack, sent) === 0;
+}
+
+/** nghttp2's NGHTTP2_ERR_PROTO: what node reports (as the session's error) for an ACK it has no PING or SETTINGS for. */
+export const STRAY_ACK_ERRNO = -505;
+
+/**
+ * The message for {@link STRAY_ACK_ERRNO}: node pairs each PING (SETTINGS) ACK with the
+ * oldest of its own outstanding, whatever its payload, and treats one beyond them as a
+ * connection error (GOAWAY PROTOCOL_ERROR) although RFC 9113 does not ask for that; no
+ * `node:http2` option changes it (issue #16 adv5 N4).
+ */
+export const STRAY_ACK_MESSAGE =
+  'HTTP/2 connection error: the server sent a PING or SETTINGS acknowledgement beyond those outstanding ' +
+  "(a duplicate or unsolicited one, or the right one after one with other data); node's HTTP/2 layer " +
+  'treats that as a connection error and shut the connection down (GOAWAY PROTOCOL_ERROR sent)';

@@ -58,6 +58,8 @@ export interface SessionStream {
   aboveGoaway: boolean;
   /** The connection failed: fail the stream with `err` (its own `requestSent` is added by the stream). */
   connectionFailed(err: (requestSent: boolean) => Error): void;
+  /** No final response head yet, and not failed (h2/field-cap.ts). */
+  readonly awaitingHead: boolean;
 }
 
 /**

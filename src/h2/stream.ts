@@ -240,7 +240,7 @@ export class H2Stream implements SessionStream, Cancelable, BodyProducer, Upload
       this.uploadDone(undefined);
       return;
     }
-    this.upload = new Upload(stream, req.body, this, req.timeouts.writeIdleTimeout);
+    this.upload = new Upload(stream, req.body, this, req.timeouts.writeIdleTimeout, this.session);
     this.waitingContinue = req.expectContinue;
     if (this.waitingContinue && req.timeouts.expectContinueTimeout !== 0) {
       emit(req.trace, 'wait100Continue');
@@ -260,6 +260,11 @@ export class H2Stream implements SessionStream, Cancelable, BodyProducer, Upload
     // An abort from another caller's code, or the budgets' shared timer: fail in this
     // request's async context.
     this.scope.runInAsyncScope(this.fail, this, err);
+  }
+
+  /** No final response head yet, and not failed (the session's SessionStream). */
+  get awaitingHead(): boolean {
+    return !this.headSeen && this.failed === undefined && !this.finished;
   }
 
   /**

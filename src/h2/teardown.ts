@@ -20,7 +20,7 @@
 import * as http2 from 'node:http2';
 import { ProtocolError } from '../errors.js';
 import { channels } from '../trace.js';
-import { handleBytes } from './probe.js';
+import { handleBytes, STRAY_ACK_ERRNO, STRAY_ACK_MESSAGE } from './probe.js';
 import { retire } from './retire.js';
 import type { H2Session } from './session.js';
 
@@ -145,8 +145,8 @@ export function onError(conn: H2Session, err: Error): void {
 export function protocolFailure(conn: H2Session, err: Error): (requestSent: boolean) => Error {
   const errno = (err as { errno?: unknown }).errno;
   const h2Code = conn.goawayCode ?? (typeof errno === 'number' ? LIB_TO_H2[errno] : undefined) ?? 1;
-  conn.failure ??= (sent) =>
-    new ProtocolError('h2-protocol-error', `HTTP/2 connection error: ${err.message}`, { cause: err, requestSent: sent, h2Code });
+  const message = errno === STRAY_ACK_ERRNO ? STRAY_ACK_MESSAGE : `HTTP/2 connection error: ${err.message}`;
+  conn.failure ??= (sent) => new ProtocolError('h2-protocol-error', message, { cause: err, requestSent: sent, h2Code });
   return conn.failure;
 }
 

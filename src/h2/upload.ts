@@ -6,13 +6,20 @@
  * fires once nghttp2 has sent the whole piece to the socket, i.e. once the peer's
  * flow-control windows let it go — is this stream's own progress mark for the write-idle
  * clock (SPEC §13: flow-control waits count): node says nothing of a piece half sent, nor
- * of a stream's send window. So pieces are sized to the pace: the first as the peer's
- * initial stream window (a power of two, 512 bytes to 64 KiB), then doubled (up to 64 KiB)
- * after a piece that went within an eighth of `writeIdleTimeout`, halved (down to 512
- * bytes) after one that took over a quarter of it: a window reopened a few KB at a time
- * gives a mark per step, a fast peer the big pieces. A window reopened by less than 512
- * bytes per `writeIdleTimeout` is seen only while the upload is its connection's only one
- * ({@link WriteIdleJudge}). Reports `progress()` per piece
+ * of a stream's send window (measured on node 20: a stream's handle counts `bytesWritten`
+ * when a write is handed over, `bufferSize` and `writableLength` drop only at its
+ * callback, `stream.state` has the receive window only, and the session's counters are
+ * the connection's). So pieces are sized to the pace: the first as the peer's initial
+ * stream window (a power of two, 128 bytes to 64 KiB), then doubled (up to 64 KiB) after
+ * a piece that went within an eighth of `writeIdleTimeout`, halved (down to 128 bytes)
+ * after one that took over a quarter of it: a window reopened a few hundred bytes at a
+ * time gives a mark per step, a fast peer the big pieces. While another upload shares the
+ * connection a piece is also at most 16 KiB and this upload's share of the connection's
+ * send window when cut (issue #16 adv5 N2). The limit node leaves: an upload sharing its
+ * connection whose window is reopened by less than its current piece per
+ * `writeIdleTimeout` (after a fast spell, up to 16 KiB; else 128 bytes) may be named
+ * write-idle while bytes of it still flush — alone on its connection the connection's
+ * counters see them ({@link WriteIdleJudge}). Reports `progress()` per piece
  * taken and `done(err)` once, at the end or on failure.
  *
  * Never: runs a clock (the stream does), touches the socket.
@@ -29,7 +36,22 @@ import { now } from '../deadline.js';
 
 /** Piece sizes (bytes): the most and the least. */
 const PIECE_MAX = 64 * 1024;
-const PIECE_MIN = 512;
+const PIECE_MIN = 128;
+/** The most a piece may be while another upload shares the connection (its marks are all the judge has then). */
+const SHARED_MAX = 16 * 1024;
+
+/** What an upload reads of its connection to size a piece (the session, see {@link UploadConnection}). */
+export interface PieceConnection {
+  /** Streams of the connection whose body is being written. */
+  readonly uploaders: number;
+  /** The peer's connection-level flow-control window (what we may still send). */
+  sendWindow(): number;
+}
+
+/** The largest power of two not above `n`, within [PIECE_MIN, PIECE_MAX]. */
+function pow2(n: number): number {
+  return Math.min(PIECE_MAX, Math.max(PIECE_MIN, 2 ** Math.floor(Math.log2(Math.max(1, n)))));
+}
 
 /** The first piece: what the peer's initial stream window lets go at once (RFC 9113 default 65 535). */
 function firstPiece(stream: ClientHttp2Stream): number {
@@ -39,8 +61,7 @@ function firstPiece(stream: ClientHttp2Stream): number {
   } catch {
     w = undefined;
   }
-  const p = 2 ** Math.floor(Math.log2(Math.max(1, w ?? 65_535)));
-  return Math.min(PIECE_MAX, Math.max(PIECE_MIN, p));
+  return pow2(w ?? 65_535);
 }
 
 /** What an upload reports to (its stream). */
@@ -68,6 +89,8 @@ export class Upload {
     private readonly owner: UploadOwner,
     /** `writeIdleTimeout` (ms): what a piece's pace is measured against. */
     private readonly idleLimit = Number.POSITIVE_INFINITY,
+    /** The connection, read when a piece is cut (none: pieces are sized by pace alone). */
+    private readonly conn?: PieceConnection,
   ) {
     this.piece = firstPiece(stream);
   }
@@ -130,7 +153,7 @@ export class Upload {
         sent += chunk.byteLength;
         if (length >= 0 && sent > length) throw bodyTooLong(length);
         for (let off = 0; off < chunk.byteLength; ) {
-          const size = Math.min(this.piece, chunk.byteLength - off);
+          const size = Math.min(this.pieceNow(), chunk.byteLength - off);
           const part = size === chunk.byteLength ? chunk : chunk.subarray(off, off + size);
           off += size;
           if (length >= 0 && sent === length && off >= chunk.byteLength) {
@@ -149,6 +172,23 @@ export class Upload {
       if (this.abandoned) return;
       this.finish(requestBodyError(err));
     }
+  }
+
+  /**
+   * The size of the piece cut now: the paced size, and while another upload shares the
+   * connection at most {@link SHARED_MAX} and this upload's share of the connection's
+   * send window (a piece that waits for the siblings' share gives no mark; issue #16 adv5 N2).
+   */
+  private pieceNow(): number {
+    const c = this.conn;
+    if (c === undefined || c.uploaders < 2) return this.piece;
+    let w: number;
+    try {
+      w = c.sendWindow();
+    } catch {
+      w = Number.POSITIVE_INFINITY;
+    }
+    return Math.min(this.piece, SHARED_MAX, pow2(w / c.uploaders));
   }
 
   /** Hands one piece to node and waits until it was sent (or the stream stopped); sizes the next. */

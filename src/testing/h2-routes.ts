@@ -280,6 +280,7 @@ export const H2_ROUTES: readonly H2Route[] = [
     handler: early,
   },
   { path: '/h2/many-headers', description: '`?count=200`: 200 `ok` with `count` fields `x-hN: v`', handler: (s) => s.respond(200, [TEXT, ...Array.from({ length: num(s.query, 'count', 200) }, (_, i): [string, string] => [`x-h${i}`, 'v'])], 'ok') },
+  { path: '/h2/big-header', description: '`?bytes=70000`: 200 `ok` with one field `x-big` of `bytes` bytes (valid HPACK, split in CONTINUATIONs)', handler: (s) => s.respond(200, [TEXT, ['x-big', 'v'.repeat(num(s.query, 'bytes', 70_000))]], 'ok') },
   { path: '/h2/interim', description: '`?count=11&status=103`: `count` interim heads, then 200 `ok`', handler: interim },
   {
     path: '/h2/continue',
