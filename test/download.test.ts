@@ -12,6 +12,7 @@
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { access, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +49,7 @@ async function setup(t: TestContext): Promise<Env> {
   t.after(async () => {
     await client.close();
     await fs.close();
-    // A transfer aborted because its caller left may still be letting its .part file go
+    // A transfer aborted by its last caller's deadline or signal may still be letting its .part go
     // for a moment after the rejection: retry on ENOTEMPTY rather than race it.
     await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
   });
@@ -83,6 +84,20 @@ function drip(env: Env, path: string, everyMs: number): string {
 }
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/** Files under `dir` this process holds open (Linux /proc/self/fd). */
+function openFilesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(dir)) out.push(target);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
 
 async function exists(p: string): Promise<boolean> {
   try {
@@ -660,6 +675,27 @@ describe('download: onResponse', () => {
       ),
       (err: unknown) => err === boom,
     );
+  });
+
+  it('a caller whose onProgress threw is rejected only after the aborted transfer let go of its files', T, async (t) => {
+    const env = await setup(t);
+    const url = drip(env, '/drip-throw', 20);
+    const boom = new Error('boom');
+    let calls = 0;
+    await assert.rejects(
+      download(url, env.dest, fast(env, {
+        onProgress: () => {
+          if (++calls === 3) throw boom;
+        },
+      })),
+      (err: unknown) => err === boom,
+    );
+    // Nothing of the transfer is left open (Linux: the process's open files) and the
+    // directory can go at once (no retry); nothing reappears in it afterwards.
+    if (existsSync('/proc/self/fd')) assert.deepEqual(openFilesUnder(env.dir), []);
+    await rm(env.dir, { recursive: true });
+    await sleep(150);
+    assert.equal(await exists(env.dir), false);
   });
 });
 

@@ -180,7 +180,7 @@ class Shared<T extends { path: string }> implements TransferHost {
         c.init.onProgress?.(p);
       } catch (err) {
         // A throwing callback fails its own caller, not the others.
-        this.leave(c, err);
+        this.leave(c, err, true);
       }
     }
   }
@@ -191,20 +191,37 @@ class Shared<T extends { path: string }> implements TransferHost {
       try {
         c.init.onResponse(res, info);
       } catch (err) {
-        this.leave(c, err);
+        this.leave(c, err, true);
       }
     }
   }
 
-  /** A caller's deadline or signal fired (or its callback threw): it alone rejects. */
-  private leave(caller: Caller<T>, err: unknown): void {
+  /**
+   * A caller's deadline or signal fired (or its callback threw: `ownError`): it alone
+   * rejects. A caller whose own callback threw, when it was the last one, rejects once
+   * the aborted transfer has let go of its `.part` (so the caller may remove or reuse
+   * the directory at once), within what is left of its deadline and never more than
+   * {@link RELEASE_WAIT} ms; a deadline or an abort rejects at once.
+   */
+  private leave(caller: Caller<T>, err: unknown, ownError = false): void {
     if (!this.callers.delete(caller)) return;
+    const wait = ownError ? Math.min(RELEASE_WAIT, caller.budget.remaining()) : 0;
     caller.budget.finish();
-    caller.reject(err instanceof TimeoutError ? this.timeoutFor(caller, this.transfer.state.lastError) : err);
-    if (this.callers.size === 0 && !this.closing) {
+    const reason = err instanceof TimeoutError ? this.timeoutFor(caller, this.transfer.state.lastError) : err;
+    const last = this.callers.size === 0 && !this.closing;
+    if (last) {
       this.closing = true;
       this.controller.abort(err);
     }
+    if (!last || !(wait > 0)) {
+      caller.reject(reason);
+      return;
+    }
+    const timer = setTimeout(() => caller.reject(reason), wait);
+    this.done.then(noop, noop).then(() => {
+      clearTimeout(timer);
+      caller.reject(reason);
+    });
   }
 
   private settle(err: unknown, res: T | undefined): void {
@@ -230,3 +247,6 @@ class Shared<T extends { path: string }> implements TransferHost {
 }
 
 function noop(): void {}
+
+/** The most a caller whose callback threw waits for the aborted transfer to release its `.part` (ms). */
+const RELEASE_WAIT = 1000;
