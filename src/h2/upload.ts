@@ -66,7 +66,10 @@ function firstPiece(stream: ClientHttp2Stream): number {
 
 /** What an upload reports to (its stream). */
 export interface UploadOwner {
-  /** A piece of the body was taken by the HTTP/2 layer (flow control let it go). */
+  /**
+   * A piece of the body was taken by the HTTP/2 layer (flow control let it go), or one is
+   * handed to it while none of the body waits (the write-idle clock starts then).
+   */
   uploadProgress(): void;
   /** The whole body was taken, or writing failed (`err`). Called once, unless abandoned. */
   uploadDone(err: Error | undefined): void;
@@ -158,6 +161,7 @@ export class Upload {
           off += size;
           if (length >= 0 && sent === length && off >= chunk.byteLength) {
             // The last bytes: END_STREAM rides on this DATA frame (no empty frame after it).
+            this.owner.uploadProgress(); // the wait to flush starts now (see writePiece)
             s.end(part, () => this.finish(undefined));
             return;
           }
@@ -194,6 +198,10 @@ export class Upload {
   /** Hands one piece to node and waits until it was sent (or the stream stopped); sizes the next. */
   private writePiece(part: Uint8Array): Promise<void> {
     const at = now();
+    // Nothing of this upload waited to flush until now (the last piece went whole): the
+    // write-idle clock starts here, not at that piece's mark — the time the body source
+    // took is the client's own wait, never the peer's (SPEC §3; issue #16 adv6 M2).
+    this.owner.uploadProgress();
     return new Promise<void>((resolve) => {
       this.drainWaiter = resolve;
       this.stream.write(part, (err?: Error | null) => {
