@@ -77,11 +77,14 @@ function probeTick(conn: H2Session): void {
   if (conn.streams.size === 0 || conn.goingAway && conn.goawayCode !== http2.constants.NGHTTP2_NO_ERROR || conn.opts.pingInterval === Number.POSITIVE_INFINITY) return;
   conn.clock.after(PROBE, PROBE_EVERY);
   if (conn.uploaders === 1) {
-    // The write-idle judgement's clock of the only upload (h2/upload.ts): when DATA last went out.
+    // The write-idle judgement's clock of the only upload (h2/upload.ts): when DATA last went
+    // out. Only when that upload was the only one since the last tick: a sibling that began
+    // or ended meanwhile may have sent it (issue #16 adv6 M3).
     const w = conn.sendWindow();
-    if (w < conn.windowSeen) conn.lastDataAt = now();
+    if (conn.windowEpoch === conn.uploadEpoch && w < conn.windowSeen) conn.lastDataAt = now();
     conn.windowSeen = w;
-  } else conn.windowSeen = Number.POSITIVE_INFINITY;
+    conn.windowEpoch = conn.uploadEpoch;
+  } else conn.windowEpoch = -1;
   if (!conn.probe.tick()) return;
   // Which stream's head nghttp2 refused, when that can be told (h2/field-cap.ts; issue #16 adv5 N9).
   const culprit = capCulprit(conn.probe.unaccounted(), conn.streams);

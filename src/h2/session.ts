@@ -367,6 +367,21 @@ export class H2Session {
 
   /** Streams of this session whose request body is being written. */
   uploaders = 0;
+  /**
+   * Counts uploads begun and ended: DATA that left while it changed may be a sibling's
+   * (one that started and finished between two looks), never the only upload's progress (issue #16 adv6 M3).
+   */
+  uploadEpoch = 0;
+  /** `uploadEpoch` as of `windowSeen` (h2/health.ts). */
+  windowEpoch = -1;
+
+  /** An upload began or ended (`uploaders` already counts it): the only one left is watched from now on. */
+  uploadsChanged(): void {
+    this.uploadEpoch++;
+    if (this.uploaders !== 1) return;
+    this.windowSeen = this.sendWindow();
+    this.windowEpoch = this.uploadEpoch;
+  }
 
   /** Monotonic ms the send window was last seen to shrink while one body was being written (h2/health.ts's probeTick). */
   lastDataAt = Number.NEGATIVE_INFINITY;

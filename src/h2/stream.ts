@@ -299,6 +299,7 @@ export class H2Stream implements SessionStream, Cancelable, BodyProducer, Upload
     }
     this.uploading = true;
     this.session.uploaders++;
+    this.session.uploadsChanged();
     this.uploadProgress(true);
     this.upload.start();
   }
@@ -315,6 +316,7 @@ export class H2Stream implements SessionStream, Cancelable, BodyProducer, Upload
     if (!this.uploading) return;
     this.uploading = false;
     this.session.uploaders--;
+    this.session.uploadsChanged();
   }
 
   uploadDone(err: Error | undefined): void {

@@ -66,7 +66,10 @@ function firstPiece(stream: ClientHttp2Stream): number {
 
 /** What an upload reports to (its stream). */
 export interface UploadOwner {
-  /** A piece of the body was taken by the HTTP/2 layer (flow control let it go). */
+  /**
+   * A piece of the body was taken by the HTTP/2 layer (flow control let it go), or one is
+   * handed to it while none of the body waits (the write-idle clock starts then).
+   */
   uploadProgress(): void;
   /** The whole body was taken, or writing failed (`err`). Called once, unless abandoned. */
   uploadDone(err: Error | undefined): void;
@@ -158,6 +161,7 @@ export class Upload {
           off += size;
           if (length >= 0 && sent === length && off >= chunk.byteLength) {
             // The last bytes: END_STREAM rides on this DATA frame (no empty frame after it).
+            this.owner.uploadProgress(); // the wait to flush starts now (see writePiece)
             s.end(part, () => this.finish(undefined));
             return;
           }
@@ -194,6 +198,10 @@ export class Upload {
   /** Hands one piece to node and waits until it was sent (or the stream stopped); sizes the next. */
   private writePiece(part: Uint8Array): Promise<void> {
     const at = now();
+    // Nothing of this upload waited to flush until now (the last piece went whole): the
+    // write-idle clock starts here, not at that piece's mark — the time the body source
+    // took is the client's own wait, never the peer's (SPEC §3; issue #16 adv6 M2).
+    this.owner.uploadProgress();
     return new Promise<void>((resolve) => {
       this.drainWaiter = resolve;
       this.stream.write(part, (err?: Error | null) => {
@@ -228,6 +236,8 @@ export interface UploadConnection {
   sendWindow(): number;
   /** Streams of the connection whose body is being written. */
   readonly uploaders: number;
+  /** Counts uploads begun and ended on the connection: while it moves, DATA out may be a sibling's. */
+  readonly uploadEpoch: number;
   /**
    * Counts what may make the connection write bytes other than DATA: streams opened or
    * ended, frames received (a response's DATA is answered by our WINDOW_UPDATE).
@@ -281,6 +291,8 @@ export class WriteIdleJudge {
   /** Bytes out at the last mark; NaN: not known (the upload's own HEADERS may leave after it). */
   private outAtProgress = Number.NaN;
   private trafficAtProgress = -1;
+  private epochAtProgress = -1;
+  private epochAtMid = -2;
   private outAtMid = 0;
   private trafficAtMid = -1;
   private backlogAtMid = -1;
@@ -298,6 +310,7 @@ export class WriteIdleJudge {
     this.windowAtProgress = sole ? this.conn.sendWindow() : Number.NaN;
     this.outAtProgress = sole && !first ? this.conn.bytesOut() : Number.NaN;
     this.trafficAtProgress = this.conn.traffic;
+    this.epochAtProgress = this.conn.uploadEpoch;
     this.backlogAtMid = -1;
   }
 
@@ -313,6 +326,7 @@ export class WriteIdleJudge {
     this.windowAtMid = sole ? this.conn.sendWindow() : Number.NaN;
     this.outAtMid = this.conn.bytesOut();
     this.trafficAtMid = this.conn.traffic;
+    this.epochAtMid = this.conn.uploadEpoch;
     this.midAt = t;
     this.backlogAtMid = this.conn.socketBacklog();
   }
@@ -338,17 +352,20 @@ export class WriteIdleJudge {
       this.look(t, sole);
       return due;
     }
-    if (sole && this.atMid && !Number.isNaN(this.windowAtMid)) {
+    // Only while this upload was the only one throughout: a sibling that began and ended
+    // between the looks sent DATA too (issue #16 adv6 M3).
+    if (sole && this.atMid && !Number.isNaN(this.windowAtMid) && this.epochAtMid === this.conn.uploadEpoch) {
       // DATA went out since halfway: the last left less than half the limit ago.
       if (this.dataOut(this.windowAtMid, this.outAtMid, this.trafficAtMid)) return 'progress';
       // DATA went out before halfway only: the last left by the halfway look at the latest.
       // Counting from that look (never from earlier: a trickling window is not a stall),
       // this look is the new halfway one.
-      if (this.windowAtMid < this.windowAtProgress || this.trafficAtMid === this.trafficAtProgress && this.outAtMid > this.outAtProgress) {
+      if (this.epochAtProgress === this.epochAtMid && this.windowAtMid < this.windowAtProgress || this.trafficAtMid === this.trafficAtProgress && this.outAtMid > this.outAtProgress) {
         this.flushedAt = this.midAt;
         this.windowAtProgress = this.windowAtMid;
         this.outAtProgress = this.outAtMid;
         this.trafficAtProgress = this.trafficAtMid;
+        this.epochAtProgress = this.epochAtMid;
         this.look(t, sole);
         return this.flushedAt + limit;
       }

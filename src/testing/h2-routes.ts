@@ -87,7 +87,8 @@ async function holdWindow(s: H2Stream): Promise<void> {
   const grant = num(s.query, 'grant', 0);
   const every = Math.max(1, num(s.query, 'every', 50));
   if (grant > 0) await s.sleep(num(s.query, 'shift', 0));
-  while (grant > 0 && !s.remoteEnded && !s.closed) {
+  if (grant > 0 && flag(s.query, 'once')) await s.grantWindow(grant);
+  while (grant > 0 && !flag(s.query, 'once') && !s.remoteEnded && !s.closed) {
     await s.sleep(every);
     await s.grantWindow(grant);
   }
@@ -271,7 +272,7 @@ export const H2_ROUTES: readonly H2Route[] = [
   },
   {
     path: '/h2/hold-window',
-    description: '`?grant=0&every=50&shift=0`: never reopens this stream\'s receive window (with `grant`, opens `grant` bytes every `every` ms, the first `shift` + `every` ms in); 200 `received N` once the upload ends',
+    description: '`?grant=0&every=50&shift=0`: never reopens this stream\'s receive window (with `grant`, opens `grant` bytes every `every` ms, the first `shift` + `every` ms in; `&once=1`: `grant` bytes `shift` ms in, then never again); 200 `received N` once the upload ends',
     handler: holdWindow,
   },
   {

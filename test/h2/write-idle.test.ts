@@ -18,6 +18,7 @@ class FakeConn implements UploadConnection {
   /** The connection's send window: only DATA makes it shrink. */
   window = 1_000_000;
   uploaders = 1;
+  uploadEpoch = 0;
   traffic = 0;
   lastDataAt = Number.NEGATIVE_INFINITY;
   shallow = 0;
