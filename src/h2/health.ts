@@ -74,7 +74,9 @@ export function sendPing(conn: H2Session): void {
 /** One tick of the termination probe (h2/probe.ts): fails the connection when nghttp2 gave up on it. */
 function probeTick(conn: H2Session): void {
   // Draining after a GOAWAY(NO_ERROR) the session still reads: a violation may still come (issue #16 adv5 N1).
-  if (conn.streams.size === 0 || conn.goingAway && conn.goawayCode !== http2.constants.NGHTTP2_NO_ERROR || conn.opts.pingInterval === Number.POSITIVE_INFINITY) return;
+  if (conn.streams.size === 0 || conn.goingAway && conn.goawayCode !== http2.constants.NGHTTP2_NO_ERROR) return;
+  // `h2.pingInterval: 0` turns off the PING after silence only, as it leaves the suspect
+  // PING after a stream timeout: this check still runs (issue #16 adv6 M6).
   conn.clock.after(PROBE, PROBE_EVERY);
   if (conn.uploaders === 1) {
     // The write-idle judgement's clock of the only upload (h2/upload.ts): when DATA last went

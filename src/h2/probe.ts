@@ -17,8 +17,8 @@
  * that only triggers the PING test, never a verdict of its own.
  *
  * Owns: its counters and the probe PING. Never: fails streams itself (it tells its
- * owner), sends a PING while `h2.pingInterval` is 0 (a PING is a PING), or more than one
- * per {@link PROBE_GAP} ms. A violation read right after a response head or 1xx is seen:
+ * owner) or sends more than one PING per {@link PROBE_GAP} ms (it runs whatever
+ * `h2.pingInterval` is: that option turns off the PING after silence only). A violation read right after a response head or 1xx is seen:
  * when the head was the last frame reported, or only frames of the same read came after
  * it, a quiet tick probes once (so one PING when a body pauses after a head that came
  * alone or with its first DATA). One read right after a DATA, SETTINGS, PING or GOAWAY

@@ -32,10 +32,19 @@ const PRE: Record<string, { first: (sid: number) => Buffer | null; then: (sid: n
   'goaway(NO_ERROR)': { first: (sid) => Buffer.concat([head(sid), dataFrame(sid, Buffer.from('part'), false)]), then: (sid) => goawayFrame(sid, 0) },
 };
 
+// Sixth attack, M6: `h2.pingInterval: 0` turns off the PING after silence only; the check
+// that nghttp2 shut the connection down still runs (it needs a PING to tell).
+const CASES: [string, string, number | undefined][] = [
+  ...Object.keys(PRE).map((pre): [string, string, number | undefined] => [pre, '', undefined]),
+  ['data', ' (h2.pingInterval 0)', 0],
+];
+
 describe('h2 adversarial (round 5): N1 a violation read right after a DATA, SETTINGS or GOAWAY frame', () => {
-  for (const [pre, how] of Object.entries(PRE)) {
-    it(`after ${pre}: every violation fails the body h2-protocol-error promptly; the next request dials at once`, T, async () => {
-      const r = await rig({ h2: true, tls: false }, { maxConnsPerHost: 1, readIdleTimeout: 5000 });
+  for (const [pre, label, pingInterval] of CASES) {
+    const how = PRE[pre]!;
+    it(`after ${pre}${label}: every violation fails the body h2-protocol-error promptly; the next request dials at once`, T, async () => {
+      const h2 = pingInterval === undefined ? {} : { h2: { pingInterval } };
+      const r = await rig({ h2: true, tls: false }, { maxConnsPerHost: 1, readIdleTimeout: 5000, ...h2 });
       try {
         let mode = '';
         r.fs.h2Route('/v', async (s) => {
