@@ -82,9 +82,15 @@ function probeTick(conn: H2Session): void {
     // The write-idle judgement's clock of the only upload (h2/upload.ts): when DATA last went
     // out. Only when that upload was the only one since the last tick: a sibling that began
     // or ended meanwhile may have sent it (issue #16 adv6 M3).
+    // The window shrank, or bytes went out while nothing else happened on the connection
+    // (as WriteIdleJudge's dataOut): a peer that reopens the connection window within one
+    // tick hides the shrink, not the bytes.
     const w = conn.sendWindow();
-    if (conn.windowEpoch === conn.uploadEpoch && w < conn.windowSeen) conn.lastDataAt = now();
+    const out = conn.bytesOut();
+    if (conn.windowEpoch === conn.uploadEpoch && (w < conn.windowSeen || conn.trafficSeen === conn.traffic && out > conn.outSeen)) conn.lastDataAt = now();
     conn.windowSeen = w;
+    conn.outSeen = out;
+    conn.trafficSeen = conn.traffic;
     conn.windowEpoch = conn.uploadEpoch;
   } else conn.windowEpoch = -1;
   if (!conn.probe.tick()) return;

@@ -141,10 +141,12 @@ export class TerminationProbe {
       // batch opened while the last one's streams close), which no terminated session
       // explains: only a PING that does not leave either proves it (issue #16 adv4 F-A).
       if (stuck) this.sendPing(written);
-      else if (this.ping && written !== this.out && now() - this.outAt >= PROBE_GAP && bytesIn !== this.accounted) {
-        // Our PING left but no answer came, and bytes arrived unaccounted for: the
-        // session may have died after the PING left (its ACK then goes unread). A
-        // second PING that does not leave proves it (issue #16 adv5 N1).
+      else if (this.ping && written !== this.out && now() - this.outAt >= PROBE_GAP && bytesIn > Math.max(this.readAtPing, this.accounted)) {
+        // Our PING left but no answer came, and bytes arrived unaccounted for since it
+        // left: the session may have died after the PING left (its ACK then goes unread).
+        // A second PING that does not leave proves it (issue #16 adv5 N1). Bytes read
+        // before it left were read by a live session (it wrote the PING after them): a
+        // peer that does not ACK gets no PING per PROBE_GAP for them (adv6 M5).
         this.sendPing(written);
       }
       if (!this.ping && written !== this.out) this.out = -1;

@@ -380,6 +380,8 @@ export class H2Session {
     this.uploadEpoch++;
     if (this.uploaders !== 1) return;
     this.windowSeen = this.sendWindow();
+    this.outSeen = this.bytesOut();
+    this.trafficSeen = this.traffic;
     this.windowEpoch = this.uploadEpoch;
   }
 
@@ -387,6 +389,9 @@ export class H2Session {
   lastDataAt = Number.NEGATIVE_INFINITY;
   /** The send window as of the probe's last tick while one body was being written (h2/health.ts). */
   windowSeen = Number.POSITIVE_INFINITY;
+  /** `bytesOut()` and `traffic` as of `windowSeen`. */
+  outSeen = Number.POSITIVE_INFINITY;
+  trafficSeen = -1;
 
   /** Streams opened or ended and frames received so far (h2/upload.ts: bytes out that may be no DATA). */
   traffic = 0;
