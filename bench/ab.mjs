@@ -43,6 +43,7 @@ try {
     const cpu = process.cpuUsage(cpu0);
     if (keep) {
       x.us.push((cpu.user + cpu.system) / n);
+      (x.sys ??= []).push(cpu.system / n);
       x.rps.push(n / (dur / 1000));
     }
   };
@@ -54,7 +55,7 @@ try {
   for (const x of clients) {
     const u = median(x.us);
     console.log(
-      `${x.name.padEnd(20)} ${u.toFixed(1).padStart(6)} µs/req  ${(ref / u).toFixed(2)}× ${clients.at(-1).name}  ${Math.round(median(x.rps))} req/s  [${x.us.map((v) => v.toFixed(1)).join(' ')}]`,
+      `${x.name.padEnd(20)} ${u.toFixed(1).padStart(6)} µs/req  ${(ref / u).toFixed(2)}× ${clients.at(-1).name}  ${Math.round(median(x.rps))} req/s  sys ${median(x.sys).toFixed(1)} µs/req  [${x.us.map((v) => v.toFixed(1)).join(' ')}]`,
     );
   }
 } finally {
