@@ -349,7 +349,7 @@ describe('h2 fault server: stream routes', () => {
 // for everywhere: it lets these through (the bytes still arrive as sent) …
 const NGHTTP2_ACCEPTS = new Set(['space-header', 'trailer-empty-name', 'trailer-newline', 'status-099', 'invalid-fields']);
 // … and fails the whole connection for these stream-level ones.
-const NGHTTP2_KILLS_CONNECTION = new Set(['data-before-headers', 'window-overflow-stream']);
+const NGHTTP2_KILLS_CONNECTION = new Set(['data-before-headers', 'window-overflow-stream', 'window-update-0-stream']);
 
 describe('h2 fault server: malformed', () => {
   for (const [name, c] of Object.entries(FaultServer.h2Malformed)) {

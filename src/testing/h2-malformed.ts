@@ -145,6 +145,10 @@ const CASES: Record<string, H2MalformedCase & { play: Play }> = {
     level: 'stream', code: 3, description: 'WINDOW_UPDATE(stream, 2^31-1) overflowing the stream\'s send window',
     play: (s) => s.conn.write(windowUpdateFrame(s.id, 0x7fffffff)),
   },
+  'window-update-0-stream': {
+    level: 'stream', code: 1, description: 'WINDOW_UPDATE(stream, 0): a stream error by RFC 9113 §6.9 (nghttp2 makes it a connection one)',
+    play: (s) => s.conn.write(windowUpdateFrame(s.id, 0)),
+  },
   'data-stream-0': {
     level: 'connection', code: 1, description: 'DATA on stream 0',
     play: (s) => s.conn.write(dataFrame(0, Buffer.from('abc'), false)),

@@ -119,6 +119,7 @@ async function expectContinue(s: H2Stream): Promise<void> {
     await s.respond(final, [TEXT], q.get('body') ?? 'denied');
     return;
   }
+  await s.sleep(num(q, 'delay', 0));
   await s.headers(100, [], { split: num(q, 'split', 1) });
   await s.readBody();
   await s.respond(final, [TEXT], `received ${s.bodyBytes}`);
@@ -285,7 +286,7 @@ export const H2_ROUTES: readonly H2Route[] = [
   { path: '/h2/interim', description: '`?count=11&status=103`: `count` interim heads, then 200 `ok`', handler: interim },
   {
     path: '/h2/continue',
-    description: '`?final=200&split=1`: HEADERS(:status 100), reads the body, then `final` `received N`; `&no100=1`: `final` at once with body `denied`, never a 100',
+    description: '`?final=200&split=1&delay=0`: HEADERS(:status 100) `delay` ms in, reads the body, then `final` `received N`; `&no100=1`: `final` at once with body `denied`, never a 100',
     handler: expectContinue,
   },
   {

@@ -7,6 +7,11 @@
 // was never timed out.
 // M2: with two uploads the time an upload waited for its own slow body source was charged
 // to write-idle (the clock ran from the last piece's mark, not from the next piece's hand-over).
+// Fails without the fixes (checked on the h2-fix11 branch, 3/3 runs each): with 9c8ae21's
+// src reverted both M3 cases end at the 4 s request timeout, not write-idle at ~1 s (so they
+// do with only its probe-tick half or only its judge half reverted, and at 9c8ae21^ itself);
+// with 233c2d2's src reverted the M2 case names u0 write-idle at ~558 ms, ~250 ms after its
+// stuck piece was pushed (~305 ms), instead of ~700 ms.
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Readable } from 'node:stream';
