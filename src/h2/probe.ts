@@ -204,12 +204,15 @@ export function ackMatches(ack: unknown, sent: Uint8Array): boolean {
 export const STRAY_ACK_ERRNO = -505;
 
 /**
- * The message for {@link STRAY_ACK_ERRNO}: node pairs each PING (SETTINGS) ACK with the
- * oldest of its own outstanding, whatever its payload, and treats one beyond them as a
- * connection error (GOAWAY PROTOCOL_ERROR) although RFC 9113 does not ask for that; no
- * `node:http2` option changes it (issue #16 adv5 N4).
+ * The message for {@link STRAY_ACK_ERRNO}. nghttp2 reports several breaches of RFC 9113 with
+ * that one code, so the message names the common ones and claims none (issue #16 adv7 P1:
+ * a GOAWAY raising its last-stream-id, a stream WINDOW_UPDATE of 0 and a bad ALTSVC frame
+ * were all blamed on an ACK never sent). Node pairs each PING (SETTINGS) ACK with the oldest
+ * of its own outstanding, whatever its payload, and takes one beyond them as such a breach
+ * although RFC 9113 does not ask for that; no `node:http2` option changes it (adv5 N4).
  */
 export const STRAY_ACK_MESSAGE =
-  'HTTP/2 connection error: the server sent a PING or SETTINGS acknowledgement beyond those outstanding ' +
-  "(a duplicate or unsolicited one, or the right one after one with other data); node's HTTP/2 layer " +
-  'treats that as a connection error and shut the connection down (GOAWAY PROTOCOL_ERROR sent)';
+  "HTTP/2 connection error: the server broke the protocol in a way node's HTTP/2 layer takes as fatal " +
+  '(nghttp2 NGHTTP2_ERR_PROTO) and shut the connection down (GOAWAY PROTOCOL_ERROR sent): for example a ' +
+  'PING or SETTINGS acknowledgement beyond those outstanding (a duplicate or unsolicited one, or the right ' +
+  'one after one with other data), a WINDOW_UPDATE of 0, or a second GOAWAY raising its last-stream-id';

@@ -144,7 +144,9 @@ export function onError(conn: H2Session, err: Error): void {
 /** {@link H2Session.protocolFailure}. */
 export function protocolFailure(conn: H2Session, err: Error): (requestSent: boolean) => Error {
   const errno = (err as { errno?: unknown }).errno;
-  const h2Code = conn.goawayCode ?? (typeof errno === 'number' ? LIB_TO_H2[errno] : undefined) ?? 1;
+  // The peer's GOAWAY code when it named an error; else what our side found (a GOAWAY
+  // NO_ERROR before our own PROTOCOL_ERROR does not make the failure NO_ERROR, adv7 P1).
+  const h2Code = conn.goawayCode || (typeof errno === 'number' ? LIB_TO_H2[errno] : undefined) || 1;
   const message = errno === STRAY_ACK_ERRNO ? STRAY_ACK_MESSAGE : `HTTP/2 connection error: ${err.message}`;
   conn.failure ??= (sent) => new ProtocolError('h2-protocol-error', message, { cause: err, requestSent: sent, h2Code });
   return conn.failure;

@@ -210,3 +210,37 @@ describe('spec: no false alarm from the connection-error check (H2-32)', () => {
     }
   });
 });
+
+// Seventh attack, P1: nghttp2 reports several breaches with one code (NGHTTP2_ERR_PROTO);
+// each was blamed on a PING/SETTINGS ACK the server never sent, and after a GOAWAY NO_ERROR
+// the failure carried h2Code 0.
+describe('h2 adversarial (round 7): P1 a connection error names no frame that was not sent', () => {
+  it('a second GOAWAY raising its last-stream-id: h2-protocol-error, h2Code 1, the message claims no ACK', T, async () => {
+    const r = await rig({ h2: true }, FAST);
+    try {
+      r.fs.h2Route('/raise-goaway', async (s) => {
+        await s.conn.goaway(s.id, 0);
+        await s.sleep(30);
+        await s.conn.goaway(s.id + 100, 0);
+      });
+      const g = await settle(r.client, r.fs.url('/raise-goaway'));
+      const e = protocol(g, 'h2-protocol-error', undefined, 2000);
+      assert.equal(e.h2Code, 1, show(g));
+      assert.match(e.message, /broke the protocol/);
+      assert.doesNotMatch(e.message, /server sent a PING or SETTINGS acknowledgement/);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a stream WINDOW_UPDATE of 0: the message names the breach generically', T, async () => {
+    const r = await rig({ h2: true }, FAST);
+    try {
+      const g = await settle(r.client, r.fs.url('/h2/malformed/window-update-0-stream'));
+      const e = protocol(g, 'h2-protocol-error', undefined, 2000);
+      assert.match(e.message, /broke the protocol.*WINDOW_UPDATE of 0/);
+    } finally {
+      await r.close();
+    }
+  });
+});
