@@ -265,7 +265,8 @@ export class TimeoutError extends HourglassError {
   /**
    * For a `write`/`write-idle` timeout on HTTP/2: true when the request was waiting for the
    * peer's flow-control window (stream or connection), false when the socket itself
-   * accepted no byte; undefined on HTTP/1.1.
+   * accepted no byte; undefined on HTTP/1.1, and when the wait was on neither (the body
+   * held back for `100 Continue`, or a body source that had not yielded).
    */
   flowControl: boolean | undefined;
 

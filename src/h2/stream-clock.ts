@@ -45,12 +45,23 @@ export function onClock(hs: H2Stream, slot: number): void {
   });
   if (expiry === undefined) return;
   const { timeout, elapsed } = expiry;
-  if (slot === WRITE) flowControl = hs.upload !== undefined && hs.upload.pending > 0 && hs.session.socketBacklog(false) === 0;
+  if (slot === WRITE) flowControl = writeWait(hs);
   hs.fail(new TimeoutError({ phase: SLOT_PHASE[slot]!, timeout, elapsed, requestSent: hs.sent, flowControl }));
   // A stream that heard nothing for too long makes its connection suspect (SPEC §13); so
   // does a window that never opened: a peer that stopped reading its socket cannot say
   // so otherwise (its receive buffer took our bytes), and will not answer the PING.
   if (slot === HEADERS || slot === READ_IDLE || slot === WRITE_IDLE) hs.session.markSuspect();
+}
+
+/**
+ * What a `writeTimeout` expiry waited on: the peer's window (true), a socket that took
+ * nothing (false), or neither (undefined): a body held back for `100 Continue` or a body
+ * source that has not yielded is no wait on the peer (issue #16 adv7 P2).
+ */
+function writeWait(hs: H2Stream): boolean | undefined {
+  const up = hs.upload;
+  if (up === undefined || !up.started || up.pending === 0) return undefined;
+  return hs.session.socketBacklog(false) === 0;
 }
 
 /**
