@@ -105,7 +105,10 @@ async function main() {
     console.log('| streams | client | req/s | CPU µs/req | req/s vs undici | CPU/req vs undici |');
     console.log('|---|---|---|---|---|---|');
     for (const streams of [1, 10, 100]) {
-      for (const [, get] of clients) for (let i = 0; i < 50; i++) await get(); // warm-up
+      // Warm-up: 1 s per client at this concurrency (as `npm run bench`), so the JIT has
+      // compiled each client's path before its first timed run; 50 requests left the
+      // largest client (hourglass) half-warm in the 1-stream runs, which came first.
+      for (const [, get] of clients) await timed(get, streams, 1000);
       const runs = new Map(clients.map(([name]) => [name, []]));
       for (let r = 0; r < reps; r++) for (const [name, get] of clients) runs.get(name).push(await timed(get, streams, durMs));
       const med = new Map([...runs].map(([name, rs]) => [name, { rps: median(rs.map((x) => x.rps)), cpu: median(rs.map((x) => x.cpuUsPerReq)) }]));
