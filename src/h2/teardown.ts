@@ -29,6 +29,10 @@ const GOAWAY_OUT = 17;
 
 /** nghttp2 library error codes (negative) to RFC 9113 error codes, where they map. */
 const LIB_TO_H2: Readonly<Record<number, number>> = { [-505]: 1, [-524]: 3, [-522]: 6, [-523]: 9, [-536]: 1, [-532]: 1 };
+/** NGHTTP2_ERR_FLOW_CONTROL: node's codec shuts the session for a window overflow, a stream's included (adv7). */
+const FLOW_CONTROL_ERRNO = -524;
+const FLOW_CONTROL_MESSAGE =
+  "HTTP/2 connection error: the server's WINDOW_UPDATE raised a flow-control window past 2^31-1 (RFC 9113 §6.9.1; node's codec shuts the whole connection, a stream's window included)";
 
 /**
  * Whether nghttp2 shut the session down while it had no stream (issue #16 adv5 N7): the
@@ -147,7 +151,8 @@ export function protocolFailure(conn: H2Session, err: Error): (requestSent: bool
   // The peer's GOAWAY code when it named an error; else what our side found (a GOAWAY
   // NO_ERROR before our own PROTOCOL_ERROR does not make the failure NO_ERROR, adv7 P1).
   const h2Code = conn.goawayCode || (typeof errno === 'number' ? LIB_TO_H2[errno] : undefined) || 1;
-  const message = errno === STRAY_ACK_ERRNO ? STRAY_ACK_MESSAGE : `HTTP/2 connection error: ${err.message}`;
+  const message =
+    errno === STRAY_ACK_ERRNO ? STRAY_ACK_MESSAGE : errno === FLOW_CONTROL_ERRNO ? FLOW_CONTROL_MESSAGE : `HTTP/2 connection error: ${err.message}`;
   conn.failure ??= (sent) => new ProtocolError('h2-protocol-error', message, { cause: err, requestSent: sent, h2Code });
   return conn.failure;
 }
