@@ -17,7 +17,7 @@ export interface H2Options {
   settingsTimeout?: number;
   /** Silence (no frame received) on a connection with open streams before a PING goes out. Default 30 000. */
   pingInterval?: number;
-  /** From a PING until its ACK; then the connection is closed (phase `h2-ping`). Default 15 000. */
+  /** From a PING until its ACK; then the connection is closed (phase `h2-ping`). Default 15 000; 0 waits without bound (a suspect connection then takes no new stream and closes at `idleConnTimeout`). */
   pingTimeout?: number;
   /** Receive window of each stream, in bytes. Default 1 MiB. */
   initialWindowSize?: number;

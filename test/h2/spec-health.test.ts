@@ -45,6 +45,26 @@ describe('spec: health', () => {
     }
   });
 
+  // SPEC §13: pingTimeout 0 awaits the ACK without bound (adv7): the suspect connection takes
+  // no new stream, the next request dials another, and the suspect one closes at
+  // idleConnTimeout once its streams have ended — never a hang, never a stream on it.
+  it('H2-09d pingTimeout 0 and a PING never ACKed: the next request dials anew; the suspect connection closes at idleConnTimeout', T, async () => {
+    const r = await rig({ h2: { pingAck: false } }, { responseHeaderTimeout: 200, idleConnTimeout: 600, h2: { pingInterval: 10_000, pingTimeout: 0 } });
+    try {
+      timedOut(await settle(r.client, r.fs.url('/never')), 'response-headers', true, 200);
+      assert.ok(await eventually(() => (r.fs.h2Connections[0]?.pingsReceived ?? 0) >= 1, 1000), "the suspect PING went out");
+      ok(await settle(r.client, r.fs.url('/ok')));
+      assert.equal(r.fs.connections, 2, 'the second request went to a new connection');
+      assert.equal(r.fs.h2Connections[0]?.streams ?? -1, 1, 'no stream started on the suspect connection');
+      const t0 = performance.now();
+      assert.ok(await eventually(() => r.fs.h2Connections[0]?.closed === true, 3000), "the suspect connection closed");
+      const waited = performance.now() - t0;
+      assert.ok(waited < 600 + SLACK, `the suspect connection closed after ${Math.round(waited)} ms`);
+    } finally {
+      await r.close();
+    }
+  });
+
   it('H2-09a PINGs ACKed: the connection lives through silence; pingInterval 0 sends none (c)', T, async () => {
     const r = await rig({ h2: true }, { h2: { pingInterval: 100, pingTimeout: 100 } });
     try {
