@@ -4,7 +4,7 @@
  * response's HEADERS (so a change of how Responses are made touches one call site).
  *
  * Never: validates request header syntax (the request layer did, SPEC §11), sends anything.
- * Response and trailer fields nghttp2 lets through are checked here ({@link checkFields})
+ * Response and trailer fields nghttp2 lets through are checked here ({@link readFields})
  * with the HTTP/1.1 codec's rules (src/http1/headers.ts).
  * Invariants: connection-specific fields (RFC 9113 §8.2.2: Connection, Keep-Alive,
  * Proxy-Connection, Transfer-Encoding, Upgrade, HTTP2-Settings, and any field Connection
@@ -54,64 +54,71 @@ export function requestHeaders(method: string, scheme: string, authority: string
   return out;
 }
 
-/**
- * A received header block as `res.headers` holds it, and its pairs pushed on `raw`, in
- * one pass, the one conversion of a received block (head, 1xx, trailers; issue #16: the
- * head was converted twice). Node already joined repeated fields (`, `; set-cookie as an array) and names
- * are lower-case (nghttp2 refuses others, RFC 9113 §8.2.1), so each field is copied once:
- * set-cookie always as an array, everything else as a string.
- */
-export function fieldsOf(h: IncomingHttpHeaders, raw: string[]): Record<string, string | string[]> {
-  const out = Object.create(null) as Record<string, string | string[]>;
-  for (const name of Object.keys(h)) {
-    if (name.charCodeAt(0) === 58 /* ':' */) continue;
-    const v = h[name];
-    if (v === undefined) continue;
-    if (Array.isArray(v) || name === 'set-cookie') {
-      const list = Array.isArray(v) ? v.map(String) : [String(v)];
-      for (const one of list) raw.push(name, one);
-      out[name] = name === 'set-cookie' ? list : list.join(', ');
-    } else {
-      const value = String(v);
-      raw.push(name, value);
-      out[name] = value;
-    }
-  }
-  return out;
+/** What {@link readFields} checks a block against: the size limit, and which block it is (for the message). */
+export interface FieldCheck {
+  maxBytes: number;
+  trailers: boolean;
 }
 
 /**
- * Checks a received header block nghttp2 let through: every name an RFC 9110 token (no
- * space, not empty), every value free of CR, LF, NUL and other controls (as the HTTP/1.1
- * codec), and its size within `maxBytes`, counted as the HTTP/1.1 text of the same fields
- * (`name: value` and CRLF each). Returns the stream's error, or undefined.
+ * A received header block as `res.headers` holds it, its pairs pushed on `raw`, and — with
+ * `check` — checked in the same pass (issue #16: checking and converting were two passes
+ * over the block): every name an RFC 9110 token (no space, not empty), every value free of
+ * CR, LF, NUL and other controls (as the HTTP/1.1 codec), and the block's size within
+ * `check.maxBytes`, counted as the HTTP/1.1 text of the same fields (`name: value` and CRLF
+ * each, pseudo-headers included). A block that fails returns the stream's error instead.
+ *
+ * Node already joined repeated fields (`, `; set-cookie as an array) and names are
+ * lower-case (nghttp2 refuses others, RFC 9113 §8.2.1), so each field is copied once:
+ * set-cookie always as an array, everything else as a string.
  */
-export function checkFields(h: IncomingHttpHeaders, maxBytes: number, trailers: boolean): ProtocolError | undefined {
-  const what = trailers ? 'trailer section' : 'head';
+export function readFields(h: IncomingHttpHeaders, raw: string[]): Record<string, string | string[]>;
+export function readFields(h: IncomingHttpHeaders, raw: string[], check: FieldCheck): Record<string, string | string[]> | ProtocolError;
+export function readFields(h: IncomingHttpHeaders, raw: string[], check?: FieldCheck): Record<string, string | string[]> | ProtocolError {
+  const out = Object.create(null) as Record<string, string | string[]>;
   let bytes = 0;
   for (const name of Object.keys(h)) {
     const v = h[name];
     if (v === undefined) continue;
     const pseudo = name.charCodeAt(0) === 58; /* ':' */
-    if (!pseudo && !isToken(name)) {
-      return new ProtocolError('h2-protocol-error', `malformed HTTP/2 response: invalid field name ${JSON.stringify(name)} in the ${what}`, { h2Code: 1 });
-    }
-    for (const one of Array.isArray(v) ? v : [v]) {
-      const value = String(one);
-      if (!isFieldValue(value)) {
-        return new ProtocolError('h2-protocol-error', `malformed HTTP/2 response: invalid character in the value of ${JSON.stringify(name)} in the ${what}`, { h2Code: 1 });
+    if (check !== undefined && !pseudo && !isToken(name)) return badField(check, `invalid field name ${JSON.stringify(name)}`);
+    if (typeof v === 'string' && name !== 'set-cookie') {
+      if (check !== undefined) {
+        if (!isFieldValue(v)) return badField(check, `invalid character in the value of ${JSON.stringify(name)}`);
+        bytes += name.length + v.length + 4;
       }
-      bytes += name.length + value.length + 4;
+      if (pseudo) continue;
+      raw.push(name, v);
+      out[name] = v;
+      continue;
     }
+    const list = Array.isArray(v) ? v.map(String) : [String(v)];
+    if (check !== undefined) {
+      for (const one of list) {
+        if (!isFieldValue(one)) return badField(check, `invalid character in the value of ${JSON.stringify(name)}`);
+        bytes += name.length + one.length + 4;
+      }
+    }
+    if (pseudo) continue;
+    for (const one of list) raw.push(name, one);
+    out[name] = name === 'set-cookie' ? list : list.join(', ');
   }
-  if (bytes > maxBytes) return new ProtocolError('headers-too-large', `response ${what} exceeds ${maxBytes} bytes`);
-  return undefined;
+  if (check !== undefined && bytes > check.maxBytes) {
+    return new ProtocolError('headers-too-large', `response ${check.trailers ? 'trailer section' : 'head'} exceeds ${check.maxBytes} bytes`);
+  }
+  return out;
+}
+
+function badField(check: FieldCheck, what: string): ProtocolError {
+  return new ProtocolError('h2-protocol-error', `malformed HTTP/2 response: ${what} in the ${check.trailers ? 'trailer section' : 'head'}`, { h2Code: 1 });
 }
 
 /** What the stream knows when the final response head arrives. */
 export interface HeadInit {
   status: number;
-  headers: IncomingHttpHeaders;
+  /** The head's fields, checked ({@link readFields}), and their pairs. */
+  headers: Record<string, string | string[]>;
+  rawHeaders: string[];
   url: string;
   method: string;
   reused: boolean;
@@ -123,15 +130,13 @@ export interface HeadInit {
  * one. `httpVersion` is `'2'`.
  */
 export function makeResponse(init: HeadInit, channel: BodyChannel): Response {
-  const rawHeaders: string[] = [];
-  const headers = fieldsOf(init.headers, rawHeaders);
   return new Response(
     {
       status: init.status,
       statusText: '',
       httpVersion: '2',
-      headers,
-      rawHeaders,
+      headers: init.headers,
+      rawHeaders: init.rawHeaders,
       url: init.url,
       method: init.method,
       reused: init.reused,

@@ -22,7 +22,7 @@ import { EXCHANGE_SLOT } from '../deadline.js';
 import { ProtocolError } from '../errors.js';
 import { emit } from '../trace.js';
 import { wireHeaders } from '../wire.js';
-import { checkFields, fieldsOf, makeResponse } from './head.js';
+import { makeResponse, readFields } from './head.js';
 import type { H2Stream } from './stream.js';
 
 const { WRITE, HEADERS, READ_IDLE, RATE, CONTINUE, WRITE_IDLE } = EXCHANGE_SLOT;
@@ -48,7 +48,7 @@ export function onInterim(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
   firstByte(hs);
   if (hs.clock.dueAt(READ_IDLE) !== Number.POSITIVE_INFINITY) hs.clock.after(READ_IDLE, hs.req.timeouts.readIdleTimeout);
   if (status === 100) emit(hs.req.trace, 'got100Continue');
-  emit(hs.req.trace, 'got1xxResponse', { status, headers: fieldsOf(h, []) });
+  emit(hs.req.trace, 'got1xxResponse', { status, headers: readFields(h, []) });
 }
 
 export function onHead(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
@@ -58,11 +58,12 @@ export function onHead(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
   // RFC 9110 §15: a status is 100-599; nghttp2 takes any three digits and node hands them
   // over as a number, so `099` arrives as 99 (issue #16 adv4 F5).
   const st = Number(h[':status']);
-  const bad = !(Number.isInteger(st) && st >= 100 && st <= 599)
+  const rawHeaders: string[] = [];
+  const fields = !(Number.isInteger(st) && st >= 100 && st <= 599)
     ? new ProtocolError('h2-protocol-error', `malformed HTTP/2 response: :status ${String(h[':status'])} is not 100-599`, { h2Code: 1, requestSent: hs.sent })
-    : checkFields(h, hs.session.maxHeaderBytes, false);
-  if (bad !== undefined) {
-    hs.fail(bad, bad.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);
+    : readFields(h, rawHeaders, { maxBytes: hs.session.maxHeaderBytes, trailers: false });
+  if (fields instanceof ProtocolError) {
+    hs.fail(fields, fields.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);
     return;
   }
   hs.session.answered();
@@ -77,7 +78,7 @@ export function onHead(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
     hs.clock.unset(CONTINUE);
     hs.upload?.abandon();
   }
-  const status = Number(h[':status']);
+  const status = st;
   const cl = h['content-length'];
   const noBody = req.method === 'HEAD' || status === 204 || status === 304;
   const length = noBody ? 0 : typeof cl === 'string' && /^\d+$/.test(cl) ? Number(cl) : -1;
@@ -89,7 +90,7 @@ export function onHead(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
   const channel = new BodyChannel(hs, length);
   hs.channel = channel;
   const res = makeResponse(
-    { status, headers: h, url: req.url, method: req.method, reused: req.reused, timings: req.timings },
+    { status, headers: fields, rawHeaders, url: req.url, method: req.method, reused: req.reused, timings: req.timings },
     channel,
   );
   watchUnread(res, channel);
@@ -104,12 +105,12 @@ export function onHead(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
 
 export function onTrailers(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
   if (hs.failed !== undefined) return;
-  const bad = checkFields(h, hs.session.maxHeaderBytes, true);
-  if (bad !== undefined) {
+  const fields = readFields(h, [], { maxBytes: hs.session.maxHeaderBytes, trailers: true });
+  if (fields instanceof ProtocolError) {
     // Before 'end': the body fails and no trailer is exposed.
-    hs.fail(bad, bad.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);
+    hs.fail(fields, fields.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);
     return;
   }
   const into = hs.channel?.trailers;
-  if (into !== undefined) Object.assign(into, fieldsOf(h, []));
+  if (into !== undefined) Object.assign(into, fields);
 }

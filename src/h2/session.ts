@@ -145,7 +145,7 @@ export class H2Session {
       createConnection: () => socket,
       peerMaxConcurrentStreams: SLOTS_BEFORE_SETTINGS,
       // Node's default (128 fields) would reset a head of many small fields with
-      // ENHANCE_YOUR_CALM: allow as many as fit in the limit counted as checkFields does
+      // ENHANCE_YOUR_CALM: allow as many as fit in the limit counted as readFields does
       // (5 bytes at least each), so the limit decides (issue #16 adv4 F1).
       maxHeaderListPairs: Math.min(Math.ceil(maxHeaderListSize / 5), 2 ** 31 - 1) + 8,
       maxSessionMemory: 64,
