@@ -687,16 +687,19 @@ const PENDING = new DeadlineQueue();
  */
 export class PhaseClock {
   private readonly due: number[];
-  private readonly timer: LongTimer;
+  /** Its own timer; undefined when it runs on a {@link SharedTimer}. */
+  private readonly timer: LongTimer | undefined;
   /** Monotonic ms at which the armed timer fires (Infinity when none). */
-  private armedFor = Number.POSITIVE_INFINITY;
+  armedFor = Number.POSITIVE_INFINITY;
 
+  /** `shared`: arm that timer instead of one of its own (see {@link SharedTimer}). */
   constructor(
     slots: number,
     private readonly onExpire: (slot: number) => void,
+    private readonly shared?: SharedTimer,
   ) {
     this.due = new Array<number>(slots).fill(Number.POSITIVE_INFINITY);
-    this.timer = new LongTimer(() => this.fire()).unref();
+    this.timer = shared === undefined ? new LongTimer(() => this.fire()).unref() : undefined;
   }
 
   /** Sets slot's due time to `at` (monotonic ms); Infinity clears it. */
@@ -724,7 +727,8 @@ export class PhaseClock {
   /** Clears every slot and the timer itself (the owner is going away). */
   dispose(): void {
     this.clear();
-    this.timer.cancel();
+    if (this.shared !== undefined) this.shared.drop(this);
+    else this.timer!.cancel();
     this.armedFor = Number.POSITIVE_INFINITY;
   }
 
@@ -735,10 +739,12 @@ export class PhaseClock {
 
   private arm(at: number): void {
     this.armedFor = at;
-    this.timer.startAt(at);
+    if (this.shared !== undefined) this.shared.want(this, at);
+    else this.timer!.startAt(at);
   }
 
-  private fire(): void {
+  /** The armed time came (its own timer, or the {@link SharedTimer} it runs on). */
+  fire(): void {
     this.armedFor = Number.POSITIVE_INFINITY;
     const t = now();
     let expired = -1;
@@ -753,6 +759,51 @@ export class PhaseClock {
     for (const d of this.due) if (d < next) next = d;
     if (next !== Number.POSITIVE_INFINITY) this.arm(next);
     if (expired !== -1) this.onExpire(expired);
+  }
+}
+
+/**
+ * One lazily re-armed, unref'd timer for many short-lived {@link PhaseClock}s (the streams
+ * of one HTTP/2 connection: a stream's clock would otherwise arm a `setTimeout` of its own
+ * per request, issue #16). A clock on it arms nothing itself: it asks for a time, and the
+ * timer is re-armed only when that time is earlier than the armed one. When it fires, every
+ * clock whose time has come runs ({@link PhaseClock.fire}); the others ask again. So
+ * streams that come and go with the same timeouts re-arm it about once per timeout period.
+ *
+ * Invariant: it holds exactly the clocks that asked and were not disposed since; with none
+ * left it is disarmed.
+ */
+export class SharedTimer {
+  private readonly clocks = new Set<PhaseClock>();
+  private readonly timer = new LongTimer(() => this.fire()).unref();
+  private armedFor = Number.POSITIVE_INFINITY;
+
+  /** `clock` wants to run at `at` (monotonic ms). */
+  want(clock: PhaseClock, at: number): void {
+    this.clocks.add(clock);
+    if (at < this.armedFor) {
+      this.armedFor = at;
+      this.timer.startAt(at);
+    }
+  }
+
+  /** `clock` is going away. */
+  drop(clock: PhaseClock): void {
+    if (!this.clocks.delete(clock) || this.clocks.size > 0) return;
+    this.timer.cancel();
+    this.armedFor = Number.POSITIVE_INFINITY;
+  }
+
+  private fire(): void {
+    this.armedFor = Number.POSITIVE_INFINITY;
+    const t = now();
+    // A clock run here may dispose itself or others, or start new ones: iterate a copy.
+    for (const clock of [...this.clocks]) {
+      if (!this.clocks.has(clock)) continue;
+      if (clock.armedFor <= t + 1) clock.fire();
+      else if (clock.armedFor !== Number.POSITIVE_INFINITY) this.want(clock, clock.armedFor);
+      else this.clocks.delete(clock);
+    }
   }
 }
 

@@ -6,7 +6,7 @@
 
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { failPhaseAfter, type PhaseExpiry, type PhaseOwner } from '../src/deadline.js';
+import { failPhaseAfter, PhaseClock, type PhaseExpiry, type PhaseOwner, SharedTimer } from '../src/deadline.js';
 import { type HourglassError, TimeoutError } from '../src/errors.js';
 import { bracket, hostPort, unbracket } from '../src/host.js';
 import { sleep } from './helpers/setup.js';
@@ -71,4 +71,74 @@ test('host: one way to strip and add IPv6 brackets', T, () => {
   assert.equal(hostPort('::1', 443), '[::1]:443');
   assert.equal(hostPort('[fe80::1]', 80), '[fe80::1]:80');
   assert.equal(hostPort('example.com', 8080), 'example.com:8080');
+});
+
+// SharedTimer (issue #16): the clocks of an HTTP/2 connection's streams share one timer.
+test('clocks on a SharedTimer each fire their slot on time, the earliest first, whatever order they were set in', T, async () => {
+  const shared = new SharedTimer();
+  const t0 = performance.now();
+  const fired: [string, number, number][] = [];
+  const clock = (name: string): PhaseClock => new PhaseClock(2, (slot) => fired.push([name, slot, performance.now() - t0]), shared);
+  const a = clock('a');
+  const b = clock('b');
+  const c = clock('c');
+  a.after(1, 120);
+  b.after(0, 40); // earlier than the armed time: re-arms
+  c.after(0, 80);
+  c.after(1, 160);
+  await sleep(260);
+  assert.deepEqual(fired.map(([n, s]) => `${n}${s}`), ['b0', 'c0', 'a1', 'c1']);
+  for (const [name, slot, at] of fired) {
+    const due = ({ a1: 120, b0: 40, c0: 80, c1: 160 } as Record<string, number>)[`${name}${slot}`]!;
+    assert.ok(at >= due - 2 && at < due + 60, `${name}${slot} fired at ${Math.round(at)} ms, due at ${due}`);
+  }
+});
+
+test('a clock disposed before its time never fires; the others on the same timer still do', T, async () => {
+  const shared = new SharedTimer();
+  const fired: string[] = [];
+  const a = new PhaseClock(1, () => fired.push('a'), shared);
+  const b = new PhaseClock(1, () => fired.push('b'), shared);
+  a.after(0, 30);
+  b.after(0, 60);
+  a.dispose();
+  await sleep(120);
+  assert.deepEqual(fired, ['b']);
+  b.dispose();
+});
+
+test('a clock whose slot moved later is run at the old time, finds nothing due and asks again (lazy re-arming)', T, async () => {
+  const shared = new SharedTimer();
+  const fired: number[] = [];
+  const t0 = performance.now();
+  const a = new PhaseClock(1, () => fired.push(performance.now() - t0), shared);
+  a.after(0, 30);
+  a.after(0, 90); // later: only a number is written
+  await sleep(60);
+  assert.deepEqual(fired, [], 'nothing was due at 30 ms');
+  await sleep(80);
+  assert.equal(fired.length, 1);
+  assert.ok(fired[0]! >= 88 && fired[0]! < 150, `fired at ${Math.round(fired[0]!)} ms`);
+});
+
+test('a clock run by the shared timer may set another slot, dispose a sibling or start a new clock', T, async () => {
+  const shared = new SharedTimer();
+  const fired: string[] = [];
+  let late: PhaseClock | undefined;
+  const b = new PhaseClock(1, () => fired.push('b'), shared);
+  const a = new PhaseClock(2, (slot) => {
+    fired.push(`a${slot}`);
+    if (slot === 0) {
+      a.after(1, 20);
+      b.dispose();
+      late = new PhaseClock(1, () => fired.push('late'), shared);
+      late.after(0, 40);
+    }
+  }, shared);
+  a.after(0, 20);
+  b.after(0, 21);
+  await sleep(150);
+  assert.deepEqual(fired, ['a0', 'a1', 'late']);
+  a.dispose();
+  late?.dispose();
 });

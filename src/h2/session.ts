@@ -31,7 +31,7 @@
 import * as http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { kernelSendQueue } from '../conn/kernel-queue.js';
-import { now, PhaseClock } from '../deadline.js';
+import { now, PhaseClock, SharedTimer } from '../deadline.js';
 import { channels, connectionInfo, type ConnectionInfo } from '../trace.js';
 import { connectionState } from '../wire.js';
 import { IDLE, onClock, onSettings, PING_DUE, PING_OUT, PROBE, sendPing, SETTINGS, SLOTS, SLOTS_BEFORE_SETTINGS, SLOTS_WHEN_UNLIMITED } from './health.js';
@@ -110,6 +110,8 @@ export class H2Session {
   /** Open streams parked by backpressure ({@link park}). */
   private parked = 0;
   readonly clock: PhaseClock;
+  /** The one timer its streams' clocks share (h2/stream.ts). */
+  readonly streamTimer = new SharedTimer();
   readonly info: ConnectionInfo;
   readonly startedAt = now();
   gotSettings = false;

@@ -149,7 +149,7 @@ export function sendOnStream(session: H2Session, req: H2Request, onHead: (res: R
  */
 export class H2Stream implements SessionStream, Cancelable, BodyProducer, UploadOwner {
   stream: http2.ClientHttp2Stream | undefined;
-  readonly clock = new PhaseClock(SLOTS, (slot) => onClock(this, slot));
+  readonly clock: PhaseClock;
   resolveHead: ((res: Response) => void) | undefined;
   rejectHead: ((err: Error) => void) | undefined;
   channel: BodyChannel | undefined;
@@ -166,7 +166,11 @@ export class H2Stream implements SessionStream, Cancelable, BodyProducer, Upload
   rawLimit = Number.POSITIVE_INFINITY;
   phaseStart = 0;
   waitingContinue = false;
-  readonly meter = new ThroughputMeter();
+  private rateMeter: ThroughputMeter | undefined;
+  /** The body's rate meter, made only for a request with `minThroughput`. */
+  get meter(): ThroughputMeter {
+    return (this.rateMeter ??= new ThroughputMeter());
+  }
   streamError: Error | undefined;
   /** nghttp2 reset the stream itself with PROTOCOL_ERROR: the response was malformed. */
   selfReset = false;
@@ -196,7 +200,11 @@ export class H2Stream implements SessionStream, Cancelable, BodyProducer, Upload
   private parked = false;
   /** Interim (1xx) heads received so far. */
   interims = 0;
-  readonly judge: WriteIdleJudge;
+  private idleJudge: WriteIdleJudge | undefined;
+  /** The upload's write-idle judgement, made only for a request with a body. */
+  get judge(): WriteIdleJudge {
+    return (this.idleJudge ??= new WriteIdleJudge(this.session));
+  }
 
   constructor(
     readonly session: H2Session,
@@ -204,7 +212,8 @@ export class H2Stream implements SessionStream, Cancelable, BodyProducer, Upload
     onHead: (res: Response) => void,
     onFail: (err: Error) => void,
   ) {
-    this.judge = new WriteIdleJudge(session);
+    // The session's shared timer: no setTimeout of its own per stream (issue #16).
+    this.clock = new PhaseClock(SLOTS, (slot) => onClock(this, slot), session.streamTimer);
     this.scope = new ExchangeScope();
     this.resolveHead = onHead;
     this.rejectHead = onFail;
