@@ -387,6 +387,8 @@ export class H2Session {
     this.windowEpoch = this.uploadEpoch;
   }
 
+  /** Monotonic ms of the termination probe's last look (h2/health.ts's probeTick). */
+  probedAt = Number.NEGATIVE_INFINITY;
   /** Monotonic ms the send window was last seen to shrink while one body was being written (h2/health.ts's probeTick). */
   lastDataAt = Number.NEGATIVE_INFINITY;
   /** The send window as of the probe's last tick while one body was being written (h2/health.ts). */

@@ -90,4 +90,42 @@ describe('h2 adversarial (round 6): write-idle per upload among sibling uploads'
       await r.close();
     }
   });
+
+  // M8: alone on its connection, an upload whose window opens a few bytes at a time sends
+  // partial pieces that no write callback reports: only the probe's tick dates its DATA.
+  // At the 50 ms probe period write-idle was named up to 50 ms after its due time (the
+  // last DATA + writeIdleTimeout); a sole upload now ticks every 10 ms. The dating delay
+  // is measured apart from timer lateness: (failure − the server's receipt of the last
+  // DATA) − err.elapsed. Without the fix it is uniform in 0–50 ms: four tries all ≤ 25 ms
+  // then happen one time in sixteen.
+  it('a sole upload whose window opens 100 bytes at a time, then never: write-idle dated within a short tick of its last DATA (M8)', T, async () => {
+    const limit = 300;
+    const r = await rig({ h2: { initialWindowSize: 0 }, tls: false }, { maxConnsPerHost: 1, writeIdleTimeout: limit });
+    try {
+      ok(await settle(r.client, r.fs.url('/ok')));
+      let lastAt = 0;
+      r.fs.h2Route('/trickle', async (s) => {
+        s.holdWindow = true;
+        for (let i = 1; i <= 3; i++) {
+          await s.sleep(30);
+          await s.grantWindow(100);
+          await s.waitForBody(100 * i);
+          lastAt = performance.now();
+        }
+        await s.stall();
+      });
+      const delays: number[] = [];
+      for (let k = 0; k < 4; k++) {
+        const g = await settle(r.client, r.fs.url('/trickle'), { method: 'POST', body: Buffer.alloc(20_000, 1), timeout: 3000 });
+        const at = performance.now();
+        assert.ok(g.err instanceof TimeoutError, `expected write-idle, got ${String(g.err)}`);
+        assert.equal(g.err.phase, 'write-idle');
+        assert.equal(g.err.flowControl, true);
+        delays.push(at - lastAt - g.err.elapsed);
+      }
+      assert.ok(Math.max(...delays) <= 25, `DATA dated ${delays.map((d) => Math.round(d)).join(', ')} ms after it left`);
+    } finally {
+      await r.close();
+    }
+  });
 });
