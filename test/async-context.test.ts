@@ -154,6 +154,30 @@ test('HTTP/2: a connection that dies under a stream fails it in that stream\'s c
   assert.deepEqual([...seen], ['B']);
 });
 
+test('HTTP/2: a stream timeout fires in that stream\'s context although its connection\'s streams share one timer another request armed', T, async (t) => {
+  const fs = await FaultServer.start({ h2: true });
+  const { client } = clientFor(t, { tls: { ca: fs.ca } }, fs);
+  await als.run('W', async () => {
+    const r = await client.request(fs.url('/ok'));
+    await r.text();
+  });
+  // A arms the connection's shared timer (its header timeout is the earliest); B's read-idle
+  // comes due later, when the timer runs again after firing for A.
+  const a = als.run('A', () => client.request(fs.url('/never'), { timeouts: { responseHeaderTimeout: 100 } })).catch((e: Error & { phase?: string }) => e.phase);
+  const res = await als.run('B', () => client.request(fs.url('/drip?bytes=40&interval=2000&chunk=2'), { timeouts: { readIdleTimeout: 300 } }));
+  const seen = new Set<string | undefined>();
+  const failed = new Promise<string>((resolve) => {
+    res.body.on('data', () => {});
+    res.body.on('error', (e: Error & { phase?: string }) => {
+      seen.add(als.getStore());
+      resolve(e.phase ?? e.message);
+    });
+  });
+  assert.equal(await a, 'response-headers');
+  assert.equal(await failed, 'read-idle');
+  assert.deepEqual([...seen], ['B']);
+});
+
 for (const h2 of [false, true]) {
   const proto = h2 ? 'HTTP/2' : 'HTTP/1.1';
   test(`${proto}: an abort from another context, and an overall timeout, fail the body in the request's own context`, T, async (t) => {

@@ -212,9 +212,10 @@ export class H2Stream implements SessionStream, Cancelable, BodyProducer, Upload
     onHead: (res: Response) => void,
     onFail: (err: Error) => void,
   ) {
-    // The session's shared timer: no setTimeout of its own per stream (issue #16).
-    this.clock = new PhaseClock(SLOTS, (slot) => onClock(this, slot), session.streamTimer);
     this.scope = new ExchangeScope();
+    // The session's shared timer: no setTimeout of its own per stream (issue #16). Another
+    // request armed it, so an expiry runs in this request's context explicitly.
+    this.clock = new PhaseClock(SLOTS, (slot) => this.scope.runInAsyncScope(onClock, undefined, this, slot), session.streamTimer);
     this.resolveHead = onHead;
     this.rejectHead = onFail;
   }
