@@ -53,6 +53,12 @@ export function onData(hs: H2Stream, chunk: Buffer): void {
 
 export function onEnd(hs: H2Stream): void {
   if (hs.failed !== undefined) return;
+  const s = hs.stream;
+  // RST_STREAM(NO_ERROR) while our upload waits for the peer's window: node ends the
+  // readable side but keeps the closed stream until its writes drain, which they never
+  // will, so 'close' would not come (the request waited for an idle timeout): let node's
+  // stream go, and its 'close' settles the request (adv8 F6). A closed stream sends nothing more.
+  if (s !== undefined && s.closed && !s.destroyed && s.writableLength > 0) s.destroy();
   if (hs.channel === undefined) {
     // Before any head: a reset or a dead connection ends the readable side too ('close'
     // classifies those); END_STREAM alone (an empty DATA frame) is malformed (RFC 9113 §8.1).
@@ -82,14 +88,23 @@ export function onClose(hs: H2Stream): void {
   // event: bytes written by the next turn tell it from the peer's own RST_STREAM.
   const out = handleBytes(hs.session.socket, 'bytesWritten');
   // Connection-level causes are recorded on the session a moment after the stream closes.
-  setImmediate(() => {
-    if (hs.finished || hs.failed !== undefined || hs.complete) return;
-    const own = out >= 0 && handleBytes(hs.session.socket, 'bytesWritten') - out >= RST_STREAM_BYTES;
-    hs.selfReset = own && hs.stream?.rstCode === NGHTTP2_PROTOCOL_ERROR;
-    // Node resets a head of more fields than maxHeaderListPairs itself (issue #16 adv4 F1).
-    hs.tooManyFields = own && !hs.headSeen && hs.stream?.rstCode === NGHTTP2_ENHANCE_YOUR_CALM;
-    hs.fail(closeError(hs.session, facts(hs)));
-  });
+  setImmediate(closeLater, hs, out, true);
+}
+
+function closeLater(hs: H2Stream, out: number, first: boolean): void {
+  if (hs.finished || hs.failed !== undefined || hs.complete) return;
+  // The session is already destroyed but its error not yet heard (a stream nghttp2 reset
+  // for a WINDOW_UPDATE overflow, then the connection it shut: adv8 F5): one turn more, so
+  // the stream fails with the connection's cause, not as a reset by the peer.
+  if (first && hs.session.session.destroyed && hs.session.failure === undefined) {
+    setImmediate(closeLater, hs, out, false);
+    return;
+  }
+  const own = out >= 0 && handleBytes(hs.session.socket, 'bytesWritten') - out >= RST_STREAM_BYTES;
+  hs.selfReset = own && hs.stream?.rstCode === NGHTTP2_PROTOCOL_ERROR;
+  // Node resets a head of more fields than maxHeaderListPairs itself (issue #16 adv4 F1).
+  hs.tooManyFields = own && !hs.headSeen && hs.stream?.rstCode === NGHTTP2_ENHANCE_YOUR_CALM;
+  hs.fail(closeError(hs.session, facts(hs)));
 }
 
 /** How this stream stands when it closed early (for {@link closeError}). */

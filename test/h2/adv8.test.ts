@@ -1,0 +1,106 @@
+// Eighth outside attack (issue #16): findings of a tester who saw only the spec and the
+// packed build, turned into tests.
+// F6: RST_STREAM(NO_ERROR) while our upload waited for the peer's flow-control window was
+// not noticed: node ends the readable side but keeps a closed stream until its writes
+// drain, which they never do, so 'close' never came and the request waited for
+// writeIdleTimeout / readIdleTimeout (2 s here) instead of failing `stream-reset` at once.
+// F5: a stream WINDOW_UPDATE overflow read after the head: the stream nghttp2 reset itself
+// (FLOW_CONTROL_ERROR) was reported as "the server reset the stream" (stream-reset, code 3).
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ProtocolError } from '../../src/index.js';
+import { windowUpdateFrame } from '../../src/testing/h2-wire.js';
+import { ok, rig, settle } from './spec-helpers.js';
+
+const T = { timeout: 15_000 };
+const SLOW = { readIdleTimeout: 2000, writeIdleTimeout: 2000, responseHeaderTimeout: 2000 };
+
+describe('h2 adversarial (round 8)', () => {
+  for (const head of [false, true]) {
+    it(`F6 RST_STREAM(NO_ERROR) ${head ? 'after a head and part of the body' : 'before any head'} while the upload waits for its window: stream-reset h2Code 0 at once`, T, async () => {
+      const r = await rig({ h2: true, tls: false }, SLOW);
+      try {
+        ok(await settle(r.client, r.fs.url('/ok')));
+        r.fs.h2Route('/rst0', async (s) => {
+          s.holdWindow = true; // the 200 KB upload blocks once the first 64 KiB window is used
+          await s.waitForBody(60_000);
+          if (head) {
+            await s.headers(200, { 'content-length': '2' });
+            await s.data('h');
+          }
+          await s.rst(0);
+        });
+        const t0 = performance.now();
+        let err: unknown;
+        try {
+          const res = await r.client.request(r.fs.url('/rst0'), { method: 'POST', body: Buffer.alloc(200_000, 1) });
+          assert.ok(head, 'a head arrived only where the server sent one');
+          await res.text();
+        } catch (e) {
+          err = e;
+        }
+        const ms = performance.now() - t0;
+        assert.ok(err instanceof ProtocolError, `expected stream-reset, got ${String(err)}`);
+        assert.equal(err.reason, 'stream-reset', String(err));
+        assert.equal(err.h2Code, 0);
+        assert.ok(ms < 1000, `settled after ${Math.round(ms)} ms (the idle timeouts are 2 s)`);
+        ok(await settle(r.client, r.fs.url('/ok')));
+      } finally {
+        await r.close();
+      }
+    });
+  }
+
+  it('F6 a complete response, then RST_STREAM(NO_ERROR) to stop the upload (RFC 9113 §8.1): success, and the connection serves the next request', T, async () => {
+    const r = await rig({ h2: true, tls: false }, SLOW);
+    try {
+      r.fs.h2Route('/done-early', async (s) => {
+        s.holdWindow = true;
+        await s.waitForBody(60_000);
+        await s.respond(200, {}, 'ok');
+        await s.rst(0);
+      });
+      const t0 = performance.now();
+      const res = await r.client.request(r.fs.url('/done-early'), { method: 'POST', body: Buffer.alloc(200_000, 1) });
+      assert.equal(await res.text(), 'ok');
+      assert.ok(performance.now() - t0 < 1000);
+      ok(await settle(r.client, r.fs.url('/ok')));
+      assert.equal(r.fs.connections, 1);
+    } finally {
+      await r.close();
+    }
+  });
+
+  for (const afterHead of [false, true]) {
+    it(`F5 two stream WINDOW_UPDATEs past 2^31-1 ${afterHead ? 'after' : 'before'} the head: both streams fail h2-protocol-error h2Code 3 naming the overflow`, T, async () => {
+      const r = await rig({ h2: true, tls: false }, SLOW);
+      try {
+        ok(await settle(r.client, r.fs.url('/ok')));
+        r.fs.h2Route('/overflow', async (s) => {
+          if (afterHead) {
+            await s.headers(200);
+            await s.data('abc');
+          }
+          await s.sleep(50);
+          // Two in one write (as the tester did): the first makes nghttp2 reset the stream
+          // itself, the second, on a closed stream, shuts the connection.
+          await s.conn.write(Buffer.concat([windowUpdateFrame(s.id, 0x7fffffff), windowUpdateFrame(s.id, 0x7fffffff)]));
+          await s.stall();
+        });
+        // The sibling opens first (a lower stream id), as in the tester's run.
+        const sibling = settle(r.client, r.fs.url('/never'));
+        await new Promise((res) => setTimeout(res, 20));
+        const bad = await r.client.request(r.fs.url('/overflow')).then((res) => res.text()).then(() => undefined, (e: unknown) => e);
+        for (const e of [bad, (await sibling).err]) {
+          assert.ok(e instanceof ProtocolError, `expected h2-protocol-error, got ${String(e)}`);
+          assert.equal(e.reason, 'h2-protocol-error', String(e));
+          assert.equal(e.h2Code, 3);
+          assert.match(e.message, /WINDOW_UPDATE raised a flow-control window past 2\^31-1/);
+        }
+        ok(await settle(r.client, r.fs.url('/ok')));
+      } finally {
+        await r.close();
+      }
+    });
+  }
+});
