@@ -800,7 +800,9 @@ export class SharedTimer {
     // A clock run here may dispose itself or others, or start new ones: iterate a copy.
     for (const clock of [...this.clocks]) {
       if (!this.clocks.has(clock)) continue;
-      if (clock.armedFor <= t + 1) clock.fire();
+      // Only a clock whose time has come (never early: a clock due a moment later runs at
+      // its own time, adv8 F1); its slots keep PhaseClock's own tolerance.
+      if (clock.armedFor <= t) clock.fire();
       else if (clock.armedFor !== Number.POSITIVE_INFINITY) this.want(clock, clock.armedFor);
       else this.clocks.delete(clock);
     }

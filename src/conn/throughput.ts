@@ -18,6 +18,8 @@ const RATE_SAMPLES = 4;
 export class ThroughputMeter {
   /** Monotonic ms the current window started. */
   startedAt = 0;
+  /** When the current tick was due: ticks keep to `startedAt + k · window / RATE_SAMPLES`. */
+  private dueAt = 0;
   private readonly samples: number[] = [];
 
   /** Starts a window at `bytes` received so far; returns when the first tick is due. */
@@ -25,7 +27,8 @@ export class ThroughputMeter {
     this.startedAt = now();
     this.samples.length = 0;
     this.samples.push(bytes);
-    return this.startedAt + mt.window / RATE_SAMPLES;
+    this.dueAt = this.startedAt + mt.window / RATE_SAMPLES;
+    return this.dueAt;
   }
 
   /**
@@ -41,6 +44,11 @@ export class ThroughputMeter {
       const windowBytes = samples[samples.length - 1]! - samples[0]!;
       if ((windowBytes * 1000) / mt.window < mt.bytesPerSecond) return -1;
     }
-    return t + mt.window / RATE_SAMPLES;
+    // The next tick keeps to the schedule from `startedAt`: counted from this tick's own time,
+    // ticks a timer ran a little early drifted, and the judgement at a whole window was
+    // missed by a quarter window (issue #16 adv8 F1).
+    this.dueAt += mt.window / RATE_SAMPLES;
+    if (this.dueAt <= t) this.dueAt = t + mt.window / RATE_SAMPLES;
+    return this.dueAt;
   }
 }

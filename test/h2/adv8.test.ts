@@ -8,7 +8,7 @@
 // (FLOW_CONTROL_ERROR) was reported as "the server reset the stream" (stream-reset, code 3).
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ProtocolError } from '../../src/index.js';
+import { ProtocolError, TimeoutError } from '../../src/index.js';
 import { windowUpdateFrame } from '../../src/testing/h2-wire.js';
 import { ok, rig, settle } from './spec-helpers.js';
 
@@ -103,4 +103,35 @@ describe('h2 adversarial (round 8)', () => {
       }
     });
   }
+
+  // F1: many streams on one connection with close, distinct minThroughput windows: a quarter
+  // of them were judged a quarter window late (the meter's ticks drifted with timers run a
+  // moment early; the shared timer ran clocks up to 1 ms before their time).
+  it('F1 100 streams with distinct minThroughput windows on one connection: each judged at its window, none a quarter window late', T, async () => {
+    const r = await rig({ h2: true, tls: false }, { h2: { pingInterval: 0 } });
+    try {
+      ok(await settle(r.client, r.fs.url('/ok')));
+      r.fs.h2Route('/trickle-down', async (s) => {
+        await s.headers(200);
+        while (!s.closed) {
+          await s.data('z');
+          await s.sleep(40);
+        }
+      });
+      const over: string[] = [];
+      await Promise.all(
+        Array.from({ length: 100 }, async (_, i) => {
+          const window = 120 + 4 * i;
+          const res = await r.client.request(r.fs.url(`/trickle-down?i=${i}`), { timeouts: { minThroughput: { bytesPerSecond: 1000, window } } });
+          const e = await res.text().then(() => undefined, (err: unknown) => err);
+          assert.ok(e instanceof TimeoutError && e.phase === 'min-throughput', `stream ${i}: ${String(e)}`);
+          assert.ok(e.elapsed >= window - 1, `stream ${i}: elapsed ${e.elapsed} before its ${window} ms window`);
+          if (e.elapsed > window * 1.15) over.push(`${window}: ${e.elapsed}`);
+        }),
+      );
+      assert.deepEqual(over, [], 'judged late (window: elapsed)');
+    } finally {
+      await r.close();
+    }
+  });
 });
