@@ -34,7 +34,7 @@ export const PROBE = 5;
 export const SLOTS = 6;
 
 /** The probe's tick period while exactly one body is being written (ms): it dates that body's DATA. */
-const SOLE_UPLOAD_EVERY = 10;
+export const SOLE_UPLOAD_EVERY = 10;
 
 /** Streams before the peer's SETTINGS arrive, and when it sets no limit (SPEC §13). */
 export const SLOTS_BEFORE_SETTINGS = 100;

@@ -34,7 +34,7 @@ import { kernelSendQueue } from '../conn/kernel-queue.js';
 import { now, PhaseClock, SharedTimer } from '../deadline.js';
 import { channels, connectionInfo, type ConnectionInfo } from '../trace.js';
 import { connectionState } from '../wire.js';
-import { IDLE, onClock, onSettings, PING_DUE, PING_OUT, PROBE, sendPing, SETTINGS, SLOTS, SLOTS_BEFORE_SETTINGS, SLOTS_WHEN_UNLIMITED } from './health.js';
+import { IDLE, onClock, onSettings, PING_DUE, PING_OUT, PROBE, sendPing, SETTINGS, SLOTS, SLOTS_BEFORE_SETTINGS, SLOTS_WHEN_UNLIMITED, SOLE_UPLOAD_EVERY } from './health.js';
 import type { ResolvedH2Options } from './options.js';
 import { handleBytes, PROBE_EVERY, TerminationProbe } from './probe.js';
 import { nativeHandle } from './retire.js';
@@ -385,6 +385,11 @@ export class H2Session {
     this.outSeen = this.bytesOut();
     this.trafficSeen = this.traffic;
     this.windowEpoch = this.uploadEpoch;
+    // The tick that dates this upload's DATA comes at its own period from now on, the first
+    // one too: a new upload's own HEADERS leave after this mark (node writes from a
+    // setImmediate) and that tick takes them for its first DATA, so at the probe's 50 ms a
+    // window shut from the start was named write-idle 50 ms late (adv8 F3); now ≤ 10 ms.
+    if (this.clock.dueAt(PROBE) > now() + SOLE_UPLOAD_EVERY) this.clock.after(PROBE, SOLE_UPLOAD_EVERY);
   }
 
   /** Monotonic ms of the termination probe's last look (h2/health.ts's probeTick). */

@@ -134,4 +134,28 @@ describe('h2 adversarial (round 8)', () => {
       await r.close();
     }
   });
+
+  // F3: alone on its connection, an upload whose stream window is 0 from the start: its own
+  // HEADERS, leaving just after the upload's first mark, were taken for DATA at the probe's
+  // first tick (50 ms in), so write-idle came 50 ms late and err.elapsed hid it. The dating
+  // delay, apart from timer lateness: (failure − request start) − err.elapsed.
+  it('F3 a sole upload on a window shut from the start: write-idle not a probe period late, elapsed the real wait', T, async () => {
+    const limit = 300;
+    const r = await rig({ h2: { initialWindowSize: 0 }, tls: false }, { writeIdleTimeout: limit });
+    try {
+      const gaps: number[] = [];
+      for (let k = 0; k < 3; k++) {
+        // A connection dialed after the last failure sends under the default 64 KiB window
+        // until the server's SETTINGS arrive: one request first, so they have.
+        ok(await settle(r.client, r.fs.url('/ok')));
+        const g = await settle(r.client, r.fs.url('/h2/hold-window'), { method: 'POST', body: Buffer.alloc(1000, 1), timeout: 3000 });
+        assert.ok(g.err instanceof TimeoutError && g.err.phase === 'write-idle', `expected write-idle, got ${String(g.err)}`);
+        assert.equal(g.err.flowControl, true);
+        gaps.push(g.ms - g.err.elapsed);
+      }
+      assert.ok(Math.max(...gaps) <= 25, `the wait began ${gaps.map((x) => Math.round(x)).join(', ')} ms before the time elapsed counts from`);
+    } finally {
+      await r.close();
+    }
+  });
 });
