@@ -40,6 +40,9 @@ import { handleBytes, PROBE_EVERY, TerminationProbe } from './probe.js';
 import { nativeHandle } from './retire.js';
 import { closeSession, diedIdle, failSession, markClosed, onError, onGoaway, protocolFailure } from './teardown.js';
 
+/** How long one reading of the kernel's send queue serves every stream of a connection (ms). */
+const KERNEL_QUEUE_FRESH_MS = 5;
+
 /** What a session reports to (the pool, through the transport). */
 export interface SessionOwner {
   /** A stream ended: its lease is free. */
@@ -434,9 +437,16 @@ export class H2Session {
   socketBacklog(deep = true): number {
     let n = 0;
     if (deep) {
-      // Read from /proc (slow on a busy host): only when a clock suspects a stall.
-      const k = kernelSendQueue(this.socket);
-      if (k > 0) n += k;
+      // Read from /proc (slow on a busy host): only when a clock suspects a stall, and at
+      // most once per KERNEL_QUEUE_FRESH_MS for all the streams of the connection: a hundred
+      // uploads' looks each reading the table blocked the event loop for hundreds of ms, so
+      // their write-idle verdicts came in late batches (issue #16 adv8 F2).
+      const t = now();
+      if (t - this.kernelQueueAt >= KERNEL_QUEUE_FRESH_MS) {
+        this.kernelQueue = kernelSendQueue(this.socket);
+        this.kernelQueueAt = t;
+      }
+      if (this.kernelQueue > 0) n += this.kernelQueue;
     }
     let s = this.socket as unknown as { _handle?: { writeQueueSize?: unknown } | null; _parent?: unknown } | null;
     for (let depth = 0; s != null && depth < 4; depth++) {
@@ -446,6 +456,10 @@ export class H2Session {
     }
     return n;
   }
+
+  /** The kernel's send queue of the socket as last read, and when (h2/session's socketBacklog). */
+  private kernelQueue = -1;
+  private kernelQueueAt = Number.NEGATIVE_INFINITY;
 
   private armIdle(): void {
     if (this.idleConnTimeout !== Number.POSITIVE_INFINITY) this.clock.after(IDLE, this.idleConnTimeout, this.idleSince);

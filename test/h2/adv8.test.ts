@@ -158,4 +158,28 @@ describe('h2 adversarial (round 8)', () => {
       await r.close();
     }
   });
+
+  // F2: a hundred uploads on windows that stay shut, with distinct writeIdleTimeouts 3 ms
+  // apart: each look of each upload read /proc/net/tcp (the socket's kernel queue), which
+  // blocked the event loop for hundreds of ms, so verdicts came in late batches (elapsed
+  // − limit: median ~180 ms). One reading now serves every stream of the connection for 5 ms.
+  it('F2 100 uploads on shut windows with distinct writeIdleTimeouts: the median verdict is not batched late', T, async () => {
+    const r = await rig({ h2: { initialWindowSize: 0, maxConcurrentStreams: 1000 }, tls: false }, { h2: { pingInterval: 0 } });
+    try {
+      ok(await settle(r.client, r.fs.url('/ok')));
+      const late: number[] = [];
+      await Promise.all(
+        Array.from({ length: 100 }, async (_, i) => {
+          const limit = 150 + 3 * i;
+          const g = await settle(r.client, r.fs.url(`/h2/hold-window?i=${i}`), { method: 'POST', body: Buffer.alloc(1000, 1), timeouts: { writeIdleTimeout: limit }, timeout: 5000 });
+          assert.ok(g.err instanceof TimeoutError && g.err.phase === 'write-idle', `upload ${i}: ${String(g.err)}`);
+          late.push(g.err.elapsed - limit);
+        }),
+      );
+      late.sort((a, b) => a - b);
+      assert.ok(late[50]! < 60, `elapsed − limit: median ${late[50]} ms, p90 ${late[90]} ms`);
+    } finally {
+      await r.close();
+    }
+  });
 });
