@@ -9,11 +9,24 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import * as diagnostics from 'node:diagnostics_channel';
 import type { LookupFunction } from 'node:net';
 import { test } from 'node:test';
+import type { Response } from '../src/index.js';
 import { FaultServer } from '../src/testing/index.js';
 import { clientFor } from './helpers/setup.js';
 
 const T = { timeout: 10_000 };
 const als = new AsyncLocalStorage<string>();
+
+/** Resolves with the phase (or message) of `res.body`'s error; `seen` gets the async context its listeners ran in. */
+function bodyFailure(res: Response, seen: Set<string | undefined>, withClose = false): Promise<string> {
+  return new Promise<string>((resolve) => {
+    res.body.on('data', () => {});
+    res.body.on('error', (e: Error & { phase?: string }) => {
+      seen.add(als.getStore());
+      resolve(e.phase ?? e.message);
+    });
+    if (withClose) res.body.on('close', () => seen.add(als.getStore()));
+  });
+}
 const CHANNELS = ['hourglass:wire:start', 'hourglass:wire:headers', 'hourglass:wire:end', 'hourglass:request:end', 'hourglass:connection:idle'];
 
 for (const tls of [false, true]) {
@@ -139,14 +152,7 @@ test('HTTP/2: a connection that dies under a stream fails it in that stream\'s c
   const res = await als.run('B', () => client.request(fs.url('/drip?bytes=20&interval=50&chunk=1')));
   assert.equal(res.reused, true);
   const seen = new Set<string | undefined>();
-  const failed = new Promise<string>((resolve) => {
-    res.body.on('data', () => {});
-    res.body.on('error', (e: Error & { phase?: string }) => {
-      seen.add(als.getStore());
-      resolve(e.phase ?? e.message);
-    });
-    res.body.on('close', () => seen.add(als.getStore()));
-  });
+  const failed = bodyFailure(res, seen, true);
   // C silences the whole connection: the PING goes unanswered and every stream fails.
   void als.run('C', () => client.request(fs.url('/h2/dead')).catch(() => undefined));
   assert.equal(await failed, 'h2-ping');
@@ -166,13 +172,7 @@ test('HTTP/2: a stream timeout fires in that stream\'s context although its conn
   const a = als.run('A', () => client.request(fs.url('/never'), { timeouts: { responseHeaderTimeout: 100 } })).catch((e: Error & { phase?: string }) => e.phase);
   const res = await als.run('B', () => client.request(fs.url('/drip?bytes=40&interval=2000&chunk=2'), { timeouts: { readIdleTimeout: 300 } }));
   const seen = new Set<string | undefined>();
-  const failed = new Promise<string>((resolve) => {
-    res.body.on('data', () => {});
-    res.body.on('error', (e: Error & { phase?: string }) => {
-      seen.add(als.getStore());
-      resolve(e.phase ?? e.message);
-    });
-  });
+  const failed = bodyFailure(res, seen);
   assert.equal(await a, 'response-headers');
   assert.equal(await failed, 'read-idle');
   assert.deepEqual([...seen], ['B']);
