@@ -127,6 +127,23 @@ function onCloseEvent(this: SpiedStream): void {
   hs.scope.runInAsyncScope(hs.streamClosed, hs);
 }
 
+/** A Writable `_final` that does nothing: see {@link reset}. */
+function skipFinal(this: unknown, done: () => void): void {
+  done();
+}
+
+/**
+ * Resets a stream (RST_STREAM `code`) and nothing else. Node's `close()` first ends the
+ * writable side, and a request whose body has not gone out (a PUT waiting for 100 Continue,
+ * an upload not begun) then sent DATA(END_STREAM, 0 bytes) ahead of the RST_STREAM: the
+ * server saw a complete, empty request (issue #16 adv9). The stream is going away, so its
+ * end is never written.
+ */
+function reset(s: http2.ClientHttp2Stream, code: number): void {
+  if (!s.writableEnded) (s as unknown as { _final: typeof skipFinal })._final = skipFinal;
+  s.close(code);
+}
+
 const { WRITE, HEADERS, READ_IDLE, RATE, CONTINUE, WRITE_IDLE } = EXCHANGE_SLOT;
 const SLOTS = EXCHANGE_SLOTS;
 const { NGHTTP2_CANCEL } = http2.constants;
@@ -364,7 +381,7 @@ export class H2Stream implements SessionStream, Cancelable, BodyProducer, Upload
     emit(req.trace, 'wroteRequest', { error: err });
     if (err !== undefined) {
       if (!this.headSeen) this.fail(err instanceof HourglassError ? err : new HourglassError(err.message, 'HG_REQUEST_BODY', { cause: err }));
-      else this.stream?.close(NGHTTP2_CANCEL);
+      else if (this.stream !== undefined) reset(this.stream, NGHTTP2_CANCEL);
       return;
     }
     req.timings.upload = Date.now();
@@ -400,7 +417,7 @@ export class H2Stream implements SessionStream, Cancelable, BodyProducer, Upload
     if (s !== undefined && !s.closed && !s.destroyed && (!complete || !this.complete || this.upload?.done === false)) {
       this.upload?.abandon();
       this.stopUploading();
-      s.close(NGHTTP2_CANCEL);
+      reset(s, NGHTTP2_CANCEL);
     }
     if (complete && this.complete) emit(this.req.trace, 'putIdleConn', { error: undefined });
     this.finish();
@@ -418,7 +435,7 @@ export class H2Stream implements SessionStream, Cancelable, BodyProducer, Upload
     this.upload?.abandon();
     this.stopUploading();
     const s = this.stream;
-    if (s !== undefined && !s.closed && !s.destroyed) s.close(code);
+    if (s !== undefined && !s.closed && !s.destroyed) reset(s, code);
     const reject = this.rejectHead;
     this.resolveHead = this.rejectHead = undefined;
     if (reject !== undefined) {

@@ -1,5 +1,5 @@
-// Eighth outside attack (issue #16): findings of a tester who saw only the spec and the
-// packed build, turned into tests.
+// Eighth and ninth outside attacks (issue #16): findings of testers who saw only the spec
+// and the packed build, turned into tests.
 // F6: RST_STREAM(NO_ERROR) while our upload waited for the peer's flow-control window was
 // not noticed: node ends the readable side but keeps a closed stream until its writes
 // drain, which they never do, so 'close' never came and the request waited for
@@ -10,7 +10,7 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError, TimeoutError } from '../../src/index.js';
 import { windowUpdateFrame } from '../../src/testing/h2-wire.js';
-import { ok, rig, settle } from './spec-helpers.js';
+import { eventually, ok, rig, settle } from './spec-helpers.js';
 
 const T = { timeout: 15_000 };
 const SLOW = { readIdleTimeout: 2000, writeIdleTimeout: 2000, responseHeaderTimeout: 2000 };
@@ -182,4 +182,37 @@ describe('h2 adversarial (round 8)', () => {
       await r.close();
     }
   });
+
+  // Ninth attack, 2: a request abandoned while it waited for 100 Continue (abort, overall
+  // timeout) sent DATA(END_STREAM, 0 bytes) before its RST_STREAM(CANCEL): node's
+  // Http2Stream.close() ends the writable side first, so the server saw a complete, empty
+  // request (a server acting on end-of-request would commit an empty upload).
+  for (const how of ['abort', 'timeout'] as const) {
+    it(`an Expect: 100-continue PUT given up (${how}) before the 100: only RST_STREAM(CANCEL) goes out, never an empty END_STREAM`, T, async () => {
+      const r = await rig({ h2: true, tls: false }, SLOW);
+      try {
+        ok(await settle(r.client, r.fs.url('/ok')));
+        let seen: (() => { ended: boolean; reset: number | null; received: number }) | undefined;
+        r.fs.h2Route('/expect-hold', (st) => {
+          seen = () => ({ ended: st.remoteEnded, reset: st.resetCode, received: st.bodyBytes });
+          return st.stall();
+        });
+        const ac = new AbortController();
+        if (how === 'abort') setTimeout(() => ac.abort(), 100);
+        const g = await settle(r.client, r.fs.url('/expect-hold'), {
+          method: 'PUT',
+          body: Buffer.alloc(500, 1),
+          headers: { expect: '100-continue' },
+          signal: ac.signal,
+          timeouts: { expectContinueTimeout: 5000 },
+          ...(how === 'timeout' ? { timeout: 100 } : {}),
+        });
+        assert.ok(g.err !== null, 'the request was given up');
+        assert.ok(await eventually(() => seen?.().reset === 8, 2000), `the server saw ${JSON.stringify(seen?.())}`);
+        assert.deepEqual(seen?.(), { ended: false, reset: 8, received: 0 }, 'END_STREAM went out before the reset');
+      } finally {
+        await r.close();
+      }
+    });
+  }
 });
