@@ -42,6 +42,8 @@ import { closeSession, diedIdle, failSession, markClosed, onError, onGoaway, pro
 
 /** How long one reading of the kernel's send queue serves every stream of a connection (ms). */
 const KERNEL_QUEUE_FRESH_MS = 5;
+/** Bytes of the kernel's send queue taken as delayed-ACK noise, not as a socket backlog. */
+const KERNEL_QUEUE_NOISE = 1024;
 
 /** What a session reports to (the pool, through the transport). */
 export interface SessionOwner {
@@ -446,7 +448,11 @@ export class H2Session {
         this.kernelQueue = kernelSendQueue(this.socket);
         this.kernelQueueAt = t;
       }
-      if (this.kernelQueue > 0) n += this.kernelQueue;
+      // A few unacknowledged bytes are no backlog: the peer's delayed ACK holds our last small
+      // frames (an RST_STREAM's 13 bytes) in the kernel's queue for up to ~40 ms, and a
+      // hundred uploads' looks took that for a draining socket, so each restarted its clock
+      // without a byte sent (issue #16 adv9). A reader that stopped leaves more than that.
+      if (this.kernelQueue > KERNEL_QUEUE_NOISE) n += this.kernelQueue;
     }
     let s = this.socket as unknown as { _handle?: { writeQueueSize?: unknown } | null; _parent?: unknown } | null;
     for (let depth = 0; s != null && depth < 4; depth++) {

@@ -163,21 +163,29 @@ describe('h2 adversarial (round 8)', () => {
   // apart: each look of each upload read /proc/net/tcp (the socket's kernel queue), which
   // blocked the event loop for hundreds of ms, so verdicts came in late batches (elapsed
   // − limit: median ~180 ms). One reading now serves every stream of the connection for 5 ms.
+  // Ninth attack: then a tenth of them still restarted their clocks with no byte sent (named
+  // a whole limit late, elapsed hiding it): the peer's delayed ACK of our RST_STREAMs left
+  // 13 bytes in the kernel's queue, taken for a draining socket.
   it('F2 100 uploads on shut windows with distinct writeIdleTimeouts: the median verdict is not batched late', T, async () => {
     const r = await rig({ h2: { initialWindowSize: 0, maxConcurrentStreams: 1000 }, tls: false }, { h2: { pingInterval: 0 } });
     try {
       ok(await settle(r.client, r.fs.url('/ok')));
       const late: number[] = [];
+      const restart: number[] = [];
       await Promise.all(
         Array.from({ length: 100 }, async (_, i) => {
           const limit = 150 + 3 * i;
           const g = await settle(r.client, r.fs.url(`/h2/hold-window?i=${i}`), { method: 'POST', body: Buffer.alloc(1000, 1), timeouts: { writeIdleTimeout: limit }, timeout: 5000 });
           assert.ok(g.err instanceof TimeoutError && g.err.phase === 'write-idle', `upload ${i}: ${String(g.err)}`);
           late.push(g.err.elapsed - limit);
+          // From the request's start to the mark elapsed counts from: a restarted clock shows here.
+          restart.push(g.ms - g.err.elapsed);
         }),
       );
       late.sort((a, b) => a - b);
       assert.ok(late[50]! < 60, `elapsed − limit: median ${late[50]} ms, p90 ${late[90]} ms`);
+      const worst = Math.max(...restart);
+      assert.ok(worst < 100, `a write-idle clock restarted ${Math.round(worst)} ms in with no byte sent (${restart.filter((x) => x >= 100).length} of 100)`);
     } finally {
       await r.close();
     }
