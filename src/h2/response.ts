@@ -57,9 +57,9 @@ export function onHead(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
   hs.session.touch('block');
   // RFC 9110 §15: a status is 100-599; nghttp2 takes any three digits and node hands them
   // over as a number, so `099` arrives as 99 (issue #16 adv4 F5).
-  const st = Number(h[':status']);
+  const status = Number(h[':status']);
   const rawHeaders: string[] = [];
-  const fields = !(Number.isInteger(st) && st >= 100 && st <= 599)
+  const fields = !(Number.isInteger(status) && status >= 100 && status <= 599)
     ? new ProtocolError('h2-protocol-error', `malformed HTTP/2 response: :status ${String(h[':status'])} is not 100-599`, { h2Code: 1, requestSent: hs.sent })
     : readFields(h, rawHeaders, { maxBytes: hs.session.maxHeaderBytes, trailers: false });
   if (fields instanceof ProtocolError) {
@@ -78,7 +78,6 @@ export function onHead(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
     hs.clock.unset(CONTINUE);
     hs.upload?.abandon();
   }
-  const status = st;
   const cl = h['content-length'];
   const noBody = req.method === 'HEAD' || status === 204 || status === 304;
   const length = noBody ? 0 : typeof cl === 'string' && /^\d+$/.test(cl) ? Number(cl) : -1;
