@@ -4,7 +4,8 @@
  *
  * Owns: the uploaders' own checks of a body ({@link bodyTooLong}, {@link bodyTooShort},
  * {@link bodyBytes}: HG_INVALID_ARG; the same for MockTransport, testing/mock-body.ts),
- * {@link requestBodyError}, and {@link asBytes} (a body value's bytes, for request and
+ * {@link requestBodyError}, {@link watchSourceError} (a source's failure heard while the
+ * upload waits for the peer, not only at its next pull), and {@link asBytes} (a body value's bytes, for request and
  * response bodies alike).
  *
  * Never: passes a body source's error through as the request's own: a source that is
@@ -64,3 +65,32 @@ export function asBytes(v: unknown): Uint8Array | undefined {
   if (v instanceof ArrayBuffer) return new Uint8Array(v);
   return undefined;
 }
+
+/** An event-emitting body source (a node Readable): its 'error' is heard while nothing pulls from it. */
+interface ErrorEmitter {
+  once(event: 'error', fn: (err: unknown) => void): unknown;
+  removeListener(event: 'error', fn: (err: unknown) => void): unknown;
+}
+
+function isEmitter(v: unknown): v is ErrorEmitter {
+  const o = v as Partial<ErrorEmitter> | null;
+  return typeof o === 'object' && o !== null && typeof o.once === 'function' && typeof o.removeListener === 'function';
+}
+
+/**
+ * Calls `fail(err)` when an event-emitting `source` (a node Readable) emits 'error' while
+ * the upload waits — for the socket to drain, for the peer's HTTP/2 window — rather than
+ * pulling from it: the body's failure is the request's at once (HG_REQUEST_BODY), not at
+ * `writeIdleTimeout` or the overall timeout when the next pull would have seen it (issue
+ * #16, tenth attack). Returns the function that stops listening (call it when the pump
+ * ends); a source that is no emitter (an async iterable) is pulled only, as before.
+ */
+export function watchSourceError(source: unknown, fail: (err: unknown) => void): () => void {
+  if (!isEmitter(source)) return noop;
+  source.once('error', fail);
+  return () => {
+    source.removeListener('error', fail);
+  };
+}
+
+function noop(): void {}

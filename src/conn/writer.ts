@@ -30,7 +30,7 @@
 
 import type { Socket } from 'node:net';
 import { CRLF, chunkHeader, LAST_CHUNK, serializeRequestHead } from '../http1/index.js';
-import { bodyBytes, bodyTooLong, bodyTooShort, requestBodyError } from './body-error.js';
+import { bodyBytes, bodyTooLong, bodyTooShort, requestBodyError, watchSourceError } from './body-error.js';
 import { kernelSendQueue } from './kernel-queue.js';
 import type { ExchangeScope } from './async-context.js';
 import { atTurnEnd, type TurnEnd } from './turn.js';
@@ -240,9 +240,14 @@ export class RequestWriter implements TurnEnd {
     const s = this.socket;
     const chunked = length < 0;
     let sent = 0;
+    const unwatch = watchSourceError(source, (err) => {
+      if (this.abandoned) return;
+      this.flushed(requestBodyError(err));
+      this.wake();
+    });
     try {
       for await (const piece of source) {
-        if (this.abandoned || s.destroyed) return;
+        if (this.abandoned || this.done || s.destroyed) return;
         const chunk = bodyBytes(piece);
         // Framing counts bytes: a Uint16Array's `length` is not its size on the wire.
         if (chunk.byteLength === 0) continue;
@@ -263,16 +268,18 @@ export class RequestWriter implements TurnEnd {
           await new Promise<void>((resolve) => {
             this.drainWaiter = resolve;
           });
-          if (this.abandoned || s.destroyed) return;
+          if (this.abandoned || this.done || s.destroyed) return;
         }
       }
-      if (this.abandoned || s.destroyed) return;
+      if (this.abandoned || this.done || s.destroyed) return;
       if (!chunked && sent !== length) throw bodyTooShort(sent, length);
       s.write(chunked ? LAST_CHUNK : Buffer.alloc(0), this.onFlushed);
       this.queued = true;
     } catch (err) {
       if (this.abandoned) return;
       this.flushed(requestBodyError(err));
+    } finally {
+      unwatch();
     }
   }
 }

@@ -31,7 +31,7 @@
 
 import type { ClientHttp2Stream } from 'node:http2';
 import type { BodyChunk, WritableBody } from '../conn/writer.js';
-import { bodyBytes, bodyTooLong, bodyTooShort, requestBodyError } from '../conn/body-error.js';
+import { bodyBytes, bodyTooLong, bodyTooShort, requestBodyError, watchSourceError } from '../conn/body-error.js';
 import { now } from '../deadline.js';
 
 /** Piece sizes (bytes): the most and the least. */
@@ -148,9 +148,14 @@ export class Upload {
   private async pump(source: AsyncIterable<BodyChunk> | Iterable<BodyChunk>, length: number): Promise<void> {
     const s = this.stream;
     let sent = 0;
+    const unwatch = watchSourceError(source, (err) => {
+      if (this.abandoned) return;
+      this.finish(requestBodyError(err));
+      this.wake();
+    });
     try {
       for await (const piece of source) {
-        if (this.stopped) return;
+        if (this.stopped || this.done) return;
         const chunk = bodyBytes(piece);
         if (chunk.byteLength === 0) continue;
         sent += chunk.byteLength;
@@ -166,15 +171,17 @@ export class Upload {
             return;
           }
           await this.writePiece(part);
-          if (this.stopped) return;
+          if (this.stopped || this.done) return;
         }
       }
-      if (this.stopped) return;
+      if (this.stopped || this.done) return;
       if (length >= 0 && sent !== length) throw bodyTooShort(sent, length);
       s.end(() => this.finish(undefined));
     } catch (err) {
       if (this.abandoned) return;
       this.finish(requestBodyError(err));
+    } finally {
+      unwatch();
     }
   }
 
