@@ -38,6 +38,7 @@ import {
   prepareBody,
   prepareHeaders,
   takeUserinfo,
+  UrlMemo,
 } from './request-init.js';
 import type { BodyObserver, Response } from './response.js';
 import { RetryPolicy, type RetryOptions } from './retry.js';
@@ -113,6 +114,8 @@ export class Client<T extends RoundTripper = Transport> {
   private readonly retry: RetryPolicy;
   private readonly headers: HeadersInit | undefined;
   private readonly chain: Chain;
+  /** Shares one parsed URL between requests to the same string; only without user code in the chain. */
+  private readonly urls: UrlMemo | undefined;
   private isClosed = false;
 
   constructor(options: ClientOptions<T> = {}) {
@@ -130,6 +133,7 @@ export class Client<T extends RoundTripper = Transport> {
       jar: options.jar,
       checkRedirect: options.checkRedirect,
     });
+    this.urls = this.chain.guarded ? undefined : new UrlMemo();
   }
 
   /** Sends a request; resolves with the final response (any status) once its head arrived. */
@@ -139,7 +143,8 @@ export class Client<T extends RoundTripper = Transport> {
     try {
       if (this.isClosed) throw closedError('client', { url: typeof input === 'string' ? input : input.href });
       if (opts !== EMPTY_OPTIONS) checkOptionsObject('request options', '', opts, REQUEST_NAMES);
-      const url = parseRequestUrl(input);
+      const urls = this.urls;
+      const url = urls === undefined ? parseRequestUrl(input) : urls.parse(input);
       const method = checkMethod(opts.method);
       const headers = prepareHeaders(this.headers, opts.headers);
       takeUserinfo(url, headers);
@@ -148,7 +153,7 @@ export class Client<T extends RoundTripper = Transport> {
       const retry = opts.retry === undefined ? this.retry : new RetryPolicy(opts.retry);
       const maxRedirects = opts.maxRedirects === undefined ? this.maxRedirects : checkMaxRedirects(opts.maxRedirects);
       const signal = checkSignal(opts.signal);
-      const budget = new Budget(timeout, signal, method, redactUrl(url)!);
+      const budget = new Budget(timeout, signal, method, urls === undefined ? redactUrl(url)! : urls.redact(url));
       req = {
         method,
         url,
