@@ -770,8 +770,11 @@ export class PhaseClock {
  * clock whose time has come runs ({@link PhaseClock.fire}); the others ask again. So
  * streams that come and go with the same timeouts re-arm it about once per timeout period.
  *
- * Invariant: it holds exactly the clocks that asked and were not disposed since; with none
- * left it is disarmed.
+ * Invariant: it holds exactly the clocks that asked and were not disposed since. With none
+ * left it stays armed until its time, when it finds nothing to run and stops (lazily, as a
+ * {@link PhaseClock}'s unset): a connection serving one request at a time re-armed a
+ * `setTimeout` per request when the last clock's going disarmed it. Unref'd, it never holds
+ * the process.
  */
 export class SharedTimer {
   private readonly clocks = new Set<PhaseClock>();
@@ -787,11 +790,9 @@ export class SharedTimer {
     }
   }
 
-  /** `clock` is going away. */
+  /** `clock` is going away (the timer stays armed, see the invariant). */
   drop(clock: PhaseClock): void {
-    if (!this.clocks.delete(clock) || this.clocks.size > 0) return;
-    this.timer.cancel();
-    this.armedFor = Number.POSITIVE_INFINITY;
+    this.clocks.delete(clock);
   }
 
   private fire(): void {

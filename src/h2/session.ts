@@ -81,6 +81,11 @@ export interface OriginHint {
 export { SLOTS_BEFORE_SETTINGS, SLOTS_WHEN_UNLIMITED };
 
 /** One HTTP/2 connection. */
+/** setImmediate's callback for {@link H2Session.settleIdle} (no closure per request). */
+function settleIdle(conn: H2Session): void {
+  conn.settleIdle();
+}
+
 export class H2Session {
   readonly key: string;
   readonly session: http2.ClientHttp2Session;
@@ -268,13 +273,15 @@ export class H2Session {
     if (this.streams.size === 0) {
       this.clock.unset(PING_DUE);
       this.idleSince = now();
-      // Taken once the last stream's own frames (RST_STREAM, WINDOW_UPDATE) were written.
-      setImmediate(() => {
-        if (this.streams.size > 0 || this.isClosed) return;
-        this.idleMark = { read: handleBytes(this.socket, 'bytesRead'), written: handleBytes(this.socket, 'bytesWritten') - this.controlOut };
-      });
+      // The idle mark is taken, and the socket unref'd, a turn later, once the last
+      // stream's own frames (RST_STREAM, WINDOW_UPDATE) were written — and only if no
+      // stream started meanwhile: a caller sending request after request did a ref() and
+      // an unref() (native calls through the TLS socket) and made a closure per request.
+      if (!this.idleSoon) {
+        this.idleSoon = true;
+        setImmediate(settleIdle, this);
+      }
       if (!this.isClosed) {
-        this.updateRef();
         this.armIdle();
         connectionState(this.info, false);
       }
@@ -302,6 +309,17 @@ export class H2Session {
     this.refd = want;
     if (want) this.session.ref();
     else this.session.unref();
+  }
+
+  /** {@link settleIdle} is scheduled. */
+  idleSoon = false;
+
+  /** A turn after its last stream ended, and still idle: the idle mark, and the socket unref'd. */
+  settleIdle(): void {
+    this.idleSoon = false;
+    if (this.streams.size > 0 || this.isClosed) return;
+    this.idleMark = { read: handleBytes(this.socket, 'bytesRead'), written: handleBytes(this.socket, 'bytesWritten') - this.controlOut };
+    this.updateRef();
   }
 
   /** The session's socket is ref'd (only {@link updateRef} and the constructor change it). */

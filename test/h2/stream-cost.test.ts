@@ -62,10 +62,11 @@ function listeners(s: http2.ClientHttp2Stream, base: Record<string, number>): Re
  * Counts live timers of `ms` ≥ `min` armed while `fn` runs (LongTimer calls the global
  * setTimeout; unref'd timers are not in process.getActiveResourcesInfo()).
  */
-async function countingTimers<R>(min: number, fn: (live: () => number) => Promise<R>): Promise<R> {
+async function countingTimers<R>(min: number, fn: (live: () => number, armed: () => number) => Promise<R>): Promise<R> {
   const set = globalThis.setTimeout;
   const clear = globalThis.clearTimeout;
   const live = new Set<unknown>();
+  let armed = 0;
   globalThis.setTimeout = ((cb: (...a: unknown[]) => void, ms?: number, ...rest: unknown[]) => {
     const t: NodeJS.Timeout = set(
       (...a: unknown[]) => {
@@ -75,7 +76,10 @@ async function countingTimers<R>(min: number, fn: (live: () => number) => Promis
       ms,
       ...rest,
     );
-    if ((ms ?? 0) >= min) live.add(t);
+    if ((ms ?? 0) >= min) {
+      live.add(t);
+      armed++;
+    }
     return t;
   }) as typeof setTimeout;
   globalThis.clearTimeout = ((t?: NodeJS.Timeout | string | number) => {
@@ -83,7 +87,10 @@ async function countingTimers<R>(min: number, fn: (live: () => number) => Promis
     clear(t);
   }) as typeof clearTimeout;
   try {
-    return await fn(() => live.size);
+    return await fn(
+      () => live.size,
+      () => armed,
+    );
   } finally {
     globalThis.setTimeout = set;
     globalThis.clearTimeout = clear;
@@ -130,16 +137,20 @@ describe('h2 per-stream cost (counted)', () => {
   it('a GET: seven listeners (no continue); one timer for all the streams in flight, not one each', T, async () => {
     const r = await rig();
     try {
-      ok(await settle(r.client, r.fs.url('/ok'))); // the connection and its session timers exist
       const release = holdRoute(r.fs);
       await capturingStreams(async (streams) => {
         // Long timers (the 300 s defaults; the session's own are 50 ms and 30 s): one for all
-        // four streams (it was one per stream before the shared timer).
-        const pending = await countingTimers(100_000, async (live) => {
+        // four streams (it was one per stream before the shared timer), and the one the
+        // first request armed: it stays armed after that stream ended, and the streams
+        // after it, due later, need no other.
+        const pending = await countingTimers(100_000, async (live, armed) => {
+          ok(await settle(r.client, r.fs.url('/ok'))); // the connection and its session timers exist
+          streams.length = 0;
           const p = [1, 2, 3, 4].map(() => settle(r.client, r.fs.url('/hold')));
           await new Promise((res) => setTimeout(res, 80));
           assert.equal(streams.length, 4);
           assert.equal(live(), 1, 'the streams share one timer');
+          assert.equal(armed(), 1, 'and it was armed once');
           return p;
         });
         release();
@@ -147,6 +158,19 @@ describe('h2 per-stream cost (counted)', () => {
           assert.deepEqual(listeners(s, baseline), { headers: 1, response: 1, data: 1, trailers: 1, end: 1, error: 1, close: 1 });
         }
         for (const p of pending) ok(await p);
+      });
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('requests one after another on one connection arm no timer each (the last stream ending leaves the shared timer armed)', T, async () => {
+    const r = await rig();
+    try {
+      ok(await settle(r.client, r.fs.url('/ok')));
+      await countingTimers(100_000, async (_live, armed) => {
+        for (let i = 0; i < 20; i++) ok(await settle(r.client, r.fs.url('/ok')));
+        assert.ok(armed() <= 1, `20 requests in a row armed ${armed()} long timers`);
       });
     } finally {
       await r.close();
