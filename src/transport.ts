@@ -27,7 +27,7 @@ import { decodeResponse } from './decompress.js';
 import { Dialer, type DialerOptions } from './dial/index.js';
 import type { TlsOption, TransportOptions, TransportStats } from './transport-options.js';
 import { closedError, invalidArg, ProtocolError, redactUrl } from './errors.js';
-import { hostPort, unbracket } from './host.js';
+import { hostPort } from './host.js';
 import {
   checkCount,
   checkDuration,
@@ -58,6 +58,7 @@ import { ProxyResolver } from './proxy.js';
 import type { Response } from './response.js';
 import { checkOutgoingRequest, headerFlat, type OutgoingRequest, type RoundTripper } from './round-tripper.js';
 import { Timings } from './timings.js';
+import { TargetMemo } from './url-target.js';
 import { tlsOptionsKey } from './tls.js';
 import { emit } from './trace.js';
 import { replayWire, startWire, watchWire, wireChannels } from './wire.js';
@@ -224,14 +225,16 @@ export class Transport implements RoundTripper {
     else this.exchange1(at, lease, lease.conn);
   };
 
+  /** The routing facts of the URL last sent (one URL object shared by a client's requests to one string). */
+  private readonly targets = new TargetMemo();
+
   /** Everything about a request that does not change between its attempts. */
   private prepare(req: OutgoingRequest, budget: Budget): Attempt {
     if (this.isClosed) throw closedError('transport', { method: req.method, url: req.url });
     const timeouts = req.timeouts === undefined ? this.timeouts : resolveTimeouts(this.timeouts, req.timeouts);
     const url = req.url;
-    const https = url.protocol === 'https:';
-    const host = unbracket(url.hostname);
-    const port = url.port === '' ? (https ? 443 : 80) : Number(url.port);
+    const t = this.targets.of(url);
+    const { https, host, port } = t;
     const socketPath = this.socketPathFor(url);
     const proxy = socketPath === undefined ? this.proxy.resolve(url) : undefined;
     const tlsOpts = https ? this.tlsFor(host, port) : undefined;
@@ -246,7 +249,7 @@ export class Transport implements RoundTripper {
       multiplex,
       alpn: https && this.allowH2 ? H2_ALPN : undefined,
       method: req.method,
-      url: url.href,
+      url: t.href,
       budget,
       https,
       host,
@@ -257,10 +260,10 @@ export class Transport implements RoundTripper {
       trace: req.trace,
       key:
         proxy === undefined && socketPath === undefined && (tlsOpts === undefined || tlsOpts === this.tlsOption)
-          ? this.plainKey(https, host, port, tlsOpts)
+          ? (t.directKey ??= this.plainKey(https, host, port, tlsOpts))
           : poolKey(https, host, port, proxy, tlsOpts, socketPath),
-      target: proxy !== undefined && !https ? absoluteForm(url) : url.search === '' ? url.pathname : url.pathname + url.search,
-      originTarget: url.search === '' ? url.pathname : url.pathname + url.search,
+      target: proxy !== undefined && !https ? absoluteForm(url) : t.path,
+      originTarget: t.path,
       headers,
       callerHeaders,
       body,

@@ -6,6 +6,7 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Client, type OutgoingRequest, Transport } from '../src/index.js';
 import { UrlMemo } from '../src/request-init.js';
+import { TargetMemo } from '../src/url-target.js';
 import { FaultServer } from '../src/testing/index.js';
 
 const T = { timeout: 15_000 };
@@ -89,6 +90,51 @@ describe('a client with user code in its chain never shares a URL', () => {
     } finally {
       await client.close();
       await fs.close();
+    }
+  });
+});
+
+describe('TargetMemo (the transport reads a URL object once while its href stays)', () => {
+  it('the same object: the same target; changed in place: read again', () => {
+    const m = new TargetMemo();
+    const u = new URL('https://[::1]:8443/a?x=1');
+    const t = m.of(u);
+    assert.deepEqual({ https: t.https, host: t.host, port: t.port, path: t.path }, { https: true, host: '::1', port: 8443, path: '/a?x=1' });
+    assert.equal(m.of(u), t);
+    u.pathname = '/b';
+    u.search = '';
+    const t2 = m.of(u);
+    assert.notEqual(t2, t);
+    assert.equal(t2.path, '/b');
+    u.port = '';
+    assert.equal(m.of(u).port, 443);
+    const other = new URL('http://127.0.0.1/c');
+    assert.deepEqual({ https: m.of(other).https, port: m.of(other).port, path: m.of(other).path }, { https: false, port: 80, path: '/c' });
+  });
+
+  it('on the wire: an interceptor sending one URL object it changes between requests reaches each path it set', T, async () => {
+    const a = await FaultServer.start();
+    const b = await FaultServer.start();
+    const shared = new URL(a.url('/echo?n=0'));
+    const client = new Client({
+      transport: new Transport(),
+      interceptors: [(req: OutgoingRequest, next) => next({ ...req, url: shared })],
+    });
+    try {
+      const seen: string[] = [];
+      for (let i = 1; i <= 3; i++) {
+        shared.search = `?n=${i}`;
+        if (i === 3) shared.port = new URL(b.url('/')).port; // another origin: another connection
+        const res = await client.request(a.url('/ignored'));
+        const echo = JSON.parse(await res.text()) as { target: string; connectionId: number };
+        seen.push(`${echo.target}@${i === 3 ? 'b' : 'a'}`);
+      }
+      assert.deepEqual(seen, ['/echo?n=1@a', '/echo?n=2@a', '/echo?n=3@b']);
+      assert.equal(b.requests.length, 1, 'the third request went to the second server');
+    } finally {
+      await client.close();
+      await a.close();
+      await b.close();
     }
   });
 });
