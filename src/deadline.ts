@@ -795,6 +795,13 @@ export class SharedTimer {
     this.clocks.delete(clock);
   }
 
+  /** Its owner is gone (a closed connection): a timer no clock needs is disarmed now, not at its time. */
+  release(): void {
+    if (this.clocks.size > 0) return;
+    this.timer.cancel();
+    this.armedFor = Number.POSITIVE_INFINITY;
+  }
+
   private fire(): void {
     this.armedFor = Number.POSITIVE_INFINITY;
     const t = now();

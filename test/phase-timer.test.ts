@@ -142,3 +142,50 @@ test('a clock run by the shared timer may set another slot, dispose a sibling or
   a.dispose();
   late?.dispose();
 });
+
+test('the last clock going leaves the shared timer armed (a new clock due later arms nothing); release() disarms it once no clock is left', T, async () => {
+  const shared = new SharedTimer();
+  const set = globalThis.setTimeout;
+  const clear = globalThis.clearTimeout;
+  let armed = 0;
+  let cleared = 0;
+  globalThis.setTimeout = ((...a: Parameters<typeof setTimeout>) => {
+    armed++;
+    return set(...a);
+  }) as typeof setTimeout;
+  globalThis.clearTimeout = ((t?: NodeJS.Timeout) => {
+    cleared++;
+    clear(t);
+  }) as typeof clearTimeout;
+  try {
+    const fired: string[] = [];
+    const a = new PhaseClock(1, () => fired.push('a'), shared);
+    a.after(0, 10_000);
+    a.dispose();
+    const b = new PhaseClock(1, () => fired.push('b'), shared);
+    b.after(0, 10_001);
+    assert.equal(armed, 1, 'one setTimeout for the two clocks in a row');
+    assert.equal(cleared, 0);
+    // A clock still on it: release() leaves the timer to it.
+    shared.release();
+    assert.equal(cleared, 0);
+    b.dispose();
+    shared.release();
+    assert.equal(cleared, 1, 'released with no clock: disarmed');
+    assert.deepEqual(fired, []);
+  } finally {
+    globalThis.setTimeout = set;
+    globalThis.clearTimeout = clear;
+  }
+  // A timer left armed by a dropped clock fires, finds nothing, and a clock after it still fires on time.
+  const fired: number[] = [];
+  const c = new PhaseClock(1, () => {}, shared);
+  c.after(0, 20);
+  c.dispose();
+  const t0 = performance.now();
+  const d = new PhaseClock(1, () => fired.push(performance.now() - t0), shared);
+  d.after(0, 60);
+  await sleep(120);
+  assert.equal(fired.length, 1);
+  assert.ok(fired[0]! >= 58 && fired[0]! < 110, `fired at ${Math.round(fired[0]!)} ms`);
+});

@@ -161,6 +161,7 @@ export function markClosed(conn: H2Session): void {
   if (conn.isClosed) return;
   conn.isClosed = true;
   conn.clock.dispose();
+  conn.streamTimer.release();
   retire(conn.handle, conn.socket);
   conn.handle = undefined;
   if (channels.connectionClose.hasSubscribers) channels.connectionClose.publish({ connection: conn.info });
