@@ -334,6 +334,13 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     this.requestWritten = true;
   }
 
+  /** Writer callback: a body piece goes to a socket that took everything before it: the write-idle clock starts now. */
+  onWriteStart(): void {
+    const req = this.req;
+    if (req === undefined || this.channel !== undefined || this.clock.dueAt(WRITE_IDLE) === Number.POSITIVE_INFINITY) return;
+    this.startWriteIdle(req, now());
+  }
+
   /**
    * Writer callback: a write left bytes waiting. Look again
    * soon: a shrinking count is progress inside that write (see `writeStalled`).

@@ -47,6 +47,12 @@ export type BodyChunk = Uint8Array | ArrayBufferView | ArrayBuffer | string;
 /** The connection side of a writer. */
 export interface WriterOwner {
   onBytesWritten(): void;
+  /**
+   * A piece of a stream body is handed to the socket while nothing of the request waits in
+   * node's or libuv's queue: the wait to flush starts now. The time the source took before
+   * it is the caller's own wait, never the peer's (SPEC §3).
+   */
+  onWriteStart(): void;
   /** A write returned false: bytes wait to be flushed (not called when the socket took everything). */
   onWriteWait(): void;
   /** Waiting bytes were flushed ('drain') while the request is being written. */
@@ -253,6 +259,10 @@ export class RequestWriter implements TurnEnd {
         if (chunk.byteLength === 0) continue;
         sent += chunk.byteLength;
         if (!chunked && sent > length) throw bodyTooLong(length);
+        // Everything before was taken (bytes the kernel holds count as written, as Go's
+        // WriteByteTimeout): the write-idle clock starts with this piece, not at its last
+        // look, which may have been long before while the source was slow (adv11).
+        if (this.unflushed() === 0) this.owner.onWriteStart();
         let more: boolean;
         if (chunked) {
           s.cork();
