@@ -43,8 +43,10 @@ export function onData(hs: H2Stream, chunk: Buffer): void {
     return;
   }
   if (hs.clock.dueAt(READ_IDLE) !== Number.POSITIVE_INFINITY) hs.clock.after(READ_IDLE, hs.req.timeouts.readIdleTimeout);
-  if (!ch.push(chunk, true)) {
-    // Backpressure: not reading the stream keeps its receive window shut (SPEC §13).
+  if (!ch.push(chunk, true) && !hs.remoteEnded) {
+    // Backpressure: not reading the stream keeps its receive window shut (SPEC §13). Once
+    // the peer ended the stream there is no window to keep shut: what node holds is taken
+    // (h2/stream.ts drainEnded).
     hs.stream?.pause();
     hs.setParked(true);
     hs.clock.unset(RATE);

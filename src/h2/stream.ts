@@ -89,12 +89,30 @@ let protoPush: ((chunk: unknown, encoding?: BufferEncoding) => boolean) | undefi
  */
 function pushSpy(this: SpiedStream, chunk: unknown, encoding?: BufferEncoding): boolean {
   if (chunk === null) {
-    if (!this.closed) this[REMOTE_ENDED] = true;
+    if (!this.closed) {
+      this[REMOTE_ENDED] = true;
+      const more = protoPush!.call(this, chunk, encoding);
+      drainEnded(this);
+      return more;
+    }
   } else {
     // What node handed on, against what nghttp2 counted: tells a surplus (see `dataMark`).
     this[OWNER].session.dataIn += (chunk as Buffer).length;
   }
   return protoPush!.call(this, chunk, encoding);
+}
+
+/**
+ * The peer's END_STREAM came while the body waits for its reader (the stream paused, the
+ * rest in node's buffer): the whole rest is here and no window is left to keep shut, so it
+ * goes to the body channel now. Left in node's stream, an RST_STREAM(NO_ERROR) right after
+ * it (RFC 9113 §8.1: "stop your upload") dropped it, and the body stalled until
+ * readIdleTimeout (eleventh attack F1: 81 920 of 200 000 bytes).
+ */
+function drainEnded(s: SpiedStream): void {
+  if (s[OWNER].channel === undefined || !s.isPaused()) return;
+  // read() in paused mode emits 'data' (onData, which no longer pauses a remote-ended stream).
+  while (s.readableLength > 0 && s.read() !== null);
 }
 
 // The stream's listeners: one function each for every stream, never a closure per stream
