@@ -16,6 +16,7 @@
 import type * as tls from 'node:tls';
 import type { Connection } from './conn/connection.js';
 import type { WritableBody } from './conn/writer.js';
+import { dropUnsentSource } from './conn/body-error.js';
 import type { Budget } from './deadline.js';
 import type { H2Session } from './h2/session.js';
 import type { TransportTimeouts } from './options.js';
@@ -107,7 +108,11 @@ export class Attempt implements DialOptions, Wanter<AnyConn> {
     void SETTLED.then(() => this.exchange(this, lease));
   }
 
+  /** The pool could not give it a connection (dial failure, pool timeout): the body will not be written. */
   failed(err: Error): void {
+    // A stream body no connection will read is the request's to close (a file stream's
+    // descriptor stayed open per request refused, eleventh attack F4).
+    dropUnsentSource(this.body);
     this.reject(err);
   }
 }

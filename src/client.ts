@@ -217,9 +217,18 @@ export class Client<T extends RoundTripper = Transport> {
           (err: unknown) => failed(budget, info, err),
         );
       },
-      (err: unknown) => failed(budget, info, err),
+      (err: unknown) => {
+        discardBody(req);
+        return failed(budget, info, err);
+      },
     );
   }
+}
+
+/** The call failed: a stream body it never opened for a send is destroyed (eleventh attack F4). */
+function discardBody(req: OutgoingRequest): void {
+  const body = req.body;
+  if (body instanceof PreparedOutgoingBody) body.prepared.discard?.();
 }
 
 /** The call failed: the budget is finished, its own failure (timeout, abort) wins. */

@@ -14,7 +14,7 @@
 
 import { Readable } from 'node:stream';
 import type { WritableBody } from './conn/writer.js';
-import { asBytes } from './conn/body-error.js';
+import { asBytes, destroySource } from './conn/body-error.js';
 import { HourglassError, invalidArg, redactUrl } from './errors.js';
 import { describeValue } from './options.js';
 import { validateHeaderName, validateHeaderValue, validateMethod } from './http1/index.js';
@@ -53,6 +53,8 @@ export interface PreparedBody {
   /** Whether the body can be sent again. */
   readonly replayable: boolean;
   readonly present: boolean;
+  /** The request failed: a stream body never opened for a send is destroyed (its file descriptor, eleventh attack F4). */
+  discard?(): void;
 }
 
 /** Parses and checks a request URL. */
@@ -270,6 +272,11 @@ export function prepareBody(body: BodyOrFactory): PreparedBody {
       if (used) throw notReplayable();
       used = true;
       return toWritable(body, headers);
+    },
+    discard: () => {
+      if (used) return;
+      used = true;
+      if (body instanceof Readable) destroySource(body);
     },
   };
 }

@@ -57,6 +57,7 @@ import { type ConnectOptions as DialOptions, connectSocket, type DialMarks, read
 import { ProxyResolver } from './proxy.js';
 import type { Response } from './response.js';
 import { checkOutgoingRequest, headerFlat, type OutgoingRequest, type RoundTripper } from './round-tripper.js';
+import { failOnSourceError } from './conn/body-error.js';
 import { Timings } from './timings.js';
 import { TargetMemo } from './url-target.js';
 import { tlsOptionsKey } from './tls.js';
@@ -241,6 +242,7 @@ export class Transport implements RoundTripper {
     const callerHeaders = headerFlat(req.headers);
     const source = req.body;
     const { headers, compress, closeAfter, body } = requestHead(req.method, url, callerHeaders, openBody(source, callerHeaders), this);
+    failOnSourceError(body, budget);
     if (proxy !== undefined && !https) addProxyAuth(headers, proxy);
     // Proxy credentials are for the proxy: never send them through a CONNECT tunnel to the origin.
     else if (proxy !== undefined) dropProxyAuth(headers);
@@ -282,7 +284,10 @@ export class Transport implements RoundTripper {
   private attempt(at: Attempt): Promise<Response> {
     const budget = at.budget;
     if (budget.failure !== undefined) return Promise.reject(budget.failure);
-    if (at.n > 0 && at.source !== undefined && at.source.replayable) at.body = openBody(at.source, at.callerHeaders);
+    if (at.n > 0 && at.source !== undefined && at.source.replayable) {
+      at.body = openBody(at.source, at.callerHeaders);
+      failOnSourceError(at.body, budget);
+    }
     if (at.trace !== undefined) emit(at.trace, 'getConn', { hostPort: `${at.host}:${at.port}` });
     // A stale-connection retry or an h2 replay is invisible: its timings keep the real
     // start, so the time lost on the dead connection is a wait for a connection (HAR blocked).

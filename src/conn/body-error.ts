@@ -94,3 +94,74 @@ export function watchSourceError(source: unknown, fail: (err: unknown) => void):
 }
 
 function noop(): void {}
+
+/**
+ * Stream body sources no longer the request's: written whole, or let go by hourglass itself
+ * (an abandoned upload destroys its source, which may then emit an AbortError that is no
+ * failure of the body).
+ */
+const SENT = new WeakSet<object>();
+
+/** `source` was written whole (called by the uploaders before the last byte goes). */
+export function markBodySent(source: object): void {
+  SENT.add(source);
+}
+
+/** An uploader stops pulling `source` early (its exchange ended): what the source emits after is not the request's error. */
+export function releaseSource(source: unknown): void {
+  if (typeof source === 'object' && source !== null) SENT.add(source);
+}
+
+/** Whether `source` is no longer the request's ({@link markBodySent}, {@link releaseSource}, {@link destroySource}). */
+export function isReleased(source: unknown): boolean {
+  return typeof source === 'object' && source !== null && SENT.has(source);
+}
+
+/** {@link bodyBytes} in an uploader's loop: a piece it refuses lets the source go first (leaving the loop destroys it). */
+export function pieceBytes(source: unknown, piece: unknown): Uint8Array {
+  try {
+    return bodyBytes(piece);
+  } catch (err) {
+    releaseSource(source);
+    throw err;
+  }
+}
+
+/** {@link bodyTooLong} in an uploader's loop, the source let go first. */
+export function overrun(source: unknown, length: number): HourglassError {
+  releaseSource(source);
+  return bodyTooLong(length);
+}
+
+/** Destroys a body source hourglass gives up on; what it emits after is not the request's error. */
+export function destroySource(source: unknown): void {
+  const src = source as { destroy?: (err?: Error) => void; destroyed?: boolean } | null;
+  if (src === null || typeof src !== 'object' || typeof src.destroy !== 'function') return;
+  SENT.add(src);
+  if (src.destroyed !== true) src.destroy();
+}
+
+/**
+ * From the moment the transport takes a stream body until the request is over: an 'error'
+ * of an event-emitting source, while the body is not yet written whole, fails the request
+ * at once (`fail`, the request's budget: whatever holds it then is cancelled) with
+ * HG_REQUEST_BODY — while the request waits for a connection or for `100 Continue`, when
+ * no pump listens yet (the error was uncaught: a crash, and the request ended late or at a
+ * timeout), and after the response head, when the upload's own failure no longer fails
+ * the exchange (issue #16, eleventh attack F3/F6). The listener stays on the source (once):
+ * an error after the request is over finds the budget finished and is dropped, not thrown.
+ */
+export function failOnSourceError(body: { kind: string; source?: unknown }, budget: { abort(err: HourglassError): void }): void {
+  if (body.kind !== 'stream') return;
+  const source = body.source;
+  if (!isEmitter(source)) return;
+  source.once('error', (err) => {
+    if (!SENT.has(source)) budget.abort(requestBodyError(err));
+  });
+}
+
+/** Destroys a stream body's source that will not be written (its request failed before a connection). */
+export function dropUnsentSource(body: { kind: string; source?: unknown }): void {
+  if (body.kind !== 'stream' || SENT.has(body.source as object)) return;
+  destroySource(body.source);
+}

@@ -30,7 +30,7 @@
 
 import type { Socket } from 'node:net';
 import { CRLF, chunkHeader, LAST_CHUNK, serializeRequestHead } from '../http1/index.js';
-import { bodyBytes, bodyTooLong, bodyTooShort, requestBodyError, watchSourceError } from './body-error.js';
+import { bodyBytes, bodyTooShort, destroySource, isReleased, markBodySent, overrun, pieceBytes, releaseSource, requestBodyError, watchSourceError } from './body-error.js';
 import { kernelSendQueue } from './kernel-queue.js';
 import type { ExchangeScope } from './async-context.js';
 import { atTurnEnd, type TurnEnd } from './turn.js';
@@ -219,8 +219,7 @@ export class RequestWriter implements TurnEnd {
     const body = this.body;
     this.body = NO_BODY;
     if (body.kind === 'stream') {
-      const src = body.source as { destroy?: (err?: Error) => void };
-      if (typeof src.destroy === 'function') src.destroy();
+      destroySource(body.source);
     }
     this.wake();
   }
@@ -247,18 +246,19 @@ export class RequestWriter implements TurnEnd {
     const chunked = length < 0;
     let sent = 0;
     const unwatch = watchSourceError(source, (err) => {
-      if (this.abandoned) return;
+      if (this.abandoned || isReleased(source)) return;
       this.flushed(requestBodyError(err));
       this.wake();
     });
     try {
       for await (const piece of source) {
-        if (this.abandoned || this.done || s.destroyed) return;
-        const chunk = bodyBytes(piece);
+        // Leaving the loop early destroys the source (its iterator's return): not the body's failure.
+        if (this.abandoned || this.done || s.destroyed) return void releaseSource(source);
+        const chunk = pieceBytes(source, piece);
         // Framing counts bytes: a Uint16Array's `length` is not its size on the wire.
         if (chunk.byteLength === 0) continue;
         sent += chunk.byteLength;
-        if (!chunked && sent > length) throw bodyTooLong(length);
+        if (!chunked && sent > length) throw overrun(source, length);
         // Everything before was taken (bytes the kernel holds count as written, as Go's
         // WriteByteTimeout): the write-idle clock starts with this piece, not at its last
         // look, which may have been long before while the source was slow (adv11).
@@ -278,11 +278,12 @@ export class RequestWriter implements TurnEnd {
           await new Promise<void>((resolve) => {
             this.drainWaiter = resolve;
           });
-          if (this.abandoned || this.done || s.destroyed) return;
+          if (this.abandoned || this.done || s.destroyed) return void releaseSource(source);
         }
       }
       if (this.abandoned || this.done || s.destroyed) return;
       if (!chunked && sent !== length) throw bodyTooShort(sent, length);
+      markBodySent(source);
       s.write(chunked ? LAST_CHUNK : Buffer.alloc(0), this.onFlushed);
       this.queued = true;
     } catch (err) {

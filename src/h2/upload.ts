@@ -31,7 +31,7 @@
 
 import type { ClientHttp2Stream } from 'node:http2';
 import type { BodyChunk, WritableBody } from '../conn/writer.js';
-import { bodyBytes, bodyTooLong, bodyTooShort, requestBodyError, watchSourceError } from '../conn/body-error.js';
+import { bodyTooShort, destroySource, isReleased, markBodySent, overrun, pieceBytes, releaseSource, requestBodyError, watchSourceError } from '../conn/body-error.js';
 import { now } from '../deadline.js';
 
 /** Piece sizes (bytes): the most and the least. */
@@ -129,8 +129,7 @@ export class Upload {
     if (this.done || this.abandoned) return;
     this.abandoned = true;
     if (this.body.kind === 'stream') {
-      const src = this.body.source as { destroy?: (err?: Error) => void };
-      if (typeof src.destroy === 'function') src.destroy();
+      destroySource(this.body.source);
     }
     this.wake();
   }
@@ -149,33 +148,36 @@ export class Upload {
     const s = this.stream;
     let sent = 0;
     const unwatch = watchSourceError(source, (err) => {
-      if (this.abandoned) return;
+      if (this.abandoned || isReleased(source)) return;
       this.finish(requestBodyError(err));
       this.wake();
     });
     try {
       for await (const piece of source) {
-        if (this.stopped || this.done) return;
-        const chunk = bodyBytes(piece);
+        // Leaving the loop early destroys the source (its iterator's return): not the body's failure.
+        if (this.stopped || this.done) return void releaseSource(source);
+        const chunk = pieceBytes(source, piece);
         if (chunk.byteLength === 0) continue;
         sent += chunk.byteLength;
-        if (length >= 0 && sent > length) throw bodyTooLong(length);
+        if (length >= 0 && sent > length) throw overrun(source, length);
         for (let off = 0; off < chunk.byteLength; ) {
           const size = Math.min(this.pieceNow(), chunk.byteLength - off);
           const part = size === chunk.byteLength ? chunk : chunk.subarray(off, off + size);
           off += size;
           if (length >= 0 && sent === length && off >= chunk.byteLength) {
             // The last bytes: END_STREAM rides on this DATA frame (no empty frame after it).
+            markBodySent(source);
             this.owner.uploadProgress(); // the wait to flush starts now (see writePiece)
             s.end(part, () => this.finish(undefined));
             return;
           }
           await this.writePiece(part);
-          if (this.stopped || this.done) return;
+          if (this.stopped || this.done) return void releaseSource(source);
         }
       }
       if (this.stopped || this.done) return;
       if (length >= 0 && sent !== length) throw bodyTooShort(sent, length);
+      markBodySent(source);
       s.end(() => this.finish(undefined));
     } catch (err) {
       if (this.abandoned) return;
