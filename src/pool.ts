@@ -69,6 +69,13 @@ export interface Pooled {
    * leases it may have at the same time right now (0 while it takes no new stream).
    */
   streamSlots?(): number;
+  /**
+   * A shared connection that takes no lease now but may soon, within a bounded time (an
+   * HTTP/2 peer allowing 0 streams for now: it closes after `h2.settingsTimeout` if it
+   * still does). Waiters wait for it as for a dial in progress instead of dialing another
+   * (each new one would be the same: a dial per ms, eleventh attack F2).
+   */
+  awaitingSlots?(): boolean;
   /** @internal — leases handed out on a shared connection (owned by the pool). */
   poolLeases?: number;
 }
@@ -111,6 +118,13 @@ export interface HostStats {
   waiting: number;
   /** Streams in flight on multiplexed (HTTP/2) connections; present only where there are such connections. */
   streams?: number;
+}
+
+/** Shared connections of `host` that take no stream now but may soon ({@link Pooled.awaitingSlots}). */
+function awaiting<T extends Pooled>(host: { shared: T[] }): number {
+  let n = 0;
+  for (const c of host.shared) if (c.awaitingSlots?.() === true) n++;
+  return n;
 }
 
 /** Slots a dial of a host that multiplexes is expected to bring (SPEC §13: 100 before SETTINGS). */
@@ -362,7 +376,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     if (pending !== undefined) {
       w.dial = pending;
       w.joined = true;
-    } else if (this.canDial(host)) {
+    } else if (this.canDial(host) && awaiting(host) * EXPECTED_SLOTS < host.waiters.length) {
       w.dial = this.startDial(host, opts);
     } else {
       w.poolTimeout = poolTimeout;
@@ -396,6 +410,27 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     if (host === undefined || conn.poolState !== 'shared') return;
     this.serveShared(host, conn);
     this.pumpDials(host);
+  }
+
+  /**
+   * Fails every request waiting for a connection to `key`, each with its own error
+   * (`err(method, url)`): the host's connections will not serve them. Pending dials no
+   * waiter needs any more are cancelled.
+   */
+  failWaiters(key: string, err: (method: string, url: string) => Error): void {
+    const host = this.hosts.get(key);
+    if (host === undefined) return;
+    for (const w of host.waiters.drain()) {
+      if (w.settled) continue;
+      w.settle();
+      w.fail(err(w.budget.method, w.budget.url));
+    }
+    host.waiterGone();
+    for (const d of host.dials) {
+      host.abandoned.add(d);
+      d.abort(closedError('dial (no waiter left)'));
+    }
+    this.forgetIfEmpty(host);
   }
 
   /** A connection finished its exchange and may be reused. */
@@ -626,8 +661,10 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
   private pumpDials(host: HostEntry<T, D>): void {
     // A multiplexing host needs one dial per EXPECTED_SLOTS waiters, not one each.
     const per = host.proto === 'multi' ? EXPECTED_SLOTS : 1;
-    while (host.waiters.length > host.dialing * per && this.canDial(host) && !this.isClosed) {
-      const w = host.waiters.at(host.dialing * per)!;
+    // Connections that may soon take streams count as dials in progress.
+    const soon = awaiting(host);
+    while (host.waiters.length > (host.dialing + soon) * per && this.canDial(host) && !this.isClosed) {
+      const w = host.waiters.at((host.dialing + soon) * per)!;
       // Started by whoever freed the slot (a failed dial, a closed connection): the dial
       // and its trace hooks belong to the waiter it is for.
       w.dial = w.runInAsyncScope(this.startDial, this, host, w.opts);

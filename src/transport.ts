@@ -86,6 +86,16 @@ export class Transport implements RoundTripper {
     leaseEnded: (s) => this.pool.releaseLease(s),
     slotsChanged: (s) => this.pool.slotsChanged(s),
     sessionClosed: (s) => this.pool.closed(s),
+    noStreamsAllowed: (s) =>
+      this.pool.failWaiters(
+        s.key,
+        (method, url) =>
+          new ProtocolError('stream-refused', `the server allowed no HTTP/2 stream (SETTINGS_MAX_CONCURRENT_STREAMS 0) on two connections in a row, each for h2.settingsTimeout (${this.h2.settingsTimeout} ms)`, {
+            requestSent: false,
+            method,
+            url,
+          }),
+      ),
   };
   private readonly tlsOption: TlsOption | undefined;
   private readonly idleConnTimeout: number;

@@ -124,6 +124,7 @@ export function onSettings(conn: H2Session): void {
   conn.gotSettings = true;
   if (first) conn.clock.unset(SETTINGS);
   conn.hint.maxStreams = Math.min(conn.peerLimit(), SLOTS_BEFORE_SETTINGS);
+  if (conn.peerLimit() > 0) conn.hint.zeroCloses = 0;
   // A peer allowing 0 streams: if it still does after settingsTimeout, close (SPEC §13).
   if (conn.streamSlots() === 0 && conn.clock.dueAt(ZERO) === Number.POSITIVE_INFINITY) {
     conn.clock.after(ZERO, conn.opts.settingsTimeout === Number.POSITIVE_INFINITY ? 10_000 : conn.opts.settingsTimeout);
@@ -142,7 +143,14 @@ export function onClock(conn: H2Session, slot: number): void {
     return;
   }
   if (slot === ZERO) {
-    if (conn.streamSlots() === 0 && conn.streams.size === 0 && !conn.goingAway && !conn.suspect) conn.close();
+    if (conn.streamSlots() === 0 && conn.streams.size === 0 && !conn.goingAway && !conn.suspect) {
+      // The waiters go to a new connection; when that one too allowed none, they fail (SPEC §13).
+      const second = (conn.hint.zeroCloses = (conn.hint.zeroCloses ?? 0) + 1) >= 2;
+      if (second) conn.hint.zeroCloses = 0;
+      // The waiters first: closing lets them dial again.
+      if (second) conn.owner?.noStreamsAllowed(conn);
+      conn.close();
+    }
     return;
   }
   if (slot === PING_DUE) {

@@ -53,6 +53,11 @@ export interface SessionOwner {
   slotsChanged(s: H2Session): void;
   /** The session closed; it must leave every list. */
   sessionClosed(s: H2Session): void;
+  /**
+   * The origin allowed no stream on two connections in a row, each for `settingsTimeout`:
+   * the requests waiting for it fail (SPEC §13), rather than wait on a third.
+   */
+  noStreamsAllowed(s: H2Session): void;
 }
 
 /** What a session needs to know of each of its streams. */
@@ -74,6 +79,8 @@ export interface SessionStream {
  */
 export interface OriginHint {
   maxStreams: number | undefined;
+  /** Connections in a row closed because the peer still allowed 0 streams after `settingsTimeout`. */
+  zeroCloses?: number;
 }
 
 // Streams before the peer's SETTINGS arrive, and when it sets no limit (SPEC §13): defined in
@@ -201,6 +208,17 @@ export class H2Session {
     this.idleSince = now();
     this.armIdle();
     if (channels.connectionOpen.hasSubscribers) channels.connectionOpen.publish({ connection: this.info });
+  }
+
+  /**
+   * The peer allows 0 streams for now (its SETTINGS, or what the last connection to the
+   * origin learned before they come): no slot, but the pool waits for this connection
+   * rather than dialing more — it closes once `settingsTimeout` passes with the limit still
+   * 0 (h2/health.ts ZERO) or without SETTINGS (phase `h2-settings`).
+   */
+  awaitingSlots(): boolean {
+    if (this.isClosed || this.failure !== undefined || this.goingAway || this.suspect || this.refusals >= 2) return false;
+    return this.gotSettings ? this.peerLimit() === 0 : this.hint.maxStreams === 0;
   }
 
   /** Streams it may carry at once right now (the pool's slots). */
