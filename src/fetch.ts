@@ -110,6 +110,13 @@ const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 async function resolveRequest(input: string | URL | Request, init: FetchInit): Promise<ResolvedRequest> {
   const fromRequest = input instanceof Request ? input : undefined;
   const url = fromRequest !== undefined ? fromRequest.url : input instanceof URL ? input.href : String(input);
+  // WHATWG fetch refuses credentials in the URL (a Request cannot be made from one; Node's
+  // fetch throws the same): they would become an Authorization header the caller did not
+  // set (eleventh attack F8). The client's own request() keeps curl's and Go's behaviour.
+  if (URL.canParse(url)) {
+    const u = new URL(url);
+    if (u.username !== '' || u.password !== '') throw new TypeError('Request cannot be constructed from a URL that includes credentials');
+  }
 
   let method = init.method ?? fromRequest?.method ?? 'GET';
   const upper = method.toUpperCase();
