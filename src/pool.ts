@@ -127,6 +127,14 @@ function awaiting<T extends Pooled>(host: { shared: T[] }): number {
   return n;
 }
 
+/** Nobody is left to use `host`'s pending dials: cancel them rather than keep sockets connecting. */
+function abandonDials(host: { dials: Set<DialHandle>; abandoned: Set<DialHandle> }): void {
+  for (const d of host.dials) {
+    host.abandoned.add(d);
+    d.abort(closedError('dial (no waiter left)'));
+  }
+}
+
 /** Slots a dial of a host that multiplexes is expected to bring (SPEC §13: 100 before SETTINGS). */
 const EXPECTED_SLOTS = 100;
 
@@ -426,10 +434,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       w.fail(err(w.budget.method, w.budget.url));
     }
     host.waiterGone();
-    for (const d of host.dials) {
-      host.abandoned.add(d);
-      d.abort(closedError('dial (no waiter left)'));
-    }
+    abandonDials(host);
     this.forgetIfEmpty(host);
   }
 
@@ -677,13 +682,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     const host = w.host;
     host.waiters.remove(w);
     host.waiterGone();
-    // Nobody is left to use a pending dial: cancel it rather than keep a socket connecting.
-    if (host.waiters.length === 0 && host.dials.size > 0) {
-      for (const d of host.dials) {
-        host.abandoned.add(d);
-        d.abort(closedError('dial (no waiter left)'));
-      }
-    }
+    if (host.waiters.length === 0) abandonDials(host);
   }
 
   private forgetIfEmpty(host: HostEntry<T, D>): void {

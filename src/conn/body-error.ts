@@ -4,8 +4,8 @@
  *
  * Owns: the uploaders' own checks of a body ({@link bodyTooLong}, {@link bodyTooShort},
  * {@link bodyBytes}: HG_INVALID_ARG; the same for MockTransport, testing/mock-body.ts),
- * {@link requestBodyError}, {@link watchSourceError} (a source's failure heard while the
- * upload waits for the peer, not only at its next pull), and {@link asBytes} (a body value's bytes, for request and
+ * {@link requestBodyError}, {@link failOnSourceError} (a source's failure heard whenever it
+ * comes, not only at an uploader's next pull) and the sources let go ({@link releaseSource}), and {@link asBytes} (a body value's bytes, for request and
  * response bodies alike).
  *
  * Never: passes a body source's error through as the request's own: a source that is
@@ -69,31 +69,12 @@ export function asBytes(v: unknown): Uint8Array | undefined {
 /** An event-emitting body source (a node Readable): its 'error' is heard while nothing pulls from it. */
 interface ErrorEmitter {
   once(event: 'error', fn: (err: unknown) => void): unknown;
-  removeListener(event: 'error', fn: (err: unknown) => void): unknown;
 }
 
 function isEmitter(v: unknown): v is ErrorEmitter {
   const o = v as Partial<ErrorEmitter> | null;
-  return typeof o === 'object' && o !== null && typeof o.once === 'function' && typeof o.removeListener === 'function';
+  return typeof o === 'object' && o !== null && typeof o.once === 'function';
 }
-
-/**
- * Calls `fail(err)` when an event-emitting `source` (a node Readable) emits 'error' while
- * the upload waits — for the socket to drain, for the peer's HTTP/2 window — rather than
- * pulling from it: the body's failure is the request's at once (HG_REQUEST_BODY), not at
- * `writeIdleTimeout` or the overall timeout when the next pull would have seen it (issue
- * #16, tenth attack). Returns the function that stops listening (call it when the pump
- * ends); a source that is no emitter (an async iterable) is pulled only, as before.
- */
-export function watchSourceError(source: unknown, fail: (err: unknown) => void): () => void {
-  if (!isEmitter(source)) return noop;
-  source.once('error', fail);
-  return () => {
-    source.removeListener('error', fail);
-  };
-}
-
-function noop(): void {}
 
 /**
  * Stream body sources no longer the request's: written whole, or let go by hourglass itself
@@ -102,19 +83,12 @@ function noop(): void {}
  */
 const SENT = new WeakSet<object>();
 
-/** `source` was written whole (called by the uploaders before the last byte goes). */
-export function markBodySent(source: object): void {
-  SENT.add(source);
-}
-
-/** An uploader stops pulling `source` early (its exchange ended): what the source emits after is not the request's error. */
+/**
+ * `source` is no longer the request's: written whole (the uploaders call this before the last
+ * byte goes), or left early by an uploader's loop (whose iterator's return destroys it).
+ */
 export function releaseSource(source: unknown): void {
   if (typeof source === 'object' && source !== null) SENT.add(source);
-}
-
-/** Whether `source` is no longer the request's ({@link markBodySent}, {@link releaseSource}, {@link destroySource}). */
-export function isReleased(source: unknown): boolean {
-  return typeof source === 'object' && source !== null && SENT.has(source);
 }
 
 /** {@link bodyBytes} in an uploader's loop: a piece it refuses lets the source go first (leaving the loop destroys it). */
@@ -137,7 +111,7 @@ export function overrun(source: unknown, length: number): HourglassError {
 export function destroySource(source: unknown): void {
   const src = source as { destroy?: (err?: Error) => void; destroyed?: boolean } | null;
   if (src === null || typeof src !== 'object' || typeof src.destroy !== 'function') return;
-  SENT.add(src);
+  releaseSource(src);
   if (src.destroyed !== true) src.destroy();
 }
 
@@ -148,7 +122,9 @@ export function destroySource(source: unknown): void {
  * HG_REQUEST_BODY — while the request waits for a connection or for `100 Continue`, when
  * no pump listens yet (the error was uncaught: a crash, and the request ended late or at a
  * timeout), and after the response head, when the upload's own failure no longer fails
- * the exchange (issue #16, eleventh attack F3/F6). The listener stays on the source (once):
+ * the exchange (issue #16, eleventh attack F3/F6) — and while an uploader waits for the socket
+ * to drain or the peer's window, when its next pull would come only at a timeout (tenth
+ * attack): the cancelled exchange wakes it. The listener stays on the source (once):
  * an error after the request is over finds the budget finished and is dropped, not thrown.
  */
 export function failOnSourceError(body: { kind: string; source?: unknown }, budget: { abort(err: HourglassError): void }): void {

@@ -30,7 +30,7 @@
 
 import type { Socket } from 'node:net';
 import { CRLF, chunkHeader, LAST_CHUNK, serializeRequestHead } from '../http1/index.js';
-import { bodyBytes, bodyTooShort, destroySource, isReleased, markBodySent, overrun, pieceBytes, releaseSource, requestBodyError, watchSourceError } from './body-error.js';
+import { bodyBytes, bodyTooShort, destroySource, overrun, pieceBytes, releaseSource, requestBodyError } from './body-error.js';
 import { kernelSendQueue } from './kernel-queue.js';
 import type { ExchangeScope } from './async-context.js';
 import { atTurnEnd, type TurnEnd } from './turn.js';
@@ -245,11 +245,6 @@ export class RequestWriter implements TurnEnd {
     const s = this.socket;
     const chunked = length < 0;
     let sent = 0;
-    const unwatch = watchSourceError(source, (err) => {
-      if (this.abandoned || isReleased(source)) return;
-      this.flushed(requestBodyError(err));
-      this.wake();
-    });
     try {
       for await (const piece of source) {
         // Leaving the loop early destroys the source (its iterator's return): not the body's failure.
@@ -283,14 +278,12 @@ export class RequestWriter implements TurnEnd {
       }
       if (this.abandoned || this.done || s.destroyed) return;
       if (!chunked && sent !== length) throw bodyTooShort(sent, length);
-      markBodySent(source);
+      releaseSource(source);
       s.write(chunked ? LAST_CHUNK : Buffer.alloc(0), this.onFlushed);
       this.queued = true;
     } catch (err) {
       if (this.abandoned) return;
       this.flushed(requestBodyError(err));
-    } finally {
-      unwatch();
     }
   }
 }

@@ -145,10 +145,12 @@ export function onClock(conn: H2Session, slot: number): void {
   if (slot === ZERO) {
     if (conn.streamSlots() === 0 && conn.streams.size === 0 && !conn.goingAway && !conn.suspect) {
       // The waiters go to a new connection; when that one too allowed none, they fail (SPEC §13).
-      const second = (conn.hint.zeroCloses = (conn.hint.zeroCloses ?? 0) + 1) >= 2;
-      if (second) conn.hint.zeroCloses = 0;
-      // The waiters first: closing lets them dial again.
-      if (second) conn.owner?.noStreamsAllowed(conn);
+      conn.hint.zeroCloses = (conn.hint.zeroCloses ?? 0) + 1;
+      if (conn.hint.zeroCloses >= 2) {
+        conn.hint.zeroCloses = 0;
+        // The waiters first: closing lets them dial again.
+        conn.owner?.noStreamsAllowed(conn);
+      }
       conn.close();
     }
     return;

@@ -87,12 +87,12 @@ export interface OriginHint {
 // h2/health.ts, which reads them too (it imports nothing from here at run time: no cycle).
 export { SLOTS_BEFORE_SETTINGS, SLOTS_WHEN_UNLIMITED };
 
-/** One HTTP/2 connection. */
 /** setImmediate's callback for {@link H2Session.settleIdle} (no closure per request). */
 function settleIdle(conn: H2Session): void {
   conn.settleIdle();
 }
 
+/** One HTTP/2 connection. */
 export class H2Session {
   readonly key: string;
   readonly session: http2.ClientHttp2Session;

@@ -31,7 +31,7 @@
 
 import type { ClientHttp2Stream } from 'node:http2';
 import type { BodyChunk, WritableBody } from '../conn/writer.js';
-import { bodyTooShort, destroySource, isReleased, markBodySent, overrun, pieceBytes, releaseSource, requestBodyError, watchSourceError } from '../conn/body-error.js';
+import { bodyTooShort, destroySource, overrun, pieceBytes, releaseSource, requestBodyError } from '../conn/body-error.js';
 import { now } from '../deadline.js';
 
 /** Piece sizes (bytes): the most and the least. */
@@ -147,11 +147,6 @@ export class Upload {
   private async pump(source: AsyncIterable<BodyChunk> | Iterable<BodyChunk>, length: number): Promise<void> {
     const s = this.stream;
     let sent = 0;
-    const unwatch = watchSourceError(source, (err) => {
-      if (this.abandoned || isReleased(source)) return;
-      this.finish(requestBodyError(err));
-      this.wake();
-    });
     try {
       for await (const piece of source) {
         // Leaving the loop early destroys the source (its iterator's return): not the body's failure.
@@ -166,7 +161,7 @@ export class Upload {
           off += size;
           if (length >= 0 && sent === length && off >= chunk.byteLength) {
             // The last bytes: END_STREAM rides on this DATA frame (no empty frame after it).
-            markBodySent(source);
+            releaseSource(source);
             this.owner.uploadProgress(); // the wait to flush starts now (see writePiece)
             s.end(part, () => this.finish(undefined));
             return;
@@ -177,13 +172,11 @@ export class Upload {
       }
       if (this.stopped || this.done) return;
       if (length >= 0 && sent !== length) throw bodyTooShort(sent, length);
-      markBodySent(source);
+      releaseSource(source);
       s.end(() => this.finish(undefined));
     } catch (err) {
       if (this.abandoned) return;
       this.finish(requestBodyError(err));
-    } finally {
-      unwatch();
     }
   }
 
