@@ -18,11 +18,40 @@
  * it may, several heads were awaited, or a trailer section) every stream gets the message
  * that names both causes (a broken frame, or a field over the cap).
  *
+ * It also sets the header list size node enforces ({@link nodeHeaderCap}), so that
+ * `maxResponseHeaderBytes` decides a head's fate, not node's own count.
+ *
  * Never: fails a stream itself (the session does), reads the socket.
  * Invariant: no message says the server broke RFC 9113 when it may not have.
  */
 
 import { ProtocolError } from '../errors.js';
+
+/** The least header list size node is told to enforce (bytes as node counts them). */
+const NODE_CAP_FLOOR = 65_536;
+/** The least a field weighs as node counts it: a 1-byte name, an empty value, 32 (RFC 9113 §6.5.2). */
+const NODE_FIELD_MIN = 33;
+
+/**
+ * The header list size node itself enforces (and advertises in SETTINGS), at least what a
+ * head that readFields (h2/head.ts) accepts can weigh as node counts it. Node counts a field
+ * as name + value + 32 (RFC 9113 §6.5.2), readFields as its HTTP/1.1 text, name + value + 4
+ * (5 bytes at least): a head of L bytes for readFields has at most L / 5 fields, so it
+ * weighs at most L + 28 L / 5 for node, plus the pseudo-header; and 64 KiB at least. Over
+ * node's caps node resets the stream itself, and which code that reset carries (node's
+ * ENHANCE_YOUR_CALM, or nghttp2's INTERNAL_ERROR when a write of ours was in progress —
+ * the peer's packet timing decides) cannot be read back for sure; up to them readFields
+ * decides, `headers-too-large` whatever the timing (issue #16). Memory stays bounded by
+ * node's per-session cap (`maxSessionMemory`), which counts every stream's header fields.
+ */
+export function nodeHeaderCap(maxHeaderBytes: number): number {
+  return Math.min(Math.max(Math.ceil((maxHeaderBytes * 33) / 5) + 64, NODE_CAP_FLOOR), 2 ** 32 - 1);
+}
+
+/** The most fields node lets a head have: as many as {@link nodeHeaderCap} can hold. */
+export function nodeFieldCap(maxHeaderBytes: number): number {
+  return Math.min(Math.floor(nodeHeaderCap(maxHeaderBytes) / NODE_FIELD_MIN), 2 ** 31 - 1) + 8;
+}
 
 /** nghttp2's cap on one HPACK string (a field's name or value) on the wire, in bytes. */
 export const HPACK_STRING_CAP = 65_536;

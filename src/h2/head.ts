@@ -58,6 +58,8 @@ export function requestHeaders(method: string, scheme: string, authority: string
 export interface FieldCheck {
   maxBytes: number;
   trailers: boolean;
+  /** The request was written whole (the error's `requestSent`). */
+  requestSent?: boolean;
 }
 
 /**
@@ -104,13 +106,13 @@ export function readFields(h: IncomingHttpHeaders, raw: string[], check?: FieldC
     out[name] = name === 'set-cookie' ? list : list.join(', ');
   }
   if (check !== undefined && bytes > check.maxBytes) {
-    return new ProtocolError('headers-too-large', `response ${check.trailers ? 'trailer section' : 'head'} exceeds ${check.maxBytes} bytes`);
+    return new ProtocolError('headers-too-large', `response ${check.trailers ? 'trailer section' : 'head'} exceeds ${check.maxBytes} bytes`, { requestSent: check.requestSent });
   }
   return out;
 }
 
 function badField(check: FieldCheck, what: string): ProtocolError {
-  return new ProtocolError('h2-protocol-error', `malformed HTTP/2 response: ${what} in the ${check.trailers ? 'trailer section' : 'head'}`, { h2Code: 1 });
+  return new ProtocolError('h2-protocol-error', `malformed HTTP/2 response: ${what} in the ${check.trailers ? 'trailer section' : 'head'}`, { h2Code: 1, requestSent: check.requestSent });
 }
 
 /** What the stream knows when the final response head arrives. */

@@ -61,7 +61,7 @@ export function onHead(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
   const rawHeaders: string[] = [];
   const fields = !(Number.isInteger(status) && status >= 100 && status <= 599)
     ? new ProtocolError('h2-protocol-error', `malformed HTTP/2 response: :status ${String(h[':status'])} is not 100-599`, { h2Code: 1, requestSent: hs.sent })
-    : readFields(h, rawHeaders, { maxBytes: hs.session.maxHeaderBytes, trailers: false });
+    : readFields(h, rawHeaders, { maxBytes: hs.session.maxHeaderBytes, trailers: false, requestSent: hs.sent });
   if (fields instanceof ProtocolError) {
     hs.fail(fields, fields.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);
     return;
@@ -104,7 +104,7 @@ export function onHead(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
 
 export function onTrailers(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
   if (hs.failed !== undefined) return;
-  const fields = readFields(h, [], { maxBytes: hs.session.maxHeaderBytes, trailers: true });
+  const fields = readFields(h, [], { maxBytes: hs.session.maxHeaderBytes, trailers: true, requestSent: hs.sent });
   if (fields instanceof ProtocolError) {
     // Before 'end': the body fails and no trailer is exposed.
     hs.fail(fields, fields.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);

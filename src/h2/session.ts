@@ -36,6 +36,7 @@ import { channels, connectionInfo, type ConnectionInfo } from '../trace.js';
 import { connectionState } from '../wire.js';
 import { IDLE, onClock, onSettings, PING_DUE, PING_OUT, PROBE, sendPing, SETTINGS, SLOTS, SLOTS_BEFORE_SETTINGS, SLOTS_WHEN_UNLIMITED, SOLE_UPLOAD_EVERY } from './health.js';
 import type { ResolvedH2Options } from './options.js';
+import { nodeFieldCap, nodeHeaderCap } from './field-cap.js';
 import { handleBytes, PROBE_EVERY, TerminationProbe } from './probe.js';
 import { nativeHandle } from './retire.js';
 import { closeSession, diedIdle, failSession, markClosed, onError, onGoaway, protocolFailure } from './teardown.js';
@@ -163,15 +164,14 @@ export class H2Session {
     this.session = http2.connect(authority, {
       createConnection: () => socket,
       peerMaxConcurrentStreams: SLOTS_BEFORE_SETTINGS,
-      // Node's default (128 fields) would reset a head of many small fields with
-      // ENHANCE_YOUR_CALM: allow as many as fit in the limit counted as readFields does
-      // (5 bytes at least each), so the limit decides (issue #16 adv4 F1).
-      maxHeaderListPairs: Math.min(Math.ceil(maxHeaderListSize / 5), 2 ** 31 - 1) + 8,
+      // Node's default (128 fields) would reset a head of many small fields itself: node's
+      // caps sit above what readFields accepts, so the limit decides (issue #16 adv4 F1).
+      maxHeaderListPairs: nodeFieldCap(maxHeaderListSize),
       maxSessionMemory: 64,
       settings: {
         enablePush: false,
         initialWindowSize: opts.initialWindowSize,
-        maxHeaderListSize,
+        maxHeaderListSize: nodeHeaderCap(maxHeaderListSize),
       },
     });
     const s = this.session;
