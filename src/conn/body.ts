@@ -50,14 +50,35 @@ const UNREAD = new FinalizationRegistry<BodyChannel>((ch) => ch.collected());
 /** Bodies whose unread stream was collected after their Response was. */
 const LOOSE = new FinalizationRegistry<BodyChannel>((ch) => ch.orphaned());
 
+/**
+ * Responses made this turn, with their channels (pairs), registered in {@link UNREAD} at
+ * the turn's end only if their body is still unsettled then: most small bodies are read
+ * whole within the turn that made their Response, and a register + unregister per request
+ * (a weak cell V8's GC also has to process) was ~2-5 % of a small HTTP/2 GET's CPU (issue
+ * #16). Holding the Response until then only delays its collection by one turn.
+ */
+let made: object[] = [];
+
+/** setImmediate's callback: the turn's Responses whose body is still open are watched. */
+function watchMade(): void {
+  const list = made;
+  made = [];
+  for (let i = 0; i < list.length; i += 2) {
+    const channel = list[i + 1] as BodyChannel;
+    if (channel.isDone) continue;
+    // The channel is its own unregister token: a settled body leaves the registry at once.
+    // Left registered, the cell would hold the channel (and through it the connection's
+    // exchange, an h2 stream with node's stream objects) until the Response's next full
+    // GC: every such body survived scavenges and was promoted (issue #16).
+    channel.watched = true;
+    UNREAD.register(list[i]!, channel, channel);
+  }
+}
+
 /** Destroys `channel`'s body if `owner` (its Response) is collected while the body is unread. */
 export function watchUnread(owner: object, channel: BodyChannel): void {
-  // The channel is its own unregister token: a settled body leaves the registry at once.
-  // Left registered, the cell would hold the channel (and through it the connection's
-  // exchange, an h2 stream with node's stream objects) until the Response's next full GC:
-  // every such body survived scavenges and was promoted (issue #16).
-  channel.watched = true;
-  UNREAD.register(owner, channel, channel);
+  if (made.length === 0) setImmediate(watchMade);
+  made.push(owner, channel);
 }
 
 /** What the connection learns when its body is finished with. */

@@ -177,6 +177,29 @@ describe('h2 per-stream cost (counted)', () => {
     }
   });
 
+  it('small bodies read whole in the turn of their head cost no FinalizationRegistry cell; a body still open at the turn\'s end is watched', T, async () => {
+    const r = await rig();
+    const proto = FinalizationRegistry.prototype as { register: (...a: unknown[]) => void };
+    const register = proto.register;
+    let cells = 0;
+    try {
+      ok(await settle(r.client, r.fs.url('/ok')));
+      proto.register = function (this: unknown, ...a: unknown[]) {
+        cells++;
+        return register.apply(this, a);
+      };
+      for (let i = 0; i < 20; i++) ok(await settle(r.client, r.fs.url('/ok')));
+      assert.equal(cells, 0, `${cells} cells for 20 small bodies`);
+      const res = await r.client.request(r.fs.url('/stall-body?after=3&length=10'));
+      await new Promise((done) => setImmediate(done));
+      assert.equal(cells, 1, 'the stalled body is watched');
+      await res.dump(0, 0);
+    } finally {
+      proto.register = register;
+      await r.close();
+    }
+  });
+
   it('a PUT: the upload adds no listener (it waits on its pieces\' write callbacks); with Expect: 100-continue a continue listener', T, async () => {
     const r = await rig();
     try {
