@@ -101,6 +101,17 @@ export function pieceBytes(source: unknown, piece: unknown): Uint8Array {
   }
 }
 
+/**
+ * The caller's own body failed — its source threw or errored (HG_REQUEST_BODY), or a chunk
+ * broke the framing (HG_INVALID_ARG: no bytes, a length other than its content-length) —
+ * as opposed to the connection failing under the upload. After the response head only
+ * these fail the exchange (the body read fails with them, SPEC error table): an uploader
+ * hands them to the request's budget, as {@link failOnSourceError} does a stream's 'error'.
+ */
+export function isSourceFault(err: unknown): err is HourglassError {
+  return err instanceof HourglassError && (err.code === 'HG_REQUEST_BODY' || err.code === 'HG_INVALID_ARG');
+}
+
 /** {@link bodyTooLong} in an uploader's loop, the source let go first. */
 export function overrun(source: unknown, length: number): HourglassError {
   releaseSource(source);

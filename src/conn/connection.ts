@@ -41,6 +41,7 @@ import type { Timings } from '../timings.js';
 import { channels, connectionInfo, type ConnectionInfo, emit, type TraceHooks } from '../trace.js';
 import { isDecodable } from '../decompress.js';
 import { BodyChannel, type BodyProducer, watchUnread } from './body.js';
+import { isSourceFault } from './body-error.js';
 import type { ReadSink, SocketReader } from './read-buffer.js';
 import { judgeExpiry } from './expiry.js';
 import { ThroughputMeter } from './throughput.js';
@@ -371,9 +372,14 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     this.clock.unset(WRITE_IDLE);
     emit(req.trace, 'wroteRequest', { error: err });
     if (err !== undefined) {
-      // A response may already be here (an early 401 while we uploaded): prefer it.
+      // A response may already be here (an early 401 while we uploaded): prefer it to a
+      // broken write — not to the caller's own body failing, which fails the body read
+      // (SPEC error table; twelfth attack F1: the response was delivered as if whole).
       this.mustClose = true;
-      if (this.channel !== undefined) return;
+      if (this.channel !== undefined) {
+        if (isSourceFault(err)) req.budget.abort(err.withRequest(req.method, req.url));
+        return;
+      }
       this.fail(err instanceof HourglassError ? err.withRequest(req.method, req.url) : this.deathError(err));
       return;
     }

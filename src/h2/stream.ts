@@ -26,6 +26,7 @@
 import * as http2 from 'node:http2';
 import { ExchangeScope } from '../conn/async-context.js';
 import type { BodyChannel, BodyProducer } from '../conn/body.js';
+import { isSourceFault } from '../conn/body-error.js';
 import { ThroughputMeter } from '../conn/throughput.js';
 import type { WritableBody } from '../conn/writer.js';
 import { type Budget, type Cancelable, EXCHANGE_SLOT, EXCHANGE_SLOTS, now, PhaseClock } from '../deadline.js';
@@ -399,6 +400,9 @@ export class H2Stream implements SessionStream, Cancelable, BodyProducer, Upload
     emit(req.trace, 'wroteRequest', { error: err });
     if (err !== undefined) {
       if (!this.headSeen) this.fail(err instanceof HourglassError ? err : new HourglassError(err.message, 'HG_REQUEST_BODY', { cause: err }));
+      // After the head the caller's own body failing fails the body read with it (twelfth
+      // attack F1: the reset alone read as the server's); a broken write just resets.
+      else if (isSourceFault(err)) this.req.budget.abort(err);
       else if (this.stream !== undefined) reset(this.stream, NGHTTP2_CANCEL);
       return;
     }

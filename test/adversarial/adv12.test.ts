@@ -1,0 +1,85 @@
+// Twelfth outside attack (issue #16): findings of a tester who saw only the spec and the
+// packed build, turned into tests.
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Client, HourglassError, Transport } from '../../src/index.js';
+import { FaultServer } from '../../src/testing/index.js';
+
+const T = { timeout: 20_000 };
+
+async function settleWithin(p: Promise<unknown>): Promise<{ err: unknown; ms: number }> {
+  const t0 = performance.now();
+  try {
+    await p;
+    return { err: undefined, ms: performance.now() - t0 };
+  } catch (err) {
+    return { err, ms: performance.now() - t0 };
+  }
+}
+
+/** Yields 'abc', then after `ms` does `then` (throw, or yield something bad). */
+async function* lateFault(ms: number, then: () => unknown): AsyncGenerator<unknown> {
+  yield Buffer.from('abc');
+  await new Promise((r) => setTimeout(r, ms));
+  yield then();
+}
+
+/** A server that answers the head (and part of the body) at once and keeps reading the upload. */
+async function partialServer(proto: 'h1' | 'h2'): Promise<FaultServer> {
+  const fs = await FaultServer.start(proto === 'h2' ? { h2: true, tls: false } : {});
+  if (proto === 'h1') {
+    fs.route('/partial', async (ex) => {
+      await ex.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhello');
+      await ex.stall();
+    }, { readBody: false });
+  } else {
+    fs.h2Route('/partial', async (s) => {
+      await s.headers(200, { 'content-length': '100' });
+      await s.data('hello');
+      await new Promise(() => {});
+    });
+  }
+  return fs;
+}
+
+describe('adv12', () => {
+  // F1: an iterable body (a generator) failing after the final response head — it threw, a
+  // chunk was no bytes, the bytes broke its content-length — made HTTP/2 reset the stream
+  // and then say the server had ("the server reset the stream with error code 8"), and
+  // HTTP/1.1 deliver the response as if nothing happened. SPEC error table: the body read
+  // fails with HG_REQUEST_BODY / HG_INVALID_ARG.
+  const cases = [
+    { name: 'the source throws', headers: {}, then: (): never => { throw new Error('boom-gen'); }, code: 'HG_REQUEST_BODY', cause: 'boom-gen' },
+    { name: 'a chunk is no bytes', headers: {}, then: (): number => 42, code: 'HG_INVALID_ARG', cause: undefined },
+    { name: 'more bytes than the content-length', headers: { 'content-length': '5' }, then: (): Buffer => Buffer.from('defgh'), code: 'HG_INVALID_ARG', cause: undefined },
+  ];
+  for (const proto of ['h1', 'h2'] as const) {
+    for (const c of cases) {
+      it(`F1 ${proto}: after the response head, ${c.name}: the body read fails ${c.code} at once`, T, async () => {
+        const fs = await partialServer(proto);
+        const client = new Client({ transport: new Transport({ readIdleTimeout: 5000, ...(proto === 'h2' ? { h2c: true } : {}) }) });
+        try {
+          const res = await client.request(fs.url('/partial'), {
+            method: 'POST',
+            body: lateFault(200, c.then) as AsyncIterable<Buffer>,
+            headers: { 'content-type': 'text/plain', ...c.headers },
+          });
+          assert.equal(res.status, 200);
+          const g = await settleWithin(res.text());
+          assert.ok(g.err instanceof HourglassError && g.err.code === c.code, `${proto}: ${String(g.err)}`);
+          if (c.cause !== undefined) assert.equal((g.err.cause as Error | undefined)?.message, c.cause);
+          assert.ok(g.ms < 1500, `settled after ${Math.round(g.ms)} ms (the fault came at 200 ms; readIdleTimeout is 5 s)`);
+          if (proto === 'h2') {
+            const again = await client.request(fs.url('/ok'));
+            assert.equal(again.status, 200);
+            await again.text();
+            assert.equal(fs.connections, 1, 'the connection stays in use');
+          }
+        } finally {
+          await client.close();
+          await fs.close();
+        }
+      });
+    }
+  }
+});
