@@ -19,13 +19,14 @@
  * that names both causes (a broken frame, or a field over the cap).
  *
  * It also sets the header list size node enforces ({@link nodeHeaderCap}), so that
- * `maxResponseHeaderBytes` decides a head's fate, not node's own count.
+ * `maxResponseHeaderBytes` decides a head's fate, not node's own count, and the largest
+ * request head node sends ({@link MAX_SEND_HEAD}), so that one HTTP/1.1 sends goes out.
  *
  * Never: fails a stream itself (the session does), reads the socket.
  * Invariant: no message says the server broke RFC 9113 when it may not have.
  */
 
-import { ProtocolError } from '../errors.js';
+import { HourglassError, ProtocolError } from '../errors.js';
 
 /** The least header list size node is told to enforce (bytes as node counts them). */
 const NODE_CAP_FLOOR = 65_536;
@@ -51,6 +52,24 @@ export function nodeHeaderCap(maxHeaderBytes: number): number {
 /** The most fields node lets a head have: as many as {@link nodeHeaderCap} can hold. */
 export function nodeFieldCap(maxHeaderBytes: number): number {
   return Math.min(Math.floor(nodeHeaderCap(maxHeaderBytes) / NODE_FIELD_MIN), 2 ** 31 - 1) + 8;
+}
+
+/**
+ * The largest request header block node's codec is told to send (its
+ * `maxSendHeaderBlockLength`, 64 KiB by default, over which it refuses the HEADERS itself and
+ * the stream closed as if the server had refused it, REFUSED_STREAM: twelfth attack F5).
+ * A request head as HTTP/1.1 would send it goes out; one whose fields weigh more (name +
+ * value + 32 each, more than HPACK can make of them) fails before a stream opens
+ * ({@link requestHeadTooLarge}).
+ */
+export const MAX_SEND_HEAD = 16 * 1024 * 1024;
+
+/** The error for a request head over {@link MAX_SEND_HEAD}, or undefined when it fits (`flat`: name, value, ...). */
+export function requestHeadTooLarge(flat: readonly string[], path: string): HourglassError | undefined {
+  let bytes = path.length + 64; // the pseudo-headers, generously
+  for (let i = 0; i < flat.length; i++) bytes += flat[i]!.length + (i % 2 === 0 ? 32 : 0);
+  if (bytes <= MAX_SEND_HEAD) return undefined;
+  return new HourglassError(`request head too large for HTTP/2: its fields weigh ${bytes} bytes, over the ${MAX_SEND_HEAD} bytes node's HTTP/2 codec is told to send`, 'HG_INVALID_ARG');
 }
 
 /** nghttp2's cap on one HPACK string (a field's name or value) on the wire, in bytes. */

@@ -36,7 +36,7 @@ import { channels, connectionInfo, type ConnectionInfo } from '../trace.js';
 import { connectionState } from '../wire.js';
 import { IDLE, onClock, onSettings, PING_DUE, PING_OUT, PROBE, sendPing, SETTINGS, SLOTS, SLOTS_BEFORE_SETTINGS, SLOTS_WHEN_UNLIMITED, SOLE_UPLOAD_EVERY } from './health.js';
 import type { ResolvedH2Options } from './options.js';
-import { nodeFieldCap, nodeHeaderCap } from './field-cap.js';
+import { MAX_SEND_HEAD, nodeFieldCap, nodeHeaderCap } from './field-cap.js';
 import { handleBytes, PROBE_EVERY, TerminationProbe } from './probe.js';
 import { nativeHandle } from './retire.js';
 import { closeSession, diedIdle, failSession, markClosed, onError, onGoaway, protocolFailure } from './teardown.js';
@@ -167,6 +167,7 @@ export class H2Session {
       // Node's default (128 fields) would reset a head of many small fields itself: node's
       // caps sit above what readFields accepts, so the limit decides (issue #16 adv4 F1).
       maxHeaderListPairs: nodeFieldCap(maxHeaderListSize),
+      maxSendHeaderBlockLength: MAX_SEND_HEAD,
       maxSessionMemory: 64,
       settings: {
         enablePush: false,

@@ -27,6 +27,7 @@ import * as http2 from 'node:http2';
 import { ExchangeScope } from '../conn/async-context.js';
 import type { BodyChannel, BodyProducer } from '../conn/body.js';
 import { isSourceFault } from '../conn/body-error.js';
+import { requestHeadTooLarge } from './field-cap.js';
 import { ThroughputMeter } from '../conn/throughput.js';
 import type { WritableBody } from '../conn/writer.js';
 import { type Budget, type Cancelable, EXCHANGE_SLOT, EXCHANGE_SLOTS, now, PhaseClock } from '../deadline.js';
@@ -276,6 +277,11 @@ export class H2Stream implements SessionStream, Cancelable, BodyProducer, Upload
     if (this.failed !== undefined) return;
     let stream: http2.ClientHttp2Stream;
     let headers: http2.OutgoingHttpHeaders;
+    const tooLarge = requestHeadTooLarge(req.headers, req.path);
+    if (tooLarge !== undefined) {
+      this.fail(tooLarge);
+      return;
+    }
     try {
       headers = requestHeaders(req.method, req.scheme, req.authority, req.path, req.headers);
       stream = this.session.session.request(headers, { endStream: req.body.kind === 'none' });

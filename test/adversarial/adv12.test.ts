@@ -82,4 +82,31 @@ describe('adv12', () => {
       });
     }
   }
+
+  // F5: a request header block over node's default 64 KiB send limit was refused by the
+  // codec itself, reported as "the server refused the stream (REFUSED_STREAM)" with
+  // requestSent true, replayed, and it retired the healthy connection (2 more connections
+  // per request). Now it goes out as HTTP/1.1 sends it; past 16 MiB it fails HG_INVALID_ARG
+  // before a stream opens.
+  it('F5 h2: a 200 KB request header goes out on the connection in use; a 17 MB one fails HG_INVALID_ARG, requestSent false, nothing dialed', T, async () => {
+    const fs = await FaultServer.start({ h2: true });
+    const client = new Client({ transport: new Transport({ tls: { ca: fs.ca } }) });
+    try {
+      await (await client.request(fs.url('/ok'))).text();
+      const res = await client.request(fs.url('/echo'), { headers: { 'x-huge': 'a'.repeat(200_000) } });
+      assert.equal(res.status, 200);
+      const echoed = (await res.json()) as { headers: Record<string, string> };
+      assert.equal(echoed.headers['x-huge']?.length, 200_000);
+      const g = await settleWithin(client.request(fs.url('/ok'), { headers: { 'x-huge': 'a'.repeat(17_000_000) } }));
+      assert.ok(g.err instanceof HourglassError && g.err.code === 'HG_INVALID_ARG', String(g.err));
+      assert.equal((g.err as HourglassError & { requestSent?: boolean }).requestSent ?? false, false);
+      const next = await client.request(fs.url('/ok'));
+      assert.equal(next.reused, true);
+      await next.text();
+      assert.equal(fs.connections, 1);
+    } finally {
+      await client.close();
+      await fs.close();
+    }
+  });
 });
