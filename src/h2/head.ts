@@ -13,7 +13,7 @@
  * fetch and undici report it, and as curl prints `HTTP/2 200`).
  */
 
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { OutgoingHttpHeaders } from 'node:http2';
 import type { BodyChannel } from '../conn/body.js';
 import { ProtocolError } from '../errors.js';
 import { isFieldValue, isToken } from '../http1/headers.js';
@@ -63,47 +63,43 @@ export interface FieldCheck {
 }
 
 /**
- * A received header block as `res.headers` holds it, its pairs pushed on `raw`, and — with
- * `check` — checked in the same pass (issue #16: checking and converting were two passes
- * over the block): every name an RFC 9110 token (no space, not empty), every value free of
- * CR, LF, NUL and other controls (as the HTTP/1.1 codec), and the block's size within
- * `check.maxBytes`, counted as the HTTP/1.1 text of the same fields (`name: value` and CRLF
- * each, pseudo-headers included). A block that fails returns the stream's error instead.
+ * A received header block as `res.headers` holds it, its pairs pushed on `raw` as received,
+ * and — with `check` — checked in the same pass (issue #16: checking and converting were
+ * two passes over the block): every name an RFC 9110 token (no space, not empty), every
+ * value free of CR, LF, NUL and other controls (as the HTTP/1.1 codec), and the block's
+ * size within `check.maxBytes`, counted as the HTTP/1.1 text of the same fields (`name:
+ * value` and CRLF each, pseudo-headers included).
  *
- * Node already joined repeated fields (`, `; set-cookie as an array) and names are
- * lower-case (nghttp2 refuses others, RFC 9113 §8.2.1), so each field is copied once:
- * set-cookie always as an array, everything else as a string.
+ * `flat` is the block as node received it (`[name, value, ...]`, the third argument of its
+ * 'response', 'headers' and 'trailers' events; names lower-case, nghttp2 refuses others, RFC
+ * 9113 §8.2.1): each field once, so repeated fields are joined with `', '` as over HTTP/1.1
+ * (set-cookie as an array) and `rawHeaders` holds every pair. Node's own header object keeps
+ * only the first of a repeated content-type and joins cookies with `'; '` (twelfth attack F6),
+ * and counted a repeated field once (F7). A block that fails returns the stream's error.
  */
-export function readFields(h: IncomingHttpHeaders, raw: string[]): Record<string, string | string[]>;
-export function readFields(h: IncomingHttpHeaders, raw: string[], check: FieldCheck): Record<string, string | string[]> | ProtocolError;
-export function readFields(h: IncomingHttpHeaders, raw: string[], check?: FieldCheck): Record<string, string | string[]> | ProtocolError {
+export function readFields(flat: readonly string[], raw: string[]): Record<string, string | string[]>;
+export function readFields(flat: readonly string[], raw: string[], check: FieldCheck): Record<string, string | string[]> | ProtocolError;
+export function readFields(flat: readonly string[], raw: string[], check?: FieldCheck): Record<string, string | string[]> | ProtocolError {
   const out = Object.create(null) as Record<string, string | string[]>;
   let bytes = 0;
-  for (const name of Object.keys(h)) {
-    const v = h[name];
-    if (v === undefined) continue;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i]!;
+    const v = flat[i + 1]!;
     const pseudo = name.charCodeAt(0) === 58; /* ':' */
-    if (check !== undefined && !pseudo && !isToken(name)) return badField(check, `invalid field name ${JSON.stringify(name)}`);
-    if (typeof v === 'string' && name !== 'set-cookie') {
-      if (check !== undefined) {
-        if (!isFieldValue(v)) return badField(check, `invalid character in the value of ${JSON.stringify(name)}`);
-        bytes += name.length + v.length + 4;
-      }
-      if (pseudo) continue;
-      raw.push(name, v);
-      out[name] = v;
-      continue;
-    }
-    const list = Array.isArray(v) ? v.map(String) : [String(v)];
     if (check !== undefined) {
-      for (const one of list) {
-        if (!isFieldValue(one)) return badField(check, `invalid character in the value of ${JSON.stringify(name)}`);
-        bytes += name.length + one.length + 4;
-      }
+      if (!pseudo && !isToken(name)) return badField(check, `invalid field name ${JSON.stringify(name)}`);
+      if (!isFieldValue(v)) return badField(check, `invalid character in the value of ${JSON.stringify(name)}`);
+      bytes += name.length + v.length + 4;
     }
     if (pseudo) continue;
-    for (const one of list) raw.push(name, one);
-    out[name] = name === 'set-cookie' ? list : list.join(', ');
+    raw.push(name, v);
+    const prev = out[name];
+    if (name === 'set-cookie') {
+      if (prev === undefined) out[name] = [v];
+      else (prev as string[]).push(v);
+    } else {
+      out[name] = prev === undefined ? v : `${prev as string}, ${v}`;
+    }
   }
   if (check !== undefined && bytes > check.maxBytes) {
     return new ProtocolError('headers-too-large', `response ${check.trailers ? 'trailer section' : 'head'} exceeds ${check.maxBytes} bytes`, { requestSent: check.requestSent });

@@ -36,7 +36,7 @@ function firstByte(hs: H2Stream): void {
   emit(hs.req.trace, 'gotFirstResponseByte');
 }
 
-export function onInterim(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
+export function onInterim(hs: H2Stream, h: http2.IncomingHttpHeaders, flat: readonly string[]): void {
   hs.session.touch('block');
   const status = Number(h[':status']);
   if (!(status >= 100 && status < 200) || hs.failed !== undefined) return;
@@ -48,10 +48,10 @@ export function onInterim(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
   firstByte(hs);
   if (hs.clock.dueAt(READ_IDLE) !== Number.POSITIVE_INFINITY) hs.clock.after(READ_IDLE, hs.req.timeouts.readIdleTimeout);
   if (status === 100) emit(hs.req.trace, 'got100Continue');
-  emit(hs.req.trace, 'got1xxResponse', { status, headers: readFields(h, []) });
+  emit(hs.req.trace, 'got1xxResponse', { status, headers: readFields(flat, []) });
 }
 
-export function onHead(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
+export function onHead(hs: H2Stream, h: http2.IncomingHttpHeaders, flat: readonly string[]): void {
   if (hs.failed !== undefined) return;
   const req = hs.req;
   hs.session.touch('block');
@@ -61,7 +61,7 @@ export function onHead(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
   const rawHeaders: string[] = [];
   const fields = !(Number.isInteger(status) && status >= 100 && status <= 599)
     ? new ProtocolError('h2-protocol-error', `malformed HTTP/2 response: :status ${String(h[':status'])} is not 100-599`, { h2Code: 1, requestSent: hs.sent })
-    : readFields(h, rawHeaders, { maxBytes: hs.session.maxHeaderBytes, trailers: false, requestSent: hs.sent });
+    : readFields(flat, rawHeaders, { maxBytes: hs.session.maxHeaderBytes, trailers: false, requestSent: hs.sent });
   if (fields instanceof ProtocolError) {
     hs.fail(fields, fields.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);
     return;
@@ -102,9 +102,9 @@ export function onHead(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
   resolve(res);
 }
 
-export function onTrailers(hs: H2Stream, h: http2.IncomingHttpHeaders): void {
+export function onTrailers(hs: H2Stream, flat: readonly string[]): void {
   if (hs.failed !== undefined) return;
-  const fields = readFields(h, [], { maxBytes: hs.session.maxHeaderBytes, trailers: true, requestSent: hs.sent });
+  const fields = readFields(flat, [], { maxBytes: hs.session.maxHeaderBytes, trailers: true, requestSent: hs.sent });
   if (fields instanceof ProtocolError) {
     // Before 'end': the body fails and no trailer is exposed.
     hs.fail(fields, fields.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);

@@ -119,20 +119,21 @@ function drainEnded(s: SpiedStream): void {
 
 // The stream's listeners: one function each for every stream, never a closure per stream
 // (issue #16: seven closures per request showed in the h2 small-GET profile).
-function onHeadersEvent(this: SpiedStream, h: http2.IncomingHttpHeaders): void {
-  onInterim(this[OWNER], h);
+// Node passes each header block three ways: its object, the flags, the fields as received.
+function onHeadersEvent(this: SpiedStream, h: http2.IncomingHttpHeaders, _flags: number, flat: string[]): void {
+  onInterim(this[OWNER], h, flat);
 }
 function onContinueEvent(this: SpiedStream): void {
   this[OWNER].sendBody();
 }
-function onResponseEvent(this: SpiedStream, h: http2.IncomingHttpHeaders): void {
-  onHead(this[OWNER], h);
+function onResponseEvent(this: SpiedStream, h: http2.IncomingHttpHeaders, _flags: number, flat: string[]): void {
+  onHead(this[OWNER], h, flat);
 }
 function onDataEvent(this: SpiedStream, c: Buffer): void {
   onData(this[OWNER], c);
 }
-function onTrailersEvent(this: SpiedStream, h: http2.IncomingHttpHeaders): void {
-  onTrailers(this[OWNER], h);
+function onTrailersEvent(this: SpiedStream, _h: http2.IncomingHttpHeaders, _flags: number, flat: string[]): void {
+  onTrailers(this[OWNER], flat);
 }
 function onEndEvent(this: SpiedStream): void {
   onEnd(this[OWNER]);

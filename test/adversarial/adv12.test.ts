@@ -109,4 +109,51 @@ describe('adv12', () => {
       await fs.close();
     }
   });
+
+  // F6: HTTP/2 rawHeaders came from node's header object: repeated fields joined, the
+  // second content-type dropped, cookies joined with '; '. F7: a field repeated N times was
+  // counted once against maxResponseHeaderBytes (2.5 x the limit got through). Both now read
+  // the block as node received it, as HTTP/1.1 reads its head.
+  it('F6 h2: rawHeaders are the pairs as received and repeated fields join as over HTTP/1.1', T, async () => {
+    const fs = await FaultServer.start({ h2: true, tls: false });
+    const sent: [string, string][] = [['x-m', '1'], ['x-m', '2'], ['content-type', 'text/plain'], ['content-type', 'text/html'], ['cookie', 'c=1'], ['cookie', 'd=2'], ['set-cookie', 'a=1'], ['set-cookie', 'b=2']];
+    fs.h2Route('/dups', async (s) => {
+      await s.headers([[':status', '200'], ...sent]);
+      await s.data('ok', { end: true });
+    });
+    const client = new Client({ transport: new Transport({ h2c: true }) });
+    try {
+      const res = await client.request(fs.url('/dups'));
+      await res.text();
+      assert.equal(res.httpVersion, '2');
+      assert.deepEqual(res.rawHeaders, sent.flat());
+      assert.equal(res.headers['x-m'], '1, 2');
+      assert.equal(res.headers['content-type'], 'text/plain, text/html');
+      assert.equal(res.headers.cookie, 'c=1, d=2');
+      assert.deepEqual(res.headers['set-cookie'], ['a=1', 'b=2']);
+    } finally {
+      await client.close();
+      await fs.close();
+    }
+  });
+
+  it('F7 h2: a field repeated 200 times counts 200 times against maxResponseHeaderBytes', T, async () => {
+    const fs = await FaultServer.start({ h2: true, tls: false });
+    const head = (n: number): [string, string][] => [[':status', '200'], ...Array.from({ length: n }, (): [string, string] => ['x-m', 'v'])];
+    fs.h2Route('/rep', async (s) => {
+      await s.headers(head(Number(s.query.get('n'))));
+      await s.data('ok', { end: true });
+    });
+    const client = new Client({ transport: new Transport({ h2c: true, maxResponseHeaderBytes: 1000 }) });
+    try {
+      // 'x-m: v' and CRLF: 8 bytes each as HTTP/1.1 text; ':status: 200' and CRLF: 15.
+      const small = await client.request(fs.url('/rep?n=100'));
+      assert.equal(await small.text(), 'ok');
+      const g = await settleWithin(client.request(fs.url('/rep?n=200')));
+      assert.ok(g.err instanceof Error && (g.err as { reason?: string }).reason === 'headers-too-large', String(g.err));
+    } finally {
+      await client.close();
+      await fs.close();
+    }
+  });
 });
