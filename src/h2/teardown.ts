@@ -32,7 +32,7 @@ const LIB_TO_H2: Readonly<Record<number, number>> = { [-505]: 1, [-524]: 3, [-52
 /** NGHTTP2_ERR_FLOW_CONTROL: node's codec shuts the session for a window overflow, a stream's included (adv7). */
 const FLOW_CONTROL_ERRNO = -524;
 const FLOW_CONTROL_MESSAGE =
-  "HTTP/2 connection error: the server's WINDOW_UPDATE raised a flow-control window past 2^31-1 (RFC 9113 §6.9.1; node's codec shuts the whole connection, a stream's window included)";
+  "HTTP/2 connection error: a flow-control window went past 2^31-1 — the server's WINDOW_UPDATE or its SETTINGS_INITIAL_WINDOW_SIZE raised it (RFC 9113 §6.9.1, §6.9.2; node's codec shuts the whole connection, a stream's window included)";
 
 /**
  * Whether nghttp2 shut the session down while it had no stream (issue #16 adv5 N7): the
