@@ -16,6 +16,8 @@ export interface NginxOptions {
   neverPort?: number;
   /** nginx worker processes (default 1). */
   workers?: number;
+  /** Requests per connection before nginx closes it (GOAWAY over HTTP/2); default 10 000 000. */
+  keepaliveRequests?: number;
 }
 
 /** A running nginx. */

@@ -65,7 +65,8 @@ export function nginxSkipReason() {
 
 /**
  * Starts nginx. Options: tls (self-signed cert for 127.0.0.1/localhost, returned as `ca`),
- * http2 (h2 over TLS, or h2c with prior knowledge without tls), files (create /1m and /64m;
+ * http2 (h2 over TLS, or h2c with prior knowledge without tls), keepaliveRequests (requests per
+ * connection before nginx closes it — GOAWAY over HTTP/2; default 10 000 000), files (create /1m and /64m;
  * default true), headers ('minimal' | 'realistic', default 'minimal'), extraListeners (how
  * many more ports serve the same paths: distinct origins), neverPort, workers (default 1).
  * Resolves { port, origin, url(path), ports, origins, ca, pid, dir, close() }.
@@ -79,6 +80,7 @@ export async function startNginx(options = {}) {
     extraListeners = 0,
     neverPort,
     workers = 1,
+    keepaliveRequests = 10_000_000,
   } = options;
   if (headers !== 'minimal' && headers !== 'realistic') throw new Error(`headers must be minimal or realistic`);
   const bin = nginxPath();
@@ -100,7 +102,7 @@ export async function startNginx(options = {}) {
     const ports = [];
     for (let i = 0; i <= extraListeners; i++) ports.push(await freePort(ports));
     const statusPort = await freePort(ports);
-    const conf = config({ dir, www, ports, statusPort, tls, http2, headers, neverPort, workers, files });
+    const conf = config({ dir, www, ports, statusPort, tls, http2, headers, neverPort, workers, files, keepaliveRequests });
     const confPath = path.join(dir, 'nginx.conf');
     await writeFile(confPath, conf);
     child = spawn(bin, ['-p', dir, '-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -161,7 +163,7 @@ export async function startNginx(options = {}) {
 
 // Private implementation past this point.
 
-function config({ dir, www, ports, statusPort, tls, http2, headers, neverPort, workers, files }) {
+function config({ dir, www, ports, statusPort, tls, http2, headers, neverPort, workers, files, keepaliveRequests }) {
   const listenFlags = `${tls ? ' ssl' : ''}${http2 ? ' http2' : ''}`;
   const listens = ports
     .map((p, i) => `    listen 127.0.0.1:${p}${listenFlags}${i === 0 ? ' backlog=4096' : ''};`)
@@ -202,7 +204,7 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  keepalive_requests 10000000;
+  keepalive_requests ${keepaliveRequests};
   keepalive_timeout 300s;
   http2_max_requests 10000000;
   sendfile on;

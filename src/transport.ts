@@ -65,12 +65,14 @@ import { emit } from './trace.js';
 import { replayWire, startWire, watchWire, wireChannels } from './wire.js';
 import { checkFlag, resolveH2Options, type ResolvedH2Options } from './h2/options.js';
 import { H2Session, type OriginHint, type SessionOwner } from './h2/session.js';
-import { sendOnStream, unprocessed } from './h2/stream.js';
+import { refusedAfterServing, sendOnStream, unprocessed } from './h2/stream.js';
 import { type AnyConn, Attempt, SETTLED } from './attempt.js';
 
 export type { HostStats, TlsOption, TransportOptions, TransportStats } from './transport-options.js';
 
 const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+/** HTTP/2 replays of one request's unprocessed stream at most (SPEC §13; Go's transport retries 6 times too). */
+const MAX_H2_REPLAYS = 6;
 
 /** Carries requests to servers over pooled HTTP/1.1 connections and multiplexed HTTP/2 ones. */
 export class Transport implements RoundTripper {
@@ -463,15 +465,18 @@ export class Transport implements RoundTripper {
   /**
    * SPEC §13: a stream the peer did not process (REFUSED_STREAM, or above a GOAWAY's
    * last-stream-id) is replayed once whatever its method, when its body can be sent
-   * again. Returns true to replay; otherwise the error stands (a second refusal, or a
-   * body that cannot be replayed: `stream-refused`, h2Code 7 for REFUSED_STREAM).
+   * again — and again, up to {@link MAX_H2_REPLAYS} in all, while each graceful GOAWAY came
+   * from a connection that processed other streams first (progress: a server closing
+   * connections after N requests). Returns true to replay; otherwise the error stands (a
+   * second refusal, or a body that cannot be replayed: `stream-refused`, h2Code 7 for
+   * REFUSED_STREAM).
    */
   private h2Replay(err: unknown, at: Attempt): boolean {
     const why = unprocessed(err);
     if (why === undefined || at.budget.failure !== undefined) return false;
     const replayable = at.source === undefined || at.source.replayable;
     if (!replayable) return false;
-    if (at.h2Replays === 0) {
+    if (at.h2Replays === 0 || (at.h2Replays < MAX_H2_REPLAYS && refusedAfterServing(err))) {
       at.h2Replays++;
       at.n++;
       return true;

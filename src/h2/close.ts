@@ -40,6 +40,19 @@ export interface StreamFacts {
   surplus: boolean;
 }
 
+/** On an unprocessed stream's error: the GOAWAY was graceful and its connection had processed other streams. */
+const SERVED = Symbol('hourglass.h2.served');
+
+/**
+ * A stream above a graceful GOAWAY's last-stream-id on a connection that processed other
+ * streams first: a server closing its connections after so many requests (nginx's
+ * keepalive_requests) with more in flight than one connection's share — each replay makes
+ * progress, so it may be replayed again (SPEC §13, twelfth attack F3).
+ */
+export function refusedAfterServing(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { [SERVED]?: boolean })[SERVED] === true;
+}
+
 /** The way a stream was not processed by the peer, read from its error (undefined: it was, or may have been). */
 export function unprocessed(err: unknown): 'refused' | 'goaway' | undefined {
   return typeof err === 'object' && err !== null ? (err as { [UNPROCESSED]?: 'refused' | 'goaway' })[UNPROCESSED] : undefined;
@@ -64,6 +77,9 @@ export function unprocessedError(s: H2Session, f: StreamFacts): Error | undefine
     },
   );
   (err as Error & { [UNPROCESSED]?: string })[UNPROCESSED] = goaway ? 'goaway' : 'refused';
+  if (goaway && (s.goawayCode ?? NGHTTP2_NO_ERROR) === NGHTTP2_NO_ERROR && s.lastStreamId > 0 && Number.isFinite(s.lastStreamId)) {
+    (err as Error & { [SERVED]?: boolean })[SERVED] = true;
+  }
   return err;
 }
 

@@ -74,7 +74,7 @@ export interface H2Request {
   wire?: WireRequest | undefined;
 }
 
-export { unprocessed } from './close.js';
+export { refusedAfterServing, unprocessed } from './close.js';
 
 /** Set on a node stream whose peer's END_STREAM arrived while it was still open ({@link pushSpy}). */
 const REMOTE_ENDED = Symbol('hourglass.remoteEnded');

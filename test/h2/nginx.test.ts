@@ -45,6 +45,26 @@ describe('HTTP/2 against nginx', () => {
     assert.equal(st.active + st.idle, 1);
   });
 
+  // Twelfth attack F3: nginx closes a connection after keepalive_requests streams with a
+  // graceful GOAWAY; a burst larger than that lost the streams its replay connection went
+  // away from again (14 of 40 succeeded at keepalive_requests 7). Each GOAWAY after
+  // serving others is progress: such streams are replayed up to 6 times (SPEC §13).
+  it('keepalive_requests 7, 40 concurrent GETs: every one succeeds (GOAWAY replays while each connection made progress)', T, async (t) => {
+    const ngx = await startNginx({ tls: true, http2: true, files: false, keepaliveRequests: 7 });
+    t.after(() => ngx.close());
+    const client = new Client({ transport: new Transport({ tls: { ca: ngx.ca } }) });
+    t.after(() => client.close());
+    const got = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        client.request(ngx.url('/small')).then(
+          async (r) => r.text(),
+          (e: Error) => `${e.name}: ${e.message}`,
+        ),
+      ),
+    );
+    assert.deepEqual(got.filter((b) => b !== 'hello, world\n'), []);
+  });
+
   it('a 64 MiB body has the same sha256 over h2 and HTTP/1.1', T, async (t) => {
     const ngx = await startNginx({ tls: true, http2: true, files: true });
     t.after(() => ngx.close());
