@@ -113,6 +113,22 @@ describe('h2 idle limits (SPEC §6, §13)', () => {
     }
   });
 
+  it('a request aborted after it got the connection, before its stream opened, leaves the connection idle (its lease returns)', T, async () => {
+    const [a] = await start(1);
+    const { t, client } = transport({ maxIdleConns: 1 });
+    try {
+      await get(client, a!.url('/ok'));
+      const ac = new AbortController();
+      await assert.rejects(client.request(a!.url('/ok'), { signal: ac.signal, trace: { gotConn: () => ac.abort() } }));
+      await until(() => t.stats().totals.idle === 1, () => `stats ${JSON.stringify(t.stats().totals)}`);
+      assert.deepEqual(t.stats().totals, { active: 0, idle: 1, dialing: 0, waiting: 0, streams: 0 });
+      await get(client, a!.url('/ok'));
+      assert.equal(a!.connections, 1);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('HTTP/1.1 and HTTP/2 idle connections count together under maxIdleConns, in one LRU', T, async () => {
     const [h1] = await start(1, {});
     const [p, q] = await start(2);
