@@ -13,12 +13,16 @@
  *   - a waiter queued because the limit was reached runs the `poolTimeout` clock (one
  *     timer per host's queue, {@link PoolClock});
  *   - a closed connection frees its slot, letting a waiter dial;
- *   - beyond `maxIdleConnsPerHost` a released connection is closed; beyond
+ *   - beyond `maxIdleConnsPerHost` a connection that becomes idle is closed; beyond
  *     `maxIdleConns` (all hosts) the least recently used idle connection is closed.
  *
  * Multiplexed connections (HTTP/2: {@link Pooled.streamSlots} defined) are *shared*: the
- * pool hands out leases on them, up to `streamSlots()` at once, and never parks them in
- * the idle list (they close themselves when idle too long). Rules for them:
+ * pool hands out leases on them, up to `streamSlots()` at once. Rules for them:
+ *   - one with no lease left and no waiter of its host is *idle* (SPEC §13: no open
+ *     stream): it joins the one LRU of idle connections and counts toward
+ *     `maxIdleConns` and `maxIdleConnsPerHost` exactly as a single-use idle connection
+ *     does (either kind may be the one closed); its next lease takes it out. It stays
+ *     in its host's `shared` list meanwhile, and expires by itself (its own idle timer);
  *   - a request takes a lease on a shared connection with a free slot before anything
  *     else; slots that open (a stream ends, the peer's SETTINGS raise the limit) go to
  *     the oldest waiters ({@link Pool.slotsChanged});
@@ -33,9 +37,11 @@
  * AsyncResource), never in the releaser's, the dial's or the timer's.
  *
  * Invariants: a waiter is settled exactly once; `active + idle + dialing + shared` is the
- * host's connection count; one unref'd sweep timer exists only while some connection
- * is idle; a host entry with nothing in it is deleted; a shared connection's
- * `poolLeases` counts the leases handed out and not yet returned.
+ * host's connection count; the LRU holds exactly the host lists' idle connections and
+ * the shared connections counted in their host's `idleShared` (each with no lease), so
+ * `stats()` reports what the limits count; one unref'd sweep timer exists only while
+ * some connection is idle; a host entry with nothing in it is deleted; a shared
+ * connection's `poolLeases` counts the leases handed out and not yet returned.
  */
 
 import { AsyncResource } from 'node:async_hooks';
@@ -295,6 +301,8 @@ class HostEntry<T, D> {
   idle: T[] = [];
   /** Multiplexed connections, open (leased or not) until they close themselves. */
   shared: T[] = [];
+  /** Shared connections in the pool's LRU (idle: no lease, nobody waiting). */
+  idleShared = 0;
   active = 0;
   dialing = 0;
   /** What dials of this host gave so far: unknown, single-use, or multiplexed connections. */
@@ -312,6 +320,10 @@ class HostEntry<T, D> {
   get total(): number {
     return this.active + this.idle.length + this.dialing + this.shared.length;
   }
+  /** Idle connections of either kind: what `maxIdleConnsPerHost` counts. */
+  get idleCount(): number {
+    return this.idle.length + this.idleShared;
+  }
   /** A waiter left the queue: with none left, the pool clock stops. */
   waiterGone(): void {
     if (this.waiters.length === 0) this.poolClock?.clear();
@@ -321,7 +333,7 @@ class HostEntry<T, D> {
 /** Per-host connection pool with a wait queue. */
 export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
   private readonly hosts = new Map<string, HostEntry<T, D>>();
-  /** Every idle connection, least recently idled first. */
+  /** Every idle connection, single-use or shared, least recently idled first. */
   private readonly lru = new Map<T, HostEntry<T, D>>();
   private readonly sweepTimer = new LongTimer(() => this.sweep()).unref();
   private sweepAt = Number.POSITIVE_INFINITY;
@@ -361,7 +373,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     for (const conn of host.shared) {
       if (freeSlots(conn) > 0 && conn.isUsable()) {
         const wasIdle = conn.poolLeases === 0;
-        conn.poolLeases!++;
+        this.takeSlot(host, conn);
         wanter.leased({ conn, wasIdle, idleTime: wasIdle ? t - conn.idleSince : 0 });
         return;
       }
@@ -435,6 +447,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     }
     host.waiterGone();
     abandonDials(host);
+    this.parkShared(host);
     this.forgetIfEmpty(host);
   }
 
@@ -465,6 +478,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     } else if (conn.poolState === 'shared') {
       const i = host.shared.indexOf(conn);
       if (i !== -1) host.shared.splice(i, 1);
+      if (this.lru.delete(conn)) host.idleShared--;
     } else if (conn.poolState === 'active') {
       host.active--;
     }
@@ -478,14 +492,12 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     const hosts: Record<string, HostStats> = {};
     const totals: HostStats = { active: 0, idle: 0, dialing: 0, waiting: 0 };
     for (const [key, h] of this.hosts) {
-      const s: HostStats = { active: h.active, idle: h.idle.length, dialing: h.dialing, waiting: h.waiters.length };
+      const s: HostStats = { active: h.active, idle: h.idleCount, dialing: h.dialing, waiting: h.waiters.length };
       if (h.shared.length > 0) {
         let streams = 0;
-        for (const c of h.shared) {
-          streams += c.poolLeases!;
-          if (c.poolLeases! > 0) s.active++;
-          else s.idle++;
-        }
+        for (const c of h.shared) streams += c.poolLeases!;
+        // Idle ones are counted above (in the LRU); the rest carry streams or are held for waiters.
+        s.active += h.shared.length - h.idleShared;
         s.streams = streams;
         totals.streams = (totals.streams ?? 0) + streams;
       }
@@ -612,14 +624,57 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     return dialBudget;
   }
 
-  /** Hands free slots of a shared connection to the oldest waiters. */
+  /** Hands free slots of a shared connection to the oldest waiters; with none left and no lease, it is idle. */
   private serveShared(host: HostEntry<T, D>, conn: T): void {
     while (freeSlots(conn) > 0 && conn.isUsable()) {
       const w = this.nextWaiter(host);
-      if (w === undefined) return;
+      if (w === undefined) break;
       w.settle();
-      conn.poolLeases!++;
+      this.takeSlot(host, conn);
       w.lease({ conn, wasIdle: false, idleTime: 0 });
+    }
+    if (conn.poolLeases === 0) this.parkShared(host, conn);
+  }
+
+  /** A lease on a shared connection: one that was idle leaves the LRU. */
+  private takeSlot(host: HostEntry<T, D>, conn: T): void {
+    if (conn.poolLeases === 0 && this.lru.delete(conn)) host.idleShared--;
+    conn.poolLeases!++;
+  }
+
+  /**
+   * Counts `host`'s shared connections with no lease as idle (all of them, or `conn`),
+   * once nobody waits for the host (a waiter is held for a connection that takes no
+   * stream yet: closing it would only make the waiter dial): past `maxIdleConnsPerHost`
+   * such a connection is closed, past `maxIdleConns` the least recently used idle one.
+   */
+  private parkShared(host: HostEntry<T, D>, conn?: T): void {
+    if (host.waiters.length > 0 || this.isClosed) return;
+    for (const c of conn === undefined ? [...host.shared] : [conn]) {
+      if (c.poolState !== 'shared' || c.poolLeases !== 0 || this.lru.has(c)) continue;
+      if (host.idleCount >= this.limits.maxIdleConnsPerHost) {
+        c.close();
+        continue;
+      }
+      host.idleShared++;
+      this.lru.set(c, host);
+      this.evictOverflow();
+    }
+  }
+
+  /** Beyond `maxIdleConns`, closes the least recently used idle connections, of either kind. */
+  private evictOverflow(): void {
+    while (this.lru.size > this.limits.maxIdleConns) {
+      const [oldest, host] = this.lru.entries().next().value as [T, HostEntry<T, D>];
+      // Out of the counts before it closes (its close reaches `closed`, which finds it gone).
+      this.lru.delete(oldest);
+      if (oldest.poolState === 'idle') {
+        const i = host.idle.indexOf(oldest);
+        if (i !== -1) host.idle.splice(i, 1);
+        oldest.poolState = undefined;
+      } else host.idleShared--;
+      oldest.close();
+      this.forgetIfEmpty(host);
     }
   }
 
@@ -638,7 +693,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
       this.forgetIfEmpty(host);
       return;
     }
-    if (host.idle.length >= this.limits.maxIdleConnsPerHost) {
+    if (host.idleCount >= this.limits.maxIdleConnsPerHost) {
       conn.close();
       this.forgetIfEmpty(host);
       return;
@@ -648,10 +703,7 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     conn.idleDeadline = conn.idleSince + this.limits.idleTimeout(conn);
     host.idle.push(conn);
     this.lru.set(conn, host);
-    if (this.lru.size > this.limits.maxIdleConns) {
-      const oldest = this.lru.keys().next().value as T;
-      oldest.close();
-    }
+    this.evictOverflow();
     this.armSweep(conn.idleDeadline);
   }
 
@@ -682,7 +734,10 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
     const host = w.host;
     host.waiters.remove(w);
     host.waiterGone();
-    if (host.waiters.length === 0) abandonDials(host);
+    if (host.waiters.length === 0) {
+      abandonDials(host);
+      this.parkShared(host);
+    }
   }
 
   private forgetIfEmpty(host: HostEntry<T, D>): void {

@@ -10,7 +10,7 @@ import { type DialHandle, Pool, type Pooled, WaitQueue } from '../src/pool.js';
 class Dummy implements Pooled {
   idleSince = 0;
   idleDeadline = Number.POSITIVE_INFINITY;
-  poolState: 'idle' | 'active' | undefined;
+  poolState: 'idle' | 'active' | 'shared' | undefined;
   open = true;
   constructor(
     readonly key: string,
@@ -299,5 +299,72 @@ describe('pool', () => {
     assert.equal(q.length, 999);
     assert.equal(q.shift(), 2000);
     assert.equal(q.at(0), 2001);
+  });
+});
+
+/** A multiplexed dummy: `slots` leases at once (0: it takes none yet, but may soon). */
+class SharedDummy extends Dummy {
+  slots = 2;
+  poolLeases?: number;
+  streamSlots(): number {
+    return this.open ? this.slots : 0;
+  }
+  awaitingSlots(): boolean {
+    return this.open && this.slots === 0;
+  }
+}
+
+describe('pool: shared connections count as idle (SPEC §13)', () => {
+  function sharedHarness(limits: { maxIdleConns?: number; maxIdleConnsPerHost?: number }, slots: number) {
+    const closed: number[] = [];
+    const made: SharedDummy[] = [];
+    const dials: (() => SharedDummy)[] = [];
+    const pool: Pool<SharedDummy, string> = new Pool<SharedDummy, string>(
+      { maxIdleConns: limits.maxIdleConns ?? 100, maxIdleConnsPerHost: limits.maxIdleConnsPerHost ?? 100, maxConnsPerHost: 0, idleTimeout: () => 90_000 },
+      (key) =>
+        new Promise<SharedDummy>((res) => {
+          dials.push(() => {
+            const c = new SharedDummy(key, made.length + 1, (x) => {
+              closed.push(x.id);
+              pool.closed(x as SharedDummy);
+            });
+            c.slots = slots;
+            made.push(c);
+            res(c);
+            return c;
+          });
+        }),
+      () => ({ abort() {} }) as DialHandle,
+    );
+    return { pool, closed, dials };
+  }
+
+  it('a connection held for a waiter (no slot yet) is not idle: only once its lease ends is it counted, and closed past the limit', async () => {
+    const { pool, closed, dials } = sharedHarness({ maxIdleConnsPerHost: 0 }, 0);
+    const p = pool.acquire('k', 'o', budget(), 0, true);
+    const c = dials[0]!();
+    await tick();
+    assert.deepEqual([closed, pool.stats().totals.idle, pool.stats().totals.active], [[], 0, 1], 'held for the waiter');
+    c.slots = 1;
+    pool.slotsChanged(c);
+    const l = await p;
+    assert.equal(l.conn, c);
+    pool.releaseLease(c);
+    assert.deepEqual(closed, [c.id], 'idle past maxIdleConnsPerHost 0: closed');
+  });
+
+  it('idle shared connections of several hosts share one LRU; a lease takes one out of it', async () => {
+    const { pool, closed, dials } = sharedHarness({ maxIdleConns: 2 }, 2);
+    const ps = ['a', 'b', 'c'].map((k) => pool.acquire(k, 'o', budget(), 0, true));
+    const [a, b, c] = dials.map((d) => d());
+    await Promise.all(ps);
+    pool.releaseLease(a!);
+    pool.releaseLease(b!);
+    assert.equal(pool.stats().totals.idle, 2);
+    const again = await pool.acquire('a', 'o', budget(), 0, true); // a leaves the LRU
+    assert.deepEqual([again.conn, again.wasIdle, pool.stats().totals.idle], [a, true, 1]);
+    pool.releaseLease(c!); // idle: b, c
+    pool.releaseLease(a!); // a is the most recent: b (least recently used) goes
+    assert.deepEqual([closed, pool.stats().totals.idle], [[b!.id], 2]);
   });
 });

@@ -285,9 +285,15 @@ export class H2Session {
     }
   }
 
-  /** A stream of this session ended (its lease goes back to the pool). */
+  /** A stream of this session ended, or failed before it opened (its lease goes back to the pool either way). */
   ended(st: SessionStream): void {
-    if (!this.streams.delete(st)) return;
+    if (!this.streams.delete(st)) {
+      // Failed before it opened (aborted between taking its lease and its HEADERS, e.g.
+      // from a gotConn hook): the lease it held goes back all the same, or the pool would
+      // count this connection busy, never idle, until it closed.
+      this.owner?.leaseEnded(this);
+      return;
+    }
     this.traffic++;
     if (this.streams.size === 0) {
       this.clock.unset(PING_DUE);
