@@ -252,7 +252,7 @@ export function prepareBody(body: BodyOrFactory): PreparedBody {
     return {
       replayable: true,
       present: true,
-      next: (headers) => toWritable(factory(), headers),
+      next: (headers) => toWritable(openFactory(factory), headers),
     };
   }
   if (body === null || body === undefined) return NO_BODY;
@@ -279,6 +279,19 @@ export function prepareBody(body: BodyOrFactory): PreparedBody {
       if (body instanceof Readable) destroySource(body);
     },
   };
+}
+
+/**
+ * A body factory's body; what the factory throws fails the request as the body's failure
+ * (HG_REQUEST_BODY, cause = what it threw: thirteenth attack F4 — it escaped as is).
+ */
+function openFactory(factory: () => BodyInit): BodyInit {
+  try {
+    return factory();
+  } catch (err) {
+    if (err instanceof HourglassError) throw err;
+    throw new HourglassError(`request body factory threw: ${err instanceof Error ? err.message : String(err)}`, 'HG_REQUEST_BODY', { cause: err });
+  }
 }
 
 const NO_BODY: PreparedBody = { replayable: true, present: false, next: () => ({ kind: 'none' }) };

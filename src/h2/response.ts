@@ -45,10 +45,17 @@ export function onInterim(hs: H2Stream, h: http2.IncomingHttpHeaders, flat: read
     hs.fail(new ProtocolError('too-many-1xx', `more than ${MAX_INTERIM} interim (1xx) responses`, { requestSent: hs.sent }));
     return;
   }
+  // An interim head is checked as a final one is, as over HTTP/1.1 (thirteenth attack F2:
+  // 1xx heads of any size went through to got1xxResponse).
+  const fields = readFields(flat, [], { maxBytes: hs.session.maxHeaderBytes, trailers: false, requestSent: hs.sent });
+  if (fields instanceof ProtocolError) {
+    hs.fail(fields, fields.reason === 'h2-protocol-error' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);
+    return;
+  }
   firstByte(hs);
   if (hs.clock.dueAt(READ_IDLE) !== Number.POSITIVE_INFINITY) hs.clock.after(READ_IDLE, hs.req.timeouts.readIdleTimeout);
   if (status === 100) emit(hs.req.trace, 'got100Continue');
-  emit(hs.req.trace, 'got1xxResponse', { status, headers: readFields(flat, []) });
+  emit(hs.req.trace, 'got1xxResponse', { status, headers: fields });
 }
 
 export function onHead(hs: H2Stream, h: http2.IncomingHttpHeaders, flat: readonly string[]): void {
