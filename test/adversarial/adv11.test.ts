@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Client, fetch, HourglassError, ProtocolError, Transport } from '../../src/index.js';
 import { FaultServer } from '../../src/testing/index.js';
+import { partialServer } from '../helpers/partial-server.js';
 
 const T = { timeout: 20_000 };
 
@@ -139,19 +140,7 @@ describe('adv11', () => {
   // ended only at readIdleTimeout); HTTP/2 reset the stream and then said the server did.
   for (const proto of ['h1', 'h2'] as const) {
     it(`F6 ${proto}: a body source failing after the response head fails the body read with HG_REQUEST_BODY at once`, T, async () => {
-      const fs = await FaultServer.start(proto === 'h2' ? { h2: true, tls: false } : {});
-      if (proto === 'h1') {
-        fs.route('/partial', async (ex) => {
-          await ex.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhello');
-          await ex.stall();
-        }, { readBody: false });
-      } else {
-        fs.h2Route('/partial', async (s) => {
-          await s.headers(200, { 'content-length': '100' });
-          await s.data('hello');
-          await new Promise(() => {});
-        });
-      }
+      const fs = await partialServer(proto);
       const client = new Client({ transport: new Transport({ readIdleTimeout: 5000, ...(proto === 'h2' ? { h2c: true } : {}) }) });
       try {
         let n = 0;

@@ -4,6 +4,7 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Client, HourglassError, Transport } from '../../src/index.js';
 import { FaultServer } from '../../src/testing/index.js';
+import { partialServer } from '../helpers/partial-server.js';
 
 const T = { timeout: 20_000 };
 
@@ -22,24 +23,6 @@ async function* lateFault(ms: number, then: () => unknown): AsyncGenerator<unkno
   yield Buffer.from('abc');
   await new Promise((r) => setTimeout(r, ms));
   yield then();
-}
-
-/** A server that answers the head (and part of the body) at once and keeps reading the upload. */
-async function partialServer(proto: 'h1' | 'h2'): Promise<FaultServer> {
-  const fs = await FaultServer.start(proto === 'h2' ? { h2: true, tls: false } : {});
-  if (proto === 'h1') {
-    fs.route('/partial', async (ex) => {
-      await ex.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhello');
-      await ex.stall();
-    }, { readBody: false });
-  } else {
-    fs.h2Route('/partial', async (s) => {
-      await s.headers(200, { 'content-length': '100' });
-      await s.data('hello');
-      await new Promise(() => {});
-    });
-  }
-  return fs;
 }
 
 describe('adv12', () => {
