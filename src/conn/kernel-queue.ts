@@ -9,12 +9,53 @@
  * seconds. The acknowledged-bytes count in the kernel moves every time the peer reads
  * a segment's worth; the write-idle clock (SPEC §11) reads it when it suspects a stall.
  *
- * Owns: nothing; reads only, never on the hot path (only when the write-idle clock
- * comes due while bytes wait). Never throws: anything unknown is `-1` ("cannot tell"),
- * on other systems always.
+ * Owns: the process's last reading of the tables. The tables list every TCP socket of the
+ * host, TIME_WAIT ones included, so on a busy host one reading costs milliseconds: it is
+ * shared by every socket of the process for {@link FRESH_MS}, and for ten times what it
+ * cost up to {@link MAX_STALE_MS} (reading them takes a bounded share of the event loop,
+ * however many connections look at once). Reads only, never on the hot path (only when the write-idle
+ * clock comes due while bytes wait). Never throws: anything unknown is `-1` ("cannot
+ * tell"), on other systems always.
  */
 
 import { readFileSync, readlinkSync } from 'node:fs';
+import { now } from '../deadline.js';
+
+/** One reading of the tables serves every socket for at least this long (ms)... */
+const FRESH_MS = 5;
+/** ...and for this many times what reading them took, up to {@link MAX_STALE_MS}. */
+const COST_FACTOR = 10;
+/** The most a reading serves (ms): a write-idle judgement must still see a slow peer's progress. */
+const MAX_STALE_MS = 50;
+const FILES = ['/proc/net/tcp', '/proc/net/tcp6'];
+/** The last reading, held weakly (it may be megabytes): the GC may drop it, which costs a new reading. */
+let last: WeakRef<{ tables: string[] }> | undefined;
+let freshUntil = Number.NEGATIVE_INFINITY;
+let reads = 0;
+
+/** How many times the tables were read (for tests). @internal */
+export function kernelQueueReads(): number {
+  return reads;
+}
+
+function readTables(): string[] {
+  const t = now();
+  const held = t < freshUntil ? last?.deref() : undefined;
+  if (held !== undefined) return held.tables;
+  const tables: string[] = [];
+  for (const file of FILES) {
+    try {
+      tables.push(readFileSync(file, 'latin1'));
+    } catch {
+      // not there (no IPv6, no /proc): the other may be
+    }
+  }
+  reads++;
+  const done = now();
+  last = new WeakRef({ tables });
+  freshUntil = done + Math.max(FRESH_MS, Math.min(COST_FACTOR * (done - t), MAX_STALE_MS));
+  return tables;
+}
 
 interface HandleInternals {
   _handle?: { fd?: unknown } | null;
@@ -67,13 +108,7 @@ export function kernelSendQueue(socket: object): number {
   if (!supported) return -1;
   const inode = inodeOf(socket);
   if (inode === '') return -1;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let table: string;
-    try {
-      table = readFileSync(file, 'latin1');
-    } catch {
-      continue;
-    }
+  for (const table of readTables()) {
     const n = findTxQueue(table, inode);
     if (n !== -1) return n;
   }
