@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Client, fetch, HourglassError, ProtocolError, Transport } from '../../src/index.js';
 import { FaultServer } from '../../src/testing/index.js';
-import { partialServer } from '../helpers/partial-server.js';
+import { partialServer, settleWithin } from '../helpers/partial-server.js';
 
 const T = { timeout: 20_000 };
 
@@ -28,16 +28,6 @@ function failingSource(ms: number): { body: Readable; cause: Error } {
   const body = new Readable({ read() {} });
   setTimeout(() => body.destroy(cause), ms).unref();
   return { body, cause };
-}
-
-async function settleWithin(p: Promise<unknown>): Promise<{ err: unknown; ms: number }> {
-  const t0 = performance.now();
-  try {
-    await p;
-    return { err: undefined, ms: performance.now() - t0 };
-  } catch (err) {
-    return { err, ms: performance.now() - t0 };
-  }
 }
 
 function assertBodyFailure(got: { err: unknown; ms: number }, cause: Error, label: string): void {

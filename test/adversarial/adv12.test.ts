@@ -4,19 +4,9 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Client, HourglassError, Transport } from '../../src/index.js';
 import { FaultServer } from '../../src/testing/index.js';
-import { partialServer } from '../helpers/partial-server.js';
+import { partialServer, settleWithin } from '../helpers/partial-server.js';
 
 const T = { timeout: 20_000 };
-
-async function settleWithin(p: Promise<unknown>): Promise<{ err: unknown; ms: number }> {
-  const t0 = performance.now();
-  try {
-    await p;
-    return { err: undefined, ms: performance.now() - t0 };
-  } catch (err) {
-    return { err, ms: performance.now() - t0 };
-  }
-}
 
 /** Yields 'abc', then after `ms` does `then` (throw, or yield something bad). */
 async function* lateFault(ms: number, then: () => unknown): AsyncGenerator<unknown> {

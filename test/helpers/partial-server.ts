@@ -1,4 +1,4 @@
-// A server that answers a request's head (and the first 5 of 100 body bytes) at once and
+// settleWithin, and a server that answers a request's head (and the first 5 of 100 body bytes) at once and
 // then goes silent while it keeps reading the upload: a body source failing after the
 // response head (SPEC error table, HG_REQUEST_BODY) is observed against it.
 import { FaultServer } from '../../src/testing/index.js';
@@ -19,4 +19,15 @@ export async function partialServer(proto: 'h1' | 'h2'): Promise<FaultServer> {
     });
   }
   return fs;
+}
+
+/** How `p` settled (its error, if any) and after how many ms; never throws. */
+export async function settleWithin(p: Promise<unknown>): Promise<{ err: unknown; ms: number }> {
+  const t0 = performance.now();
+  try {
+    await p;
+    return { err: undefined, ms: performance.now() - t0 };
+  } catch (err) {
+    return { err, ms: performance.now() - t0 };
+  }
 }
