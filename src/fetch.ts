@@ -113,7 +113,8 @@ async function resolveRequest(input: string | URL | Request, init: FetchInit): P
   // WHATWG fetch refuses credentials in the URL (a Request cannot be made from one; Node's
   // fetch throws the same): they would become an Authorization header the caller did not
   // set (eleventh attack F8). The client's own request() keeps curl's and Go's behaviour.
-  if (URL.canParse(url)) {
+  // Only a URL with an '@' can carry them: the others are not parsed here (the client parses once).
+  if (url.includes('@') && URL.canParse(url)) {
     const u = new URL(url);
     if (u.username !== '' || u.password !== '') throw new TypeError('Request cannot be constructed from a URL that includes credentials');
   }

@@ -650,16 +650,20 @@ export class Pool<T extends Pooled, D, H extends DialHandle = DialHandle> {
    */
   private parkShared(host: HostEntry<T, D>, conn?: T): void {
     if (host.waiters.length > 0 || this.isClosed) return;
-    for (const c of conn === undefined ? [...host.shared] : [conn]) {
-      if (c.poolState !== 'shared' || c.poolLeases !== 0 || this.lru.has(c)) continue;
-      if (host.idleCount >= this.limits.maxIdleConnsPerHost) {
-        c.close();
-        continue;
-      }
-      host.idleShared++;
-      this.lru.set(c, host);
-      this.evictOverflow();
+    // One connection as a stream ends (no list made per request); all of them when waiters leave.
+    if (conn !== undefined) this.parkOne(host, conn);
+    else for (const c of [...host.shared]) this.parkOne(host, c);
+  }
+
+  private parkOne(host: HostEntry<T, D>, c: T): void {
+    if (c.poolState !== 'shared' || c.poolLeases !== 0 || this.lru.has(c)) return;
+    if (host.idleCount >= this.limits.maxIdleConnsPerHost) {
+      c.close();
+      return;
     }
+    host.idleShared++;
+    this.lru.set(c, host);
+    this.evictOverflow();
   }
 
   /** Beyond `maxIdleConns`, closes the least recently used idle connections, of either kind. */
