@@ -20,7 +20,9 @@
 // clients of a scenario are started together and their timed runs are interleaved — run 1
 // of every client, then run 2 of every client... — so a slow patch of the machine does
 // not land on one client only. Each client warms up before its first run and re-warms
-// briefly before later ones; the median of the runs is reported.
+// briefly before later ones; the median of the runs is reported — peak RSS growth too: each
+// timed run's own peak above the process's RSS before it started (the JSON also keeps the
+// whole process's peak, warm-up included).
 
 import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -389,7 +391,10 @@ async function runLoad(s, server, base) {
       serverWakeups: median(rs.map((x) => x.serverWakeups)),
       errors: rs.reduce((a, x) => a + x.errors + x.mismatches, 0) + (final?.warm?.errors ?? 0),
       firstError: rs.find((x) => x.firstError)?.firstError ?? final?.warm?.firstError,
-      rssGrowth: final?.rssGrowth,
+      // Peak RSS growth: the median of the timed runs' own peaks (warm-up excluded), like
+      // every other figure; the whole process's peak (warm-up included) beside it.
+      rssGrowth: rs.some((x) => x.rssGrowth !== undefined) ? median(rs.map((x) => x.rssGrowth)) : final?.rssGrowth,
+      rssPeakGrowth: final?.rssGrowth,
       maxRssGrowth: final?.maxRssGrowth,
       failed: failed.get(c),
       reps: rs.map((x) => ({

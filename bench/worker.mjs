@@ -102,13 +102,25 @@ async function drive(op, { inflight, expect }, ms, { stop, serverPid, latencies 
   };
 }
 
+/**
+ * Samples RSS every `everyMs`: the peak since the last `rep()` (one timed run's, so the run
+ * can report the median of its reps like every other figure) and over the whole process.
+ */
 function rssSampler(everyMs) {
   let peak = process.memoryUsage.rss();
+  let repPeak = peak;
   const t = setInterval(() => {
     const r = process.memoryUsage.rss();
     if (r > peak) peak = r;
+    if (r > repPeak) repPeak = r;
   }, everyMs);
   return {
+    /** The peak since the last call (or since the start), and starts a new one. */
+    rep() {
+      const r = Math.max(process.memoryUsage.rss(), repPeak);
+      repPeak = process.memoryUsage.rss();
+      return r;
+    },
     stop() {
       clearInterval(t);
       const r = process.memoryUsage.rss();
@@ -148,7 +160,11 @@ async function modeLoad(cfg) {
   const runOne = async (first) => {
     if (first) warm = await drive(op, cfg, cfg.warmupMs, opts);
     else if (cfg.rewarmMs > 0) await drive(op, cfg, cfg.rewarmMs, opts);
-    return drive(op, cfg, cfg.durationMs, opts);
+    sampler?.rep();
+    const r = await drive(op, cfg, cfg.durationMs, opts);
+    // This timed run's own peak RSS growth: the run reports the median over its reps.
+    if (sampler !== undefined) r.rssGrowth = sampler.rep() - baseRss;
+    return r;
   };
   const reps = [];
   if (cfg.interactive) {
