@@ -56,15 +56,22 @@ export function readsPlain(o: ConnectOptions): boolean {
   return !o.https && o.proxy?.protocol !== 'https:';
 }
 
+/** How {@link connectSocket} connects (besides what to: its {@link ConnectOptions}). */
+export interface ConnectVia {
+  dialer: Dialer;
+  /** The dial's budget: the request's, or the shared dial's own. */
+  budget: Budget;
+  /** Filled in as the phases end (epoch ms). */
+  marks: DialMarks;
+  /** TLS options for an https:// proxy at host:port. */
+  tlsFor: (host: string, port: number) => tls.ConnectionOptions | undefined;
+  /** Where a plain TCP socket's reads land (read-buffer.ts); ignored when TLS is involved. */
+  onread?: OnReadOpts | undefined;
+}
+
 /** Opens a socket ready for HTTP/1.1 to `o.host:o.port` (directly, over `o.socketPath`, or through `o.proxy`). */
-export async function connectSocket(
-  dialer: Dialer,
-  o: ConnectOptions,
-  dialBudget: Budget,
-  marks: DialMarks,
-  tlsFor: (host: string, port: number) => tls.ConnectionOptions | undefined,
-  onread?: OnReadOpts,
-): Promise<Socket> {
+export async function connectSocket(o: ConnectOptions, via: ConnectVia): Promise<Socket> {
+    const { dialer, budget: dialBudget, marks, tlsFor, onread } = via;
     const target = o.proxy ?? undefined;
     const dialHost = target !== undefined ? unbracket(target.hostname) : o.host;
     const dialPort =

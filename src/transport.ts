@@ -507,18 +507,23 @@ export class Transport implements RoundTripper {
     const marks: DialMarks = { start: Date.now(), lookup: undefined, connect: undefined, secureConnect: undefined };
     const h2c = !o.https && this.h2c && o.proxy === undefined;
     const reader = readsPlain(o) && !h2c ? new SocketReader() : undefined;
-    const socket = await connectSocket(this.dialer, o, dialBudget, marks, (h, p) => this.tlsFor(h, p), reader?.onread);
+    const socket = await connectSocket(o, {
+      dialer: this.dialer,
+      budget: dialBudget,
+      marks,
+      tlsFor: (h, p) => this.tlsFor(h, p),
+      onread: reader?.onread,
+    });
     if (h2c || (o.https && (socket as { alpnProtocol?: string | false }).alpnProtocol === 'h2')) {
-      const session = new H2Session(
+      const session = new H2Session(socket, {
         key,
-        socket,
-        `${o.https ? 'https' : 'http'}://${hostPort(o.host, o.port)}`,
-        this.h2,
-        this.idleConnTimeout,
-        this.sessionOwner,
-        this.maxResponseHeaderBytes,
-        this.originHint(key),
-      );
+        authority: `${o.https ? 'https' : 'http'}://${hostPort(o.host, o.port)}`,
+        opts: this.h2,
+        idleConnTimeout: this.idleConnTimeout,
+        owner: this.sessionOwner,
+        maxHeaderListSize: this.maxResponseHeaderBytes,
+        hint: this.originHint(key),
+      });
       session.dialMarks = marks;
       return session;
     }

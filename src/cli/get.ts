@@ -91,7 +91,7 @@ export async function runGet(
       if (o.resume) bar?.setBase(await partSize(o.output!));
       await runDownload(o, client, result, { log: o.verbose ? log : undefined, bar });
     } else {
-      await transfer(o, client, rec, hops!, result, o.verbose ? log : undefined, bar, env);
+      await transfer(o, client, { rec, hops: hops!, result, log: o.verbose ? log : undefined, bar, env });
     }
     bar?.done();
   } catch (err) {
@@ -128,17 +128,20 @@ export async function runGet(
 /** Whether the last byte this run wrote to stdout ended a line (for `--json -o -`). */
 let stdoutMidLine = false;
 
+/** Where {@link transfer} reports: the trace recorder, the hop log, the result, the verbose log and the bar. */
+interface TransferReport {
+  rec: TraceRecorder;
+  hops: HopLog;
+  result: GetResult;
+  /** The verbose log (`-v`), if on. */
+  log: ((line: string) => void) | undefined;
+  bar: ProgressBar | undefined;
+  env: GetEnv;
+}
+
 /** Sends the request and moves its body to the sink. */
-async function transfer(
-  o: GetOptions,
-  client: Client,
-  rec: TraceRecorder,
-  hops: HopLog,
-  result: GetResult,
-  log: ((line: string) => void) | undefined,
-  bar: ProgressBar | undefined,
-  env: GetEnv,
-): Promise<void> {
+async function transfer(o: GetOptions, client: Client, report: TransferReport): Promise<void> {
+  const { rec, hops, result, log, bar, env } = report;
   const body = requestBody(o);
   const headers: [string, string][] = [...o.headers];
   const has = (n: string): boolean => headers.some(([k]) => k.toLowerCase() === n);

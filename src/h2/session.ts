@@ -84,6 +84,22 @@ export interface OriginHint {
   zeroCloses?: number;
 }
 
+/** What a {@link H2Session} is made with (besides its socket). */
+export interface SessionInit {
+  /** The pool key of the connection. */
+  key: string;
+  /** `https://host:port` or `http://host:port` (h2c): the session's origin. */
+  authority: string;
+  opts: ResolvedH2Options;
+  /** ms a connection with no open stream is kept (Infinity: no limit). */
+  idleConnTimeout: number;
+  owner: SessionOwner;
+  /** The transport's `maxResponseHeaderBytes`: the largest response head accepted. */
+  maxHeaderListSize: number;
+  /** What earlier connections learned of the origin (shared by its connections). */
+  hint?: OriginHint;
+}
+
 // Streams before the peer's SETTINGS arrive, and when it sets no limit (SPEC §13): defined in
 // h2/health.ts, which reads them too (it imports nothing from here at run time: no cycle).
 export { SLOTS_BEFORE_SETTINGS, SLOTS_WHEN_UNLIMITED };
@@ -145,23 +161,23 @@ export class H2Session {
   /** node's native session handle, kept past the close (h2/retire.ts). */
   handle: object | undefined;
 
-  constructor(
-    key: string,
-    socket: Socket,
-    authority: string,
-    readonly opts: ResolvedH2Options,
-    private readonly idleConnTimeout: number,
-    owner: SessionOwner,
-    maxHeaderListSize: number,
-    readonly hint: OriginHint = { maxStreams: undefined },
-  ) {
+  readonly opts: ResolvedH2Options;
+  readonly hint: OriginHint;
+  private readonly idleConnTimeout: number;
+
+  /** Starts HTTP/2 on `socket` (connected, TLS done when https). */
+  constructor(socket: Socket, init: SessionInit) {
+    const { key, opts, owner, maxHeaderListSize } = init;
     this.key = key;
+    this.opts = opts;
+    this.hint = init.hint ?? { maxStreams: undefined };
+    this.idleConnTimeout = init.idleConnTimeout;
     this.maxHeaderBytes = maxHeaderListSize;
     this.socket = socket;
     this.owner = owner;
     this.info = connectionInfo(key, socket);
     this.clock = new PhaseClock(SLOTS, (slot) => onClock(this, slot));
-    this.session = http2.connect(authority, {
+    this.session = http2.connect(init.authority, {
       createConnection: () => socket,
       peerMaxConcurrentStreams: SLOTS_BEFORE_SETTINGS,
       // Node's default (128 fields) would reset a head of many small fields itself: node's

@@ -243,9 +243,13 @@ export class MockTransport implements RoundTripper {
    */
   private wait<T>(req: OutgoingRequest, from: number, ms: number, work: Promise<T> | undefined, headers: boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const w = headers
-        ? new Wait(this.waits, req, from, ms, headerTimeoutOf(req, this.headerTimeout), readIdleOf(req, this.readIdle), 0, resolve, reject)
-        : new Wait(this.waits, req, from, ms, -1, 0, writeTimeoutOf(req, this.writeTimeout), resolve, reject);
+      const w = new Wait(
+        this.waits,
+        req,
+        headers
+          ? { from, ms, headerTimeout: headerTimeoutOf(req, this.headerTimeout), idleTimeout: readIdleOf(req, this.readIdle), writeTimeout: 0, resolve, reject }
+          : { from, ms, headerTimeout: -1, idleTimeout: 0, writeTimeout: writeTimeoutOf(req, this.writeTimeout), resolve, reject },
+      );
       this.waits.add(w);
       w.start(work);
     });

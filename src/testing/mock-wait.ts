@@ -17,6 +17,22 @@ import { AbortError, type ActivePhase, type HourglassError, TimeoutError } from 
 import type { SourceIdle } from '../body-source.js';
 import type { OutgoingRequest, RequestDeadline } from '../round-tripper.js';
 
+/** What bounds one {@link Wait} and how it settles. */
+export interface WaitSpec {
+  /** Monotonic ms the wait's clocks count from. */
+  from: number;
+  /** How long the wait itself lasts (Infinity: until something else ends it). */
+  ms: number;
+  /** The response-header timeout (0: none; -1 while the request body is read: no header clock yet). */
+  headerTimeout: number;
+  /** The read-idle timeout (0: none); silence before the head counts too. */
+  idleTimeout: number;
+  /** While the request body is read: the write timeout (0: none). */
+  writeTimeout: number;
+  resolve: (v: never) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * One pending wait of the mock: a timer, an abort listener, and how it ends. Under a
  * client's deadline (a {@link Budget}) it holds the budget as the real connection does,
@@ -38,18 +54,25 @@ export class Wait implements Cancelable {
   /** The request was received whole: every wait but the request body's is for the head. */
   readonly requestSent = true;
 
+  private readonly from: number;
+  private readonly headerTimeout: number;
+  private readonly idleTimeout: number;
+  private readonly writeTimeout: number;
+  private readonly resolve: (v: never) => void;
+  private readonly reject: (err: unknown) => void;
+
   constructor(
     private readonly pending: Set<Wait>,
     private readonly req: OutgoingRequest,
-    private readonly from: number,
-    ms: number,
-    private readonly headerTimeout: number,
-    private readonly idleTimeout: number,
-    /** While the request body is read: the write timeout (0: none). */
-    private readonly writeTimeout: number,
-    private readonly resolve: (v: never) => void,
-    private readonly reject: (err: unknown) => void,
+    spec: WaitSpec,
   ) {
+    const { from, ms, headerTimeout, idleTimeout, writeTimeout } = spec;
+    this.from = from;
+    this.headerTimeout = headerTimeout;
+    this.idleTimeout = idleTimeout;
+    this.writeTimeout = writeTimeout;
+    this.resolve = spec.resolve;
+    this.reject = spec.reject;
     this.timer = new LongTimer(() => this.due());
     this.endAt = from + ms;
     // headerTimeout: -1 while the request body is read (no header clock yet), 0 for none.
