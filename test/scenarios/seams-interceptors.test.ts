@@ -22,6 +22,7 @@ import {
   Transport,
   type TransportOptions,
 } from '../../src/index.js';
+import { rejection } from './helpers.js';
 
 const T = { timeout: 10_000 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -80,17 +81,6 @@ function newClient(t: TestContext, opts: ClientOptions = {}, topts: TransportOpt
   const client = new Client({ transport, ...opts });
   t.after(() => client.close());
   return { client, transport };
-}
-
-async function rejection(p: Promise<unknown>): Promise<{ err: unknown; ms: number }> {
-  const start = performance.now();
-  try {
-    const v = await p;
-    (v as Response | undefined)?.body?.destroy();
-  } catch (err) {
-    return { err, ms: performance.now() - start };
-  }
-  return assert.fail('expected a rejection');
 }
 
 async function waitFor(pred: () => boolean, ms = 2_000): Promise<boolean> {

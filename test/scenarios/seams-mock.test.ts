@@ -4,11 +4,11 @@
 // delay, stall (with the same TimeoutError fields as a real transport), abort and error.
 // A real loopback listener proves nothing falls through to the network.
 import * as assert from 'node:assert/strict';
-import * as net from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
-import { AbortError, Client, HourglassError, type Response, TimeoutError, Transport } from '../../src/index.js';
+import { AbortError, Client, HourglassError, TimeoutError, Transport } from '../../src/index.js';
 import { MockTransport, type MockReplyRequest } from '../../src/testing/index.js';
+import { countingListener, rejection } from './helpers.js';
 
 const T = { timeout: 10_000 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -20,38 +20,9 @@ function mockClient(t: TestContext, opts: ConstructorParameters<typeof MockTrans
   return { mock, client };
 }
 
-async function rejection(p: Promise<unknown>): Promise<{ err: unknown; ms: number }> {
-  const start = performance.now();
-  try {
-    const v = await p;
-    (v as Response | undefined)?.body?.destroy();
-  } catch (err) {
-    return { err, ms: performance.now() - start };
-  }
-  return assert.fail('expected a rejection');
-}
-
-/** A loopback listener counting accepted sockets; `silent` ones never answer. */
-async function listener(t: TestContext): Promise<{ port: number; accepts: () => number }> {
-  let accepts = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    accepts++;
-    sockets.add(s);
-    s.on('error', () => {});
-    s.resume();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
-  });
-  return { port: (server.address() as net.AddressInfo).port, accepts: () => accepts };
-}
-
 describe('SE-11: routes, reply functions and recording', () => {
   it('SE-11: URL, RegExp and predicate routes; set-cookie as string[]; an async reply sees the request (string and stream bodies); calls in order; the network sees nothing', T, async (t) => {
-    const real = await listener(t);
+    const real = await countingListener(t);
     const { mock, client } = mockClient(t);
     mock.on('GET', 'https://x.test/foo').reply(200, 'foo', { 'set-cookie': ['a=1', 'b=2'] });
     mock.on('GET', /foo/).reply(201, 'regexp');
@@ -226,7 +197,7 @@ describe('SE-14: delay, stall, abort and error', () => {
   it('SE-14c: stall(): responseHeaderTimeout → response-headers with a real transport’s fields; timeout → request; signal → AbortError', T, async (t) => {
     const TT = 150;
     // The real transport's error against a loopback peer that never answers.
-    const real = await listener(t);
+    const real = await countingListener(t);
     const transport = new Transport({ responseHeaderTimeout: TT });
     const realClient = new Client({ transport });
     t.after(() => realClient.close());

@@ -5,9 +5,8 @@
 // is optional, a non-RoundTripper is refused at construction). A real loopback listener
 // counts connections to prove that no socket is opened.
 import * as assert from 'node:assert/strict';
-import * as net from 'node:net';
 import { Readable } from 'node:stream';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   Client,
   HourglassError,
@@ -17,26 +16,9 @@ import {
   Response,
   type RoundTripper,
 } from '../../src/index.js';
+import { countingListener } from './helpers.js';
 
 const T = { timeout: 10_000 };
-
-/** A loopback listener that only counts accepted sockets (it must see none). */
-async function countingListener(t: TestContext): Promise<{ url: string; accepts: () => number }> {
-  let accepts = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    accepts++;
-    sockets.add(s);
-    s.on('error', () => {});
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
-  });
-  const { port } = server.address() as net.AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, accepts: () => accepts };
-}
 
 interface Seen {
   method: string;

@@ -17,6 +17,7 @@ import { describe, it, type TestContext } from 'node:test';
 import type * as tls from 'node:tls';
 import { Client, ConnectError, HourglassError, TimeoutError, Transport, type TransportOptions } from '../../src/index.js';
 import { CA_CERT, SERVER_CERTS } from '../../src/testing/index.js';
+import { rejection } from './helpers.js';
 
 const T = { timeout: 10_000 };
 
@@ -69,16 +70,6 @@ function hello(body: string): { server: http.Server; seen: Listening } {
   });
   server.on('connection', () => n++);
   return { server, seen };
-}
-
-async function rejection(p: Promise<unknown>): Promise<{ err: unknown; ms: number }> {
-  const start = performance.now();
-  try {
-    await p;
-  } catch (err) {
-    return { err, ms: performance.now() - start };
-  }
-  return assert.fail('expected a rejection');
 }
 
 describe('SE-15: requests over a Unix socket', () => {

@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { Client, DEFAULTS, Dialer, TimeoutError, Transport, type TransportOptions } from '../../src/index.js';
+import { rejection } from './helpers.js';
 
 const T = { timeout: 10_000 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -49,15 +50,6 @@ function newClient(t: TestContext, topts: TransportOptions = {}): Client {
   const client = new Client({ transport: new Transport(topts) });
   t.after(() => client.close());
   return client;
-}
-
-async function rejection(p: Promise<unknown>, start = performance.now()): Promise<{ err: unknown; ms: number }> {
-  try {
-    await p;
-  } catch (err) {
-    return { err, ms: performance.now() - start };
-  }
-  return assert.fail('expected a rejection');
 }
 
 function assertTimeout(err: unknown, phase: string, timeout: number): asserts err is TimeoutError {
