@@ -13,7 +13,7 @@
  */
 
 import { Readable } from 'node:stream';
-import type { WritableBody } from './conn/writer.js';
+import { stringBody, type WritableBody } from './conn/writer.js';
 import { asBytes, destroySource } from './conn/body-error.js';
 import { HourglassError, invalidArg, redactUrl } from './errors.js';
 import { describeValue } from './options.js';
@@ -256,7 +256,7 @@ export function prepareBody(body: BodyOrFactory): PreparedBody {
     };
   }
   if (body === null || body === undefined) return NO_BODY;
-  const bytes = typeof body === 'string' ? body : asBytes(body);
+  const bytes = typeof body === 'string' ? stringBody(body) : asBytes(body);
   if (bytes !== undefined) {
     const w: WritableBody = { kind: 'buffer', data: bytes };
     return { replayable: true, present: true, next: () => w };
@@ -307,7 +307,7 @@ export function notReplayable(): HourglassError {
 /** The body for one send, as a connection writes it (a stream's length from `content-length`). */
 export function toWritable(body: BodyInit, headers: string[]): WritableBody {
   if (body === null || body === undefined) return { kind: 'none' };
-  if (typeof body === 'string') return { kind: 'buffer', data: body };
+  if (typeof body === 'string') return { kind: 'buffer', data: stringBody(body) };
   const bytes = asBytes(body);
   if (bytes !== undefined) return { kind: 'buffer', data: bytes };
   if (body instanceof Readable || isAsyncIterable(body)) {
