@@ -384,32 +384,35 @@ export class Response {
 
   /** Reads the whole body. */
   bytes(): Promise<Buffer> {
+    // Not an async function: the channel's own promise and one reaction, no async frame
+    // and await on top of it (issue #16: text() made 4 promises per response).
+    return this.chunks().then(joinAll);
+  }
+
+  /** Every chunk of the body (claims it). */
+  private chunks(): Promise<Buffer[]> {
     try {
       this.claim();
     } catch (err) {
       return Promise.reject(err);
     }
-    // Not an async function: the channel's own promise and one reaction, no async frame
-    // and await on top of it (issue #16: text() made 4 promises per response).
-    if (this.decoder === undefined) return this.channel.collect().then(joinAll);
-    return this.decodedBytes();
+    if (this.decoder === undefined) return this.channel.collect();
+    return this.decodedChunks();
   }
 
-  /** bytes() of a decoded body (claimed already). */
-  private async decodedBytes(): Promise<Buffer> {
+  /** The chunks of a decoded body (claimed already). */
+  private async decodedChunks(): Promise<Buffer[]> {
     const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const c of this.stream()) {
-      chunks.push(c as Buffer);
-      total += (c as Buffer).length;
-    }
-    return joinChunks(chunks, total);
+    for await (const c of this.stream()) chunks.push(c as Buffer);
+    return chunks;
   }
 
-  /** Reads the whole body into an ArrayBuffer. */
-  async arrayBuffer(): Promise<ArrayBuffer> {
-    const b = await this.bytes();
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  /**
+   * Reads the whole body into a new ArrayBuffer of its own (never memory a chunk shares):
+   * the chunks are copied into it once.
+   */
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.chunks().then(joinToArrayBuffer);
   }
 
   /**
@@ -563,6 +566,19 @@ function joinAll(chunks: Buffer[]): Buffer {
   let total = 0;
   for (const c of chunks) total += c.length;
   return joinChunks(chunks, total);
+}
+
+function joinToArrayBuffer(chunks: Buffer[]): ArrayBuffer {
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  // Never pooled: the ArrayBuffer is exactly the body, not a slab other buffers share.
+  const out = Buffer.allocUnsafeSlow(total);
+  let off = 0;
+  for (const c of chunks) {
+    c.copy(out, off);
+    off += c.length;
+  }
+  return out.buffer;
 }
 
 function utf8Text(b: Buffer): string {

@@ -75,6 +75,22 @@ describe('Response.from', () => {
     assert.equal(await Response.from({ status: 200, url: URL_ }).text(), '');
   });
 
+  it('arrayBuffer is a new ArrayBuffer of exactly the body: never the caller\'s memory, nor a pooled slab (one or many chunks)', T, async () => {
+    const mine = new Uint8Array(64).fill(7);
+    const ab = await Response.from({ status: 200, body: mine.subarray(8, 40), url: URL_ }).arrayBuffer();
+    assert.equal(ab.byteLength, 32);
+    new Uint8Array(ab).fill(1);
+    assert.ok(mine.every((x) => x === 7), 'writing the result does not write the caller\'s bytes');
+    for (const sizes of [[3], [100, 200, 5], [3000, 3000], [70_000, 1, 70_000]]) {
+      const parts = sizes.map((n, i) => Buffer.alloc(n, 65 + i));
+      const res = Response.from({ status: 200, body: Readable.from(parts), url: URL_ });
+      const out = await res.arrayBuffer();
+      const want = Buffer.concat(parts);
+      assert.equal(out.byteLength, want.length, `sizes ${sizes.join('+')}`);
+      assert.ok(Buffer.from(out).equals(want));
+    }
+  });
+
   it('readInto copies a body out in pieces and ends with 0', T, async () => {
     const res = Response.from({ status: 200, body: 'abcdefghij', url: URL_ });
     const buf = new Uint8Array(4);
