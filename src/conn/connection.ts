@@ -99,6 +99,12 @@ export interface ConnRequest {
   wire?: WireRequest | undefined;
 }
 
+/**
+ * Body pieces smaller than this (the chunks of a chunked body, mostly) are gathered per
+ * socket read and handed to the body together; larger ones go as they come.
+ */
+const GATHER_MAX = 4 * 1024;
+
 const { WRITE, HEADERS, READ_IDLE, RATE, CONTINUE, WRITE_IDLE } = EXCHANGE_SLOT;
 const SLOTS = EXCHANGE_SLOTS;
 const SLOT_PHASE = EXCHANGE_SLOT_PHASE;
@@ -168,6 +174,12 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
   private failed: Error | undefined;
   /** Whether the chunk being parsed may be kept (false: a view of a reused read buffer). */
   private chunkOwned = true;
+  /**
+   * Small body pieces of the socket read being parsed (views of its buffer), handed to the
+   * body together when the parser is done with the read ({@link flushPieces}).
+   */
+  private readonly pieces: Buffer[] = [];
+  private piecesBytes = 0;
 
   /** Epoch-ms marks of the dial that made this connection, for its first request's timings. */
   dialMarks:
@@ -435,9 +447,14 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       used = this.parser.execute(chunk);
     } catch (err) {
       this.fresh = undefined;
+      // What arrived before the fault is the body's, as it would have been piece by piece.
+      if (this.pieces.length > 0) this.flushPieces();
       this.fail(err as Error);
       return true;
     }
+    // The read's pieces go to the body before it may end (deliverEnd) and before the
+    // buffer they view is read into again.
+    if (this.pieces.length > 0) this.flushPieces();
     const fresh = this.fresh;
     this.fresh = undefined;
     // Ending the body may release the connection (and clear `channel`): keep it.
@@ -528,7 +545,25 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
       );
       return;
     }
+    if (chunk.length < GATHER_MAX) {
+      this.pieces.push(chunk);
+      this.piecesBytes += chunk.length;
+      return;
+    }
+    if (this.pieces.length > 0) this.flushPieces();
     if (!this.channel!.push(chunk, this.chunkOwned)) this.pauseReading();
+  }
+
+  /** Hands the gathered pieces of this read to the body (one chunk when there are several). */
+  private flushPieces(): void {
+    const pieces = this.pieces;
+    const ch = this.channel;
+    const more =
+      ch === undefined ||
+      (pieces.length === 1 ? ch.push(pieces[0]!, this.chunkOwned) : ch.pushPieces(pieces, this.piecesBytes, this.chunkOwned));
+    pieces.length = 0;
+    this.piecesBytes = 0;
+    if (!more) this.pauseReading();
   }
 
   onTrailers(raw: string[]): void {
