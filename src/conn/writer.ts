@@ -44,6 +44,12 @@ import { atTurnEnd, type TurnEnd } from './turn.js';
  */
 const JOIN_STRING_MAX = 16 * 1024;
 
+/**
+ * Stream pieces under this size are corked with the head until the end of the turn (a
+ * small upload in one writev); a larger one first sends what is corked.
+ */
+const CORK_PIECE_MAX = 16 * 1024;
+
 /** A string request body as written: small ones stay strings (joined to the head), others are UTF-8 bytes. */
 export function stringBody(s: string): string | Buffer {
   return s.length <= JOIN_STRING_MAX ? s : Buffer.from(s, 'utf8');
@@ -148,9 +154,11 @@ export class RequestWriter implements TurnEnd {
     this.abandoned = false;
     this.body = body;
     const s = this.socket;
-    // A request written whole here waits for the end of the turn; a streamed or held body
-    // goes as before (its head at once): those are not the many-small-requests case.
-    if (!this.corked && (body.kind === 'none' || (body.kind === 'buffer' && !holdBody))) {
+    // The head waits for the end of the turn, with whatever body follows it within the
+    // turn: a whole request, or a stream's first pieces (one writev, not a write for the
+    // head and one per piece: a 2 × 1 KiB Readable body cost 0.78 × undici's CPU). A held
+    // body (100-continue) goes as before: its head at once.
+    if (!this.corked && !holdBody) {
       this.corked = true;
       s.cork();
       atTurnEnd(this);
@@ -201,6 +209,7 @@ export class RequestWriter implements TurnEnd {
 
   /** End of the turn: the bytes written in it go to the kernel. */
   turnEnd(): void {
+    if (!this.corked) return; // ended early (uncorkNow)
     this.corked = false;
     const scope = this.scope;
     if (scope === undefined) this.socket.uncork();
@@ -208,6 +217,13 @@ export class RequestWriter implements TurnEnd {
   }
 
   private uncork(): void {
+    this.socket.uncork();
+  }
+
+  /** Ends this turn's cork early (its `turnEnd` still comes and finds it done). */
+  private uncorkNow(): void {
+    if (!this.corked) return;
+    this.corked = false;
     this.socket.uncork();
   }
 
@@ -272,6 +288,8 @@ export class RequestWriter implements TurnEnd {
         // Everything before was taken (bytes the kernel holds count as written, as Go's
         // WriteByteTimeout): the write-idle clock starts with this piece, not at its last
         // look, which may have been long before while the source was slow (adv11).
+        // A large piece goes as it did alone: what the turn corked (the head) first.
+        if (chunk.byteLength >= CORK_PIECE_MAX) this.uncorkNow();
         if (this.unflushed() === 0) this.owner.onWriteStart();
         let more: boolean;
         if (chunked) {
@@ -284,6 +302,9 @@ export class RequestWriter implements TurnEnd {
           more = s.write(chunk);
         }
         if (!more) {
+          // Backpressure: what the turn corked goes now, not at the turn's end (a large
+          // stream is written as it comes, its pieces flushed as the socket takes them).
+          this.uncorkNow();
           this.owner.onWriteWait();
           await new Promise<void>((resolve) => {
             this.drainWaiter = resolve;

@@ -213,10 +213,14 @@ describe('adversarial: framing headers set by the caller', () => {
     );
     assert.ok(hasCode(e, 'HG_INVALID_ARG'), String(e));
     assert.equal(await (await client.request(rec.url('/next'))).text(), 'ok');
-    assert.deepEqual(rec.seen.map((s) => `${s.method} ${s.url}`), ['POST /up', 'GET /next']);
+    // The failed request's head waits for the end of the turn with its first pieces, so a
+    // body that fails within the turn leaves nothing at all on the wire (as Go's buffered
+    // writer): the server sees the POST's head or nothing, never its surplus.
+    assert.deepEqual(rec.seen.map((s) => `${s.method} ${s.url}`).filter((x) => x !== 'POST /up'), ['GET /next']);
+    assert.equal(rec.seen.at(-1)!.url, '/next');
     assert.ok(!rec.raw.some((b) => b.includes('smuggled')), 'no surplus byte reached the server');
     assert.ok(!rec.raw.some((b) => b.includes('abcde')), 'not even the bytes up to the length: the chunk holding the surplus is not written');
-    assert.equal(rec.seen[1]!.body.length, 0);
+    assert.equal(rec.seen.at(-1)!.body.length, 0);
   });
 
   it('a stream shorter than its content-length fails, and its connection is not reused', T, async (t) => {
@@ -230,9 +234,12 @@ describe('adversarial: framing headers set by the caller', () => {
     );
     assert.ok(hasCode(e, 'HG_INVALID_ARG'), String(e));
     assert.equal(await (await client.request(rec.url('/next'))).text(), 'ok');
-    assert.deepEqual(rec.seen.map((s) => `${s.method} ${s.url}`), ['POST /up', 'GET /next']);
-    assert.notEqual(rec.seen[0]!.conn, rec.seen[1]!.conn, 'the short request did not leave the next one as its body');
-    assert.equal(rec.seen[1]!.body.length, 0);
+    // The POST's head reaches the server or nothing does (see above); either way the next
+    // request is not read as the short one's missing body.
+    assert.deepEqual(rec.seen.map((s) => `${s.method} ${s.url}`).filter((x) => x !== 'POST /up'), ['GET /next']);
+    const next = rec.seen.at(-1)!;
+    if (rec.seen.length === 2) assert.notEqual(rec.seen[0]!.conn, next.conn, 'the short request did not leave the next one as its body');
+    assert.equal(next.body.length, 0);
   });
 
   for (const [what, headers] of [
