@@ -54,6 +54,26 @@ describe('stream request bodies and the turn-end cork', () => {
     assert.equal(srv.bodies[0]!.toString(), 'late');
   });
 
+  // Seventeenth outside attack F1: pieces held by the cork were sent as the source's buffer
+  // was at the end of the turn, not as it was yielded (`EEEEE` for A, B, C, D, E).
+  for (const size of [1, 100, 4096, 16 * 1024 - 1]) {
+    for (const framing of ['chunked', 'content-length'] as const) {
+      it(`a source that refills one ${size}-byte buffer for each of 5 pieces (${framing}): each piece as it was yielded`, T, async (t) => {
+        const srv = await echoServer(t);
+        const c = client(t);
+        const buf = Buffer.alloc(size);
+        async function* reuse(): AsyncGenerator<Buffer> {
+          for (let i = 0; i < 5; i++) yield buf.fill(0x41 + i);
+        }
+        const want = Buffer.concat(Array.from({ length: 5 }, (_, i) => Buffer.alloc(size, 0x41 + i)));
+        const headers = framing === 'content-length' ? { 'content-length': String(want.length) } : undefined;
+        const res = await c.request(srv.url, { method: 'POST', body: reuse(), ...(headers ? { headers } : {}) });
+        assert.equal(await res.text(), 'ok');
+        assert.ok(srv.bodies[0]!.equals(want), `got ${srv.bodies[0]!.subarray(0, 40).toString()}…`);
+      });
+    }
+  }
+
   const sizes = [1, 100, 20 * 1024, 3, 64 * 1024, 5, 16 * 1024 - 1, 16 * 1024, 7];
   for (const framing of ['chunked', 'content-length'] as const) {
     for (const paced of [false, true]) {

@@ -291,15 +291,20 @@ export class RequestWriter implements TurnEnd {
         // A large piece goes as it did alone: what the turn corked (the head) first.
         if (chunk.byteLength >= CORK_PIECE_MAX) this.uncorkNow();
         if (this.unflushed() === 0) this.owner.onWriteStart();
+        // A small piece the socket will hold (the turn's cork, or bytes queued before it) is
+        // copied: the source may refill its buffer for the next piece before the socket
+        // sends it. A piece written at once is in the kernel by then; a large one fills the
+        // socket's buffer, and the next is pulled only after 'drain'.
+        const data = chunk.byteLength < CORK_PIECE_MAX && (this.corked || s.writableLength > 0) ? Buffer.from(chunk) : chunk;
         let more: boolean;
         if (chunked) {
           s.cork();
-          s.write(chunkHeader(chunk.byteLength), 'latin1');
-          s.write(chunk);
+          s.write(chunkHeader(data.byteLength), 'latin1');
+          s.write(data);
           more = s.write(CRLF);
           s.uncork();
         } else {
-          more = s.write(chunk);
+          more = s.write(data);
         }
         if (!more) {
           // Backpressure: what the turn corked goes now, not at the turn's end (a large
