@@ -285,11 +285,11 @@ export class RequestWriter implements TurnEnd {
         if (chunk.byteLength === 0) continue;
         sent += chunk.byteLength;
         if (!chunked && sent > length) throw overrun(source, length);
+        // A large piece goes as it did alone: what the turn corked (the head) first.
+        if (chunk.byteLength >= CORK_PIECE_MAX) this.uncorkNow();
         // Everything before was taken (bytes the kernel holds count as written, as Go's
         // WriteByteTimeout): the write-idle clock starts with this piece, not at its last
         // look, which may have been long before while the source was slow (adv11).
-        // A large piece goes as it did alone: what the turn corked (the head) first.
-        if (chunk.byteLength >= CORK_PIECE_MAX) this.uncorkNow();
         if (this.unflushed() === 0) this.owner.onWriteStart();
         // A small piece the socket will hold (the turn's cork, or bytes queued before it) is
         // copied: the source may refill its buffer for the next piece before the socket
