@@ -23,7 +23,7 @@
 
 import type { Readable } from 'node:stream';
 import { type SourceIdle, sourceChannel } from './body-source.js';
-import { type BodyChannel, type BodyEndListener, bodyUsed, joinChunks, watchUnread } from './conn/body.js';
+import { type BodyChannel, type BodyEndListener, bodyUsed, copyChunks, joinChunks, watchUnread } from './conn/body.js';
 import type { Budget, Cancelable } from './deadline.js';
 import { HourglassError } from './errors.js';
 import { headersObject } from './http1/headers.js';
@@ -572,13 +572,7 @@ function joinToArrayBuffer(chunks: Buffer[]): ArrayBuffer {
   let total = 0;
   for (const c of chunks) total += c.length;
   // Never pooled: the ArrayBuffer is exactly the body, not a slab other buffers share.
-  const out = Buffer.allocUnsafeSlow(total);
-  let off = 0;
-  for (const c of chunks) {
-    c.copy(out, off);
-    off += c.length;
-  }
-  return out.buffer;
+  return copyChunks(chunks, Buffer.allocUnsafeSlow(total)).buffer as ArrayBuffer;
 }
 
 function utf8Text(b: Buffer): string {

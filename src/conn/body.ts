@@ -192,13 +192,7 @@ export class BodyChannel {
       for (const p of pieces) if (!this.push(p, owned)) more = false;
       return more;
     }
-    const out = Buffer.allocUnsafe(total);
-    let off = 0;
-    for (const p of pieces) {
-      out.set(p, off);
-      off += p.length;
-    }
-    const more = this.push(out, true);
+    const more = this.push(copyChunks(pieces, Buffer.allocUnsafe(total)), true);
     // Small chunks joined are not a large body arriving in large reads (wantsOwnedChunks):
     // the reads stay in the shared scratch buffer.
     this.lastChunkLarge = false;
@@ -603,13 +597,17 @@ function abandoned(ch: BodyChannel): HourglassError {
 }
 
 /** Joins collected chunks into one Buffer, copying at most once. */
-export function joinChunks(chunks: Buffer[], total: number): Buffer {
+export function joinChunks(chunks: readonly Buffer[], total: number): Buffer {
   if (chunks.length === 1) return chunks[0]!;
   if (chunks.length === 0) return Buffer.alloc(0);
-  const out = Buffer.allocUnsafe(total);
+  return copyChunks(chunks, Buffer.allocUnsafe(total));
+}
+
+/** Copies `chunks` one after the other into `out` (at least their total size); returns `out`. */
+export function copyChunks(chunks: readonly Buffer[], out: Buffer): Buffer {
   let off = 0;
   for (const c of chunks) {
-    c.copy(out, off);
+    out.set(c, off);
     off += c.length;
   }
   return out;

@@ -447,7 +447,6 @@ const REUSABLE_VALUES: ReadonlySet<string> = new Set([
   'x-frame-options',
 ]);
 
-/** Whether buf[s, e) holds exactly the Latin-1 string `str` (one char per byte). */
 /**
  * Values at least this long are compared and validated as wholes (a byte loop in
  * JavaScript costs ~3 ns a byte: a 40 KB header cost 1.5 × undici's CPU per request).
@@ -484,6 +483,7 @@ function fieldBytesOk(buf: Buffer, s: number, e: number): boolean {
   return true;
 }
 
+/** Whether buf[s, e) holds exactly the Latin-1 string `str` (one char per byte). */
 function sameBytes(buf: Buffer, s: number, e: number, str: string): boolean {
   if (str.length !== e - s) return false;
   for (let j = 0; j < str.length; j++) if (buf[s + j] !== str.charCodeAt(j)) return false;
