@@ -366,7 +366,28 @@ async function modeQueued(cfg) {
   return result;
 }
 
-const MODES = { load: modeLoad, pair: modePair, timer: modeTimer, queued: modeQueued };
+/**
+ * One fresh process, `cfg.downloads` downloads one after the other: the peak RSS growth
+ * over them, from just before the first (after GC). What one download costs a process,
+ * its first included — where a long load run only shows V8's steady state, set by its
+ * young-generation ArrayBuffer limit (32 MiB of dead chunks before a scavenge), which
+ * every client that allocates a fresh 64 KiB chunk per read shares.
+ */
+async function modeRss(cfg) {
+  const client = await makeClient(cfg.client, clientArgs(cfg));
+  const op = client.op(cfg.kind, cfg.path);
+  gcNow();
+  const baseRss = process.memoryUsage.rss();
+  const sampler = rssSampler(2);
+  let bytes = 0;
+  for (let i = 0; i < cfg.downloads; i++) bytes += await op(0);
+  const peak = sampler.stop();
+  await client.close();
+  if (bytes !== cfg.expect * cfg.downloads) throw new Error(`rss: ${bytes} bytes, expected ${cfg.expect * cfg.downloads}`);
+  return { rssGrowth: peak - baseRss };
+}
+
+const MODES = { load: modeLoad, pair: modePair, timer: modeTimer, queued: modeQueued, rss: modeRss };
 
 const inbox = [];
 let wake;
