@@ -22,7 +22,7 @@ const names = arg('clients', 'hourglass-on,hourglass-off,undici-request').split(
 if (!(bursts >= 1 && bursts <= 100 && ms >= 100 && ms <= 10_000)) throw new Error('--bursts 1..100, --ms 100..10000');
 
 const median = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
-const server = await startNginx({ tls, headers: arg('headers', 'minimal'), files: false });
+const server = await startNginx({ tls, headers: arg('headers', 'minimal'), files: false, ...(arg('keepalive-requests') ? { keepaliveRequests: Number(arg('keepalive-requests')) } : {}) });
 const clients = [];
 try {
   for (const name of names) {
