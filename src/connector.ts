@@ -21,6 +21,7 @@ import { unbracket } from './host.js';
 import type { TransportTimeouts } from './options.js';
 import { connectViaProxy } from './proxy.js';
 import { upgradeToTls } from './tls.js';
+import type { TlsSessionCache } from './tls-sessions.js';
 import type { TraceHooks } from './trace.js';
 
 /** What a dial needs; captured from the request that starts it. */
@@ -67,11 +68,13 @@ export interface ConnectVia {
   tlsFor: (host: string, port: number) => tls.ConnectionOptions | undefined;
   /** Where a plain TCP socket's reads land (read-buffer.ts); ignored when TLS is involved. */
   onread?: OnReadOpts | undefined;
+  /** The transport's TLS sessions (resumption), for every handshake of this dial. */
+  sessions?: TlsSessionCache | undefined;
 }
 
 /** Opens a socket ready for HTTP/1.1 to `o.host:o.port` (directly, over `o.socketPath`, or through `o.proxy`). */
 export async function connectSocket(o: ConnectOptions, via: ConnectVia): Promise<Socket> {
-    const { dialer, budget: dialBudget, marks, tlsFor, onread } = via;
+    const { dialer, budget: dialBudget, marks, tlsFor, onread, sessions } = via;
     const target = o.proxy ?? undefined;
     const dialHost = target !== undefined ? unbracket(target.hostname) : o.host;
     const dialPort =
@@ -96,6 +99,7 @@ export async function connectSocket(o: ConnectOptions, via: ConnectVia): Promise
           servername: dialHost,
           port: dialPort,
           options: tlsFor(dialHost, dialPort),
+          sessions,
           timeout: o.timeouts.tlsHandshakeTimeout,
           budget: dialBudget,
           trace: o.trace,
@@ -126,6 +130,7 @@ export async function connectSocket(o: ConnectOptions, via: ConnectVia): Promise
           alpn: o.alpn,
           socketPath: target === undefined ? o.socketPath : undefined,
           options: o.tls,
+          sessions,
           timeout: o.timeouts.tlsHandshakeTimeout,
           budget: dialBudget,
           trace: o.trace,

@@ -73,6 +73,7 @@ export const DEFAULTS = Object.freeze({
   maxIdleConns: 100,
   maxIdleConnsPerHost: 100,
   maxConnsPerHost: 0,
+  maxCachedSessions: 100,
   maxResponseHeaderBytes: 65_536,
   maxRedirects: 10,
   /** How long before a server's `Keep-Alive: timeout=N` we stop reusing a connection. */
@@ -440,6 +441,7 @@ export const TRANSPORT_NAMES: ReadonlySet<string> = nameSet<TransportOptions>()(
   'maxIdleConns',
   'maxIdleConnsPerHost',
   'maxConnsPerHost',
+  'maxCachedSessions',
   'disableKeepAlives',
   'disableCompression',
   'maxResponseHeaderBytes',

@@ -3,7 +3,8 @@
  * (SPEC §3 `tlsHandshakeTimeout`, §6 `tls`), plus the pool-key form of TLS options and
  * Docker's `certs.d` layout (`certsDir`).
  *
- * Owns: the handshake, its timeout (phase `tls`), the tlsHandshake trace hooks, and the
+ * Owns: the handshake, its timeout (phase `tls`), the tlsHandshake trace hooks, the offer
+ * of a kept session for resumption (tls-sessions.ts) and the keeping of new ones, and the
  * translation of OpenSSL failures into `ConnectError`s whose `code` is the OpenSSL code
  * and whose message names the host and the address. Never dials (see `dial/`), never
  * pools; the transport calls `upgradeToTls` right after `Dialer.dial`.
@@ -23,6 +24,7 @@ import { type Budget, failPhaseAfter, type LongTimer, now, type PhaseExpiry, typ
 import { ConnectError, type HourglassError, invalidArg, redactUrl } from './errors.js';
 import { bracket, hostPort, unbracket } from './host.js';
 import { checkDuration, DEFAULTS } from './options.js';
+import { sessionKey, type TlsSessionCache } from './tls-sessions.js';
 import { emit, type TraceHooks } from './trace.js';
 
 /** One TLS upgrade. */
@@ -47,6 +49,8 @@ export interface TlsUpgradeRequest {
   alpn?: readonly string[] | undefined;
   /** The Unix socket path dialled (named `unix:/path` in errors), if any. */
   socketPath?: string | undefined;
+  /** The transport's TLS sessions: one is offered for resumption, the server's new ones kept. */
+  sessions?: TlsSessionCache | undefined;
 }
 
 const HTTP1_ONLY: readonly string[] = Object.freeze(['http/1.1']);
@@ -206,6 +210,8 @@ class Handshake implements PhaseOwner {
   private readonly remote: { address: string | undefined; port: number | undefined };
   private readonly onError = (err: NodeJS.ErrnoException): void => this.fail(this.handshakeError(err));
   private readonly onClose = (): void => this.fail(this.handshakeError(closedError()));
+  /** Where this handshake's session is kept, when the transport keeps sessions. */
+  private sessionKey: string | undefined;
 
   constructor(
     private readonly req: TlsUpgradeRequest,
@@ -232,6 +238,12 @@ class Handshake implements PhaseOwner {
     this.timer = failPhaseAfter(this.timeout, this, this.startedAt);
     const host = unbracket(req.servername);
     const user = req.options ?? {};
+    const alpn = req.alpn ?? HTTP1_ONLY;
+    const sessions = req.sessions;
+    // The caller's own `session` wins; else the one this transport kept for this handshake.
+    if (sessions?.enabled === true && user.session === undefined) {
+      this.sessionKey = sessionKey(req.servername, req.port, req.socketPath, alpn, tlsOptionsKey(req.options));
+    }
     let socket: tls.TLSSocket;
     try {
       socket = tls.connect({
@@ -241,13 +253,19 @@ class Handshake implements PhaseOwner {
         host,
         port: req.port,
         servername: user.servername ?? (net.isIP(host) === 0 ? host : undefined),
-        ALPNProtocols: (req.alpn ?? HTTP1_ONLY) as string[],
+        ALPNProtocols: alpn as string[],
+        ...(this.sessionKey !== undefined ? { session: sessions!.get(this.sessionKey) } : {}),
       });
     } catch (err) {
       this.fail(this.handshakeError(err as NodeJS.ErrnoException));
       return;
     }
     this.tlsSocket = socket;
+    if (this.sessionKey !== undefined) {
+      // TLS 1.3 servers send their tickets after the handshake, on the open connection.
+      const key = this.sessionKey;
+      socket.on('session', (s: Buffer) => sessions!.set(key, s));
+    }
     socket.once('secureConnect', () => this.done());
     socket.once('error', this.onError);
     socket.once('close', this.onClose);
@@ -307,6 +325,8 @@ class Handshake implements PhaseOwner {
   private fail(err: Error): void {
     if (this.settled) return;
     this.cleanup();
+    // Whatever was offered is not offered again: a server may refuse to resume it.
+    if (this.sessionKey !== undefined) this.req.sessions?.delete(this.sessionKey);
     this.tlsSocket?.destroy();
     this.req.socket.destroy();
     emit(this.req.trace, 'tlsHandshakeDone', { protocol: null, alpnProtocol: null, error: err });

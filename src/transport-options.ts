@@ -50,6 +50,13 @@ export interface TransportOptions {
   maxIdleConnsPerHost?: number;
   /** Connections per host (0 = unlimited); excess requests wait FIFO. */
   maxConnsPerHost?: number;
+  /**
+   * TLS sessions kept for resumption, one per server name, address, port, ALPN offer and
+   * TLS options, least recently used dropped (Node's https.Agent and undici: 100). A new
+   * connection to a server this transport spoke TLS with resumes the session (no
+   * certificate chain to verify again). Default 100; 0 keeps none.
+   */
+  maxCachedSessions?: number;
   /** Send `Connection: close` and never reuse a connection. */
   disableKeepAlives?: boolean;
   /** Do not send `Accept-Encoding` nor decode bodies. */

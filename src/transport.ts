@@ -61,6 +61,7 @@ import { failOnSourceError } from './conn/body-error.js';
 import { Timings } from './timings.js';
 import { TargetMemo } from './url-target.js';
 import { tlsOptionsKey } from './tls.js';
+import { TlsSessionCache } from './tls-sessions.js';
 import { emit } from './trace.js';
 import { replayWire, startWire, watchWire, wireChannels } from './wire.js';
 import { checkFlag, resolveH2Options, type ResolvedH2Options } from './h2/options.js';
@@ -80,6 +81,8 @@ export class Transport implements RoundTripper {
   /** Resolved default timeouts. */
   readonly timeouts: TransportTimeouts;
   private readonly pool: Pool<AnyConn, DialOptions, Budget>;
+  /** TLS sessions kept for resumption (`maxCachedSessions`). */
+  private readonly sessions: TlsSessionCache;
   private readonly allowH2: boolean;
   private readonly h2c: boolean;
   private readonly h2: ResolvedH2Options;
@@ -153,6 +156,7 @@ export class Transport implements RoundTripper {
     this.allowH2 = checkFlag('allowH2', options.allowH2, true) && !this.disableKeepAlives;
     this.h2c = checkFlag('h2c', options.h2c, false) && !this.disableKeepAlives;
     this.h2 = resolveH2Options(options.h2);
+    this.sessions = new TlsSessionCache(checkCount('maxCachedSessions', options.maxCachedSessions) ?? DEFAULTS.maxCachedSessions);
     this.pool = new Pool<AnyConn, DialOptions, Budget>(
       {
         maxIdleConns: checkCount('maxIdleConns', options.maxIdleConns) ?? DEFAULTS.maxIdleConns,
@@ -228,6 +232,7 @@ export class Transport implements RoundTripper {
   close(): void {
     this.isClosed = true;
     this.pool.close();
+    this.sessions.clear();
   }
 
   // Private implementation past this point.
@@ -513,6 +518,7 @@ export class Transport implements RoundTripper {
       marks,
       tlsFor: (h, p) => this.tlsFor(h, p),
       onread: reader?.onread,
+      sessions: this.sessions,
     });
     if (h2c || (o.https && (socket as { alpnProtocol?: string | false }).alpnProtocol === 'h2')) {
       const session = new H2Session(socket, {
