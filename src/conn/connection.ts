@@ -50,7 +50,6 @@ import { adoptCallerContext, ExchangeScope } from './async-context.js';
 import { atTurnEnd, type TurnEnd } from './turn.js';
 import { RequestWriter, type WritableBody } from './writer.js';
 
-/** The pool side of a connection. */
 /** How far an exchange got before it failed (carried by its error, see {@link exchangeFacts}). */
 export interface ExchangeFacts {
   /** Any byte of the request reached the socket. */
@@ -66,6 +65,7 @@ export function exchangeFacts(err: unknown): ExchangeFacts | undefined {
   return typeof err === 'object' && err !== null ? (err as { [EXCHANGE_FACTS]?: ExchangeFacts })[EXCHANGE_FACTS] : undefined;
 }
 
+/** The pool side of a connection. */
 export interface ConnOwner {
   /** The exchange finished and the connection may be reused. */
   connReleased(conn: Connection): void;
@@ -258,7 +258,6 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     return p;
   }
 
-  /** Budget failure (overall timeout or abort): fail the exchange, close the socket. */
   /** Cancelable: the phase of the exchange this connection holds (its own word, not the budget's). */
   get phase(): ActivePhase {
     return this.reqPhase;
@@ -269,6 +268,7 @@ export class Connection implements ParserEvents, BodyProducer, ReadSink, Cancela
     return this.requestWritten;
   }
 
+  /** Budget failure (overall timeout or abort): fail the exchange, close the socket. */
   cancel(err: HourglassError): void {
     // An abort from another caller's code, or the budgets' shared timer: fail in this
     // request's async context, as its socket callbacks run.
