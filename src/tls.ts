@@ -51,6 +51,12 @@ export interface TlsUpgradeRequest {
   socketPath?: string | undefined;
   /** The transport's TLS sessions: one is offered for resumption, the server's new ones kept. */
   sessions?: TlsSessionCache | undefined;
+  /**
+   * What this handshake is for, part of its session key: `''` (default) a direct
+   * connection, `'proxy'` an https proxy's own handshake, `'via <proxy origin>'` an origin
+   * behind that proxy. Sessions never cross routes.
+   */
+  sessionRoute?: string | undefined;
 }
 
 const HTTP1_ONLY: readonly string[] = Object.freeze(['http/1.1']);
@@ -96,16 +102,7 @@ export function upgradeToTls(req: TlsUpgradeRequest): Promise<tls.TLSSocket> {
 /** A stable short string identifying TLS options, for pool keys ('' for none). */
 export function tlsOptionsKey(opts: tls.ConnectionOptions | undefined): string {
   if (opts === undefined) return '';
-  const cached = keyCache.get(opts);
-  if (cached !== undefined) return cached;
-  const entries = Object.keys(opts)
-    .filter((k) => k !== 'socket' && (opts as Record<string, unknown>)[k] !== undefined)
-    .sort()
-    .map((k) => `${k}=${canonical((opts as Record<string, unknown>)[k])}`);
-  const key =
-    entries.length === 0 ? '' : createHash('sha1').update(entries.join('\n')).digest('hex').slice(0, 16);
-  keyCache.set(opts, key);
-  return key;
+  return derived(keyCache, opts, optionsKeyOf);
 }
 
 /**
@@ -134,8 +131,68 @@ export function certsDir(dir: string): (host: string, port: number) => tls.Conne
 
 /** What `certsDir` returns when no directory matches (shared, so its context is cached). */
 const NO_OPTIONS: tls.ConnectionOptions = Object.freeze({});
-const keyCache = new WeakMap<object, string>();
-const contextCache = new WeakMap<tls.ConnectionOptions, tls.SecureContext>();
+/** What was derived from an options object, and the values it was derived from. */
+interface Derived<T> {
+  value: T;
+  snapshot: unknown[];
+}
+const keyCache = new WeakMap<tls.ConnectionOptions, Derived<string>>();
+const contextCache = new WeakMap<tls.ConnectionOptions, Derived<tls.SecureContext>>();
+
+/**
+ * `make(opts)`, computed once per options object — and again if the object was changed
+ * since (a property set, added or deleted, an array in it changed): a key or secure
+ * context made before a caller dropped `checkServerIdentity` or replaced `ca` must not
+ * stand for the object after (a resumed session skips the identity check).
+ */
+function derived<T>(
+  cache: WeakMap<tls.ConnectionOptions, Derived<T>>,
+  opts: tls.ConnectionOptions,
+  make: (opts: tls.ConnectionOptions) => T,
+): T {
+  const snap = snapshot(opts, []);
+  const hit = cache.get(opts);
+  if (hit !== undefined && sameValues(hit.snapshot, snap)) return hit.value;
+  const value = make(opts);
+  cache.set(opts, { value, snapshot: snap });
+  return value;
+}
+
+/** The values of an options object, into arrays and plain objects (not into buffers). */
+function snapshot(v: object, out: unknown[]): unknown[] {
+  if (Array.isArray(v)) {
+    out.push(v.length);
+    for (const e of v as unknown[]) {
+      out.push(e);
+      if (isContainer(e)) snapshot(e, out);
+    }
+    return out;
+  }
+  for (const k of Object.keys(v)) {
+    const e = (v as Record<string, unknown>)[k];
+    out.push(k, e);
+    if (isContainer(e)) snapshot(e, out);
+  }
+  return out;
+}
+
+function isContainer(v: unknown): v is object {
+  return Array.isArray(v) || (typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype);
+}
+
+function sameValues(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
+
+function optionsKeyOf(opts: tls.ConnectionOptions): string {
+  const entries = Object.keys(opts)
+    .filter((k) => k !== 'socket' && (opts as Record<string, unknown>)[k] !== undefined)
+    .sort()
+    .map((k) => `${k}=${canonical((opts as Record<string, unknown>)[k])}`);
+  return entries.length === 0 ? '' : createHash('sha1').update(entries.join('\n')).digest('hex').slice(0, 16);
+}
 const objectIds = new WeakMap<object, number>();
 let nextObjectId = 1;
 
@@ -191,12 +248,7 @@ function readCertsEntry(entry: string): tls.ConnectionOptions | null {
 /** A secure context per user options object, so a CA bundle is parsed once, not per connection. */
 function secureContextFor(opts: tls.ConnectionOptions | undefined): tls.SecureContext | undefined {
   if (opts === undefined || opts.secureContext !== undefined) return opts?.secureContext;
-  let ctx = contextCache.get(opts);
-  if (ctx === undefined) {
-    ctx = tls.createSecureContext(opts);
-    contextCache.set(opts, ctx);
-  }
-  return ctx;
+  return derived(contextCache, opts, (o) => tls.createSecureContext(o));
 }
 
 /** The state of one handshake; ends exactly once, in `done` or `fail`. */
@@ -242,7 +294,14 @@ class Handshake implements PhaseOwner {
     const sessions = req.sessions;
     // The caller's own `session` wins; else the one this transport kept for this handshake.
     if (sessions?.enabled === true && user.session === undefined) {
-      this.sessionKey = sessionKey(req.servername, req.port, req.socketPath, alpn, tlsOptionsKey(req.options));
+      this.sessionKey = sessionKey({
+        route: req.sessionRoute ?? '',
+        servername: req.servername,
+        port: req.port,
+        socketPath: req.socketPath,
+        alpn,
+        optionsKey: tlsOptionsKey(req.options),
+      });
     }
     let socket: tls.TLSSocket;
     try {

@@ -51,8 +51,9 @@ export interface TransportOptions {
   /** Connections per host (0 = unlimited); excess requests wait FIFO. */
   maxConnsPerHost?: number;
   /**
-   * TLS sessions kept for resumption, one per server name, address, port, ALPN offer and
-   * TLS options, least recently used dropped (Node's https.Agent and undici: 100). A new
+   * TLS sessions kept for resumption, one per server name, port (or Unix socket path), ALPN
+   * offer, TLS options and route (direct, through a given proxy, or an https proxy's own
+   * handshake), least recently used dropped (Node's https.Agent and undici: 100). A new
    * connection to a server this transport spoke TLS with resumes the session (no
    * certificate chain to verify again). Default 100; 0 keeps none.
    */

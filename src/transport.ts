@@ -232,7 +232,7 @@ export class Transport implements RoundTripper {
   close(): void {
     this.isClosed = true;
     this.pool.close();
-    this.sessions.clear();
+    this.sessions.close();
   }
 
   // Private implementation past this point.

@@ -190,7 +190,7 @@ describe('TlsSessionCache', () => {
     assert.deepEqual(c.get('c'), s(3));
   });
 
-  it('keeps the newest session per key, forgets on delete and clear; 0 keeps none', () => {
+  it('keeps the newest session per key, forgets on delete; close() forgets all and keeps none after; 0 keeps none', () => {
     const c = new TlsSessionCache(4);
     c.set('a', s(1));
     c.set('a', s(2));
@@ -199,24 +199,30 @@ describe('TlsSessionCache', () => {
     c.delete('a');
     assert.equal(c.get('a'), undefined);
     c.set('b', s(3));
-    c.clear();
+    c.close();
     assert.equal(c.size, 0);
+    c.set('b', s(4)); // a ticket arriving after the transport closed
+    assert.equal(c.size, 0);
+    assert.equal(c.enabled, false);
     const none = new TlsSessionCache(0);
     none.set('a', s(1));
     assert.equal(none.enabled, false);
     assert.equal(none.size, 0);
   });
 
-  it('keys differ by server name, socket path, port, ALPN offer and options', () => {
-    const base = sessionKey('a.test', 443, undefined, ['http/1.1'], 'k');
+  it('keys differ by route, server name, socket path, port, ALPN offer and options', () => {
+    const site = { route: '', servername: 'a.test', port: 443, socketPath: undefined, alpn: ['http/1.1'], optionsKey: 'k' };
     const others = [
-      sessionKey('b.test', 443, undefined, ['http/1.1'], 'k'),
-      sessionKey('a.test', 444, undefined, ['http/1.1'], 'k'),
-      sessionKey('a.test', 443, '/tmp/s', ['http/1.1'], 'k'),
-      sessionKey('a.test', 443, undefined, ['h2', 'http/1.1'], 'k'),
-      sessionKey('a.test', 443, undefined, ['http/1.1'], 'j'),
-    ];
-    assert.equal(new Set([base, ...others]).size, others.length + 1);
+      { route: 'proxy' },
+      { route: 'via https://a.test:443' },
+      { route: 'via http://a.test:443' },
+      { servername: 'b.test' },
+      { port: 444 },
+      { socketPath: '/tmp/s' },
+      { alpn: ['h2', 'http/1.1'] },
+      { optionsKey: 'j' },
+    ].map((change) => sessionKey({ ...site, ...change }));
+    assert.equal(new Set([sessionKey(site), ...others]).size, others.length + 1);
   });
 
   it('upgradeToTls forgets the offered session when the handshake fails', T, async (t) => {
