@@ -159,24 +159,29 @@ function derived<T>(
 }
 
 /** The values of an options object, into arrays and plain objects (not into buffers). */
-function snapshot(v: object, out: unknown[]): unknown[] {
+function snapshot(v: object, out: unknown[], depth = 0): unknown[] {
   if (Array.isArray(v)) {
     out.push(v.length);
     for (const e of v as unknown[]) {
       out.push(e);
-      if (isContainer(e)) snapshot(e, out);
+      if (isContainer(e, depth)) snapshot(e, out, depth + 1);
     }
     return out;
   }
   for (const k of Object.keys(v)) {
     const e = (v as Record<string, unknown>)[k];
     out.push(k, e);
-    if (isContainer(e)) snapshot(e, out);
+    if (isContainer(e, depth)) snapshot(e, out, depth + 1);
   }
   return out;
 }
 
-function isContainer(v: unknown): v is object {
+/** How deep options are walked into arrays and plain objects; deeper ones count by identity (a cycle ends). */
+const MAX_DEPTH = 4;
+
+/** An array or plain object that the walk at `depth` goes into. */
+function isContainer(v: unknown, depth: number): v is object {
+  if (depth >= MAX_DEPTH) return false;
   return Array.isArray(v) || (typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype);
 }
 
@@ -197,15 +202,15 @@ const objectIds = new WeakMap<object, number>();
 let nextObjectId = 1;
 
 /** Canonical text of an option value; PEMs are hashed, opaque objects get an identity. */
-function canonical(v: unknown): string {
+function canonical(v: unknown, depth = 0): string {
   if (typeof v === 'string') return v.length > 64 ? `sha1:${sha1(v)}` : JSON.stringify(v);
   if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
   if (Buffer.isBuffer(v) || v instanceof Uint8Array) return `sha1:${sha1(v)}`;
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype) {
+  if (isContainer(v, depth)) {
+    if (Array.isArray(v)) return `[${v.map((e: unknown) => canonical(e, depth + 1)).join(',')}]`;
     const o = v as Record<string, unknown>;
     const keys = Object.keys(o).sort();
-    return `{${keys.map((k) => `${k}:${canonical(o[k])}`).join(',')}}`;
+    return `{${keys.map((k) => `${k}:${canonical(o[k], depth + 1)}`).join(',')}}`;
   }
   if ((typeof v === 'object' && v !== null) || typeof v === 'function') {
     let id = objectIds.get(v);

@@ -177,6 +177,15 @@ describe('TLS sessions are never offered to another route or to changed options'
     assert.equal(await get(c, o.port), 'ok');
   });
 
+  it('an options object holding a cycle (an unknown option referring back to it) works and resumes', T, async (t) => {
+    const o = await origin(t, 'localhost');
+    const opts: tls.ConnectionOptions & { meta?: unknown } = { ca: CA_CERT };
+    opts.meta = { owner: opts, list: [opts] };
+    const c = client(t, { tls: opts });
+    for (let i = 0; i < 3; i++) assert.equal(await get(c, o.port), 'ok');
+    assert.deepEqual(await settled(o, 3), [false, true, true]);
+  });
+
   it('a session ticket arriving after close() is not kept', T, async (t) => {
     const o = await origin(t, 'localhost');
     // A relay that holds the server's bytes sent after the client's second flight (its
