@@ -7,8 +7,9 @@
  * (the route — direct, the proxy's own handshake, or through which proxy —, server name,
  * port or Unix socket path, ALPN offer, TLS options) to the session the server last issued
  * there. As in Go, undici and node:https, the server name stands for the server: the
- * address it resolved to is not part of the key. A resumed handshake skips the certificate chain and the server's
- * signature: ~0.3–0.7 ms of client CPU per new connection on this machine.
+ * address it resolved to is not part of the key. A resumed handshake skips the certificate
+ * chain and the server's signature: ~0.3–0.7 ms of client CPU per new connection on this
+ * machine.
  *
  * Never: shares a session between different routes, server names, ports or TLS options
  * (a session made with `rejectUnauthorized: false` or another CA is never offered to a

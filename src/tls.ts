@@ -10,9 +10,12 @@
  * pools; the transport calls `upgradeToTls` right after `Dialer.dial`.
  *
  * Invariants: verification is on unless the caller passes `rejectUnauthorized: false`;
- * ALPN offers what the caller asks (`h2`, `http/1.1` when HTTP/2 is allowed), else only `http/1.1`; on every failure path the socket is destroyed, the timer
- * cleared and the budget released. TLS option objects are treated as immutable once used
- * (like Go's `tls.Config`): their key and secure context are cached by identity.
+ * ALPN offers what the caller asks (`h2`, `http/1.1` when HTTP/2 is allowed), else only
+ * `http/1.1`; on every failure path the socket is destroyed, the timer cleared and the
+ * budget released. A TLS options object's key and secure context are made once and kept
+ * while its values stay the same (walked into arrays and plain objects, not into
+ * buffers): an object changed after use is keyed and built again, so a session or
+ * connection made under its old values never stands for its new ones.
  */
 
 import { createHash } from 'node:crypto';
