@@ -19,7 +19,7 @@ import type { Budget } from './deadline.js';
 import type { Dialer } from './dial/index.js';
 import { unbracket } from './host.js';
 import type { TransportTimeouts } from './options.js';
-import { connectViaProxy } from './proxy.js';
+import { connectViaProxy, proxyIdentity } from './proxy.js';
 import { upgradeToTls } from './tls.js';
 import type { TlsSessionCache } from './tls-sessions.js';
 import type { TraceHooks } from './trace.js';
@@ -132,7 +132,7 @@ export async function connectSocket(o: ConnectOptions, via: ConnectVia): Promise
           socketPath: target === undefined ? o.socketPath : undefined,
           options: o.tls,
           sessions,
-          sessionRoute: target === undefined ? '' : `via ${target.protocol}//${target.host}`,
+          sessionRoute: target === undefined ? '' : `via ${proxyIdentity(target)}`,
           timeout: o.timeouts.tlsHandshakeTimeout,
           budget: dialBudget,
           trace: o.trace,

@@ -23,12 +23,16 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
+import { createRequire } from 'node:module';
 import { type Budget, failPhaseAfter, type LongTimer, now, type PhaseExpiry, type PhaseOwner } from './deadline.js';
 import { ConnectError, type HourglassError, invalidArg, redactUrl } from './errors.js';
 import { bracket, hostPort, unbracket } from './host.js';
 import { checkDuration, DEFAULTS } from './options.js';
 import { sessionKey, type TlsSessionCache } from './tls-sessions.js';
 import { emit, type TraceHooks } from './trace.js';
+
+/** node:tls's exports object itself (not the ESM namespace): `tls.connect` reads `checkServerIdentity` from it at connect time. */
+const tlsExports = createRequire(import.meta.url)('node:tls') as { checkServerIdentity: typeof tls.checkServerIdentity };
 
 /** One TLS upgrade. */
 export interface TlsUpgradeRequest {
@@ -153,11 +157,10 @@ function derived<T>(
   opts: tls.ConnectionOptions,
   make: (opts: tls.ConnectionOptions) => T,
 ): T {
-  const snap = snapshot(opts, []);
   const hit = cache.get(opts);
-  if (hit !== undefined && sameValues(hit.snapshot, snap)) return hit.value;
+  if (hit !== undefined && compareTo(opts, hit.snapshot, 0, 0) === hit.snapshot.length) return hit.value;
   const value = make(opts);
-  cache.set(opts, { value, snapshot: snap });
+  cache.set(opts, { value, snapshot: snapshot(opts, []) });
   return value;
 }
 
@@ -188,10 +191,26 @@ function isContainer(v: unknown, depth: number): v is object {
   return Array.isArray(v) || (typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype);
 }
 
-function sameValues(a: readonly unknown[], b: readonly unknown[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
-  return true;
+/**
+ * Walks `v` as {@link snapshot} does, comparing with `snap` from index `i` without
+ * allocating (it runs per request for the transport's own options): the index after `v`'s
+ * values, or -1 at the first difference.
+ */
+function compareTo(v: object, snap: readonly unknown[], i: number, depth: number): number {
+  if (Array.isArray(v)) {
+    if (snap[i++] !== v.length) return -1;
+    for (const e of v as unknown[]) {
+      if (!Object.is(snap[i++], e)) return -1;
+      if (isContainer(e, depth) && (i = compareTo(e, snap, i, depth + 1)) < 0) return -1;
+    }
+    return i;
+  }
+  for (const k of Object.keys(v)) {
+    const e = (v as Record<string, unknown>)[k];
+    if (snap[i++] !== k || !Object.is(snap[i++], e)) return -1;
+    if (isContainer(e, depth) && (i = compareTo(e, snap, i, depth + 1)) < 0) return -1;
+  }
+  return i;
 }
 
 function optionsKeyOf(opts: tls.ConnectionOptions): string {
@@ -253,6 +272,36 @@ function readCertsEntry(entry: string): tls.ConnectionOptions | null {
   return out;
 }
 
+/**
+ * The caller's `checkServerIdentity`, made safe to call from inside node:tls: a throw
+ * (which would be an uncaught exception there, or a handshake left to its timeout) and an
+ * error without a `code` (reported as a connection reset) become an error with code
+ * `CERT_REJECTED` whose `cause` is what the check gave. An error with a code, `undefined`
+ * and any falsy value pass as node:tls reads them.
+ */
+function guardedIdentityCheck(check: IdentityCheck): IdentityCheck {
+  return (host, cert) => {
+    let verdict: unknown;
+    try {
+      verdict = check(host, cert);
+    } catch (err) {
+      return rejectedBy(err);
+    }
+    if (!verdict) return undefined;
+    if (verdict instanceof Error && typeof (verdict as NodeJS.ErrnoException).code === 'string') return verdict;
+    return rejectedBy(verdict);
+  };
+}
+
+type IdentityCheck = NonNullable<tls.ConnectionOptions['checkServerIdentity']>;
+
+function rejectedBy(verdict: unknown): Error {
+  const why = verdict instanceof Error ? verdict.message : String(verdict);
+  return Object.assign(new Error(`checkServerIdentity rejected the certificate: ${why}`, { cause: verdict }), {
+    code: 'CERT_REJECTED',
+  });
+}
+
 /** A secure context per user options object, so a CA bundle is parsed once, not per connection. */
 function secureContextFor(opts: tls.ConnectionOptions | undefined): tls.SecureContext | undefined {
   if (opts === undefined || opts.secureContext !== undefined) return opts?.secureContext;
@@ -300,6 +349,7 @@ class Handshake implements PhaseOwner {
     const user = req.options ?? {};
     const alpn = req.alpn ?? HTTP1_ONLY;
     const sessions = req.sessions;
+    const check = user.checkServerIdentity;
     // The caller's own `session` wins; else the one this transport kept for this handshake.
     if (sessions?.enabled === true && user.session === undefined) {
       this.sessionKey = sessionKey({
@@ -308,7 +358,8 @@ class Handshake implements PhaseOwner {
         port: req.port,
         socketPath: req.socketPath,
         alpn,
-        optionsKey: tlsOptionsKey(req.options),
+        // Node's own check, when the caller has none, is read at connect time (it may be replaced).
+        optionsKey: tlsOptionsKey(req.options) + (check === undefined ? canonical(tlsExports.checkServerIdentity) : ''),
       });
     }
     let socket: tls.TLSSocket;
@@ -321,6 +372,7 @@ class Handshake implements PhaseOwner {
         port: req.port,
         servername: user.servername ?? (net.isIP(host) === 0 ? host : undefined),
         ALPNProtocols: alpn as string[],
+        ...(check !== undefined ? { checkServerIdentity: guardedIdentityCheck(check) } : {}),
         ...(this.sessionKey !== undefined ? { session: sessions!.get(this.sessionKey) } : {}),
       });
     } catch (err) {

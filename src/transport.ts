@@ -54,12 +54,12 @@ import {
   requestHead,
 } from './transport-head.js';
 import { type ConnectOptions as DialOptions, connectSocket, type DialMarks, readsPlain } from './connector.js';
-import { ProxyResolver } from './proxy.js';
+import { ProxyResolver, proxyIdentity } from './proxy.js';
 import type { Response } from './response.js';
 import { checkOutgoingRequest, headerFlat, type OutgoingRequest, type RoundTripper } from './round-tripper.js';
 import { failOnSourceError } from './conn/body-error.js';
 import { Timings } from './timings.js';
-import { TargetMemo } from './url-target.js';
+import { TargetMemo, type UrlTarget } from './url-target.js';
 import { tlsOptionsKey } from './tls.js';
 import { TlsSessionCache } from './tls-sessions.js';
 import { emit } from './trace.js';
@@ -279,7 +279,7 @@ export class Transport implements RoundTripper {
       trace: req.trace,
       key:
         proxy === undefined && socketPath === undefined && (tlsOpts === undefined || tlsOpts === this.tlsOption)
-          ? (t.directKey ??= this.plainKey(https, host, port, tlsOpts))
+          ? this.directKey(t, tlsOpts)
           : poolKey(https, host, port, proxy, tlsOpts, socketPath),
       target: proxy !== undefined && !https ? absoluteForm(url) : t.path,
       originTarget: t.path,
@@ -545,14 +545,28 @@ export class Transport implements RoundTripper {
    */
   private readonly plainKeys = new Map<string, string>();
 
-  private plainKey(https: boolean, host: string, port: number, tlsOpts: tls.ConnectionOptions | undefined): string {
-    const origin = `${https ? 's' : ''}${host}:${port}`;
+  private plainKey(t: UrlTarget, tlsOpts: tls.ConnectionOptions | undefined, tlsKey: string): string {
+    const origin = `${t.https ? 's' : ''}${t.host}:${t.port}|${tlsKey}`;
     let key = this.plainKeys.get(origin);
     if (key === undefined) {
-      key = poolKey(https, host, port, undefined, tlsOpts);
+      key = poolKey(t.https, t.host, t.port, undefined, tlsOpts);
       if (this.plainKeys.size < 1024) this.plainKeys.set(origin, key);
     }
     return key;
+  }
+
+  /**
+   * The pool key of a direct connection to `t`, kept on the target. The transport's own
+   * `tls` object is keyed again when its values changed since (tlsOptionsKey compares
+   * them), so a connection made under the old values is not handed out for the new ones.
+   */
+  private directKey(t: UrlTarget, tlsOpts: tls.ConnectionOptions | undefined): string {
+    const tlsKey = tlsOpts === undefined ? '' : tlsOptionsKey(tlsOpts);
+    if (t.directKey === undefined || t.directTlsKey !== tlsKey) {
+      t.directKey = this.plainKey(t, tlsOpts, tlsKey);
+      t.directTlsKey = tlsKey;
+    }
+    return t.directKey;
   }
 
   /** The Unix socket path for `url`, if any (the function form is asked per request). */
@@ -609,7 +623,7 @@ export function poolKey(
 ): string {
   let key = `${https ? 'https' : 'http'}://${hostPort(host, port)}`;
   if (socketPath !== undefined) key += `|unix=${socketPath}`;
-  if (proxy !== undefined) key += `|proxy=${proxy.protocol}//${proxy.host}`;
+  if (proxy !== undefined) key += `|proxy=${proxyIdentity(proxy)}`;
   if (tlsOpts !== undefined) key += `|tls=${tlsOptionsKey(tlsOpts)}`;
   return key;
 }

@@ -24,6 +24,8 @@ export interface UrlTarget {
   readonly path: string;
   /** The pool key of a direct connection with the transport's own TLS options (set by the transport once known). */
   directKey: string | undefined;
+  /** The key of those TLS options when `directKey` was made (they may have changed since). */
+  directTlsKey: string | undefined;
 }
 
 /** Reads a URL's routing facts. */
@@ -37,6 +39,7 @@ export function targetOf(url: URL): UrlTarget {
     port: url.port === '' ? (https ? 443 : 80) : Number(url.port),
     path: search === '' ? url.pathname : url.pathname + search,
     directKey: undefined,
+    directTlsKey: undefined,
   };
 }
 

@@ -18,9 +18,13 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import * as tls from 'node:tls';
+import { createRequire } from 'node:module';
 import { Client, ConnectError, Transport, type TransportOptions } from '../src/index.js';
 import { CA_CERT, SERVER_CERTS, type ServerCertName } from '../src/testing/certs.js';
 import type { TlsSessionCache } from '../src/tls-sessions.js';
+
+/** node:tls's exports object (the ESM namespace is read-only): what `tls.connect` reads. */
+const tlsExports = createRequire(import.meta.url)('node:tls') as { checkServerIdentity: typeof tls.checkServerIdentity };
 
 const T = { timeout: 15_000 };
 const RESPONSE = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok';
@@ -69,7 +73,12 @@ async function origin(t: TestContext, cert: ServerCertName, ticketKeys?: Buffer)
  * A CONNECT proxy that tunnels every request to 127.0.0.1:`to`, whatever it names; over
  * TLS (an https:// proxy with the localhost certificate) when `ticketKeys` is given.
  */
-async function proxy(t: TestContext, to: () => number, ticketKeys?: Buffer): Promise<Listening> {
+async function proxy(
+  t: TestContext,
+  to: () => number,
+  ticketKeys?: Buffer,
+  onConnect?: (head: string) => void,
+): Promise<Listening> {
   const reused: boolean[] = [];
   const onSocket = (s: net.Socket): void => {
     s.on('error', () => {});
@@ -78,6 +87,7 @@ async function proxy(t: TestContext, to: () => number, ticketKeys?: Buffer): Pro
       head += d.toString('latin1');
       if (!head.includes('\r\n\r\n')) return;
       s.off('data', onData);
+      onConnect?.(head);
       const up = net.connect(to(), '127.0.0.1', () => {
         s.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         s.pipe(up).pipe(s);
@@ -230,3 +240,87 @@ describe('TLS sessions are never offered to another route or to changed options'
     assert.equal(sessions.size, 0);
   });
 });
+
+describe('connections and identity checks follow the options too (second outside attack)', () => {
+  it("a kept-alive connection is not handed out after the transport's tls object was made stricter", T, async (t) => {
+    const o = await keepAliveOrigin(t, 'wrong-name');
+    const opts: tls.ConnectionOptions = { ca: CA_CERT, checkServerIdentity: () => undefined };
+    const c = client(t, { tls: opts, disableKeepAlives: false, maxCachedSessions: 0 });
+    assert.equal(await get(c, o.port), 'ok');
+    assert.equal(await get(c, o.port), 'ok'); // the same connection, kept alive
+    assert.equal(o.reused.length, 1);
+    delete opts.checkServerIdentity;
+    await assert.rejects(get(c, o.port), rejectsWith('ERR_TLS_CERT_ALTNAME_INVALID'));
+  });
+
+  it('a CONNECT tunnel opened with one proxy user is not used for another', T, async (t) => {
+    const o = await keepAliveOrigin(t);
+    const connects: string[] = [];
+    const p = await proxy(t, () => o.port, undefined, (head) => connects.push(/proxy-authorization: (.*)/i.exec(head)?.[1] ?? ''));
+    let user = 'alice';
+    const c = client(t, {
+      tls: { ca: CA_CERT },
+      disableKeepAlives: false,
+      proxy: () => new URL(`http://${user}:pw@127.0.0.1:${p.port}`),
+    });
+    for (const u of ['alice', 'bob', 'alice', 'bob']) {
+      user = u;
+      assert.equal(await get(c, o.port), 'ok');
+    }
+    const basic = (u: string): string => `Basic ${Buffer.from(`${u}:pw`).toString('base64')}`;
+    assert.deepEqual(connects, [basic('alice'), basic('bob')], 'one tunnel per user, each reused');
+  });
+
+  it("a session made while node:tls's own checkServerIdentity was replaced is not offered after it is restored", T, async (t) => {
+    const o = await origin(t, 'wrong-name');
+    const c = client(t, { tls: { ca: CA_CERT } });
+    const original = tlsExports.checkServerIdentity;
+    tlsExports.checkServerIdentity = () => undefined;
+    try {
+      assert.equal(await get(c, o.port), 'ok');
+    } finally {
+      tlsExports.checkServerIdentity = original;
+    }
+    await assert.rejects(get(c, o.port), rejectsWith('ERR_TLS_CERT_ALTNAME_INVALID'));
+  });
+
+  it('a checkServerIdentity that throws, or returns an error without a code, fails the request with CERT_REJECTED at once', T, async (t) => {
+    const o = await origin(t, 'localhost');
+    const boom = new Error('pin mismatch');
+    for (const check of [
+      (): undefined => {
+        throw boom;
+      },
+      (): Error => boom,
+    ]) {
+      const c = client(t, { tls: { ca: CA_CERT, checkServerIdentity: check }, tlsHandshakeTimeout: 4000 });
+      const started = Date.now();
+      await assert.rejects(get(c, o.port), (err: unknown) => {
+        rejectsWith('CERT_REJECTED')(err);
+        assert.match((err as Error).message, /pin mismatch/);
+        return true;
+      });
+      assert.ok(Date.now() - started < 2000, 'not left to the handshake timeout');
+    }
+  });
+});
+
+/** A TLS origin that keeps connections open and answers every request with `ok`. */
+async function keepAliveOrigin(t: TestContext, cert: ServerCertName = 'localhost'): Promise<Listening> {
+  const reused: boolean[] = [];
+  const srv = tls.createServer({ ...SERVER_CERTS[cert], ALPNProtocols: ['http/1.1'] }, (s) => {
+    reused.push(s.isSessionReused());
+    s.on('error', () => {});
+    let head = '';
+    s.on('data', (d: Buffer) => {
+      head += d.toString('latin1');
+      while (head.includes('\r\n\r\n')) {
+        head = head.slice(head.indexOf('\r\n\r\n') + 4);
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      }
+    });
+  });
+  srv.on('tlsClientError', () => {});
+  track(t, srv);
+  return { port: await listen(srv), reused };
+}
