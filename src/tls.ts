@@ -200,17 +200,25 @@ function compareTo(v: object, snap: readonly unknown[], i: number, depth: number
   if (Array.isArray(v)) {
     if (snap[i++] !== v.length) return -1;
     for (const e of v as unknown[]) {
-      if (!Object.is(snap[i++], e)) return -1;
-      if (isContainer(e, depth) && (i = compareTo(e, snap, i, depth + 1)) < 0) return -1;
+      // Most arrays are of PEM strings (a CA bundle): one comparison each.
+      if (!same(snap[i++], e)) return -1;
+      if (typeof e === 'object' && e !== null && isContainer(e, depth) && (i = compareTo(e, snap, i, depth + 1)) < 0) {
+        return -1;
+      }
     }
     return i;
   }
   for (const k of Object.keys(v)) {
     const e = (v as Record<string, unknown>)[k];
-    if (snap[i++] !== k || !Object.is(snap[i++], e)) return -1;
+    if (snap[i++] !== k || !same(snap[i++], e)) return -1;
     if (isContainer(e, depth) && (i = compareTo(e, snap, i, depth + 1)) < 0) return -1;
   }
   return i;
+}
+
+/** `===`, and NaN is NaN (a NaN option must not make every look a change). */
+function same(a: unknown, b: unknown): boolean {
+  return a === b || (a !== a && b !== b);
 }
 
 function optionsKeyOf(opts: tls.ConnectionOptions): string {
@@ -243,8 +251,19 @@ function canonical(v: unknown, depth = 0): string {
 }
 
 function sha1(v: string | Uint8Array): string {
-  return createHash('sha1').update(v).digest('hex');
+  if (typeof v !== 'string') return createHash('sha1').update(v).digest('hex');
+  // The same PEMs come back in every options object a `tls` function makes: hash each once.
+  let digest = stringDigests.get(v);
+  if (digest === undefined) {
+    digest = createHash('sha1').update(v).digest('hex');
+    if (stringDigests.size >= 512) stringDigests.clear();
+    stringDigests.set(v, digest);
+  }
+  return digest;
 }
+
+/** SHA-1 of the long option strings (PEMs) seen lately; bounded, cleared when full. */
+const stringDigests = new Map<string, string>();
 
 function readCertsEntry(entry: string): tls.ConnectionOptions | null {
   let names: string[];
@@ -273,33 +292,46 @@ function readCertsEntry(entry: string): tls.ConnectionOptions | null {
 }
 
 /**
- * The caller's `checkServerIdentity`, made safe to call from inside node:tls: a throw
- * (which would be an uncaught exception there, or a handshake left to its timeout) and an
- * error without a `code` (reported as a connection reset) become an error with code
- * `CERT_REJECTED` whose `cause` is what the check gave. An error with a code, `undefined`
- * and any falsy value pass as node:tls reads them.
+ * A `checkServerIdentity` (the caller's, or node:tls's own, which may have been replaced)
+ * made safe to call from inside node:tls: a throw — from the check or from reading what
+ * it returned (a throwing getter, a Proxy) — would be an uncaught exception there, or a
+ * handshake left to its timeout; an error without a `code` would read as a connection
+ * reset. Those become an {@link IdentityRejection} (code `CERT_REJECTED`, `cause` what the
+ * check gave). An Error with a non-empty string `code` passes as it is; a falsy value
+ * accepts, as node:tls reads it.
  */
 function guardedIdentityCheck(check: IdentityCheck): IdentityCheck {
   return (host, cert) => {
     let verdict: unknown;
     try {
       verdict = check(host, cert);
+      if (!verdict) return undefined;
+      const code = verdict instanceof Error ? (verdict as NodeJS.ErrnoException).code : undefined;
+      if (typeof code === 'string' && code !== '') return verdict as Error;
     } catch (err) {
-      return rejectedBy(err);
+      return new IdentityRejection(err);
     }
-    if (!verdict) return undefined;
-    if (verdict instanceof Error && typeof (verdict as NodeJS.ErrnoException).code === 'string') return verdict;
-    return rejectedBy(verdict);
+    return new IdentityRejection(verdict);
   };
 }
 
 type IdentityCheck = NonNullable<tls.ConnectionOptions['checkServerIdentity']>;
 
-function rejectedBy(verdict: unknown): Error {
-  const why = verdict instanceof Error ? verdict.message : String(verdict);
-  return Object.assign(new Error(`checkServerIdentity rejected the certificate: ${why}`, { cause: verdict }), {
-    code: 'CERT_REJECTED',
-  });
+/** A certificate a `checkServerIdentity` refused without a code of its own. */
+class IdentityRejection extends Error {
+  readonly code = 'CERT_REJECTED';
+
+  constructor(verdict: unknown) {
+    super(`checkServerIdentity rejected the certificate: ${describeVerdict(verdict)}`, { cause: verdict });
+  }
+}
+
+function describeVerdict(verdict: unknown): string {
+  try {
+    return verdict instanceof Error ? verdict.message : String(verdict);
+  } catch {
+    return 'a value that cannot be read';
+  }
 }
 
 /** A secure context per user options object, so a CA bundle is parsed once, not per connection. */
@@ -349,7 +381,9 @@ class Handshake implements PhaseOwner {
     const user = req.options ?? {};
     const alpn = req.alpn ?? HTTP1_ONLY;
     const sessions = req.sessions;
-    const check = user.checkServerIdentity;
+    const ownCheck = user.checkServerIdentity;
+    // node:tls reads its own check at connect time (it may have been replaced): guard that one too.
+    const check = ownCheck ?? tlsExports.checkServerIdentity;
     // The caller's own `session` wins; else the one this transport kept for this handshake.
     if (sessions?.enabled === true && user.session === undefined) {
       this.sessionKey = sessionKey({
@@ -359,7 +393,7 @@ class Handshake implements PhaseOwner {
         socketPath: req.socketPath,
         alpn,
         // Node's own check, when the caller has none, is read at connect time (it may be replaced).
-        optionsKey: tlsOptionsKey(req.options) + (check === undefined ? canonical(tlsExports.checkServerIdentity) : ''),
+        optionsKey: tlsOptionsKey(req.options) + (ownCheck === undefined ? canonical(check) : ''),
       });
     }
     let socket: tls.TLSSocket;
@@ -372,7 +406,7 @@ class Handshake implements PhaseOwner {
         port: req.port,
         servername: user.servername ?? (net.isIP(host) === 0 ? host : undefined),
         ALPNProtocols: alpn as string[],
-        ...(check !== undefined ? { checkServerIdentity: guardedIdentityCheck(check) } : {}),
+        checkServerIdentity: guardedIdentityCheck(check),
         ...(this.sessionKey !== undefined ? { session: sessions!.get(this.sessionKey) } : {}),
       });
     } catch (err) {
@@ -437,7 +471,8 @@ class Handshake implements PhaseOwner {
       url: this.req.url,
       address: this.remote.address,
       port: this.remote.port ?? this.req.port,
-      cause: err,
+      // A refusal by checkServerIdentity: the cause is what the check gave.
+      cause: err instanceof IdentityRejection ? err.cause : err,
     });
   }
 

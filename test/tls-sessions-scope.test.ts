@@ -284,24 +284,63 @@ describe('connections and identity checks follow the options too (second outside
     await assert.rejects(get(c, o.port), rejectsWith('ERR_TLS_CERT_ALTNAME_INVALID'));
   });
 
-  it('a checkServerIdentity that throws, or returns an error without a code, fails the request with CERT_REJECTED at once', T, async (t) => {
+  it('a checkServerIdentity that throws, or gives an error without a usable code, fails with CERT_REJECTED at once, cause what it gave', T, async (t) => {
     const o = await origin(t, 'localhost');
     const boom = new Error('pin mismatch');
-    for (const check of [
-      (): undefined => {
+    const codeless = Object.assign(new Error('pin mismatch'), { code: '' });
+    const trap = new Proxy(
+      {},
+      {
+        getPrototypeOf: () => {
+          throw boom;
+        },
+      },
+    );
+    const gotcha = Object.defineProperty(new Error('pin mismatch'), 'code', {
+      get: () => {
         throw boom;
       },
-      (): Error => boom,
-    ]) {
-      const c = client(t, { tls: { ca: CA_CERT, checkServerIdentity: check }, tlsHandshakeTimeout: 4000 });
+    });
+    const cases: Array<[string, () => unknown, unknown]> = [
+      ['throws', () => { throw boom; }, boom],
+      ['returns an Error without code', () => boom, boom],
+      ["returns an Error with code ''", () => codeless, codeless],
+      ['returns an Error whose code getter throws', () => gotcha, boom],
+      ['returns a Proxy whose traps throw', () => trap, boom],
+    ];
+    for (const [what, check, cause] of cases) {
+      const c = client(t, {
+        tls: { ca: CA_CERT, checkServerIdentity: check as tls.ConnectionOptions['checkServerIdentity'] },
+        tlsHandshakeTimeout: 4000,
+      });
       const started = Date.now();
       await assert.rejects(get(c, o.port), (err: unknown) => {
         rejectsWith('CERT_REJECTED')(err);
-        assert.match((err as Error).message, /pin mismatch/);
+        assert.equal((err as Error).cause, cause, what);
         return true;
       });
-      assert.ok(Date.now() - started < 2000, 'not left to the handshake timeout');
+      assert.ok(Date.now() - started < 2000, `${what}: not left to the handshake timeout`);
     }
+  });
+
+  it("node:tls's own checkServerIdentity, replaced by one that throws, fails with CERT_REJECTED at once", T, async (t) => {
+    const o = await origin(t, 'localhost');
+    const c = client(t, { tls: { ca: CA_CERT }, tlsHandshakeTimeout: 4000 });
+    const original = tlsExports.checkServerIdentity;
+    const boom = new Error('global pin');
+    tlsExports.checkServerIdentity = () => {
+      throw boom;
+    };
+    try {
+      await assert.rejects(get(c, o.port), (err: unknown) => {
+        rejectsWith('CERT_REJECTED')(err);
+        assert.equal((err as Error).cause, boom);
+        return true;
+      });
+    } finally {
+      tlsExports.checkServerIdentity = original;
+    }
+    assert.equal(await get(c, o.port), 'ok');
   });
 });
 
