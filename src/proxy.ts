@@ -12,7 +12,6 @@
  * is bounded and cancellable, and the socket is destroyed on any failure.
  */
 
-import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type Budget, failPhaseAfter, type LongTimer, now, type PhaseOwner } from './deadline.js';
 import { ConnectError, type HourglassError, invalidArg } from './errors.js';
@@ -20,25 +19,28 @@ import { hostPort, unbracket } from './host.js';
 
 /**
  * What tells one proxy route from another: scheme, host and port, and its credentials when
- * it has any — as a digest, never in clear (pool keys show in stats). Connections, CONNECT
- * tunnels and TLS sessions are kept apart per identity, as Go keys its pool by the whole
- * proxy URL: a tunnel opened with one user's `Proxy-Authorization` never carries another's.
+ * it has any — as a number standing for them, never in clear (pool keys show in stats).
+ * Connections, CONNECT tunnels and TLS sessions are kept apart per identity, as Go keys its
+ * pool by the whole proxy URL: a tunnel opened with one user's `Proxy-Authorization` never
+ * carries another's.
  */
 export function proxyIdentity(proxy: URL): string {
   const base = `${proxy.protocol}//${proxy.host}`;
   if (proxy.username === '' && proxy.password === '') return base;
   const userinfo = `${proxy.username}:${proxy.password}`;
-  let tag = credentialTags.get(userinfo);
-  if (tag === undefined) {
-    tag = createHash('sha256').update(userinfo).digest('base64url').slice(0, 16);
-    if (credentialTags.size >= 256) credentialTags.clear();
-    credentialTags.set(userinfo, tag);
+  let id = credentialIds.get(userinfo);
+  if (id === undefined) {
+    // Never reused: after a clear, credentials seen again get a new number (a new pool key).
+    id = nextCredentialId++;
+    if (credentialIds.size >= 256) credentialIds.clear();
+    credentialIds.set(userinfo, id);
   }
-  return `${base}|auth=${tag}`;
+  return `${base}|auth#${id}`;
 }
 
-/** Digests of the proxy credentials seen lately (bounded: cleared when full). */
-const credentialTags = new Map<string, string>();
+/** The numbers of the proxy credentials seen lately (bounded: cleared when full). */
+const credentialIds = new Map<string, number>();
+let nextCredentialId = 1;
 
 /** The `proxy` option of a Transport. */
 export type ProxyOption = string | URL | ((url: URL) => URL | string | null | undefined) | 'env';

@@ -158,28 +158,12 @@ function derived<T>(
   make: (opts: tls.ConnectionOptions) => T,
 ): T {
   const hit = cache.get(opts);
-  if (hit !== undefined && compareTo(opts, hit.snapshot, 0, 0) === hit.snapshot.length) return hit.value;
+  if (hit !== undefined && walk(opts, hit.snapshot, 0, 0, false) === hit.snapshot.length) return hit.value;
   const value = make(opts);
-  cache.set(opts, { value, snapshot: snapshot(opts, []) });
+  const snapshot: unknown[] = [];
+  walk(opts, snapshot, 0, 0, true);
+  cache.set(opts, { value, snapshot });
   return value;
-}
-
-/** The values of an options object, into arrays and plain objects (not into buffers). */
-function snapshot(v: object, out: unknown[], depth = 0): unknown[] {
-  if (Array.isArray(v)) {
-    out.push(v.length);
-    for (const e of v as unknown[]) {
-      out.push(e);
-      if (isContainer(e, depth)) snapshot(e, out, depth + 1);
-    }
-    return out;
-  }
-  for (const k of Object.keys(v)) {
-    const e = (v as Record<string, unknown>)[k];
-    out.push(k, e);
-    if (isContainer(e, depth)) snapshot(e, out, depth + 1);
-  }
-  return out;
 }
 
 /** How deep options are walked into arrays and plain objects; deeper ones count by identity (a cycle ends). */
@@ -192,28 +176,35 @@ function isContainer(v: unknown, depth: number): v is object {
 }
 
 /**
- * Walks `v` as {@link snapshot} does, comparing with `snap` from index `i` without
- * allocating (it runs per request for the transport's own options): the index after `v`'s
- * values, or -1 at the first difference.
+ * The values of an options object, in order, into arrays and plain objects (not into
+ * buffers): written to `snap` from index `i` when `record`, else compared with what is
+ * there, without allocating (it runs per request for the transport's own options).
+ * Returns the index after `v`'s values, or -1 at the first difference.
  */
-function compareTo(v: object, snap: readonly unknown[], i: number, depth: number): number {
+function walk(v: object, snap: unknown[], i: number, depth: number, record: boolean): number {
   if (Array.isArray(v)) {
-    if (snap[i++] !== v.length) return -1;
+    if (!step(snap, i++, v.length, record)) return -1;
     for (const e of v as unknown[]) {
-      // Most arrays are of PEM strings (a CA bundle): one comparison each.
-      if (!same(snap[i++], e)) return -1;
-      if (typeof e === 'object' && e !== null && isContainer(e, depth) && (i = compareTo(e, snap, i, depth + 1)) < 0) {
-        return -1;
-      }
+      if (!step(snap, i++, e, record)) return -1;
+      if (isContainer(e, depth) && (i = walk(e, snap, i, depth + 1, record)) < 0) return -1;
     }
     return i;
   }
   for (const k of Object.keys(v)) {
     const e = (v as Record<string, unknown>)[k];
-    if (snap[i++] !== k || !same(snap[i++], e)) return -1;
-    if (isContainer(e, depth) && (i = compareTo(e, snap, i, depth + 1)) < 0) return -1;
+    if (!step(snap, i++, k, record) || !step(snap, i++, e, record)) return -1;
+    if (isContainer(e, depth) && (i = walk(e, snap, i, depth + 1, record)) < 0) return -1;
   }
   return i;
+}
+
+/** One value of {@link walk}: recorded at `i`, or compared with what is there. */
+function step(snap: unknown[], i: number, x: unknown, record: boolean): boolean {
+  if (record) {
+    snap[i] = x;
+    return true;
+  }
+  return same(snap[i], x);
 }
 
 /** `===`, and NaN is NaN (a NaN option must not make every look a change). */
